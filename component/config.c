@@ -1,0 +1,405 @@
+/* Configuration loading: libinih drives a table of known keys; our reader counts lines so each
+ * problem is reported as file:line, and every problem is listed rather than only the first. */
+#include "component/config.h"
+
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <grp.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define DEFAULT_CONFIG_DIR SYSCONFDIR
+#define DEFAULT_STORE LOCALSTATEDIR "/lib/imdomaind/imdomaind.db"
+#define DEFAULT_SOCKET RUNSTATEDIR "/imdomaind/control.sock"
+
+struct load_ctx {
+    struct config *cfg;
+    const char *path;
+    FILE *errs;
+    FILE *fp;
+    int line;
+    int problems;
+};
+
+enum key_kind { K_STR, K_INT, K_SIZE, K_BOOL, K_MODE, K_LEVEL, K_ADMINS };
+
+struct key_def {
+    const char *section;
+    const char *name;
+    enum key_kind kind;
+    size_t offset;
+    long min, max;
+};
+
+#define OFF(field) offsetof(struct config, field)
+
+static const struct key_def keys[] = {
+    {"component", "jid", K_STR, OFF(jid), 0, 0},
+    {"component", "secret", K_STR, OFF(secret), 0, 0},
+    {"component", "secret_file", K_STR, OFF(secret_file), 0, 0},
+    {"component", "router_host", K_STR, OFF(router_host), 0, 0},
+    {"component", "router_port", K_INT, OFF(router_port), 1, 65535},
+    {"component", "max_stanza_size", K_SIZE, OFF(max_stanza_size), 4096, 64L << 20},
+    {"component", "max_depth", K_INT, OFF(max_depth), 4, 1024},
+    {"component", "keepalive", K_INT, OFF(keepalive), 1, 3600},
+    {"component", "reconnect_max", K_INT, OFF(reconnect_max), 1, 3600},
+    {"component", "send_queue_max", K_SIZE, OFF(send_queue_max), 65536, 1L << 30},
+    {"admins", "jids", K_ADMINS, 0, 0, 0},
+    {"store", "path", K_STR, OFF(store_path), 0, 0},
+    {"control", "socket", K_STR, OFF(control_socket), 0, 0},
+    {"control", "mode", K_MODE, OFF(control_mode), 0, 0777},
+    {"control", "group", K_STR, OFF(control_group), 0, 0},
+    {"log", "level", K_LEVEL, OFF(log_level), 0, 0},
+    {"log", "syslog", K_BOOL, OFF(log_syslog), 0, 1},
+    {"commands", "session_timeout", K_INT, OFF(session_timeout), 1, 86400},
+    {"commands", "max_sessions_per_jid", K_INT, OFF(max_sessions_per_jid), 1, 100000},
+    {"commands", "max_sessions", K_INT, OFF(max_sessions), 1, 1000000},
+    {"router", "vhosts_file", K_STR, OFF(vhosts_file), 0, 0},
+    {"router", "reload_hook", K_STR, OFF(reload_hook), 0, 0},
+    {"router", "hook_timeout", K_INT, OFF(hook_timeout), 1, 3600},
+};
+
+void config_defaults(struct config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->router_host = xstrdup("127.0.0.1");
+    cfg->router_port = 5347;
+    cfg->max_stanza_size = 256 * 1024;
+    cfg->max_depth = 64;
+    cfg->keepalive = 60;
+    cfg->reconnect_max = 30;
+    cfg->send_queue_max = 4 * 1024 * 1024;
+    cfg->store_path = xstrdup(DEFAULT_STORE);
+    cfg->control_socket = xstrdup(DEFAULT_SOCKET);
+    cfg->control_mode = 0600;
+    cfg->log_level = LOG_LEVEL_INFO;
+    cfg->session_timeout = 600;
+    cfg->max_sessions_per_jid = 16;
+    cfg->max_sessions = 1024;
+    cfg->hook_timeout = 10;
+}
+
+static void problem(struct load_ctx *lc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void problem(struct load_ctx *lc, const char *fmt, ...)
+{
+    va_list ap;
+
+    lc->problems++;
+    if (lc->errs == NULL)
+        return;
+    fprintf(lc->errs, "%s:%d: ", lc->path, lc->line);
+    va_start(ap, fmt);
+    vfprintf(lc->errs, fmt, ap);
+    va_end(ap);
+    fputc('\n', lc->errs);
+}
+
+static int parse_long(const char *value, long *out)
+{
+    char *end;
+
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0')
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Accepts a plain number of bytes or a K/M/G suffix (binary multiples). */
+static int parse_size(const char *value, long *out)
+{
+    char *end;
+
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (errno != 0 || end == value || v < 0)
+        return -1;
+    long mult = 1;
+    if (*end == 'k' || *end == 'K')
+        mult = 1024L, end++;
+    else if (*end == 'm' || *end == 'M')
+        mult = 1024L * 1024, end++;
+    else if (*end == 'g' || *end == 'G')
+        mult = 1024L * 1024 * 1024, end++;
+    if (*end == 'i' || *end == 'B')
+        end++;
+    if (*end != '\0' || v > LONG_MAX / mult)
+        return -1;
+    *out = v * mult;
+    return 0;
+}
+
+static int parse_bool(const char *value, int *out)
+{
+    static const char *const yes[] = {"true", "yes", "on", "1"};
+    static const char *const no[] = {"false", "no", "off", "0"};
+
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(value, yes[i]) == 0)
+            return *out = 1, 0;
+        if (strcasecmp(value, no[i]) == 0)
+            return *out = 0, 0;
+    }
+    return -1;
+}
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    char *e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+/* A bare JID has a domain and no resource; we store it lower-cased for comparison. */
+static int admin_jid_valid(const char *jid)
+{
+    const char *at = strchr(jid, '@');
+    const char *domain = at ? at + 1 : jid;
+
+    if (*jid == '\0' || strchr(jid, '/') || strchr(jid, ' ') || *domain == '\0')
+        return 0;
+    if (at && (at == jid || strchr(domain, '@')))
+        return 0;
+    return 1;
+}
+
+static void set_admins(struct load_ctx *lc, const char *value)
+{
+    struct config *cfg = lc->cfg;
+    char *copy = xstrdup(value);
+    char *save = NULL;
+
+    for (size_t i = 0; i < cfg->n_admins; i++)
+        free(cfg->admins[i]);
+    cfg->n_admins = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *jid = trim(tok);
+        if (*jid == '\0')
+            continue;
+        if (!admin_jid_valid(jid)) {
+            problem(lc, "admins: '%s' is not a bare JID (user@domain, no resource)", jid);
+            continue;
+        }
+        if (cfg->n_admins == CONFIG_MAX_ADMINS) {
+            problem(lc, "admins: more than %d JIDs", CONFIG_MAX_ADMINS);
+            break;
+        }
+        char *lower = xstrdup(jid);
+        for (char *p = lower; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        cfg->admins[cfg->n_admins++] = lower;
+    }
+    free(copy);
+}
+
+static void set_value(struct load_ctx *lc, const struct key_def *k, const char *value)
+{
+    char *base = (char *)lc->cfg;
+    long v;
+    int b;
+    enum log_level level;
+
+    switch (k->kind) {
+    case K_STR:
+        free(*(char **)(base + k->offset));
+        *(char **)(base + k->offset) = xstrdup(value);
+        return;
+    case K_INT:
+    case K_SIZE:
+        if ((k->kind == K_INT ? parse_long(value, &v) : parse_size(value, &v)) < 0 ||
+            v < k->min || v > k->max) {
+            problem(lc, "%s.%s: '%s' is not a number from %ld to %ld", k->section, k->name,
+                    value, k->min, k->max);
+            return;
+        }
+        if (k->kind == K_INT)
+            *(int *)(base + k->offset) = (int)v;
+        else
+            *(size_t *)(base + k->offset) = (size_t)v;
+        return;
+    case K_BOOL:
+        if (parse_bool(value, &b) < 0)
+            problem(lc, "%s.%s: '%s' is not a boolean (true/false)", k->section, k->name, value);
+        else
+            *(int *)(base + k->offset) = b;
+        return;
+    case K_MODE: {
+        char *end;
+        v = strtol(value, &end, 8);
+        if (end == value || *end != '\0' || v < 0 || v > 0777)
+            problem(lc, "%s.%s: '%s' is not an octal file mode such as 0600", k->section,
+                    k->name, value);
+        else
+            *(mode_t *)(base + k->offset) = (mode_t)v;
+        return;
+    }
+    case K_LEVEL:
+        if (log_level_parse(value, &level) < 0)
+            problem(lc, "log.level: '%s' is not one of error, warn, info, debug", value);
+        else
+            *(int *)(base + k->offset) = (int)level;
+        return;
+    case K_ADMINS:
+        set_admins(lc, value);
+        return;
+    }
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    struct load_ctx *lc = user;
+    int known_section = 0;
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        if (strcmp(keys[i].section, section) != 0)
+            continue;
+        known_section = 1;
+        if (strcmp(keys[i].name, name) == 0) {
+            set_value(lc, &keys[i], value);
+            return 1;
+        }
+    }
+    if (!known_section)
+        problem(lc, "unknown section [%s]", section);
+    else
+        problem(lc, "unknown key '%s' in section [%s]", name, section);
+    return 1; /* keep going: report every problem, not only the first */
+}
+
+/* inih calls the reader once per line, which gives us the line number for messages. */
+static char *count_lines(char *str, int num, void *stream)
+{
+    struct load_ctx *lc = stream;
+    char *r = fgets(str, num, lc->fp);
+
+    if (r != NULL)
+        lc->line++;
+    return r;
+}
+
+int config_load(struct config *cfg, const char *path, FILE *errs)
+{
+    struct load_ctx lc = {.cfg = cfg, .path = path, .errs = errs};
+
+    lc.fp = fopen(path, "r");
+    if (lc.fp == NULL) {
+        if (errs)
+            fprintf(errs, "%s: cannot open: %s\n", path, strerror(errno));
+        return 1;
+    }
+    int rc = ini_parse_stream(count_lines, &lc, on_key, &lc);
+    fclose(lc.fp);
+    if (rc > 0 && rc != lc.line) {
+        /* A syntax error that inih found itself (not one of ours, which return 1). */
+        lc.line = rc;
+        problem(&lc, "syntax error");
+    } else if (rc > 0) {
+        problem(&lc, "syntax error (expected 'key = value' or '[section]')");
+    } else if (rc < 0) {
+        problem(&lc, "cannot read the file");
+    }
+    return lc.problems;
+}
+
+static char *read_secret_file(const char *path, const char **why)
+{
+    FILE *fp = fopen(path, "r");
+    char buf[1024];
+
+    if (fp == NULL) {
+        *why = strerror(errno);
+        return NULL;
+    }
+    char *line = fgets(buf, sizeof(buf), fp);
+    fclose(fp);
+    if (line == NULL) {
+        *why = "the file is empty";
+        return NULL;
+    }
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (buf[0] == '\0') {
+        *why = "the first line is empty";
+        return NULL;
+    }
+    return xstrdup(buf);
+}
+
+int config_finish(struct config *cfg, const char *path, FILE *errs)
+{
+    int problems = 0;
+    const char *why = NULL;
+
+#define FINISH_PROBLEM(...)                                                                        \
+    do {                                                                                           \
+        problems++;                                                                                \
+        if (errs) {                                                                                \
+            fprintf(errs, "%s: ", path);                                                           \
+            fprintf(errs, __VA_ARGS__);                                                            \
+            fputc('\n', errs);                                                                     \
+        }                                                                                          \
+    } while (0)
+
+    if (cfg->jid == NULL || cfg->jid[0] == '\0')
+        FINISH_PROBLEM("component.jid is required (the component's JID, e.g. domains.example.com)");
+    else if (strchr(cfg->jid, '@') || strchr(cfg->jid, '/'))
+        FINISH_PROBLEM("component.jid '%s' must be a domain JID without '@' or '/'", cfg->jid);
+    if (cfg->secret && cfg->secret_file)
+        FINISH_PROBLEM("component.secret and component.secret_file are both set; keep one");
+    else if (cfg->secret_file) {
+        char *s = read_secret_file(cfg->secret_file, &why);
+        if (s == NULL)
+            FINISH_PROBLEM("component.secret_file %s: %s", cfg->secret_file, why);
+        else
+            cfg->secret = s;
+    } else if (cfg->secret == NULL || cfg->secret[0] == '\0') {
+        FINISH_PROBLEM("component.secret or component.secret_file is required");
+    }
+    if (cfg->control_group && cfg->control_group[0] && getgrnam(cfg->control_group) == NULL)
+        FINISH_PROBLEM("control.group '%s' does not exist", cfg->control_group);
+    if (cfg->n_admins == 0)
+        log_warnx("config: no admins.jids configured; nobody can run commands over XMPP");
+#undef FINISH_PROBLEM
+    return problems;
+}
+
+int config_is_admin(const struct config *cfg, const char *jid)
+{
+    size_t len = strcspn(jid, "/");
+
+    for (size_t i = 0; i < cfg->n_admins; i++) {
+        if (strlen(cfg->admins[i]) == len && strncasecmp(cfg->admins[i], jid, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+void config_free(struct config *cfg)
+{
+    free(cfg->jid);
+    if (cfg->secret)
+        explicit_bzero(cfg->secret, strlen(cfg->secret));
+    free(cfg->secret);
+    free(cfg->secret_file);
+    free(cfg->router_host);
+    for (size_t i = 0; i < cfg->n_admins; i++)
+        free(cfg->admins[i]);
+    free(cfg->store_path);
+    free(cfg->control_socket);
+    free(cfg->control_group);
+    free(cfg->vhosts_file);
+    free(cfg->reload_hook);
+    memset(cfg, 0, sizeof(*cfg));
+}

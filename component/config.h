@@ -1,0 +1,63 @@
+/* The daemon's configuration: INI file parsed with libinih, defaults, validation with file:line.
+ * Every key is documented in imdomaind.conf.example and README.md. */
+#ifndef IMD_CONFIG_H
+#define IMD_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#define CONFIG_MAX_ADMINS 64
+#define CONFIG_MAX_PEERS 64
+
+struct config {
+    /* [component] */
+    char *jid;
+    char *secret; /* never logged */
+    char *secret_file;
+    char *router_host;
+    int router_port;
+    size_t max_stanza_size;
+    int max_depth;
+    int keepalive;     /* seconds */
+    int reconnect_max; /* seconds */
+    size_t send_queue_max;
+    /* [admins] bare JIDs, lower-case */
+    char *admins[CONFIG_MAX_ADMINS];
+    size_t n_admins;
+    /* [store] */
+    char *store_path;
+    /* [control] */
+    char *control_socket;
+    mode_t control_mode;
+    char *control_group;
+    /* [log] */
+    int log_level; /* enum log_level */
+    int log_syslog;
+    /* [commands] */
+    int session_timeout;
+    int max_sessions_per_jid;
+    int max_sessions;
+    /* [router] */
+    char *vhosts_file;
+    char *reload_hook;
+    int hook_timeout;
+};
+
+/* Fills `cfg` with the built-in defaults. */
+void config_defaults(struct config *cfg);
+
+/* Reads `path` over the defaults. Each problem is printed to `errs` as "path:line: message";
+ * returns the number of problems (0 on success). */
+int config_load(struct config *cfg, const char *path, FILE *errs);
+
+/* Checks cross-key rules (a JID and a secret are present, the secret file is readable) and
+ * loads secret_file into secret. Problems are printed to `errs`; returns their number. */
+int config_finish(struct config *cfg, const char *path, FILE *errs);
+
+/* True when the bare form of `jid` (full or bare, any case) is a configured admin. */
+int config_is_admin(const struct config *cfg, const char *jid);
+
+void config_free(struct config *cfg);
+
+#endif

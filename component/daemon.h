@@ -1,0 +1,16 @@
+/* The running daemon: wires the event loop, the router link, dispatch, disco, ad-hoc commands,
+ * the store and the control socket, and runs until a signal or a fatal refusal. */
+#ifndef IMD_DAEMON_H
+#define IMD_DAEMON_H
+
+#include "component/config.h"
+
+/* Exit statuses of daemon_run. */
+#define DAEMON_EXIT_OK 0
+#define DAEMON_EXIT_STARTUP 1 /* could not start: store, socket, ... */
+#define DAEMON_EXIT_REFUSED 2 /* the router refused us for good */
+
+/* Runs until stopped; `cfg` is borrowed for the whole run. Returns an exit status. */
+int daemon_run(const struct config *cfg);
+
+#endif

@@ -1,0 +1,89 @@
+/* imdomaind: command line, configuration, and the daemon's lifecycle (start, signals, clean
+ * stop). The wiring of the layers lives in component/daemon.c. */
+
+#include "component/config.h"
+#include "component/daemon.h"
+#include "util/log.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_CONFIG_FILE SYSCONFDIR "/imdomaind.conf"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: imdomaind [-nv] [-f file]\n"
+            "  -f file     configuration file (default " DEFAULT_CONFIG_FILE ")\n"
+            "  -n          check the configuration and exit\n"
+            "  -v          verbose: log debug messages\n"
+            "  --help      show this help\n"
+            "  --version   show the version\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *path = NULL;
+    int check_only = 0, verbose = 0, ch;
+    struct config cfg;
+
+    while ((ch = getopt_long(argc, argv, "f:nvhV", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'f':
+            path = optarg;
+            break;
+        case 'n':
+            check_only = 1;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        case 'V':
+            printf("imdomaind %s\n", PACKAGE_VERSION);
+            return 0;
+        default:
+            usage(stderr);
+            return 1;
+        }
+    }
+    if (optind != argc) {
+        usage(stderr);
+        return 1;
+    }
+    log_init("imdomaind", LOG_LEVEL_INFO, 0);
+    config_defaults(&cfg);
+    int problems = 0;
+    if (path == NULL && access(DEFAULT_CONFIG_FILE, F_OK) == 0)
+        path = DEFAULT_CONFIG_FILE;
+    if (path != NULL)
+        problems += config_load(&cfg, path, stderr);
+    problems += config_finish(&cfg, path ? path : "(built-in defaults)", stderr);
+    if (check_only) {
+        if (problems == 0)
+            printf("configuration OK\n");
+        config_free(&cfg);
+        return problems ? 1 : 0;
+    }
+    if (problems) {
+        fprintf(stderr, "imdomaind: %d configuration problem%s; not starting\n", problems,
+                problems == 1 ? "" : "s");
+        config_free(&cfg);
+        return 1;
+    }
+    log_init("imdomaind", verbose ? LOG_LEVEL_DEBUG : (enum log_level)cfg.log_level,
+             cfg.log_syslog);
+    int rc = daemon_run(&cfg);
+    config_free(&cfg);
+    return rc;
+}

@@ -1,0 +1,173 @@
+/* Unit tests for configuration loading: defaults, every problem reported with file:line. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "component/config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *write_temp(const char *content)
+{
+    char *path = strdup("/tmp/imd-config-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, content, strlen(content)), (ssize_t)strlen(content));
+    close(fd);
+    return path;
+}
+
+/* Loads `content` and returns what was reported, in a static buffer. */
+static const char *load(struct config *cfg, const char *content, int *problems)
+{
+    static char out[4096];
+    char *path = write_temp(content);
+    FILE *errs = fmemopen(out, sizeof(out), "w");
+
+    config_defaults(cfg);
+    *problems = config_load(cfg, path, errs);
+    *problems += config_finish(cfg, path, errs);
+    fclose(errs);
+    unlink(path);
+    free(path);
+    /* strip the random file name so tests can compare */
+    char *p = strstr(out, "imd-config-");
+    while (p) {
+        memmove(p, p + 17, strlen(p + 17) + 1);
+        p = strstr(p, "imd-config-");
+    }
+    return out;
+}
+
+static void test_good_file(void **state)
+{
+    struct config cfg;
+    int n;
+    load(&cfg,
+         "[component]\njid = domains.example.test\nsecret = s3cret\nrouter_host = ::1\n"
+         "router_port = 5348\nmax_stanza_size = 512K\n"
+         "[admins]\njids = Admin@Example.TEST , ops@example.test\n"
+         "[log]\nlevel = debug\n[control]\nmode = 0660\n",
+         &n);
+    assert_int_equal(n, 0);
+    assert_string_equal(cfg.jid, "domains.example.test");
+    assert_string_equal(cfg.router_host, "::1");
+    assert_int_equal(cfg.router_port, 5348);
+    assert_int_equal(cfg.max_stanza_size, 512 * 1024);
+    assert_int_equal(cfg.control_mode, 0660);
+    assert_int_equal(cfg.n_admins, 2);
+    assert_true(config_is_admin(&cfg, "admin@example.test/phone"));
+    assert_true(config_is_admin(&cfg, "OPS@example.test"));
+    assert_false(config_is_admin(&cfg, "eve@example.test"));
+    assert_false(config_is_admin(&cfg, "admin@example.test.evil"));
+    config_free(&cfg);
+}
+
+static void test_defaults(void **state)
+{
+    struct config cfg;
+    config_defaults(&cfg);
+    assert_int_equal(cfg.router_port, 5347);
+    assert_int_equal(cfg.max_stanza_size, 256 * 1024);
+    assert_int_equal(cfg.session_timeout, 600);
+    assert_int_equal(cfg.control_mode, 0600);
+    config_free(&cfg);
+}
+
+static void test_every_problem_with_line(void **state)
+{
+    struct config cfg;
+    int n;
+    const char *out = load(&cfg,
+                           "[component]\n"
+                           "jid = d.example\n"
+                           "secret = x\n"
+                           "colour = blue\n"
+                           "router_port = 70000\n"
+                           "[nosuch]\n"
+                           "a = b\n"
+                           "[log]\n"
+                           "level = loud\n"
+                           "syslog = maybe\n"
+                           "[admins]\n"
+                           "jids = a@b/res\n",
+                           &n);
+    assert_int_equal(n, 6);
+    assert_non_null(strstr(out, ":4: unknown key 'colour' in section [component]"));
+    assert_non_null(strstr(out, ":5: component.router_port: '70000' is not a number"));
+    assert_non_null(strstr(out, ":7: unknown section [nosuch]"));
+    assert_non_null(strstr(out, ":9: log.level: 'loud'"));
+    assert_non_null(strstr(out, ":10: log.syslog: 'maybe' is not a boolean"));
+    assert_non_null(strstr(out, ":12: admins: 'a@b/res' is not a bare JID"));
+    config_free(&cfg);
+}
+
+static void test_secret_rules(void **state)
+{
+    struct config cfg;
+    int n;
+    const char *out = load(&cfg, "[component]\njid = d.example\n", &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(out, "component.secret or component.secret_file is required"));
+    config_free(&cfg);
+
+    char *secret = write_temp("from-file\nignored\n");
+    char text[256];
+    snprintf(text, sizeof(text), "[component]\njid = d.example\nsecret_file = %s\n", secret);
+    load(&cfg, text, &n);
+    assert_int_equal(n, 0);
+    assert_string_equal(cfg.secret, "from-file");
+    config_free(&cfg);
+    unlink(secret);
+    free(secret);
+
+    out = load(&cfg, "[component]\njid = d.example\nsecret_file = /nonexistent/secret\n", &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(out, "/nonexistent/secret"));
+    config_free(&cfg);
+
+    out = load(&cfg, "[component]\njid = user@d.example\nsecret = s\n", &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(out, "must be a domain JID"));
+    config_free(&cfg);
+}
+
+static void test_syntax_error(void **state)
+{
+    struct config cfg;
+    int n;
+    const char *out = load(&cfg, "[component]\njid = d.example\nsecret = s\nthis is not ini\n", &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(out, ":4: syntax error"));
+    config_free(&cfg);
+}
+
+static void test_missing_file(void **state)
+{
+    struct config cfg;
+    char out[512] = "";
+    FILE *errs = fmemopen(out, sizeof(out), "w");
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, "/nonexistent/imdomaind.conf", errs), 1);
+    fclose(errs);
+    assert_non_null(strstr(out, "/nonexistent/imdomaind.conf: cannot open"));
+    config_free(&cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_good_file),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_every_problem_with_line),
+        cmocka_unit_test(test_secret_rules),
+        cmocka_unit_test(test_syntax_error),
+        cmocka_unit_test(test_missing_file),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,57 @@
+/* The XMPP stream parser: bytes in (any split), libstrophe stanzas out, on expat's push parser.
+ * Enforces the stream's input limits and RFC 6120's restricted XML. */
+#ifndef IMD_PARSER_H
+#define IMD_PARSER_H
+
+#include <stddef.h>
+#include <strophe.h>
+
+#define PARSER_NS_STREAMS "http://etherx.jabber.org/streams"
+
+/* Why the parser stopped; each maps to one RFC 6120 stream error condition. */
+enum parser_error {
+    PARSER_OK = 0,
+    PARSER_NOT_WELL_FORMED, /* not-well-formed */
+    PARSER_RESTRICTED_XML,  /* restricted-xml: DOCTYPE, comment, processing instruction */
+    PARSER_TOO_LARGE,       /* policy-violation: stanza above max_stanza_size */
+    PARSER_TOO_DEEP,        /* policy-violation: nesting above max_depth */
+    PARSER_BAD_STREAM,      /* invalid-namespace: the root is not a stream:stream */
+};
+
+struct parser_limits {
+    size_t max_stanza_size; /* bytes of one top-level element, markup included */
+    int max_depth;          /* element depth below the stream root */
+};
+
+struct parser_callbacks {
+    /* The stream root opened; attribute values are borrowed for the call only. */
+    void (*stream_start)(void *ud, const char *id, const char *from);
+    /* One complete top-level element. The stanza is borrowed: the parser releases it after
+     * the call, so a handler that keeps it takes its own reference (xmpp_stanza_clone). */
+    void (*stanza)(void *ud, xmpp_stanza_t *stanza);
+    /* The peer closed the stream root. */
+    void (*stream_end)(void *ud);
+};
+
+typedef struct parser parser_t;
+
+/* `ctx` is borrowed and must outlive the parser. Returns NULL only if expat cannot start. */
+parser_t *parser_new(xmpp_ctx_t *ctx, const struct parser_limits *limits,
+                     const struct parser_callbacks *cb, void *ud);
+/* Feeds bytes. Returns PARSER_OK, or the error that stopped the parser; after an error the
+ * parser accepts nothing more until parser_reset. */
+enum parser_error parser_feed(parser_t *p, const char *buf, size_t len);
+/* Expat's description of the last not-well-formed error, or a description of the limit hit. */
+const char *parser_error_detail(const parser_t *p);
+/* Stops parsing from inside a callback: parser_feed returns PARSER_OK at once and ignores the
+ * rest of its buffer. The parser is unusable until parser_reset (never call that from inside a
+ * callback: expat cannot be freed while it runs). */
+void parser_stop(parser_t *p);
+/* Starts over for a new stream (after a reconnect). Returns 0, or -1 if expat cannot start. */
+int parser_reset(parser_t *p);
+void parser_free(parser_t *p);
+
+/* The RFC 6120 stream error condition name for an error ("not-well-formed", ...). */
+const char *parser_error_condition(enum parser_error err);
+
+#endif
