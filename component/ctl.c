@@ -1,0 +1,421 @@
+/* Control socket server on libuv pipes. Each client sends framed <iq> requests one after the
+ * other; a peer whose uid is not root, ours, or in the configured group gets one forbidden
+ * answer and is disconnected. */
+#include "component/ctl.h"
+
+#include "component/ctl_proto.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+#include "xmpp/stanza.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define CTL_MAX_CLIENTS 32
+
+struct ctl_client {
+    uv_pipe_t pipe;
+    ctl_t *ctl;
+    int refs;   /* pending late answers that still point here */
+    int closed; /* the pipe finished closing; freed when refs drops to 0 */
+    uid_t uid;
+    char requester[32];
+    unsigned char *buf;
+    size_t len, cap;
+    struct ctl_client *next;
+};
+
+struct ctl {
+    uv_loop_t *loop;
+    xmpp_ctx_t *ctx;
+    uv_pipe_t server;
+    char *path;
+    gid_t gid;
+    int has_group;
+    ctl_request_fn fn;
+    void *ud;
+    struct ctl_client *clients;
+    int n_clients;
+    int closing;
+    int server_closed;
+};
+
+static void ctl_free_if_done(ctl_t *ctl)
+{
+    if (ctl->closing && ctl->server_closed && ctl->clients == NULL) {
+        free(ctl->path);
+        free(ctl);
+    }
+}
+
+static void server_closed(uv_handle_t *h)
+{
+    ctl_t *ctl = h->data;
+
+    ctl->server_closed = 1;
+    ctl_free_if_done(ctl);
+}
+
+struct ctl_pending {
+    struct ctl_client *cl;
+};
+
+struct ctl_write {
+    uv_write_t req;
+    unsigned char data[];
+};
+
+static void client_free(struct ctl_client *cl)
+{
+    free(cl->buf);
+    free(cl);
+}
+
+static void client_closed(uv_handle_t *h)
+{
+    struct ctl_client *cl = h->data;
+    ctl_t *ctl = cl->ctl;
+
+    for (struct ctl_client **pp = &ctl->clients; *pp; pp = &(*pp)->next) {
+        if (*pp == cl) {
+            *pp = cl->next;
+            break;
+        }
+    }
+    ctl->n_clients--;
+    cl->closed = 1;
+    cl->ctl = NULL;
+    if (cl->refs == 0)
+        client_free(cl);
+    ctl_free_if_done(ctl);
+}
+
+static void client_drop(struct ctl_client *cl)
+{
+    if (!uv_is_closing((uv_handle_t *)&cl->pipe))
+        uv_close((uv_handle_t *)&cl->pipe, client_closed);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    free(req);
+}
+
+static void send_frame(struct ctl_client *cl, xmpp_stanza_t *st)
+{
+    char *text = NULL;
+    size_t len = 0;
+
+    if (xmpp_stanza_to_text(st, &text, &len) != XMPP_EOK)
+        return;
+    if (len > CTL_FRAME_MAX) {
+        log_warnx("control: answer of %zu bytes above the frame limit; dropped", len);
+        xmpp_free(cl->ctl->ctx, text);
+        return;
+    }
+    struct ctl_write *w = xmalloc(sizeof(*w) + CTL_HEADER_LEN + len);
+    ctl_put_len(w->data, (uint32_t)len);
+    memcpy(w->data + CTL_HEADER_LEN, text, len);
+    xmpp_free(cl->ctl->ctx, text);
+    uv_buf_t buf = uv_buf_init((char *)w->data, (unsigned)(CTL_HEADER_LEN + len));
+    if (uv_write(&w->req, (uv_stream_t *)&cl->pipe, &buf, 1, on_written) < 0)
+        free(w);
+}
+
+static void send_error(struct ctl_client *cl, xmpp_stanza_t *req, const char *type,
+                       const char *cond, const char *text)
+{
+    xmpp_stanza_t *err;
+
+    if (req) {
+        err = stanza_error_reply(req, type, cond, text);
+    } else {
+        xmpp_stanza_t *dummy = xmpp_iq_new(cl->ctl->ctx, "get", "0");
+        err = stanza_error_reply(dummy, type, cond, text);
+        xmpp_stanza_release(dummy);
+    }
+    if (err) {
+        send_frame(cl, err);
+        xmpp_stanza_release(err);
+    }
+}
+
+static void handle_frame(struct ctl_client *cl, const char *xml, size_t len)
+{
+    char *text = xstrndup(xml, len);
+    xmpp_stanza_t *iq = xmpp_stanza_new_from_string(cl->ctl->ctx, text);
+
+    free(text);
+    if (iq == NULL || xmpp_stanza_get_name(iq) == NULL ||
+        strcmp(xmpp_stanza_get_name(iq), "iq") != 0) {
+        send_error(cl, NULL, "modify", "bad-request", "a control request is one <iq> element");
+        if (iq)
+            xmpp_stanza_release(iq);
+        return;
+    }
+    struct ctl_pending *pending = xcalloc(1, sizeof(*pending));
+    pending->cl = cl;
+    xmpp_stanza_t *reply = cl->ctl->fn(cl->ctl->ud, iq, cl->requester, pending);
+    if (reply == NULL) {
+        cl->refs++; /* answered later through ctl_pending_answer */
+    } else {
+        free(pending);
+        send_frame(cl, reply);
+        xmpp_stanza_release(reply);
+    }
+    xmpp_stanza_release(iq);
+}
+
+/* Handles every complete frame in the buffer and keeps the rest. */
+static int consume_frames(struct ctl_client *cl)
+{
+    size_t off = 0;
+
+    while (cl->len - off >= CTL_HEADER_LEN) {
+        uint32_t flen = ctl_get_len(cl->buf + off);
+        if (flen > CTL_FRAME_MAX) {
+            log_warnx("control: %s sent a frame of %u bytes (limit %u); disconnecting",
+                      cl->requester, flen, CTL_FRAME_MAX);
+            send_error(cl, NULL, "modify", "policy-violation", "request too large");
+            return -1;
+        }
+        if (cl->len - off - CTL_HEADER_LEN < flen)
+            break;
+        handle_frame(cl, (const char *)cl->buf + off + CTL_HEADER_LEN, flen);
+        off += CTL_HEADER_LEN + flen;
+    }
+    memmove(cl->buf, cl->buf + off, cl->len - off);
+    cl->len -= off;
+    return 0;
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    struct ctl_client *cl = h->data;
+
+    if (cl->cap - cl->len < 65536) {
+        cl->cap = cl->len + 65536;
+        cl->buf = xrealloc(cl->buf, cl->cap);
+    }
+    buf->base = (char *)cl->buf + cl->len;
+    buf->len = cl->cap - cl->len;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct ctl_client *cl = s->data;
+
+    if (nread < 0) {
+        client_drop(cl);
+        return;
+    }
+    cl->len += (size_t)nread;
+    if (consume_frames(cl) < 0)
+        client_drop(cl);
+}
+
+void ctl_pending_answer(ctl_pending_t *pending, xmpp_stanza_t *reply)
+{
+    struct ctl_client *cl = pending->cl;
+
+    free(pending);
+    if (!cl->closed && !uv_is_closing((uv_handle_t *)&cl->pipe) && reply)
+        send_frame(cl, reply);
+    if (--cl->refs == 0 && cl->closed)
+        client_free(cl);
+}
+
+static void on_refusal_sent(uv_shutdown_t *req, int status)
+{
+    client_drop(req->data);
+    free(req);
+}
+
+static int peer_allowed(ctl_t *ctl, uid_t uid, gid_t gid)
+{
+    if (uid == 0 || uid == geteuid())
+        return 1;
+    if (!ctl->has_group)
+        return 0;
+    if (gid == ctl->gid)
+        return 1;
+    struct passwd *pw = getpwuid(uid);
+    if (pw == NULL)
+        return 0;
+    gid_t groups[64];
+    int n = 64;
+    if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+        return 0;
+    for (int i = 0; i < n; i++)
+        if (groups[i] == ctl->gid)
+            return 1;
+    return 0;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    ctl_t *ctl = server->data;
+    struct ucred cred;
+    socklen_t clen = sizeof(cred);
+    uv_os_fd_t fd;
+
+    if (status < 0)
+        return;
+    struct ctl_client *cl = xcalloc(1, sizeof(*cl));
+    cl->ctl = ctl;
+    uv_pipe_init(ctl->loop, &cl->pipe, 0);
+    cl->pipe.data = cl;
+    cl->next = ctl->clients;
+    ctl->clients = cl;
+    ctl->n_clients++;
+    if (uv_accept(server, (uv_stream_t *)&cl->pipe) < 0 ||
+        uv_fileno((uv_handle_t *)&cl->pipe, &fd) < 0 ||
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0) {
+        client_drop(cl);
+        return;
+    }
+    cl->uid = cred.uid;
+    snprintf(cl->requester, sizeof(cl->requester), "uid:%u", (unsigned)cred.uid);
+    if (!peer_allowed(ctl, cred.uid, cred.gid) || ctl->n_clients > CTL_MAX_CLIENTS) {
+        log_warnx("control: refused %s (%s)", cl->requester,
+                  ctl->n_clients > CTL_MAX_CLIENTS ? "too many clients" : "not allowed");
+        send_error(cl, NULL, "auth", "forbidden",
+                   ctl->n_clients > CTL_MAX_CLIENTS
+                       ? "too many control clients"
+                       : "this user may not use the imdomaind control socket");
+        /* Close only once the refusal is written: closing at once would cancel the write. */
+        uv_shutdown_t *req = xmalloc(sizeof(*req));
+        req->data = cl;
+        if (uv_shutdown(req, (uv_stream_t *)&cl->pipe, on_refusal_sent) < 0) {
+            free(req);
+            client_drop(cl);
+        }
+        return;
+    }
+    log_debug("control: client %s connected", cl->requester);
+    uv_read_start((uv_stream_t *)&cl->pipe, on_alloc, on_read);
+}
+
+/* A socket file that nobody answers on is left over from a crash: remove it. */
+static int clear_stale(const char *path)
+{
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    struct stat st;
+
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : -1;
+    if (!S_ISSOCK(st.st_mode)) {
+        log_error("control: %s exists and is not a socket; not touching it", path);
+        return -1;
+    }
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0)
+        return -1;
+    int live = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    if (live) {
+        log_error("control: another imdomaind is listening on %s", path);
+        return -1;
+    }
+    return unlink(path);
+}
+
+static int make_parent_dir(const char *path)
+{
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    int rc = 0;
+
+    if (slash && slash != dir) {
+        *slash = '\0';
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+            rc = -1;
+    }
+    free(dir);
+    return rc;
+}
+
+static int setup_group(ctl_t *ctl, const struct ctl_config *cfg)
+{
+    if (cfg->group == NULL || cfg->group[0] == '\0')
+        return 0;
+    struct group *gr = getgrnam(cfg->group);
+    if (gr == NULL) {
+        log_error("control: group %s does not exist", cfg->group);
+        return -1;
+    }
+    ctl->gid = gr->gr_gid;
+    ctl->has_group = 1;
+    if (chown(cfg->path, (uid_t)-1, gr->gr_gid) < 0) {
+        log_warn("control: chown %s to group %s", cfg->path, cfg->group);
+        return -1;
+    }
+    return 0;
+}
+
+ctl_t *ctl_open(uv_loop_t *loop, xmpp_ctx_t *ctx, const struct ctl_config *cfg,
+                ctl_request_fn fn, void *ud)
+{
+    ctl_t *ctl = xcalloc(1, sizeof(*ctl));
+    int rc;
+
+    ctl->loop = loop;
+    ctl->ctx = ctx;
+    ctl->fn = fn;
+    ctl->ud = ud;
+    ctl->path = xstrdup(cfg->path);
+    if (strlen(cfg->path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
+        log_error("control: socket path %s is too long", cfg->path);
+        goto fail;
+    }
+    if (make_parent_dir(cfg->path) < 0 || clear_stale(cfg->path) < 0) {
+        log_warn("control: cannot prepare %s", cfg->path);
+        goto fail;
+    }
+    uv_pipe_init(loop, &ctl->server, 0);
+    ctl->server.data = ctl;
+    /* Created with no access for anyone, then opened up to the configured mode, so there is
+     * no window in which the socket is wider open than asked. */
+    mode_t old = umask(0777);
+    rc = uv_pipe_bind(&ctl->server, cfg->path);
+    umask(old);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&ctl->server, 16, on_connection);
+    if (rc < 0) {
+        log_error("control: cannot listen on %s: %s", cfg->path, uv_strerror(rc));
+        ctl->closing = 1;
+        uv_close((uv_handle_t *)&ctl->server, server_closed);
+        return NULL;
+    }
+    if (chmod(cfg->path, cfg->mode) < 0 || setup_group(ctl, cfg) < 0) {
+        log_warn("control: cannot set the mode of %s", cfg->path);
+        ctl_close(ctl);
+        return NULL;
+    }
+    log_info("control socket listening path=%s mode=%04o", cfg->path, (unsigned)cfg->mode);
+    return ctl;
+fail:
+    free(ctl->path);
+    free(ctl);
+    return NULL;
+}
+
+void ctl_close(ctl_t *ctl)
+{
+    if (ctl == NULL || ctl->closing)
+        return;
+    ctl->closing = 1;
+    unlink(ctl->path);
+    for (struct ctl_client *cl = ctl->clients; cl; cl = cl->next)
+        client_drop(cl);
+    uv_close((uv_handle_t *)&ctl->server, server_closed);
+}

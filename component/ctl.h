@@ -1,0 +1,38 @@
+/* The local control socket: a UNIX stream socket whose peers are checked by uid, carrying the
+ * same <iq> payloads as XMPP (see ctl_proto.h), answered by the same code. */
+#ifndef IMD_CTL_H
+#define IMD_CTL_H
+
+#include <strophe.h>
+#include <sys/types.h>
+#include <uv.h>
+
+/* A request whose answer comes later (a command waiting for a reload hook, say). */
+typedef struct ctl_pending ctl_pending_t;
+
+/* Answers one request. `iq` is borrowed; `requester` is "uid:N". Returns the reply, which ctl
+ * owns and releases; or returns NULL and answers later through `pending` (the callee then owns
+ * `pending` and must pass it to ctl_pending_answer exactly once). */
+typedef xmpp_stanza_t *(*ctl_request_fn)(void *ud, xmpp_stanza_t *iq, const char *requester,
+                                         ctl_pending_t *pending);
+
+/* Sends a late answer (borrowed) if the client is still connected, and frees `pending`. */
+void ctl_pending_answer(ctl_pending_t *pending, xmpp_stanza_t *reply);
+
+struct ctl_config {
+    const char *path;  /* borrowed */
+    mode_t mode;       /* of the socket file */
+    const char *group; /* optional: owner group of the socket, whose members are let in */
+};
+
+typedef struct ctl ctl_t;
+
+/* Creates the socket (and its directory, 0755, if missing; a stale socket is replaced, a live
+ * one is an error). Returns NULL with a logged reason on failure. */
+ctl_t *ctl_open(uv_loop_t *loop, xmpp_ctx_t *ctx, const struct ctl_config *cfg,
+                ctl_request_fn fn, void *ud);
+/* Closes the listener and every client, and unlinks the socket file. The handles finish
+ * closing on the next loop turn; ctl frees itself then. */
+void ctl_close(ctl_t *ctl);
+
+#endif
