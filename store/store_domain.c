@@ -1,0 +1,164 @@
+/* IM address domains: rows of the domains table, and per-domain user counts taken from the
+ * indexed lower-case domain part of each user's directory URI. */
+
+#include "store/store_domain.h"
+#include "store/store_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const managed_names[] = {
+    [STORE_MANAGED_ADMIN] = "admin",
+    [STORE_MANAGED_SYSTEM] = "system",
+};
+
+#define N_MANAGED (sizeof(managed_names) / sizeof(managed_names[0]))
+
+const char *store_managed_by_name(enum store_managed_by managed_by)
+{
+    return (size_t)managed_by < N_MANAGED ? managed_names[managed_by] : "unknown";
+}
+
+int store_managed_by_parse(const char *name, enum store_managed_by *out)
+{
+    int i = store_name_index(managed_names, N_MANAGED, name);
+    if (i < 0)
+        return -1;
+    *out = (enum store_managed_by)i;
+    return 0;
+}
+
+static void read_domain(sqlite3_stmt *s, void *elem)
+{
+    struct store_domain *d = elem;
+
+    d->id = sqlite3_column_int64(s, 0);
+    d->name = store_col_str(s, 1);
+    if (store_managed_by_parse((const char *)sqlite3_column_text(s, 2), &d->managed_by) == -1)
+        d->managed_by = STORE_MANAGED_ADMIN; /* unreachable: the schema checks the value */
+    d->configured_local = sqlite3_column_int(s, 3) != 0;
+    d->created_at = sqlite3_column_int64(s, 4);
+    d->updated_at = sqlite3_column_int64(s, 5);
+    d->local_users = sqlite3_column_int64(s, 6);
+}
+
+static void destroy_domain(void *elem)
+{
+    store_domain_clear(elem);
+}
+
+enum store_rc store_domain_insert(struct store *st, const char *name,
+                                  enum store_managed_by managed_by, bool configured_local)
+{
+    sqlite3_stmt *s = store_stmt(st, STMT_DOMAIN_INSERT, "ttb", name,
+                                 store_managed_by_name(managed_by), (int)configured_local);
+    return store_exec(st, s, "adding domain", NULL);
+}
+
+enum store_rc store_domain_get(struct store *st, const char *name, struct store_domain *out)
+{
+    sqlite3_stmt *s = store_stmt(st, STMT_DOMAIN_GET, "t", name);
+    enum store_rc rc = store_row(st, s, "reading domain");
+
+    if (out != NULL)
+        memset(out, 0, sizeof(*out));
+    if (rc != STORE_OK)
+        return rc;
+    if (out != NULL)
+        read_domain(s, out);
+    store_stmt_done(s);
+    return STORE_OK;
+}
+
+enum store_rc store_domain_exists(struct store *st, const char *name)
+{
+    return store_domain_get(st, name, NULL);
+}
+
+enum store_rc store_domain_rename(struct store *st, const char *from, const char *to)
+{
+    sqlite3_stmt *s = store_stmt(st, STMT_DOMAIN_RENAME, "tt", from, to);
+    return store_exec_one(st, s, "renaming domain");
+}
+
+enum store_rc store_domain_delete(struct store *st, const char *name)
+{
+    return store_exec_one(st, store_stmt(st, STMT_DOMAIN_DELETE, "t", name), "deleting domain");
+}
+
+enum store_rc store_domain_set_managed_by(struct store *st, const char *name,
+                                          enum store_managed_by managed_by)
+{
+    sqlite3_stmt *s =
+        store_stmt(st, STMT_DOMAIN_SET_MANAGED_BY, "tt", name, store_managed_by_name(managed_by));
+    return store_exec_one(st, s, "setting managed_by");
+}
+
+enum store_rc store_domain_set_local(struct store *st, const char *name, bool configured_local)
+{
+    sqlite3_stmt *s = store_stmt(st, STMT_DOMAIN_SET_LOCAL, "tb", name, (int)configured_local);
+    return store_exec_one(st, s, "setting configured_local");
+}
+
+enum store_rc store_domain_list(struct store *st, const char *filter, int64_t limit, int64_t offset,
+                                struct store_domain **out, size_t *n)
+{
+    char *like = store_like_pattern(filter);
+    sqlite3_stmt *s =
+        store_stmt(st, STMT_DOMAIN_LIST, "tii", like, store_limit(limit), offset > 0 ? offset : 0);
+
+    free(like); /* bound as a copy */
+    return store_collect(st, s, "listing domains", sizeof(**out), read_domain, destroy_domain,
+                         (void **)out, n);
+}
+
+enum store_rc store_domain_count(struct store *st, const char *filter, int64_t *count)
+{
+    char *like = store_like_pattern(filter);
+    sqlite3_stmt *s = store_stmt(st, STMT_DOMAIN_COUNT, "t", like);
+
+    free(like); /* bound as a copy */
+    return store_scalar(st, s, "counting domains", count);
+}
+
+static void read_domain_users(sqlite3_stmt *s, void *elem)
+{
+    struct store_domain_users *du = elem;
+
+    du->domain = store_col_str(s, 0);
+    du->users = sqlite3_column_int64(s, 1);
+}
+
+static void destroy_domain_users(void *elem)
+{
+    free(((struct store_domain_users *)elem)->domain);
+}
+
+enum store_rc store_domain_user_counts(struct store *st, struct store_domain_users **out, size_t *n)
+{
+    sqlite3_stmt *s = store_stmt(st, STMT_DOMAIN_USER_COUNTS, "");
+    return store_collect(st, s, "counting users per domain", sizeof(**out), read_domain_users,
+                         destroy_domain_users, (void **)out, n);
+}
+
+void store_domain_clear(struct store_domain *d)
+{
+    if (d == NULL)
+        return;
+    free(d->name);
+    memset(d, 0, sizeof(*d));
+}
+
+void store_domain_list_free(struct store_domain *list, size_t n)
+{
+    for (size_t i = 0; list != NULL && i < n; i++)
+        store_domain_clear(&list[i]);
+    free(list);
+}
+
+void store_domain_users_free(struct store_domain_users *list, size_t n)
+{
+    for (size_t i = 0; list != NULL && i < n; i++)
+        destroy_domain_users(&list[i]);
+    free(list);
+}

@@ -1,0 +1,233 @@
+/* The store's schema and its migrations: migrations[v] takes PRAGMA user_version v to v + 1
+ * and runs in one transaction together with the version bump, so a crash leaves v or v + 1. */
+
+#include "store/store_impl.h"
+
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* "IMDD" in PRAGMA application_id marks a file as ours (see sqlite's magic.txt). */
+#define STORE_APPLICATION_ID 0x494d4444
+
+/*
+ * Version 1. Names are stored lower-case and compared with NOCASE so uniqueness is
+ * case-insensitive at the index itself. Times are unix seconds. Domains have a numeric id so
+ * that a later peer_domains (peer, domain_id, users) table can point at them and survive a
+ * rename. users.id is AUTOINCREMENT: the default-domain job walks users by rowid with a cursor,
+ * and a reused rowid below the cursor would be skipped.
+ */
+static const char schema_v1[] =
+    "PRAGMA application_id = 1229800516;"
+
+    "CREATE TABLE settings ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " default_domain TEXT NOT NULL DEFAULT 'DOMAIN.NOT.SET'"
+    "  CHECK (length(default_domain) BETWEEN 1 AND 255),"
+    " im_address_scheme TEXT NOT NULL DEFAULT 'userid@default'"
+    "  CHECK (im_address_scheme IN ('userid@default', 'directory-uri')),"
+    " tls_federation INTEGER NOT NULL DEFAULT 0 CHECK (tls_federation IN (0, 1)),"
+    " wildcard_sans INTEGER NOT NULL DEFAULT 0 CHECK (wildcard_sans IN (0, 1)),"
+    " cucm_domain_sip_proxy TEXT NOT NULL DEFAULT '' CHECK (length(cucm_domain_sip_proxy) <= 255),"
+    " audit_time TEXT NOT NULL DEFAULT '02:00'"
+    "  CHECK (audit_time GLOB '[0-2][0-9]:[0-5][0-9]' AND audit_time < '24:00'),"
+    " domains_applied INTEGER NOT NULL DEFAULT 0 CHECK (domains_applied IN (0, 1)),"
+    " apply_error TEXT,"
+    " cert_domain_set TEXT);"
+    "INSERT INTO settings (id) VALUES (1);"
+
+    "CREATE TABLE domains ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE COLLATE NOCASE"
+    "  CHECK (name = lower(name) COLLATE BINARY AND length(name) BETWEEN 1 AND 255),"
+    " managed_by TEXT NOT NULL DEFAULT 'admin' CHECK (managed_by IN ('admin', 'system')),"
+    " configured_local INTEGER NOT NULL DEFAULT 1 CHECK (configured_local IN (0, 1)),"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+
+    /* The router files list the local domains and the default domain: any change to that set
+     * makes them stale in the same transaction, so a crash before they are rewritten is seen
+     * at the next start. */
+    "CREATE TRIGGER domains_stale_insert AFTER INSERT ON domains WHEN NEW.configured_local"
+    " BEGIN UPDATE settings SET domains_applied = 0; END;"
+    "CREATE TRIGGER domains_stale_delete AFTER DELETE ON domains WHEN OLD.configured_local"
+    " BEGIN UPDATE settings SET domains_applied = 0; END;"
+    "CREATE TRIGGER domains_stale_update AFTER UPDATE OF name, configured_local ON domains"
+    " WHEN (OLD.configured_local OR NEW.configured_local)"
+    "  AND (OLD.name IS NOT NEW.name OR OLD.configured_local IS NOT NEW.configured_local)"
+    " BEGIN UPDATE settings SET domains_applied = 0; END;"
+    "CREATE TRIGGER default_domain_stale AFTER UPDATE OF default_domain ON settings"
+    " WHEN OLD.default_domain IS NOT NEW.default_domain"
+    " BEGIN UPDATE settings SET domains_applied = 0; END;"
+
+    "CREATE TABLE redundancy_groups ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE COLLATE NOCASE CHECK (length(name) BETWEEN 1 AND 255),"
+    " ha_enabled INTEGER NOT NULL DEFAULT 0 CHECK (ha_enabled IN (0, 1)),"
+    " ha_changed_at INTEGER);"
+
+    "CREATE TABLE nodes ("
+    " id INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL UNIQUE COLLATE NOCASE CHECK (length(name) BETWEEN 1 AND 255),"
+    " role TEXT NOT NULL CHECK (role IN ('publisher', 'subscriber')),"
+    " release TEXT NOT NULL DEFAULT '',"
+    " group_id INTEGER REFERENCES redundancy_groups (id) ON DELETE RESTRICT);"
+    "CREATE INDEX nodes_group ON nodes (group_id);"
+    "CREATE UNIQUE INDEX nodes_one_publisher ON nodes (role) WHERE role = 'publisher';"
+    "CREATE TRIGGER nodes_group_full_insert BEFORE INSERT ON nodes"
+    " WHEN NEW.group_id IS NOT NULL"
+    "  AND (SELECT count(*) FROM nodes WHERE group_id = NEW.group_id) >= 2"
+    " BEGIN SELECT RAISE(ABORT, 'a presence redundancy group holds at most two nodes'); END;"
+    "CREATE TRIGGER nodes_group_full_update BEFORE UPDATE OF group_id ON nodes"
+    " WHEN NEW.group_id IS NOT NULL AND NEW.group_id IS NOT OLD.group_id"
+    "  AND (SELECT count(*) FROM nodes WHERE group_id = NEW.group_id) >= 2"
+    " BEGIN SELECT RAISE(ABORT, 'a presence redundancy group holds at most two nodes'); END;"
+
+    "CREATE TABLE node_active_users ("
+    " node_id INTEGER PRIMARY KEY REFERENCES nodes (id) ON DELETE CASCADE,"
+    " active_users INTEGER NOT NULL CHECK (active_users >= 0),"
+    " recorded_at INTEGER NOT NULL);"
+
+    "CREATE TABLE node_services ("
+    " node_id INTEGER NOT NULL REFERENCES nodes (id) ON DELETE CASCADE,"
+    " service TEXT NOT NULL CHECK (length(service) BETWEEN 1 AND 64),"
+    " state TEXT NOT NULL,"
+    " updated_at INTEGER NOT NULL,"
+    " PRIMARY KEY (node_id, service)) WITHOUT ROWID;"
+
+    "CREATE TABLE users ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " userid TEXT NOT NULL UNIQUE COLLATE NOCASE CHECK (length(userid) >= 1),"
+    " directory_uri TEXT NOT NULL DEFAULT '',"
+    " uri_domain TEXT NOT NULL DEFAULT '' CHECK (uri_domain = lower(uri_domain)),"
+    " im_address TEXT NOT NULL DEFAULT '',"
+    " node_id INTEGER REFERENCES nodes (id) ON DELETE SET NULL);"
+    "CREATE INDEX users_uri_domain ON users (uri_domain);"
+    "CREATE INDEX users_node ON users (node_id);"
+
+    "CREATE TABLE jobs ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " kind TEXT NOT NULL,"
+    " state TEXT NOT NULL"
+    "  CHECK (state IN ('running', 'failed', 'completed', 'canceled', 'rolling-back')),"
+    " old_value TEXT,"
+    " new_value TEXT,"
+    " cursor INTEGER NOT NULL DEFAULT 0,"
+    " done INTEGER NOT NULL DEFAULT 0 CHECK (done >= 0),"
+    " total INTEGER NOT NULL DEFAULT 0 CHECK (total >= 0),"
+    " error TEXT,"
+    " attempts INTEGER NOT NULL DEFAULT 1 CHECK (attempts >= 0),"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    /* At most one unfinished job: every active row has the same index key. */
+    "CREATE UNIQUE INDEX jobs_one_active ON jobs ((1))"
+    " WHERE state IN ('running', 'failed', 'rolling-back');"
+    "CREATE TRIGGER jobs_finished BEFORE UPDATE OF state ON jobs"
+    " WHEN OLD.state IN ('completed', 'canceled') AND NEW.state IS NOT OLD.state"
+    " BEGIN SELECT RAISE(ABORT, 'a finished job cannot change state'); END;"
+
+    "CREATE TABLE audit_log ("
+    " id INTEGER PRIMARY KEY,"
+    " time INTEGER NOT NULL,"
+    " actor TEXT NOT NULL COLLATE NOCASE,"
+    " node TEXT NOT NULL,"
+    " outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'refused', 'error', 'canceled')),"
+    " details TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX audit_log_time ON audit_log (time);"
+    "CREATE INDEX audit_log_actor ON audit_log (actor, time);";
+
+static const char *const migrations[] = {schema_v1};
+
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
+               "one migration per schema version");
+
+static int exec(sqlite3 *db, const char *sql, const char *what, char **err)
+{
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    *err = xasprintf("%s: %s", what, sqlite3_errmsg(db));
+    return -1;
+}
+
+static int read_int(sqlite3 *db, const char *sql, int *out, char **err)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(db, sql, -1, &s, NULL);
+
+    if (rc == SQLITE_OK && (rc = sqlite3_step(s)) == SQLITE_ROW)
+        *out = sqlite3_column_int(s, 0);
+    if (rc != SQLITE_ROW)
+        *err = xasprintf("%s: %s", sql, sqlite3_errmsg(db));
+    sqlite3_finalize(s);
+    return rc == SQLITE_ROW ? 0 : -1;
+}
+
+/* Refuses files that another program, or a newer imdomaind, wrote. Runs inside the write
+ * transaction so that two daemons starting at once cannot both migrate. */
+static int check_owner(sqlite3 *db, int version, char **err)
+{
+    int app = 0, tables = 0;
+
+    if (version > STORE_SCHEMA_VERSION) {
+        *err = xasprintf("database schema version %d is newer than this imdomaind supports (%d); "
+                         "upgrade imdomaind",
+                         version, STORE_SCHEMA_VERSION);
+        return -1;
+    }
+    if (read_int(db, "PRAGMA application_id", &app, err) == -1 ||
+        read_int(db, "SELECT count(*) FROM sqlite_master", &tables, err) == -1)
+        return -1;
+    if (app != STORE_APPLICATION_ID && (app != 0 || version != 0 || tables != 0)) {
+        *err = xasprintf("the database file belongs to another program (application_id %d, "
+                         "user_version %d); refusing to touch it",
+                         app, version);
+        return -1;
+    }
+    return 0;
+}
+
+/* One step: v -> v + 1, or nothing when the database is already current. *version gets the
+ * version found; returns 1 after a step, 0 when current, -1 on failure. */
+static int migrate_step(sqlite3 *db, int *version, char **err)
+{
+    char what[64], bump[64];
+
+    if (exec(db, "BEGIN IMMEDIATE", "starting schema migration", err) == -1)
+        return -1;
+    if (read_int(db, "PRAGMA user_version", version, err) == -1 ||
+        check_owner(db, *version, err) == -1)
+        goto fail;
+    if (*version == STORE_SCHEMA_VERSION)
+        return exec(db, "COMMIT", "ending schema check", err);
+    snprintf(what, sizeof(what), "schema migration %d to %d", *version, *version + 1);
+    /* PRAGMA takes no bound parameters; the value is our own integer. */
+    snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", *version + 1);
+    if (exec(db, migrations[*version], what, err) == -1 || exec(db, bump, what, err) == -1 ||
+        exec(db, "COMMIT", what, err) == -1)
+        goto fail;
+    log_info("store: migrated schema from=%d to=%d", *version, *version + 1);
+    return 1;
+fail:
+    /* Fails only when sqlite already rolled back by itself. */
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
+int store_schema_migrate(sqlite3 *db, char **err)
+{
+    char *msg = NULL;
+    int version = 0, rc;
+
+    while ((rc = migrate_step(db, &version, &msg)) == 1)
+        ;
+    if (rc == -1) {
+        if (err != NULL)
+            *err = msg;
+        else
+            free(msg);
+        return -1;
+    }
+    return 0;
+}

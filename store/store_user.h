@@ -1,0 +1,86 @@
+/* Users in the store: upsert from provisioning, look up, list and count them (per node too), and
+ * the batch step of the default-domain job that rewrites IM addresses in rowid order. */
+#ifndef IMD_STORE_USER_H
+#define IMD_STORE_USER_H
+
+#include "store/store.h"
+
+#define STORE_USER_BATCH_MAX 100000 /* largest `limit` store_users_rewrite_im_batch() accepts */
+
+/* One user; every string is malloc'd and owned by the struct (store_user_clear()). */
+struct store_user {
+    int64_t id;          /* rowid: grows with each insert and is never reused */
+    char *userid;        /* as last provisioned; unique case-insensitively */
+    char *directory_uri; /* "" when none */
+    char *uri_domain;    /* lower-case part of directory_uri after its last '@'; "" if none */
+    char *im_address;
+    char *node; /* assigned node's name, NULL when unassigned */
+};
+
+/* One (node, assigned user count) pair; `node` is malloc'd and owned by the array. */
+struct store_node_users {
+    char *node;
+    int64_t users;
+};
+
+enum store_upsert {
+    STORE_UPSERT_INSERTED,
+    STORE_UPSERT_UPDATED,
+    STORE_UPSERT_UNCHANGED, /* the user existed with exactly these values */
+};
+
+/*
+ * Adds or updates the user `userid` (matched in any case; the stored spelling follows the
+ * latest call). All strings are borrowed.
+ *   directory_uri: NULL keeps the current one on update ("" on insert).
+ *   node: NULL keeps the current assignment (none on insert); "" unassigns; a name that is not
+ *         a node gives STORE_NOTFOUND and changes nothing.
+ * A new user's IM address follows the cluster's scheme: its directory URI under
+ * "directory-uri" (when it has one), userid@default_domain otherwise. An update changes the IM
+ * address only under "directory-uri" (the default-domain job owns the other case).
+ * *how (may be NULL) says what happened. Atomic on its own; joins a store_begin() transaction.
+ */
+enum store_rc store_user_upsert(struct store *st, const char *userid, const char *directory_uri,
+                                const char *node, enum store_upsert *how);
+
+/* Fills *out (may be NULL: existence test). */
+enum store_rc store_user_get(struct store *st, const char *userid, struct store_user *out);
+enum store_rc store_user_delete(struct store *st, const char *userid);
+
+/* Assigns the user to `node` (NULL or "": unassigned). STORE_NOTFOUND if either is unknown. */
+enum store_rc store_user_set_node(struct store *st, const char *userid, const char *node);
+
+/* Overrides one user's IM address (borrowed). */
+enum store_rc store_user_set_im_address(struct store *st, const char *userid,
+                                        const char *im_address);
+
+/*
+ * Users in userid order whose userid or directory URI contains `filter` (borrowed, any case;
+ * NULL or "" for all), skipping `offset`, at most `limit` (<= 0: no limit; mind the size).
+ * *out is a malloc'd array of *n entries (NULL when none): store_user_list_free().
+ */
+enum store_rc store_user_list(struct store *st, const char *filter, int64_t limit, int64_t offset,
+                              struct store_user **out, size_t *n);
+enum store_rc store_user_count(struct store *st, const char *filter, int64_t *count);
+
+/* Every node in name order with the number of users assigned to it (zeros included).
+ * Free with store_node_users_free(). */
+enum store_rc store_user_count_per_node(struct store *st, struct store_node_users **out, size_t *n);
+
+/*
+ * One step of the default-domain job: sets im_address = userid@domain (borrowed) for up to
+ * `limit` (1..STORE_USER_BATCH_MAX) users with rowid > after_rowid, in rowid order. *n gets how
+ * many were rewritten and *last_rowid the highest rowid among them (after_rowid when *n is 0:
+ * the job is done). Run it in the same store_begin() transaction as the job's cursor update
+ * (store_job_progress with cursor = *last_rowid), so that a crash resumes where it stopped.
+ * Users inserted meanwhile get higher rowids and are still reached.
+ */
+enum store_rc store_users_rewrite_im_batch(struct store *st, const char *domain,
+                                           int64_t after_rowid, int64_t limit, int64_t *last_rowid,
+                                           int64_t *n);
+
+void store_user_clear(struct store_user *u);
+void store_user_list_free(struct store_user *list, size_t n);
+void store_node_users_free(struct store_node_users *list, size_t n);
+
+#endif

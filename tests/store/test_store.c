@@ -1,0 +1,815 @@
+/* Unit tests for store/: migrations and version refusal, domains, users and per-domain counts,
+ * jobs, the IM address rewrite batch, transactions, the audit log, settings and topology. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "store/store.h"
+#include "store/store_audit.h"
+#include "store/store_domain.h"
+#include "store/store_job.h"
+#include "store/store_settings.h"
+#include "store/store_topo.h"
+#include "store/store_user.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct fixture {
+    char dir[64];
+    char path[96];
+    struct store *st;
+};
+
+static struct store *open_ok(const char *path)
+{
+    char *err = NULL;
+    struct store *st = store_open(path, &err);
+    if (st == NULL)
+        fail_msg("store_open: %s", err ? err : "(no message)");
+    assert_null(err);
+    return st;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/imd-store-XXXXXX");
+    if (mkdtemp(f->dir) == NULL)
+        return -1;
+    snprintf(f->path, sizeof(f->path), "%s/test.db", f->dir);
+    f->st = open_ok(f->path);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char p[128];
+
+    assert_int_equal(store_close(f->st), 0);
+    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+        snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
+        unlink(p);
+    }
+    assert_int_equal(rmdir(f->dir), 0);
+    free(f);
+    return 0;
+}
+
+static void reopen(struct fixture *f)
+{
+    assert_int_equal(store_close(f->st), 0);
+    f->st = open_ok(f->path);
+}
+
+/* Runs one SQL statement on the file behind the store's back. */
+static void raw_sql(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+}
+
+static void test_fresh_and_reopen(void **state)
+{
+    struct fixture *f = *state;
+    struct store_settings s;
+
+    assert_int_equal(store_schema_version(f->st), STORE_SCHEMA_VERSION);
+    assert_int_equal(store_settings_get(f->st, &s), STORE_OK);
+    assert_string_equal(s.default_domain, "DOMAIN.NOT.SET");
+    assert_int_equal(s.im_address_scheme, STORE_SCHEME_USERID_AT_DEFAULT);
+    assert_string_equal(s.audit_time, "02:00");
+    assert_string_equal(s.cucm_domain_sip_proxy, "");
+    assert_false(s.tls_federation);
+    assert_false(s.domains_applied);
+    assert_null(s.cert_domain_set);
+    assert_null(s.apply_error);
+    store_settings_clear(&s);
+    assert_int_equal(store_domain_insert(f->st, "kept.example", STORE_MANAGED_ADMIN, true),
+                     STORE_OK);
+
+    reopen(f);
+    assert_int_equal(store_schema_version(f->st), STORE_SCHEMA_VERSION);
+    assert_int_equal(store_domain_exists(f->st, "kept.example"), STORE_OK);
+    struct stat sb;
+    assert_int_equal(stat(f->path, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600); /* user data: private whatever the umask */
+
+    /* the schema itself refuses an upper-case name written behind the store's back */
+    assert_int_equal(store_close(f->st), 0);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db,
+                                  "INSERT INTO domains (name, created_at, updated_at)"
+                                  " VALUES ('Upper.example', 0, 0)",
+                                  NULL, NULL, NULL),
+                     SQLITE_CONSTRAINT);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    f->st = open_ok(f->path);
+}
+
+static void test_memory_and_bad_path(void **state)
+{
+    char *err = NULL;
+    struct store *st = open_ok(":memory:");
+
+    assert_int_equal(store_domain_insert(st, "mem.example", STORE_MANAGED_ADMIN, true), STORE_OK);
+    assert_int_equal(store_begin(st), STORE_OK);
+    assert_int_equal(store_close(st), 0); /* an open transaction is rolled back */
+    assert_null(store_open("/nonexistent-dir/x.db", &err));
+    assert_non_null(strstr(err, "/nonexistent-dir/x.db"));
+    free(err);
+}
+
+static void test_newer_version_refused(void **state)
+{
+    struct fixture *f = *state;
+    char *err = NULL, want[160];
+
+    assert_int_equal(store_close(f->st), 0);
+    raw_sql(f->path, "PRAGMA user_version = 99");
+    assert_null(store_open(f->path, &err));
+    snprintf(want, sizeof(want),
+             "database schema version 99 is newer than this imdomaind supports (%d); "
+             "upgrade imdomaind",
+             STORE_SCHEMA_VERSION);
+    assert_non_null(err);
+    assert_string_equal(err, want);
+    free(err);
+    /* Putting the version back makes it usable again: the refusal changed nothing. */
+    raw_sql(f->path, "PRAGMA user_version = 1");
+    f->st = open_ok(f->path);
+}
+
+static void test_foreign_database_refused(void **state)
+{
+    struct fixture *f = *state;
+    char path[128], *err = NULL;
+
+    snprintf(path, sizeof(path), "%s/other.db", f->dir);
+    raw_sql(path, "CREATE TABLE t (x)");
+    assert_null(store_open(path, &err));
+    assert_non_null(strstr(err, "another program"));
+    free(err);
+    unlink(path);
+}
+
+static void test_domain_case_insensitive(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain d;
+
+    assert_int_equal(store_domain_insert(f->st, "Example.COM", STORE_MANAGED_ADMIN, true),
+                     STORE_OK);
+    assert_int_equal(store_domain_insert(f->st, "example.com", STORE_MANAGED_ADMIN, true),
+                     STORE_CONFLICT);
+    assert_int_equal(store_domain_insert(f->st, "EXAMPLE.com", STORE_MANAGED_SYSTEM, false),
+                     STORE_CONFLICT);
+    assert_true(strlen(store_errmsg(f->st)) > 0);
+    assert_int_equal(store_domain_get(f->st, "eXample.Com", &d), STORE_OK);
+    assert_string_equal(d.name, "example.com");
+    assert_int_equal(d.managed_by, STORE_MANAGED_ADMIN);
+    assert_true(d.configured_local);
+    assert_int_equal(d.local_users, 0);
+    assert_true(d.created_at > 0);
+    store_domain_clear(&d);
+    assert_int_equal(store_domain_exists(f->st, "EXAMPLE.COM"), STORE_OK);
+    assert_int_equal(store_domain_exists(f->st, "example.org"), STORE_NOTFOUND);
+    assert_int_equal(store_domain_get(f->st, "example.org", &d), STORE_NOTFOUND);
+    assert_null(d.name);
+}
+
+static void test_domain_rename_delete(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain before, after;
+
+    assert_int_equal(store_domain_insert(f->st, "a.example", STORE_MANAGED_ADMIN, true), STORE_OK);
+    assert_int_equal(store_domain_insert(f->st, "b.example", STORE_MANAGED_ADMIN, true), STORE_OK);
+    assert_int_equal(store_domain_get(f->st, "a.example", &before), STORE_OK);
+    assert_int_equal(store_domain_rename(f->st, "A.example", "C.Example"), STORE_OK);
+    assert_int_equal(store_domain_exists(f->st, "a.example"), STORE_NOTFOUND);
+    assert_int_equal(store_domain_get(f->st, "c.example", &after), STORE_OK);
+    assert_string_equal(after.name, "c.example");
+    assert_int_equal(after.id, before.id);
+    assert_int_equal(after.created_at, before.created_at);
+    store_domain_clear(&before);
+    store_domain_clear(&after);
+
+    assert_int_equal(store_domain_rename(f->st, "c.example", "B.EXAMPLE"), STORE_CONFLICT);
+    assert_int_equal(store_domain_rename(f->st, "nope.example", "d.example"), STORE_NOTFOUND);
+    /* only the case differs: the same domain, allowed */
+    assert_int_equal(store_domain_rename(f->st, "c.example", "C.EXAMPLE"), STORE_OK);
+
+    assert_int_equal(store_domain_delete(f->st, "B.example"), STORE_OK);
+    assert_int_equal(store_domain_delete(f->st, "b.example"), STORE_NOTFOUND);
+    assert_int_equal(store_domain_exists(f->st, "c.example"), STORE_OK);
+}
+
+static void test_domain_list_filter(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const names[] = {"alpha.test", "beta.test", "gamma.example", "delta.test"};
+    struct store_domain *list;
+    size_t n;
+    int64_t count;
+
+    for (size_t i = 0; i < 4; i++)
+        assert_int_equal(store_domain_insert(f->st, names[i], STORE_MANAGED_ADMIN, true), STORE_OK);
+    assert_int_equal(store_domain_list(f->st, NULL, 0, 0, &list, &n), STORE_OK);
+    assert_int_equal(n, 4);
+    assert_string_equal(list[0].name, "alpha.test");
+    assert_string_equal(list[3].name, "gamma.example");
+    store_domain_list_free(list, n);
+
+    assert_int_equal(store_domain_list(f->st, "TEST", 2, 1, &list, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].name, "beta.test");
+    assert_string_equal(list[1].name, "delta.test");
+    store_domain_list_free(list, n);
+    assert_int_equal(store_domain_count(f->st, "test", &count), STORE_OK);
+    assert_int_equal(count, 3);
+    assert_int_equal(store_domain_count(f->st, "", &count), STORE_OK);
+    assert_int_equal(count, 4);
+
+    assert_int_equal(store_domain_list(f->st, "nothing", 0, 0, &list, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    assert_null(list);
+    store_domain_list_free(list, n);
+
+    assert_int_equal(store_domain_set_managed_by(f->st, "beta.test", STORE_MANAGED_SYSTEM),
+                     STORE_OK);
+    assert_int_equal(store_domain_set_local(f->st, "beta.test", false), STORE_OK);
+    assert_int_equal(store_domain_list(f->st, "beta", 0, 0, &list, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(list[0].managed_by, STORE_MANAGED_SYSTEM);
+    assert_false(list[0].configured_local);
+    store_domain_list_free(list, n);
+    assert_int_equal(store_domain_set_managed_by(f->st, "nope.test", STORE_MANAGED_ADMIN),
+                     STORE_NOTFOUND);
+}
+
+static bool applied(struct store *st)
+{
+    struct store_settings s;
+    assert_int_equal(store_settings_get(st, &s), STORE_OK);
+    bool v = s.domains_applied;
+    store_settings_clear(&s);
+    return v;
+}
+
+static void test_domain_changes_mark_unapplied(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(store_settings_set_applied(f->st, true, NULL), STORE_OK);
+    assert_true(applied(f->st));
+    assert_int_equal(store_domain_insert(f->st, "x.example", STORE_MANAGED_ADMIN, true), STORE_OK);
+    assert_false(applied(f->st));
+    assert_int_equal(store_settings_set_applied(f->st, true, NULL), STORE_OK);
+    assert_int_equal(store_domain_set_managed_by(f->st, "x.example", STORE_MANAGED_SYSTEM),
+                     STORE_OK);
+    assert_true(applied(f->st));
+    assert_int_equal(store_domain_rename(f->st, "x.example", "y.example"), STORE_OK);
+    assert_false(applied(f->st));
+    assert_int_equal(store_settings_set_applied(f->st, true, NULL), STORE_OK);
+    /* a peer-only domain is not in the router files */
+    assert_int_equal(store_domain_insert(f->st, "peer.example", STORE_MANAGED_SYSTEM, false),
+                     STORE_OK);
+    assert_true(applied(f->st));
+    assert_int_equal(store_domain_delete(f->st, "y.example"), STORE_OK);
+    assert_false(applied(f->st));
+}
+
+static void test_user_upsert_and_counts(void **state)
+{
+    struct fixture *f = *state;
+    enum store_upsert how;
+    struct store_user u;
+    struct store_domain_users *dc;
+    struct store_node_users *nc;
+    struct store_domain d;
+    size_t n;
+    int64_t count;
+
+    assert_int_equal(store_node_insert(f->st, "pub.example", STORE_NODE_PUBLISHER, "15.0", NULL),
+                     STORE_OK);
+    assert_int_equal(store_node_insert(f->st, "sub.example", STORE_NODE_SUBSCRIBER, "15.0", NULL),
+                     STORE_OK);
+    assert_int_equal(store_domain_insert(f->st, "example.com", STORE_MANAGED_ADMIN, true),
+                     STORE_OK);
+
+    assert_int_equal(store_user_upsert(f->st, "alice", "alice@Example.COM", "pub.example", &how),
+                     STORE_OK);
+    assert_int_equal(how, STORE_UPSERT_INSERTED);
+    assert_int_equal(store_user_upsert(f->st, "alice", "alice@Example.COM", "PUB.example", &how),
+                     STORE_OK);
+    assert_int_equal(how, STORE_UPSERT_UNCHANGED);
+    assert_int_equal(store_user_upsert(f->st, "ALICE", "alice@example.com", NULL, &how), STORE_OK);
+    assert_int_equal(how, STORE_UPSERT_UPDATED);
+    assert_int_equal(store_user_get(f->st, "alice", &u), STORE_OK);
+    assert_string_equal(u.userid, "ALICE");
+    assert_string_equal(u.uri_domain, "example.com");
+    assert_string_equal(u.node, "pub.example"); /* NULL node kept the assignment */
+    assert_string_equal(u.im_address, "alice@DOMAIN.NOT.SET");
+    store_user_clear(&u);
+
+    assert_int_equal(store_user_upsert(f->st, "bob", "bob@example.com", "sub.example", &how),
+                     STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "carol", "carol@other.org", "", &how), STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "dave", "", NULL, &how), STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "erin", "erin@x.org", "ghost.example", &how),
+                     STORE_NOTFOUND);
+    assert_int_equal(store_user_get(f->st, "erin", NULL), STORE_NOTFOUND);
+    assert_int_equal(store_user_upsert(f->st, "", "x@y.z", NULL, &how), STORE_ERR);
+
+    assert_int_equal(store_domain_user_counts(f->st, &dc, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(dc[0].domain, "example.com");
+    assert_int_equal(dc[0].users, 2);
+    assert_string_equal(dc[1].domain, "other.org");
+    assert_int_equal(dc[1].users, 1);
+    store_domain_users_free(dc, n);
+    assert_int_equal(store_domain_get(f->st, "example.com", &d), STORE_OK);
+    assert_int_equal(d.local_users, 2);
+    store_domain_clear(&d);
+
+    assert_int_equal(store_user_count_per_node(f->st, &nc, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(nc[0].node, "pub.example");
+    assert_int_equal(nc[0].users, 1);
+    assert_int_equal(nc[1].users, 1);
+    store_node_users_free(nc, n);
+
+    assert_int_equal(store_user_count(f->st, NULL, &count), STORE_OK);
+    assert_int_equal(count, 4);
+    assert_int_equal(store_user_count(f->st, "EXAMPLE.com", &count), STORE_OK);
+    assert_int_equal(count, 2);
+
+    struct store_user *list;
+    assert_int_equal(store_user_list(f->st, NULL, 2, 1, &list, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].userid, "bob");
+    assert_string_equal(list[1].userid, "carol");
+    assert_null(list[1].node);
+    store_user_list_free(list, n);
+
+    /* filters are substrings, not patterns */
+    assert_int_equal(store_user_upsert(f->st, "a_b", NULL, NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "axb", NULL, NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "a%b\\c", NULL, NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_count(f->st, "A_B", &count), STORE_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(store_user_count(f->st, "%", &count), STORE_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(store_user_count(f->st, "b\\c", &count), STORE_OK);
+    assert_int_equal(count, 1);
+    assert_int_equal(store_user_delete(f->st, "a_b"), STORE_OK);
+    assert_int_equal(store_user_delete(f->st, "axb"), STORE_OK);
+    assert_int_equal(store_user_delete(f->st, "a%b\\c"), STORE_OK);
+
+    /* deleting the node unassigns its users */
+    assert_int_equal(store_node_delete(f->st, "sub.example"), STORE_OK);
+    assert_int_equal(store_user_get(f->st, "bob", &u), STORE_OK);
+    assert_null(u.node);
+    store_user_clear(&u);
+    assert_int_equal(store_user_set_node(f->st, "bob", "pub.example"), STORE_OK);
+    assert_int_equal(store_user_set_node(f->st, "nobody", "pub.example"), STORE_NOTFOUND);
+    assert_int_equal(store_user_delete(f->st, "Bob"), STORE_OK);
+    assert_int_equal(store_user_delete(f->st, "bob"), STORE_NOTFOUND);
+}
+
+static void test_user_im_address_scheme(void **state)
+{
+    struct fixture *f = *state;
+    struct store_settings s;
+    struct store_user u;
+
+    assert_int_equal(store_settings_get(f->st, &s), STORE_OK);
+    s.im_address_scheme = STORE_SCHEME_DIRECTORY_URI;
+    assert_int_equal(store_settings_set(f->st, &s), STORE_OK);
+    store_settings_clear(&s);
+    assert_int_equal(store_user_upsert(f->st, "ann", "Ann@Corp.example", NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "ben", NULL, NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_get(f->st, "ann", &u), STORE_OK);
+    assert_string_equal(u.im_address, "Ann@Corp.example");
+    store_user_clear(&u);
+    assert_int_equal(store_user_upsert(f->st, "ann", "ann@new.example", NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_get(f->st, "ann", &u), STORE_OK);
+    assert_string_equal(u.im_address, "ann@new.example");
+    store_user_clear(&u);
+    assert_int_equal(store_user_get(f->st, "ben", &u), STORE_OK);
+    assert_string_equal(u.im_address, "ben@DOMAIN.NOT.SET");
+    assert_string_equal(u.directory_uri, "");
+    store_user_clear(&u);
+    assert_int_equal(store_user_set_im_address(f->st, "ben", "ben@x.example"), STORE_OK);
+    assert_int_equal(store_user_get(f->st, "ben", &u), STORE_OK);
+    assert_string_equal(u.im_address, "ben@x.example");
+    store_user_clear(&u);
+}
+
+static void test_job_uniqueness(void **state)
+{
+    struct fixture *f = *state;
+    int64_t id1, id2, id3;
+    struct store_job j;
+
+    assert_int_equal(store_job_get_active(f->st, &j), STORE_NOTFOUND);
+    assert_int_equal(
+        store_job_create(f->st, STORE_JOB_DEFAULT_DOMAIN, "DOMAIN.NOT.SET", "a.example", 10, &id1),
+        STORE_OK);
+    assert_int_equal(store_job_create(f->st, STORE_JOB_DEFAULT_DOMAIN, "x", "y", 1, &id2),
+                     STORE_CONFLICT);
+    assert_int_equal(store_job_set_state(f->st, id1, STORE_JOB_FAILED, "hook timed out"), STORE_OK);
+    assert_int_equal(store_job_create(f->st, STORE_JOB_DEFAULT_DOMAIN, "x", "y", 1, &id2),
+                     STORE_CONFLICT);
+    assert_int_equal(store_job_get_active(f->st, &j), STORE_OK);
+    assert_int_equal(j.id, id1);
+    assert_int_equal(j.state, STORE_JOB_FAILED);
+    assert_string_equal(j.error, "hook timed out");
+    assert_string_equal(j.old_value, "DOMAIN.NOT.SET");
+    assert_int_equal(j.total, 10);
+    assert_int_equal(j.attempts, 1);
+
+    /* Retry */
+    j.state = STORE_JOB_RUNNING;
+    j.attempts++;
+    free(j.error);
+    j.error = NULL;
+    assert_int_equal(store_job_update(f->st, &j), STORE_OK);
+    store_job_clear(&j);
+    assert_int_equal(store_job_get(f->st, id1, &j), STORE_OK);
+    assert_int_equal(j.attempts, 2);
+    assert_null(j.error);
+    store_job_clear(&j);
+
+    assert_int_equal(store_job_set_state(f->st, id1, STORE_JOB_COMPLETED, NULL), STORE_OK);
+    assert_int_equal(store_job_get_active(f->st, NULL), STORE_NOTFOUND);
+    assert_int_equal(
+        store_job_create(f->st, STORE_JOB_DEFAULT_DOMAIN, "a.example", "b.example", 0, &id2),
+        STORE_OK);
+    assert_true(id2 > id1);
+    /* a finished job stays finished */
+    assert_int_equal(store_job_set_state(f->st, id1, STORE_JOB_RUNNING, NULL), STORE_CONFLICT);
+    assert_int_equal(store_job_set_state(f->st, id2, STORE_JOB_ROLLING_BACK, NULL), STORE_OK);
+    assert_int_equal(store_job_set_state(f->st, id2, STORE_JOB_CANCELED, NULL), STORE_OK);
+    assert_int_equal(store_job_create(f->st, STORE_JOB_DEFAULT_DOMAIN, NULL, "c.example", 0, &id3),
+                     STORE_OK);
+    assert_int_equal(store_job_set_state(f->st, 9999, STORE_JOB_FAILED, NULL), STORE_NOTFOUND);
+
+    struct store_job *list;
+    size_t n;
+    assert_int_equal(store_job_list(f->st, 2, &list, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].id, id3);
+    assert_int_equal(list[1].state, STORE_JOB_CANCELED);
+    assert_null(list[0].old_value);
+    store_job_list_free(list, n);
+    assert_string_equal(store_job_state_name(STORE_JOB_ROLLING_BACK), "rolling-back");
+}
+
+/* One job step as the component will run it: batch and cursor in one transaction. */
+static int64_t job_step(struct store *st, int64_t job, const char *domain, int64_t limit,
+                        bool commit)
+{
+    struct store_job j;
+    int64_t last, n;
+
+    assert_int_equal(store_job_get(st, job, &j), STORE_OK);
+    assert_int_equal(store_begin(st), STORE_OK);
+    assert_int_equal(store_users_rewrite_im_batch(st, domain, j.cursor, limit, &last, &n),
+                     STORE_OK);
+    assert_int_equal(store_job_progress(st, job, last, j.done + n), STORE_OK);
+    assert_int_equal(commit ? store_commit(st) : store_rollback(st), STORE_OK);
+    store_job_clear(&j);
+    return n;
+}
+
+static void test_rewrite_batch_resume(void **state)
+{
+    struct fixture *f = *state;
+    char userid[32];
+    int64_t job, count, n, last;
+    struct store_user *list;
+    size_t nl;
+    struct store_job j;
+
+    for (int i = 0; i < 25; i++) {
+        snprintf(userid, sizeof(userid), "user%02d", i);
+        assert_int_equal(store_user_upsert(f->st, userid, NULL, NULL, NULL), STORE_OK);
+    }
+    assert_int_equal(store_user_delete(f->st, "user03"), STORE_OK);
+    assert_int_equal(store_user_count(f->st, NULL, &count), STORE_OK);
+    assert_int_equal(store_job_create(f->st, STORE_JOB_DEFAULT_DOMAIN, "DOMAIN.NOT.SET",
+                                      "new.example", count, &job),
+                     STORE_OK);
+    assert_int_equal(job_step(f->st, job, "new.example", 10, true), 10);
+    /* a crash inside the next step: the transaction is lost as a whole */
+    assert_int_equal(job_step(f->st, job, "new.example", 10, false), 10);
+    assert_int_equal(store_job_get(f->st, job, &j), STORE_OK);
+    assert_int_equal(j.done, 10);
+    store_job_clear(&j);
+    struct store_user u;
+    assert_int_equal(store_user_get(f->st, "user10", &u), STORE_OK); /* in the first batch */
+    assert_string_equal(u.im_address, "user10@new.example");
+    store_user_clear(&u);
+    assert_int_equal(store_user_get(f->st, "user15", &u), STORE_OK); /* in the lost one */
+    assert_string_equal(u.im_address, "user15@DOMAIN.NOT.SET");
+    store_user_clear(&u);
+
+    reopen(f); /* restart: resume from the stored cursor */
+    assert_int_equal(store_user_upsert(f->st, "late", NULL, NULL, NULL), STORE_OK);
+    int64_t total = 10;
+    while ((n = job_step(f->st, job, "new.example", 10, true)) > 0)
+        total += n;
+    assert_int_equal(total, 25); /* 25 - user03 + late */
+
+    /* The cursor now sits on the newest user. Deleting it must not let the next insert reuse
+     * its rowid (at or below the cursor), or the job would never reach the newcomer. */
+    assert_int_equal(store_user_delete(f->st, "late"), STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "later", NULL, NULL, NULL), STORE_OK);
+    assert_int_equal(job_step(f->st, job, "new.example", 10, true), 1);
+    assert_int_equal(job_step(f->st, job, "new.example", 10, true), 0);
+
+    assert_int_equal(store_user_list(f->st, NULL, 0, 0, &list, &nl), STORE_OK);
+    assert_int_equal(nl, 25);
+    for (size_t i = 0; i < nl; i++) {
+        char want[64];
+        snprintf(want, sizeof(want), "%s@new.example", list[i].userid);
+        assert_string_equal(list[i].im_address, want);
+    }
+    store_user_list_free(list, nl);
+
+    assert_int_equal(store_users_rewrite_im_batch(f->st, "x", 0, 0, &last, &n), STORE_ERR);
+    assert_int_equal(store_users_rewrite_im_batch(f->st, "x", 1 << 30, 5, &last, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(last, 1 << 30);
+}
+
+static void test_transactions(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_false(store_in_transaction(f->st));
+    assert_int_equal(store_begin(f->st), STORE_OK);
+    assert_true(store_in_transaction(f->st));
+    assert_int_equal(store_begin(f->st), STORE_ERR);
+    assert_int_equal(store_domain_insert(f->st, "gone.example", STORE_MANAGED_ADMIN, true),
+                     STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "temp", "temp@gone.example", NULL, NULL), STORE_OK);
+    assert_int_equal(store_domain_exists(f->st, "gone.example"), STORE_OK);
+    assert_int_equal(store_rollback(f->st), STORE_OK);
+    assert_false(store_in_transaction(f->st));
+    assert_int_equal(store_domain_exists(f->st, "gone.example"), STORE_NOTFOUND);
+    assert_int_equal(store_user_get(f->st, "temp", NULL), STORE_NOTFOUND);
+    assert_int_equal(store_rollback(f->st), STORE_OK); /* nothing to roll back: harmless */
+
+    /* a refused call inside a transaction leaves the earlier work of it intact */
+    assert_int_equal(store_begin(f->st), STORE_OK);
+    assert_int_equal(store_domain_insert(f->st, "kept.example", STORE_MANAGED_ADMIN, true),
+                     STORE_OK);
+    assert_int_equal(store_domain_insert(f->st, "KEPT.example", STORE_MANAGED_ADMIN, true),
+                     STORE_CONFLICT);
+    assert_int_equal(store_user_upsert(f->st, "u", "u@kept.example", "no-such-node", NULL),
+                     STORE_NOTFOUND);
+    assert_int_equal(store_commit(f->st), STORE_OK);
+    assert_int_equal(store_domain_exists(f->st, "kept.example"), STORE_OK);
+    assert_int_equal(store_commit(f->st), STORE_ERR);
+}
+
+static void test_audit_filters(void **state)
+{
+    struct fixture *f = *state;
+    struct store_audit *list;
+    size_t n;
+    int64_t id, removed;
+
+    assert_int_equal(store_audit_append(f->st, 100, "admin@example.test", "domains/add",
+                                        STORE_OUTCOME_OK, "added a.example", &id),
+                     STORE_OK);
+    assert_true(id > 0);
+    assert_int_equal(store_audit_append(f->st, 200, "ops@example.test", "domains/delete",
+                                        STORE_OUTCOME_REFUSED, NULL, NULL),
+                     STORE_OK);
+    assert_int_equal(store_audit_append(f->st, 300, "Admin@Example.TEST", "settings",
+                                        STORE_OUTCOME_ERROR, "disk full", NULL),
+                     STORE_OK);
+    assert_int_equal(
+        store_audit_append(f->st, 0, "uid:0", "sync/audit", STORE_OUTCOME_CANCELED, "", NULL),
+        STORE_OK);
+
+    assert_int_equal(store_audit_list(f->st, 0, NULL, 0, &list, &n), STORE_OK);
+    assert_int_equal(n, 4);
+    assert_string_equal(list[0].actor, "uid:0"); /* now: the newest */
+    assert_true(list[0].time > 300);
+    assert_int_equal(list[0].outcome, STORE_OUTCOME_CANCELED);
+    assert_string_equal(list[2].details, "");
+    store_audit_list_free(list, n);
+
+    assert_int_equal(store_audit_list(f->st, 200, NULL, 0, &list, &n), STORE_OK);
+    assert_int_equal(n, 3);
+    store_audit_list_free(list, n);
+
+    assert_int_equal(store_audit_list(f->st, 0, "ADMIN@example.test", 0, &list, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].time, 300);
+    assert_string_equal(list[0].node, "settings");
+    assert_int_equal(list[1].time, 100);
+    assert_string_equal(list[1].details, "added a.example");
+    store_audit_list_free(list, n);
+
+    assert_int_equal(store_audit_list(f->st, 150, "admin@example.test", 0, &list, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    store_audit_list_free(list, n);
+    assert_int_equal(store_audit_list(f->st, 0, "", 2, &list, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    store_audit_list_free(list, n);
+
+    assert_int_equal(store_audit_prune(f->st, 250, &removed), STORE_OK);
+    assert_int_equal(removed, 2);
+    assert_int_equal(store_audit_list(f->st, 0, NULL, 0, &list, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    store_audit_list_free(list, n);
+}
+
+static void test_settings_roundtrip(void **state)
+{
+    struct fixture *f = *state;
+    struct store_settings in = {
+        .default_domain = "corp.example",
+        .im_address_scheme = STORE_SCHEME_DIRECTORY_URI,
+        .tls_federation = true,
+        .wildcard_sans = true,
+        .cucm_domain_sip_proxy = "dns.example",
+        .audit_time = "23:59",
+        .domains_applied = false,
+        .apply_error = "reload hook exited with status 1",
+        .cert_domain_set = "a.example,corp.example",
+    };
+    struct store_settings out;
+
+    assert_int_equal(store_settings_set(f->st, &in), STORE_OK);
+    reopen(f);
+    assert_int_equal(store_settings_get(f->st, &out), STORE_OK);
+    assert_string_equal(out.default_domain, in.default_domain);
+    assert_int_equal(out.im_address_scheme, STORE_SCHEME_DIRECTORY_URI);
+    assert_true(out.tls_federation);
+    assert_true(out.wildcard_sans);
+    assert_string_equal(out.cucm_domain_sip_proxy, "dns.example");
+    assert_string_equal(out.audit_time, "23:59");
+    assert_false(out.domains_applied);
+    assert_string_equal(out.apply_error, in.apply_error);
+    assert_string_equal(out.cert_domain_set, in.cert_domain_set);
+    store_settings_clear(&out);
+
+    /* same default domain: domains_applied is taken as given */
+    in.domains_applied = true;
+    in.apply_error = NULL;
+    in.cert_domain_set = NULL;
+    assert_int_equal(store_settings_set(f->st, &in), STORE_OK);
+    assert_int_equal(store_settings_get(f->st, &out), STORE_OK);
+    assert_true(out.domains_applied);
+    assert_null(out.apply_error);
+    assert_null(out.cert_domain_set);
+    store_settings_clear(&out);
+    /* a new default domain makes the router files stale */
+    in.default_domain = "other.example";
+    assert_int_equal(store_settings_set(f->st, &in), STORE_OK);
+    assert_false(applied(f->st));
+
+    in.audit_time = "24:00";
+    assert_int_equal(store_settings_set(f->st, &in), STORE_ERR);
+    assert_non_null(strstr(store_errmsg(f->st), "CHECK"));
+    in.audit_time = "2:00";
+    assert_int_equal(store_settings_set(f->st, &in), STORE_ERR);
+
+    enum store_im_scheme sc;
+    assert_int_equal(store_im_scheme_parse("directory-uri", &sc), 0);
+    assert_int_equal(sc, STORE_SCHEME_DIRECTORY_URI);
+    assert_int_equal(store_im_scheme_parse("bogus", &sc), -1);
+}
+
+static void test_topology(void **state)
+{
+    struct fixture *f = *state;
+    struct store_group g;
+    struct store_node nd, *nodes;
+    struct store_recorded *rec;
+    struct store_service svc, *svcs;
+    size_t n;
+
+    assert_int_equal(store_group_insert(f->st, "grp1", true), STORE_OK);
+    assert_int_equal(store_group_insert(f->st, "GRP1", false), STORE_CONFLICT);
+    assert_int_equal(store_node_insert(f->st, "pub", STORE_NODE_PUBLISHER, "15.0", "grp1"),
+                     STORE_OK);
+    assert_int_equal(store_node_insert(f->st, "pub2", STORE_NODE_PUBLISHER, "15.0", NULL),
+                     STORE_CONFLICT);
+    assert_int_equal(store_node_insert(f->st, "a-sub", STORE_NODE_SUBSCRIBER, "9.1", "grp1"),
+                     STORE_OK);
+    assert_int_equal(store_node_insert(f->st, "c-sub", STORE_NODE_SUBSCRIBER, "15.0", "grp1"),
+                     STORE_CONFLICT); /* a group holds at most two nodes */
+    assert_int_equal(store_node_insert(f->st, "c-sub", STORE_NODE_SUBSCRIBER, "15.0", "nogroup"),
+                     STORE_NOTFOUND);
+    assert_int_equal(store_node_insert(f->st, "c-sub", STORE_NODE_SUBSCRIBER, "", NULL), STORE_OK);
+    assert_int_equal(store_node_update(f->st, "c-sub", STORE_NODE_SUBSCRIBER, "15.0", "grp1"),
+                     STORE_CONFLICT);
+    assert_int_equal(store_node_update(f->st, "a-sub", STORE_NODE_SUBSCRIBER, "15.0", "grp1"),
+                     STORE_OK);
+    assert_int_equal(store_node_get(f->st, "A-SUB", &nd), STORE_OK);
+    assert_string_equal(nd.release, "15.0");
+    assert_string_equal(nd.group, "grp1");
+    store_node_clear(&nd);
+    assert_int_equal(store_node_list(f->st, &nodes, &n), STORE_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(nodes[0].name, "pub"); /* publisher first */
+    assert_string_equal(nodes[1].name, "a-sub");
+    assert_null(nodes[2].group);
+    store_node_list_free(nodes, n);
+
+    assert_int_equal(store_group_get(f->st, "grp1", &g), STORE_OK);
+    assert_true(g.ha_enabled);
+    assert_int_equal(g.nodes, 2);
+    assert_int_equal(g.ha_changed_at, 0);
+    store_group_clear(&g);
+    assert_int_equal(store_group_set_ha(f->st, "grp1", false, 1234), STORE_OK);
+    assert_int_equal(store_group_get(f->st, "grp1", &g), STORE_OK);
+    assert_false(g.ha_enabled);
+    assert_int_equal(g.ha_changed_at, 1234);
+    store_group_clear(&g);
+    assert_int_equal(store_group_delete(f->st, "grp1"), STORE_CONFLICT);
+
+    assert_int_equal(store_recorded_set(f->st, "pub", 10, 1000), STORE_OK);
+    assert_int_equal(store_recorded_set(f->st, "pub", 12, 1001), STORE_OK);
+    assert_int_equal(store_recorded_set(f->st, "a-sub", 3, 0), STORE_OK);
+    assert_int_equal(store_recorded_set(f->st, "ghost", 3, 0), STORE_NOTFOUND);
+    assert_int_equal(store_recorded_list(f->st, NULL, &rec, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(rec[1].node, "pub");
+    assert_int_equal(rec[1].active_users, 12);
+    assert_int_equal(rec[1].recorded_at, 1001);
+    store_recorded_list_free(rec, n);
+    assert_int_equal(store_recorded_clear(f->st, "pub"), STORE_OK);
+    assert_int_equal(store_recorded_list(f->st, "pub", &rec, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    store_recorded_list_free(rec, n);
+
+    assert_int_equal(store_service_set(f->st, "pub", "xcp-router", "running"), STORE_OK);
+    assert_int_equal(store_service_set(f->st, "pub", "xcp-router", "stopped"), STORE_OK);
+    assert_int_equal(store_service_set(f->st, "a-sub", "sip-proxy", "activated"), STORE_OK);
+    assert_int_equal(store_service_get(f->st, "PUB", "xcp-router", &svc), STORE_OK);
+    assert_string_equal(svc.state, "stopped");
+    store_service_clear(&svc);
+    assert_int_equal(store_service_list(f->st, NULL, &svcs, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(svcs[0].node, "a-sub");
+    store_service_list_free(svcs, n);
+    assert_int_equal(store_service_delete(f->st, "pub", "xcp-router"), STORE_OK);
+    assert_int_equal(store_service_delete(f->st, "pub", "xcp-router"), STORE_NOTFOUND);
+
+    /* deleting a node drops its services and recorded count, and frees its group slot */
+    assert_int_equal(store_node_delete(f->st, "a-sub"), STORE_OK);
+    assert_int_equal(store_service_list(f->st, NULL, &svcs, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    store_service_list_free(svcs, n);
+    assert_int_equal(store_node_update(f->st, "c-sub", STORE_NODE_SUBSCRIBER, "15.0", "grp1"),
+                     STORE_OK);
+    assert_int_equal(store_node_update(f->st, "c-sub", STORE_NODE_SUBSCRIBER, "15.0", NULL),
+                     STORE_OK);
+    assert_int_equal(store_node_delete(f->st, "pub"), STORE_OK);
+    assert_int_equal(store_group_delete(f->st, "grp1"), STORE_OK);
+    assert_int_equal(store_group_delete(f->st, "grp1"), STORE_NOTFOUND);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_fresh_and_reopen, setup, teardown),
+        cmocka_unit_test(test_memory_and_bad_path),
+        cmocka_unit_test_setup_teardown(test_newer_version_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_domain_case_insensitive, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_domain_rename_delete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_domain_list_filter, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_domain_changes_mark_unapplied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_upsert_and_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_user_im_address_scheme, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_uniqueness, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rewrite_batch_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_audit_filters, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settings_roundtrip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_topology, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
