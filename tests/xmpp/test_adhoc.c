@@ -1,0 +1,926 @@
+/* Unit tests for the XEP-0050 framework: every action and error, client quirks, sessions
+ * (owners, expiry on a fake clock, limits), paging, disco and Korean texts, driven by test-only
+ * commands defined here. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "util/log.h"
+#include "xmpp/adhoc.h"
+#include "xmpp/stanza.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ADMIN "admin@example.com/laptop"
+#define NS_STANZAS_ "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+struct fx {
+    xmpp_ctx_t *ctx;
+    adhoc_t *a;
+    uint64_t now;
+    int states_freed;
+    int cancels;
+};
+
+/* ---- test commands ---- */
+
+static const struct text T_DOMAIN = {"Domain", "도메인"};
+static const struct text T_ONE = {"Add a domain", "도메인 추가"};
+
+static void one_step(adhoc_call_t *c)
+{
+    if (c->stage == 0) {
+        form_t *f = form_new(FORM_FORM);
+        form_set_title(f, &T_ONE);
+        form_field_t *d = form_add_field(f, "domain", FIELD_TEXT_SINGLE, &T_DOMAIN);
+        form_field_set_required(d, true);
+        form_field_set_range(form_add_field(f, "days", FIELD_TEXT_SINGLE, NULL), true, 1, true, 90);
+        adhoc_show(c, f, ADHOC_ALLOW_COMPLETE, ADHOC_COMPLETE);
+        return;
+    }
+    char *t = NULL;
+    assert_true(asprintf(&t, "added %s for %lld days (%s)", form_value(c->form, "domain"),
+                         form_int(c->form, "days", 30),
+                         c->action == ADHOC_COMPLETE ? "complete" : "next") > 0);
+    adhoc_note_str(c, ADHOC_NOTE_INFO, t);
+    free(t);
+    adhoc_complete(c, NULL);
+}
+
+struct multi_state {
+    struct fx *fx;
+    char name[64];
+};
+
+static void multi_free(void *p)
+{
+    struct multi_state *st = p;
+    st->fx->states_freed++;
+    free(st);
+}
+
+static void multi_step(adhoc_call_t *c)
+{
+    struct multi_state *st = c->state;
+    form_t *f;
+
+    switch (c->stage) {
+    case 0:
+        st = calloc(1, sizeof(*st));
+        st->fx = c->ctx;
+        c->state = st;
+        c->state_free = multi_free;
+        f = form_new(FORM_FORM);
+        form_field_set_required(form_add_field(f, "name", FIELD_TEXT_SINGLE, NULL), true);
+        adhoc_show(c, f, ADHOC_ALLOW_NEXT, ADHOC_NEXT);
+        break;
+    case 1:
+        snprintf(st->name, sizeof(st->name), "%s", form_value(c->form, "name"));
+        f = form_new(FORM_FORM);
+        form_add_fixed(f, &(struct text){"Really?", "정말요?"});
+        form_add_field(f, "confirm", FIELD_BOOLEAN, NULL);
+        adhoc_show(c, f, ADHOC_ALLOW_PREV | ADHOC_ALLOW_COMPLETE, ADHOC_COMPLETE);
+        break;
+    default: {
+        form_t *r = form_new(FORM_RESULT);
+        form_field_add_value(form_add_field(r, "name", FIELD_TEXT_SINGLE, NULL), st->name);
+        form_field_add_bool(form_add_field(r, "confirm", FIELD_BOOLEAN, NULL),
+                            form_bool(c->form, "confirm", false));
+        adhoc_complete(c, r);
+    }
+    }
+}
+
+static void multi_cancel(adhoc_call_t *c)
+{
+    struct fx *fx = c->ctx;
+    fx->cancels++;
+    adhoc_note(c, ADHOC_NOTE_INFO, &(struct text){"rolled back", "되돌렸습니다"});
+}
+
+static void refuse_step(adhoc_call_t *c)
+{
+    adhoc_refuse(c, "not-allowed", NULL, "HA is enabled; disable it first");
+}
+
+static void fail_step(adhoc_call_t *c)
+{
+    if (c->stage == 0) {
+        form_t *f = form_new(FORM_FORM);
+        form_add_fixed(f, &(struct text){"Go?", NULL});
+        adhoc_show(c, f, ADHOC_ALLOW_COMPLETE, ADHOC_COMPLETE);
+        return;
+    }
+    adhoc_fail(c, &(struct text){"services are running: stop them first",
+                                 "서비스가 실행 중입니다. 먼저 중지하세요"});
+}
+
+static void table_step(adhoc_call_t *c)
+{
+    form_t *t = form_new(FORM_RESULT);
+    char name[32];
+
+    form_add_column(t, "domain", FIELD_TEXT_SINGLE, &T_DOMAIN);
+    for (int i = 0; i < 250; i++) {
+        snprintf(name, sizeof(name), "d%03d.example", i);
+        form_add_row(t, (const char *const[]){name});
+    }
+    adhoc_note(c, ADHOC_NOTE_WARN, &(struct text){"2 certificates are stale", NULL});
+    adhoc_complete(c, t);
+}
+
+/* A job whose progress is polled: stage 1 is the status view, refreshed in place. */
+static void poll_step(adhoc_call_t *c)
+{
+    form_t *f = form_new(FORM_FORM);
+
+    if (c->stage == 0) {
+        form_set_title(f, &(struct text){"Job", NULL});
+        form_add_field(f, "job", FIELD_TEXT_SINGLE, NULL);
+        adhoc_show(c, f, ADHOC_ALLOW_NEXT, ADHOC_NEXT);
+        return;
+    }
+    int *polls = c->state;
+    if (polls == NULL) {
+        polls = calloc(1, sizeof(*polls));
+        c->state = polls;
+        c->state_free = free;
+    }
+    if (c->stage == 2 && c->action == ADHOC_COMPLETE) {
+        form_free(f);
+        adhoc_complete(c, NULL);
+        return;
+    }
+    char pct[16];
+    snprintf(pct, sizeof(pct), "%d%%", ++*polls * 10);
+    form_add_fixed(f, &(struct text){pct, NULL});
+    if (c->stage == 1)
+        adhoc_show(c, f, ADHOC_ALLOW_PREV | ADHOC_ALLOW_NEXT | ADHOC_ALLOW_COMPLETE, ADHOC_NEXT);
+    else
+        adhoc_replace(c, f, ADHOC_ALLOW_PREV | ADHOC_ALLOW_NEXT | ADHOC_ALLOW_COMPLETE, ADHOC_NEXT);
+}
+
+static void open_step(adhoc_call_t *c)
+{
+    form_t *r = form_new(FORM_RESULT);
+    form_field_add_value(form_add_field(r, "onlineusersnum", FIELD_TEXT_SINGLE, NULL), "3");
+    adhoc_complete(c, r);
+}
+
+static void silent_step(adhoc_call_t *c)
+{
+    (void)c;
+}
+
+static const struct adhoc_command cmd_one = {"test/one", {"One", "하나"}, false, one_step, NULL};
+static const struct adhoc_command cmd_multi = {
+    "test/multi", {"Multi", "여러 단계"}, false, multi_step, multi_cancel};
+static const struct adhoc_command cmd_refuse = {
+    "test/refuse", {"Refuse", NULL}, false, refuse_step, NULL};
+static const struct adhoc_command cmd_fail = {"test/fail", {"Fail", NULL}, false, fail_step, NULL};
+static const struct adhoc_command cmd_table = {
+    "test/table", {"Table", NULL}, false, table_step, NULL};
+static const struct adhoc_command cmd_poll = {"test/poll", {"Poll", NULL}, false, poll_step, NULL};
+static const struct adhoc_command cmd_open = {"test/open", {"Open", "공개"}, true, open_step, NULL};
+static const struct adhoc_command cmd_silent = {
+    "test/silent", {"Silent", NULL}, false, silent_step, NULL};
+
+/* ---- fixture ---- */
+
+static uint64_t fake_clock(void *ud)
+{
+    return ((struct fx *)ud)->now;
+}
+
+static int setup(void **state)
+{
+    struct fx *fx = calloc(1, sizeof(*fx));
+    struct adhoc_limits lim = {
+        .max_per_jid = 3, .max_total = 5, .page_rows = 100, .clock = fake_clock, .clock_ud = fx};
+
+    fx->now = 1000000;
+    fx->ctx = xmpp_ctx_new(NULL, NULL);
+    fx->a = adhoc_new(fx->ctx, &lim);
+    assert_int_equal(adhoc_register(fx->a, &cmd_one, fx), 0);
+    assert_int_equal(adhoc_register(fx->a, &cmd_multi, fx), 0);
+    assert_int_equal(adhoc_register(fx->a, &cmd_refuse, fx), 0);
+    assert_int_equal(adhoc_register(fx->a, &cmd_fail, fx), 0);
+    assert_int_equal(adhoc_register(fx->a, &cmd_table, fx), 0);
+    assert_int_equal(adhoc_register(fx->a, &cmd_poll, fx), 0);
+    assert_int_equal(adhoc_register(fx->a, &cmd_open, fx), 0);
+    assert_int_equal(adhoc_register(fx->a, &cmd_silent, fx), 0);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+    adhoc_free(fx->a);
+    xmpp_ctx_free(fx->ctx);
+    free(fx);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+struct out {
+    char *s;
+    size_t len;
+};
+
+static void put(struct out *o, const char *a, const char *b)
+{
+    size_t n = strlen(a) + strlen(b);
+    o->s = realloc(o->s, o->len + n + 1);
+    assert_non_null(o->s);
+    o->len += (size_t)sprintf(o->s + o->len, "%s%s", a, b);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Serialises with attributes sorted by name, so tests can compare text. */
+static void canon_into(struct out *o, xmpp_stanza_t *st)
+{
+    const char *attrs[64];
+    int n;
+
+    if (xmpp_stanza_is_text(st)) {
+        put(o, xmpp_stanza_get_text_ptr(st), "");
+        return;
+    }
+    n = xmpp_stanza_get_attributes(st, attrs, 64);
+    qsort(attrs, (size_t)n / 2, 2 * sizeof(*attrs), by_name);
+    put(o, "<", xmpp_stanza_get_name(st));
+    for (int i = 0; i < n; i += 2) {
+        put(o, " ", attrs[i]);
+        put(o, "=\"", attrs[i + 1]);
+        put(o, "\"", "");
+    }
+    if (xmpp_stanza_get_children(st) == NULL) {
+        put(o, "/>", "");
+        return;
+    }
+    put(o, ">", "");
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c; c = xmpp_stanza_get_next(c))
+        canon_into(o, c);
+    put(o, "</", xmpp_stanza_get_name(st));
+    put(o, ">", "");
+}
+
+static char *canon(xmpp_stanza_t *st)
+{
+    struct out o = {calloc(1, 1), 0};
+    canon_into(&o, st);
+    return o.s;
+}
+
+static void assert_contains(xmpp_stanza_t *st, const char *needle)
+{
+    char *s = canon(st);
+    if (strstr(s, needle) == NULL)
+        fail_msg("'%s' not found in: %s", needle, s);
+    free(s);
+}
+
+static void assert_lacks(xmpp_stanza_t *st, const char *needle)
+{
+    char *s = canon(st);
+    if (strstr(s, needle) != NULL)
+        fail_msg("'%s' found in: %s", needle, s);
+    free(s);
+}
+
+/* Sends <iq type='set'> with `body` from `from` and returns the reply. */
+static xmpp_stanza_t *send_as(struct fx *fx, const char *from, bool admin, const char *lang,
+                              const char *body)
+{
+    char *xml = NULL;
+
+    assert_true(asprintf(&xml, "<iq type='set' id='q1' from='%s' to='imd.example'%s%s%s>%s</iq>",
+                         from, lang ? " xml:lang='" : "", lang ? lang : "", lang ? "'" : "",
+                         body) > 0);
+    xmpp_stanza_t *iq = xmpp_stanza_new_from_string(fx->ctx, xml);
+    assert_non_null(iq);
+    xmpp_stanza_t *reply = adhoc_handle(fx->a, iq, from, admin);
+    assert_non_null(reply);
+    assert_string_equal(xmpp_stanza_get_id(reply), "q1");
+    assert_string_equal(xmpp_stanza_get_to(reply), from);
+    assert_string_equal(xmpp_stanza_get_from(reply), "imd.example");
+    xmpp_stanza_release(iq);
+    free(xml);
+    return reply;
+}
+
+static xmpp_stanza_t *send_fmt(struct fx *fx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static xmpp_stanza_t *send_fmt(struct fx *fx, const char *fmt, ...)
+{
+    char *body = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    assert_true(vasprintf(&body, fmt, ap) > 0);
+    va_end(ap);
+    xmpp_stanza_t *r = send_as(fx, ADMIN, true, NULL, body);
+    free(body);
+    return r;
+}
+
+#define CMD "<command xmlns='http://jabber.org/protocol/commands' "
+#define FORM(fields) "<x xmlns='jabber:x:data' type='submit'>" fields "</x>"
+#define F(var, v) "<field var='" var "'><value>" v "</value></field>"
+
+static xmpp_stanza_t *command_of(xmpp_stanza_t *reply)
+{
+    return stanza_child(reply, "command", NS_COMMANDS);
+}
+
+static void assert_status(xmpp_stanza_t *reply, const char *status)
+{
+    xmpp_stanza_t *cmd = command_of(reply);
+
+    assert_string_equal(xmpp_stanza_get_type(reply), "result");
+    assert_non_null(cmd);
+    assert_string_equal(xmpp_stanza_get_attribute(cmd, "status"), status);
+    assert_non_null(xmpp_stanza_get_attribute(cmd, "node"));
+    assert_non_null(xmpp_stanza_get_attribute(cmd, "sessionid"));
+}
+
+/* Copies the reply's session id into `sid` and releases the reply. */
+static void take_sid(xmpp_stanza_t *reply, char sid[64])
+{
+    snprintf(sid, 64, "%s", xmpp_stanza_get_attribute(command_of(reply), "sessionid"));
+    xmpp_stanza_release(reply);
+}
+
+static void assert_error(xmpp_stanza_t *reply, const char *type, const char *cond, const char *app)
+{
+    xmpp_stanza_t *err = stanza_child(reply, "error", NULL);
+
+    assert_string_equal(xmpp_stanza_get_type(reply), "error");
+    assert_non_null(err);
+    assert_string_equal(xmpp_stanza_get_type(err), type);
+    assert_non_null(stanza_child(err, cond, NS_STANZAS_));
+    if (app)
+        assert_non_null(stanza_child(err, app, NS_COMMANDS));
+    else
+        assert_null(stanza_child(err, NULL, NS_COMMANDS));
+}
+
+static void release_error(xmpp_stanza_t *reply, const char *type, const char *cond, const char *app)
+{
+    assert_error(reply, type, cond, app);
+    xmpp_stanza_release(reply);
+}
+
+static void assert_error_text(xmpp_stanza_t *reply, const char *needle)
+{
+    xmpp_stanza_t *t = stanza_child(stanza_child(reply, "error", NULL), "text", NS_STANZAS_);
+    assert_non_null(t);
+    char *s = xmpp_stanza_get_text(t);
+    if (strstr(s, needle) == NULL)
+        fail_msg("'%s' not in error text '%s'", needle, s);
+    xmpp_free(xmpp_stanza_get_context(reply), s);
+}
+
+/* ---- tests ---- */
+
+static void test_disco(void **state)
+{
+    struct fx *fx = *state;
+    xmpp_stanza_t *q = xmpp_stanza_new_from_string(fx->ctx, "<query/>");
+
+    assert_int_equal(adhoc_register(fx->a, &cmd_one, fx), -1); /* a node is registered once */
+    adhoc_disco_items(fx->a, q, "imd.example", true, "ko");
+    assert_contains(q, "<item jid=\"imd.example\" name=\"하나\" node=\"test/one\"/>");
+    assert_contains(q, "<item jid=\"imd.example\" name=\"Refuse\" node=\"test/refuse\"/>");
+    xmpp_stanza_release(q);
+    q = xmpp_stanza_new_from_string(fx->ctx, "<query/>");
+    adhoc_disco_items(fx->a, q, "imd.example", false, NULL);
+    assert_contains(q, "<query><item jid=\"imd.example\" name=\"Open\" node=\"test/open\"/>"
+                       "</query>");
+    xmpp_stanza_release(q);
+
+    q = xmpp_stanza_new_from_string(fx->ctx, "<query/>");
+    assert_int_equal(adhoc_disco_info(fx->a, "test/multi", q, true, "ko"), 0);
+    assert_contains(q, "<identity category=\"automation\" name=\"여러 단계\" "
+                       "type=\"command-node\"/><feature var=\"http://jabber.org/protocol/"
+                       "commands\"/><feature var=\"jabber:x:data\"/>");
+    xmpp_stanza_release(q);
+    q = xmpp_stanza_new_from_string(fx->ctx, "<query/>");
+    assert_int_equal(adhoc_disco_info(fx->a, NS_COMMANDS, q, false, NULL), 0);
+    assert_contains(q, "type=\"command-list\"");
+    assert_int_equal(adhoc_disco_info(fx->a, "test/multi", q, false, NULL), -1);
+    assert_int_equal(adhoc_disco_info(fx->a, "nope", q, true, NULL), -1);
+    xmpp_stanza_release(q);
+}
+
+static void test_execute_complete(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r = send_fmt(fx, CMD "node='test/one' action='execute'/>");
+
+    assert_status(r, "executing");
+    assert_contains(r, "<actions execute=\"complete\"><complete/></actions>");
+    assert_contains(r, "<field type=\"hidden\" var=\"FORM_TYPE\"><value>urn:imdomaind:test/one"
+                       "</value></field>");
+    assert_contains(r, "<title>Add a domain</title>");
+    assert_contains(r, "status=\"executing\" xml:lang=\"en\"");
+    take_sid(r, sid);
+    assert_int_equal(strlen(sid), 32);
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 1);
+
+    r = send_fmt(fx,
+                 CMD "node='test/one' sessionid='%s' action='complete'>" FORM(
+                     F("FORM_TYPE", "urn:imdomaind:test/one") F("domain", "a.example")
+                         F("days", "7")) "</command>",
+                 sid);
+    assert_status(r, "completed");
+    assert_contains(r, "<note type=\"info\">added a.example for 7 days (complete)</note>");
+    assert_lacks(r, "<actions");
+    assert_string_equal(xmpp_stanza_get_attribute(command_of(r), "sessionid"), sid);
+    xmpp_stanza_release(r);
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 0);
+
+    /* A late request on the ended session. */
+    r = send_fmt(fx, CMD "node='test/one' sessionid='%s' action='complete'/>", sid);
+    assert_error(r, "cancel", "not-allowed", "session-expired");
+    assert_contains(r, "<command node=\"test/one\" sessionid=\"");
+    xmpp_stanza_release(r);
+}
+
+static void test_no_action_is_default(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+
+    take_sid(send_fmt(fx, CMD "node='test/one'/>"), sid); /* Psi: no action at all */
+    xmpp_stanza_t *r = send_fmt(
+        fx, CMD "node='test/one' sessionid='%s'>" FORM(F("domain", "b.example")) "</command>", sid);
+    assert_status(r, "completed");
+    assert_contains(r, "added b.example for 30 days (complete)");
+    xmpp_stanza_release(r);
+    /* action='execute' inside a session is the default too. */
+    take_sid(send_fmt(fx, CMD "node='test/one'/>"), sid);
+    r = send_fmt(fx,
+                 CMD "node='test/one' sessionid='%s' action='execute'>" FORM(
+                     F("domain", "c.example")) "</command>",
+                 sid);
+    assert_status(r, "completed");
+    xmpp_stanza_release(r);
+}
+
+static void test_next_on_last_stage(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+
+    take_sid(send_fmt(fx, CMD "node='test/one' action='execute'/>"), sid);
+    xmpp_stanza_t *r = send_fmt(fx,
+                                CMD "node='test/one' sessionid='%s' action='next'>" FORM(
+                                    F("domain", "d.example")) "</command>",
+                                sid);
+    assert_status(r, "completed"); /* poezio */
+    assert_contains(r, "(complete)");
+    xmpp_stanza_release(r);
+}
+
+static void test_multi_prev_complete(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    r = send_fmt(fx, CMD "node='test/multi' action='execute'/>");
+    assert_contains(r, "<actions execute=\"next\"><next/></actions>");
+    take_sid(r, sid);
+    /* Movim sends complete where only next is offered: it moves on. */
+    r = send_fmt(fx,
+                 CMD "node='test/multi' sessionid='%s' action='complete'>" FORM(
+                     F("name", "alice")) "</command>",
+                 sid);
+    assert_status(r, "executing");
+    assert_contains(r, "<actions execute=\"complete\"><prev/><complete/></actions>");
+    assert_contains(r, "<value>Really?</value>");
+    xmpp_stanza_release(r);
+    /* Back: the first form again, with what was entered. */
+    r = send_fmt(fx, CMD "node='test/multi' sessionid='%s' action='prev'/>", sid);
+    assert_status(r, "executing");
+    assert_contains(r, "<actions execute=\"next\"><next/></actions>");
+    assert_contains(r, "<field type=\"text-single\" var=\"name\"><required/><value>alice</value>");
+    xmpp_stanza_release(r);
+    /* prev is not offered on the first stage. */
+    r = send_fmt(fx, CMD "node='test/multi' sessionid='%s' action='prev'/>", sid);
+    assert_error(r, "modify", "bad-request", "bad-action");
+    assert_error_text(r, "'prev' is not offered at this stage; offered: next, cancel");
+    xmpp_stanza_release(r);
+    r = send_fmt(
+        fx,
+        CMD "node='test/multi' sessionid='%s' action='next'>" FORM(F("name", "bob")) "</command>",
+        sid);
+    assert_status(r, "executing");
+    xmpp_stanza_release(r);
+    /* next is not offered on the confirmation, but complete is: next means complete. */
+    r = send_fmt(fx,
+                 CMD "node='test/multi' sessionid='%s' action='next'>" FORM(
+                     F("confirm", "true")) "</command>",
+                 sid);
+    assert_status(r, "completed");
+    assert_contains(r, "<x type=\"result\" xmlns=\"jabber:x:data\"><field type=\"text-single\" "
+                       "var=\"name\"><value>bob</value></field><field type=\"boolean\" "
+                       "var=\"confirm\"><value>1</value></field></x>");
+    xmpp_stanza_release(r);
+    assert_int_equal(fx->states_freed, 1);
+    assert_int_equal(fx->cancels, 0);
+}
+
+static void test_cancel_frees(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    take_sid(send_fmt(fx, CMD "node='test/multi'/>"), sid);
+    r = send_fmt(fx, CMD "node='test/multi' sessionid='%s'>" FORM(F("name", "x")) "</command>",
+                 sid);
+    assert_status(r, "executing");
+    xmpp_stanza_release(r);
+    assert_int_equal(adhoc_session_count(fx->a, ADMIN), 1);
+    r = send_fmt(fx, CMD "node='test/multi' sessionid='%s' action='cancel'/>", sid);
+    assert_status(r, "canceled");
+    assert_contains(r, "<note type=\"info\">rolled back</note>");
+    xmpp_stanza_release(r);
+    assert_int_equal(fx->cancels, 1);
+    assert_int_equal(fx->states_freed, 1);
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 0);
+    r = send_fmt(fx, CMD "node='test/multi' sessionid='%s' action='next'/>", sid);
+    release_error(r, "cancel", "not-allowed", "session-expired");
+    /* A form of type cancel cancels too; so does cancel without a session. */
+    take_sid(send_fmt(fx, CMD "node='test/one'/>"), sid);
+    r = send_fmt(fx,
+                 CMD "node='test/one' sessionid='%s'><x xmlns='jabber:x:data' type='cancel'/>"
+                     "</command>",
+                 sid);
+    assert_status(r, "canceled");
+    xmpp_stanza_release(r);
+    r = send_fmt(fx, CMD "node='test/one' action='cancel'/>");
+    assert_string_equal(xmpp_stanza_get_attribute(command_of(r), "status"), "canceled");
+    xmpp_stanza_release(r);
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 0);
+}
+
+static void test_one_round_trip(void **state)
+{
+    struct fx *fx = *state;
+    xmpp_stanza_t *r;
+
+    r = send_fmt(fx, CMD "node='test/one' action='execute'>" FORM(F("domain", "e.example")
+                                                                      F("days", "2")) "</command>");
+    assert_status(r, "completed");
+    assert_contains(r, "added e.example for 2 days (complete)");
+    xmpp_stanza_release(r);
+    r = send_fmt(fx, CMD
+                 "node='test/one' action='complete'>" FORM(F("domain", "f.example")) "</command>");
+    assert_status(r, "completed");
+    xmpp_stanza_release(r);
+    /* Invalid: bad-payload naming the field, and no session left behind. */
+    r = send_fmt(fx, CMD "node='test/one' action='complete'>" FORM(F("days", "91")) "</command>");
+    assert_error(r, "modify", "bad-request", "bad-payload");
+    assert_error_text(r, "field 'domain' (Domain): a value is required; field 'days': must be a "
+                         "whole number from 1 to 90");
+    xmpp_stanza_release(r);
+    /* A multi-stage command runs its first stage and stops at the second. */
+    r = send_fmt(fx, CMD "node='test/multi'>" FORM(F("name", "carol")) "</command>");
+    assert_status(r, "executing");
+    assert_contains(r, "Really?");
+    xmpp_stanza_release(r);
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 1);
+}
+
+static void test_errors(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    r = send_fmt(fx, CMD "node='nope'/>");
+    assert_error(r, "cancel", "item-not-found", NULL);
+    assert_error_text(r, "there is no command 'nope' here");
+    xmpp_stanza_release(r);
+    r = send_as(fx, "user@example.com/x", false, NULL, CMD "node='test/one'/>");
+    assert_error(r, "auth", "forbidden", NULL);
+    assert_error_text(r, "only administrators may run 'test/one'");
+    xmpp_stanza_release(r);
+    r = send_as(fx, "user@example.com/x", false, NULL, CMD "node='test/open'/>");
+    assert_status(r, "completed");
+    xmpp_stanza_release(r);
+    release_error(send_fmt(fx, CMD "node='test/one' sessionid='deadbeef'/>"), "modify",
+                  "bad-request", "bad-sessionid");
+    release_error(send_fmt(fx, CMD "node='test/one' action='jump'/>"), "modify", "bad-request",
+                  "malformed-action");
+    release_error(send_fmt(fx, CMD "node='test/one' action='prev'/>"), "modify", "bad-request",
+                  "bad-action");
+    release_error(send_fmt(fx, CMD "/>"), "modify", "bad-request", NULL);
+    release_error(send_fmt(fx, "<query xmlns='jabber:iq:version'/>"), "modify", "bad-request",
+                  NULL);
+    release_error(send_fmt(fx, CMD "node='test/silent'/>"), "cancel", "internal-server-error",
+                  NULL);
+    xmpp_stanza_t *get = xmpp_stanza_new_from_string(
+        fx->ctx, "<iq type='get' id='g'><command xmlns='" NS_COMMANDS "' node='test/one'/></iq>");
+    release_error(adhoc_handle(fx->a, get, "uid:0", true), "modify", "bad-request", NULL);
+    xmpp_stanza_release(get);
+    /* Form missing, wrong FORM_TYPE. */
+    take_sid(send_fmt(fx, CMD "node='test/one'/>"), sid);
+    r = send_fmt(fx, CMD "node='test/one' sessionid='%s' action='complete'/>", sid);
+    assert_error(r, "modify", "bad-request", "bad-payload");
+    assert_error_text(r, "this stage needs the filled-in form");
+    xmpp_stanza_release(r);
+    r = send_fmt(fx,
+                 CMD "node='test/one' sessionid='%s'>" FORM(F("FORM_TYPE", "urn:imdomaind:x")
+                                                                F("domain", "a")) "</command>",
+                 sid);
+    assert_error(r, "modify", "bad-request", "bad-payload");
+    assert_error_text(r, "the FORM_TYPE is 'urn:imdomaind:x' but this stage expects "
+                         "'urn:imdomaind:test/one'");
+    xmpp_stanza_release(r);
+    /* The session survives bad payloads; the session id of another node is unknown there. */
+    release_error(send_fmt(fx, CMD "node='test/multi' sessionid='%s'/>", sid), "modify",
+                  "bad-request", "bad-sessionid");
+    r = send_fmt(fx, CMD "node='test/one' sessionid='%s'>" FORM(F("domain", "a")) "</command>",
+                 sid);
+    assert_status(r, "completed");
+    xmpp_stanza_release(r);
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 0);
+}
+
+static void test_refuse_and_fail(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    r = send_fmt(fx, CMD "node='test/refuse'/>");
+    assert_error(r, "cancel", "not-allowed", NULL);
+    assert_error_text(r, "HA is enabled; disable it first");
+    xmpp_stanza_release(r);
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 0);
+    take_sid(send_fmt(fx, CMD "node='test/fail'/>"), sid);
+    r = send_as(fx, ADMIN, true, "ko",
+                "<command xmlns='http://jabber.org/protocol/commands' node='test/fail' "
+                "sessionid='' action='complete'/>");
+    /* An empty sessionid is no session: this starts again. */
+    assert_status(r, "executing");
+    xmpp_stanza_release(r);
+    char *body = NULL;
+    assert_true(asprintf(&body, CMD "node='test/fail' sessionid='%s'/>", sid) > 0);
+    r = send_as(fx, ADMIN, true, "ko", body);
+    free(body);
+    assert_status(r, "completed");
+    assert_contains(r, "<note type=\"error\">서비스가 실행 중입니다. 먼저 중지하세요</note>");
+    xmpp_stanza_release(r);
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 1);
+}
+
+static void test_steal(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64], *body = NULL;
+    xmpp_stanza_t *r;
+
+    take_sid(send_fmt(fx, CMD "node='test/multi'/>"), sid);
+    assert_true(asprintf(&body,
+                         CMD "node='test/multi' sessionid='%s'>" FORM(F("name", "m")) "</command>",
+                         sid) > 0);
+    /* Same bare JID, another resource; another admin; both get bad-sessionid. */
+    release_error(send_as(fx, "admin@example.com/phone", true, NULL, body), "modify", "bad-request",
+                  "bad-sessionid");
+    release_error(send_as(fx, "root@example.com/x", true, NULL, body), "modify", "bad-request",
+                  "bad-sessionid");
+    r = send_as(fx, ADMIN, true, NULL, body);
+    assert_status(r, "executing");
+    xmpp_stanza_release(r);
+    free(body);
+    /* Once ended, the owner hears session-expired and others still bad-sessionid. */
+    xmpp_stanza_release(
+        send_fmt(fx, CMD "node='test/multi' sessionid='%s' action='cancel'/>", sid));
+    assert_true(asprintf(&body, CMD "node='test/multi' sessionid='%s'/>", sid) > 0);
+    release_error(send_as(fx, "root@example.com/x", true, NULL, body), "modify", "bad-request",
+                  "bad-sessionid");
+    release_error(send_as(fx, ADMIN, true, NULL, body), "cancel", "not-allowed", "session-expired");
+    free(body);
+}
+
+static void test_expiry(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64], sid2[64];
+    xmpp_stanza_t *r;
+
+    take_sid(send_fmt(fx, CMD "node='test/multi'/>"), sid);
+    fx->now += ADHOC_DEFAULT_TIMEOUT_MS - 1;
+    assert_int_equal(adhoc_expire(fx->a, fx->now), 0);
+    /* Activity restarts the idle time. */
+    r = send_fmt(fx, CMD "node='test/multi' sessionid='%s'>" FORM(F("name", "n")) "</command>",
+                 sid);
+    assert_status(r, "executing");
+    xmpp_stanza_release(r);
+    fx->now += ADHOC_DEFAULT_TIMEOUT_MS;
+    assert_int_equal(adhoc_expire(fx->a, fx->now), 0);
+    fx->now += 1;
+    assert_int_equal(adhoc_expire(fx->a, fx->now), 1);
+    assert_int_equal(fx->states_freed, 1);
+    r = send_fmt(fx, CMD "node='test/multi' sessionid='%s' action='complete'/>", sid);
+    assert_error(r, "cancel", "not-allowed", "session-expired");
+    assert_error_text(r, "idle for more than 10 minutes");
+    xmpp_stanza_release(r);
+    /* Without the timer: the request itself finds the session too old. */
+    take_sid(send_fmt(fx, CMD "node='test/one'/>"), sid2);
+    fx->now += ADHOC_DEFAULT_TIMEOUT_MS + 1;
+    release_error(send_fmt(fx, CMD "node='test/one' sessionid='%s'/>", sid2), "cancel",
+                  "not-allowed", "session-expired");
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 0);
+    /* Ended ids are forgotten after a while: then they are simply unknown. */
+    fx->now += ADHOC_DEFAULT_ENDED_KEEP_MS + 1;
+    assert_int_equal(adhoc_expire(fx->a, fx->now), 0);
+    release_error(send_fmt(fx, CMD "node='test/one' sessionid='%s'/>", sid2), "modify",
+                  "bad-request", "bad-sessionid");
+}
+
+static void test_limits(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+
+    for (int i = 0; i < 3; i++)
+        take_sid(send_fmt(fx, CMD "node='test/one'/>"), sid);
+    xmpp_stanza_t *r = send_as(fx, "admin@example.com/other", true, NULL, CMD "node='test/one'/>");
+    assert_error(r, "wait", "resource-constraint", NULL);
+    assert_error_text(r, "too many open command sessions (3 of yours, limit 3; 3 in all, limit 5)");
+    xmpp_stanza_release(r);
+    xmpp_stanza_release(send_as(fx, "b@example.com/x", true, NULL, CMD "node='test/one'/>"));
+    xmpp_stanza_release(send_as(fx, "c@example.com/x", true, NULL, CMD "node='test/one'/>"));
+    release_error(send_as(fx, "d@example.com/x", true, NULL, CMD "node='test/one'/>"), "wait",
+                  "resource-constraint", NULL);
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 5);
+    assert_int_equal(adhoc_session_count(fx->a, "admin@example.com/any"), 3);
+    /* Cancel frees the slot at once. */
+    xmpp_stanza_release(send_fmt(fx, CMD "node='test/one' sessionid='%s' action='cancel'/>", sid));
+    r = send_as(fx, "d@example.com/x", true, NULL, CMD "node='test/one'/>");
+    assert_status(r, "executing");
+    xmpp_stanza_release(r);
+}
+
+static void test_paging(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    r = send_fmt(fx, CMD "node='test/table'/>");
+    assert_status(r, "executing");
+    assert_contains(r, "<actions execute=\"next\"><next/><complete/></actions>");
+    assert_contains(r, "<note type=\"warn\">2 certificates are stale</note>");
+    assert_contains(r, "<note type=\"info\">Rows 1–100 of 250 (page 1 of 3)");
+    assert_contains(r, "d099.example");
+    assert_lacks(r, "d100.example");
+    take_sid(r, sid);
+    release_error(send_fmt(fx, CMD "node='test/table' sessionid='%s' action='prev'/>", sid),
+                  "modify", "bad-request", "bad-action");
+    r = send_fmt(fx, CMD "node='test/table' sessionid='%s' action='next'/>", sid);
+    assert_contains(r, "<actions execute=\"next\"><prev/><next/><complete/></actions>");
+    assert_contains(r, "d100.example");
+    assert_lacks(r, "d099.example");
+    xmpp_stanza_release(r);
+    r = send_fmt(fx, CMD "node='test/table' sessionid='%s'/>", sid); /* default: next */
+    assert_contains(r, "<actions execute=\"complete\"><prev/><complete/></actions>");
+    assert_contains(r, "Rows 201–250 of 250 (page 3 of 3)");
+    assert_contains(r, "d249.example");
+    xmpp_stanza_release(r);
+    r = send_fmt(fx, CMD "node='test/table' sessionid='%s' action='prev'/>", sid);
+    assert_contains(r, "d199.example");
+    xmpp_stanza_release(r);
+    r = send_fmt(fx, CMD "node='test/table' sessionid='%s' action='complete'/>", sid);
+    assert_status(r, "completed");
+    assert_contains(r, "d199.example");
+    xmpp_stanza_release(r);
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 0);
+}
+
+static void test_poll_replace(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    take_sid(send_fmt(fx, CMD "node='test/poll'/>"), sid);
+    r = send_fmt(fx, CMD "node='test/poll' sessionid='%s'>" FORM(F("job", "7")) "</command>", sid);
+    assert_contains(r, "<value>10%</value>");
+    xmpp_stanza_release(r);
+    for (int i = 2; i <= 4; i++) { /* refresh in place: the stage number stays 2 */
+        r = send_fmt(fx, CMD "node='test/poll' sessionid='%s' action='next'/>", sid);
+        char pct[32];
+        snprintf(pct, sizeof(pct), "<value>%d0%%</value>", i);
+        assert_contains(r, pct);
+        xmpp_stanza_release(r);
+    }
+    /* prev goes back to the job form, with the job entered. */
+    r = send_fmt(fx, CMD "node='test/poll' sessionid='%s' action='prev'/>", sid);
+    assert_contains(r, "<title>Job</title>");
+    assert_contains(r, "<value>7</value>");
+    xmpp_stanza_release(r);
+    r = send_fmt(fx, CMD "node='test/poll' sessionid='%s'>" FORM(F("job", "8")) "</command>", sid);
+    assert_contains(r, "<value>50%</value>");
+    xmpp_stanza_release(r);
+    r = send_fmt(fx, CMD "node='test/poll' sessionid='%s' action='complete'/>", sid);
+    assert_status(r, "completed");
+    xmpp_stanza_release(r);
+}
+
+static void test_korean(void **state)
+{
+    struct fx *fx = *state;
+    xmpp_stanza_t *r;
+
+    r = send_as(fx, ADMIN, true, "ko-KR", CMD "node='test/one'/>");
+    assert_status(r, "executing");
+    assert_contains(r, "<title>도메인 추가</title>");
+    assert_contains(r, "label=\"도메인\"");
+    assert_contains(r, "xml:lang=\"ko\"");
+    xmpp_stanza_release(r);
+    /* The payload's xml:lang wins over the iq's. */
+    r = send_as(fx, ADMIN, true, "ko",
+                "<command xmlns='http://jabber.org/protocol/commands' node='test/one' "
+                "xml:lang='en'/>");
+    assert_contains(r, "<title>Add a domain</title>");
+    xmpp_stanza_release(r);
+    r = send_as(fx, ADMIN, true, "ko", CMD "node='test/one'>" FORM(F("days", "0")) "</command>");
+    assert_error(r, "modify", "bad-request", "bad-payload");
+    assert_error_text(r, "필드 'domain'(도메인): 필수 항목입니다; 필드 'days': 1 이상 90 이하의 "
+                         "정수여야 합니다");
+    assert_contains(r, "<text xml:lang=\"ko\" xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\">");
+    xmpp_stanza_release(r);
+    r = send_as(fx, ADMIN, true, "ko", CMD "node='zzz'/>");
+    assert_error_text(r, "'zzz' 명령이 없습니다");
+    xmpp_stanza_release(r);
+    r = send_as(fx, ADMIN, true, "ko", CMD "node='test/table'/>");
+    assert_contains(r, "전체 250행 중 1–100행 (1/3쪽)");
+    xmpp_stanza_release(r);
+}
+
+/* The control socket: no to/from on the iq, a uid as the requester. */
+static void test_local_socket(void **state)
+{
+    struct fx *fx = *state;
+    xmpp_stanza_t *iq = xmpp_stanza_new_from_string(
+        fx->ctx, "<iq type='set' id='c1'><command xmlns='" NS_COMMANDS
+                 "' node='test/one'>" FORM(F("domain", "local.example")) "</command></iq>");
+    xmpp_stanza_t *r = adhoc_handle(fx->a, iq, "uid:1000", true);
+
+    assert_status(r, "completed");
+    assert_string_equal(xmpp_stanza_get_id(r), "c1");
+    assert_null(xmpp_stanza_get_to(r));
+    assert_null(xmpp_stanza_get_from(r));
+    xmpp_stanza_release(r);
+    xmpp_stanza_release(iq);
+    /* A missing id and requester are tolerated. */
+    iq = xmpp_stanza_new_from_string(fx->ctx, "<iq type='set'><command xmlns='" NS_COMMANDS
+                                              "' node='test/one'/></iq>");
+    r = adhoc_handle(fx->a, iq, NULL, true);
+    assert_status(r, "executing");
+    xmpp_stanza_release(r);
+    xmpp_stanza_release(iq);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_disco, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_execute_complete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_no_action_is_default, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_next_on_last_stage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_multi_prev_complete, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_frees, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_one_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refuse_and_fail, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_steal, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_poll_replace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_korean, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_local_socket, setup, teardown),
+    };
+    log_set_level(LOG_LEVEL_ERROR); /* the refusals tested here log warnings */
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

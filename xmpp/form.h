@@ -1,0 +1,214 @@
+/* XEP-0004 data forms as a typed model: commands build forms and read checked values through
+ * this API and never walk XML. Validation follows XEP-0004 field types plus XEP-0122
+ * datatypes and ranges, and reports one reason per field, in English or Korean. */
+#ifndef IMD_FORM_H
+#define IMD_FORM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <strophe.h>
+
+#include "xmpp/i18n.h"
+
+#define NS_DATA "jabber:x:data"
+#define NS_XDATA_VALIDATE "http://jabber.org/protocol/xdata-validate"
+/* FORM_TYPE of every input form of a command: FORM_TYPE_PREFIX + node. */
+#define FORM_TYPE_PREFIX "urn:imdomaind:"
+
+/* Limits on what a received form may hold; beyond them the form is refused as a whole. */
+#define FORM_MAX_FIELDS 256
+#define FORM_MAX_VALUES 20000       /* per field (a text-multi of user lines) */
+#define FORM_MAX_TOTAL_VALUES 50000 /* over the whole form, table cells included */
+#define FORM_MAX_VALUE_LEN 8192     /* bytes in one value */
+#define FORM_MAX_OPTIONS 4096       /* per field */
+#define FORM_MAX_COLUMNS 64
+#define FORM_MAX_ROWS 20000
+
+enum form_kind { FORM_FORM, FORM_SUBMIT, FORM_RESULT, FORM_CANCEL };
+
+/* FIELD_NONE: a received field without a type attribute (text-single in a form of type
+ * 'form'; in a submission its type comes from the form that was shown). */
+enum field_type {
+    FIELD_NONE,
+    FIELD_BOOLEAN,
+    FIELD_FIXED,
+    FIELD_HIDDEN,
+    FIELD_JID_MULTI,
+    FIELD_JID_SINGLE,
+    FIELD_LIST_MULTI,
+    FIELD_LIST_SINGLE,
+    FIELD_TEXT_MULTI,
+    FIELD_TEXT_PRIVATE,
+    FIELD_TEXT_SINGLE,
+};
+
+/* XEP-0122 datatypes we check. */
+enum form_datatype {
+    FORM_DT_STRING,   /* xs:string, the default */
+    FORM_DT_INTEGER,  /* xs:integer, optionally within a range */
+    FORM_DT_DATE,     /* xs:date: YYYY-MM-DD */
+    FORM_DT_DATETIME, /* xs:dateTime in the XEP-0082 profile: YYYY-MM-DDThh:mm:ss[.s+](Z|+hh:mm) */
+};
+
+typedef struct form form_t;
+typedef struct form_field form_field_t;
+
+/* Field type names as on the wire ("text-single"...); "" for FIELD_NONE. Static. */
+const char *form_field_type_name(enum field_type type);
+
+/* ---- Building. Every string and text passed in is copied. ---- */
+
+form_t *form_new(enum form_kind kind);
+void form_free(form_t *form);
+/* A deep copy; the caller owns it. */
+form_t *form_copy(const form_t *form);
+
+/* The hidden FORM_TYPE field, rendered first. NULL removes it. */
+void form_set_form_type(form_t *form, const char *uri);
+void form_set_title(form_t *form, const struct text *title);
+/* Adds one <instructions/> element (forms may carry several). */
+void form_add_instructions(form_t *form, const struct text *text);
+
+/* Adds a field and returns it, owned by `form` (valid until form_free). `var` may be NULL only
+ * for FIELD_FIXED; `label` may be NULL. A second field with the same var is a programming
+ * error: it is logged and the first field is returned. */
+form_field_t *form_add_field(form_t *form, const char *var, enum field_type type,
+                             const struct text *label);
+/* A fixed field showing `text` in the request's language (a line of explanation). */
+form_field_t *form_add_fixed(form_t *form, const struct text *text);
+
+void form_field_set_desc(form_field_t *field, const struct text *desc);
+void form_field_set_required(form_field_t *field, bool required);
+void form_field_add_value(form_field_t *field, const char *value);
+/* Adds "1" or "0". */
+void form_field_add_bool(form_field_t *field, bool value);
+/* Adds the decimal value. */
+void form_field_add_int(form_field_t *field, long long value);
+void form_field_clear_values(form_field_t *field);
+/* An option of a list field; `label` may be NULL (the value is shown). */
+void form_field_add_option(form_field_t *field, const char *value, const struct text *label);
+/* A list-single/list-multi that also accepts values outside its options (xdv:open). */
+void form_field_set_open(form_field_t *field, bool open);
+void form_field_set_datatype(form_field_t *field, enum form_datatype dt);
+/* xs:integer within [min, max] (xdv:range); either bound may be absent. */
+void form_field_set_range(form_field_t *field, bool has_min, long long min, bool has_max,
+                          long long max);
+
+/* ---- Result tables (<reported/> + <item/>s) ---- */
+
+/* Adds a column (a field of <reported/>); `label` may be NULL. */
+void form_add_column(form_t *form, const char *var, enum field_type type, const struct text *label);
+/* Adds a row: `cells` holds one string per column, in column order; NULL cells are sent as an
+ * empty value. Strings are copied. */
+void form_add_row(form_t *form, const char *const *cells);
+size_t form_column_count(const form_t *form);
+size_t form_row_count(const form_t *form);
+const char *form_column_var(const form_t *form, size_t col);
+/* The cell at (row, col); NULL when out of range or empty. Borrowed. */
+const char *form_cell(const form_t *form, size_t row, size_t col);
+/* Number of pages of `per_page` rows (at least 1). */
+size_t form_page_count(const form_t *form, size_t per_page);
+
+/* ---- Reading ---- */
+
+enum form_kind form_get_kind(const form_t *form);
+/* Borrowed; NULL when the form has none. */
+const char *form_get_form_type(const form_t *form);
+const char *form_get_title(const form_t *form, const char *lang);
+size_t form_field_count(const form_t *form);
+/* Fields in order (the FORM_TYPE field is not one of them). Borrowed. */
+const form_field_t *form_field_at(const form_t *form, size_t i);
+/* The field named `var`, or NULL. Borrowed; the second form is for building on it. */
+const form_field_t *form_field(const form_t *form, const char *var);
+form_field_t *form_field_mut(form_t *form, const char *var);
+
+const char *form_field_var(const form_field_t *field);
+enum field_type form_field_type(const form_field_t *field);
+bool form_field_required(const form_field_t *field);
+const char *form_field_label(const form_field_t *field, const char *lang);
+size_t form_field_value_count(const form_field_t *field);
+/* The i-th value (borrowed), NULL when out of range. */
+const char *form_field_value(const form_field_t *field, size_t i);
+size_t form_field_option_count(const form_field_t *field);
+const char *form_field_option_value(const form_field_t *field, size_t i);
+
+/* Convenience over a checked submission (values there are normalised: booleans are "1"/"0",
+ * integers plain decimal, list and jid values trimmed). Strings borrowed from `form`. */
+const char *form_value(const form_t *form, const char *var); /* first value or NULL */
+/* Number of values of `var`; *out gets them (borrowed array) or NULL. */
+size_t form_values(const form_t *form, const char *var, const char *const **out);
+bool form_bool(const form_t *form, const char *var, bool dflt);
+long long form_int(const form_t *form, const char *var, long long dflt);
+
+/* ---- Wire ---- */
+
+/* Renders `form` as <x xmlns='jabber:x:data'/> with texts in `lang` (may be NULL). The caller
+ * owns the result. A submission renders only var and values, as XEP-0004 asks. */
+xmpp_stanza_t *form_to_stanza(xmpp_ctx_t *ctx, const form_t *form, const char *lang);
+/* The same with only rows [first, first + count) of its table. */
+xmpp_stanza_t *form_to_stanza_rows(xmpp_ctx_t *ctx, const form_t *form, const char *lang,
+                                   size_t first, size_t count);
+
+/* Why a form or one of its fields was refused. */
+enum form_err {
+    FORM_ERR_NONE,
+    FORM_ERR_NOT_A_FORM, /* not a jabber:x:data <x/> */
+    FORM_ERR_KIND,       /* type is not 'submit' */
+    FORM_ERR_FORM_TYPE,  /* FORM_TYPE differs from the shown form's */
+    FORM_ERR_TOO_BIG,    /* over one of the FORM_MAX_* limits */
+    FORM_ERR_DUPLICATE,  /* the field appears twice */
+    FORM_ERR_MISSING,    /* required and empty */
+    FORM_ERR_MULTIPLE,   /* several values for a single-value field */
+    FORM_ERR_BOOLEAN,
+    FORM_ERR_INTEGER,
+    FORM_ERR_RANGE,
+    FORM_ERR_DATE,
+    FORM_ERR_DATETIME,
+    FORM_ERR_JID,
+    FORM_ERR_OPTION, /* not among the options of a list field */
+    FORM_ERR_LENGTH, /* a value longer than FORM_MAX_VALUE_LEN */
+};
+
+struct form_error {
+    char *var; /* owned; NULL when about the whole form */
+    enum form_err code;
+    char *value; /* owned, may be NULL: the offending value (shortened) */
+    bool has_min, has_max;
+    long long min, max; /* FORM_ERR_RANGE */
+    char *expected;     /* owned, may be NULL: the FORM_TYPE expected */
+};
+
+/* A list of errors; zero-initialise (`struct form_errors e = {0};`), free with
+ * form_errors_clear. */
+struct form_errors {
+    struct form_error *v;
+    size_t n;
+};
+void form_errors_clear(struct form_errors *errs);
+/* One sentence per error, joined with "; ", naming each field by var and by its label in
+ * `shown` (may be NULL) and saying why, in `lang`. The caller frees the result (free). */
+char *form_errors_text(const struct form_errors *errs, const form_t *shown, const char *lang);
+
+/* Parses <x xmlns='jabber:x:data'/> (borrowed) into a model without checking values against
+ * any declaration: structure and limits only. A missing type attribute reads as 'submit'; the
+ * first field named FORM_TYPE becomes the form type (whatever its type), later ones are
+ * dropped; duplicate vars are kept for form_check to name. Returns NULL and appends to `errs`
+ * on failure; the caller owns the result. */
+form_t *form_from_stanza(xmpp_stanza_t *x, struct form_errors *errs);
+
+/* Checks a submission against the form that was shown: type 'submit' (or none), FORM_TYPE
+ * (a missing one is accepted), and per declared field: duplicates, required, single value,
+ * boolean, XEP-0122 datatype and range, JIDs, list options. Undeclared fields are ignored;
+ * hidden fields keep the shown values. Returns a new SUBMIT form holding every declared input
+ * field with its normalised values, or NULL with one error per failing field in `errs`. */
+form_t *form_check(const form_t *shown, const form_t *submitted, struct form_errors *errs);
+
+/* A copy of `shown` whose input fields carry the values of `values` (a checked submission)
+ * where it has any: re-showing a stage with what the user entered. */
+form_t *form_prefill(const form_t *shown, const form_t *values);
+
+/* True when `form` asks for input: a FORM_FORM with a field that is neither fixed nor
+ * hidden. */
+bool form_wants_input(const form_t *form);
+
+#endif
