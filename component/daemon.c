@@ -1,19 +1,28 @@
-/* Daemon wiring: one libuv loop; the router link feeds dispatch; SIGTERM/SIGINT close the
- * stream cleanly, then every handle, then the store. */
+/* Daemon wiring: one libuv loop; the router link feeds dispatch; ad-hoc commands are answered
+ * the same way over XMPP and over the control socket; SIGTERM/SIGINT close the stream cleanly,
+ * then every handle, then the store. */
 
 #include "component/daemon.h"
 
+#include "component/app.h"
+#include "component/commands.h"
+#include "component/ctl.h"
+#include "component/job.h"
+#include "store/store_audit.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 #include "xmpp/conn.h"
 #include "xmpp/disco.h"
 #include "xmpp/dispatch.h"
 #include "xmpp/ping.h"
+#include "xmpp/stanza.h"
 
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
+
+#define EXPIRE_INTERVAL_MS 15000 /* how often idle command sessions are looked for */
 
 struct daemon {
     const struct config *cfg;
@@ -22,9 +31,20 @@ struct daemon {
     conn_t *conn;
     dispatch_t *dispatch;
     disco_t *disco;
+    ctl_t *ctl;
+    struct app app;
     uv_signal_t sigterm, sigint;
+    uv_timer_t expire;
     int exit_status;
     int stopping;
+};
+
+/* A command request waiting for its late answer: who asked, over which transport. */
+struct waiting {
+    struct daemon *dm;
+    char *requester;
+    char *node;
+    ctl_pending_t *pending; /* NULL: the answer goes to the router */
 };
 
 static void close_walk(uv_handle_t *h, void *arg)
@@ -38,9 +58,15 @@ static void begin_stop(struct daemon *dm, int status)
     if (dm->stopping)
         return;
     dm->stopping = 1;
+    dm->app.stopping = true;
     dm->exit_status = status;
     uv_signal_stop(&dm->sigterm);
     uv_signal_stop(&dm->sigint);
+    uv_timer_stop(&dm->expire);
+    if (dm->ctl) {
+        ctl_close(dm->ctl);
+        dm->ctl = NULL;
+    }
     conn_close(dm->conn);
 }
 
@@ -72,18 +98,204 @@ static void on_conn_event(void *ud, enum conn_event ev, xmpp_stanza_t *stanza,
         begin_stop(dm, DAEMON_EXIT_REFUSED);
         break;
     case CONN_EV_CLOSED:
-        /* The link is down for good: close what remains so the loop can end. */
+        /* The link is down for good: stop what still runs, then close what remains so the loop
+         * can end. Jobs and hooks first: their callbacks still use the store and the registry. */
+        job_runner_stop(dm->app.jobs);
+        apply_free(dm->app.apply);
+        dm->app.apply = NULL;
         uv_walk(&dm->loop, close_walk, NULL);
         break;
     }
 }
 
+/* Every stanza we send comes from the component JID: routers other than Prosody refuse one
+ * without `from`. */
 static int send_to_router(void *ud, xmpp_stanza_t *stanza)
 {
     struct daemon *dm = ud;
 
+    if (xmpp_stanza_get_from(stanza) == NULL)
+        xmpp_stanza_set_from(stanza, dm->cfg->jid);
     return conn_send(dm->conn, stanza);
 }
+
+/* ---- command runs: the audit record of each finished run ---- */
+
+static const char *first_note(xmpp_stanza_t *cmd, const char *type)
+{
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(cmd); c; c = xmpp_stanza_get_next(c)) {
+        const char *name = xmpp_stanza_get_name(c), *t = xmpp_stanza_get_type(c);
+        if (name && strcmp(name, "note") == 0 && t && strcmp(t, type) == 0)
+            return xmpp_stanza_get_text_ptr(xmpp_stanza_get_children(c));
+    }
+    return NULL;
+}
+
+/* Records a run that ended with `reply`: completed (ok, or refused when it carries an error
+ * note), canceled, or answered with an error. Intermediate stages are not recorded. */
+static void audit_reply(struct app *app, const char *requester, const char *node,
+                        xmpp_stanza_t *reply)
+{
+    const char *type = xmpp_stanza_get_type(reply);
+    xmpp_stanza_t *cmd = stanza_child(reply, "command", NS_COMMANDS);
+    const char *status = cmd ? xmpp_stanza_get_attribute(cmd, "status") : NULL;
+    const char *why;
+    char *details = NULL;
+
+    if (node == NULL)
+        return;
+    if (type && strcmp(type, "error") == 0) {
+        xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(reply, "error");
+        xmpp_stanza_t *cond = err ? stanza_first_element(err) : NULL;
+        const char *cname = cond ? xmpp_stanza_get_name(cond) : "error";
+        if (strcmp(cname, "bad-request") == 0 && cmd == NULL)
+            cname = "bad-request";
+        app_audit(app, requester, node,
+                  strcmp(cname, "internal-server-error") == 0 ? STORE_OUTCOME_ERROR
+                                                               : STORE_OUTCOME_REFUSED,
+                  cname);
+        return;
+    }
+    if (status == NULL || strcmp(status, "executing") == 0)
+        return;
+    if (strcmp(status, "canceled") == 0) {
+        app_audit(app, requester, node, STORE_OUTCOME_CANCELED, NULL);
+        return;
+    }
+    why = first_note(cmd, "error");
+    if (why) {
+        details = xstrndup(why, 480);
+        app_audit(app, requester, node, STORE_OUTCOME_REFUSED, details);
+        free(details);
+        return;
+    }
+    why = first_note(cmd, "info");
+    details = why ? xstrndup(why, 480) : NULL;
+    app_audit(app, requester, node, STORE_OUTCOME_OK, details);
+    free(details);
+}
+
+static const char *command_node(xmpp_stanza_t *iq)
+{
+    xmpp_stanza_t *cmd = stanza_child(iq, "command", NS_COMMANDS);
+    return cmd ? xmpp_stanza_get_attribute(cmd, "node") : NULL;
+}
+
+static void deliver_late(void *ud, xmpp_stanza_t *reply)
+{
+    struct waiting *w = ud;
+    struct daemon *dm = w->dm;
+
+    audit_reply(&dm->app, w->requester, w->node, reply);
+    if (w->pending)
+        ctl_pending_answer(w->pending, reply);
+    else
+        send_to_router(dm, reply);
+    xmpp_stanza_release(reply);
+    free(w->requester);
+    free(w->node);
+    free(w);
+}
+
+/* Runs one command request from either transport. Returns the reply, or NULL when it comes
+ * later through deliver_late. */
+static xmpp_stanza_t *run_command(struct daemon *dm, xmpp_stanza_t *iq, const char *requester,
+                                  bool is_admin, ctl_pending_t *pending)
+{
+    struct waiting *w = xcalloc(1, sizeof(*w));
+    const char *node = command_node(iq);
+    xmpp_stanza_t *reply;
+
+    w->dm = dm;
+    w->requester = xstrdup(requester);
+    w->node = node ? xstrdup(node) : NULL;
+    w->pending = pending;
+    reply = adhoc_handle_async(dm->app.adhoc, iq, requester, is_admin, deliver_late, w);
+    if (reply == NULL)
+        return NULL;
+    audit_reply(&dm->app, requester, node, reply);
+    free(w->requester);
+    free(w->node);
+    free(w);
+    return reply;
+}
+
+static void on_command_iq(void *ud, xmpp_stanza_t *iq, xmpp_stanza_t *payload)
+{
+    struct daemon *dm = ud;
+    const char *from = xmpp_stanza_get_from(iq);
+    xmpp_stanza_t *reply;
+
+    reply = run_command(dm, iq, from ? from : "", from && config_is_admin(dm->cfg, from), NULL);
+    if (reply) {
+        send_to_router(dm, reply);
+        xmpp_stanza_release(reply);
+    }
+}
+
+static int disco_commands(void *ud, const char *node, int items, xmpp_stanza_t *query,
+                          const char *from, const char *lang)
+{
+    struct daemon *dm = ud;
+    bool admin = from && config_is_admin(dm->cfg, from);
+
+    if (items) {
+        if (strcmp(node, NS_COMMANDS) != 0)
+            return -1;
+        adhoc_disco_items(dm->app.adhoc, query, dm->cfg->jid, admin, lang);
+        return 0;
+    }
+    return adhoc_disco_info(dm->app.adhoc, node, query, admin, lang);
+}
+
+/* ---- the control socket: the same payloads; the socket's permissions are the gate ---- */
+
+static xmpp_stanza_t *ctl_disco(struct daemon *dm, xmpp_stanza_t *iq, xmpp_stanza_t *query,
+                                int items)
+{
+    const char *node = xmpp_stanza_get_attribute(query, "node");
+    xmpp_stanza_t *reply = xmpp_stanza_reply(iq), *q = xmpp_stanza_new(dm->ctx);
+    const char *lang = stanza_lang(iq, query);
+    int rc;
+
+    xmpp_stanza_set_type(reply, "result");
+    xmpp_stanza_set_name(q, "query");
+    xmpp_stanza_set_ns(q, items ? NS_DISCO_ITEMS : NS_DISCO_INFO);
+    if (node)
+        xmpp_stanza_set_attribute(q, "node", node);
+    if (items)
+        rc = node && strcmp(node, NS_COMMANDS) == 0
+                 ? (adhoc_disco_items(dm->app.adhoc, q, dm->cfg->jid, true, lang), 0)
+                 : -1;
+    else
+        rc = node ? adhoc_disco_info(dm->app.adhoc, node, q, true, lang) : -1;
+    if (rc < 0) {
+        xmpp_stanza_release(q);
+        xmpp_stanza_release(reply);
+        return stanza_error_reply(iq, "cancel", "item-not-found", "no such node here");
+    }
+    xmpp_stanza_add_child_ex(reply, q, 0);
+    return reply;
+}
+
+static xmpp_stanza_t *on_ctl_request(void *ud, xmpp_stanza_t *iq, const char *requester,
+                                     ctl_pending_t *pending)
+{
+    struct daemon *dm = ud;
+    xmpp_stanza_t *payload = stanza_first_element(iq);
+    const char *ns = payload ? xmpp_stanza_get_ns(payload) : NULL;
+    const char *type = xmpp_stanza_get_type(iq);
+
+    if (ns && strcmp(ns, NS_COMMANDS) == 0)
+        return run_command(dm, iq, requester, true, pending);
+    if (ns && type && strcmp(type, "get") == 0 &&
+        (strcmp(ns, NS_DISCO_ITEMS) == 0 || strcmp(ns, NS_DISCO_INFO) == 0))
+        return ctl_disco(dm, iq, payload, strcmp(ns, NS_DISCO_ITEMS) == 0);
+    return stanza_error_reply(iq, "cancel", "service-unavailable",
+                              "the control socket answers ad-hoc commands and disco only");
+}
+
+/* ---- set-up ---- */
 
 static void setup_signals(struct daemon *dm)
 {
@@ -113,9 +325,95 @@ static void setup_xmpp(struct daemon *dm)
     dm->conn = conn_new(&dm->loop, dm->ctx, &cc, on_conn_event, dm);
     dm->dispatch = dispatch_new(&dm->loop, dm->ctx, send_to_router, dm);
     dm->disco = disco_new(dm->dispatch, dm->ctx, "component", "generic", "imdomaind");
+    disco_add_feature(dm->disco, NS_COMMANDS);
     disco_add_feature(dm->disco, NS_PING);
     disco_add_feature(dm->disco, NS_VERSION);
+    disco_set_node_provider(dm->disco, disco_commands, dm);
     ping_register(dm->dispatch, "imdomaind", PACKAGE_VERSION);
+    dispatch_on_iq(dm->dispatch, "set", NS_COMMANDS, on_command_iq, dm);
+}
+
+static uint64_t loop_clock(void *ud)
+{
+    struct daemon *dm = ud;
+
+    uv_update_time(&dm->loop);
+    return uv_now(&dm->loop);
+}
+
+static void on_expire(uv_timer_t *t)
+{
+    struct daemon *dm = t->data;
+
+    adhoc_expire(dm->app.adhoc, loop_clock(dm));
+}
+
+/* Store, command registry, router apply, jobs and the control socket. Returns 0, or -1 with
+ * the reason logged. */
+static int setup_app(struct daemon *dm)
+{
+    const struct config *cfg = dm->cfg;
+    struct app *app = &dm->app;
+    struct adhoc_limits lim = {
+        .timeout_ms = (uint64_t)cfg->session_timeout * 1000u,
+        .max_per_jid = (unsigned)cfg->max_sessions_per_jid,
+        .max_total = (unsigned)cfg->max_sessions,
+        .clock = loop_clock,
+        .clock_ud = dm,
+    };
+    char *err = NULL;
+
+    app->cfg = cfg;
+    app->loop = &dm->loop;
+    app->ctx = dm->ctx;
+    if ((app->store = store_open(cfg->store_path, &err)) == NULL) {
+        log_error("store %s: %s", cfg->store_path, err ? err : "cannot open");
+        free(err);
+        return -1;
+    }
+    if ((cfg->vhosts_file && *cfg->vhosts_file) || (cfg->reload_hook && *cfg->reload_hook)) {
+        app->apply = apply_new(&dm->loop, cfg->vhosts_file, cfg->reload_hook,
+                               (unsigned)cfg->hook_timeout * 1000u, &err);
+        if (app->apply == NULL) {
+            log_error("[router] reload_hook: %s", err ? err : "does not parse");
+            free(err);
+            return -1;
+        }
+    }
+    app->adhoc = adhoc_new(dm->ctx, &lim);
+    if (commands_register(app) < 0) {
+        log_error("cannot register the commands (a bug)");
+        return -1;
+    }
+    if ((app->jobs = job_runner_new(app)) == NULL)
+        return -1;
+    if (cfg->control_socket && *cfg->control_socket) {
+        struct ctl_config cc = {.path = cfg->control_socket,
+                                .mode = cfg->control_mode,
+                                .group = cfg->control_group};
+        if ((dm->ctl = ctl_open(&dm->loop, dm->ctx, &cc, on_ctl_request, dm)) == NULL)
+            return -1;
+    }
+    uv_timer_init(&dm->loop, &dm->expire);
+    dm->expire.data = dm;
+    uv_timer_start(&dm->expire, on_expire, EXPIRE_INTERVAL_MS, EXPIRE_INTERVAL_MS);
+    job_runner_resume(app->jobs);
+    return 0;
+}
+
+static void teardown_app(struct daemon *dm)
+{
+    struct app *app = &dm->app;
+
+    job_runner_free(app->jobs);
+    app->jobs = NULL;
+    apply_free(app->apply);
+    app->apply = NULL;
+    adhoc_free(app->adhoc); /* answers any request still waiting, then frees the sessions */
+    app->adhoc = NULL;
+    if (app->store && store_close(app->store) < 0)
+        log_warnx("store %s: closed with errors", dm->cfg->store_path);
+    app->store = NULL;
 }
 
 int daemon_run(const struct config *cfg)
@@ -132,12 +430,24 @@ int daemon_run(const struct config *cfg)
     dm.ctx = xmpp_ctx_new(NULL, NULL);
     setup_signals(&dm);
     setup_xmpp(&dm);
-    log_info("starting imdomaind %s jid=%s router=%s:%d", PACKAGE_VERSION, cfg->jid,
-             cfg->router_host, cfg->router_port);
-    conn_start(dm.conn);
+    if (setup_app(&dm) < 0) {
+        dm.exit_status = DAEMON_EXIT_STARTUP;
+        dm.stopping = 1;
+        if (dm.ctl)
+            ctl_close(dm.ctl);
+        dm.ctl = NULL;
+        job_runner_stop(dm.app.jobs);
+        uv_walk(&dm.loop, close_walk, NULL);
+    } else {
+        log_info("starting imdomaind %s jid=%s router=%s:%d", PACKAGE_VERSION, cfg->jid,
+                 cfg->router_host, cfg->router_port);
+        conn_start(dm.conn);
+    }
     uv_run(&dm.loop, UV_RUN_DEFAULT);
     dispatch_free(dm.dispatch);
     uv_run(&dm.loop, UV_RUN_DEFAULT); /* let the iq trackers' timers finish closing */
+    teardown_app(&dm);
+    uv_run(&dm.loop, UV_RUN_DEFAULT);
     disco_free(dm.disco);
     conn_free(dm.conn);
     if (uv_loop_close(&dm.loop) != 0)

@@ -24,7 +24,9 @@ struct notes {
     size_t n;
 };
 
-enum out_kind { OUT_NONE, OUT_SHOW, OUT_REPLACE, OUT_COMPLETE, OUT_REFUSE };
+enum out_kind { OUT_NONE, OUT_SHOW, OUT_REPLACE, OUT_COMPLETE, OUT_REFUSE, OUT_DEFER };
+
+struct req;
 
 struct adhoc_outcome {
     enum out_kind kind;
@@ -35,6 +37,8 @@ struct adhoc_outcome {
     size_t n_results;
     struct notes notes;
     char *cond, *app_cond, *text; /* OUT_REFUSE */
+    const struct req *req;        /* the request being answered, for adhoc_defer */
+    struct adhoc_later *later;    /* OUT_DEFER */
 };
 
 struct stage {
@@ -64,6 +68,7 @@ struct session {
     form_t **results;
     size_t n_results, page, pages;
     struct notes notes;
+    struct adhoc_later *busy; /* a step is waiting to answer; requests wait */
     struct session *next;
 };
 
@@ -92,6 +97,24 @@ struct req {
     const char *node, *sid, *action, *lang, *requester;
     bool is_admin;
     uint64_t now;
+    adhoc_send_fn send; /* NULL: the answer cannot be deferred */
+    void *send_ud;
+};
+
+/* A deferred answer: a copy of the request, and the outcome the command records later. */
+struct adhoc_later {
+    adhoc_t *a;
+    struct session *s;
+    const struct reg *reg;
+    xmpp_stanza_t *iq; /* copy of the request */
+    char *requester;
+    bool is_admin, fresh;
+    unsigned stage;
+    enum adhoc_action act;
+    adhoc_send_fn send;
+    void *send_ud;
+    adhoc_call_t call;
+    struct adhoc_outcome out;
 };
 
 static const char *const action_names[] = {[ADHOC_EXECUTE] = "execute",
@@ -116,6 +139,13 @@ static const struct text T_TOO_DEEP = {"the command has too many stages; start i
 static const struct text T_NO_RANDOM = {"no random session id could be made; try again",
                                         "임의 세션 ID를 만들지 못했습니다. 다시 시도하세요"};
 static const struct text T_LIST = {"Commands", "명령"};
+static const struct text T_BUSY = {"the previous step of this session is still running; try again "
+                                   "in a moment",
+                                   "이 세션의 이전 단계가 아직 실행 중입니다. 잠시 후 다시 시도하세요"};
+static const struct text T_STOPPING = {"the daemon is stopping; the step's outcome is unknown, "
+                                       "check with the audit log",
+                                       "데몬이 멈추는 중입니다. 단계의 결과를 알 수 없으니 감사 "
+                                       "로그를 확인하세요"};
 
 /* ---- small helpers ---- */
 
@@ -185,6 +215,11 @@ static void outcome_clear(struct adhoc_outcome *o)
     free(o->text);
     memset(o, 0, sizeof(*o));
 }
+
+static void req_from_later(struct req *r, struct adhoc_later *l);
+static xmpp_stanza_t *error_text(const struct req *r, const char *cond, const char *app,
+                                 const struct text *t);
+static void later_free(struct adhoc_later *l);
 
 /* ---- outcomes ---- */
 
@@ -411,7 +446,7 @@ unsigned adhoc_expire(adhoc_t *a, uint64_t now)
 
     for (; s; s = next) {
         next = s->next;
-        if (idle_too_long(a, s, now)) {
+        if (s->busy == NULL && idle_too_long(a, s, now)) {
             log_info("adhoc: session expired node=%s owner=%s", s->cmd->def->node, s->owner);
             session_end(a, s, true, now);
             n++;
@@ -460,6 +495,16 @@ void adhoc_free(adhoc_t *a)
 {
     if (a == NULL)
         return;
+    for (struct session *s = a->sessions; s; s = s->next) {
+        struct adhoc_later *l = s->busy;
+        struct req r;
+        if (l == NULL)
+            continue;
+        req_from_later(&r, l);
+        l->send(l->send_ud, error_text(&r, "internal-server-error", NULL, &T_STOPPING));
+        s->busy = NULL;
+        later_free(l);
+    }
     while (a->sessions)
         session_end(a, a->sessions, false, 0);
     for (size_t i = 0; i < a->n_ended; i++)
@@ -702,6 +747,7 @@ static void call_init(adhoc_call_t *c, const struct req *r, struct session *s,
     c->state = s->state;
     c->state_free = s->state_free;
     c->out = o;
+    o->req = r;
 }
 
 static void run_step(const struct req *r, struct session *s, unsigned stage, enum adhoc_action act,
@@ -809,6 +855,14 @@ static xmpp_stanza_t *apply(const struct req *r, struct session *s, struct adhoc
     case OUT_SHOW:
     case OUT_REPLACE:
         reply = show(r, s, o);
+        break;
+    case OUT_DEFER:
+        s->busy = o->later;
+        o->later->s = s;
+        o->later->fresh = fresh;
+        o->later = NULL;
+        o->kind = OUT_NONE;
+        reply = NULL;
         break;
     case OUT_NONE:
         log_warnx("adhoc: step gave no answer node=%s", r->node);
@@ -1000,6 +1054,8 @@ static xmpp_stanza_t *resume(const struct req *r, enum adhoc_action act, bool gi
     }
     if (strcmp(s->owner, r->requester) != 0 || s->cmd != r->reg)
         return bad_sessionid(r);
+    if (s->busy)
+        return error_text(r, "resource-constraint", NULL, &T_BUSY);
     if (idle_too_long(r->a, s, r->now)) {
         session_end(r->a, s, true, r->now);
         return expired(r);
@@ -1059,7 +1115,7 @@ static xmpp_stanza_t *start(const struct req *r, enum adhoc_action act, bool giv
     run_step(r, s, 0, ADHOC_EXECUTE, NULL, &o);
     shown = (o.kind == OUT_SHOW || o.kind == OUT_REPLACE) && o.form != NULL;
     reply = apply(r, s, &o, true);
-    if (!shown || r->x == NULL || s->depth != 1)
+    if (!shown || r->x == NULL || s->depth != 1 || reply == NULL)
         return reply;
     /* The filled form came with the first request (slixmpp scripts): run it at once. */
     xmpp_stanza_release(reply);
@@ -1070,7 +1126,17 @@ static xmpp_stanza_t *start(const struct req *r, enum adhoc_action act, bool giv
 
 xmpp_stanza_t *adhoc_handle(adhoc_t *a, xmpp_stanza_t *iq, const char *requester, bool is_admin)
 {
-    struct req r = {.a = a, .iq = iq, .requester = requester ? requester : ""};
+    return adhoc_handle_async(a, iq, requester, is_admin, NULL, NULL);
+}
+
+xmpp_stanza_t *adhoc_handle_async(adhoc_t *a, xmpp_stanza_t *iq, const char *requester,
+                                  bool is_admin, adhoc_send_fn send, void *send_ud)
+{
+    struct req r = {.a = a,
+                    .iq = iq,
+                    .requester = requester ? requester : "",
+                    .send = send,
+                    .send_ud = send_ud};
     enum adhoc_action act = ADHOC_EXECUTE;
     const char *type = xmpp_stanza_get_type(iq);
 
@@ -1113,6 +1179,98 @@ xmpp_stanza_t *adhoc_handle(adhoc_t *a, xmpp_stanza_t *iq, const char *requester
         given = true;
     }
     return r.sid ? resume(&r, act, given) : start(&r, act, given);
+}
+
+/* ---- deferred answers ---- */
+
+adhoc_later_t *adhoc_defer(adhoc_call_t *call)
+{
+    struct adhoc_outcome *o = call->out;
+    const struct req *r = o->req;
+    struct adhoc_later *l;
+
+    if (r == NULL || r->send == NULL || call->action == ADHOC_CANCEL)
+        return NULL;
+    l = xcalloc(1, sizeof(*l));
+    l->a = r->a;
+    l->reg = r->reg;
+    l->iq = xmpp_stanza_copy(r->iq);
+    l->requester = xstrdup(r->requester);
+    l->is_admin = r->is_admin;
+    l->stage = call->stage;
+    l->act = call->action;
+    l->send = r->send;
+    l->send_ud = r->send_ud;
+    outcome_clear(o);
+    o->req = r;
+    o->kind = OUT_DEFER;
+    o->later = l;
+    return l;
+}
+
+static void req_from_later(struct req *r, struct adhoc_later *l)
+{
+    memset(r, 0, sizeof(*r));
+    r->a = l->a;
+    r->iq = l->iq;
+    r->cmd = stanza_child(l->iq, "command", NS_COMMANDS);
+    r->reg = l->reg;
+    r->node = l->reg->def->node;
+    r->sid = l->s ? l->s->id : NULL;
+    r->lang = lang_of(l->iq, r->cmd);
+    r->requester = l->requester;
+    r->is_admin = l->is_admin;
+    r->now = l->a->lim.clock(l->a->lim.clock_ud);
+}
+
+static void later_free(struct adhoc_later *l)
+{
+    outcome_clear(&l->out);
+    xmpp_stanza_release(l->iq);
+    free(l->requester);
+    free(l);
+}
+
+adhoc_call_t *adhoc_later_call(adhoc_later_t *l)
+{
+    adhoc_call_t *c = &l->call;
+    struct session *s = l->s;
+
+    outcome_clear(&l->out);
+    memset(c, 0, sizeof(*c));
+    c->stage = l->stage;
+    c->action = l->act;
+    c->node = l->reg->def->node;
+    c->sessionid = s->id;
+    c->requester = l->requester;
+    c->is_admin = l->is_admin;
+    c->lang = lang_of(l->iq, stanza_child(l->iq, "command", NS_COMMANDS));
+    c->ctx = l->reg->ctx;
+    c->state = s->state;
+    c->state_free = s->state_free;
+    c->out = &l->out;
+    return c;
+}
+
+void adhoc_later_finish(adhoc_later_t *l)
+{
+    struct session *s = l->s;
+    struct req r;
+    xmpp_stanza_t *reply;
+
+    req_from_later(&r, l);
+    s->busy = NULL;
+    s->last = r.now;
+    s->state = l->call.state;
+    s->state_free = l->call.state_free;
+    if (l->out.kind == OUT_DEFER) { /* deferring twice is not supported */
+        later_free(l->out.later);
+        l->out.later = NULL;
+        l->out.kind = OUT_NONE;
+    }
+    reply = apply(&r, s, &l->out, l->fresh);
+    l->send(l->send_ud, reply);
+    later_free(l);
 }
 
 /* ---- disco ---- */

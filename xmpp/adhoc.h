@@ -43,6 +43,10 @@ enum adhoc_action { ADHOC_EXECUTE, ADHOC_NEXT, ADHOC_PREV, ADHOC_COMPLETE, ADHOC
 enum adhoc_note_type { ADHOC_NOTE_INFO, ADHOC_NOTE_WARN, ADHOC_NOTE_ERROR };
 
 typedef struct adhoc adhoc_t;
+/* A step's answer that comes later (a command waiting for a reload hook). */
+typedef struct adhoc_later adhoc_later_t;
+/* Delivers a late reply; the callee owns `reply`. */
+typedef void (*adhoc_send_fn)(void *ud, xmpp_stanza_t *reply);
 struct adhoc_outcome; /* private */
 
 /* What a step is called with. Inputs are borrowed for the duration of the call; `state` and
@@ -128,6 +132,23 @@ int adhoc_register(adhoc_t *adhoc, const struct adhoc_command *def, void *ctx);
  * and sends it. Never NULL. */
 xmpp_stanza_t *adhoc_handle(adhoc_t *adhoc, xmpp_stanza_t *iq, const char *requester,
                             bool is_admin);
+
+/* Like adhoc_handle, but a step may defer its answer (adhoc_defer): then this returns NULL and
+ * the reply goes to send(send_ud, reply) when the step finishes, or when the registry is freed
+ * first (an internal-server-error). While deferred, the session answers resource-constraint. */
+xmpp_stanza_t *adhoc_handle_async(adhoc_t *adhoc, xmpp_stanza_t *iq, const char *requester,
+                                  bool is_admin, adhoc_send_fn send, void *send_ud);
+
+/* In a step, instead of an outcome: the answer will come later. Returns NULL when this request
+ * cannot be deferred (adhoc_handle, or a cancel): the step must answer now. The returned handle
+ * stays valid until adhoc_later_finish, which must be called exactly once, or until
+ * adhoc_free (which answers for it): whoever holds handles must let go of them before then. */
+adhoc_later_t *adhoc_defer(adhoc_call_t *call);
+/* The call to record the late outcome on (adhoc_complete, adhoc_note, ...), with the step's
+ * stage, state and language. Owned by `later`. */
+adhoc_call_t *adhoc_later_call(adhoc_later_t *later);
+/* Sends the outcome recorded on adhoc_later_call() and frees `later`. */
+void adhoc_later_finish(adhoc_later_t *later);
 
 /* Fills a disco#items <query/> (borrowed) for node NS_COMMANDS: one <item jid=self_jid node
  * name/> per command the requester may run, names in `lang`. Non-admins see only commands

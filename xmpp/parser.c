@@ -279,6 +279,11 @@ static int xml_start(struct parser *p)
     if (p->xml == NULL)
         return -1;
     XML_SetUserData(p->xml, p);
+#ifdef HAVE_XML_SETREPARSEDEFERRALENABLED
+    /* A stanza split across reads must be delivered when its last byte arrives, not when the
+     * next read happens to come (expat's deferral waits for more input that may never come). */
+    XML_SetReparseDeferralEnabled(p->xml, XML_FALSE);
+#endif
     XML_SetElementHandler(p->xml, on_start, on_end);
     XML_SetCharacterDataHandler(p->xml, on_text);
     XML_SetStartDoctypeDeclHandler(p->xml, on_doctype);

@@ -1,0 +1,49 @@
+/* What every command shares: the configuration, the loop, the store, the command registry and
+ * the router apply, plus the few helpers that several commands need. The daemon owns the struct
+ * and everything in it; commands borrow it for the life of the registry. */
+#ifndef IMD_APP_H
+#define IMD_APP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <strophe.h>
+#include <uv.h>
+
+#include "component/apply.h"
+#include "component/config.h"
+#include "store/store.h"
+#include "xmpp/adhoc.h"
+
+struct job_runner; /* component/job.h */
+
+struct app {
+    const struct config *cfg;
+    uv_loop_t *loop;
+    xmpp_ctx_t *ctx;
+    struct store *store;
+    adhoc_t *adhoc;
+    apply_t *apply;               /* NULL when nothing is configured to apply to */
+    struct job_runner *jobs;      /* long jobs (default domain); NULL until started */
+    bool stopping;                /* set when the daemon stops: start no new work */
+};
+
+/* Called once the router has been told (or telling it failed): ok 1/0 and a sentence. */
+typedef void (*app_applied_cb)(void *arg, int ok, const char *detail);
+
+/*
+ * Writes the current local domain set to the router and runs the reload hook, then records the
+ * outcome in the settings (domains_applied / apply_error) and, when it failed, in the audit log
+ * under `actor`. `cb` (may be NULL) is called exactly once, possibly before this returns.
+ */
+void app_apply_domains(struct app *app, const char *actor, app_applied_cb cb, void *arg);
+
+/* The actor string for the audit log: the bare JID of `requester`, or "uid:N" as is. Caller
+ * frees. */
+char *app_actor(const char *requester);
+
+/* Appends one audit record (errors are logged, never returned: the audit log must not make a
+ * command fail after its change committed). `details` may be NULL. */
+void app_audit(struct app *app, const char *requester, const char *node, int outcome,
+               const char *details);
+
+#endif

@@ -1,0 +1,8 @@
+/* Placeholder until the commands land. */
+#include "component/commands.h"
+
+int cmd_users_register(struct app *app)
+{
+    (void)app;
+    return 0;
+}

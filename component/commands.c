@@ -1,0 +1,15 @@
+/* The order here is the order of the command list clients show. */
+#include "component/commands.h"
+
+int commands_register(struct app *app)
+{
+    int (*const groups[])(struct app *) = {
+        cmd_domains_register, cmd_default_register, cmd_sync_register,
+        cmd_users_register,   cmd_settings_register,
+    };
+
+    for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+        if (groups[i](app) < 0)
+            return -1;
+    return 0;
+}

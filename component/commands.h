@@ -1,0 +1,17 @@
+/* The shipped ad-hoc commands, registered in the order disco lists them. Each cmd_*.c file
+ * registers its group of nodes (COMMANDS.md) with the shared context, which it borrows. */
+#ifndef IMD_COMMANDS_H
+#define IMD_COMMANDS_H
+
+#include "component/app.h"
+
+/* Registers every command; returns 0, or -1 when a node could not be registered (a bug). */
+int commands_register(struct app *app);
+
+int cmd_domains_register(struct app *app);  /* domains/list, add, update, delete */
+int cmd_default_register(struct app *app);  /* default-domain, jobs/status */
+int cmd_settings_register(struct app *app); /* settings, audit-log */
+int cmd_sync_register(struct app *app);     /* sync/audit */
+int cmd_users_register(struct app *app);    /* users/import, users/list */
+
+#endif
