@@ -26,8 +26,8 @@ void app_audit(struct app *app, const char *requester, const char *node, int out
                const char *details)
 {
     char *actor = app_actor(requester);
-    enum store_rc rc = store_audit_append(app->store, 0, actor, node, (enum store_outcome)outcome,
-                                          details, NULL);
+    enum store_rc rc =
+        store_audit_append(app->store, 0, actor, node, (enum store_outcome)outcome, details, NULL);
 
     if (rc != STORE_OK)
         log_warnx("audit: cannot record node=%s actor=%s: %s", node, actor,

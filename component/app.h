@@ -22,9 +22,9 @@ struct app {
     xmpp_ctx_t *ctx;
     struct store *store;
     adhoc_t *adhoc;
-    apply_t *apply;               /* NULL when nothing is configured to apply to */
-    struct job_runner *jobs;      /* long jobs (default domain); NULL until started */
-    bool stopping;                /* set when the daemon stops: start no new work */
+    apply_t *apply;          /* NULL when nothing is configured to apply to */
+    struct job_runner *jobs; /* long jobs (default domain); NULL until started */
+    bool stopping;           /* set when the daemon stops: start no new work */
 };
 
 /* Called once the router has been told (or telling it failed): ok 1/0 and a sentence. */

@@ -78,8 +78,7 @@ static void on_signal(uv_signal_t *h, int signum)
     begin_stop(dm, DAEMON_EXIT_OK);
 }
 
-static void on_conn_event(void *ud, enum conn_event ev, xmpp_stanza_t *stanza,
-                          const char *detail)
+static void on_conn_event(void *ud, enum conn_event ev, xmpp_stanza_t *stanza, const char *detail)
 {
     struct daemon *dm = ud;
 
@@ -152,7 +151,7 @@ static void audit_reply(struct app *app, const char *requester, const char *node
             cname = "bad-request";
         app_audit(app, requester, node,
                   strcmp(cname, "internal-server-error") == 0 ? STORE_OUTCOME_ERROR
-                                                               : STORE_OUTCOME_REFUSED,
+                                                              : STORE_OUTCOME_REFUSED,
                   cname);
         return;
     }
@@ -388,9 +387,8 @@ static int setup_app(struct daemon *dm)
     if ((app->jobs = job_runner_new(app)) == NULL)
         return -1;
     if (cfg->control_socket && *cfg->control_socket) {
-        struct ctl_config cc = {.path = cfg->control_socket,
-                                .mode = cfg->control_mode,
-                                .group = cfg->control_group};
+        struct ctl_config cc = {
+            .path = cfg->control_socket, .mode = cfg->control_mode, .group = cfg->control_group};
         if ((dm->ctl = ctl_open(&dm->loop, dm->ctx, &cc, on_ctl_request, dm)) == NULL)
             return -1;
     }

@@ -139,9 +139,10 @@ static const struct text T_TOO_DEEP = {"the command has too many stages; start i
 static const struct text T_NO_RANDOM = {"no random session id could be made; try again",
                                         "임의 세션 ID를 만들지 못했습니다. 다시 시도하세요"};
 static const struct text T_LIST = {"Commands", "명령"};
-static const struct text T_BUSY = {"the previous step of this session is still running; try again "
-                                   "in a moment",
-                                   "이 세션의 이전 단계가 아직 실행 중입니다. 잠시 후 다시 시도하세요"};
+static const struct text T_BUSY = {
+    "the previous step of this session is still running; try again "
+    "in a moment",
+    "이 세션의 이전 단계가 아직 실행 중입니다. 잠시 후 다시 시도하세요"};
 static const struct text T_STOPPING = {"the daemon is stopping; the step's outcome is unknown, "
                                        "check with the audit log",
                                        "데몬이 멈추는 중입니다. 단계의 결과를 알 수 없으니 감사 "

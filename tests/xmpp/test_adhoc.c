@@ -24,6 +24,9 @@ struct fx {
     uint64_t now;
     int states_freed;
     int cancels;
+    adhoc_later_t *later;   /* test/later: the deferred answer */
+    xmpp_stanza_t *late[4]; /* replies delivered late */
+    int n_late;
 };
 
 /* ---- test commands ---- */
@@ -176,6 +179,25 @@ static void silent_step(adhoc_call_t *c)
     (void)c;
 }
 
+/* Waits for something outside (a reload hook) before answering; answers at once when it cannot
+ * wait. */
+static void later_step(adhoc_call_t *c)
+{
+    struct fx *fx = c->ctx;
+
+    if (c->stage == 0) {
+        form_t *f = form_new(FORM_FORM);
+        form_field_set_required(form_add_field(f, "domain", FIELD_TEXT_SINGLE, NULL), true);
+        adhoc_show(c, f, ADHOC_ALLOW_COMPLETE, ADHOC_COMPLETE);
+        return;
+    }
+    fx->later = adhoc_defer(c);
+    if (fx->later == NULL) {
+        adhoc_note_str(c, ADHOC_NOTE_INFO, "applying in the background");
+        adhoc_complete(c, NULL);
+    }
+}
+
 static const struct adhoc_command cmd_one = {"test/one", {"One", "하나"}, false, one_step, NULL};
 static const struct adhoc_command cmd_multi = {
     "test/multi", {"Multi", "여러 단계"}, false, multi_step, multi_cancel};
@@ -188,6 +210,8 @@ static const struct adhoc_command cmd_poll = {"test/poll", {"Poll", NULL}, false
 static const struct adhoc_command cmd_open = {"test/open", {"Open", "공개"}, true, open_step, NULL};
 static const struct adhoc_command cmd_silent = {
     "test/silent", {"Silent", NULL}, false, silent_step, NULL};
+static const struct adhoc_command cmd_later = {
+    "test/later", {"Later", NULL}, false, later_step, NULL};
 
 /* ---- fixture ---- */
 
@@ -213,6 +237,7 @@ static int setup(void **state)
     assert_int_equal(adhoc_register(fx->a, &cmd_poll, fx), 0);
     assert_int_equal(adhoc_register(fx->a, &cmd_open, fx), 0);
     assert_int_equal(adhoc_register(fx->a, &cmd_silent, fx), 0);
+    assert_int_equal(adhoc_register(fx->a, &cmd_later, fx), 0);
     *state = fx;
     return 0;
 }
@@ -221,6 +246,8 @@ static int teardown(void **state)
 {
     struct fx *fx = *state;
     adhoc_free(fx->a);
+    for (int i = 0; i < fx->n_late; i++)
+        xmpp_stanza_release(fx->late[i]);
     xmpp_ctx_free(fx->ctx);
     free(fx);
     return 0;
@@ -901,6 +928,88 @@ static void test_local_socket(void **state)
     xmpp_stanza_release(iq);
 }
 
+static void keep_late(void *ud, xmpp_stanza_t *reply)
+{
+    struct fx *fx = ud;
+
+    assert_true(fx->n_late < 4);
+    fx->late[fx->n_late++] = reply;
+}
+
+static xmpp_stanza_t *send_async(struct fx *fx, const char *body)
+{
+    char *xml = NULL;
+    xmpp_stanza_t *iq, *reply;
+
+    assert_true(asprintf(&xml, "<iq type='set' id='q2' from='%s' to='imd.example'>%s</iq>", ADMIN,
+                         body) > 0);
+    iq = xmpp_stanza_new_from_string(fx->ctx, xml);
+    reply = adhoc_handle_async(fx->a, iq, ADMIN, true, keep_late, fx);
+    xmpp_stanza_release(iq); /* a deferred answer must not need the request any more */
+    free(xml);
+    return reply;
+}
+
+/* A step that waits: no reply now, the session is busy meanwhile (and does not expire), the
+ * late reply goes to the callback with the request's id and addresses. */
+static void test_deferred(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    take_sid(send_async(fx, CMD "node='test/later'/>"), sid);
+    char *body = NULL;
+    assert_true(asprintf(&body,
+                         CMD "node='test/later' sessionid='%s'>" FORM(
+                             F("domain", "x.example")) "</command>",
+                         sid) > 0);
+    assert_null(send_async(fx, body));
+    assert_non_null(fx->later);
+    assert_int_equal(fx->n_late, 0);
+    r = send_fmt(fx, CMD "node='test/later' sessionid='%s' action='cancel'/>", sid);
+    assert_error(r, "wait", "resource-constraint", NULL);
+    xmpp_stanza_release(r);
+    fx->now += 24u * 3600u * 1000u;
+    assert_int_equal(adhoc_expire(fx->a, fx->now), 0);
+    adhoc_call_t *c = adhoc_later_call(fx->later);
+    assert_int_equal(c->stage, 1);
+    adhoc_note_str(c, ADHOC_NOTE_INFO, "the router reloaded");
+    adhoc_complete(c, NULL);
+    adhoc_later_finish(fx->later);
+    fx->later = NULL;
+    assert_int_equal(fx->n_late, 1);
+    r = fx->late[0];
+    assert_status(r, "completed");
+    assert_string_equal(xmpp_stanza_get_id(r), "q2");
+    assert_string_equal(xmpp_stanza_get_to(r), ADMIN);
+    assert_contains(r, "the router reloaded");
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 0);
+    /* One round trip, deferred too. */
+    assert_null(
+        send_async(fx, CMD "node='test/later'>" FORM(F("domain", "y.example")) "</command>"));
+    assert_non_null(fx->later);
+    free(body);
+    /* The registry goes away first: the waiting request hears an error, not silence. */
+    adhoc_free(fx->a);
+    fx->a = adhoc_new(fx->ctx, NULL);
+    assert_int_equal(fx->n_late, 2);
+    assert_error(fx->late[1], "cancel", "internal-server-error", NULL);
+}
+
+/* Without a way to answer later (adhoc_handle), the step answers at once. */
+static void test_deferred_sync(void **state)
+{
+    struct fx *fx = *state;
+    xmpp_stanza_t *r =
+        send_fmt(fx, CMD "node='test/later'>" FORM(F("domain", "z.example")) "</command>");
+
+    assert_status(r, "completed");
+    assert_contains(r, "applying in the background");
+    assert_null(fx->later);
+    xmpp_stanza_release(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -920,6 +1029,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_poll_replace, setup, teardown),
         cmocka_unit_test_setup_teardown(test_korean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_local_socket, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_sync, setup, teardown),
     };
     log_set_level(LOG_LEVEL_ERROR); /* the refusals tested here log warnings */
     return cmocka_run_group_tests(tests, NULL, NULL);
