@@ -4,7 +4,7 @@
 int commands_register(struct app *app)
 {
     int (*const groups[])(struct app *) = {
-        cmd_domains_register, cmd_default_register, cmd_sync_register,
+        cmd_domains_register, cmd_default_register,  cmd_sync_register,
         cmd_users_register,   cmd_settings_register,
     };
 
