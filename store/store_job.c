@@ -9,6 +9,7 @@
 
 static const char *const kind_names[] = {
     [STORE_JOB_DEFAULT_DOMAIN] = "default-domain",
+    [STORE_JOB_IM_SCHEME] = "im-scheme",
 };
 
 static const char *const state_names[] = {

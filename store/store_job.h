@@ -6,7 +6,8 @@
 #include "store/store.h"
 
 enum store_job_kind {
-    STORE_JOB_DEFAULT_DOMAIN, /* "default-domain" */
+    STORE_JOB_DEFAULT_DOMAIN, /* "default-domain": values are domain names */
+    STORE_JOB_IM_SCHEME,      /* "im-scheme": values are scheme names (store_im_scheme_name) */
 };
 
 enum store_job_state {

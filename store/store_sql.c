@@ -89,6 +89,9 @@ static const char *const sql[STMT_COUNT] = {
                             " (SELECT id FROM users WHERE id > ?1 ORDER BY id LIMIT ?2)",
     [STMT_USER_BATCH_REWRITE] =
         "UPDATE users SET im_address = userid || '@' || ?3 WHERE id > ?1 AND id <= ?2",
+    [STMT_USER_BATCH_DERIVE] =
+        "UPDATE users SET im_address = CASE WHEN ?3 = 'directory-uri' AND directory_uri <> ''"
+        " THEN directory_uri ELSE userid || '@' || ?4 END WHERE id > ?1 AND id <= ?2",
     [STMT_NODE_ID] = "SELECT id FROM nodes WHERE name = ?1",
 
     [STMT_JOB_INSERT] = "INSERT INTO jobs (kind, state, old_value, new_value, total, created_at,"

@@ -227,9 +227,11 @@ static enum store_rc batch_end(struct store *st, int64_t after, int64_t limit, i
     return STORE_OK;
 }
 
-enum store_rc store_users_rewrite_im_batch(struct store *st, const char *domain,
-                                           int64_t after_rowid, int64_t limit, int64_t *last_rowid,
-                                           int64_t *n)
+/* One batch of an IM address rewrite: finds the next `limit` users after `after_rowid` and runs
+ * the rewrite statement `id` over that rowid range, atomically. */
+static enum store_rc rewrite_batch(struct store *st, enum stmt_id id, const char *scheme,
+                                   const char *domain, int64_t after_rowid, int64_t limit,
+                                   int64_t *last_rowid, int64_t *n)
 {
     enum store_rc rc;
 
@@ -241,8 +243,9 @@ enum store_rc store_users_rewrite_im_batch(struct store *st, const char *domain,
         return rc;
     rc = batch_end(st, after_rowid, limit, last_rowid, n);
     if (rc == STORE_OK && *n > 0) {
-        sqlite3_stmt *s =
-            store_stmt(st, STMT_USER_BATCH_REWRITE, "iit", after_rowid, *last_rowid, domain);
+        sqlite3_stmt *s = id == STMT_USER_BATCH_DERIVE
+                              ? store_stmt(st, id, "iitt", after_rowid, *last_rowid, scheme, domain)
+                              : store_stmt(st, id, "iit", after_rowid, *last_rowid, domain);
         rc = store_exec(st, s, "rewriting IM addresses", NULL);
     }
     rc = store_atomic_end(st, rc);
@@ -251,6 +254,22 @@ enum store_rc store_users_rewrite_im_batch(struct store *st, const char *domain,
         *n = 0;
     }
     return rc;
+}
+
+enum store_rc store_users_rewrite_im_batch(struct store *st, const char *domain,
+                                           int64_t after_rowid, int64_t limit, int64_t *last_rowid,
+                                           int64_t *n)
+{
+    return rewrite_batch(st, STMT_USER_BATCH_REWRITE, NULL, domain, after_rowid, limit, last_rowid,
+                         n);
+}
+
+enum store_rc store_users_derive_im_batch(struct store *st, enum store_im_scheme scheme,
+                                          const char *domain, int64_t after_rowid, int64_t limit,
+                                          int64_t *last_rowid, int64_t *n)
+{
+    return rewrite_batch(st, STMT_USER_BATCH_DERIVE, store_im_scheme_name(scheme), domain,
+                         after_rowid, limit, last_rowid, n);
 }
 
 void store_user_clear(struct store_user *u)

@@ -4,6 +4,7 @@
 #define IMD_STORE_USER_H
 
 #include "store/store.h"
+#include "store/store_settings.h"
 
 #define STORE_USER_BATCH_MAX 100000 /* largest `limit` store_users_rewrite_im_batch() accepts */
 
@@ -78,6 +79,16 @@ enum store_rc store_user_count_per_node(struct store *st, struct store_node_user
 enum store_rc store_users_rewrite_im_batch(struct store *st, const char *domain,
                                            int64_t after_rowid, int64_t limit, int64_t *last_rowid,
                                            int64_t *n);
+
+/*
+ * The same step for any scheme: derives each user's IM address as store_user_upsert() does for
+ * a new user under `scheme` with `domain` (borrowed) as the default domain: the directory URI
+ * under "directory-uri" when the user has one, userid@domain otherwise. The default-domain and
+ * address-scheme jobs use it forwards (new values) and backwards (a rollback, old values).
+ */
+enum store_rc store_users_derive_im_batch(struct store *st, enum store_im_scheme scheme,
+                                          const char *domain, int64_t after_rowid, int64_t limit,
+                                          int64_t *last_rowid, int64_t *n);
 
 void store_user_clear(struct store_user *u);
 void store_user_list_free(struct store_user *list, size_t n);

@@ -557,6 +557,47 @@ static void test_rewrite_batch_resume(void **state)
     assert_int_equal(last, 1 << 30);
 }
 
+/* The scheme-aware batch: directory URIs under "directory-uri" (userid@domain for users without
+ * one), userid@domain for everyone under "userid@default"; only the rowid range it reports. */
+static void test_derive_batch(void **state)
+{
+    struct fixture *f = *state;
+    int64_t last, n;
+    struct store_user u;
+
+    assert_int_equal(store_user_upsert(f->st, "ann", "Ann@Corp.example", NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "ben", NULL, NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "cy", "cy@corp.example", NULL, NULL), STORE_OK);
+    assert_int_equal(store_users_derive_im_batch(f->st, STORE_SCHEME_DIRECTORY_URI, "d.example", 0,
+                                                 2, &last, &n),
+                     STORE_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(store_user_get(f->st, "ann", &u), STORE_OK);
+    assert_string_equal(u.im_address, "Ann@Corp.example");
+    store_user_clear(&u);
+    assert_int_equal(store_user_get(f->st, "ben", &u), STORE_OK);
+    assert_string_equal(u.im_address, "ben@d.example");
+    store_user_clear(&u);
+    assert_int_equal(store_user_get(f->st, "cy", &u), STORE_OK); /* beyond the batch */
+    assert_string_equal(u.im_address, "cy@DOMAIN.NOT.SET");
+    store_user_clear(&u);
+    assert_int_equal(store_users_derive_im_batch(f->st, STORE_SCHEME_USERID_AT_DEFAULT, "e.example",
+                                                 0, 100, &last, &n),
+                     STORE_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(store_user_get(f->st, "ann", &u), STORE_OK);
+    assert_string_equal(u.im_address, "ann@e.example");
+    store_user_clear(&u);
+    assert_int_equal(store_users_derive_im_batch(f->st, STORE_SCHEME_USERID_AT_DEFAULT, "e.example",
+                                                 last, 100, &last, &n),
+                     STORE_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(
+        store_users_derive_im_batch(f->st, STORE_SCHEME_DIRECTORY_URI, "", 0, 10, &last, &n),
+        STORE_ERR);
+    assert_string_equal(store_job_kind_name(STORE_JOB_IM_SCHEME), "im-scheme");
+}
+
 static void test_transactions(void **state)
 {
     struct fixture *f = *state;
@@ -806,6 +847,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_user_im_address_scheme, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_uniqueness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rewrite_batch_resume, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_derive_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_transactions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_audit_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settings_roundtrip, setup, teardown),
