@@ -67,9 +67,28 @@ enum store_rc store_domain_count(struct store *st, const char *filter, int64_t *
 enum store_rc store_domain_user_counts(struct store *st, struct store_domain_users **out,
                                        size_t *n);
 
+/* One domain as the sync audit sees it: listed in the domains table, used by local users, or
+ * both. `name` is malloc'd and owned by the array (store_domain_usage_free()). */
+struct store_domain_usage {
+    char *name;                       /* lower case */
+    bool listed;                      /* a row of the domains table; false: only users have it */
+    enum store_managed_by managed_by; /* STORE_MANAGED_ADMIN when not listed */
+    bool configured_local;            /* false when not listed */
+    int64_t local_users;              /* users whose directory URI is in this domain */
+};
+
+/*
+ * In one statement with one grouped walk of the users' domain index: every listed domain with
+ * its local user count, plus every domain that users have and the table lacks, in name order.
+ * The input of the sync audit (component/sync.h), sized for a million users. Free with
+ * store_domain_usage_free().
+ */
+enum store_rc store_domain_usage(struct store *st, struct store_domain_usage **out, size_t *n);
+
 void store_domain_clear(struct store_domain *d);
 void store_domain_list_free(struct store_domain *list, size_t n);
 void store_domain_users_free(struct store_domain_users *list, size_t n);
+void store_domain_usage_free(struct store_domain_usage *list, size_t n);
 
 /* "admin" / "system" (static), and the reverse: 0, or -1 if unknown. */
 const char *store_managed_by_name(enum store_managed_by managed_by);

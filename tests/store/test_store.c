@@ -390,6 +390,43 @@ static void test_user_upsert_and_counts(void **state)
     assert_int_equal(store_user_delete(f->st, "bob"), STORE_NOTFOUND);
 }
 
+/* The sync audit's input: listed domains with their counts (zero included), then domains only
+ * users have, merged in name order; users without a directory URI count nowhere. */
+static void test_domain_usage(void **state)
+{
+    struct fixture *f = *state;
+    struct store_domain_usage *du;
+    size_t n;
+
+    assert_int_equal(store_domain_usage(f->st, &du, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    assert_null(du);
+    assert_int_equal(store_domain_insert(f->st, "b.example", STORE_MANAGED_SYSTEM, true), STORE_OK);
+    assert_int_equal(store_domain_insert(f->st, "d.example", STORE_MANAGED_ADMIN, false), STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "u1", "u1@B.example", NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "u2", "u2@a.example", NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "u3", "u3@a.example", NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "u4", "", NULL, NULL), STORE_OK);
+
+    assert_int_equal(store_domain_usage(f->st, &du, &n), STORE_OK);
+    assert_int_equal(n, 3);
+    assert_string_equal(du[0].name, "a.example");
+    assert_false(du[0].listed);
+    assert_false(du[0].configured_local);
+    assert_int_equal(du[0].local_users, 2);
+    assert_string_equal(du[1].name, "b.example");
+    assert_true(du[1].listed);
+    assert_true(du[1].configured_local);
+    assert_int_equal(du[1].managed_by, STORE_MANAGED_SYSTEM);
+    assert_int_equal(du[1].local_users, 1);
+    assert_string_equal(du[2].name, "d.example");
+    assert_true(du[2].listed);
+    assert_false(du[2].configured_local);
+    assert_int_equal(du[2].managed_by, STORE_MANAGED_ADMIN);
+    assert_int_equal(du[2].local_users, 0);
+    store_domain_usage_free(du, n);
+}
+
 static void test_user_im_address_scheme(void **state)
 {
     struct fixture *f = *state;
@@ -844,6 +881,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_domain_list_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_changes_mark_unapplied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_upsert_and_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_domain_usage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_im_address_scheme, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_uniqueness, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rewrite_batch_resume, setup, teardown),
