@@ -130,18 +130,16 @@ static void send_frame(struct ctl_client *cl, xmpp_stanza_t *st)
         free(w);
 }
 
-static void send_error(struct ctl_client *cl, xmpp_stanza_t *req, const char *type,
-                       const char *cond, const char *text)
+/* An error about the connection or a frame that is not a request (there is no id to echo). */
+static void send_error(struct ctl_client *cl, const char *type, const char *cond, const char *text)
 {
+    xmpp_stanza_t *dummy = xmpp_iq_new(cl->ctl->ctx, "get", "0");
     xmpp_stanza_t *err;
 
-    if (req) {
-        err = stanza_error_reply(req, type, cond, text);
-    } else {
-        xmpp_stanza_t *dummy = xmpp_iq_new(cl->ctl->ctx, "get", "0");
-        err = stanza_error_reply(dummy, type, cond, text);
-        xmpp_stanza_release(dummy);
-    }
+    /* libstrophe makes no reply to a stanza without `from`. */
+    xmpp_stanza_set_from(dummy, cl->requester);
+    err = stanza_error_reply(dummy, type, cond, text);
+    xmpp_stanza_release(dummy);
     if (err) {
         send_frame(cl, err);
         xmpp_stanza_release(err);
@@ -156,11 +154,14 @@ static void handle_frame(struct ctl_client *cl, const char *xml, size_t len)
     free(text);
     if (iq == NULL || xmpp_stanza_get_name(iq) == NULL ||
         strcmp(xmpp_stanza_get_name(iq), "iq") != 0) {
-        send_error(cl, NULL, "modify", "bad-request", "a control request is one <iq> element");
+        send_error(cl, "modify", "bad-request", "a control request is one <iq> element");
         if (iq)
             xmpp_stanza_release(iq);
         return;
     }
+    /* The peer is who the kernel says it is, whatever the frame claims; and replies made with
+     * xmpp_stanza_reply need a `from` to exist at all. */
+    xmpp_stanza_set_from(iq, cl->requester);
     struct ctl_pending *pending = xcalloc(1, sizeof(*pending));
     pending->cl = cl;
     xmpp_stanza_t *reply = cl->ctl->fn(cl->ctl->ud, iq, cl->requester, pending);
@@ -184,7 +185,7 @@ static int consume_frames(struct ctl_client *cl)
         if (flen > CTL_FRAME_MAX) {
             log_warnx("control: %s sent a frame of %u bytes (limit %u); disconnecting",
                       cl->requester, flen, CTL_FRAME_MAX);
-            send_error(cl, NULL, "modify", "policy-violation", "request too large");
+            send_error(cl, "modify", "policy-violation", "request too large");
             return -1;
         }
         if (cl->len - off - CTL_HEADER_LEN < flen)
@@ -287,7 +288,7 @@ static void on_connection(uv_stream_t *server, int status)
     if (!peer_allowed(ctl, cred.uid, cred.gid) || ctl->n_clients > CTL_MAX_CLIENTS) {
         log_warnx("control: refused %s (%s)", cl->requester,
                   ctl->n_clients > CTL_MAX_CLIENTS ? "too many clients" : "not allowed");
-        send_error(cl, NULL, "auth", "forbidden",
+        send_error(cl, "auth", "forbidden",
                    ctl->n_clients > CTL_MAX_CLIENTS
                        ? "too many control clients"
                        : "this user may not use the imdomaind control socket");
@@ -362,8 +363,8 @@ static int setup_group(ctl_t *ctl, const struct ctl_config *cfg)
     return 0;
 }
 
-ctl_t *ctl_open(uv_loop_t *loop, xmpp_ctx_t *ctx, const struct ctl_config *cfg,
-                ctl_request_fn fn, void *ud)
+ctl_t *ctl_open(uv_loop_t *loop, xmpp_ctx_t *ctx, const struct ctl_config *cfg, ctl_request_fn fn,
+                void *ud)
 {
     ctl_t *ctl = xcalloc(1, sizeof(*ctl));
     int rc;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,11 +112,16 @@ static xmpp_stanza_t *roundtrip(xmpp_stanza_t *iq)
         die("cannot serialise the request");
     xmpp_stanza_release(iq);
     ctl_put_len(hdr, (uint32_t)len);
-    if (write_all(hdr, sizeof(hdr)) < 0 || write_all(text, len) < 0)
-        die("cannot send to imdomaind: %s", strerror(errno));
+    int sent = write_all(hdr, sizeof(hdr)) == 0 && write_all(text, len) == 0;
+    int write_errno = errno;
     xmpp_free(ctx, text);
-    if (read_all(hdr, sizeof(hdr)) < 0)
+    /* A refused peer is told why and disconnected, maybe before our request is written: read
+     * the answer that is there before giving up on the write. */
+    if (read_all(hdr, sizeof(hdr)) < 0) {
+        if (!sent)
+            die("cannot send to imdomaind: %s", strerror(write_errno));
         die("imdomaind closed the control connection");
+    }
     uint32_t alen = ctl_get_len(hdr);
     if (alen > CTL_FRAME_MAX)
         die("answer too large (%u bytes)", alen);
@@ -589,8 +595,10 @@ static int cmd_run(const struct opts *o, const char *node, struct arg *args, int
         const char *missing = NULL;
         xmpp_stanza_t *filled = form ? fill_form(form, args, nargs, &missing) : NULL;
         if (form && filled == NULL) {
-            fprintf(stderr, "imdomainctl: missing value for required field '%s' "
-                            "(pass %s=VALUE)\n", missing, missing);
+            fprintf(stderr,
+                    "imdomainctl: missing value for required field '%s' "
+                    "(pass %s=VALUE)\n",
+                    missing, missing);
             xmpp_stanza_release(roundtrip(command_iq(o, node, sid, "cancel")));
             free(sid);
             xmpp_stanza_release(reply);
@@ -665,6 +673,8 @@ int main(int argc, char **argv)
         usage(stderr);
         return 1;
     }
+    /* A closed connection shows as a failed write, not as death by SIGPIPE. */
+    signal(SIGPIPE, SIG_IGN);
     xmpp_initialize();
     ctx = xmpp_ctx_new(NULL, NULL);
     connect_socket(o.socket);
