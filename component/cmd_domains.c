@@ -1,8 +1,389 @@
-/* Placeholder until the commands land. */
+/* domains/list, domains/add and domains/update (domains/delete lives in cmd_domains_delete.c):
+ * the guide's Find-and-List view of IM address domains and the changes an admin may make to
+ * the local admin-managed ones. */
+#include "component/cmd_domains_common.h"
 #include "component/commands.h"
+#include "component/domain_rules.h"
+#include "store/store_settings.h"
+#include "util/xmalloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- domains/list ---- */
+
+static const struct text T_LIST_TITLE = {"Find and list IM address domains",
+                                         "IM 주소 도메인 찾기 및 목록"};
+static const struct text T_LIST_HOW = {
+    "Leave every field empty to list all domains.",
+    "모든 도메인을 보려면 모든 필드를 비워 두세요."};
+static const struct text T_FILTER = {"Domain name contains", "도메인 이름에 포함된 문자열"};
+static const struct text T_MANAGED = {"Managed by", "관리 주체"};
+static const struct text T_WHERE = {"Configured where", "구성 위치"};
+static const struct text T_DOMAIN = {"Domain", "도메인"};
+static const struct text T_LOCAL_USERS = {"Local users", "로컬 사용자"};
+static const struct text T_PEER_USERS = {"Peer users", "피어 사용자"};
+static const struct text T_CERT = {"Certificate covers it", "인증서 포함"};
+static const struct text T_ADMIN = {"admin", "관리자"};
+static const struct text T_SYSTEM = {"system", "시스템"};
+static const struct text T_LOCAL = {"local", "로컬"};
+static const struct text T_PEER_ONLY = {"peer-only", "피어 전용"};
+static const struct text T_BOTH = {"local+peer", "로컬+피어"};
+
+/* Where a domain is configured. Peers are not known yet (intercluster peering is another
+ * issue): a domain the store lists but does not configure locally is there for a peer. */
+static const char *where_of(const struct store_domain *d)
+{
+    return d->configured_local ? "local" : "peer-only";
+}
+
+static form_t *list_form(void)
+{
+    form_t *f = form_new(FORM_FORM);
+    form_field_t *m, *w;
+
+    form_set_title(f, &T_LIST_TITLE);
+    form_add_instructions(f, &T_LIST_HOW);
+    form_add_field(f, "filter", FIELD_TEXT_SINGLE, &T_FILTER);
+    m = form_add_field(f, "managed_by", FIELD_LIST_SINGLE, &T_MANAGED);
+    form_field_add_option(m, "admin", &T_ADMIN);
+    form_field_add_option(m, "system", &T_SYSTEM);
+    w = form_add_field(f, "where", FIELD_LIST_SINGLE, &T_WHERE);
+    form_field_add_option(w, "local", &T_LOCAL);
+    form_field_add_option(w, "peer-only", &T_PEER_ONLY);
+    form_field_add_option(w, "local+peer", &T_BOTH);
+    return f;
+}
+
+static form_t *list_table(void)
+{
+    form_t *t = form_new(FORM_RESULT);
+
+    form_set_title(t, &T_LIST_TITLE);
+    form_add_column(t, "domain", FIELD_TEXT_SINGLE, &T_DOMAIN);
+    form_add_column(t, "managed_by", FIELD_TEXT_SINGLE, &T_MANAGED);
+    form_add_column(t, "where", FIELD_TEXT_SINGLE, &T_WHERE);
+    form_add_column(t, "local_users", FIELD_TEXT_SINGLE, &T_LOCAL_USERS);
+    form_add_column(t, "peer_users", FIELD_TEXT_SINGLE, &T_PEER_USERS);
+    form_add_column(t, "cert", FIELD_TEXT_SINGLE, &T_CERT);
+    return t;
+}
+
+static bool matches(const struct store_domain *d, const char *managed, const char *where)
+{
+    if (managed && *managed && strcmp(managed, store_managed_by_name(d->managed_by)) != 0)
+        return false;
+    return !(where && *where && strcmp(where, where_of(d)) != 0);
+}
+
+/* Notes under the table: how many rows, whether the certificate and the router are behind. */
+static void list_notes(adhoc_call_t *call, size_t rows, size_t uncovered, bool cert_present)
+{
+    struct app *app = call->ctx;
+    struct store_settings s = {0};
+    char *t;
+    bool ko = i18n_is_korean(call->lang);
+
+    t = xasprintf(ko ? "도메인 %zu개." : "%zu domains.", rows);
+    adhoc_note_str(call, ADHOC_NOTE_INFO, t);
+    free(t);
+    if (!cert_present && rows > 0) {
+        adhoc_note(call, ADHOC_NOTE_WARN, &domains_text_no_cert);
+    } else if (uncovered > 0) {
+        t = xasprintf(ko ? "cup-xmpp-s2s 인증서가 오래되었습니다: 도메인 %zu개를 포함하지 "
+                           "않습니다. certs/regenerate로 다시 만드세요."
+                         : "The cup-xmpp-s2s certificate is stale: it does not cover %zu of "
+                           "these domains; regenerate it with certs/regenerate.",
+                      uncovered);
+        adhoc_note_str(call, ADHOC_NOTE_WARN, t);
+        free(t);
+    }
+    if (store_settings_get(app->store, &s) == STORE_OK && !s.domains_applied && s.apply_error) {
+        t = xasprintf(ko ? "라우터에 현재 도메인 집합이 적용되지 않았습니다: %s"
+                         : "The router does not have the current domain set: %s",
+                      s.apply_error);
+        adhoc_note_str(call, ADHOC_NOTE_WARN, t);
+        free(t);
+    }
+    store_settings_clear(&s);
+}
+
+static void list_run(adhoc_call_t *call)
+{
+    struct app *app = call->ctx;
+    const char *managed = form_value(call->form, "managed_by");
+    const char *where = form_value(call->form, "where");
+    struct store_domain *list = NULL;
+    struct cert_set cs;
+    size_t n = 0, rows = 0, uncovered = 0;
+    form_t *t;
+
+    if (store_domain_list(app->store, form_value(call->form, "filter"), 0, 0, &list, &n) !=
+            STORE_OK ||
+        cert_set_load(app, &cs) != STORE_OK) {
+        store_domain_list_free(list, n);
+        domains_store_error(call, app);
+        return;
+    }
+    t = list_table();
+    for (size_t i = 0; i < n; i++) {
+        const struct store_domain *d = &list[i];
+        char users[24];
+        bool covered = cert_set_covers(&cs, d->name);
+
+        if (!matches(d, managed, where))
+            continue;
+        snprintf(users, sizeof(users), "%lld", (long long)d->local_users);
+        form_add_row(t, (const char *const[]){d->name, store_managed_by_name(d->managed_by),
+                                              where_of(d), users, "0",
+                                              covered ? "yes" : "stale"});
+        rows++;
+        uncovered += !covered;
+    }
+    list_notes(call, rows, uncovered, cs.present);
+    cert_set_clear(&cs);
+    store_domain_list_free(list, n);
+    adhoc_complete(call, t);
+}
+
+static void list_step(adhoc_call_t *call)
+{
+    if (call->stage == 0)
+        adhoc_show(call, list_form(), ADHOC_ALLOW_COMPLETE, ADHOC_COMPLETE);
+    else
+        list_run(call);
+}
+
+/* ---- domains/add ---- */
+
+static const struct text T_ADD_TITLE = {"Add an IM address domain", "IM 주소 도메인 추가"};
+static const struct text T_ADD_HOW = {
+    "Letters a-z, digits, hyphens and dots; at most 255 characters; the last label must not "
+    "start with a digit. The domain is added as a local, admin-managed domain.",
+    "영문자 a-z, 숫자, 하이픈, 점만 쓸 수 있고 최대 255자이며, 마지막 레이블은 숫자로 시작할 수 "
+    "없습니다. 로컬 관리자 관리 도메인으로 추가됩니다."};
+
+/* Inserts the domain, or configures locally one that only a peer had. */
+static enum domains_work add_work(struct app *app, void *arg, const char *lang, char **why)
+{
+    const char *name = arg;
+    struct store_domain d = {0};
+    enum store_rc rc = store_domain_get(app->store, name, &d);
+
+    if (rc == STORE_OK && !d.configured_local)
+        rc = store_domain_set_local(app->store, name, true);
+    else if (rc == STORE_OK)
+        *why = domains_duplicate_text(d.name, lang);
+    else if (rc == STORE_NOTFOUND)
+        rc = store_domain_insert(app->store, name, STORE_MANAGED_ADMIN, true);
+    store_domain_clear(&d);
+    if (*why)
+        return DOMAINS_WORK_REFUSED;
+    if (rc == STORE_CONFLICT) { /* added by another connection since the lookup */
+        *why = domains_duplicate_text(name, lang);
+        return DOMAINS_WORK_REFUSED;
+    }
+    return rc == STORE_OK ? DOMAINS_WORK_DONE : DOMAINS_WORK_FAILED;
+}
+
+static void add_run(adhoc_call_t *call)
+{
+    char name[DOMAIN_NAME_BUF];
+    char *summary;
+
+    if (!domains_check_name(call, form_value(call->form, "domain"), name))
+        return;
+    if (!domains_transact(call, add_work, name))
+        return;
+    summary = xasprintf(i18n_is_korean(call->lang) ? "도메인 %s을(를) 추가했습니다."
+                                                    : "Added the domain %s.",
+                        name);
+    domains_apply_and_answer(call, summary, NULL);
+    free(summary);
+}
+
+static void add_step(adhoc_call_t *call)
+{
+    form_t *f;
+
+    if (call->stage > 0) {
+        add_run(call);
+        return;
+    }
+    if (!domains_precheck(call))
+        return;
+    f = form_new(FORM_FORM);
+    form_set_title(f, &T_ADD_TITLE);
+    form_add_instructions(f, &T_ADD_HOW);
+    form_field_set_required(form_add_field(f, "domain", FIELD_TEXT_SINGLE, &T_DOMAIN), true);
+    adhoc_show(call, f, ADHOC_ALLOW_COMPLETE, ADHOC_COMPLETE);
+}
+
+/* ---- domains/update ---- */
+
+static const struct text T_UPD_TITLE = {"Rename an IM address domain", "IM 주소 도메인 이름 변경"};
+static const struct text T_UPD_PICK = {
+    "Only local admin-managed domains can be renamed.",
+    "로컬 관리자 관리 도메인만 이름을 바꿀 수 있습니다."};
+static const struct text T_NEW_NAME = {"New name", "새 이름"};
+static const struct text T_NONE_EDITABLE = {
+    "There is no local admin-managed domain to change: system-managed domains and domains of "
+    "peer clusters cannot be edited or deleted.",
+    "바꿀 수 있는 로컬 관리자 관리 도메인이 없습니다. 시스템 관리 도메인과 피어 클러스터의 "
+    "도메인은 편집하거나 삭제할 수 없습니다."};
+
+struct rename {
+    char from[DOMAIN_NAME_BUF];
+    char to[DOMAIN_NAME_BUF];
+};
+
+static enum domains_work rename_work(struct app *app, void *arg, const char *lang, char **why)
+{
+    struct rename *r = arg;
+    struct store_domain d;
+    enum store_rc rc;
+
+    *why = domains_why_not_editable(app, r->from, lang, &d, &rc);
+    store_domain_clear(&d);
+    if (*why == NULL && rc == STORE_OK) {
+        rc = store_domain_get(app->store, r->to, &d);
+        if (rc == STORE_OK)
+            *why = domains_duplicate_text(d.name, lang);
+        store_domain_clear(&d);
+        if (rc == STORE_NOTFOUND)
+            rc = store_domain_rename(app->store, r->from, r->to);
+        if (rc == STORE_CONFLICT)
+            *why = domains_duplicate_text(r->to, lang);
+    }
+    if (*why)
+        return DOMAINS_WORK_REFUSED;
+    return rc == STORE_OK ? DOMAINS_WORK_DONE : DOMAINS_WORK_FAILED;
+}
+
+/* Stage 0: pick one of the editable domains. */
+static void update_pick(adhoc_call_t *call)
+{
+    struct app *app = call->ctx;
+    struct store_domain *list = NULL;
+    size_t n = 0;
+    form_t *f;
+    form_field_t *field;
+
+    if (!domains_precheck(call))
+        return;
+    if (domains_list_editable(app, &list, &n) != STORE_OK) {
+        domains_store_error(call, app);
+        return;
+    }
+    if (n == 0) {
+        adhoc_note(call, ADHOC_NOTE_INFO, &T_NONE_EDITABLE);
+        adhoc_complete(call, NULL);
+        return;
+    }
+    f = form_new(FORM_FORM);
+    form_set_title(f, &T_UPD_TITLE);
+    form_add_instructions(f, &T_UPD_PICK);
+    field = form_add_field(f, "domain", FIELD_LIST_SINGLE, &T_DOMAIN);
+    form_field_set_required(field, true);
+    domains_add_choices(f, field, list, n);
+    store_domain_list_free(list, n);
+    adhoc_show(call, f, ADHOC_ALLOW_NEXT, ADHOC_NEXT);
+}
+
+/* Stage 1: the domain was chosen; ask for its new name. */
+static void update_ask(adhoc_call_t *call)
+{
+    struct app *app = call->ctx;
+    struct rename *r;
+    struct store_domain d;
+    enum store_rc rc;
+    char *why = domains_why_not_editable(app, form_value(call->form, "domain"), call->lang, &d,
+                                         &rc);
+    char *line;
+    form_t *f;
+
+    if (why || rc != STORE_OK) {
+        store_domain_clear(&d);
+        if (why)
+            adhoc_fail(call, &(struct text){why, why});
+        else
+            domains_store_error(call, app);
+        free(why);
+        return;
+    }
+    r = call->state ? call->state : xcalloc(1, sizeof(*r));
+    call->state = r;
+    call->state_free = free;
+    snprintf(r->from, sizeof(r->from), "%s", d.name);
+    store_domain_clear(&d);
+    f = form_new(FORM_FORM);
+    form_set_title(f, &T_UPD_TITLE);
+    line = xasprintf(i18n_is_korean(call->lang) ? "%s의 새 이름을 입력하세요."
+                                                 : "Enter the new name of %s.",
+                     r->from);
+    form_add_fixed(f, &(struct text){line, line});
+    free(line);
+    form_field_set_required(form_add_field(f, "new_name", FIELD_TEXT_SINGLE, &T_NEW_NAME), true);
+    adhoc_show(call, f, ADHOC_ALLOW_PREV | ADHOC_ALLOW_COMPLETE, ADHOC_COMPLETE);
+}
+
+/* Stage 2: rename, re-checking everything inside the transaction. */
+static void update_run(adhoc_call_t *call)
+{
+    struct rename *r = call->state;
+    char *summary;
+
+    if (!domains_check_name(call, form_value(call->form, "new_name"), r->to))
+        return;
+    if (strcmp(r->from, r->to) == 0) {
+        adhoc_refuse(call, "bad-request", "bad-payload",
+                     i18n_is_korean(call->lang)
+                         ? "새 이름이 지금 이름과 같습니다(대소문자는 구별하지 않습니다)"
+                         : "the new name is the current name (case is ignored)");
+        return;
+    }
+    if (!domains_transact(call, rename_work, r))
+        return;
+    summary = xasprintf(i18n_is_korean(call->lang) ? "도메인 %s의 이름을 %s(으)로 바꿨습니다."
+                                                    : "Renamed the domain %s to %s.",
+                        r->from, r->to);
+    domains_apply_and_answer(call, summary, NULL);
+    free(summary);
+}
+
+static void update_step(adhoc_call_t *call)
+{
+    switch (call->stage) {
+    case 0:
+        update_pick(call);
+        break;
+    case 1:
+        update_ask(call);
+        break;
+    default:
+        update_run(call);
+        break;
+    }
+}
+
+/* ---- registration ---- */
+
+static const struct adhoc_command cmd_list = {
+    "domains/list", {"List IM address domains", "IM 주소 도메인 목록"}, false, list_step, NULL};
+static const struct adhoc_command cmd_add = {
+    "domains/add", {"Add an IM address domain", "IM 주소 도메인 추가"}, false, add_step, NULL};
+static const struct adhoc_command cmd_update = {
+    "domains/update", {"Rename an IM address domain", "IM 주소 도메인 이름 변경"}, false,
+    update_step, NULL};
 
 int cmd_domains_register(struct app *app)
 {
-    (void)app;
+    const struct adhoc_command *defs[] = {&cmd_list, &cmd_add, &cmd_update,
+                                          &cmd_domains_delete_def};
+
+    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
+        if (adhoc_register(app->adhoc, defs[i], app) < 0)
+            return -1;
     return 0;
 }
