@@ -146,6 +146,19 @@ static void send_error(struct ctl_client *cl, const char *type, const char *cond
     }
 }
 
+/* libstrophe's string parser keeps xml:lang as plain "lang": put it back where the request's
+ * language is looked for (the iq and its payload), so texts follow `imdomainctl -l`. */
+static void restore_lang(xmpp_stanza_t *iq)
+{
+    xmpp_stanza_t *st[2] = {iq, stanza_first_element(iq)};
+
+    for (int i = 0; i < 2; i++) {
+        const char *lang = st[i] ? xmpp_stanza_get_attribute(st[i], "lang") : NULL;
+        if (lang && xmpp_stanza_get_attribute(st[i], "xml:lang") == NULL)
+            xmpp_stanza_set_attribute(st[i], "xml:lang", lang);
+    }
+}
+
 static void handle_frame(struct ctl_client *cl, const char *xml, size_t len)
 {
     char *text = xstrndup(xml, len);
@@ -162,6 +175,7 @@ static void handle_frame(struct ctl_client *cl, const char *xml, size_t len)
     /* The peer is who the kernel says it is, whatever the frame claims; and replies made with
      * xmpp_stanza_reply need a `from` to exist at all. */
     xmpp_stanza_set_from(iq, cl->requester);
+    restore_lang(iq);
     struct ctl_pending *pending = xcalloc(1, sizeof(*pending));
     pending->cl = cl;
     xmpp_stanza_t *reply = cl->ctl->fn(cl->ctl->ud, iq, cl->requester, pending);

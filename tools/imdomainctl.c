@@ -582,13 +582,14 @@ static int cmd_run(const struct opts *o, const char *node, struct arg *args, int
         if (cmd == NULL || status == NULL)
             die("imdomaind answered without a command status");
         if (strcmp(status, "executing") != 0) {
-            int failed = print_outcome(cmd, o);
+            /* Decided before the reply (which holds `status`) is released. */
+            int rc = print_outcome(cmd, o) || strcmp(status, "completed") != 0 ? 1 : 0;
             for (int i = 0; i < nargs; i++)
                 if (!args[i].used)
                     fprintf(stderr, "imdomainctl: warning: argument %s was not used\n",
                             args[i].var);
             xmpp_stanza_release(reply);
-            return failed || strcmp(status, "completed") != 0 ? 1 : 0;
+            return rc;
         }
         char *sid = strdup(xmpp_stanza_get_attribute(cmd, "sessionid"));
         xmpp_stanza_t *form = child(cmd, "x", NS_DATA);

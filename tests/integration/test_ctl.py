@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import stat
 import struct
 import subprocess
@@ -352,6 +353,121 @@ def test_run_unknown_node():
     check(rc == 2 and "명령이 없습니다" in doc["text"], "Korean text %r" % doc)
 
 
+def test_run_add_and_list():
+    "run domains/add domain=... then domains/list: exit 0, text and --json outcomes"
+    d = _offline_daemon()
+    rc, out, err = ctl(d, "run", "domains/add", "domain=Ctl.Example.ORG")
+    check(rc == 0, "exit %d, stdout %r, stderr %r" % (rc, out, err))
+    check("info:" in out and "ctl.example.org" in out, "stdout %r" % out)
+    rc, out, err = ctl(d, "run", "domains/list")
+    check(rc == 0, "exit %d %r" % (rc, err))
+    check("ctl.example.org" in out, "stdout %r" % out)
+    rc, doc, err = ctl_json(d, "run", "domains/list", "filter=ctl")
+    check(rc == 0, "exit %d %r" % (rc, err))
+    check(doc["status"] == "completed" and doc["node"] == "domains/list", "json %r" % doc)
+    check(doc["notes"] and doc["notes"][0]["type"] == "info", "notes %r" % doc["notes"])
+    table = doc["forms"][0]
+    check(table["type"] == "result", "form %r" % table)
+    check([c["var"] for c in table["columns"]][:1] == ["domain"], "columns %r" % table)
+    check([row["domain"] for row in table["rows"]] == ["ctl.example.org"], "rows %r" % table)
+    check(table["rows"][0]["managed_by"] == "admin", "row %r" % table["rows"][0])
+    rc, doc, err = ctl_json(d, "run", "domains/list", "filter=nothing-like-this")
+    check(rc == 0 and doc["forms"][0]["rows"] == [], "json %r" % doc)
+
+
+def test_run_multi_stage():
+    "run domains/update domain=A new_name=B fills both stages and completes"
+    d = _offline_daemon()
+    check(ctl(d, "run", "domains/add", "domain=a.example.org")[0] == 0)
+    rc, out, err = ctl(d, "run", "domains/update", "domain=a.example.org",
+                       "new_name=b.example.org")
+    check(rc == 0, "exit %d, stdout %r, stderr %r" % (rc, out, err))
+    check("unused" not in err and "not used" not in err, "stderr %r" % err)
+    rc, doc, _ = ctl_json(d, "run", "domains/list")
+    check([row["domain"] for row in doc["forms"][0]["rows"]] == ["b.example.org"], "%r" % doc)
+    # An argument no stage asked for is reported.
+    rc, out, err = ctl(d, "run", "domains/list", "colour=blue")
+    check(rc == 0 and "argument colour was not used" in err, "exit %d %r" % (rc, err))
+
+
+def test_run_error_note():
+    "a completed command with an error note (a duplicate domain): exit 1, the note on stderr"
+    d = _offline_daemon()
+    check(ctl(d, "run", "domains/add", "domain=dup.example.org")[0] == 0)
+    rc, out, err = ctl(d, "run", "domains/add", "domain=dup.example.org")
+    check(rc == 1, "exit %d, stdout %r, stderr %r" % (rc, out, err))
+    check("error:" in err and "dup.example.org" in err, "stderr %r" % err)
+    rc, doc, _ = ctl_json(d, "run", "domains/add", "domain=DUP.example.org")
+    check(rc == 1 and doc["status"] == "completed", "json %r" % doc)
+    check([n["type"] for n in doc["notes"]] == ["error"], "notes %r" % doc["notes"])
+
+
+def test_run_bad_payload():
+    "a value the command refuses: exit 2 with bad-request (bad-payload) and the reason"
+    d = _offline_daemon()
+    rc, out, err = ctl(d, "run", "domains/add", "domain=bad_name!")
+    check(rc == 2, "exit %d, stdout %r, stderr %r" % (rc, out, err))
+    check("bad-request (bad-payload)" in err, "stderr %r" % err)
+    rc, doc, _ = ctl_json(d, "run", "domains/list", "managed_by=nobody")
+    check(rc == 2, "exit %d" % rc)
+    check(doc["condition"] == "bad-request" and doc["command_condition"] == "bad-payload"
+          and "managed_by" in doc["text"], "json %r" % doc)
+
+
+def test_run_missing_required():
+    "a required field without a value and no terminal: exit 1 naming it, the session canceled"
+    d = _offline_daemon()
+    rc, out, err = ctl(d, "run", "domains/add", input_text="")
+    check(rc == 1, "exit %d, stdout %r, stderr %r" % (rc, out, err))
+    check("missing value for required field 'domain'" in err and "domain=VALUE" in err,
+          "stderr %r" % err)
+    rows = _audit_rows(d)
+    check(rows == [("uid:0", "domains/add", "canceled")], "audit %r" % rows)
+
+
+def test_run_korean():
+    "-l ko: Korean notes and errors"
+    d = _offline_daemon()
+    rc, out, err = ctl(d, "-l", "ko", "run", "domains/add", "domain=ko.example.org")
+    check(rc == 0 and "추가" in out, "exit %d, stdout %r" % (rc, out))
+    rc, doc, _ = ctl_json(d, "-l", "ko", "run", "domains/list")
+    check(rc == 0 and "도메인" in doc["notes"][0]["text"], "json %r" % doc)
+    rc, out, _ = ctl(d, "-l", "ko", "list")
+    check(rc == 0 and "IM 주소 도메인 목록" in out, "list %r" % out)
+
+
+def test_run_one_stage():
+    "a command that completes on execute (sync/audit): exit 0 with its result fields in JSON"
+    d = _offline_daemon()
+    rc, doc, err = ctl_json(d, "run", "sync/audit")
+    check(rc == 0, "exit %d %r" % (rc, err))
+    check(doc["status"] == "completed" and doc["node"] == "sync/audit", "json %r" % doc)
+    fields = doc["forms"][0]["fields"]
+    check("added" in fields and fields["added"] == ["0"], "fields %r" % fields)
+
+
+def _audit_rows(d):
+    """(actor, node, outcome) of the audit records, read from the stopped daemon's store."""
+    check(d.stop() == 0, "the daemon did not stop cleanly")
+    con = sqlite3.connect(d.store)
+    try:
+        return con.execute("SELECT actor, node, outcome FROM audit_log ORDER BY id").fetchall()
+    finally:
+        con.close()
+
+
+def test_audit_actor_uid():
+    "runs over the socket are audited with actor uid:N; the router need not be up"
+    d = _offline_daemon()
+    ctl(d, "run", "domains/add", "domain=au.example.org")
+    ctl(d, "run", "domains/add", "domain=au.example.org")
+    ctl(d, "run", "no/such-command")
+    rows = _audit_rows(d)
+    me = "uid:%d" % os.geteuid()
+    check(rows == [(me, "domains/add", "ok"), (me, "domains/add", "refused"),
+                   (me, "no/such-command", "refused")], "audit %r" % rows)
+
+
 def test_usage():
     "bad usage: exit 1 with the usage text; an argument that is not var=value is refused"
     d = _offline_daemon()
@@ -395,6 +511,14 @@ h.tap.run([
     test_refused_by_mode,
     test_group_lets_in,
     test_run_unknown_node,
+    test_run_add_and_list,
+    test_run_multi_stage,
+    test_run_error_note,
+    test_run_bad_payload,
+    test_run_missing_required,
+    test_run_korean,
+    test_run_one_stage,
+    test_audit_actor_uid,
     test_usage,
     test_no_daemon,
 ])
