@@ -15,6 +15,8 @@
 #include "xmpp/adhoc.h"
 
 struct job_runner; /* component/job.h */
+struct sessions;   /* component/sessions.h */
+struct services;   /* component/services.h */
 
 struct app {
     const struct config *cfg;
@@ -25,6 +27,8 @@ struct app {
     apply_t *apply;          /* NULL when nothing is configured to apply to */
     struct job_runner *jobs; /* long jobs (default domain); NULL until started */
     bool stopping;           /* set when the daemon stops: start no new work */
+    struct sessions *sessions; /* presence sessions; NULL when not tracked (tests) */
+    struct services *services; /* the control center's runs and hooks; NULL in tests */
 };
 
 /* Called once the router has been told (or telling it failed): ok 1/0 and a sentence. */

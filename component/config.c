@@ -65,6 +65,11 @@ static const struct key_def keys[] = {
     {"router", "vhosts_file", K_STR, OFF(vhosts_file), 0, 0},
     {"router", "reload_hook", K_STR, OFF(reload_hook), 0, 0},
     {"router", "hook_timeout", K_INT, OFF(hook_timeout), 1, 3600},
+    {"ha", "settle_time", K_INT, OFF(settle_time), 0, 86400},
+    {"services", "start_hook", K_STR, OFF(start_hook), 0, 0},
+    {"services", "stop_hook", K_STR, OFF(stop_hook), 0, 0},
+    {"services", "status_hook", K_STR, OFF(status_hook), 0, 0},
+    {"services", "hook_timeout", K_INT, OFF(service_hook_timeout), 1, 3600},
 };
 
 void config_defaults(struct config *cfg)
@@ -85,6 +90,8 @@ void config_defaults(struct config *cfg)
     cfg->max_sessions_per_jid = 16;
     cfg->max_sessions = 1024;
     cfg->hook_timeout = 10;
+    cfg->settle_time = 120;
+    cfg->service_hook_timeout = 30;
 }
 
 static void problem(struct load_ctx *lc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -401,5 +408,8 @@ void config_free(struct config *cfg)
     free(cfg->control_group);
     free(cfg->vhosts_file);
     free(cfg->reload_hook);
+    free(cfg->start_hook);
+    free(cfg->stop_hook);
+    free(cfg->status_hook);
     memset(cfg, 0, sizeof(*cfg));
 }

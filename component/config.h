@@ -42,6 +42,14 @@ struct config {
     char *vhosts_file;
     char *reload_hook;
     int hook_timeout;
+    /* [ha] */
+    int settle_time; /* seconds to wait after ha/disable before domain changes (guide: 120) */
+    /* [services] argv templates run per node and service; {node} {service} {operation} are
+     * replaced in each word. NULL or "": the state is recorded only. */
+    char *start_hook;
+    char *stop_hook;
+    char *status_hook;
+    int service_hook_timeout; /* seconds */
 };
 
 /* Fills `cfg` with the built-in defaults. */

@@ -1,0 +1,512 @@
+/* The presence session table: a hash of tracked users by bare JID, each with its available
+ * resources and its node (an index into a small table of node counters). Every change keeps the
+ * per-node counters exact, so counting is O(1) however many sessions there are. */
+#include "component/sessions.h"
+
+#include "component/app.h"
+#include "component/services.h"
+#include "store/store_topo.h"
+#include "store/store_user.h"
+#include "util/log.h"
+#include "util/xmalloc.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define SESSIONS_MIN_BUCKETS 1024u
+#define SESSIONS_MAX_RESOURCES 64 /* per user; more are logged and not counted */
+#define SESSIONS_JID_MAX 3071     /* RFC 7622: 1023 per part, three parts */
+#define NO_NODE (-1)
+
+struct tracked {
+    struct tracked *next; /* bucket chain */
+    char *bare;           /* lower-case bare JID */
+    char **res;           /* available resources ("" for a bare-JID presence) */
+    uint32_t nres;
+    int32_t node; /* index into s->nodes, NO_NODE when the user is assigned to none */
+};
+
+struct node_count {
+    char *name;
+    int64_t sessions, users;
+    bool engine_off; /* presence-engine deactivated: nothing is counted here */
+};
+
+struct sessions {
+    struct app *app;
+    dispatch_t *d;
+    const char *self;
+    struct tracked **buckets;
+    size_t nbuckets, nusers;
+    int64_t total, unassigned_sessions;
+    struct node_count *nodes;
+    size_t nnodes;
+};
+
+/* ---- the hash ---- */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+static struct tracked **slot_of(struct sessions *s, const char *bare)
+{
+    struct tracked **p = &s->buckets[hash_str(bare) & (s->nbuckets - 1)];
+
+    while (*p != NULL && strcmp((*p)->bare, bare) != 0)
+        p = &(*p)->next;
+    return p;
+}
+
+static void grow(struct sessions *s)
+{
+    size_t old = s->nbuckets;
+    struct tracked **b = s->buckets;
+
+    s->nbuckets = old * 2;
+    s->buckets = xcalloc(s->nbuckets, sizeof(*s->buckets));
+    for (size_t i = 0; i < old; i++) {
+        for (struct tracked *t = b[i], *next; t != NULL; t = next) {
+            struct tracked **head = &s->buckets[hash_str(t->bare) & (s->nbuckets - 1)];
+            next = t->next;
+            t->next = *head;
+            *head = t;
+        }
+    }
+    free(b);
+}
+
+/* ---- node counters ---- */
+
+static int32_t node_index(struct sessions *s, const char *name, bool add)
+{
+    for (size_t i = 0; i < s->nnodes; i++)
+        if (strcasecmp(s->nodes[i].name, name) == 0)
+            return (int32_t)i;
+    if (!add)
+        return NO_NODE;
+    s->nodes = xrealloc(s->nodes, (s->nnodes + 1) * sizeof(*s->nodes));
+    memset(&s->nodes[s->nnodes], 0, sizeof(*s->nodes));
+    s->nodes[s->nnodes].name = xstrdup(name);
+    return (int32_t)s->nnodes++;
+}
+
+/* Adds `delta` sessions of one user (who had `before` sessions) to the counters. */
+static void count(struct sessions *s, const struct tracked *t, int64_t delta, uint32_t before)
+{
+    s->total += delta;
+    if (t->node == NO_NODE) {
+        s->unassigned_sessions += delta;
+        return;
+    }
+    s->nodes[t->node].sessions += delta;
+    if (before == 0 && delta > 0)
+        s->nodes[t->node].users++;
+    else if (before > 0 && before + delta == 0)
+        s->nodes[t->node].users--;
+}
+
+/* ---- users ---- */
+
+static void lower(char *p)
+{
+    for (; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+}
+
+/* Whether `bare` (lower-case) is a provisioned user's IM address; *node gets the assigned
+ * node (malloc'd, NULL for none). 1 yes, 0 no, -1 the store failed. The IM address is most
+ * often userid@domain, so the userid lookup comes first; a directory-URI address may have
+ * another local part and is found by the filtered list. */
+static int lookup_user(struct sessions *s, const char *bare, char **node)
+{
+    struct store_user u = {0}, *list = NULL;
+    size_t n = 0, at = strcspn(bare, "@");
+    char *local = xstrndup(bare, at);
+    enum store_rc rc = store_user_get(s->app->store, local, &u);
+    int found = 0;
+
+    free(local);
+    *node = NULL;
+    if (rc == STORE_OK && strcasecmp(u.im_address, bare) == 0) {
+        *node = u.node ? xstrdup(u.node) : NULL;
+        store_user_clear(&u);
+        return 1;
+    }
+    store_user_clear(&u);
+    if (rc == STORE_ERR || store_user_list(s->app->store, bare, 0, 0, &list, &n) != STORE_OK) {
+        log_warnx("sessions: cannot look up %s: %s", bare, store_errmsg(s->app->store));
+        return -1;
+    }
+    for (size_t i = 0; i < n && !found; i++) {
+        if (strcasecmp(list[i].im_address, bare) != 0)
+            continue;
+        *node = list[i].node ? xstrdup(list[i].node) : NULL;
+        found = 1;
+    }
+    store_user_list_free(list, n);
+    return found;
+}
+
+static void drop_all(struct sessions *s, struct tracked **slot)
+{
+    struct tracked *t = *slot;
+
+    count(s, t, -(int64_t)t->nres, t->nres);
+    for (uint32_t i = 0; i < t->nres; i++)
+        free(t->res[i]);
+    free(t->res);
+    free(t->bare);
+    *slot = t->next;
+    free(t);
+    s->nusers--;
+}
+
+/* The tracked user `bare`, created when it is a provisioned user on a counting node; NULL
+ * otherwise. */
+static struct tracked *track(struct sessions *s, const char *bare)
+{
+    struct tracked **slot = slot_of(s, bare), *t;
+    char *node = NULL;
+    int32_t idx = NO_NODE;
+
+    if (*slot != NULL)
+        return *slot;
+    if (lookup_user(s, bare, &node) != 1)
+        return NULL;
+    if (node != NULL)
+        idx = node_index(s, node, true);
+    free(node);
+    if (idx != NO_NODE && s->nodes[idx].engine_off)
+        return NULL;
+    t = xcalloc(1, sizeof(*t));
+    t->bare = xstrdup(bare);
+    t->node = idx;
+    t->next = *slot;
+    *slot = t;
+    if (++s->nusers > s->nbuckets)
+        grow(s);
+    return t;
+}
+
+static int32_t find_resource(const struct tracked *t, const char *res)
+{
+    for (uint32_t i = 0; i < t->nres; i++)
+        if (strcmp(t->res[i], res) == 0)
+            return (int32_t)i;
+    return -1;
+}
+
+static void add_resource(struct sessions *s, struct tracked *t, const char *res)
+{
+    if (find_resource(t, res) >= 0)
+        return; /* a presence update of a session we count already */
+    if (t->nres == SESSIONS_MAX_RESOURCES) {
+        log_warnx("sessions: %s has %d resources; not counting %s", t->bare,
+                  SESSIONS_MAX_RESOURCES, res);
+        return;
+    }
+    t->res = xrealloc(t->res, (t->nres + 1) * sizeof(*t->res));
+    t->res[t->nres++] = xstrdup(res);
+    count(s, t, 1, t->nres - 1);
+}
+
+/* Removes one resource, or all of them when `res` is NULL; forgets users left with none. */
+static void remove_resource(struct sessions *s, const char *bare, const char *res)
+{
+    struct tracked **slot = slot_of(s, bare), *t = *slot;
+    int32_t i;
+
+    if (t == NULL)
+        return;
+    if (res == NULL || t->nres == 1) {
+        if (res == NULL || find_resource(t, res) == 0)
+            drop_all(s, slot);
+        return;
+    }
+    if ((i = find_resource(t, res)) < 0)
+        return;
+    free(t->res[i]);
+    t->res[i] = t->res[--t->nres];
+    count(s, t, -1, t->nres + 1);
+}
+
+/* ---- stanzas ---- */
+
+static void send_presence(struct sessions *s, const char *to, const char *type)
+{
+    xmpp_stanza_t *p = xmpp_presence_new(s->app->ctx);
+
+    xmpp_stanza_set_to(p, to);
+    xmpp_stanza_set_from(p, s->self);
+    if (type != NULL)
+        xmpp_stanza_set_type(p, type);
+    dispatch_send(s->d, p);
+    xmpp_stanza_release(p);
+}
+
+/* A subscription request: approved (and returned) for provisioned users only. */
+static void on_subscribe(struct sessions *s, const char *bare)
+{
+    char *node = NULL;
+    int r = lookup_user(s, bare, &node);
+
+    free(node);
+    if (r != 1) {
+        log_info("sessions: subscription refused jid=%s reason=%s", bare,
+                 r == 0 ? "not-provisioned" : "store-error");
+        send_presence(s, bare, "unsubscribed");
+        return;
+    }
+    log_info("sessions: subscription approved jid=%s", bare);
+    send_presence(s, bare, "subscribed");
+    send_presence(s, bare, "subscribe");
+}
+
+static void on_available(struct sessions *s, const char *bare, const char *res)
+{
+    struct tracked *t = track(s, bare);
+
+    if (t != NULL)
+        add_resource(s, t, res);
+}
+
+static void on_probe(struct sessions *s, const char *bare)
+{
+    char *node = NULL;
+
+    if (lookup_user(s, bare, &node) == 1)
+        send_presence(s, bare, NULL);
+    free(node);
+}
+
+/* Splits a from= JID into its lower-case bare part and its resource ("" for none). */
+static bool split_jid(const char *from, char *bare, size_t size, const char **res)
+{
+    size_t len = strcspn(from, "/");
+
+    if (len == 0 || len >= size || strchr(from, '@') == NULL)
+        return false;
+    memcpy(bare, from, len);
+    bare[len] = '\0';
+    lower(bare);
+    *res = from[len] == '/' ? from + len + 1 : "";
+    return true;
+}
+
+void sessions_on_presence(void *ud, xmpp_stanza_t *presence)
+{
+    struct sessions *s = ud;
+    const char *from = xmpp_stanza_get_from(presence), *type = xmpp_stanza_get_type(presence);
+    const char *res;
+    char bare[SESSIONS_JID_MAX + 1];
+
+    if (from == NULL || !split_jid(from, bare, sizeof(bare), &res))
+        return; /* presence from a server or a component: not a user session */
+    if (type == NULL)
+        on_available(s, bare, res);
+    else if (strcmp(type, "unavailable") == 0 || strcmp(type, "error") == 0)
+        remove_resource(s, bare, *res ? res : NULL);
+    else if (strcmp(type, "subscribe") == 0)
+        on_subscribe(s, bare);
+    else if (strcmp(type, "unsubscribe") == 0 || strcmp(type, "unsubscribed") == 0) {
+        remove_resource(s, bare, NULL);
+        if (strcmp(type, "unsubscribe") == 0)
+            send_presence(s, bare, "unsubscribed");
+    } else if (strcmp(type, "probe") == 0)
+        on_probe(s, bare);
+}
+
+/* ---- life cycle ---- */
+
+static void clear_table(struct sessions *s)
+{
+    for (size_t i = 0; i < s->nbuckets; i++)
+        while (s->buckets[i] != NULL)
+            drop_all(s, &s->buckets[i]);
+}
+
+/* Re-reads which nodes have presence-engine deactivated. */
+static void read_engine_states(struct sessions *s)
+{
+    struct store_service *v = NULL;
+    size_t n = 0;
+
+    for (size_t i = 0; i < s->nnodes; i++)
+        s->nodes[i].engine_off = false;
+    if (store_service_list(s->app->store, NULL, &v, &n) != STORE_OK) {
+        log_warnx("sessions: cannot read service states: %s", store_errmsg(s->app->store));
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(v[i].service, SERVICE_PRESENCE_ENGINE) == 0 && !services_state_is_up(v[i].state))
+            s->nodes[node_index(s, v[i].node, true)].engine_off = true;
+    store_service_list_free(v, n);
+}
+
+struct sessions *sessions_new(struct app *app, dispatch_t *d, const char *self_jid)
+{
+    struct sessions *s = xcalloc(1, sizeof(*s));
+
+    s->app = app;
+    s->d = d;
+    s->self = self_jid;
+    s->nbuckets = SESSIONS_MIN_BUCKETS;
+    s->buckets = xcalloc(s->nbuckets, sizeof(*s->buckets));
+    read_engine_states(s);
+    return s;
+}
+
+void sessions_free(struct sessions *s)
+{
+    if (s == NULL)
+        return;
+    clear_table(s);
+    for (size_t i = 0; i < s->nnodes; i++)
+        free(s->nodes[i].name);
+    free(s->nodes);
+    free(s->buckets);
+    free(s);
+}
+
+/* Probes every provisioned user on a counting node (`only`: that node index alone). */
+static void probe_users(struct sessions *s, int32_t only)
+{
+    struct store_user *u = NULL;
+    size_t n = 0, sent = 0;
+
+    if (store_user_list(s->app->store, NULL, 0, 0, &u, &n) != STORE_OK) {
+        log_warnx("sessions: cannot list users to probe: %s", store_errmsg(s->app->store));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int32_t idx = u[i].node ? node_index(s, u[i].node, false) : NO_NODE;
+        if ((only != NO_NODE && idx != only) || (idx != NO_NODE && s->nodes[idx].engine_off))
+            continue;
+        send_presence(s, u[i].im_address, "probe");
+        sent++;
+    }
+    store_user_list_free(u, n);
+    log_info("sessions: probes sent=%zu", sent);
+}
+
+void sessions_on_ready(struct sessions *s)
+{
+    if (s == NULL)
+        return;
+    clear_table(s);
+    read_engine_states(s);
+    probe_users(s, NO_NODE);
+}
+
+/* Moves one user's counters to the node the store now says (or drops the user). */
+static void relocate(struct sessions *s, struct tracked **slot)
+{
+    struct tracked *t = *slot;
+    char *node = NULL;
+    int r = lookup_user(s, t->bare, &node);
+    int32_t idx = node ? node_index(s, node, true) : NO_NODE;
+    uint32_t n = t->nres;
+
+    free(node);
+    if (r == 0 || (idx != NO_NODE && s->nodes[idx].engine_off)) {
+        drop_all(s, slot);
+        return;
+    }
+    if (r < 0 || idx == t->node)
+        return;
+    count(s, t, -(int64_t)n, n);
+    t->node = idx;
+    count(s, t, n, 0);
+}
+
+/* Visits every tracked user; `fn` may unlink the one it is given. */
+static void each_user(struct sessions *s, void (*fn)(struct sessions *, struct tracked **))
+{
+    for (size_t i = 0; i < s->nbuckets; i++) {
+        struct tracked **p = &s->buckets[i];
+        while (*p != NULL) {
+            struct tracked *before = *p;
+            fn(s, p);
+            if (*p == before)
+                p = &(*p)->next;
+        }
+    }
+}
+
+void sessions_users_changed(struct sessions *s)
+{
+    if (s != NULL)
+        each_user(s, relocate);
+}
+
+void sessions_engine_changed(struct sessions *s)
+{
+    size_t n;
+    bool *was;
+
+    if (s == NULL)
+        return;
+    n = s->nnodes;
+    was = xcalloc(n ? n : 1, sizeof(*was));
+    for (size_t i = 0; i < n; i++)
+        was[i] = s->nodes[i].engine_off;
+    read_engine_states(s);
+    each_user(s, relocate);
+    for (size_t i = 0; i < n; i++)
+        if (was[i] && !s->nodes[i].engine_off)
+            probe_users(s, (int32_t)i);
+    free(was);
+}
+
+/* ---- counts ---- */
+
+static const struct node_count *find_node(const struct sessions *s, const char *node)
+{
+    for (size_t i = 0; s != NULL && i < s->nnodes; i++)
+        if (strcasecmp(s->nodes[i].name, node) == 0)
+            return &s->nodes[i];
+    return NULL;
+}
+
+int64_t sessions_on_node(const struct sessions *s, const char *node)
+{
+    const struct node_count *c = find_node(s, node);
+    return c ? c->sessions : 0;
+}
+
+int64_t sessions_users_on_node(const struct sessions *s, const char *node)
+{
+    const struct node_count *c = find_node(s, node);
+    return c ? c->users : 0;
+}
+
+int64_t sessions_total(const struct sessions *s)
+{
+    return s ? s->total : 0;
+}
+
+int64_t sessions_online_users(const struct sessions *s)
+{
+    return s ? (int64_t)s->nusers : 0;
+}
+
+int64_t sessions_of_user(const struct sessions *s, const char *bare)
+{
+    char key[SESSIONS_JID_MAX + 1];
+    struct tracked *t;
+
+    if (s == NULL || strlen(bare) > SESSIONS_JID_MAX)
+        return 0;
+    strcpy(key, bare);
+    lower(key);
+    t = *slot_of((struct sessions *)s, key);
+    return t ? t->nres : 0;
+}
