@@ -8,6 +8,8 @@
 #include "component/commands.h"
 #include "component/ctl.h"
 #include "component/job.h"
+#include "component/services.h"
+#include "component/sessions.h"
 #include "store/store_audit.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -84,6 +86,7 @@ static void on_conn_event(void *ud, enum conn_event ev, xmpp_stanza_t *stanza, c
 
     switch (ev) {
     case CONN_EV_READY:
+        sessions_on_ready(dm->app.sessions); /* rebuild the table from probes */
         break;
     case CONN_EV_STANZA:
         dispatch_stanza(dm->dispatch, stanza);
@@ -102,6 +105,8 @@ static void on_conn_event(void *ud, enum conn_event ev, xmpp_stanza_t *stanza, c
         job_runner_stop(dm->app.jobs);
         apply_free(dm->app.apply);
         dm->app.apply = NULL;
+        services_free(dm->app.services);
+        dm->app.services = NULL;
         uv_walk(&dm->loop, close_walk, NULL);
         break;
     }
@@ -386,6 +391,11 @@ static int setup_app(struct daemon *dm)
     }
     if ((app->jobs = job_runner_new(app)) == NULL)
         return -1;
+    app->services = services_new(app);
+    if (services_config_problem(app->services) != NULL)
+        return -1;
+    app->sessions = sessions_new(app, dm->dispatch, cfg->jid);
+    dispatch_on_presence(dm->dispatch, sessions_on_presence, app->sessions);
     if (cfg->control_socket && *cfg->control_socket) {
         struct ctl_config cc = {
             .path = cfg->control_socket, .mode = cfg->control_mode, .group = cfg->control_group};
@@ -405,6 +415,10 @@ static void teardown_app(struct daemon *dm)
 
     job_runner_free(app->jobs);
     app->jobs = NULL;
+    services_free(app->services);
+    app->services = NULL;
+    sessions_free(app->sessions);
+    app->sessions = NULL;
     apply_free(app->apply);
     app->apply = NULL;
     adhoc_free(app->adhoc); /* answers any request still waiting, then frees the sessions */
