@@ -26,6 +26,7 @@ struct app {
     adhoc_t *adhoc;
     apply_t *apply;          /* NULL when nothing is configured to apply to */
     struct job_runner *jobs; /* long jobs (default domain); NULL until started */
+    struct dispatch *dispatch; /* iqs that commands send (federation/check); may be NULL */
     bool stopping;           /* set when the daemon stops: start no new work */
     struct sessions *sessions; /* presence sessions; NULL when not tracked (tests) */
     struct services *services; /* the control center's runs and hooks; NULL in tests */

@@ -2,6 +2,7 @@
  * problem is reported as file:line, and every problem is listed rather than only the first. */
 #include "component/config.h"
 
+#include "component/cert.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
@@ -65,6 +66,12 @@ static const struct key_def keys[] = {
     {"router", "vhosts_file", K_STR, OFF(vhosts_file), 0, 0},
     {"router", "reload_hook", K_STR, OFF(reload_hook), 0, 0},
     {"router", "hook_timeout", K_INT, OFF(hook_timeout), 1, 3600},
+    {"certs", "dir", K_STR, OFF(cert_dir), 0, 0},
+    {"certs", "key_type", K_STR, OFF(cert_key_type), 0, 0},
+    {"certs", "days", K_INT, OFF(cert_days), 1, 3650},
+    {"certs", "ca_file", K_STR, OFF(cert_ca_file), 0, 0},
+    {"federation", "timeout", K_INT, OFF(federation_timeout), 1, 300},
+    {"federation", "resolve", K_STR, OFF(federation_resolve), 0, 0},
     {"ha", "settle_time", K_INT, OFF(settle_time), 0, 86400},
     {"services", "start_hook", K_STR, OFF(start_hook), 0, 0},
     {"services", "stop_hook", K_STR, OFF(stop_hook), 0, 0},
@@ -90,6 +97,9 @@ void config_defaults(struct config *cfg)
     cfg->max_sessions_per_jid = 16;
     cfg->max_sessions = 1024;
     cfg->hook_timeout = 10;
+    cfg->cert_key_type = xstrdup("rsa-2048");
+    cfg->cert_days = 365;
+    cfg->federation_timeout = 10;
     cfg->settle_time = 120;
     cfg->service_hook_timeout = 30;
 }
@@ -348,6 +358,7 @@ int config_finish(struct config *cfg, const char *path, FILE *errs)
 {
     int problems = 0;
     const char *why = NULL;
+    enum cert_key_type key_type;
 
 #define FINISH_PROBLEM(...)                                                                        \
     do {                                                                                           \
@@ -376,6 +387,9 @@ int config_finish(struct config *cfg, const char *path, FILE *errs)
     }
     if (cfg->control_group && cfg->control_group[0] && getgrnam(cfg->control_group) == NULL)
         FINISH_PROBLEM("control.group '%s' does not exist", cfg->control_group);
+    if (cfg->cert_key_type && cert_key_type_parse(cfg->cert_key_type, &key_type) < 0)
+        FINISH_PROBLEM("certs.key_type '%s' is not one of rsa-2048, rsa-3072, rsa-4096, ec-p256, "
+                       "ec-p384", cfg->cert_key_type);
     if (cfg->n_admins == 0)
         log_warnx("config: no admins.jids configured; nobody can run commands over XMPP");
 #undef FINISH_PROBLEM
@@ -408,6 +422,10 @@ void config_free(struct config *cfg)
     free(cfg->control_group);
     free(cfg->vhosts_file);
     free(cfg->reload_hook);
+    free(cfg->cert_dir);
+    free(cfg->cert_key_type);
+    free(cfg->cert_ca_file);
+    free(cfg->federation_resolve);
     free(cfg->start_hook);
     free(cfg->stop_hook);
     free(cfg->status_hook);

@@ -42,6 +42,14 @@ struct config {
     char *vhosts_file;
     char *reload_hook;
     int hook_timeout;
+    /* [certs] cup-xmpp-s2s */
+    char *cert_dir;      /* where the router reads <domain>.crt/.key; NULL: files not written */
+    char *cert_key_type; /* default key type for certs/regenerate and certs/csr */
+    int cert_days;       /* default validity of a self-signed certificate */
+    char *cert_ca_file;  /* trust anchors for federation/check; NULL: the system's */
+    /* [federation] */
+    int federation_timeout;   /* seconds per federation/check step */
+    char *federation_resolve; /* "domain=host:port ..." answered before DNS (tests, split DNS) */
     /* [ha] */
     int settle_time; /* seconds to wait after ha/disable before domain changes (guide: 120) */
     /* [services] argv templates run per node and service; {node} {service} {operation} are

@@ -1,0 +1,449 @@
+/* The federation probe (see federation.h): plain blocking sockets with per-step deadlines,
+ * libc's resolver for SRV, OpenSSL for STARTTLS. Runs on a worker thread, so it keeps no state
+ * beyond its arguments. */
+#include "component/federation.h"
+
+#include <arpa/nameser.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <poll.h>
+#include <resolv.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
+#define HOST_MAX 256
+
+static const char *const step_names[FED_STEPS] = {"resolve", "connect", "stream", "starttls",
+                                                  "chain",   "name",    "ping"};
+
+const char *federation_step_name(enum fed_step step)
+{
+    return (unsigned)step < FED_STEPS ? step_names[step] : "?";
+}
+
+int federation_first_failure(const struct fed_report *report)
+{
+    for (int i = 0; i < FED_STEPS; i++)
+        if (report->steps[i].state == FED_FAILED)
+            return i;
+    return -1;
+}
+
+/* ---- bookkeeping ---- */
+
+struct probe {
+    const struct fed_options *opts;
+    struct fed_report *report;
+    struct timespec started; /* of the current step */
+    char host[HOST_MAX];     /* where to connect */
+    unsigned port;
+    int fd;
+    SSL_CTX *ctx;
+    SSL *ssl;
+};
+
+static unsigned elapsed_ms(const struct timespec *since)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (unsigned)((now.tv_sec - since->tv_sec) * 1000 +
+                      (now.tv_nsec - since->tv_nsec) / 1000000);
+}
+
+static void step_begin(struct probe *p)
+{
+    clock_gettime(CLOCK_MONOTONIC, &p->started);
+}
+
+static int step_end(struct probe *p, enum fed_step step, bool ok, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Records the step's outcome; returns 0 when it succeeded, -1 otherwise. */
+static int step_end(struct probe *p, enum fed_step step, bool ok, const char *fmt, ...)
+{
+    struct fed_step_result *r = &p->report->steps[step];
+    va_list ap;
+
+    r->state = ok ? FED_OK : FED_FAILED;
+    r->ms = elapsed_ms(&p->started);
+    va_start(ap, fmt);
+    vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+    va_end(ap);
+    return ok ? 0 : -1;
+}
+
+/* ---- resolve ---- */
+
+/* "domain=host:port" among blank- or comma-separated entries. */
+static bool find_override(struct probe *p)
+{
+    const char *o = p->opts->overrides;
+    size_t dlen = strlen(p->opts->domain);
+
+    while (o && *o) {
+        o += strspn(o, " \t,");
+        size_t len = strcspn(o, " \t,");
+        const char *colon = memchr(o, ':', len);
+        if (len > dlen + 1 && strncasecmp(o, p->opts->domain, dlen) == 0 && o[dlen] == '=' &&
+            colon && (size_t)(colon - o - dlen - 1) < sizeof(p->host)) {
+            snprintf(p->host, sizeof(p->host), "%.*s", (int)(colon - o - dlen - 1), o + dlen + 1);
+            p->port = (unsigned)strtoul(colon + 1, NULL, 10);
+            return p->port > 0 && p->port < 65536;
+        }
+        o += len;
+    }
+    return false;
+}
+
+static unsigned get16(const unsigned char *p)
+{
+    return (unsigned)p[0] << 8 | p[1];
+}
+
+/* Walks the answer section of a DNS reply (RFC 1035 §4.1) by hand: libc has the resolver but
+ * the ns_* parser lives in libresolv. Keeps the SRV record with the lowest priority. */
+static int best_srv(const unsigned char *msg, int len, struct probe *p)
+{
+    const unsigned char *end = msg + len, *cur = msg + HFIXEDSZ;
+    unsigned qd = get16(msg + 4), an = get16(msg + 6), best = 65536;
+    int n, found = 0;
+
+    for (unsigned i = 0; i < qd && cur < end; i++) {
+        if ((n = dn_skipname(cur, end)) < 0)
+            return 0;
+        cur += n + QFIXEDSZ;
+    }
+    for (unsigned i = 0; i < an && cur < end; i++) {
+        char target[HOST_MAX];
+        if ((n = dn_skipname(cur, end)) < 0 || cur + n + RRFIXEDSZ > end)
+            return found;
+        cur += n;
+        unsigned type = get16(cur), rdlen = get16(cur + 8);
+        cur += RRFIXEDSZ;
+        if (cur + rdlen > end)
+            return found;
+        if (type == T_SRV && rdlen >= 7 && get16(cur) < best &&
+            dn_expand(msg, end, cur + 6, target, sizeof(target)) >= 0) {
+            best = get16(cur);
+            p->port = get16(cur + 4);
+            snprintf(p->host, sizeof(p->host), "%s", target);
+            found = 1;
+        }
+        cur += rdlen;
+    }
+    return found;
+}
+
+/* The SRV record with the lowest priority; 1 found, 0 none, -1 "service not available". */
+static int lookup_srv(struct probe *p)
+{
+    unsigned char answer[4096];
+    char qname[HOST_MAX + 32];
+    struct __res_state rs;
+    int len, found;
+
+    memset(&rs, 0, sizeof(rs));
+    if (res_ninit(&rs) != 0)
+        return 0;
+    rs.retrans = (int)(p->opts->timeout_ms / 1000 ? p->opts->timeout_ms / 1000 : 1);
+    rs.retry = 1;
+    snprintf(qname, sizeof(qname), "_xmpp-server._tcp.%s", p->opts->domain);
+    len = res_nquery(&rs, qname, C_IN, T_SRV, answer, sizeof(answer));
+    res_nclose(&rs);
+    if (len < HFIXEDSZ)
+        return 0;
+    found = best_srv(answer, len, p);
+    return found && (strcmp(p->host, ".") == 0 || p->host[0] == '\0') ? -1 : found;
+}
+
+static int step_resolve(struct probe *p)
+{
+    int srv;
+
+    step_begin(p);
+    if (find_override(p))
+        return step_end(p, FED_RESOLVE, true, "%s:%u (configured in [federation] resolve)", p->host,
+                        p->port);
+    if ((srv = lookup_srv(p)) < 0)
+        return step_end(p, FED_RESOLVE, false,
+                        "_xmpp-server._tcp.%s says the service is not available (target \".\")",
+                        p->opts->domain);
+    if (srv > 0)
+        return step_end(p, FED_RESOLVE, true, "SRV _xmpp-server._tcp.%s: %s:%u", p->opts->domain,
+                        p->host, p->port);
+    snprintf(p->host, sizeof(p->host), "%s", p->opts->domain);
+    p->port = FED_DEFAULT_PORT;
+    return step_end(p, FED_RESOLVE, true, "no SRV record: falling back to %s:%u", p->host, p->port);
+}
+
+/* ---- connect ---- */
+
+static int connect_timed(const struct addrinfo *ai, unsigned timeout_ms, int *err)
+{
+    int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+    socklen_t len = sizeof(*err);
+
+    if (fd < 0) {
+        *err = errno;
+        return -1;
+    }
+    if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+        return fd;
+    *err = errno;
+    if (*err == EINPROGRESS) {
+        int r = poll(&pfd, 1, (int)timeout_ms);
+        *err = r == 0 ? ETIMEDOUT : r < 0 ? errno : 0;
+        if (r > 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, err, &len) < 0)
+            *err = errno;
+        if (*err == 0)
+            return fd;
+    }
+    close(fd);
+    return -1;
+}
+
+/* Blocking from here on, with the step timeout on every read and write. */
+static void set_blocking(int fd, unsigned timeout_ms)
+{
+    struct timeval tv = {.tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000};
+
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+static int step_connect(struct probe *p)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *list = NULL;
+    char port[8], addr[NI_MAXHOST] = "?";
+    int rc, err = 0;
+
+    step_begin(p);
+    snprintf(port, sizeof(port), "%u", p->port);
+    if ((rc = getaddrinfo(p->host, port, &hints, &list)) != 0)
+        return step_end(p, FED_CONNECT, false, "cannot resolve %s: %s", p->host, gai_strerror(rc));
+    for (struct addrinfo *ai = list; ai && p->fd < 0; ai = ai->ai_next) {
+        p->fd = connect_timed(ai, p->opts->timeout_ms, &err);
+        getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST);
+    }
+    freeaddrinfo(list);
+    if (p->fd < 0)
+        return step_end(p, FED_CONNECT, false, "cannot connect to %s port %u (%s): %s", p->host,
+                        p->port, addr, strerror(err));
+    set_blocking(p->fd, p->opts->timeout_ms);
+    return step_end(p, FED_CONNECT, true, "connected to %s port %u", addr, p->port);
+}
+
+/* ---- the s2s stream ---- */
+
+static int send_text(int fd, const char *s)
+{
+    size_t len = strlen(s);
+
+    while (len > 0) {
+        ssize_t w = send(fd, s, len, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        s += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Reads until one of `ends` shows up; returns its index, or -1 (closed, timeout, too much). */
+static int read_until(int fd, char *buf, size_t size, const char *const *ends, size_t n_ends)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    while (len + 1 < size) {
+        ssize_t r = recv(fd, buf + len, size - 1 - len, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return -1;
+        len += (size_t)r;
+        buf[len] = '\0';
+        for (size_t i = 0; i < n_ends; i++)
+            if (strstr(buf, ends[i]))
+                return (int)i;
+    }
+    return -1;
+}
+
+static int step_stream(struct probe *p, bool *tls_offered)
+{
+    static const char *const ends[] = {"</stream:features>", "<stream:features/>",
+                                       "</stream:stream>", "<stream:error"};
+    char header[1024], *buf = malloc(FED_FEATURES_MAX);
+    int got;
+
+    step_begin(p);
+    snprintf(header, sizeof(header),
+             "<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+             "xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' "
+             "version='1.0' to='%s'%s%s%s>",
+             p->opts->domain, p->opts->from ? " from='" : "", p->opts->from ? p->opts->from : "",
+             p->opts->from ? "'" : "");
+    if (buf == NULL || send_text(p->fd, header) < 0) {
+        free(buf);
+        return step_end(p, FED_STREAM, false, "cannot send the stream header: %s", strerror(errno));
+    }
+    got = read_until(p->fd, buf, FED_FEATURES_MAX, ends, 4);
+    *tls_offered = got >= 0 && got < 2 && strstr(buf, NS_TLS) != NULL;
+    if (got < 0 || got >= 2) {
+        int rc = step_end(p, FED_STREAM, false, "no stream features (%s): %.200s",
+                          got < 0 ? "closed, timed out or too long" : "stream error", buf);
+        free(buf);
+        return rc;
+    }
+    free(buf);
+    return step_end(p, FED_STREAM, true, "stream opened; features received%s",
+                    *tls_offered ? ", STARTTLS offered" : "");
+}
+
+static void ssl_error_text(char *buf, size_t size)
+{
+    unsigned long e = ERR_get_error();
+
+    if (e == 0)
+        snprintf(buf, size, "connection closed or timed out");
+    else
+        ERR_error_string_n(e, buf, size);
+    ERR_clear_error();
+}
+
+static int tls_setup(struct probe *p, char *why, size_t size)
+{
+    if ((p->ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+        goto fail;
+    SSL_CTX_set_verify(p->ctx, SSL_VERIFY_NONE, NULL); /* judged below, step by step */
+    if (p->opts->ca_file && *p->opts->ca_file
+            ? SSL_CTX_load_verify_locations(p->ctx, p->opts->ca_file, NULL) != 1
+            : SSL_CTX_set_default_verify_paths(p->ctx) != 1) {
+        ssl_error_text(why, size);
+        return -1;
+    }
+    if ((p->ssl = SSL_new(p->ctx)) == NULL || SSL_set_fd(p->ssl, p->fd) != 1 ||
+        SSL_set_tlsext_host_name(p->ssl, p->opts->domain) != 1)
+        goto fail;
+    return 0;
+fail:
+    ssl_error_text(why, size);
+    return -1;
+}
+
+static int step_starttls(struct probe *p, bool offered)
+{
+    static const char *const ends[] = {"<proceed", "<failure", "</stream:stream>"};
+    char buf[2048], why[256];
+
+    step_begin(p);
+    if (!offered)
+        return step_end(p, FED_STARTTLS, false, "the server does not offer STARTTLS");
+    if (send_text(p->fd, "<starttls xmlns='" NS_TLS "'/>") < 0 ||
+        read_until(p->fd, buf, sizeof(buf), ends, 3) != 0)
+        return step_end(p, FED_STARTTLS, false, "STARTTLS refused or no answer");
+    if (tls_setup(p, why, sizeof(why)) < 0)
+        return step_end(p, FED_STARTTLS, false, "TLS setup failed (CA file %s): %s",
+                        p->opts->ca_file ? p->opts->ca_file : "default", why);
+    if (SSL_connect(p->ssl) != 1) {
+        ssl_error_text(why, sizeof(why));
+        return step_end(p, FED_STARTTLS, false, "TLS handshake failed: %s", why);
+    }
+    return step_end(p, FED_STARTTLS, true, "%s, %s", SSL_get_version(p->ssl),
+                    SSL_get_cipher_name(p->ssl));
+}
+
+/* ---- the certificate ---- */
+
+static int step_chain(struct probe *p, X509 *peer)
+{
+    long v = SSL_get_verify_result(p->ssl);
+    char issuer[256] = "?";
+
+    step_begin(p);
+    if (peer == NULL)
+        return step_end(p, FED_CHAIN, false, "the server sent no certificate");
+    X509_NAME_oneline(X509_get_issuer_name(peer), issuer, sizeof(issuer));
+    if (v != X509_V_OK)
+        return step_end(p, FED_CHAIN, false, "not trusted: %s (issuer %s; CA file %s)",
+                        X509_verify_cert_error_string(v), issuer,
+                        p->opts->ca_file ? p->opts->ca_file : "system default");
+    return step_end(p, FED_CHAIN, true, "trusted (issuer %s)", issuer);
+}
+
+/* The certificate's dNSNames, for the failure detail. */
+static void dns_names(X509 *x, char *buf, size_t size)
+{
+    GENERAL_NAMES *gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; gens && i < sk_GENERAL_NAME_num(gens) && len + 1 < size; i++) {
+        int type;
+        const ASN1_STRING *s = GENERAL_NAME_get0_value(sk_GENERAL_NAME_value(gens, i), &type);
+        if (type == GEN_DNS)
+            len += (size_t)snprintf(buf + len, size - len, "%s%.*s", len ? ", " : "",
+                                    ASN1_STRING_length(s), (const char *)ASN1_STRING_get0_data(s));
+    }
+    GENERAL_NAMES_free(gens);
+    if (buf[0] == '\0')
+        X509_NAME_oneline(X509_get_subject_name(x), buf, (int)size);
+}
+
+static int step_name(struct probe *p, X509 *peer)
+{
+    char names[FED_DETAIL_MAX - 64];
+
+    step_begin(p);
+    if (X509_check_host(peer, p->opts->domain, 0, 0, NULL) == 1)
+        return step_end(p, FED_NAME, true, "the certificate is valid for %s", p->opts->domain);
+    dns_names(peer, names, sizeof(names));
+    return step_end(p, FED_NAME, false, "the certificate is not valid for %s (it names: %s)",
+                    p->opts->domain, names);
+}
+
+static int check_certificate(struct probe *p)
+{
+    X509 *peer = SSL_get1_peer_certificate(p->ssl);
+    int rc = step_chain(p, peer) == 0 && step_name(p, peer) == 0 ? 0 : -1;
+
+    X509_free(peer);
+    return rc;
+}
+
+void federation_probe(const struct fed_options *opts, struct fed_report *report)
+{
+    struct probe p = {.opts = opts, .report = report, .fd = -1};
+    bool tls = false;
+
+    memset(report, 0, sizeof(*report));
+    if (step_resolve(&p) == 0 && step_connect(&p) == 0 && step_stream(&p, &tls) == 0 &&
+        step_starttls(&p, tls) == 0)
+        (void)check_certificate(&p);
+    if (p.ssl)
+        SSL_shutdown(p.ssl);
+    SSL_free(p.ssl);
+    SSL_CTX_free(p.ctx);
+    if (p.fd >= 0)
+        close(p.fd);
+}
