@@ -19,7 +19,8 @@
 #define NS_DATA "jabber:x:data"
 #define NS_ITEMS "http://jabber.org/protocol/disco#items"
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
-#define MAX_ROUNDS 64
+#define MAX_ROUNDS 64 /* stages of one command */
+#define MAX_FORMS 16  /* result forms of one answer */
 #define MAX_ARGS 256
 
 #ifndef RUNSTATEDIR
@@ -421,8 +422,51 @@ static void print_form_json(xmpp_stanza_t *x)
     printf("]}");
 }
 
-/* Prints a finished command's notes and forms; returns 1 if a note is an error. */
-static int print_outcome(xmpp_stanza_t *cmd, const struct opts *o)
+/* A result table longer than a page arrives as executing replies whose forms are results,
+ * one page each. Scripts want the whole table: the first page's forms are kept and the rows of
+ * every later page appended to them, then printed in place of the last page's forms. */
+struct pages {
+    xmpp_stanza_t *forms[MAX_FORMS];
+    int n;
+};
+
+static int is_page(xmpp_stanza_t *cmd)
+{
+    xmpp_stanza_t *x = child(cmd, "x", NS_DATA);
+    const char *type = x ? xmpp_stanza_get_type(x) : NULL;
+
+    return type && strcmp(type, "result") == 0;
+}
+
+static void pages_add(struct pages *p, xmpp_stanza_t *cmd)
+{
+    int i = 0;
+
+    for (xmpp_stanza_t *x = xmpp_stanza_get_children(cmd); x && i < MAX_FORMS;
+         x = xmpp_stanza_get_next(x)) {
+        if (!xmpp_stanza_is_tag(x) || strcmp(xmpp_stanza_get_name(x), "x") != 0)
+            continue;
+        if (i == p->n) { /* first seen: keep the whole form */
+            p->forms[p->n++] = xmpp_stanza_copy(x);
+        } else {
+            for (xmpp_stanza_t *it = xmpp_stanza_get_children(x); it; it = xmpp_stanza_get_next(it))
+                if (xmpp_stanza_is_tag(it) && strcmp(xmpp_stanza_get_name(it), "item") == 0)
+                    xmpp_stanza_add_child_ex(p->forms[i], xmpp_stanza_copy(it), 0);
+        }
+        i++;
+    }
+}
+
+static void pages_clear(struct pages *p)
+{
+    for (int i = 0; i < p->n; i++)
+        xmpp_stanza_release(p->forms[i]);
+    p->n = 0;
+}
+
+/* Prints a finished command's notes and forms (the pages' forms, when it was paged); returns 1
+ * if a note is an error. */
+static int print_outcome(xmpp_stanza_t *cmd, const struct opts *o, const struct pages *pages)
 {
     int failed = 0, n = 0;
 
@@ -459,12 +503,14 @@ static int print_outcome(xmpp_stanza_t *cmd, const struct opts *o)
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(cmd); c; c = xmpp_stanza_get_next(c)) {
         if (!xmpp_stanza_is_tag(c) || strcmp(xmpp_stanza_get_name(c), "x") != 0)
             continue;
+        xmpp_stanza_t *x = n < pages->n ? pages->forms[n] : c;
         if (o->json) {
-            printf("%s", n++ ? "," : "");
-            print_form_json(c);
+            printf("%s", n ? "," : "");
+            print_form_json(x);
         } else {
-            print_form_text(c);
+            print_form_text(x);
         }
+        n++;
     }
     if (o->json)
         printf("]}\n");
@@ -567,13 +613,31 @@ static xmpp_stanza_t *command_iq(const struct opts *o, const char *node, const c
     return iq;
 }
 
+/* Prints the outcome of a finished run; returns the exit status. */
+static int finished(xmpp_stanza_t *cmd, const char *status, const struct opts *o,
+                    struct pages *pages, struct arg *args, int nargs)
+{
+    int rc;
+
+    /* After pages, the completion repeats the last page, whose rows are carried already. */
+    rc = print_outcome(cmd, o, pages) || strcmp(status, "completed") != 0 ? 1 : 0;
+    pages_clear(pages);
+    for (int i = 0; i < nargs; i++)
+        if (!args[i].used)
+            fprintf(stderr, "imdomainctl: warning: argument %s was not used\n", args[i].var);
+    return rc;
+}
+
 static int cmd_run(const struct opts *o, const char *node, struct arg *args, int nargs)
 {
     xmpp_stanza_t *reply = roundtrip(command_iq(o, node, NULL, "execute"));
+    struct pages pages = {0};
 
-    for (int round = 0; round < MAX_ROUNDS; round++) {
+    /* Pages of a result table do not count as stages. */
+    for (int round = 0; round < MAX_ROUNDS;) {
         if (strcmp(xmpp_stanza_get_type(reply), "error") == 0) {
             int rc = report_error(reply, o);
+            pages_clear(&pages);
             xmpp_stanza_release(reply);
             return rc;
         }
@@ -582,16 +646,20 @@ static int cmd_run(const struct opts *o, const char *node, struct arg *args, int
         if (cmd == NULL || status == NULL)
             die("imdomaind answered without a command status");
         if (strcmp(status, "executing") != 0) {
-            /* Decided before the reply (which holds `status`) is released. */
-            int rc = print_outcome(cmd, o) || strcmp(status, "completed") != 0 ? 1 : 0;
-            for (int i = 0; i < nargs; i++)
-                if (!args[i].used)
-                    fprintf(stderr, "imdomainctl: warning: argument %s was not used\n",
-                            args[i].var);
+            int rc = finished(cmd, status, o, &pages, args, nargs);
             xmpp_stanza_release(reply);
             return rc;
         }
         char *sid = strdup(xmpp_stanza_get_attribute(cmd, "sessionid"));
+        if (is_page(cmd)) {
+            xmpp_stanza_t *iq = command_iq(o, node, sid, choose_action(cmd));
+            pages_add(&pages, cmd);
+            xmpp_stanza_release(reply);
+            free(sid);
+            reply = roundtrip(iq);
+            continue;
+        }
+        round++;
         xmpp_stanza_t *form = child(cmd, "x", NS_DATA);
         const char *missing = NULL;
         xmpp_stanza_t *filled = form ? fill_form(form, args, nargs, &missing) : NULL;

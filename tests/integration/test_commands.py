@@ -547,6 +547,26 @@ def test_paging():
     check_ended(c.cancel(JID, LIST, r.sessionid), "canceled")
 
 
+def test_audit_log_command():
+    "the audit-log command shows each run with actor, node and outcome, newest first"
+    p, d, c = _setup()
+    add_domain(c, "log.example.org")
+    r = c.execute(JID, LIST)
+    c.cancel(JID, LIST, r.sessionid)
+    bob = h.Client(p, "bob")
+    expect_error(lambda: bob.execute(JID, LIST), "forbidden")
+    log = c.execute(JID, "audit-log", form={"since": "", "actor": ""},
+                    form_type=ft("audit-log"))
+    check(log.status == "completed", "%r" % log)
+    rows = [(r["actor"][0], r["node"][0], r["outcome"][0]) for r in log.items()]
+    check(rows == [("bob@example.test", LIST, "refused"),
+                   ("admin@example.test", LIST, "canceled"),
+                   ("admin@example.test", ADD, "ok")], "rows %r" % rows)
+    mine = c.execute(JID, "audit-log", form={"since": "1h", "actor": "bob@example.test"},
+                     form_type=ft("audit-log"))
+    check([r["node"][0] for r in mine.items()] == [LIST], "bob's rows %r" % mine.items())
+
+
 def _labels(r):
     return {f.get("var"): f.get("label") for f in r.form.findall("{%s}field" % h.NS_DATA)}
 
@@ -658,4 +678,5 @@ h.tap.run([
     test_korean,
     test_korean_disco_names,
     test_audit_every_run,
+    test_audit_log_command,
 ])

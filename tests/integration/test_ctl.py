@@ -3,6 +3,7 @@
 # frame limit, and all of it while the router is down.
 import json
 import os
+import re
 import shutil
 import socket
 import sqlite3
@@ -446,6 +447,25 @@ def test_run_one_stage():
     check("added" in fields and fields["added"] == ["0"], "fields %r" % fields)
 
 
+def test_run_paged_table():
+    "a table longer than a page (users/import of 150 lines) comes out whole, in order, once"
+    d = _offline_daemon()
+    users = ["u%03d,u%03d@example.org" % (i, i) for i in range(150)]
+    rc, doc, err = ctl_json(d, "run", "users/import", *["users=" + u for u in users])
+    check(rc == 0, "exit %d %r" % (rc, err))
+    check(doc["status"] == "completed", "json %r" % doc["status"])
+    rows = doc["forms"][0]["rows"]
+    check([r["userid"] for r in rows] == ["u%03d" % i for i in range(150)],
+          "%d rows: %r ... %r" % (len(rows), rows[:2], rows[-2:]))
+    check(doc["forms"][0]["columns"], "no columns")
+    rc, out, err = ctl(d, "run", "domains/list")
+    check(rc == 0, "exit %d %r" % (rc, err))
+    rc, out, err = ctl(d, "run", "users/import", *["users=" + u for u in users])
+    check(rc == 0, "exit %d %r" % (rc, err))
+    body = [ln.split("\t")[1] for ln in out.splitlines() if re.match(r"\d+\tu\d{3}\t", ln)]
+    check(body == ["u%03d" % i for i in range(150)], "text output has %d rows" % len(body))
+
+
 def _audit_rows(d):
     """(actor, node, outcome) of the audit records, read from the stopped daemon's store."""
     check(d.stop() == 0, "the daemon did not stop cleanly")
@@ -518,6 +538,7 @@ h.tap.run([
     test_run_missing_required,
     test_run_korean,
     test_run_one_stage,
+    test_run_paged_table,
     test_audit_actor_uid,
     test_usage,
     test_no_daemon,
