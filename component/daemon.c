@@ -370,6 +370,7 @@ static int setup_app(struct daemon *dm)
     app->cfg = cfg;
     app->loop = &dm->loop;
     app->ctx = dm->ctx;
+    app->dispatch = dm->dispatch;
     if ((app->store = store_open(cfg->store_path, &err)) == NULL) {
         log_error("store %s: %s", cfg->store_path, err ? err : "cannot open");
         free(err);
