@@ -962,8 +962,11 @@ static xmpp_stanza_t *expired(const struct req *r)
 {
     uint64_t ms = r->a->lim.timeout_ms;
     bool ko = i18n_is_korean(r->lang);
-    unsigned long long n = ms % 60000 == 0 ? ms / 60000 : (ms + 999) / 1000;
-    const char *unit = ms % 60000 == 0 ? (ko ? "분" : " minutes") : (ko ? "초" : " seconds");
+    bool minutes = ms % 60000 == 0;
+    unsigned long long n = minutes ? ms / 60000 : (ms + 999) / 1000;
+    const char *unit = ko        ? (minutes ? "분" : "초")
+                       : minutes ? (n == 1 ? " minute" : " minutes")
+                                 : (n == 1 ? " second" : " seconds");
     char *t;
 
     if (ko)

@@ -349,7 +349,7 @@ def test_idle_expiry():
     time.sleep(1.6)  # the daemon's own sweep runs every 15 s: this is the request path
     e = expect_error(lambda: c.complete(JID, LIST, r.sessionid, form={}), "not-allowed",
                      "session-expired", etype="cancel")
-    check(r.sessionid in error_text(e) and "idle for more than 1 second" in error_text(e),
+    check(r.sessionid in error_text(e) and "idle for more than 1 second)" in error_text(e),
           "text %r" % error_text(e))
     # It stays expired (remembered), and a new run works.
     expect_error(lambda: c.cancel(JID, LIST, r.sessionid), "not-allowed", "session-expired")

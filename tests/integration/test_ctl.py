@@ -466,6 +466,45 @@ def test_run_paged_table():
     check(body == ["u%03d" % i for i in range(150)], "text output has %d rows" % len(body))
 
 
+def _command_xml(ident, node, action=None, sid=None, form=""):
+    attrs = " node='%s'" % node
+    attrs += " action='%s'" % action if action else ""
+    attrs += " sessionid='%s'" % sid if sid else ""
+    return "<iq type='set' id='%s'><command xmlns='%s'%s>%s</command></iq>" % (
+        ident, h.NS_COMMANDS, attrs, form)
+
+
+def _status(reply):
+    cmd = reply.find("{%s}command" % h.NS_COMMANDS)
+    return None if cmd is None else cmd.get("status")
+
+
+def test_busy_session():
+    "a session whose step waits for the reload hook answers resource-constraint; the answer follows"
+    d = _offline_daemon({"router": {"reload_hook": "/bin/sleep 2"}})
+    c = RawCtl(d.socket)
+    first = c.roundtrip(_command_xml("s", "domains/add"))
+    check(_status(first) == "executing", h.ET.tostring(first, "unicode"))
+    sid = first.find("{%s}command" % h.NS_COMMANDS).get("sessionid")
+    form = h.make_form({"domain": "late.example.org"}, "urn:imdomaind:domains/add")
+    # Both in one write: the cancel is read while the completion waits for the hook.
+    c.send_raw(b"".join(struct.pack(">I", len(x)) + x for x in (
+        _command_xml("done", "domains/add", "complete", sid, form).encode(),
+        _command_xml("busy", "domains/add", "cancel", sid).encode())))
+    busy = c.recv()
+    check(busy is not None and busy.get("id") == "busy", "first answer %r"
+          % (busy if busy is None else h.ET.tostring(busy, "unicode")))
+    check(_error(busy) == ("wait", ["resource-constraint"]), h.ET.tostring(busy, "unicode"))
+    done = c.recv()
+    check(done is not None and done.get("id") == "done" and _status(done) == "completed",
+          "late answer %r" % (done if done is None else h.ET.tostring(done, "unicode")))
+    rc, doc, _ = ctl_json(d, "run", "domains/list")
+    check([r["domain"] for r in doc["forms"][0]["rows"]] == ["late.example.org"], "%r" % doc)
+    # The session ended with the completion: the cancel that was refused did not undo it.
+    again = c.roundtrip(_command_xml("again", "domains/add", "cancel", sid))
+    check(_error(again)[1] == ["not-allowed"], h.ET.tostring(again, "unicode"))
+
+
 def _audit_rows(d):
     """(actor, node, outcome) of the audit records, read from the stopped daemon's store."""
     check(d.stop() == 0, "the daemon did not stop cleanly")
@@ -539,6 +578,7 @@ h.tap.run([
     test_run_korean,
     test_run_one_stage,
     test_run_paged_table,
+    test_busy_session,
     test_audit_actor_uid,
     test_usage,
     test_no_daemon,
