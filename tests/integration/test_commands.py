@@ -567,6 +567,33 @@ def test_audit_log_command():
     check([r["node"][0] for r in mine.items()] == [LIST], "bob's rows %r" % mine.items())
 
 
+def test_bad_payload_types():
+    "booleans that are not booleans and a field sent twice: one reason per field, in Korean too"
+    _, _, c = _setup()
+    r = c.execute(JID, "settings")
+    sub = {"im_address_scheme": r.value("im_address_scheme"), "tls_federation": "maybe",
+           "wildcard_sans": "2", "cucm_domain_sip_proxy": "", "audit_time": "02:00"}
+    e = expect_error(lambda: c.complete(JID, "settings", r.sessionid, form=sub,
+                                        form_type=ft("settings"), lang="ko"),
+                     "bad-request", "bad-payload")
+    text = error_text(e)
+    check("'tls_federation'" in text and "'maybe'" in text and "'wildcard_sans'" in text
+          and "참/거짓" in text, "text %r" % text)
+    e = expect_error(lambda: c.complete(JID, "settings", r.sessionid, form=sub,
+                                        form_type=ft("settings")), "bad-request", "bad-payload")
+    check("tls_federation" in error_text(e) and "not a boolean" in error_text(e),
+          "text %r" % error_text(e))
+    twice = ("<x xmlns='jabber:x:data' type='submit'><field var='domain'><value>a.example.org"
+             "</value></field><field var='domain'><value>b.example.org</value></field></x>")
+    e = expect_error(lambda: c.execute(JID, ADD, form=twice), "bad-request", "bad-payload")
+    check("domain" in error_text(e), "text %r" % error_text(e))
+    check(listed(c) == [], "a refused form changed something: %r" % listed(c))
+    # XEP-0004 booleans may be spelled true/false.
+    sub.update(tls_federation="true", wildcard_sans="false")
+    check_ended(c.complete(JID, "settings", r.sessionid, form=sub, form_type=ft("settings")),
+                "completed")
+
+
 def _labels(r):
     return {f.get("var"): f.get("label") for f in r.form.findall("{%s}field" % h.NS_DATA)}
 
@@ -674,6 +701,7 @@ h.tap.run([
     test_bad_payload_form_type,
     test_bad_payload_missing_required,
     test_bad_payload_invalid_value,
+    test_bad_payload_types,
     test_paging,
     test_korean,
     test_korean_disco_names,
