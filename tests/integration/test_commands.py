@@ -2,7 +2,6 @@
 # filtered by who asks, every action and status, sessions bound to the full JID, idle expiry,
 # limits, client quirks, payload errors, English and Korean texts, and the audit record of each
 # run. Driven by slixmpp against the real daemon and its real commands.
-import os
 import sqlite3
 import sys
 import time
@@ -418,28 +417,35 @@ def test_next_on_last_stage():
     check_ended(c.next(JID, LIST, r.sessionid, form={}, form_type=ft(LIST)), "completed")
 
 
+def _update_started(name):
+    """A fresh set-up with one editable domain and domains/update at its first stage."""
+    _, _, c = _setup()
+    add_domain(c, name)
+    return c, c.execute(JID, UPDATE)
+
+
+def _pick(c, r, name, send):
+    """Submits the first stage of domains/update with `send` (c.next, c.complete...); checks
+    that the second stage is shown."""
+    r2 = send(JID, UPDATE, r.sessionid, form={"domain": name}, form_type=ft(UPDATE))
+    check_executing(r2, UPDATE, "complete", ["prev", "complete"])
+    return r2
+
+
 def test_complete_where_next_offered():
     "complete on a stage offering only next (Movim) moves on like next"
-    _, _, c = _setup()
-    add_domain(c, "movim.example.org")
-    r = c.execute(JID, UPDATE)
-    r2 = c.complete(JID, UPDATE, r.sessionid, form={"domain": "movim.example.org"},
-                    form_type=ft(UPDATE))
-    check_executing(r2, UPDATE, "complete", ["prev", "complete"])
+    c, r = _update_started("movim.example.org")
+    _pick(c, r, "movim.example.org", c.complete)
 
 
 def test_bad_action():
     "prev where it is not offered: bad-request + bad-action naming what is; the session goes on"
-    _, _, c = _setup()
-    add_domain(c, "act.example.org")
-    r = c.execute(JID, UPDATE)
+    c, r = _update_started("act.example.org")
     e = expect_error(lambda: c.prev(JID, UPDATE, r.sessionid), "bad-request", "bad-action",
                      etype="modify")
     check("prev" in error_text(e) and "next" in error_text(e), "text %r" % error_text(e))
     expect_error(lambda: c.command(JID, LIST, action="prev"), "bad-request", "bad-action")
-    r2 = c.next(JID, UPDATE, r.sessionid, form={"domain": "act.example.org"},
-                form_type=ft(UPDATE))
-    check_executing(r2, UPDATE, "complete", ["prev", "complete"])
+    _pick(c, r, "act.example.org", c.next)
 
 
 def test_one_round_trip():
