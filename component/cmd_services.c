@@ -27,6 +27,9 @@ static void add_state_rows(form_t *f, struct app *app)
     struct store_service *v = NULL;
     size_t n = 0;
 
+    form_add_column(f, "node", FIELD_TEXT_SINGLE, NULL);
+    form_add_column(f, "service", FIELD_TEXT_SINGLE, NULL);
+    form_add_column(f, "state", FIELD_TEXT_SINGLE, NULL);
     if (store_service_list(app->store, NULL, &v, &n) != STORE_OK)
         return;
     for (size_t i = 0; i < n; i++) {

@@ -345,9 +345,13 @@ static void read_engine_states(struct sessions *s)
         log_warnx("sessions: cannot read service states: %s", store_errmsg(s->app->store));
         return;
     }
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(v[i].service, SERVICE_PRESENCE_ENGINE) == 0 && !services_state_is_up(v[i].state))
-            s->nodes[node_index(s, v[i].node, true)].engine_off = true;
+    for (size_t i = 0; i < n; i++) {
+        int32_t idx; /* before indexing: node_index may move s->nodes */
+        if (strcmp(v[i].service, SERVICE_PRESENCE_ENGINE) != 0 || services_state_is_up(v[i].state))
+            continue;
+        idx = node_index(s, v[i].node, true);
+        s->nodes[idx].engine_off = true;
+    }
     store_service_list_free(v, n);
 }
 
