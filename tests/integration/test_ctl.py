@@ -3,6 +3,7 @@
 # frame limit, and all of it while the router is down.
 import json
 import os
+import pty
 import re
 import shutil
 import socket
@@ -466,6 +467,31 @@ def test_run_paged_table():
     check(body == ["u%03d" % i for i in range(150)], "text output has %d rows" % len(body))
 
 
+def test_run_prompts_on_terminal():
+    "on a terminal, a missing required field is asked for (label [var]: ) and the run goes on"
+    d = _offline_daemon()
+    if not os.access(ctl_binary(), os.X_OK):
+        raise h.Skip("no imdomainctl at %s" % ctl_binary())
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([ctl_binary(), "-s", d.socket, "run", "domains/add"], stdin=slave,
+                            stderr=slave, stdout=subprocess.PIPE)
+    os.close(slave)
+    h.defer(os.close, master)
+    h.defer(lambda: proc.poll() is None and proc.kill())
+    seen = b""
+    while b"[domain]: " not in seen:
+        chunk = os.read(master, 4096)
+        check(chunk, "the terminal closed before the prompt: %r" % seen)
+        seen += chunk
+    check(b"Domain [domain]: " in seen, "prompt %r" % seen)
+    os.write(master, b"pty.example.org\n")
+    out, _ = proc.communicate(timeout=30 * h.SLOW)
+    check(proc.returncode == 0, "exit %d, stdout %r" % (proc.returncode, out))
+    check(b"pty.example.org" in out, "stdout %r" % out)
+    rc, doc, _ = ctl_json(d, "run", "domains/list")
+    check([r["domain"] for r in doc["forms"][0]["rows"]] == ["pty.example.org"], "%r" % doc)
+
+
 def _command_xml(ident, node, action=None, sid=None, form=""):
     attrs = " node='%s'" % node
     attrs += " action='%s'" % action if action else ""
@@ -575,6 +601,7 @@ h.tap.run([
     test_run_error_note,
     test_run_bad_payload,
     test_run_missing_required,
+    test_run_prompts_on_terminal,
     test_run_korean,
     test_run_one_stage,
     test_run_paged_table,
