@@ -1,16 +1,16 @@
 /* Writing cup-xmpp-s2s where the router reads it; see cert_files.h for the layout. */
 #include "component/cert_files.h"
 
+#include "util/atomic_file.h"
 #include "util/xmalloc.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
+#include <unistd.h> /* unlink */
 
 #define CERT_FILE_MAX (1u << 20) /* bytes read back from one of our files */
 
@@ -48,69 +48,23 @@ char *cert_files_read(const char *dir, enum cert_file which, char **err)
     return buf;
 }
 
-static int write_all(int fd, const char *data, size_t len)
+/* `dir`/`name` replaced by `data` with `mode` (see util/atomic_file.h). */
+static int write_file(const char *dir, const char *name, const char *data, mode_t mode,
+                      char **err)
 {
-    while (len > 0) {
-        ssize_t w = write(fd, data, len);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        data += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
-static void sync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-
-    if (fd >= 0) {
-        (void)fsync(fd);
-        close(fd);
-    }
-}
-
-/* `dir`/`name` replaced by `data` with `mode`, through a temporary file in the same directory. */
-static int write_atomic(const char *dir, const char *name, const char *data, mode_t mode,
-                        char **err)
-{
-    char *tmp = xasprintf("%s/.%s.XXXXXX", dir, name);
     char *path = xasprintf("%s/%s", dir, name);
-    int fd = mkstemp(tmp), rc = -1;
+    int rc = atomic_file_write(path, data, strlen(data), mode, err);
 
-    if (fd < 0) {
-        *err = xasprintf("cannot create a file in %s: %s", dir, strerror(errno));
-        goto out;
-    }
-    if (fchmod(fd, mode) < 0 || write_all(fd, data, strlen(data)) < 0 || fsync(fd) < 0) {
-        *err = xasprintf("cannot write %s: %s", tmp, strerror(errno));
-        close(fd);
-        unlink(tmp);
-        goto out;
-    }
-    close(fd);
-    if (rename(tmp, path) < 0) {
-        *err = xasprintf("cannot rename %s to %s: %s", tmp, path, strerror(errno));
-        unlink(tmp);
-        goto out;
-    }
-    rc = 0;
-out:
     free(path);
-    free(tmp);
     return rc;
 }
 
 int cert_files_write_pending(const char *dir, const char *key_pem, char **err)
 {
     char *name = xasprintf("%s%s", CERT_FILES_NAME, own_suffix[CERT_FILE_PENDING_KEY]);
-    int rc = write_atomic(dir, name, key_pem, CERT_FILES_KEY_MODE, err);
+    int rc = write_file(dir, name, key_pem, CERT_FILES_KEY_MODE, err);
 
     free(name);
-    if (rc == 0)
-        sync_dir(dir);
     return rc;
 }
 
@@ -121,8 +75,8 @@ static int write_pair(const char *dir, const char *base, const char *cert_pem, c
     char *crt = xasprintf("%s.crt", base), *key = xasprintf("%s.key", base);
     /* The key first: Prosody pairs a .crt with its .key, and a new .crt beside an old .key
      * would be a pair that does not match. */
-    int rc = write_atomic(dir, key, key_pem, CERT_FILES_KEY_MODE, err) < 0 ||
-                     write_atomic(dir, crt, cert_pem, CERT_FILES_CERT_MODE, err) < 0
+    int rc = write_file(dir, key, key_pem, CERT_FILES_KEY_MODE, err) < 0 ||
+                     write_file(dir, crt, cert_pem, CERT_FILES_CERT_MODE, err) < 0
                  ? -1
                  : 0;
 
@@ -179,8 +133,7 @@ int cert_files_install(const char *dir, const char *const *domains, size_t n,
     for (size_t i = 0; i < n_old; i++)
         if (safe_name(old[i]) && !in_list(old[i], domains, n))
             remove_pair(dir, old[i]);
-    (void)unlink(pending);
+    (void)unlink(pending); /* each rename synced the directory; these unlinks may wait */
     free(pending);
-    sync_dir(dir);
     return 0;
 }
