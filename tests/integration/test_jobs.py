@@ -35,18 +35,13 @@ def _insert_users(d, n, with_uri=False):
     db.close()
 
 
-def _with_users(n, with_uri=False, live=False):
-    """Prosody + a daemon whose store holds n users + a logged-in admin. The users are inserted
-    while the daemon is stopped, or (live) while it runs, so that its start-up work (probing
-    every user's presence) does not cover them."""
+def _with_users(n, with_uri=False):
+    """Prosody + a running daemon whose store got n users + a logged-in admin. The users are
+    inserted once the daemon runs, so that its start-up work (probing the presence of every
+    user) does not cover them and the tests see the job alone."""
     p = h.Prosody()
-    d = h.Daemon(p)  # creates the schema
-    if live:
-        _insert_users(d, n, with_uri)
-    else:
-        d.stop()
-        _insert_users(d, n, with_uri)
-        d.start()
+    d = h.Daemon(p)
+    _insert_users(d, n, with_uri)
     c = h.Client(p, "admin")
     return p, d, c
 
@@ -180,7 +175,7 @@ def test_job_with_progress_and_pings():
 def test_kill_mid_job_resumes():
     "kill -9 in the middle of the job, restart: it resumes from its cursor and ends all-new"
     total = 200000
-    _, d, c = _with_users(total, live=True)
+    _, d, c = _with_users(total)
     _start_default(c, NEW)
     caught = h.wait_for(lambda: (_job(d)[0] == "running" and _job(d)[1] >= 4000) or
                         _job(d)[0] != "running", WAIT * h.SLOW, 0.001)
