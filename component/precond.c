@@ -3,6 +3,8 @@
  * Each refusal names what is in the way and the command that clears it, in English or Korean. */
 #include "component/precond.h"
 
+#include "component/ha.h"
+#include "component/services.h"
 #include "store/store_job.h"
 #include "store/store_topo.h"
 #include "util/log.h"
@@ -12,21 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <time.h>
-
-/* The guide: after disabling HA, wait at least 2 minutes for the setting to sync. */
-#define PRECOND_HA_SETTLE_S 120
-
-/* Step 2 of the guide stops these three network services and deactivates the two feature
- * services on every node. */
-static const char *const required_services[] = {
-    "client-profile-agent", "sync-agent", "xcp-router", "sip-proxy", "presence-engine",
-};
-
-/* States in which a service is out of the way; any other state (running, activated, starting,
- * an unknown word) counts as running, so a state we cannot read never lets a change through. */
-static const char *const stopped_states[] = {"stopped", "deactivated", "inactive"};
 
 /* The refusal being written: one sentence per kind of obstacle. */
 struct refusal {
@@ -78,59 +65,45 @@ static void store_trouble(struct refusal *r, struct app *app, const char *what)
             what, store_errmsg(app->store));
 }
 
-/* Writes the names of the groups `pick` selects (as of `now`), comma-separated. */
-static void list_names(FILE *f, const struct store_group *g, size_t n,
-                       bool (*pick)(const struct store_group *, int64_t), int64_t now)
+/* Writes the names of the groups whose `pick` flag is set, comma-separated. */
+static void list_names(FILE *f, const struct store_group *g, size_t n, const bool *pick)
 {
     const char *sep = "";
 
     for (size_t i = 0; i < n; i++) {
-        if (!pick(&g[i], now))
+        if (!pick[i])
             continue;
         fprintf(f, "%s%s", sep, g[i].name);
         sep = ", ";
     }
 }
 
-static bool ha_on(const struct store_group *g, int64_t now)
-{
-    (void)now;
-    return g->ha_enabled;
-}
-
-static int64_t settle_left(const struct store_group *g, int64_t now)
-{
-    if (g->ha_enabled || g->ha_changed_at <= 0 || now - g->ha_changed_at >= PRECOND_HA_SETTLE_S)
-        return 0;
-    return PRECOND_HA_SETTLE_S - (now - g->ha_changed_at);
-}
-
-static bool still_settling(const struct store_group *g, int64_t now)
-{
-    return settle_left(g, now) > 0;
-}
-
 static void check_groups(struct refusal *r, struct app *app)
 {
     struct store_group *g = NULL;
     size_t n = 0, on = 0, settling = 0;
-    int64_t wait = 0, now = (int64_t)time(NULL);
+    int64_t wait_ms = 0;
+    bool *ha_on, *settles;
 
     if (store_group_list(app->store, &g, &n) != STORE_OK) {
         store_trouble(r, app, r->ko ? "이중화 그룹" : "the redundancy groups");
         return;
     }
+    ha_on = xcalloc(n + 1, sizeof(*ha_on));
+    settles = xcalloc(n + 1, sizeof(*settles));
     for (size_t i = 0; i < n; i++) {
-        int64_t left = settle_left(&g[i], now);
-        on += g[i].ha_enabled;
-        settling += left > 0;
-        wait = left > wait ? left : wait;
+        int64_t left = g[i].ha_enabled ? 0 : ha_settle_remaining_ms(app, g[i].name);
+        ha_on[i] = g[i].ha_enabled;
+        settles[i] = left > 0;
+        on += ha_on[i];
+        settling += settles[i];
+        wait_ms = left > wait_ms ? left : wait_ms;
     }
     if (on) {
         refusal_sentence(r);
         fputs(r->ko ? "프레즌스 이중화 그룹 " : "HA is enabled on presence redundancy group ",
               r->f);
-        list_names(r->f, g, n, ha_on, now);
+        list_names(r->f, g, n, ha_on);
         fputs(r->ko ? "에서 HA가 켜져 있습니다. 먼저 ha/disable로 HA를 끄세요."
                     : ": disable it first with ha/disable.",
               r->f);
@@ -138,30 +111,17 @@ static void check_groups(struct refusal *r, struct app *app)
     if (settling) {
         refusal_sentence(r);
         fputs(r->ko ? "그룹 " : "HA was disabled on group ", r->f);
-        list_names(r->f, g, n, still_settling, now);
+        list_names(r->f, g, n, settles);
         fprintf(r->f,
-                r->ko ? "의 HA를 끈 지 2분이 지나지 않았습니다. 설정이 동기화되도록 %lld초 더 "
+                r->ko ? "의 HA를 끈 지 얼마 되지 않았습니다. 설정이 동기화되도록 %lld초 더 "
                         "기다리세요."
-                      : " less than 2 minutes ago: wait %lld s more for the setting to sync.",
-                (long long)wait);
+                      : " too recently: wait %lld s more for the setting to sync (the guide "
+                        "asks for 2 minutes after disabling HA).",
+                (long long)((wait_ms + 999) / 1000));
     }
+    free(ha_on);
+    free(settles);
     store_group_list_free(g, n);
-}
-
-static bool is_required(const char *service)
-{
-    for (size_t i = 0; i < sizeof(required_services) / sizeof(required_services[0]); i++)
-        if (strcasecmp(service, required_services[i]) == 0)
-            return true;
-    return false;
-}
-
-static bool is_stopped(const char *state)
-{
-    for (size_t i = 0; i < sizeof(stopped_states) / sizeof(stopped_states[0]); i++)
-        if (strcasecmp(state, stopped_states[i]) == 0)
-            return true;
-    return false;
 }
 
 static void check_services(struct refusal *r, struct app *app)
@@ -175,7 +135,7 @@ static void check_services(struct refusal *r, struct app *app)
         return;
     }
     for (size_t i = 0; i < n; i++) {
-        if (!is_required(s[i].service) || is_stopped(s[i].state))
+        if (!services_known(s[i].service) || !services_state_is_up(s[i].state))
             continue;
         if (*sep == '\0') {
             refusal_sentence(r);

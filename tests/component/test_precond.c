@@ -114,8 +114,8 @@ static void test_ha_settle(void **state)
 
     assert_int_equal(store_group_insert(f->app.store, "dg1", true), STORE_OK);
     assert_int_equal(store_group_set_ha(f->app.store, "dg1", false, time(NULL) - 30), STORE_OK);
-    assert_refusal(f, NULL, (const char *const[]){"dg1", "less than 2 minutes", "wait", NULL});
-    assert_refusal(f, "ko", (const char *const[]){"dg1", "2분", NULL});
+    assert_refusal(f, NULL, (const char *const[]){"dg1", "too recently", "wait", NULL});
+    assert_refusal(f, "ko", (const char *const[]){"dg1", "초 더 기다리세요", NULL});
     assert_int_equal(store_group_set_ha(f->app.store, "dg1", false, time(NULL) - 121), STORE_OK);
     assert_allowed(f);
 }
@@ -155,14 +155,18 @@ static void test_other_services_do_not_block(void **state)
     assert_allowed(f);
 }
 
-static void test_unknown_state_blocks(void **state)
+/* Only the states the services command calls up block: running and activated. */
+static void test_down_states_allow(void **state)
 {
     struct fixture *f = *state;
 
     add_node(f, "imp1", NULL);
-    assert_int_equal(store_service_set(f->app.store, "imp1", "presence-engine", "starting"),
+    assert_int_equal(store_service_set(f->app.store, "imp1", "presence-engine", "activated"),
                      STORE_OK);
-    assert_refusal(f, NULL, (const char *const[]){"imp1 presence-engine (starting)", NULL});
+    assert_refusal(f, NULL, (const char *const[]){"imp1 presence-engine (activated)", NULL});
+    assert_int_equal(store_service_set(f->app.store, "imp1", "presence-engine", "failed"),
+                     STORE_OK);
+    assert_allowed(f);
 }
 
 static void test_active_job(void **state)
@@ -215,7 +219,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ha_settle, setup, teardown),
         cmocka_unit_test_setup_teardown(test_services_running, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_services_do_not_block, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_state_blocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_down_states_allow, setup, teardown),
         cmocka_unit_test_setup_teardown(test_active_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_everything_at_once, setup, teardown),
     };
