@@ -125,58 +125,43 @@ static int send_to_router(void *ud, xmpp_stanza_t *stanza)
 
 /* ---- command runs: the audit record of each finished run ---- */
 
-static const char *first_note(xmpp_stanza_t *cmd, const char *type)
+/* A run that ended (completed, failed, canceled, expired): one audit record. */
+static void audit_run(void *ud, const char *node, const char *requester, enum adhoc_end how,
+                      const char *note)
 {
-    for (xmpp_stanza_t *c = xmpp_stanza_get_children(cmd); c; c = xmpp_stanza_get_next(c)) {
-        const char *name = xmpp_stanza_get_name(c), *t = xmpp_stanza_get_type(c);
-        if (name && strcmp(name, "note") == 0 && t && strcmp(t, type) == 0)
-            return xmpp_stanza_get_text_ptr(xmpp_stanza_get_children(c));
-    }
-    return NULL;
+    static const int outcome[] = {[ADHOC_END_COMPLETED] = STORE_OUTCOME_OK,
+                                  [ADHOC_END_FAILED] = STORE_OUTCOME_REFUSED,
+                                  [ADHOC_END_CANCELED] = STORE_OUTCOME_CANCELED,
+                                  [ADHOC_END_EXPIRED] = STORE_OUTCOME_CANCELED};
+    struct app *app = ud;
+    char *details;
+
+    if (how == ADHOC_END_EXPIRED)
+        details = xstrdup("the session expired");
+    else
+        details = note ? xstrndup(note, 480) : NULL;
+    app_audit(app, requester, node, outcome[how], details);
+    free(details);
 }
 
-/* Records a run that ended with `reply`: completed (ok, or refused when it carries an error
- * note), canceled, or answered with an error. Intermediate stages are not recorded. */
+/* A request refused with a stanza error (forbidden, bad-payload, a conflict, ...) is recorded
+ * too: that is not a run ending, so the end hook does not see it. */
 static void audit_reply(struct app *app, const char *requester, const char *node,
                         xmpp_stanza_t *reply)
 {
     const char *type = xmpp_stanza_get_type(reply);
-    xmpp_stanza_t *cmd = stanza_child(reply, "command", NS_COMMANDS);
-    const char *status = cmd ? xmpp_stanza_get_attribute(cmd, "status") : NULL;
-    const char *why;
-    char *details = NULL;
+    xmpp_stanza_t *err, *cond;
+    const char *cname;
 
-    if (node == NULL)
+    if (node == NULL || type == NULL || strcmp(type, "error") != 0)
         return;
-    if (type && strcmp(type, "error") == 0) {
-        xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(reply, "error");
-        xmpp_stanza_t *cond = err ? stanza_first_element(err) : NULL;
-        const char *cname = cond ? xmpp_stanza_get_name(cond) : "error";
-        if (strcmp(cname, "bad-request") == 0 && cmd == NULL)
-            cname = "bad-request";
-        app_audit(app, requester, node,
-                  strcmp(cname, "internal-server-error") == 0 ? STORE_OUTCOME_ERROR
-                                                              : STORE_OUTCOME_REFUSED,
-                  cname);
-        return;
-    }
-    if (status == NULL || strcmp(status, "executing") == 0)
-        return;
-    if (strcmp(status, "canceled") == 0) {
-        app_audit(app, requester, node, STORE_OUTCOME_CANCELED, NULL);
-        return;
-    }
-    why = first_note(cmd, "error");
-    if (why) {
-        details = xstrndup(why, 480);
-        app_audit(app, requester, node, STORE_OUTCOME_REFUSED, details);
-        free(details);
-        return;
-    }
-    why = first_note(cmd, "info");
-    details = why ? xstrndup(why, 480) : NULL;
-    app_audit(app, requester, node, STORE_OUTCOME_OK, details);
-    free(details);
+    err = xmpp_stanza_get_child_by_name(reply, "error");
+    cond = err ? stanza_first_element(err) : NULL;
+    cname = cond ? xmpp_stanza_get_name(cond) : "error";
+    app_audit(app, requester, node,
+              strcmp(cname, "internal-server-error") == 0 ? STORE_OUTCOME_ERROR
+                                                          : STORE_OUTCOME_REFUSED,
+              cname);
 }
 
 static const char *command_node(xmpp_stanza_t *iq)
@@ -386,6 +371,7 @@ static int setup_app(struct daemon *dm)
         }
     }
     app->adhoc = adhoc_new(dm->ctx, &lim);
+    adhoc_on_end(app->adhoc, audit_run, app);
     if (commands_register(app) < 0) {
         log_error("cannot register the commands (a bug)");
         return -1;

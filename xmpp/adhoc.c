@@ -87,6 +87,8 @@ struct adhoc {
     unsigned n_sessions;
     struct ended ended[ADHOC_MAX_ENDED]; /* a ring, oldest at `ended_tail` */
     size_t ended_tail, n_ended;
+    adhoc_end_fn on_end;
+    void *on_end_ud;
 };
 
 /* One request being handled. */
@@ -435,6 +437,21 @@ unsigned adhoc_session_count(const adhoc_t *a, const char *requester)
     return n;
 }
 
+/* Tells the end hook that the run of `s` is over. A paging session already ended its run when
+ * its step completed. */
+static void run_ended(const adhoc_t *a, const struct session *s, enum adhoc_end how,
+                      const char *note)
+{
+    if (a->on_end && !s->paging)
+        a->on_end(a->on_end_ud, s->cmd->def->node, s->owner, how, note);
+}
+
+void adhoc_on_end(adhoc_t *a, adhoc_end_fn fn, void *ud)
+{
+    a->on_end = fn;
+    a->on_end_ud = ud;
+}
+
 static bool idle_too_long(const adhoc_t *a, const struct session *s, uint64_t now)
 {
     return now > s->last && now - s->last > a->lim.timeout_ms;
@@ -448,6 +465,7 @@ unsigned adhoc_expire(adhoc_t *a, uint64_t now)
     for (; s; s = next) {
         next = s->next;
         if (s->busy == NULL && idle_too_long(a, s, now)) {
+            run_ended(a, s, ADHOC_END_EXPIRED, NULL);
             log_info("adhoc: session expired node=%s owner=%s", s->cmd->def->node, s->owner);
             session_end(a, s, true, now);
             n++;
@@ -777,6 +795,18 @@ static bool has_long_table(const adhoc_t *a, form_t *const *forms, size_t n)
 static xmpp_stanza_t *finish(const struct req *r, struct session *s, struct adhoc_outcome *o)
 {
     xmpp_stanza_t *reply;
+    const char *note = NULL;
+    enum adhoc_end how = ADHOC_END_COMPLETED;
+
+    for (size_t i = 0; i < o->notes.n && how == ADHOC_END_COMPLETED; i++) {
+        if (o->notes.v[i].type == ADHOC_NOTE_ERROR) {
+            how = ADHOC_END_FAILED;
+            note = o->notes.v[i].text;
+        } else if (note == NULL) {
+            note = o->notes.v[i].text;
+        }
+    }
+    run_ended(r->a, s, how, note);
 
     for (unsigned i = 0; i < s->depth; i++)
         stage_clear(&s->stages[i]);
@@ -1029,6 +1059,7 @@ static xmpp_stanza_t *cancel(const struct req *r, struct session *s)
         s->state_free = c.state_free;
     }
     reply = ended_reply(r, s->id, "canceled", &o.notes, NULL, 0);
+    run_ended(r->a, s, ADHOC_END_CANCELED, o.notes.n ? o.notes.v[0].text : NULL);
     outcome_clear(&o);
     session_end(r->a, s, true, r->now);
     return reply;
@@ -1061,6 +1092,7 @@ static xmpp_stanza_t *resume(const struct req *r, enum adhoc_action act, bool gi
     if (s->busy)
         return error_text(r, "resource-constraint", NULL, &T_BUSY);
     if (idle_too_long(r->a, s, r->now)) {
+        run_ended(r->a, s, ADHOC_END_EXPIRED, NULL);
         session_end(r->a, s, true, r->now);
         return expired(r);
     }

@@ -162,6 +162,18 @@ void adhoc_disco_items(adhoc_t *adhoc, xmpp_stanza_t *query, const char *self_ji
 int adhoc_disco_info(adhoc_t *adhoc, const char *node, xmpp_stanza_t *query, bool is_admin,
                      const char *lang);
 
+/* How a command's run ended, for the audit log: its step completed (FAILED: with an error
+ * note), the user canceled it, or it was left idle until it expired. */
+enum adhoc_end { ADHOC_END_COMPLETED, ADHOC_END_FAILED, ADHOC_END_CANCELED, ADHOC_END_EXPIRED };
+/* `node` and `requester` (the owner's full JID or "uid:N") and `note` (the first error note, or
+ * else the first note; may be NULL) are borrowed for the call. */
+typedef void (*adhoc_end_fn)(void *ud, const char *node, const char *requester, enum adhoc_end how,
+                             const char *note);
+/* Calls `fn` once per run that ends: when its step completes (a long table paged afterwards
+ * does not change that), is canceled, or expires. Stanza errors are not runs ending: the caller
+ * sees those in the reply. */
+void adhoc_on_end(adhoc_t *adhoc, adhoc_end_fn fn, void *ud);
+
 /* Ends sessions idle for longer than the timeout and forgets ended ids older than their keep
  * time, as of `now_ms` (the same clock as limits.clock). Returns the number of sessions
  * expired. Call it from a periodic timer; adhoc_handle also checks the session it is asked

@@ -27,6 +27,7 @@ struct fx {
     adhoc_later_t *later;   /* test/later: the deferred answer */
     xmpp_stanza_t *late[4]; /* replies delivered late */
     int n_late;
+    char ends[512]; /* the end hook's calls, "node how note;" each */
 };
 
 /* ---- test commands ---- */
@@ -997,6 +998,47 @@ static void test_deferred(void **state)
     assert_error(fx->late[1], "cancel", "internal-server-error", NULL);
 }
 
+static void note_end(void *ud, const char *node, const char *requester, enum adhoc_end how,
+                     const char *note)
+{
+    static const char *const names[] = {"completed", "failed", "canceled", "expired"};
+    struct fx *fx = ud;
+    size_t len = strlen(fx->ends);
+
+    assert_string_equal(requester, ADMIN);
+    snprintf(fx->ends + len, sizeof(fx->ends) - len, "%s %s %s;", node, names[how],
+             note ? note : "-");
+}
+
+/* One end per run: completed (a paged table included, whatever happens to its pages), failed
+ * with its error note, canceled, expired; stanza errors and intermediate stages are not ends. */
+static void test_end_hook(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+
+    adhoc_on_end(fx->a, note_end, fx);
+    xmpp_stanza_release(
+        send_fmt(fx, CMD "node='test/one'>" FORM(F("domain", "a.example")) "</command>"));
+    take_sid(send_fmt(fx, CMD "node='test/table'/>"), sid);
+    xmpp_stanza_release(
+        send_fmt(fx, CMD "node='test/table' sessionid='%s' action='cancel'/>", sid));
+    take_sid(send_fmt(fx, CMD "node='test/fail'/>"), sid);
+    xmpp_stanza_release(send_fmt(fx, CMD "node='test/fail' sessionid='%s'/>", sid));
+    take_sid(send_fmt(fx, CMD "node='test/multi'/>"), sid);
+    xmpp_stanza_release(
+        send_fmt(fx, CMD "node='test/multi' sessionid='%s' action='cancel'/>", sid));
+    xmpp_stanza_release(send_fmt(fx, CMD "node='test/one'>" FORM(F("days", "0")) "</command>"));
+    take_sid(send_fmt(fx, CMD "node='test/one'/>"), sid);
+    fx->now += 24u * 3600u * 1000u;
+    assert_int_equal(adhoc_expire(fx->a, fx->now), 1);
+    assert_string_equal(fx->ends, "test/one completed added a.example for 30 days (complete);"
+                                  "test/table completed 2 certificates are stale;"
+                                  "test/fail failed services are running: stop them first;"
+                                  "test/multi canceled rolled back;"
+                                  "test/one expired -;");
+}
+
 /* Without a way to answer later (adhoc_handle), the step answers at once. */
 static void test_deferred_sync(void **state)
 {
@@ -1031,6 +1073,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_local_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deferred, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deferred_sync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_end_hook, setup, teardown),
     };
     log_set_level(LOG_LEVEL_ERROR); /* the refusals tested here log warnings */
     return cmocka_run_group_tests(tests, NULL, NULL);
