@@ -230,6 +230,11 @@ static int install(struct app *app, const struct domain_set *ds, const char *con
 
 enum cert_op { OP_REGENERATE, OP_CSR, OP_IMPORT };
 
+static const char *op_name(enum cert_op op)
+{
+    return op == OP_REGENERATE ? "regenerate" : op == OP_CSR ? "csr" : "import";
+}
+
 /* One certs/regenerate, certs/csr or certs/import waiting for its key or its reload. */
 struct cert_job {
     struct app *app;
@@ -321,8 +326,8 @@ static void install_and_reload(struct cert_job *job, const char *const *covered,
         job_answer(job);
         return;
     }
-    log_info("certs: installed op=%s domains=%zu dir=%s",
-             job->op == OP_IMPORT ? "import" : "regenerate", n, job->app->cfg->cert_dir);
+    log_info("certs: installed op=%s domains=%zu dir=%s", op_name(job->op), n,
+             job->app->cfg->cert_dir);
     job->summary = describe_new(call->lang, job->out_pem, n);
     if (job->later == NULL) { /* cannot wait for the hook: say so and let it run */
         adhoc_note_str(call, ADHOC_NOTE_INFO, job->summary);
@@ -392,11 +397,37 @@ static void make_key_and_cert(uv_work_t *w)
         job->out_pem = cert_self_sign(job->key_pem, &names, 0, job->days, &job->err);
 }
 
+/*
+ * A key that arrives while the daemon stops is dropped: nothing is installed and the router is
+ * not touched. Why this callback is safe at all then: libuv counts queued work as an active
+ * request, so the daemon's first uv_run (component/daemon.c) returns only after this ran, and
+ * teardown_app frees the registry and the store after that. The router link, the control socket
+ * and the reload hook may be gone already. The late answer is still finished (the registry would
+ * answer for it otherwise), though it may reach nobody.
+ */
+static bool dropped_for_stop(struct cert_job *job)
+{
+    if (!job->app->stopping)
+        return false;
+    log_info("certs: result dropped op=%s key_type=%s reason=stopping", op_name(job->op),
+             cert_key_type_name(job->key_type));
+    note_fmt(job->call, ADHOC_NOTE_ERROR,
+             "imdomaind stopped before the new key could be installed: nothing changed. Run "
+             "the command again once it runs.",
+             "새 키를 설치하기 전에 imdomaind가 멈췄습니다. 바뀐 것은 없습니다. 다시 실행된 뒤 "
+             "명령을 다시 실행하세요.");
+    adhoc_complete(job->call, NULL);
+    job_answer(job);
+    return true;
+}
+
 static void key_made(uv_work_t *w, int status)
 {
     struct cert_job *job = w->data;
 
     job->call = job->later ? adhoc_later_call(job->later) : job->call;
+    if (dropped_for_stop(job))
+        return;
     if (status != 0 || job->out_pem == NULL) {
         note_fmt(job->call, ADHOC_NOTE_ERROR, "No key or certificate was made: %s.",
                  "키나 인증서를 만들지 못했습니다: %s.",
@@ -418,6 +449,8 @@ static void start_job(adhoc_call_t *call, struct cert_job *job)
 
     job->call = call;
     job->work.data = job;
+    log_info("certs: generating op=%s key_type=%s domains=%zu", op_name(job->op),
+             cert_key_type_name(job->key_type), job->ds.n);
     if ((job->later = adhoc_defer(call)) != NULL &&
         uv_queue_work(app->loop, &job->work, make_key_and_cert, key_made) == 0)
         return;

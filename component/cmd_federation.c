@@ -187,12 +187,23 @@ static void probe(uv_work_t *w)
     federation_probe(&o, &c->report);
 }
 
+/* Runs on the loop once the probe is done. libuv counts queued work as an active request, so
+ * the daemon's first uv_run returns only after this ran: the registry and the dispatcher are
+ * alive here (teardown_app frees them later). While the daemon stops, the router link is going
+ * away: no ping is sent (it would arm a timer that keeps the stopping loop waiting). */
 static void probed(uv_work_t *w, int status)
 {
     struct check *c = w->data;
 
     if (c->later)
         c->call = adhoc_later_call(c->later);
+    if (c->app->stopping) {
+        log_info("federation/check: domain=%s result dropped reason=stopping", c->domain);
+        clock_gettime(CLOCK_MONOTONIC, &c->ping_started);
+        ping_result(c, false, "imdomaind is stopping: the ping was not sent");
+        answer(c);
+        return;
+    }
     if (status != 0)
         snprintf(c->report.steps[FED_RESOLVE].detail, FED_DETAIL_MAX, "the probe did not run: %s",
                  uv_strerror(status));
@@ -243,6 +254,7 @@ static void check_step(adhoc_call_t *call)
     c->call = call;
     c->from = our_domain(app);
     c->work.data = c;
+    log_info("federation/check: domain=%s probing", c->domain);
     if ((c->later = adhoc_defer(call)) != NULL &&
         uv_queue_work(app->loop, &c->work, probe, probed) == 0)
         return;
