@@ -1394,7 +1394,11 @@ form_t *form_check(const form_t *shown, const form_t *submitted, struct form_err
             add_error(errs, decl->var, FORM_ERR_DUPLICATE, NULL);
             continue;
         }
-        check_field(decl, form_field(submitted, decl->var), of, errs);
+        /* A field left out keeps the value shown (a script that changes one setting sends
+         * one field); it is checked like a submitted one, so a required empty field still
+         * fails. */
+        const form_field_t *given = form_field(submitted, decl->var);
+        check_field(decl, given ? given : decl, of, errs);
     }
     if (errs->n != before) {
         form_free(out);

@@ -199,7 +199,7 @@ form_t *form_from_stanza(xmpp_stanza_t *x, struct form_errors *errs);
 /* Checks a submission against the form that was shown: type 'submit' (or none), FORM_TYPE
  * (a missing one is accepted), and per declared field: duplicates, required, single value,
  * boolean, XEP-0122 datatype and range, JIDs, list options. Undeclared fields are ignored;
- * hidden fields keep the shown values. Returns a new SUBMIT form holding every declared input
+ * hidden fields, and fields the submission leaves out, keep the shown values. Returns a new SUBMIT form holding every declared input
  * field with its normalised values, or NULL with one error per failing field in `errs`. */
 form_t *form_check(const form_t *shown, const form_t *submitted, struct form_errors *errs);
 
