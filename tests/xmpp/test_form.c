@@ -302,12 +302,15 @@ static void test_check_defaults(void **state)
     assert_null(form_value(f, "key_type"));
     assert_int_equal(form_field_value_count(form_field(f, "domains")), 0);
     form_free(f);
-    /* A submission without a type attribute and without FORM_TYPE is accepted (lenient). */
+    /* A submission without a type attribute and without FORM_TYPE is accepted (lenient); the
+     * fields it leaves out keep the values shown. */
     xmpp_stanza_t *x = parse(state, "<x xmlns='jabber:x:data'>" OK_DOMAIN "</x>");
     struct form_errors errs = {0};
     form_t *sub = form_from_stanza(x, &errs), *shown = sample_form();
     f = form_check(shown, sub, &errs);
     assert_non_null(f);
+    assert_int_equal(form_int(f, "days", 7), 365);
+    assert_false(form_bool(f, "xmpp_addr", true));
     form_free(f);
     form_free(sub);
     form_free(shown);
