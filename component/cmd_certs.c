@@ -4,6 +4,7 @@
  * reads them, settings.cert_domain_set records the domain set, and the reload hook runs. */
 #include "component/cert.h"
 #include "component/cert_files.h"
+#include "component/cmd_certs.h"
 #include "component/commands.h"
 #include "store/store_domain.h"
 #include "store/store_settings.h"
@@ -84,7 +85,9 @@ static void store_failed(adhoc_call_t *call, struct app *app)
 
 /* ---- the domain set a certificate is made for ---- */
 
-/* Local domains plus the default domain (when set), sorted, without duplicates. */
+/* Local domains plus the default domain (when set), sorted, without duplicates; plus our own
+ * component JID when there is any domain at all: the router speaks s2s for it too (the ping of
+ * federation/check comes from it), and a peer with s2s_secure_auth checks its name. */
 struct domain_set {
     char **names;
     size_t n;
@@ -136,6 +139,8 @@ static enum store_rc domain_set_load(struct app *app, struct domain_set *ds)
         domain_set_add(ds, s.default_domain);
         ds->common_name = xstrdup(s.default_domain);
     }
+    if (ds->n > 0 && app->cfg->jid && app->cfg->jid[0] != '\0')
+        domain_set_add(ds, app->cfg->jid);
     qsort(ds->names, ds->n, sizeof(*ds->names), cmp_names);
     if (ds->common_name == NULL && ds->n > 0)
         ds->common_name = xstrdup(ds->names[0]);
@@ -252,6 +257,8 @@ struct cert_job {
     char *out_pem; /* the certificate (regenerate, import) or the CSR */
     char *err;
     char *summary; /* the note given with the answer */
+    certs_then_fn then; /* NULL: the command completes; else the caller goes on */
+    void *then_arg;
 };
 
 static void job_free(struct cert_job *job)
@@ -263,6 +270,15 @@ static void job_free(struct cert_job *job)
     free(job->err);
     free(job->summary);
     free(job);
+}
+
+/* Ends the command with the notes given so far, or hands the call to whoever asked. */
+static void job_complete(struct cert_job *job, adhoc_call_t *call, bool ok)
+{
+    if (job->then != NULL)
+        job->then(call, ok, job->then_arg);
+    else
+        adhoc_complete(call, NULL);
 }
 
 static void job_answer(struct cert_job *job)
@@ -288,7 +304,7 @@ static void on_reloaded(void *arg, int ok, const char *detail)
                  "파일은 기록했지만 라우터를 다시 읽히지 못했습니다: %s. reload hook을 고친 뒤 "
                  "certs/regenerate를 다시 실행하거나 라우터를 직접 다시 읽히세요.",
                  detail);
-    adhoc_complete(call, NULL);
+    job_complete(job, call, true);
     job_answer(job);
 }
 
@@ -321,7 +337,7 @@ static void install_and_reload(struct cert_job *job, const char *const *covered,
         log_warnx("certs: install failed: %s", err);
         note_fmt(call, ADHOC_NOTE_ERROR, "The certificate was not installed: %s.",
                  "인증서를 설치하지 못했습니다: %s.", err);
-        adhoc_complete(call, NULL);
+        job_complete(job, call, false);
         free(err);
         job_answer(job);
         return;
@@ -332,7 +348,7 @@ static void install_and_reload(struct cert_job *job, const char *const *covered,
     if (job->later == NULL) { /* cannot wait for the hook: say so and let it run */
         adhoc_note_str(call, ADHOC_NOTE_INFO, job->summary);
         app_apply_domains(job->app, job->actor, NULL, NULL);
-        adhoc_complete(call, NULL);
+        job_complete(job, call, true);
         job_free(job);
         return;
     }
@@ -416,7 +432,7 @@ static bool dropped_for_stop(struct cert_job *job)
              "the command again once it runs.",
              "새 키를 설치하기 전에 imdomaind가 멈췄습니다. 바뀐 것은 없습니다. 다시 실행된 뒤 "
              "명령을 다시 실행하세요.");
-    adhoc_complete(job->call, NULL);
+    job_complete(job, job->call, false);
     job_answer(job);
     return true;
 }
@@ -432,7 +448,7 @@ static void key_made(uv_work_t *w, int status)
         note_fmt(job->call, ADHOC_NOTE_ERROR, "No key or certificate was made: %s.",
                  "키나 인증서를 만들지 못했습니다: %s.",
                  status != 0 ? uv_strerror(status) : job->err);
-        adhoc_complete(job->call, NULL);
+        job_complete(job, job->call, false);
         job_answer(job);
         return;
     }
@@ -530,6 +546,27 @@ static void key_step(adhoc_call_t *call, enum cert_op op, const struct text *tit
     job->days = (int)form_int(call->form, "days", app->cfg->cert_days);
     job->xmpp_addr = form_bool(call->form, "xmpp_addr", false);
     job->ds = ds;
+    start_job(call, job);
+}
+
+void certs_regenerate(adhoc_call_t *call, certs_then_fn then, void *arg)
+{
+    struct app *app = call->ctx;
+    struct cert_job *job;
+    struct domain_set ds;
+
+    if (!ready_to_change(call, &ds))
+        return;
+    job = xcalloc(1, sizeof(*job));
+    job->app = app;
+    job->actor = app_actor(call->requester);
+    job->op = OP_REGENERATE;
+    if (cert_key_type_parse(app->cfg->cert_key_type, &job->key_type) < 0)
+        job->key_type = CERT_KEY_RSA_2048;
+    job->days = app->cfg->cert_days > 0 ? app->cfg->cert_days : CERT_DEFAULT_DAYS;
+    job->ds = ds;
+    job->then = then;
+    job->then_arg = arg;
     start_job(call, job);
 }
 
