@@ -131,18 +131,6 @@ static const struct adhoc_command disable_def = {
 
 /* ---- ha/enable ---- */
 
-static enum store_rc enable_groups(struct app *app, const char *const *groups, size_t n)
-{
-    enum store_rc rc = store_begin(app->store);
-
-    for (size_t i = 0; i < n && rc == STORE_OK; i++)
-        rc = store_group_set_ha(app->store, groups[i], true, 0);
-    if (rc == STORE_OK)
-        return store_commit(app->store);
-    store_rollback(app->store);
-    return rc;
-}
-
 static void enable_step(adhoc_call_t *call)
 {
     struct app *app = call->ctx;
@@ -167,7 +155,7 @@ static void enable_step(adhoc_call_t *call)
     why = ha_enable_refusal(&v, groups, n, (int64_t)time(NULL), call->lang);
     if (why != NULL) {
         adhoc_fail(call, &(struct text){why, why});
-    } else if (enable_groups(app, groups, n) != STORE_OK) {
+    } else if (ha_enable_groups(app, groups, n) != STORE_OK) {
         store_failed(call, app);
     } else {
         char *s = xasprintf(i18n_is_korean(call->lang) ? "그룹 %zu개에서 HA를 켰습니다."

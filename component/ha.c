@@ -233,3 +233,17 @@ enum store_rc ha_disable(struct app *app, const char *const *groups, size_t n, i
     }
     return rc;
 }
+
+/* ---- enable ---- */
+
+enum store_rc ha_enable_groups(struct app *app, const char *const *groups, size_t n)
+{
+    enum store_rc rc = store_begin(app->store);
+
+    for (size_t i = 0; i < n && rc == STORE_OK; i++)
+        rc = store_group_set_ha(app->store, groups[i], true, 0);
+    if (rc == STORE_OK)
+        return store_commit(app->store);
+    store_rollback(app->store);
+    return rc;
+}

@@ -51,4 +51,7 @@ char *ha_enable_refusal(const struct ha_view *v, const char *const *groups, size
 enum store_rc ha_disable(struct app *app, const char *const *groups, size_t n, int64_t now,
                          size_t *changed);
 
+/* Turns HA on for `groups` in a transaction of its own (the guards were checked by the caller). */
+enum store_rc ha_enable_groups(struct app *app, const char *const *groups, size_t n);
+
 #endif
