@@ -165,7 +165,7 @@ static const struct text T_ADD_HOW = {
     "없습니다. 로컬 관리자 관리 도메인으로 추가됩니다."};
 
 /* Inserts the domain, or configures locally one that only a peer had. */
-static enum domains_work add_work(struct app *app, void *arg, const char *lang, char **why)
+enum domains_work domains_add_work(struct app *app, void *arg, const char *lang, char **why)
 {
     const char *name = arg;
     struct store_domain d = {0};
@@ -194,7 +194,7 @@ static void add_run(adhoc_call_t *call)
 
     if (!domains_check_name(call, form_value(call->form, "domain"), name))
         return;
-    if (!domains_transact(call, add_work, name))
+    if (!domains_transact(call, domains_add_work, name))
         return;
     summary = xasprintf(i18n_is_korean(call->lang) ? "도메인 %s을(를) 추가했습니다."
                                                     : "Added the domain %s.",
@@ -233,14 +233,9 @@ static const struct text T_NONE_EDITABLE = {
     "바꿀 수 있는 로컬 관리자 관리 도메인이 없습니다. 시스템 관리 도메인과 피어 클러스터의 "
     "도메인은 편집하거나 삭제할 수 없습니다."};
 
-struct rename {
-    char from[DOMAIN_NAME_BUF];
-    char to[DOMAIN_NAME_BUF];
-};
-
-static enum domains_work rename_work(struct app *app, void *arg, const char *lang, char **why)
+enum domains_work domains_rename_work(struct app *app, void *arg, const char *lang, char **why)
 {
-    struct rename *r = arg;
+    struct domains_rename *r = arg;
     struct store_domain d;
     enum store_rc rc;
 
@@ -295,7 +290,7 @@ static void update_pick(adhoc_call_t *call)
 static void update_ask(adhoc_call_t *call)
 {
     struct app *app = call->ctx;
-    struct rename *r;
+    struct domains_rename *r;
     struct store_domain d;
     enum store_rc rc;
     char *why = domains_why_not_editable(app, form_value(call->form, "domain"), call->lang, &d,
@@ -331,7 +326,7 @@ static void update_ask(adhoc_call_t *call)
 /* Stage 2: rename, re-checking everything inside the transaction. */
 static void update_run(adhoc_call_t *call)
 {
-    struct rename *r = call->state;
+    struct domains_rename *r = call->state;
     char *summary;
 
     if (!domains_check_name(call, form_value(call->form, "new_name"), r->to))
@@ -343,7 +338,7 @@ static void update_run(adhoc_call_t *call)
                          : "the new name is the current name (case is ignored)");
         return;
     }
-    if (!domains_transact(call, rename_work, r))
+    if (!domains_transact(call, domains_rename_work, r))
         return;
     summary = xasprintf(i18n_is_korean(call->lang) ? "도메인 %s의 이름을 %s(으)로 바꿨습니다."
                                                     : "Renamed the domain %s to %s.",

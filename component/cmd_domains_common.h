@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "component/app.h"
+#include "component/domain_rules.h"
 #include "store/store_domain.h"
 #include "xmpp/adhoc.h"
 
@@ -68,6 +69,15 @@ typedef enum domains_work (*domains_work_fn)(struct app *app, void *arg, const c
  * form was shown), then `work`, then commit. Returns true when committed; otherwise the call
  * has been answered and nothing changed. */
 bool domains_transact(adhoc_call_t *call, domains_work_fn work, void *arg);
+
+/* The works of domains/add (arg: the checked lower-case name) and domains/update (arg: a struct
+ * domains_rename), for domains_transact; the procedure's step 3 runs them too. */
+struct domains_rename {
+    char from[DOMAIN_NAME_BUF];
+    char to[DOMAIN_NAME_BUF];
+};
+enum domains_work domains_add_work(struct app *app, void *arg, const char *lang, char **why);
+enum domains_work domains_rename_work(struct app *app, void *arg, const char *lang, char **why);
 
 /* After a commit: applies the domain set to the router and completes the command once the
  * reload hook has finished (deferring the answer when it can), with one note: `summary`
