@@ -15,9 +15,8 @@
 
 static const struct text T_LIST_TITLE = {"Find and list IM address domains",
                                          "IM 주소 도메인 찾기 및 목록"};
-static const struct text T_LIST_HOW = {
-    "Leave every field empty to list all domains.",
-    "모든 도메인을 보려면 모든 필드를 비워 두세요."};
+static const struct text T_LIST_HOW = {"Leave every field empty to list all domains.",
+                                       "모든 도메인을 보려면 모든 필드를 비워 두세요."};
 static const struct text T_FILTER = {"Domain name contains", "도메인 이름에 포함된 문자열"};
 static const struct text T_MANAGED = {"Managed by", "관리 주체"};
 static const struct text T_WHERE = {"Configured where", "구성 위치"};
@@ -136,8 +135,7 @@ static void list_run(adhoc_call_t *call)
             continue;
         snprintf(users, sizeof(users), "%lld", (long long)d->local_users);
         form_add_row(t, (const char *const[]){d->name, store_managed_by_name(d->managed_by),
-                                              where_of(d), users, "0",
-                                              covered ? "yes" : "stale"});
+                                              where_of(d), users, "0", covered ? "yes" : "stale"});
         rows++;
         uncovered += !covered;
     }
@@ -197,7 +195,7 @@ static void add_run(adhoc_call_t *call)
     if (!domains_transact(call, domains_add_work, name))
         return;
     summary = xasprintf(i18n_is_korean(call->lang) ? "도메인 %s을(를) 추가했습니다."
-                                                    : "Added the domain %s.",
+                                                   : "Added the domain %s.",
                         name);
     domains_apply_and_answer(call, summary, NULL);
     free(summary);
@@ -223,9 +221,8 @@ static void add_step(adhoc_call_t *call)
 /* ---- domains/update ---- */
 
 static const struct text T_UPD_TITLE = {"Rename an IM address domain", "IM 주소 도메인 이름 변경"};
-static const struct text T_UPD_PICK = {
-    "Only local admin-managed domains can be renamed.",
-    "로컬 관리자 관리 도메인만 이름을 바꿀 수 있습니다."};
+static const struct text T_UPD_PICK = {"Only local admin-managed domains can be renamed.",
+                                       "로컬 관리자 관리 도메인만 이름을 바꿀 수 있습니다."};
 static const struct text T_NEW_NAME = {"New name", "새 이름"};
 static const struct text T_NONE_EDITABLE = {
     "There is no local admin-managed domain to change: system-managed domains and domains of "
@@ -259,30 +256,13 @@ enum domains_work domains_rename_work(struct app *app, void *arg, const char *la
 /* Stage 0: pick one of the editable domains. */
 static void update_pick(adhoc_call_t *call)
 {
-    struct app *app = call->ctx;
-    struct store_domain *list = NULL;
-    size_t n = 0;
-    form_t *f;
-    form_field_t *field;
+    static const struct domains_choice choice = {&T_UPD_TITLE,      &T_UPD_PICK, "domain",
+                                                 FIELD_LIST_SINGLE, &T_DOMAIN,   &T_NONE_EDITABLE};
+    form_t *f = domains_choice_form(call, &choice);
 
-    if (!domains_precheck(call))
+    if (f == NULL)
         return;
-    if (domains_list_editable(app, &list, &n) != STORE_OK) {
-        domains_store_error(call, app);
-        return;
-    }
-    if (n == 0) {
-        adhoc_note(call, ADHOC_NOTE_INFO, &T_NONE_EDITABLE);
-        adhoc_complete(call, NULL);
-        return;
-    }
-    f = form_new(FORM_FORM);
-    form_set_title(f, &T_UPD_TITLE);
-    form_add_instructions(f, &T_UPD_PICK);
-    field = form_add_field(f, "domain", FIELD_LIST_SINGLE, &T_DOMAIN);
-    form_field_set_required(field, true);
-    domains_add_choices(f, field, list, n);
-    store_domain_list_free(list, n);
+    form_field_set_required(form_field_mut(f, "domain"), true);
     adhoc_show(call, f, ADHOC_ALLOW_NEXT, ADHOC_NEXT);
 }
 
@@ -293,8 +273,8 @@ static void update_ask(adhoc_call_t *call)
     struct domains_rename *r;
     struct store_domain d;
     enum store_rc rc;
-    char *why = domains_why_not_editable(app, form_value(call->form, "domain"), call->lang, &d,
-                                         &rc);
+    char *why =
+        domains_why_not_editable(app, form_value(call->form, "domain"), call->lang, &d, &rc);
     char *line;
     form_t *f;
 
@@ -315,7 +295,7 @@ static void update_ask(adhoc_call_t *call)
     f = form_new(FORM_FORM);
     form_set_title(f, &T_UPD_TITLE);
     line = xasprintf(i18n_is_korean(call->lang) ? "%s의 새 이름을 입력하세요."
-                                                 : "Enter the new name of %s.",
+                                                : "Enter the new name of %s.",
                      r->from);
     form_add_fixed(f, &(struct text){line, line});
     free(line);
@@ -341,7 +321,7 @@ static void update_run(adhoc_call_t *call)
     if (!domains_transact(call, domains_rename_work, r))
         return;
     summary = xasprintf(i18n_is_korean(call->lang) ? "도메인 %s의 이름을 %s(으)로 바꿨습니다."
-                                                    : "Renamed the domain %s to %s.",
+                                                   : "Renamed the domain %s to %s.",
                         r->from, r->to);
     domains_apply_and_answer(call, summary, NULL);
     free(summary);
@@ -369,8 +349,11 @@ static const struct adhoc_command cmd_list = {
 static const struct adhoc_command cmd_add = {
     "domains/add", {"Add an IM address domain", "IM 주소 도메인 추가"}, false, add_step, NULL};
 static const struct adhoc_command cmd_update = {
-    "domains/update", {"Rename an IM address domain", "IM 주소 도메인 이름 변경"}, false,
-    update_step, NULL};
+    "domains/update",
+    {"Rename an IM address domain", "IM 주소 도메인 이름 변경"},
+    false,
+    update_step,
+    NULL};
 
 int cmd_domains_register(struct app *app)
 {

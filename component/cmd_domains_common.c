@@ -39,14 +39,30 @@ void domains_fail(adhoc_call_t *call, const char *en, const char *ko, ...)
 
 void domains_store_error(adhoc_call_t *call, struct app *app)
 {
-    char *s = xasprintf(i18n_is_korean(call->lang)
-                            ? "저장소 오류로 아무것도 바꾸지 않았습니다: %s"
-                            : "nothing was changed: the store failed: %s",
+    char *s = xasprintf(i18n_is_korean(call->lang) ? "저장소 오류로 아무것도 바꾸지 않았습니다: %s"
+                                                   : "nothing was changed: the store failed: %s",
                         store_errmsg(app->store));
 
     log_warnx("domains: node=%s store error: %s", call->node, store_errmsg(app->store));
     adhoc_refuse(call, "internal-server-error", NULL, s);
     free(s);
+}
+
+FILE *domains_text_open(struct domains_text *t)
+{
+    t->text = NULL;
+    t->len = 0;
+    t->f = open_memstream(&t->text, &t->len);
+    if (t->f == NULL)
+        fatal("domains: open_memstream");
+    return t->f;
+}
+
+char *domains_text_close(struct domains_text *t)
+{
+    if (fclose(t->f) != 0)
+        fatal("domains: writing a text");
+    return t->text;
 }
 
 /* ---- editability ---- */
@@ -103,6 +119,32 @@ void domains_add_choices(form_t *form, form_field_t *field, const struct store_d
     free(ko);
 }
 
+form_t *domains_choice_form(adhoc_call_t *call, const struct domains_choice *choice)
+{
+    struct app *app = call->ctx;
+    struct store_domain *list = NULL;
+    size_t n = 0;
+    form_t *f;
+
+    if (!domains_precheck(call))
+        return NULL;
+    if (domains_list_editable(app, &list, &n) != STORE_OK) {
+        domains_store_error(call, app);
+        return NULL;
+    }
+    if (n == 0) {
+        adhoc_note(call, ADHOC_NOTE_INFO, choice->none);
+        adhoc_complete(call, NULL);
+        return NULL;
+    }
+    f = form_new(FORM_FORM);
+    form_set_title(f, choice->title);
+    form_add_instructions(f, choice->how);
+    domains_add_choices(f, form_add_field(f, choice->var, choice->type, choice->label), list, n);
+    store_domain_list_free(list, n);
+    return f;
+}
+
 char *domains_why_not_editable(struct app *app, const char *name, const char *lang,
                                struct store_domain *d, enum store_rc *rc)
 {
@@ -146,7 +188,7 @@ bool domains_check_name(adhoc_call_t *call, const char *raw, char *normalized)
     if (rule == DOMAIN_OK)
         return true;
     s = xasprintf(i18n_is_korean(call->lang) ? "'%.300s'은(는) 도메인 이름으로 쓸 수 없습니다: %s"
-                                              : "'%.300s' is not a valid domain name: %s",
+                                             : "'%.300s' is not a valid domain name: %s",
                   raw ? raw : "", domain_rules_explain(rule, tag));
     adhoc_refuse(call, "bad-request", "bad-payload", s);
     free(s);
@@ -326,12 +368,9 @@ static void write_cert(FILE *f, enum cert_state cert, bool ko)
 static char *outcome_note(const struct pending *p, const char *lang, int router)
 {
     bool ko = i18n_is_korean(lang);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
+    struct domains_text t;
+    FILE *f = domains_text_open(&t);
 
-    if (f == NULL)
-        fatal("domains: open_memstream");
     fprintf(f, "%s ", p->summary);
     if (router > 0)
         fprintf(f, ko ? "라우터를 갱신했습니다(%s). " : "The router was updated (%s). ", p->detail);
@@ -347,9 +386,7 @@ static char *outcome_note(const struct pending *p, const char *lang, int router)
                  : "The router update is running (its outcome goes to the audit log). ",
               f);
     write_cert(f, p->cert, ko);
-    if (fclose(f) != 0)
-        fatal("domains: writing a note");
-    return text;
+    return domains_text_close(&t);
 }
 
 /* Completes `call` for `p`; router: 1 updated, 0 not, -1 still running. */

@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "component/app.h"
 #include "component/domain_rules.h"
@@ -26,6 +27,16 @@ void domains_fail(adhoc_call_t *call, const char *en, const char *ko, ...);
 /* Answers internal-server-error naming the store's last failure (nothing changed). */
 void domains_store_error(adhoc_call_t *call, struct app *app);
 
+/* A sentence written with stdio: f = domains_text_open(&t); fprintf(f, ...); then
+ * domains_text_close(&t) returns it (caller frees). Allocation failure is fatal. */
+struct domains_text {
+    FILE *f;
+    char *text;
+    size_t len;
+};
+FILE *domains_text_open(struct domains_text *t);
+char *domains_text_close(struct domains_text *t);
+
 /* ---- which domains an admin may change ---- */
 
 /* Local, admin-managed and used by nobody: the guide's editable domains. */
@@ -36,6 +47,19 @@ enum store_rc domains_list_editable(struct app *app, struct store_domain **out, 
  * is made open) and, when some were left out, a fixed line to `form` saying so. */
 void domains_add_choices(form_t *form, form_field_t *field, const struct store_domain *list,
                          size_t n);
+
+/* The first stage of domains/update and domains/delete. */
+struct domains_choice {
+    const struct text *title, *how; /* of the form */
+    const char *var;                /* the list field offering the editable domains */
+    enum field_type type;           /* FIELD_LIST_SINGLE or FIELD_LIST_MULTI */
+    const struct text *label;
+    const struct text *none; /* the info note when nothing is editable */
+};
+/* After the preconditions, a new form (the caller shows it) with the editable domains as the
+ * options of `var` (domains_add_choices). NULL when the call was answered instead: a refused
+ * precondition, a store error, or nothing editable. */
+form_t *domains_choice_form(adhoc_call_t *call, const struct domains_choice *choice);
 /* Why `name` may not be changed now, in `lang` (caller frees); NULL when it is editable.
  * Reads the store: `d` gets the row when it exists (cleared by the caller); *rc gets the
  * store's verdict (STORE_ERR: the text is NULL and the caller reports the store error). */
@@ -91,7 +115,7 @@ struct cert_set {
     char *buf;          /* owned: the copied list, cut at the commas */
     const char **names; /* owned array into buf, sorted */
     size_t n;
-    bool present;       /* false: no certificate has been made yet */
+    bool present; /* false: no certificate has been made yet */
 };
 
 /* Reads the set from the settings (a sorted comma list or NULL). Returns STORE_OK or the

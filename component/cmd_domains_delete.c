@@ -3,7 +3,6 @@
  * router. Cancel at any stage changes nothing; everything is checked again at commit. */
 #include "component/cmd_domains_common.h"
 #include "component/domain_rules.h"
-#include "util/log.h"
 #include "util/xmalloc.h"
 
 #include <stdio.h>
@@ -98,12 +97,9 @@ static void write_names(FILE *f, const struct plan *p, bool stays, bool ko)
 static char *plan_text(const struct plan *p, const char *lang, bool done)
 {
     bool ko = i18n_is_korean(lang);
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
+    struct domains_text t;
+    FILE *f = domains_text_open(&t);
 
-    if (f == NULL)
-        fatal("domains/delete: open_memstream");
     if (done)
         fprintf(f, ko ? "도메인 %zu개를 삭제했습니다: " : "Deleted %zu domains: ", p->n);
     else
@@ -114,39 +110,20 @@ static char *plan_text(const struct plan *p, const char *lang, bool done)
           f);
     write_names(f, p, true, ko);
     fputc('.', f);
-    if (fclose(f) != 0)
-        fatal("domains/delete: writing the plan");
-    return text;
+    return domains_text_close(&t);
 }
 
 /* ---- stage 0: choose ---- */
 
 static void pick(adhoc_call_t *call)
 {
-    struct app *app = call->ctx;
-    struct store_domain *list = NULL;
-    size_t n = 0;
-    form_t *f;
-    form_field_t *field;
+    static const struct domains_choice choice = {&T_TITLE,         &T_PICK,    "domains",
+                                                 FIELD_LIST_MULTI, &T_DOMAINS, &T_NONE_EDITABLE};
+    form_t *f = domains_choice_form(call, &choice);
 
-    if (!domains_precheck(call))
+    if (f == NULL)
         return;
-    if (domains_list_editable(app, &list, &n) != STORE_OK) {
-        domains_store_error(call, app);
-        return;
-    }
-    if (n == 0) {
-        adhoc_note(call, ADHOC_NOTE_INFO, &T_NONE_EDITABLE);
-        adhoc_complete(call, NULL);
-        return;
-    }
-    f = form_new(FORM_FORM);
-    form_set_title(f, &T_TITLE);
-    form_add_instructions(f, &T_PICK);
-    field = form_add_field(f, "domains", FIELD_LIST_MULTI, &T_DOMAINS);
-    domains_add_choices(f, field, list, n);
     form_field_add_bool(form_add_field(f, "select_all", FIELD_BOOLEAN, &T_SELECT_ALL), false);
-    store_domain_list_free(list, n);
     adhoc_show(call, f, ADHOC_ALLOW_NEXT, ADHOC_NEXT);
 }
 
@@ -212,8 +189,7 @@ static void confirm_form(adhoc_call_t *call, const struct plan *p)
 static void choose(adhoc_call_t *call)
 {
     struct plan *p = xcalloc(1, sizeof(*p));
-    bool ok = form_bool(call->form, "select_all", false) ? plan_all(call, p)
-                                                         : plan_chosen(call, p);
+    bool ok = form_bool(call->form, "select_all", false) ? plan_all(call, p) : plan_chosen(call, p);
 
     if (ok && p->n == 0) {
         adhoc_refuse(call, "bad-request", "bad-payload", text_get(&T_NONE_PICKED, call->lang));
@@ -299,5 +275,8 @@ static void delete_step(adhoc_call_t *call)
 }
 
 const struct adhoc_command cmd_domains_delete_def = {
-    "domains/delete", {"Delete IM address domains", "IM 주소 도메인 삭제"}, false, delete_step,
+    "domains/delete",
+    {"Delete IM address domains", "IM 주소 도메인 삭제"},
+    false,
+    delete_step,
     NULL};

@@ -60,8 +60,9 @@ static void store_trouble(struct refusal *r, struct app *app, const char *what)
 {
     log_warnx("precond: cannot read %s: %s", what, store_errmsg(app->store));
     refusal_sentence(r);
-    fprintf(r->f, r->ko ? "%s을(를) 읽을 수 없어 선행 조건을 확인하지 못했습니다: %s."
-                        : "The preconditions could not be checked (reading %s failed: %s).",
+    fprintf(r->f,
+            r->ko ? "%s을(를) 읽을 수 없어 선행 조건을 확인하지 못했습니다: %s."
+                  : "The preconditions could not be checked (reading %s failed: %s).",
             what, store_errmsg(app->store));
 }
 

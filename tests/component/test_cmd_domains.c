@@ -127,8 +127,8 @@ static xmpp_stanza_t *req(struct fx *fx, const char *lang, const char *node, con
 
     assert_true(asprintf(&cmd, CMD_OPEN "%s%s%s%s%s%s>%s%s%s</command>", node,
                          sid ? " sessionid='" : "", sid ? sid : "", sid ? "'" : "",
-                         action ? " action='" : "", action ? action : "",
-                         action ? "'" : "", fields ? "<x xmlns='jabber:x:data' type='submit'>" : "",
+                         action ? " action='" : "", action ? action : "", action ? "'" : "",
+                         fields ? "<x xmlns='jabber:x:data' type='submit'>" : "",
                          fields ? fields : "", fields ? "</x>" : "") > 0);
     reply = send_iq(fx, ADMIN, true, lang, cmd);
     free(cmd);
@@ -176,8 +176,9 @@ static void expect_status(xmpp_stanza_t *reply, const char *want, char sid[64])
         fail_msg("expected status %s, got: %s", want, s);
     }
     if (sid)
-        snprintf(sid, 64, "%s", xmpp_stanza_get_attribute(
-                                    stanza_child(reply, "command", NS_COMMANDS), "sessionid"));
+        snprintf(
+            sid, 64, "%s",
+            xmpp_stanza_get_attribute(stanza_child(reply, "command", NS_COMMANDS), "sessionid"));
 }
 
 static void expect_error(xmpp_stanza_t *reply, const char *cond, const char *app)
@@ -203,6 +204,15 @@ static void expect_done_note(xmpp_stanza_t *reply, const char *type, const char 
     assert_has(reply, want);
     assert_has(reply, needle);
     xmpp_stanza_release(reply);
+}
+
+/* Starts `node` and expects its first form; the session id goes to sid. */
+static void begin(struct fx *fx, const char *lang, const char *node, char sid[64])
+{
+    xmpp_stanza_t *r = req(fx, lang, node, NULL, "execute", NULL);
+
+    expect_status(r, "executing", sid);
+    xmpp_stanza_release(r);
 }
 
 #define FIELD(var, v) "<field var='" var "'><value>" v "</value></field>"
@@ -292,10 +302,9 @@ static void test_add_corrected_in_session(void **state)
 {
     struct fx *fx = *state;
     char sid[64];
-    xmpp_stanza_t *r = req(fx, NULL, "domains/add", NULL, "execute", NULL);
+    xmpp_stanza_t *r;
 
-    expect_status(r, "executing", sid);
-    xmpp_stanza_release(r);
+    begin(fx, NULL, "domains/add", sid);
     r = req(fx, NULL, "domains/add", sid, "complete", FIELD("domain", "bad_name.example"));
     expect_error(r, "bad-request", "bad-payload");
     xmpp_stanza_release(r);
@@ -321,9 +330,8 @@ static void test_add_peer_only_domain(void **state)
     struct fx *fx = *state;
     struct store_domain d = {0};
 
-    assert_int_equal(store_domain_insert(fx->app.store, "peer.example", STORE_MANAGED_SYSTEM,
-                                         false),
-                     STORE_OK);
+    assert_int_equal(
+        store_domain_insert(fx->app.store, "peer.example", STORE_MANAGED_SYSTEM, false), STORE_OK);
     add_ok(fx, "peer.example");
     assert_int_equal(store_domain_get(fx->app.store, "peer.example", &d), STORE_OK);
     assert_true(d.configured_local);
@@ -346,10 +354,9 @@ static void test_add_refused_precondition_at_commit(void **state)
 {
     struct fx *fx = *state;
     char sid[64];
-    xmpp_stanza_t *r = req(fx, NULL, "domains/add", NULL, "execute", NULL);
+    xmpp_stanza_t *r;
 
-    expect_status(r, "executing", sid);
-    xmpp_stanza_release(r);
+    begin(fx, NULL, "domains/add", sid);
     assert_int_equal(store_node_insert(fx->app.store, "imp1", STORE_NODE_PUBLISHER, "15.0", NULL),
                      STORE_OK);
     assert_int_equal(store_service_set(fx->app.store, "imp1", "xcp-router", "running"), STORE_OK);
@@ -374,10 +381,9 @@ static void test_cancel_add(void **state)
 {
     struct fx *fx = *state;
     char sid[64];
-    xmpp_stanza_t *r = req(fx, NULL, "domains/add", NULL, "execute", NULL);
+    xmpp_stanza_t *r;
 
-    expect_status(r, "executing", sid);
-    xmpp_stanza_release(r);
+    begin(fx, NULL, "domains/add", sid);
     r = req(fx, NULL, "domains/add", sid, "cancel", NULL);
     expect_status(r, "canceled", NULL);
     xmpp_stanza_release(r);
@@ -390,10 +396,9 @@ static void test_cancel_add(void **state)
 static void rename_open(struct fx *fx, const char *from, char sid[64])
 {
     char *f = NULL;
-    xmpp_stanza_t *r = req(fx, NULL, "domains/update", NULL, "execute", NULL);
+    xmpp_stanza_t *r;
 
-    expect_status(r, "executing", sid);
-    xmpp_stanza_release(r);
+    begin(fx, NULL, "domains/update", sid);
     assert_true(asprintf(&f, "<field var='domain'><value>%s</value></field>", from) > 0);
     r = req(fx, NULL, "domains/update", sid, "next", f);
     free(f);
@@ -470,10 +475,8 @@ static void test_rename_refused_system_managed(void **state)
     add_ok(fx, "flip.example");
     rename_open(fx, "flip.example", sid);
     assert_int_equal(
-        store_domain_set_managed_by(fx->app.store, "flip.example", STORE_MANAGED_SYSTEM),
-        STORE_OK);
-    expect_done_note(rename_to(fx, sid, "flop.example"), "error",
-                     "flip.example is system-managed");
+        store_domain_set_managed_by(fx->app.store, "flip.example", STORE_MANAGED_SYSTEM), STORE_OK);
+    expect_done_note(rename_to(fx, sid, "flop.example"), "error", "flip.example is system-managed");
     assert_true(exists(fx, "flip.example"));
     assert_false(exists(fx, "flop.example"));
 }
@@ -568,9 +571,7 @@ static void test_delete_not_confirmed_and_canceled(void **state)
     r = req(fx, NULL, "domains/delete", sid, "cancel", NULL);
     expect_status(r, "canceled", NULL);
     xmpp_stanza_release(r);
-    r = req(fx, NULL, "domains/delete", NULL, "execute", NULL);
-    expect_status(r, "executing", sid);
-    xmpp_stanza_release(r);
+    begin(fx, NULL, "domains/delete", sid);
     r = req(fx, NULL, "domains/delete", sid, "cancel", NULL);
     expect_status(r, "canceled", NULL);
     xmpp_stanza_release(r);
@@ -584,9 +585,7 @@ static void test_delete_nothing_chosen(void **state)
     xmpp_stanza_t *r;
 
     add_ok(fx, "a.example");
-    r = req(fx, NULL, "domains/delete", NULL, "execute", NULL);
-    expect_status(r, "executing", sid);
-    xmpp_stanza_release(r);
+    begin(fx, NULL, "domains/delete", sid);
     r = req(fx, NULL, "domains/delete", sid, "next", FIELD("select_all", "0"));
     expect_error(r, "bad-request", "bad-payload");
     assert_has(r, "choose at least one domain");
@@ -671,9 +670,8 @@ static void test_list(void **state)
 
     add_ok(fx, "a.example");
     add_ok(fx, "b.example");
-    assert_int_equal(store_domain_insert(fx->app.store, "peer.example", STORE_MANAGED_SYSTEM,
-                                         false),
-                     STORE_OK);
+    assert_int_equal(
+        store_domain_insert(fx->app.store, "peer.example", STORE_MANAGED_SYSTEM, false), STORE_OK);
     set_cert_set(fx, "a.example,peer.example");
     r = req(fx, NULL, "domains/list", NULL, "execute", "");
     expect_status(r, "completed", NULL);

@@ -94,10 +94,11 @@ static void test_ha_enabled(void **state)
     assert_int_equal(store_group_insert(f->app.store, "dg-east", true), STORE_OK);
     assert_int_equal(store_group_insert(f->app.store, "dg-west", true), STORE_OK);
     assert_int_equal(store_group_insert(f->app.store, "dg-off", false), STORE_OK);
-    assert_refusal(f, "en", (const char *const[]){"HA is enabled", "dg-east, dg-west",
-                                                  "ha/disable", NULL});
-    assert_refusal(f, "ko-KR", (const char *const[]){"HA가 켜져 있습니다", "dg-east, dg-west",
-                                                     "ha/disable", NULL});
+    assert_refusal(f, "en",
+                   (const char *const[]){"HA is enabled", "dg-east, dg-west", "ha/disable", NULL});
+    assert_refusal(
+        f, "ko-KR",
+        (const char *const[]){"HA가 켜져 있습니다", "dg-east, dg-west", "ha/disable", NULL});
     char *why = precond_domain_change(&f->app, NULL);
     assert_null(strstr(why, "dg-off"));
     free(why);
@@ -132,9 +133,10 @@ static void test_services_running(void **state)
                      STORE_OK);
     assert_int_equal(store_service_set(f->app.store, "imp2.example.com", "sync-agent", "stopped"),
                      STORE_OK);
-    assert_refusal(f, "en", (const char *const[]){"imp1.example.com xcp-router (running)",
-                                                  "imp2.example.com sip-proxy (activated)",
-                                                  "services", NULL});
+    assert_refusal(f, "en",
+                   (const char *const[]){"imp1.example.com xcp-router (running)",
+                                         "imp2.example.com sip-proxy (activated)", "services",
+                                         NULL});
     assert_refusal(f, "ko", (const char *const[]){"실행 중인 서비스", "services 명령", NULL});
     char *why = precond_domain_change(&f->app, NULL);
     assert_null(strstr(why, "sync-agent"));
@@ -175,10 +177,11 @@ static void test_active_job(void **state)
     int64_t id = 0;
     char idtext[64];
 
-    assert_int_equal(store_job_create(f->app.store, STORE_JOB_DEFAULT_DOMAIN, "a.example",
-                                      "b.example", 10, &id),
-                     STORE_OK);
-    snprintf(idtext, sizeof(idtext), "Job %lld (default-domain) has not ended (state running)", (long long)id);
+    assert_int_equal(
+        store_job_create(f->app.store, STORE_JOB_DEFAULT_DOMAIN, "a.example", "b.example", 10, &id),
+        STORE_OK);
+    snprintf(idtext, sizeof(idtext), "Job %lld (default-domain) has not ended (state running)",
+             (long long)id);
     assert_refusal(f, "en", (const char *const[]){idtext, "jobs/status", NULL});
     snprintf(idtext, sizeof(idtext), "작업 %lld", (long long)id);
     assert_refusal(f, "ko", (const char *const[]){idtext, "jobs/status", NULL});
@@ -198,9 +201,9 @@ static void test_everything_at_once(void **state)
     add_node(f, "pub", "dg1");
     assert_int_equal(store_service_set(f->app.store, "pub", "client-profile-agent", "running"),
                      STORE_OK);
-    assert_int_equal(store_job_create(f->app.store, STORE_JOB_DEFAULT_DOMAIN, NULL, "x.example",
-                                      1, NULL),
-                     STORE_OK);
+    assert_int_equal(
+        store_job_create(f->app.store, STORE_JOB_DEFAULT_DOMAIN, NULL, "x.example", 1, NULL),
+        STORE_OK);
     char *why = precond_domain_change(&f->app, "en");
     assert_non_null(why);
     assert_ptr_equal(strstr(why, "The domain set cannot change now. "), why);
