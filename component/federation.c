@@ -1,6 +1,7 @@
 /* The federation probe (see federation.h): plain blocking sockets with per-step deadlines,
- * libc's resolver for SRV, OpenSSL for STARTTLS. Runs on a worker thread, so it keeps no state
- * beyond its arguments. */
+ * libc's resolver for SRV (its own retry and timeout set from the step's), getaddrinfo on a
+ * thread we stop waiting for at the deadline, OpenSSL for STARTTLS. Runs on a worker thread,
+ * so it keeps no state beyond its arguments. */
 #include "component/federation.h"
 
 #include <arpa/nameser.h>
@@ -12,6 +13,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <poll.h>
+#include <pthread.h>
 #include <resolv.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -26,6 +28,7 @@
 
 #define NS_TLS "urn:ietf:params:xml:ns:xmpp-tls"
 #define HOST_MAX 256
+#define RESOLVE_TIMED_OUT 1 /* beside getaddrinfo's EAI_* codes, which are negative */
 
 static const char *const step_names[FED_STEPS] = {"resolve", "connect", "stream", "starttls",
                                                   "chain",   "name",    "ping"};
@@ -191,6 +194,146 @@ static int step_resolve(struct probe *p)
     return step_end(p, FED_RESOLVE, true, "no SRV record: falling back to %s:%u", p->host, p->port);
 }
 
+/* ---- connect: getaddrinfo with a deadline ---- */
+
+/*
+ * libc's getaddrinfo has no timeout of its own (resolv.conf's timeout times attempts times
+ * servers, and NSS modules on top). A numeric address is parsed at once; a name is looked up on
+ * a thread of its own that we wait for until the step's deadline. When the deadline passes the
+ * lookup is abandoned: the thread finishes by itself and frees everything (the last of the two
+ * references frees the struct), so nothing it touches belongs to the probe.
+ */
+struct lookup {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int refs;   /* the waiting probe and the lookup thread */
+    bool done;  /* getaddrinfo returned: rc and list are set */
+    int rc;     /* getaddrinfo's */
+    struct addrinfo *list;
+    char host[HOST_MAX];
+    char port[8];
+};
+
+static void lookup_unref(struct lookup *l)
+{
+    int left;
+
+    pthread_mutex_lock(&l->mu);
+    left = --l->refs;
+    pthread_mutex_unlock(&l->mu);
+    if (left > 0)
+        return;
+    if (l->list)
+        freeaddrinfo(l->list);
+    pthread_cond_destroy(&l->cv);
+    pthread_mutex_destroy(&l->mu);
+    free(l);
+}
+
+static void *lookup_run(void *arg)
+{
+    struct lookup *l = arg;
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM};
+    struct addrinfo *list = NULL;
+    int rc = getaddrinfo(l->host, l->port, &hints, &list);
+
+    pthread_mutex_lock(&l->mu);
+    l->rc = rc;
+    l->list = rc == 0 ? list : NULL;
+    l->done = true;
+    pthread_cond_signal(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+    lookup_unref(l);
+    return NULL;
+}
+
+static struct lookup *lookup_new(const char *host, const char *port)
+{
+    struct lookup *l = calloc(1, sizeof(*l));
+    pthread_condattr_t ca;
+
+    if (l == NULL)
+        return NULL;
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&l->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    l->refs = 2;
+    snprintf(l->host, sizeof(l->host), "%s", host);
+    snprintf(l->port, sizeof(l->port), "%s", port);
+    return l;
+}
+
+static bool lookup_start(struct lookup *l)
+{
+    pthread_attr_t attr;
+    pthread_t tid;
+    int rc;
+
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&tid, &attr, lookup_run, l);
+    pthread_attr_destroy(&attr);
+    return rc == 0;
+}
+
+/* Waits until the lookup is done or the deadline passed; the result moves to *out. */
+static int lookup_wait(struct lookup *l, unsigned timeout_ms, struct addrinfo **out)
+{
+    struct timespec deadline;
+    int rc = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += timeout_ms / 1000;
+    deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&l->mu);
+    while (!l->done && rc != ETIMEDOUT)
+        rc = pthread_cond_timedwait(&l->cv, &l->mu, &deadline);
+    if (l->done) {
+        *out = l->list;
+        l->list = NULL;
+        rc = l->rc;
+    } else {
+        rc = RESOLVE_TIMED_OUT;
+    }
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+/* getaddrinfo for `host`:`port` within `timeout_ms`: 0 with *out (caller frees), an EAI_* code,
+ * or RESOLVE_TIMED_OUT. */
+static int resolve_bounded(const char *host, const char *port, unsigned timeout_ms,
+                           struct addrinfo **out)
+{
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST};
+    struct lookup *l;
+    int rc;
+
+    *out = NULL;
+    if (getaddrinfo(host, port, &hints, out) == 0)
+        return 0;
+    if ((l = lookup_new(host, port)) == NULL)
+        return EAI_MEMORY;
+    if (!lookup_start(l)) {
+        l->refs = 1;
+        lookup_unref(l);
+        return EAI_SYSTEM;
+    }
+    rc = lookup_wait(l, timeout_ms, out);
+    lookup_unref(l);
+    return rc;
+}
+
+static const char *resolve_error(int rc)
+{
+    return rc == RESOLVE_TIMED_OUT ? "no answer within the step's timeout" : gai_strerror(rc);
+}
+
 /* ---- connect ---- */
 
 static int connect_timed(const struct addrinfo *ai, unsigned timeout_ms, int *err)
@@ -230,16 +373,23 @@ static void set_blocking(int fd, unsigned timeout_ms)
 
 static int step_connect(struct probe *p)
 {
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *list = NULL;
+    struct addrinfo *list = NULL;
     char port[8], addr[NI_MAXHOST] = "?";
     int rc, err = 0;
 
     step_begin(p);
     snprintf(port, sizeof(port), "%u", p->port);
-    if ((rc = getaddrinfo(p->host, port, &hints, &list)) != 0)
-        return step_end(p, FED_CONNECT, false, "cannot resolve %s: %s", p->host, gai_strerror(rc));
+    if ((rc = resolve_bounded(p->host, port, p->opts->timeout_ms, &list)) != 0)
+        return step_end(p, FED_CONNECT, false, "cannot resolve %s: %s", p->host,
+                        resolve_error(rc));
+    /* One deadline for the whole step: the lookup and every address tried. */
     for (struct addrinfo *ai = list; ai && p->fd < 0; ai = ai->ai_next) {
-        p->fd = connect_timed(ai, p->opts->timeout_ms, &err);
+        unsigned spent = elapsed_ms(&p->started);
+        if (spent >= p->opts->timeout_ms) {
+            err = ETIMEDOUT;
+            break;
+        }
+        p->fd = connect_timed(ai, p->opts->timeout_ms - spent, &err);
         getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr), NULL, 0, NI_NUMERICHOST);
     }
     freeaddrinfo(list);
