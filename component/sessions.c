@@ -19,6 +19,11 @@
 #define SESSIONS_MAX_RESOURCES 64 /* per user; more are logged and not counted */
 #define SESSIONS_JID_MAX 3071     /* RFC 7622: 1023 per part, three parts */
 #define NO_NODE (-1)
+/* After a (re)connect every provisioned user is probed: a million probes at once would overrun
+ * the router link's output queue (conn drops stanzas beyond it), so they go out in batches,
+ * one per loop turn, and wait a little when the queue refuses one. */
+#define SESSIONS_PROBE_BATCH 1000
+#define SESSIONS_PROBE_RETRY_MS 50
 
 struct tracked {
     struct tracked *next; /* bucket chain */
@@ -43,6 +48,12 @@ struct sessions {
     int64_t total, unassigned_sessions;
     struct node_count *nodes;
     size_t nnodes;
+    /* the probe run after a (re)connect or a presence-engine coming back */
+    uv_timer_t probe_timer; /* used when app->loop is set; otherwise a run is synchronous */
+    bool timer_ready, probing;
+    int32_t probe_only;  /* the node whose users are probed, NO_NODE for all */
+    int64_t probe_after; /* id of the last user handled: the run's keyset cursor */
+    size_t probes_sent;
 };
 
 /* ---- the hash ---- */
@@ -122,37 +133,20 @@ static void lower(char *p)
 }
 
 /* Whether `bare` (lower-case) is a provisioned user's IM address; *node gets the assigned
- * node (malloc'd, NULL for none). 1 yes, 0 no, -1 the store failed. The IM address is most
- * often userid@domain, so the userid lookup comes first; a directory-URI address may have
- * another local part and is found by the filtered list. */
+ * node (malloc'd, NULL for none). 1 yes, 0 no, -1 the store failed. One indexed lookup by IM
+ * address, whatever the scheme (a directory URI need not start with the userid). */
 static int lookup_user(struct sessions *s, const char *bare, char **node)
 {
-    struct store_user u = {0}, *list = NULL;
-    size_t n = 0, at = strcspn(bare, "@");
-    char *local = xstrndup(bare, at);
-    enum store_rc rc = store_user_get(s->app->store, local, &u);
-    int found = 0;
+    struct store_user u = {0};
+    enum store_rc rc = store_user_get_by_im(s->app->store, bare, &u);
 
-    free(local);
-    *node = NULL;
-    if (rc == STORE_OK && strcasecmp(u.im_address, bare) == 0) {
-        *node = u.node ? xstrdup(u.node) : NULL;
-        store_user_clear(&u);
-        return 1;
-    }
+    *node = rc == STORE_OK && u.node ? xstrdup(u.node) : NULL;
     store_user_clear(&u);
-    if (rc == STORE_ERR || store_user_list(s->app->store, bare, 0, 0, &list, &n) != STORE_OK) {
+    if (rc == STORE_ERR) {
         log_warnx("sessions: cannot look up %s: %s", bare, store_errmsg(s->app->store));
         return -1;
     }
-    for (size_t i = 0; i < n && !found; i++) {
-        if (strcasecmp(list[i].im_address, bare) != 0)
-            continue;
-        *node = list[i].node ? xstrdup(list[i].node) : NULL;
-        found = 1;
-    }
-    store_user_list_free(list, n);
-    return found;
+    return rc == STORE_OK;
 }
 
 static void drop_all(struct sessions *s, struct tracked **slot)
@@ -240,16 +234,19 @@ static void remove_resource(struct sessions *s, const char *bare, const char *re
 
 /* ---- stanzas ---- */
 
-static void send_presence(struct sessions *s, const char *to, const char *type)
+/* Returns dispatch_send's verdict: -1 when the link is down or its output queue is full. */
+static int send_presence(struct sessions *s, const char *to, const char *type)
 {
     xmpp_stanza_t *p = xmpp_presence_new(s->app->ctx);
+    int rc;
 
     xmpp_stanza_set_to(p, to);
     xmpp_stanza_set_from(p, s->self);
     if (type != NULL)
         xmpp_stanza_set_type(p, type);
-    dispatch_send(s->d, p);
+    rc = dispatch_send(s->d, p);
     xmpp_stanza_release(p);
+    return rc;
 }
 
 /* A subscription request: approved (and returned) for provisioned users only. */
@@ -364,8 +361,18 @@ struct sessions *sessions_new(struct app *app, dispatch_t *d, const char *self_j
     s->self = self_jid;
     s->nbuckets = SESSIONS_MIN_BUCKETS;
     s->buckets = xcalloc(s->nbuckets, sizeof(*s->buckets));
+    s->probe_only = NO_NODE;
+    if (app->loop != NULL && uv_timer_init(app->loop, &s->probe_timer) == 0) {
+        s->probe_timer.data = s;
+        s->timer_ready = true;
+    }
     read_engine_states(s);
     return s;
+}
+
+static void free_on_close(uv_handle_t *h)
+{
+    free(h->data);
 }
 
 void sessions_free(struct sessions *s)
@@ -377,28 +384,87 @@ void sessions_free(struct sessions *s)
         free(s->nodes[i].name);
     free(s->nodes);
     free(s->buckets);
+    /* The timer's memory is in `s`: free it once the loop has closed the timer. */
+    if (s->timer_ready && !uv_is_closing((uv_handle_t *)&s->probe_timer)) {
+        uv_close((uv_handle_t *)&s->probe_timer, free_on_close);
+        return;
+    }
     free(s);
 }
 
-/* Probes every provisioned user on a counting node (`only`: that node index alone). */
-static void probe_users(struct sessions *s, int32_t only)
+static bool wants_probe(struct sessions *s, const struct store_user *u)
+{
+    int32_t idx = u->node ? node_index(s, u->node, false) : NO_NODE;
+
+    if (s->probe_only != NO_NODE && idx != s->probe_only)
+        return false;
+    return idx == NO_NODE || !s->nodes[idx].engine_off;
+}
+
+/* Probes the next page of users from the cursor on. Returns how many users the page held (0:
+ * the run is over); *blocked when a probe was refused (it is retried from the cursor). */
+static size_t probe_page(struct sessions *s, bool *blocked)
 {
     struct store_user *u = NULL;
-    size_t n = 0, sent = 0;
+    size_t n = 0, i;
 
-    if (store_user_list(s->app->store, NULL, 0, 0, &u, &n) != STORE_OK) {
+    *blocked = false;
+    if (store_user_list_after(s->app->store, s->probe_after, SESSIONS_PROBE_BATCH, &u, &n) !=
+        STORE_OK) {
         log_warnx("sessions: cannot list users to probe: %s", store_errmsg(s->app->store));
-        return;
+        return 0;
     }
-    for (size_t i = 0; i < n; i++) {
-        int32_t idx = u[i].node ? node_index(s, u[i].node, false) : NO_NODE;
-        if ((only != NO_NODE && idx != only) || (idx != NO_NODE && s->nodes[idx].engine_off))
-            continue;
-        send_presence(s, u[i].im_address, "probe");
-        sent++;
+    for (i = 0; i < n; i++) {
+        bool want = wants_probe(s, &u[i]);
+        if (want && send_presence(s, u[i].im_address, "probe") < 0) {
+            *blocked = true;
+            break;
+        }
+        s->probes_sent += want;
+        s->probe_after = u[i].id;
     }
     store_user_list_free(u, n);
-    log_info("sessions: probes sent=%zu", sent);
+    return n;
+}
+
+static void probe_end(struct sessions *s)
+{
+    s->probing = false;
+    log_info("sessions: probes sent=%zu", s->probes_sent);
+}
+
+static void on_probe_timer(uv_timer_t *t)
+{
+    struct sessions *s = t->data;
+    bool blocked;
+
+    if (s->app->stopping || probe_page(s, &blocked) == 0) {
+        probe_end(s);
+        return;
+    }
+    uv_timer_start(&s->probe_timer, on_probe_timer, blocked ? SESSIONS_PROBE_RETRY_MS : 0, 0);
+}
+
+/* Starts (or restarts from the first user) a probe run over every provisioned user on a
+ * counting node (`only`: that node index alone). Without a loop it runs to the end now, and a
+ * refused probe ends it. */
+static void probe_users(struct sessions *s, int32_t only)
+{
+    bool blocked = false;
+
+    if (s->probing && s->probe_only != only)
+        only = NO_NODE; /* two runs at once: one over everybody covers both */
+    s->probing = true;
+    s->probe_only = only;
+    s->probe_after = 0;
+    s->probes_sent = 0;
+    if (s->timer_ready) {
+        uv_timer_start(&s->probe_timer, on_probe_timer, 0, 0);
+        return;
+    }
+    while (!blocked && probe_page(s, &blocked) > 0)
+        ;
+    probe_end(s);
 }
 
 void sessions_on_ready(struct sessions *s)

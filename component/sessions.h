@@ -14,16 +14,20 @@
 struct app;
 struct sessions;
 
-/* `app` (store, ctx), `d` (to send) and `self_jid` (our bare JID) are borrowed and must
- * outlive the table. Reads which nodes have presence-engine deactivated. */
+/* `app` (store, ctx, loop), `d` (to send) and `self_jid` (our bare JID) are borrowed and must
+ * outlive the table. Reads which nodes have presence-engine deactivated. With app->loop set,
+ * probe runs go out in batches on a timer; without, they run to the end at once (tests). */
 struct sessions *sessions_new(struct app *app, dispatch_t *d, const char *self_jid);
+/* With a loop, the last bytes are freed when the loop has closed the probe timer (run it once
+ * more). */
 void sessions_free(struct sessions *s);
 
 /* A dispatch_stanza_fn for dispatch_on_presence(d, sessions_on_presence, s). */
 void sessions_on_presence(void *ud, xmpp_stanza_t *presence);
 
 /* The link to the router is (again) up: forget every session (their presence may have changed
- * while we were away) and probe every provisioned user so that the available ones answer. */
+ * while we were away) and probe every provisioned user so that the available ones answer. The
+ * probes go out SESSIONS_PROBE_BATCH per loop turn, pausing while the link's queue is full. */
 void sessions_on_ready(struct sessions *s);
 
 /* Users were assigned to other nodes, added or removed: look each tracked user up again. */

@@ -138,7 +138,15 @@ static const char schema_v1[] =
     "CREATE INDEX audit_log_time ON audit_log (time);"
     "CREATE INDEX audit_log_actor ON audit_log (actor, time);";
 
-static const char *const migrations[] = {schema_v1};
+/*
+ * Version 2. Presence sessions look a user up by exact IM address (any case) for every new
+ * session; under the directory-URI scheme the address need not start with the userid, and
+ * without this index each lookup scanned the whole users table.
+ */
+static const char schema_v2[] =
+    "CREATE INDEX users_im_address ON users (im_address COLLATE NOCASE);";
+
+static const char *const migrations[] = {schema_v1, schema_v2};
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
                "one migration per schema version");

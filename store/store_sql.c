@@ -76,11 +76,16 @@ static const char *const sql[STMT_COUNT] = {
         " im_address = CASE WHEN (SELECT im_address_scheme FROM settings WHERE id = 1)"
         " = 'directory-uri' AND ?3 <> '' THEN ?3 ELSE im_address END WHERE id = ?1",
     [STMT_USER_GET] = "SELECT " USER_COLS " FROM " USER_FROM " WHERE u.userid = ?1",
+    /* Uses users_im_address: the comparison's collation matches the index's. */
+    [STMT_USER_GET_BY_IM] = "SELECT " USER_COLS " FROM " USER_FROM
+                            " WHERE u.im_address = ?1 COLLATE NOCASE ORDER BY u.id LIMIT 1",
     [STMT_USER_DELETE] = "DELETE FROM users WHERE userid = ?1",
     [STMT_USER_SET_IM] = "UPDATE users SET im_address = ?2 WHERE userid = ?1",
     [STMT_USER_SET_NODE] = "UPDATE users SET node_id = ?2 WHERE userid = ?1",
     [STMT_USER_LIST] = "SELECT " USER_COLS " FROM " USER_FROM " WHERE " USER_FILTER
                        " ORDER BY u.userid LIMIT ?2 OFFSET ?3",
+    [STMT_USER_LIST_AFTER] = "SELECT " USER_COLS " FROM " USER_FROM
+                             " WHERE u.id > ?1 ORDER BY u.id LIMIT ?2",
     [STMT_USER_COUNT] = "SELECT count(*) FROM users u WHERE " USER_FILTER,
     [STMT_USER_COUNT_PER_NODE] =
         "SELECT n.name, (SELECT count(*) FROM users u WHERE u.node_id = n.id) FROM nodes n"

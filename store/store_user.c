@@ -131,9 +131,11 @@ static void destroy_user(void *elem)
     store_user_clear(elem);
 }
 
-enum store_rc store_user_get(struct store *st, const char *userid, struct store_user *out)
+/* One user by `key` through statement `id` (STMT_USER_GET or STMT_USER_GET_BY_IM). */
+static enum store_rc get_one(struct store *st, enum stmt_id id, const char *key,
+                             struct store_user *out)
 {
-    sqlite3_stmt *s = store_stmt(st, STMT_USER_GET, "t", userid);
+    sqlite3_stmt *s = store_stmt(st, id, "t", key);
     enum store_rc rc = store_row(st, s, "reading user");
 
     if (out != NULL)
@@ -144,6 +146,17 @@ enum store_rc store_user_get(struct store *st, const char *userid, struct store_
         read_user(s, out);
     store_stmt_done(s);
     return STORE_OK;
+}
+
+enum store_rc store_user_get(struct store *st, const char *userid, struct store_user *out)
+{
+    return get_one(st, STMT_USER_GET, userid, out);
+}
+
+enum store_rc store_user_get_by_im(struct store *st, const char *im_address,
+                                   struct store_user *out)
+{
+    return get_one(st, STMT_USER_GET_BY_IM, im_address, out);
 }
 
 enum store_rc store_user_delete(struct store *st, const char *userid)
@@ -177,6 +190,15 @@ enum store_rc store_user_list(struct store *st, const char *filter, int64_t limi
         store_stmt(st, STMT_USER_LIST, "tii", like, store_limit(limit), offset > 0 ? offset : 0);
 
     free(like); /* bound as a copy */
+    return store_collect(st, s, "listing users", sizeof(**out), read_user, destroy_user,
+                         (void **)out, n);
+}
+
+enum store_rc store_user_list_after(struct store *st, int64_t after_id, int64_t limit,
+                                    struct store_user **out, size_t *n)
+{
+    sqlite3_stmt *s = store_stmt(st, STMT_USER_LIST_AFTER, "ii", after_id, store_limit(limit));
+
     return store_collect(st, s, "listing users", sizeof(**out), read_user, destroy_user,
                          (void **)out, n);
 }

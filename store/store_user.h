@@ -46,6 +46,11 @@ enum store_rc store_user_upsert(struct store *st, const char *userid, const char
 
 /* Fills *out (may be NULL: existence test). */
 enum store_rc store_user_get(struct store *st, const char *userid, struct store_user *out);
+/* The user whose IM address is `im_address` (any ASCII case), through an index: a presence
+ * from a directory-URI address finds its user without a scan. When several users share the
+ * address, the oldest. Fills *out (may be NULL) like store_user_get. */
+enum store_rc store_user_get_by_im(struct store *st, const char *im_address,
+                                   struct store_user *out);
 enum store_rc store_user_delete(struct store *st, const char *userid);
 
 /* Assigns the user to `node` (NULL or "": unassigned). STORE_NOTFOUND if either is unknown. */
@@ -63,6 +68,11 @@ enum store_rc store_user_set_im_address(struct store *st, const char *userid,
 enum store_rc store_user_list(struct store *st, const char *filter, int64_t limit, int64_t offset,
                               struct store_user **out, size_t *n);
 enum store_rc store_user_count(struct store *st, const char *filter, int64_t *count);
+
+/* At most `limit` users with id > after_id in id order: a keyset page, as cheap at the end of
+ * a million users as at the start. Same output as store_user_list. */
+enum store_rc store_user_list_after(struct store *st, int64_t after_id, int64_t limit,
+                                    struct store_user **out, size_t *n);
 
 /* Every node in name order with the number of users assigned to it (zeros included).
  * Free with store_node_users_free(). */

@@ -15,6 +15,7 @@
 #include "store/store_user.h"
 
 #include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,7 +149,9 @@ static void test_newer_version_refused(void **state)
     assert_string_equal(err, want);
     free(err);
     /* Putting the version back makes it usable again: the refusal changed nothing. */
-    raw_sql(f->path, "PRAGMA user_version = 1");
+    char *back = sqlite3_mprintf("PRAGMA user_version = %d", STORE_SCHEMA_VERSION);
+    raw_sql(f->path, back);
+    sqlite3_free(back);
     f->st = open_ok(f->path);
 }
 
@@ -869,10 +872,59 @@ static void test_topology(void **state)
     assert_int_equal(store_group_delete(f->st, "grp1"), STORE_NOTFOUND);
 }
 
+/* Whether EXPLAIN QUERY PLAN of `sql` on the file names `index`. */
+static bool plan_uses(const char *path, const char *sql, const char *index)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    char *explain = sqlite3_mprintf("EXPLAIN QUERY PLAN %s", sql);
+    bool found = false;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &s, NULL), SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW)
+        found |= strstr((const char *)sqlite3_column_text(s, 3), index) != NULL;
+    sqlite3_finalize(s);
+    sqlite3_free(explain);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    return found;
+}
+
+/* Version 1 -> 2 adds the IM address index over existing rows; lookups by IM address use it
+ * and ignore case. */
+static void test_migration_v2_im_address_index(void **state)
+{
+    struct fixture *f = *state;
+    struct store_user u;
+    const char *q = "SELECT id FROM users WHERE im_address = 'x@y' COLLATE NOCASE";
+
+    assert_int_equal(store_user_upsert(f->st, "jdoe", NULL, NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "ann", NULL, NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_set_im_address(f->st, "jdoe", "John.Doe@Example.COM"), STORE_OK);
+    assert_int_equal(store_close(f->st), 0);
+    /* back to what version 1 wrote: undo version 2 and every later one */
+    raw_sql(f->path, "DROP INDEX users_im_address; DROP TABLE IF EXISTS procedures;"
+                     " PRAGMA user_version = 1;");
+    assert_false(plan_uses(f->path, q, "users_im_address"));
+
+    f->st = open_ok(f->path);
+    assert_int_equal(store_schema_version(f->st), STORE_SCHEMA_VERSION);
+    assert_true(plan_uses(f->path, q, "users_im_address"));
+    assert_int_equal(store_user_get_by_im(f->st, "john.doe@example.com", &u), STORE_OK);
+    assert_string_equal(u.userid, "jdoe");
+    assert_string_equal(u.im_address, "John.Doe@Example.COM");
+    store_user_clear(&u);
+    assert_int_equal(store_user_get_by_im(f->st, "ann@DOMAIN.NOT.SET", NULL), STORE_OK);
+    assert_int_equal(store_user_get_by_im(f->st, "jdoe@example.com", &u), STORE_NOTFOUND);
+    assert_int_equal(store_user_get_by_im(f->st, "john.doe@example.co", NULL), STORE_NOTFOUND);
+    store_user_clear(&u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fresh_and_reopen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_v2_im_address_index, setup, teardown),
         cmocka_unit_test(test_memory_and_bad_path),
         cmocka_unit_test_setup_teardown(test_newer_version_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
