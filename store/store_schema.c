@@ -146,7 +146,28 @@ static const char schema_v1[] =
 static const char schema_v2[] =
     "CREATE INDEX users_im_address ON users (im_address COLLATE NOCASE);";
 
-static const char *const migrations[] = {schema_v1, schema_v2};
+/*
+ * Version 3: the guided domain-change procedure (component/procedure.c). One row per run; at
+ * most one is active, so a restarted daemon finds it and offers to resume or cancel. `step` is
+ * the first step not yet done (8: all done); job_id is the default-domain job step 3 started;
+ * ha_groups lists (comma-separated) the groups whose HA step 1 turned off, for step 7.
+ */
+static const char schema_v3[] =
+    "CREATE TABLE procedures ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'done', 'canceled')),"
+    " step INTEGER NOT NULL DEFAULT 1 CHECK (step BETWEEN 1 AND 8),"
+    " job_id INTEGER,"
+    " ha_groups TEXT NOT NULL DEFAULT '',"
+    " actor TEXT NOT NULL,"
+    " created_at INTEGER NOT NULL,"
+    " updated_at INTEGER NOT NULL);"
+    "CREATE UNIQUE INDEX procedures_one_active ON procedures ((1)) WHERE state = 'active';"
+    "CREATE TRIGGER procedures_finished BEFORE UPDATE ON procedures"
+    " WHEN OLD.state <> 'active'"
+    " BEGIN SELECT RAISE(ABORT, 'a finished procedure cannot change'); END;";
+
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -29,6 +29,7 @@
     " (SELECT count(*) FROM nodes n WHERE n.group_id = g.id)"
 #define SERVICE_COLS "n.name, s.service, s.state, s.updated_at"
 #define SERVICE_FROM "node_services s JOIN nodes n ON n.id = s.node_id"
+#define PROC_COLS "id, state, step, job_id, ha_groups, actor, created_at, updated_at"
 
 static const char *const sql[STMT_COUNT] = {
     [STMT_BEGIN] = "BEGIN IMMEDIATE",
@@ -151,6 +152,15 @@ static const char *const sql[STMT_COUNT] = {
                             " AND node_id IN (SELECT id FROM nodes WHERE name = ?1)",
     [STMT_SERVICE_LIST] = "SELECT " SERVICE_COLS " FROM " SERVICE_FROM
                           " WHERE (?1 IS NULL OR n.name = ?1) ORDER BY n.name, s.service",
+
+    [STMT_PROC_INSERT] = "INSERT INTO procedures (actor, created_at, updated_at)"
+                         " VALUES (?1, " NOW ", " NOW ")",
+    [STMT_PROC_GET] = "SELECT " PROC_COLS " FROM procedures WHERE id = ?1",
+    [STMT_PROC_GET_ACTIVE] = "SELECT " PROC_COLS " FROM procedures WHERE state = 'active'",
+    [STMT_PROC_SET_STEP] = "UPDATE procedures SET step = ?2, job_id = ?3, ha_groups = ?4,"
+                           " updated_at = " NOW " WHERE id = ?1 AND state = 'active'",
+    [STMT_PROC_END] = "UPDATE procedures SET state = ?2, updated_at = " NOW
+                      " WHERE id = ?1 AND state = 'active'",
 };
 
 const char *store_sql_text(enum stmt_id id)

@@ -10,6 +10,7 @@
 #include "store/store_audit.h"
 #include "store/store_domain.h"
 #include "store/store_job.h"
+#include "store/store_procedure.h"
 #include "store/store_settings.h"
 #include "store/store_topo.h"
 #include "store/store_user.h"
@@ -920,6 +921,52 @@ static void test_migration_v2_im_address_index(void **state)
     store_user_clear(&u);
 }
 
+/* The procedure's progress: one active run, steps recorded, ended runs final, and a database
+ * written before schema version 3 gains the table when opened. */
+static void test_procedure(void **state)
+{
+    struct fixture *f = *state;
+    struct store_procedure p;
+    int64_t id = 0, id2 = 0;
+
+    assert_int_equal(store_procedure_get_active(f->st, &p), STORE_NOTFOUND);
+    assert_int_equal(store_procedure_start(f->st, "admin@example.test", &id), STORE_OK);
+    assert_int_equal(store_procedure_start(f->st, "other@example.test", &id2), STORE_CONFLICT);
+    assert_int_equal(store_procedure_set_step(f->st, id, 3, 7, "dg1,dg2"), STORE_OK);
+    assert_int_equal(store_procedure_set_step(f->st, id, 9, 0, NULL), STORE_ERR);
+    reopen(f);
+    assert_int_equal(store_procedure_get_active(f->st, &p), STORE_OK);
+    assert_int_equal(p.id, id);
+    assert_int_equal(p.state, STORE_PROC_ACTIVE);
+    assert_int_equal(p.step, 3);
+    assert_int_equal(p.job_id, 7);
+    assert_string_equal(p.ha_groups, "dg1,dg2");
+    assert_string_equal(p.actor, "admin@example.test");
+    store_procedure_clear(&p);
+    assert_int_equal(store_procedure_end(f->st, id, STORE_PROC_CANCELED), STORE_OK);
+    assert_int_equal(store_procedure_set_step(f->st, id, 4, 0, NULL), STORE_NOTFOUND);
+    assert_int_equal(store_procedure_end(f->st, id, STORE_PROC_DONE), STORE_NOTFOUND);
+    assert_int_equal(store_procedure_get(f->st, id, &p), STORE_OK);
+    assert_int_equal(p.state, STORE_PROC_CANCELED);
+    assert_int_equal(p.job_id, 7);
+    store_procedure_clear(&p);
+    assert_int_equal(store_procedure_start(f->st, "admin@example.test", &id2), STORE_OK);
+    assert_true(id2 > id);
+
+    /* an older database (no procedures table, user_version 2) is migrated at open */
+    assert_int_equal(store_close(f->st), 0);
+    raw_sql(f->path, "DROP TABLE procedures; PRAGMA user_version = 2;");
+    f->st = open_ok(f->path);
+    assert_int_equal(store_schema_version(f->st), STORE_SCHEMA_VERSION);
+    assert_int_equal(store_procedure_get_active(f->st, &p), STORE_NOTFOUND);
+    assert_int_equal(store_procedure_start(f->st, "admin@example.test", &id), STORE_OK);
+    assert_int_equal(store_procedure_get(f->st, id, &p), STORE_OK);
+    assert_int_equal(p.step, STORE_PROC_STEP_FIRST);
+    assert_int_equal(p.job_id, 0);
+    assert_string_equal(p.ha_groups, "");
+    store_procedure_clear(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -942,6 +989,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settings_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topology, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_procedure, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
