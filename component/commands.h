@@ -19,5 +19,6 @@ int cmd_topology_register(struct app *app); /* topology, topology/edit */
 int cmd_ha_register(struct app *app);       /* ha/disable, ha/enable */
 int cmd_services_register(struct app *app); /* services */
 int cmd_sessions_register(struct app *app); /* sessions, XEP-0133 get-online-users-num */
+int cmd_procedure_register(struct app *app); /* procedure/domain-change */
 
 #endif
