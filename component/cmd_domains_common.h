@@ -102,6 +102,10 @@ struct domains_rename {
 };
 enum domains_work domains_add_work(struct app *app, void *arg, const char *lang, char **why);
 enum domains_work domains_rename_work(struct app *app, void *arg, const char *lang, char **why);
+/* domains/delete's work for one name: deletes it, or with `stays` (a peer still configures it)
+ * keeps it listed as configured on the peer only. */
+enum domains_work domains_delete_one(struct app *app, const char *name, bool stays,
+                                     const char *lang, char **why);
 
 /* After a commit: applies the domain set to the router and completes the command once the
  * reload hook has finished (deferring the answer when it can), with one note: `summary`

@@ -209,25 +209,30 @@ static void choose(adhoc_call_t *call)
 
 /* ---- stage 2: delete ---- */
 
+enum domains_work domains_delete_one(struct app *app, const char *name, bool stays,
+                                     const char *lang, char **why)
+{
+    struct store_domain d;
+    enum store_rc rc;
+
+    *why = domains_why_not_editable(app, name, lang, &d, &rc);
+    store_domain_clear(&d);
+    if (*why)
+        return DOMAINS_WORK_REFUSED;
+    if (rc == STORE_OK)
+        rc = stays ? store_domain_set_local(app->store, name, false)
+                   : store_domain_delete(app->store, name);
+    return rc == STORE_OK ? DOMAINS_WORK_DONE : DOMAINS_WORK_FAILED;
+}
+
 static enum domains_work delete_work(struct app *app, void *arg, const char *lang, char **why)
 {
     const struct plan *p = arg;
+    enum domains_work w = DOMAINS_WORK_DONE;
 
-    for (size_t i = 0; i < p->n; i++) {
-        struct store_domain d;
-        enum store_rc rc;
-
-        *why = domains_why_not_editable(app, p->names[i], lang, &d, &rc);
-        store_domain_clear(&d);
-        if (*why)
-            return DOMAINS_WORK_REFUSED;
-        if (rc == STORE_OK)
-            rc = p->stays[i] ? store_domain_set_local(app->store, p->names[i], false)
-                             : store_domain_delete(app->store, p->names[i]);
-        if (rc != STORE_OK)
-            return DOMAINS_WORK_FAILED;
-    }
-    return DOMAINS_WORK_DONE;
+    for (size_t i = 0; i < p->n && w == DOMAINS_WORK_DONE; i++)
+        w = domains_delete_one(app, p->names[i], p->stays[i], lang, why);
+    return w;
 }
 
 static form_t *result_table(const struct plan *p)

@@ -31,8 +31,7 @@ struct proc_session {
     int step;
 };
 
-static const struct text T_NAME = {"Guided domain change (7 steps)",
-                                   "도메인 변경 안내(7단계)"};
+static const struct text T_NAME = {"Guided domain change (7 steps)", "도메인 변경 안내(7단계)"};
 
 /* ---- small answers ---- */
 
@@ -121,8 +120,9 @@ static void lines_services(form_t *f, struct app *app, bool ko)
         for (size_t k = 0; k < ns; k++)
             up += strcmp(s[k].node, nodes[i].name) == 0 && services_known(s[k].service) &&
                   services_state_is_up(s[k].state);
-        char *l = xasprintf(ko ? "노드 %s: 서비스 %d/%d개 실행 중" : "node %s: %d of %d services up",
-                            nodes[i].name, up, SERVICES_N);
+        char *l =
+            xasprintf(ko ? "노드 %s: 서비스 %d/%d개 실행 중" : "node %s: %d of %d services up",
+                      nodes[i].name, up, SERVICES_N);
         add_line(f, l);
         free(l);
     }
@@ -767,13 +767,12 @@ static void offer_choice(adhoc_call_t *call, const struct store_procedure *p)
 
     form_set_title(f, &T_NAME);
     add_line(f, l);
-    fld = form_add_field(f, "action", FIELD_LIST_SINGLE,
-                         &(struct text){"What to do", "할 일"});
+    fld = form_add_field(f, "action", FIELD_LIST_SINGLE, &(struct text){"What to do", "할 일"});
     form_field_set_required(fld, true);
     form_field_add_option(fld, "resume", &(struct text){resume, NULL});
-    form_field_add_option(fld, "cancel",
-                          &(struct text){"Cancel the procedure (nothing is undone)",
-                                         "절차 취소(되돌리지 않음)"});
+    form_field_add_option(
+        fld, "cancel",
+        &(struct text){"Cancel the procedure (nothing is undone)", "절차 취소(되돌리지 않음)"});
     form_field_add_value(fld, "resume");
     session_of(call)->view = VIEW_CHOOSE;
     adhoc_show(call, f, ADHOC_ALLOW_NEXT, ADHOC_NEXT);

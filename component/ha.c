@@ -150,7 +150,7 @@ static int64_t restarted_at(const struct ha_view *v, const char *node)
     return t;
 }
 
-static const struct store_recorded *find_recorded(const struct ha_view *v, const char *node)
+const struct store_recorded *ha_view_recorded(const struct ha_view *v, const char *node)
 {
     for (size_t i = 0; i < v->nr; i++)
         if (strcasecmp(v->rec[i].node, node) == 0)
@@ -164,7 +164,7 @@ static void check_sessions(struct refusal *r, const struct ha_view *v, const cha
 {
     for (size_t i = 0; i < v->nn; i++) {
         const struct store_node *node = &v->nodes[i];
-        const struct store_recorded *rec = find_recorded(v, node->name);
+        const struct store_recorded *rec = ha_view_recorded(v, node->name);
         int64_t since = now - restarted_at(v, node->name);
         if (!in_groups(node->group, groups, n) || rec == NULL || since >= HA_SESSIONS_WINDOW_S ||
             v->sessions[i] == rec->active_users)

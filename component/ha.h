@@ -36,6 +36,8 @@ struct ha_view {
 
 enum store_rc ha_view_load(struct app *app, struct ha_view *v);
 void ha_view_clear(struct ha_view *v);
+/* The count recorded for `node` (any case) in the view, or NULL. */
+const struct store_recorded *ha_view_recorded(const struct ha_view *v, const char *node);
 
 /*
  * The guards for enabling HA on `groups` (names, borrowed; n 0: every group that holds one of

@@ -165,8 +165,7 @@ static char *guard_ha_on(struct app *app, const struct store_procedure *p, const
     return why;
 }
 
-char *procedure_guard(struct app *app, const struct store_procedure *p, int step,
-                      const char *lang)
+char *procedure_guard(struct app *app, const struct store_procedure *p, int step, const char *lang)
 {
     switch (step) {
     case PROC_HA_OFF:
@@ -281,8 +280,7 @@ enum store_rc procedure_advance(struct app *app, struct store_procedure *p, int 
     return reload(app, p);
 }
 
-enum store_rc procedure_end(struct app *app, struct store_procedure *p,
-                            enum store_proc_state how)
+enum store_rc procedure_end(struct app *app, struct store_procedure *p, enum store_proc_state how)
 {
     enum store_rc rc = store_procedure_end(app->store, p->id, how);
 
@@ -390,21 +388,6 @@ bool procedure_changes_empty(const struct proc_changes *c)
     return c->default_domain[0] == '\0' && c->nadd == 0 && c->nrename == 0 && c->ndel == 0;
 }
 
-static enum domains_work delete_one(struct app *app, const char *name, const char *lang,
-                                    char **why)
-{
-    struct store_domain d;
-    enum store_rc rc;
-
-    *why = domains_why_not_editable(app, name, lang, &d, &rc);
-    store_domain_clear(&d);
-    if (*why)
-        return DOMAINS_WORK_REFUSED;
-    if (rc == STORE_OK)
-        rc = store_domain_delete(app->store, name);
-    return rc == STORE_OK ? DOMAINS_WORK_DONE : DOMAINS_WORK_FAILED;
-}
-
 /* The adds, renames and deletes, stopping at the first that does not go through. */
 static enum domains_work domain_works(struct app *app, const struct proc_changes *c,
                                       const char *lang, char **why)
@@ -416,7 +399,7 @@ static enum domains_work domain_works(struct app *app, const struct proc_changes
     for (size_t i = 0; i < c->nrename && w == DOMAINS_WORK_DONE; i++)
         w = domains_rename_work(app, &c->rename[i], lang, why);
     for (size_t i = 0; i < c->ndel && w == DOMAINS_WORK_DONE; i++)
-        w = delete_one(app, c->del[i], lang, why);
+        w = domains_delete_one(app, c->del[i], false, lang, why); /* peers: not known yet */
     return w;
 }
 
@@ -513,8 +496,7 @@ static void services_done(void *arg, const struct service_outcome *out, size_t n
 }
 
 int procedure_run_services(struct app *app, const struct store_procedure *p, bool up,
-                           const char *lang, procedure_services_cb cb, void *arg,
-                           const char **why)
+                           const char *lang, procedure_services_cb cb, void *arg, const char **why)
 {
     struct store_node *nodes = NULL;
     size_t n = 0;
@@ -545,14 +527,6 @@ int procedure_run_services(struct app *app, const struct store_procedure *p, boo
 
 /* ---- steps 6 and 7 ---- */
 
-static const struct store_recorded *recorded_of(const struct ha_view *v, const char *node)
-{
-    for (size_t i = 0; i < v->nr; i++)
-        if (strcasecmp(v->rec[i].node, node) == 0)
-            return &v->rec[i];
-    return NULL;
-}
-
 char **procedure_session_lines(struct app *app, size_t *n)
 {
     struct ha_view v;
@@ -563,7 +537,7 @@ char **procedure_session_lines(struct app *app, size_t *n)
         return NULL;
     lines = xcalloc(v.nn + 1, sizeof(*lines));
     for (size_t i = 0; i < v.nn; i++) {
-        const struct store_recorded *r = recorded_of(&v, v.nodes[i].name);
+        const struct store_recorded *r = ha_view_recorded(&v, v.nodes[i].name);
         if (r != NULL)
             lines[i] = xasprintf("node %s: %lld sessions, %lld recorded", v.nodes[i].name,
                                  (long long)v.sessions[i], (long long)r->active_users);
@@ -592,8 +566,8 @@ char *procedure_enable_ha(struct app *app, struct store_procedure *p, const char
     if (why != NULL)
         return why;
     groups = split_list(p->ha_groups, &buf, &n);
-    if (ha_enable_groups(app, groups, n) != STORE_OK || procedure_end(app, p, STORE_PROC_DONE) !=
-                                                            STORE_OK)
+    if (ha_enable_groups(app, groups, n) != STORE_OK ||
+        procedure_end(app, p, STORE_PROC_DONE) != STORE_OK)
         why = store_trouble(app, lang);
     else
         log_info("procedure: step=7 done id=%lld ha_enabled=%zu", (long long)p->id, n);

@@ -36,8 +36,7 @@ const struct text *procedure_step_name(int step);
  * (HA off, services stopped, no job in flight); 5 no job in flight; 6 nothing; 7 the HA enable
  * guards (every service up; within 30 minutes, sessions back to the recorded counts).
  */
-char *procedure_guard(struct app *app, const struct store_procedure *p, int step,
-                      const char *lang);
+char *procedure_guard(struct app *app, const struct store_procedure *p, int step, const char *lang);
 
 /* The active run into *out: STORE_OK, STORE_NOTFOUND (none), STORE_ERR. */
 enum store_rc procedure_load(struct app *app, struct store_procedure *out);
@@ -55,8 +54,7 @@ enum store_rc procedure_advance(struct app *app, struct store_procedure *p, int 
 
 /* Ends run `p` (done or canceled). Nothing is undone: a canceled run leaves HA and the services
  * as they are; procedure_leftovers() says what is left for the admin. */
-enum store_rc procedure_end(struct app *app, struct store_procedure *p,
-                            enum store_proc_state how);
+enum store_rc procedure_end(struct app *app, struct store_procedure *p, enum store_proc_state how);
 
 /* What a canceled run leaves behind, in `lang` (malloc'd), or NULL when nothing: the groups
  * whose HA it turned off that are still off, and the services imdomaind stopped. */
@@ -102,8 +100,7 @@ typedef void (*procedure_services_cb)(void *arg, bool ok, const struct service_o
 /* Step 2 (`up` false: stop everything on every node) or 5 (`up`: start what we stopped). `cb`
  * may be called before this returns. -1 with *why (static, in `lang`) when nothing started. */
 int procedure_run_services(struct app *app, const struct store_procedure *p, bool up,
-                           const char *lang, procedure_services_cb cb, void *arg,
-                           const char **why);
+                           const char *lang, procedure_services_cb cb, void *arg, const char **why);
 
 /* ---- steps 6 and 7 ---- */
 

@@ -19,10 +19,10 @@ enum store_proc_state {
 struct store_procedure {
     int64_t id;
     enum store_proc_state state;
-    int step;         /* the first step not yet done, 1..8 */
-    int64_t job_id;   /* the default-domain job step 3 started; 0: none */
-    char *ha_groups;  /* comma-separated groups whose HA step 1 turned off; "" for none */
-    char *actor;      /* who started it */
+    int step;        /* the first step not yet done, 1..8 */
+    int64_t job_id;  /* the default-domain job step 3 started; 0: none */
+    char *ha_groups; /* comma-separated groups whose HA step 1 turned off; "" for none */
+    char *actor;     /* who started it */
     int64_t created_at, updated_at;
 };
 

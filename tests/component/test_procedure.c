@@ -200,8 +200,7 @@ static void test_step1_disables_and_records(void **state)
     store_recorded_list_free(rec, n);
     /* A second run cannot start while this one is active. */
     struct store_procedure other = {0};
-    assert_int_equal(procedure_disable_ha(&f->app, "other@example.test", &other),
-                     STORE_CONFLICT);
+    assert_int_equal(procedure_disable_ha(&f->app, "other@example.test", &other), STORE_CONFLICT);
     assert_int_equal(other.id, 0);
     store_procedure_clear(&other);
 }
