@@ -37,8 +37,7 @@ static void audit_step(adhoc_call_t *call)
         free(r);
         return;
     }
-    sync_answer_after_apply(app, call, sync_report_local_changed(r), answer_audit, r,
-                            report_free);
+    sync_answer_after_apply(app, call, sync_report_local_changed(r), answer_audit, r, report_free);
 }
 
 static const struct adhoc_command audit_cmd = {

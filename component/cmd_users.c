@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define USERS_PAGE_ROWS 100    /* users/list rows per page (the framework's page size too) */
+#define USERS_PAGE_ROWS 100         /* users/list rows per page (the framework's page size too) */
 #define USERS_PAGE_MAX 1000000000LL /* highest page number users/list accepts (no overflow) */
-#define IMPORT_LINES_MAX 50000 /* lines in one users/import call (FORM_MAX_TOTAL_VALUES) */
-#define USERID_MAX 255         /* bytes of a userid */
-#define URI_MAX 1024           /* bytes of a directory URI */
-#define LINE_FIELDS_MAX 3      /* userid, directory_uri, node */
+#define IMPORT_LINES_MAX 50000      /* lines in one users/import call (FORM_MAX_TOTAL_VALUES) */
+#define USERID_MAX 255              /* bytes of a userid */
+#define URI_MAX 1024                /* bytes of a directory URI */
+#define LINE_FIELDS_MAX 3           /* userid, directory_uri, node */
 
 /* What a line did; the names are the `result` cells scripts match. */
 enum verdict { V_ADDED, V_UPDATED, V_UNCHANGED, V_REMOVED, V_REJECTED, V_COUNT };
@@ -82,8 +82,7 @@ static const struct text R_URI_FORM = {
     "디렉터리 URI는 @가 정확히 하나인 이름@도메인 형식이어야 하며, 이름에 공백, 제어 문자, "
     "\" & ' / : < >가 없어야 합니다"};
 static const struct text R_NO_USER = {"no such user to remove", "삭제할 사용자가 없습니다"};
-static const struct text R_CONFLICT = {"conflicts with another user",
-                                       "다른 사용자와 충돌합니다"};
+static const struct text R_CONFLICT = {"conflicts with another user", "다른 사용자와 충돌합니다"};
 
 /* ---- checking one line ---- */
 
@@ -135,8 +134,7 @@ static char *check_uri(const char *uri, const char *lang)
 }
 
 /* An empty node keeps the assignment; a named one must exist. STORE_ERR aborts the import. */
-static enum store_rc check_node(struct store *st, const char *node, const char *lang,
-                                char **reason)
+static enum store_rc check_node(struct store *st, const char *node, const char *lang, char **reason)
 {
     struct store_node n;
     enum store_rc rc;

@@ -3,6 +3,7 @@
 #include "component/sync.h"
 
 #include "component/domain_rules.h"
+#include "component/services.h"
 #include "store/store_audit.h"
 #include "store/store_domain.h"
 #include "store/store_settings.h"
@@ -311,8 +312,8 @@ static void on_applied(void *arg, int ok, const char *detail)
     answering_free(a);
 }
 
-void sync_answer_after_apply(struct app *app, adhoc_call_t *call, bool apply,
-                             sync_answer_fn answer, void *arg, void (*arg_free)(void *))
+void sync_answer_after_apply(struct app *app, adhoc_call_t *call, bool apply, sync_answer_fn answer,
+                             void *arg, void (*arg_free)(void *))
 {
     static const struct text background = {
         "The router is being updated in the background; domains/list shows whether it took the "
@@ -320,7 +321,7 @@ void sync_answer_after_apply(struct app *app, adhoc_call_t *call, bool apply,
         "라우터를 백그라운드에서 갱신하고 있습니다. 반영 여부는 domains/list에서 확인하십시오."};
     struct answering *a;
 
-    if (!apply) {
+    if (!apply || app->apply == NULL) { /* no router configured: nothing to wait for */
         answer(call, arg);
         if (arg_free != NULL)
             arg_free(arg);
@@ -413,16 +414,19 @@ static void arm(struct sync_sched *s, time_t now, const char *hhmm)
     uv_timer_start(&s->timer, on_timer, ms, 0);
 }
 
-static void run_nightly(struct sync_sched *s)
+int sync_nightly(struct app *app)
 {
-    struct app *app = s->app;
     struct sync_report r;
     char *err = NULL, *line;
 
+    if (!services_up_everywhere(app, SERVICE_SYNC_AGENT)) {
+        log_info("sync: nightly audit skipped reason=sync-agent-stopped");
+        return 1;
+    }
     if (sync_run(app->store, &r, &err) == -1) {
         app_audit(app, SYNC_ACTOR, SYNC_NODE, STORE_OUTCOME_ERROR, err);
         free(err);
-        return;
+        return -1;
     }
     line = sync_report_summary_line(&r);
     log_info("sync: nightly audit done %s", line);
@@ -431,6 +435,7 @@ static void run_nightly(struct sync_sched *s)
         app_apply_domains(app, SYNC_ACTOR, NULL, NULL);
     free(line);
     sync_report_clear(&r);
+    return 0;
 }
 
 static void on_timer(uv_timer_t *t)
@@ -454,7 +459,7 @@ static void on_timer(uv_timer_t *t)
             store_settings_clear(&set);
             return;
         }
-        run_nightly(s);
+        sync_nightly(s->app);
     }
     s->last_check = now;
     arm(s, now, set.audit_time);

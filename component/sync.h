@@ -14,9 +14,9 @@
 #include "xmpp/adhoc.h"
 #include "xmpp/form.h"
 
-#define SYNC_ACTOR "sync-agent"    /* the audit log's actor for nightly runs */
-#define SYNC_CHECK_MAX_MS 60000u   /* longest sleep of the nightly timer between settings reads */
-#define SYNC_NODE "sync/audit"     /* the command node, also used for nightly audit records */
+#define SYNC_ACTOR "sync-agent"  /* the audit log's actor for nightly runs */
+#define SYNC_CHECK_MAX_MS 60000u /* longest sleep of the nightly timer between settings reads */
+#define SYNC_NODE "sync/audit"   /* the command node, also used for nightly audit records */
 
 /* Domain names, each malloc'd; the array too. */
 struct sync_names {
@@ -73,15 +73,16 @@ void sync_report_note(adhoc_call_t *call, const struct sync_report *r);
 
 /*
  * A command whose change may touch the local domain set answers through this: `answer(call,
- * arg)` records the outcome (adhoc_complete + notes). When `apply` is false it runs at once.
+ * arg)` records the outcome (adhoc_complete + notes). When `apply` is false, or no router is
+ * configured (app->apply NULL), it runs at once.
  * Otherwise the router is told first (app_apply_domains) and the answer waits for it
  * (adhoc_defer), gaining a note that says whether the router took the change; when the request
  * cannot wait, the answer goes now with a note that the router is being updated. `arg_free`
  * (may be NULL) releases arg after the answer.
  */
 typedef void (*sync_answer_fn)(adhoc_call_t *call, void *arg);
-void sync_answer_after_apply(struct app *app, adhoc_call_t *call, bool apply,
-                             sync_answer_fn answer, void *arg, void (*arg_free)(void *));
+void sync_answer_after_apply(struct app *app, adhoc_call_t *call, bool apply, sync_answer_fn answer,
+                             void *arg, void (*arg_free)(void *));
 
 /* ---- the nightly run ---- */
 
@@ -103,6 +104,10 @@ bool sync_due(time_t last_check, time_t now, const char *hhmm);
  * Returns NULL (logged) when the timer cannot start.
  */
 struct sync_sched *sync_sched_start(struct app *app);
+/* One nightly run, as the timer makes it when due: skipped (1, logged) while sync-agent is
+ * stopped on any node (the guide's Cisco Sync Agent is down for maintenance); otherwise the
+ * audit with its audit log entry and router apply: 0, or -1 when the audit failed. */
+int sync_nightly(struct app *app);
 /* Stops the timer; no run starts after this (NULL is allowed). */
 void sync_sched_stop(struct sync_sched *s);
 /* Frees. If the loop has not closed the timer yet, closes it and frees once closed (the loop

@@ -44,9 +44,9 @@ static int setup(void **state)
     if (fx->app.store == NULL || cmd_users_register(&fx->app) < 0 ||
         cmd_sync_register(&fx->app) < 0)
         return -1;
-    assert_int_equal(store_node_insert(fx->app.store, "pub.example", STORE_NODE_PUBLISHER, "15.0",
-                                       NULL),
-                     STORE_OK);
+    assert_int_equal(
+        store_node_insert(fx->app.store, "pub.example", STORE_NODE_PUBLISHER, "15.0", NULL),
+        STORE_OK);
     *state = fx;
     return 0;
 }
@@ -241,18 +241,18 @@ static void test_import_verdicts(void **state)
 {
     struct fx *fx = *state;
     static const char *const lines[] = {
-        "alice,alice@sales.example.com",     /* 1 added */
-        "bob,bob@sales.example.com,nonode",  /* 2 unknown node */
-        ",x@y.example",                      /* 3 empty userid */
-        "carol,carol@abc.1om",               /* 4 domain rule */
-        "dave,no-at-sign",                   /* 5 URI form */
-        "",                                  /* 6 skipped */
-        "# a comment",                       /* 7 skipped */
+        "alice,alice@sales.example.com",               /* 1 added */
+        "bob,bob@sales.example.com,nonode",            /* 2 unknown node */
+        ",x@y.example",                                /* 3 empty userid */
+        "carol,carol@abc.1om",                         /* 4 domain rule */
+        "dave,no-at-sign",                             /* 5 URI form */
+        "",                                            /* 6 skipped */
+        "# a comment",                                 /* 7 skipped */
         " erin , erin@Eng.example.com , PUB.example ", /* 8 added, trimmed, node any case */
-        "frank",                             /* 9 format */
-        "g h,g@x.example",                   /* 10 userid char */
-        "ivan,ivan@a.example,pub.example,x", /* 11 too many fields */
-        "judy,",                             /* 12 added: no directory URI */
+        "frank",                                       /* 9 format */
+        "g h,g@x.example",                             /* 10 userid char */
+        "ivan,ivan@a.example,pub.example,x",           /* 11 too many fields */
+        "judy,",                                       /* 12 added: no directory URI */
         NULL};
     xmpp_stanza_t *r = import(fx, NULL, lines);
     xmpp_stanza_t *t = nth_x(r, 0);
@@ -299,16 +299,15 @@ static void test_import_update_remove(void **state)
 
     r = import(fx, NULL, (const char *const[]){"alice,alice@a.example", NULL});
     xmpp_stanza_release(r);
-    r = import(fx, NULL,
-               (const char *const[]){"ALICE,alice@b.example", "bob,bob@b.example", NULL});
+    r = import(fx, NULL, (const char *const[]){"ALICE,alice@b.example", "bob,bob@b.example", NULL});
     assert_string_equal(cell(nth_x(r, 0), 0, "result"), "updated");
     assert_note(r, "1 flipped system-managed to admin-managed"); /* a.example is unused now */
     xmpp_stanza_release(r);
     assert_domain(fx, "a.example", STORE_MANAGED_ADMIN);
 
-    r = import(fx, NULL,
-               (const char *const[]){"ALICE,alice@b.example", "-alice", "- bob ", "-nobody",
-                                     "-", NULL});
+    r = import(
+        fx, NULL,
+        (const char *const[]){"ALICE,alice@b.example", "-alice", "- bob ", "-nobody", "-", NULL});
     xmpp_stanza_t *t = nth_x(r, 0);
     assert_string_equal(cell(t, 0, "result"), "unchanged");
     assert_string_equal(cell(t, 1, "result"), "removed");
@@ -326,8 +325,8 @@ static void test_import_update_remove(void **state)
 static void test_import_one_value(void **state)
 {
     struct fx *fx = *state;
-    xmpp_stanza_t *r = import(
-        fx, NULL, (const char *const[]){"a,a@x.example\r\n\r\nb,b@x.example\r\nc", NULL});
+    xmpp_stanza_t *r =
+        import(fx, NULL, (const char *const[]){"a,a@x.example\r\n\r\nb,b@x.example\r\nc", NULL});
     xmpp_stanza_t *t = nth_x(r, 0);
 
     assert_int_equal(row_count(t), 3);
@@ -440,9 +439,9 @@ static void test_list_paging(void **state)
     for (int i = 0; i < 250; i++) {
         snprintf(uid, sizeof(uid), "u%03d", i);
         snprintf(uri, sizeof(uri), "u%03d@x.example", i);
-        assert_int_equal(store_user_upsert(fx->app.store, uid, uri, i == 0 ? "pub.example" : NULL,
-                                           NULL),
-                         STORE_OK);
+        assert_int_equal(
+            store_user_upsert(fx->app.store, uid, uri, i == 0 ? "pub.example" : NULL, NULL),
+            STORE_OK);
     }
     store_commit(fx->app.store);
 

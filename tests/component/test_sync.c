@@ -7,9 +7,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "component/services.h"
 #include "component/sync.h"
+#include "store/store_audit.h"
 #include "store/store_domain.h"
 #include "store/store_settings.h"
+#include "store/store_topo.h"
 #include "store/store_user.h"
 #include "util/log.h"
 
@@ -196,8 +199,8 @@ static void test_invalid_names_skipped(void **state)
     struct fx *fx = *state;
     int64_t count = -1;
 
-    user(fx, "u1", "u1@abc.1om");          /* the guide's example of an invalid name */
-    user(fx, "u2", "u2@domain.not.set");   /* the placeholder is reserved */
+    user(fx, "u1", "u1@abc.1om");        /* the guide's example of an invalid name */
+    user(fx, "u2", "u2@domain.not.set"); /* the placeholder is reserved */
     user(fx, "u3", "u3@good.example");
     run(fx);
     assert_names(&fx->r.skipped, "abc.1om", 2);
@@ -263,8 +266,13 @@ static void test_report_forms(void **state)
 
 static time_t utc(int y, int mo, int d, int h, int mi, int s)
 {
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = s, .tm_isdst = 0};
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = s,
+                    .tm_isdst = 0};
     return timegm(&tm);
 }
 
@@ -295,7 +303,7 @@ static void test_due(void **state)
 
     assert_false(sync_due(t0, t0 + 29, "02:00"));
     assert_true(sync_due(t0, t0 + 30, "02:00"));
-    assert_true(sync_due(t0, t0 + 3600, "02:00"));      /* the loop slept through it */
+    assert_true(sync_due(t0, t0 + 3600, "02:00"));       /* the loop slept through it */
     assert_false(sync_due(t0 + 30, t0 + 3600, "02:00")); /* checked at 02:00 already: ran */
     assert_true(sync_due(t0, t0 + 60, "02:00"));
     assert_false(sync_due(t0, t0 + 60, "bad"));
@@ -319,6 +327,37 @@ static void test_dst(void **state)
 }
 
 /* ---- the nightly timer ---- */
+
+/* The nightly run waits while sync-agent is stopped on any node, and audits once it runs. */
+static void test_nightly_needs_sync_agent(void **state)
+{
+    struct fx *fx = *state;
+    struct app app = {.store = fx->st};
+    struct store_audit *log = NULL;
+    size_t n = 0;
+
+    user(fx, "ann", "ann@new.example");
+    assert_int_equal(store_node_insert(fx->st, "pub", STORE_NODE_PUBLISHER, "15.0", NULL),
+                     STORE_OK);
+    assert_int_equal(store_node_insert(fx->st, "sub", STORE_NODE_SUBSCRIBER, "15.0", NULL),
+                     STORE_OK);
+    assert_int_equal(services_init_node(&app, "pub"), 0);
+    assert_int_equal(services_init_node(&app, "sub"), 0);
+    assert_int_equal(store_service_set(fx->st, "sub", SERVICE_SYNC_AGENT, "stopped"), STORE_OK);
+
+    assert_int_equal(sync_nightly(&app), 1);
+    assert_int_equal(store_domain_exists(fx->st, "new.example"), STORE_NOTFOUND);
+    assert_int_equal(store_audit_list(fx->st, 0, SYNC_ACTOR, 0, &log, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    store_audit_list_free(log, n);
+
+    assert_int_equal(store_service_set(fx->st, "sub", SERVICE_SYNC_AGENT, "running"), STORE_OK);
+    assert_int_equal(sync_nightly(&app), 0);
+    assert_domain(fx, "new.example", STORE_MANAGED_SYSTEM, true);
+    assert_int_equal(store_audit_list(fx->st, 0, SYNC_ACTOR, 0, &log, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    store_audit_list_free(log, n);
+}
 
 static void close_walk(uv_handle_t *h, void *arg)
 {
@@ -371,6 +410,7 @@ int main(void)
         cmocka_unit_test(test_due),
         cmocka_unit_test(test_dst),
         cmocka_unit_test_setup_teardown(test_sched_lifecycle, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_nightly_needs_sync_agent, setup, teardown),
     };
     log_set_level(LOG_LEVEL_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);
