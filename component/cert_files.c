@@ -68,15 +68,15 @@ int cert_files_write_pending(const char *dir, const char *key_pem, char **err)
     return rc;
 }
 
-/* The .crt and .key of one name. */
-static int write_pair(const char *dir, const char *base, const char *cert_pem, const char *key_pem,
-                      char **err)
+/* The .crt and .key of one name. The key first: Prosody pairs a .crt with its .key, and a new
+ * .crt beside an old .key would be a pair that does not match. */
+static int add_pair(struct atomic_batch *b, const char *base, const char *cert_pem,
+                    const char *key_pem, char **err)
 {
     char *crt = xasprintf("%s.crt", base), *key = xasprintf("%s.key", base);
-    /* The key first: Prosody pairs a .crt with its .key, and a new .crt beside an old .key
-     * would be a pair that does not match. */
-    int rc = write_file(dir, key, key_pem, CERT_FILES_KEY_MODE, err) < 0 ||
-                     write_file(dir, crt, cert_pem, CERT_FILES_CERT_MODE, err) < 0
+    int rc = atomic_batch_add(b, key, key_pem, strlen(key_pem), CERT_FILES_KEY_MODE, err) < 0 ||
+                     atomic_batch_add(b, crt, cert_pem, strlen(cert_pem), CERT_FILES_CERT_MODE,
+                                      err) < 0
                  ? -1
                  : 0;
 
@@ -109,31 +109,42 @@ static bool safe_name(const char *name)
     return name[0] != '\0' && name[0] != '.' && strchr(name, '/') == NULL;
 }
 
+/* Every pair written as temporaries, synced once, then renamed (see atomic_batch). */
+static int write_pairs(const char *dir, const char *const *domains, size_t n,
+                       const char *cert_pem, const char *key_pem, char **err)
+{
+    struct atomic_batch *b = atomic_batch_new(dir);
+    int rc = 0;
+
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        if (!safe_name(domains[i])) {
+            *err = xasprintf("'%s' cannot be a file name", domains[i]);
+            rc = -1;
+        } else {
+            rc = add_pair(b, domains[i], cert_pem, key_pem, err);
+        }
+    }
+    if (rc == 0)
+        rc = add_pair(b, CERT_FILES_NAME, cert_pem, key_pem, err);
+    if (rc == 0)
+        rc = atomic_batch_commit(b, err);
+    atomic_batch_free(b);
+    return rc;
+}
+
 int cert_files_install(const char *dir, const char *const *domains, size_t n,
                        const char *const *old, size_t n_old, const char *cert_pem,
                        const char *key_pem, char **err)
 {
-    char *pending = cert_files_path(dir, CERT_FILE_PENDING_KEY);
+    char *pending;
 
-    for (size_t i = 0; i < n; i++) {
-        if (!safe_name(domains[i])) {
-            *err = xasprintf("'%s' cannot be a file name", domains[i]);
-            free(pending);
-            return -1;
-        }
-        if (write_pair(dir, domains[i], cert_pem, key_pem, err) < 0) {
-            free(pending);
-            return -1;
-        }
-    }
-    if (write_pair(dir, CERT_FILES_NAME, cert_pem, key_pem, err) < 0) {
-        free(pending);
+    if (write_pairs(dir, domains, n, cert_pem, key_pem, err) < 0)
         return -1;
-    }
     for (size_t i = 0; i < n_old; i++)
         if (safe_name(old[i]) && !in_list(old[i], domains, n))
             remove_pair(dir, old[i]);
-    (void)unlink(pending); /* each rename synced the directory; these unlinks may wait */
+    pending = cert_files_path(dir, CERT_FILE_PENDING_KEY);
+    (void)unlink(pending); /* the renames synced the directory; these unlinks may wait */
     free(pending);
     return 0;
 }

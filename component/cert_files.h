@@ -1,7 +1,8 @@
 /* cup-xmpp-s2s on disk, in the layout Prosody reads: `<dir>/<domain>.crt` and `<domain>.key`
  * for every domain of the set (key mode 0600), plus imdomaind's own copies `cup-xmpp-s2s.crt`,
  * `cup-xmpp-s2s.key` and the key a CSR was made for, `cup-xmpp-s2s.pending.key`. Every file is
- * replaced atomically (temporary file, fsync, rename, fsync of the directory). */
+ * replaced atomically (util/atomic_file: temporary file, sync, rename, sync of the directory);
+ * an install syncs all its temporaries at once before the first rename. */
 #ifndef IMD_CERT_FILES_H
 #define IMD_CERT_FILES_H
 

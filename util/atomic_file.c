@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +74,7 @@ static char *split_path(const char *path, const char **base)
 }
 
 static int fill_temp(int fd, const char *tmp, const void *data, size_t len, mode_t mode,
-                     char **err)
+                     bool sync, char **err)
 {
     if (fchmod(fd, mode) != 0) {
         set_err(err, "cannot set the mode of %s: %s", tmp, strerror(errno));
@@ -83,19 +84,22 @@ static int fill_temp(int fd, const char *tmp, const void *data, size_t len, mode
         set_err(err, "cannot write %s: %s", tmp, strerror(errno));
         return -1;
     }
-    if (fsync(fd) != 0) {
+    if (sync && fsync(fd) != 0) {
         set_err(err, "cannot sync %s: %s", tmp, strerror(errno));
         return -1;
     }
     return 0;
 }
 
-int atomic_file_write(const char *path, const void *data, size_t len, mode_t mode, char **err)
+/* The content of `path` in a new temporary file beside it, closed (and synced when asked).
+ * Returns the temporary's name (caller frees), or NULL with *err and nothing left behind. */
+static char *make_temp(const char *path, const void *data, size_t len, mode_t mode, bool sync,
+                       char **err)
 {
     const char *base;
     char *dir = split_path(path, &base);
     char *tmp = xasprintf("%s/.%s.XXXXXX", dir, base);
-    int fd = -1, created = 0;
+    int fd = -1;
 
     if (*base == '\0') {
         set_err(err, "cannot write %s: the path names a directory", path);
@@ -105,29 +109,128 @@ int atomic_file_write(const char *path, const void *data, size_t len, mode_t mod
         set_err(err, "cannot create a temporary file in %s: %s", dir, strerror(errno));
         goto fail;
     }
-    created = 1;
-    if (fill_temp(fd, tmp, data, len, mode, err) != 0)
-        goto fail;
-    if (close(fd) != 0) {
-        fd = -1;
-        set_err(err, "cannot write %s: %s", tmp, strerror(errno));
-        goto fail;
-    }
-    fd = -1;
-    if (rename(tmp, path) != 0) {
-        set_err(err, "cannot replace %s: %s", path, strerror(errno));
-        goto fail;
-    }
-    sync_dir(dir);
-    free(tmp);
-    free(dir);
-    return 0;
-fail:
-    if (fd >= 0)
+    if (fill_temp(fd, tmp, data, len, mode, sync, err) != 0) {
         close(fd);
-    if (created && unlink(tmp) != 0)
+        goto remove;
+    }
+    if (close(fd) != 0) {
+        set_err(err, "cannot write %s: %s", tmp, strerror(errno));
+        goto remove;
+    }
+    free(dir);
+    return tmp;
+remove:
+    if (unlink(tmp) != 0)
         log_warn("cannot remove the temporary file %s", tmp);
+fail:
     free(tmp);
     free(dir);
+    return NULL;
+}
+
+static int rename_temp(const char *tmp, const char *path, char **err)
+{
+    if (rename(tmp, path) == 0)
+        return 0;
+    set_err(err, "cannot replace %s: %s", path, strerror(errno));
+    if (unlink(tmp) != 0)
+        log_warn("cannot remove the temporary file %s", tmp);
     return -1;
+}
+
+int atomic_file_write(const char *path, const void *data, size_t len, mode_t mode, char **err)
+{
+    char *tmp = make_temp(path, data, len, mode, true, err), *dir;
+    const char *base;
+
+    if (tmp == NULL)
+        return -1;
+    if (rename_temp(tmp, path, err) < 0) {
+        free(tmp);
+        return -1;
+    }
+    dir = split_path(path, &base);
+    sync_dir(dir);
+    free(dir);
+    free(tmp);
+    return 0;
+}
+
+/* ---- several files of one directory, synced together ---- */
+
+struct atomic_entry {
+    char *tmp;  /* NULL once renamed */
+    char *path;
+};
+
+struct atomic_batch {
+    char *dir;
+    struct atomic_entry *e;
+    size_t n;
+};
+
+struct atomic_batch *atomic_batch_new(const char *dir)
+{
+    struct atomic_batch *b = xcalloc(1, sizeof(*b));
+
+    b->dir = xstrdup(dir);
+    return b;
+}
+
+int atomic_batch_add(struct atomic_batch *b, const char *name, const void *data, size_t len,
+                     mode_t mode, char **err)
+{
+    char *path = xasprintf("%s/%s", b->dir, name);
+    char *tmp = strchr(name, '/') ? NULL : make_temp(path, data, len, mode, false, err);
+
+    if (tmp == NULL) {
+        if (strchr(name, '/'))
+            set_err(err, "cannot write %s: '%s' is not a plain file name", path, name);
+        free(path);
+        return -1;
+    }
+    b->e = xrealloc(b->e, (b->n + 1) * sizeof(*b->e));
+    b->e[b->n].tmp = tmp;
+    b->e[b->n].path = path;
+    b->n++;
+    return 0;
+}
+
+/* One syncfs makes every temporary durable before any rename: hundreds of files cost one flush
+ * instead of one fsync each. */
+int atomic_batch_commit(struct atomic_batch *b, char **err)
+{
+    int fd = open(b->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+    if (fd < 0 || syncfs(fd) != 0) {
+        set_err(err, "cannot sync the files in %s: %s", b->dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    close(fd);
+    for (size_t i = 0; i < b->n; i++) {
+        int rc = rename_temp(b->e[i].tmp, b->e[i].path, err);
+        free(b->e[i].tmp);
+        b->e[i].tmp = NULL;
+        if (rc < 0)
+            return -1;
+    }
+    sync_dir(b->dir);
+    return 0;
+}
+
+void atomic_batch_free(struct atomic_batch *b)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = 0; i < b->n; i++) {
+        if (b->e[i].tmp && unlink(b->e[i].tmp) != 0)
+            log_warn("cannot remove the temporary file %s", b->e[i].tmp);
+        free(b->e[i].tmp);
+        free(b->e[i].path);
+    }
+    free(b->e);
+    free(b->dir);
+    free(b);
 }

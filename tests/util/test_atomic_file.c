@@ -1,6 +1,6 @@
 /* Unit tests for util/atomic_file: exact bytes, the requested mode whatever the umask, a
  * replacement by rename (an old reader keeps the old file), and on every failure the old file
- * intact, a clear error and no temporary file left in the directory. */
+ * intact, a clear error and no temporary file left in the directory; the same for batches. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -251,6 +251,74 @@ static void test_write_fails_midway(void **state)
     assert_int_equal(entries(t->dir), 1);
 }
 
+/* ---- batches ---- */
+
+static void test_batch_replaces_all(void **state)
+{
+    struct tmp *t = *state;
+    struct atomic_batch *b = atomic_batch_new(t->dir);
+    char other[160], *got;
+    struct stat st;
+    size_t len;
+
+    assert_int_equal(atomic_batch_add(b, "file", "one", 3, 0600, NULL), 0);
+    assert_int_equal(atomic_batch_add(b, "other", "two", 3, 0644, NULL), 0);
+    assert_old_intact(t); /* nothing visible before the commit */
+    assert_int_equal(atomic_batch_commit(b, NULL), 0);
+    atomic_batch_free(b);
+    got = contents(t->path, &len);
+    assert_string_equal(got, "one");
+    free(got);
+    snprintf(other, sizeof(other), "%s/other", t->dir);
+    assert_int_equal(stat(other, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0644);
+    assert_int_equal(entries(t->dir), 2);
+}
+
+/* Given up before the commit (a bad name): nothing changes and no temporary stays. */
+static void test_batch_abandoned(void **state)
+{
+    struct tmp *t = *state;
+    struct atomic_batch *b = atomic_batch_new(t->dir);
+    char *err = NULL;
+
+    assert_int_equal(atomic_batch_add(b, "file", "new", 3, 0600, NULL), 0);
+    assert_int_equal(atomic_batch_add(b, "sub/x", "new", 3, 0600, &err), -1);
+    assert_non_null(strstr(err, "not a plain file name"));
+    free(err);
+    atomic_batch_free(b);
+    assert_old_intact(t);
+    assert_int_equal(entries(t->dir), 1);
+}
+
+/* A rename fails half-way: the files before it are replaced, the rest untouched, and no
+ * temporary stays once the batch is freed. */
+static void test_batch_rename_fails(void **state)
+{
+    struct tmp *t = *state;
+    struct atomic_batch *b = atomic_batch_new(t->dir);
+    char sub[160], inside[200], *err = NULL, *got;
+    size_t len;
+
+    snprintf(sub, sizeof(sub), "%s/sub", t->dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    snprintf(inside, sizeof(inside), "%s/x", sub);
+    put(inside, "x");
+    assert_int_equal(atomic_batch_add(b, "first", "1", 1, 0644, NULL), 0);
+    assert_int_equal(atomic_batch_add(b, "sub", "2", 1, 0644, NULL), 0);
+    assert_int_equal(atomic_batch_add(b, "file", "3", 1, 0644, NULL), 0);
+    assert_int_equal(atomic_batch_commit(b, &err), -1);
+    assert_non_null(strstr(err, "cannot replace"));
+    free(err);
+    atomic_batch_free(b);
+    assert_old_intact(t);
+    snprintf(inside, sizeof(inside), "%s/first", t->dir);
+    got = contents(inside, &len);
+    assert_string_equal(got, "1");
+    free(got);
+    assert_int_equal(entries(t->dir), 3); /* file, sub, first */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -263,6 +331,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rename_fails, make_tmp, drop_tmp),
         cmocka_unit_test_setup_teardown(test_err_may_be_null, make_tmp, drop_tmp),
         cmocka_unit_test_setup_teardown(test_write_fails_midway, make_tmp, drop_tmp),
+        cmocka_unit_test_setup_teardown(test_batch_replaces_all, make_tmp, drop_tmp),
+        cmocka_unit_test_setup_teardown(test_batch_abandoned, make_tmp, drop_tmp),
+        cmocka_unit_test_setup_teardown(test_batch_rename_fails, make_tmp, drop_tmp),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
