@@ -156,8 +156,10 @@ static void run_services(adhoc_call_t *call, struct app *app, enum service_op op
     a->call = call;
     if (nodes == NULL)
         why = store_errmsg(app->store);
-    else if (services_run(app->services, nodes, nn, op, sel, nsel, call->lang, on_done, a,
-                          &why) == 0 &&
+    /* Given up at shutdown, the run frees `a` alone: adhoc_free answers the deferred request
+     * (internal-server-error) and frees its handle. */
+    else if (services_run_owned(app->services, nodes, nn, op, sel, nsel, call->lang, on_done, a,
+                                free, &why) == 0 &&
              !a->done) {
         /* Hooks are running: answer when they end, or now if this request cannot wait. */
         if ((a->later = adhoc_defer(call)) == NULL) {

@@ -61,6 +61,22 @@ bool services_state_is_up(const char *state)
     return state != NULL && (strcmp(state, "running") == 0 || strcmp(state, "activated") == 0);
 }
 
+bool services_up_everywhere(struct app *app, const char *service)
+{
+    struct store_service *v = NULL;
+    size_t n = 0;
+    bool up = true;
+
+    if (store_service_list(app->store, NULL, &v, &n) != STORE_OK) {
+        log_warnx("services: cannot read states: %s", store_errmsg(app->store));
+        return false;
+    }
+    for (size_t i = 0; i < n; i++)
+        up &= strcmp(v[i].service, service) != 0 || services_state_is_up(v[i].state);
+    store_service_list_free(v, n);
+    return up;
+}
+
 const char *services_state_word(const char *service, bool up)
 {
     if (services_kind(service) == SERVICE_FEATURE)
@@ -181,6 +197,7 @@ struct run {
     hook_t *hook;
     services_done_cb cb;
     void *arg;
+    void (*arg_free)(void *arg); /* when the run is given up; may be NULL */
 };
 
 static char **split_hook(const char *conf, const char **problem, const char *what)
@@ -246,6 +263,8 @@ void services_free(struct services *sv)
         return;
     if (sv->run != NULL) {
         hook_cancel(sv->run->hook);
+        if (sv->run->arg_free != NULL) /* given up: no outcome, only the caller's arg */
+            sv->run->arg_free(sv->run->arg);
         run_free(sv->run);
     }
     hook_free_argv(sv->argv[0]);
@@ -463,6 +482,14 @@ int services_run(struct services *sv, const char *const *nodes, size_t nn, enum 
                  const char *const *selected, size_t nsel, const char *lang,
                  services_done_cb cb, void *arg, const char **why)
 {
+    return services_run_owned(sv, nodes, nn, op, selected, nsel, lang, cb, arg, NULL, why);
+}
+
+int services_run_owned(struct services *sv, const char *const *nodes, size_t nn,
+                       enum service_op op, const char *const *selected, size_t nsel,
+                       const char *lang, services_done_cb cb, void *arg,
+                       void (*arg_free)(void *arg), const char **why)
+{
     struct service_step steps[2 * SERVICES_N];
     struct run *r;
     int k = 0;
@@ -480,6 +507,7 @@ int services_run(struct services *sv, const char *const *nodes, size_t nn, enum 
     r->sv = sv;
     r->cb = cb;
     r->arg = arg;
+    r->arg_free = arg_free;
     r->nodes = xcalloc(nn ? nn : 1, sizeof(*r->nodes));
     r->items = xcalloc(1, sizeof(*r->items));
     for (size_t i = 0; i < nn; i++) {

@@ -45,6 +45,9 @@ bool services_known(const char *service);
 /* "running" / "activated" count as up; anything else (stopped, deactivated, failed, unknown)
  * as down. */
 bool services_state_is_up(const char *state);
+/* False when `service` is recorded down on any node (or the states cannot be read): what
+ * depends on it waits. True when no node records it at all. */
+bool services_up_everywhere(struct app *app, const char *service);
 /* The state word for a service that is up or down: running/stopped or activated/deactivated. */
 const char *services_state_word(const char *service, bool up);
 
@@ -81,7 +84,7 @@ struct service_outcome {
 typedef void (*services_done_cb)(void *arg, const struct service_outcome *out, size_t n);
 
 struct services *services_new(struct app *app);
-/* Gives up running hooks (no callback) and frees. */
+/* Gives up running hooks (no callback; the run's arg_free, if any) and frees. */
 void services_free(struct services *sv);
 /* A configured hook does not parse: the sentence (static + config), else NULL. */
 const char *services_config_problem(const struct services *sv);
@@ -98,6 +101,14 @@ bool services_has_hooks(const struct services *sv);
 int services_run(struct services *sv, const char *const *nodes, size_t nn, enum service_op op,
                  const char *const *selected, size_t nsel, const char *lang,
                  services_done_cb cb, void *arg, const char **why);
+
+/* services_run, plus `arg_free` (may be NULL): called with `arg` instead of `cb` when
+ * services_free gives the run up before it ends (the daemon stops while a hook runs), so that
+ * whatever `arg` holds is not lost. */
+int services_run_owned(struct services *sv, const char *const *nodes, size_t nn,
+                       enum service_op op, const char *const *selected, size_t nsel,
+                       const char *lang, services_done_cb cb, void *arg,
+                       void (*arg_free)(void *arg), const char **why);
 
 /* Sets every service of `node` up (a new node), in the caller's transaction. */
 int services_init_node(struct app *app, const char *node);

@@ -8,6 +8,7 @@ prosody=${PROSODY:-/usr/bin/prosody}
 prosodyctl=${PROSODYCTL:-/usr/bin/prosodyctl}
 host=${DEMO_HOST:-example.test}
 jid=${DEMO_COMPONENT:-domains.$host}
+srcdir=$(cd "$(dirname "$0")/.." && pwd)
 
 free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -41,7 +42,8 @@ allow_unencrypted_plain_auth = true
 allow_registration = true
 authentication = "internal_hashed"
 network_settings = { nagle = false }
-modules_enabled = { "roster", "saslauth", "disco", "ping", "presence", "admin_adhoc", "posix", "register" }
+plugin_paths = { "$srcdir/contrib/prosody" }
+modules_enabled = { "roster", "saslauth", "disco", "ping", "presence", "admin_adhoc", "posix", "register", "imdomaind_hosts" }
 modules_disabled = { "s2s", "offline" }
 admins = { "admin@$host" }
 VirtualHost "$host"

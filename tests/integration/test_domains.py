@@ -291,35 +291,17 @@ class _OnHost:
 
 
 # Prosody 0.12 re-reads its config on reload but activates no VirtualHost added since start (nor
-# drops a removed one). A deployment loads a module like this one next to the Include of the
-# vhosts file; the test writes it into its own directory.
-HOSTS_MODULE = """
-module:set_global();
-local hostmanager = require "core.hostmanager";
-local configmanager = require "core.configmanager";
-module:hook_global("config-reloaded", function ()
-    local defined = {};
-    for host, conf in pairs(configmanager.getconfig()) do
-        if host ~= "*" and conf.enabled ~= false then
-            defined[host] = true;
-            if not prosody.hosts[host] then hostmanager.activate(host, conf); end
-        end
-    end
-    for host in pairs(prosody.hosts) do
-        if not defined[host] then hostmanager.deactivate(host); end
-    end
-end);
-"""
+# drops a removed one): the module we ship for that (contrib/prosody) is loaded here as a
+# deployment loads it.
+HOSTS_MODULE_DIR = os.path.join(os.environ.get("IMD_SRCDIR", "."), "contrib", "prosody")
 
 
 def _router_setup(hook=None):
     here = h.tmpdir("router")
     vhosts = os.path.join(here, "vhosts.cfg.lua")
-    with open(os.path.join(here, "mod_imd_hosts.lua"), "w") as f:
-        f.write(HOSTS_MODULE)
-    modules = ", ".join('"%s"' % m for m in h.Prosody.MODULES + ["imd_hosts"])
+    modules = ", ".join('"%s"' % m for m in h.Prosody.MODULES + ["imdomaind_hosts"])
     p = h.Prosody(include=vhosts, extra='plugin_paths = { "%s" }\nmodules_enabled = { %s }'
-                  % (here, modules))
+                  % (HOSTS_MODULE_DIR, modules))
     if hook is None:
         hook = "%s --config %s reload" % (h.Prosody.CTL, p.config)
     _, d, c = _setup(prosody=p, settings={"router": {"vhosts_file": vhosts,
