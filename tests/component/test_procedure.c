@@ -391,6 +391,7 @@ static void test_step7_guards_and_done(void **state)
     assert_null(procedure_enable_ha(&f->app, &f->p, NULL));
     assert_true(ha_on(f));
     assert_int_equal(f->p.state, STORE_PROC_DONE);
+    store_procedure_clear(&f->p);
     assert_int_equal(procedure_load(&f->app, &f->p), STORE_NOTFOUND);
 }
 
