@@ -3,16 +3,20 @@
  * default-domain job over 100,000 users with the loop's longest stall while it runs.
  * Usage: bench_imd [-u USERS] [-d DOMAINS] [-l LIST_DOMAINS] [-j JOB_USERS] [DIR]. */
 #include "component/app.h"
+#include "component/cert.h"
+#include "component/cert_files.h"
 #include "component/commands.h"
 #include "store/store_domain.h"
 #include "store/store_user.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,6 +111,67 @@ static void bench_list(const char *dir, long n)
     store_close(app.store);
 }
 
+/* certs/regenerate's work per key type with 50 domains: the key, the self-signed certificate
+ * and the 102 files (each fsynced, with its directory), as the command does it. Median of a few
+ * runs; RSA key generation varies a lot from one key to the next. */
+#define CERT_BENCH_DOMAINS 50
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+static void bench_certs(const char *dir)
+{
+    static const int runs[CERT_KEY_TYPE_COUNT] = {9, 5, 3, 9, 9};
+    char names[CERT_BENCH_DOMAINS][32], *certdir = xasprintf("%s/certs", dir), *err = NULL;
+    const char *list[CERT_BENCH_DOMAINS];
+    struct cert_names cn = {.common_name = "dept00.example.com", .domains = list,
+                            .n_domains = CERT_BENCH_DOMAINS};
+
+    for (int i = 0; i < CERT_BENCH_DOMAINS; i++) {
+        snprintf(names[i], sizeof(names[i]), "dept%02d.example.com", i);
+        list[i] = names[i];
+    }
+    if (mkdir(certdir, 0700) < 0 && errno != EEXIST)
+        fatal("mkdir %s", certdir);
+    for (int t = 0; t < CERT_KEY_TYPE_COUNT; t++) {
+        double key[9], sign[9], files[9], total[9];
+        for (int r = 0; r < runs[t]; r++) {
+            double t0 = now_ms();
+            char *k = cert_key_generate((enum cert_key_type)t, &err);
+            double t1 = now_ms();
+            char *c = k ? cert_self_sign(k, &cn, 0, 365, &err) : NULL;
+            double t2 = now_ms();
+            if (c == NULL || cert_files_install(certdir, list, CERT_BENCH_DOMAINS, NULL, 0, c, k,
+                                                &err) < 0)
+                fatalx("certs: %s", err);
+            key[r] = t1 - t0, sign[r] = t2 - t1, files[r] = now_ms() - t2;
+            total[r] = now_ms() - t0;
+            free(k);
+            free(c);
+        }
+        qsort(key, (size_t)runs[t], sizeof(double), cmp_double);
+        qsort(sign, (size_t)runs[t], sizeof(double), cmp_double);
+        qsort(files, (size_t)runs[t], sizeof(double), cmp_double);
+        qsort(total, (size_t)runs[t], sizeof(double), cmp_double);
+        char what[160];
+        int m = runs[t] / 2;
+        snprintf(what, sizeof(what),
+                 "certs/regenerate %s, %d domains (median of %d: key %.1f + sign %.1f + files "
+                 "%.1f ms)",
+                 cert_key_type_name((enum cert_key_type)t), CERT_BENCH_DOMAINS, runs[t], key[m],
+                 sign[m], files[m]);
+        report(what, total[m],
+               t == CERT_KEY_EC_P256   ? "< 10 ms"
+               : t == CERT_KEY_RSA_2048 ? "dominated by key generation"
+                                        : "-");
+    }
+    free(certdir);
+}
+
 int main(int argc, char **argv)
 {
     long users = 1000000, domains = 50, list_domains = 10000;
@@ -134,6 +199,7 @@ int main(int argc, char **argv)
     xmpp_initialize();
     printf("| benchmark | result | goal |\n|---|---|---|\n");
     bench_list(dir, list_domains);
+    bench_certs(dir);
     {
         struct store *st = fresh_store(dir, "users");
         double t0 = now_ms();
