@@ -204,8 +204,8 @@ def test_step6_shows_counts_and_step7_guard():
     check(r.status == "completed" and not tc.error_notes(r), "step 7: %r" % r)
 
 
-def test_cancel_after_restart():
-    "after a restart the command offers resume or cancel; cancel says what is left"
+def test_default_domain_then_cancel_after_restart():
+    "step 3 changes the default domain through its job; after a restart, cancel says what is left"
     p, d, admin, clients, certs = _setup(2)
     r = admin.execute(JID, NODE)
     r = admin.next(JID, NODE, r.sessionid)
@@ -213,15 +213,28 @@ def test_cancel_after_restart():
     # Canceling the session only closes the view.
     c = admin.cancel(JID, NODE, r.sessionid)
     check(c.status == "canceled" and any("resume" in t for _, t in c.notes), "cancel %r" % c)
+    r = _run_step2(admin)
+    r = admin.next(JID, NODE, r.sessionid, form={"default_domain": "New.Example.test"})
+    # The job's view refreshes on next until the job has ended, then step 4 follows.
+    seen = [r]
+
+    def at_step4():
+        if "step 4 of 7" not in _title(seen[-1]):
+            seen.append(admin.next(JID, NODE, r.sessionid))
+        return "step 4 of 7" in _title(seen[-1])
+    check(h.wait_for(at_step4, 15 * h.SLOW, interval=0.2), "job never ended: %r" % seen[-1])
+    check(any("default domain: new.example.test;" in line for line in _fixed(seen[-1])),
+          "lines %r" % _fixed(seen[-1]))
     d.stop()
     d.start()
-    r = _resume(admin, 2)
+    r = _resume(admin, 4)
     admin.cancel(JID, NODE, r.sessionid)
     r = admin.execute(JID, NODE)
     r = admin.next(JID, NODE, r.sessionid, form={"action": "cancel"})
     check(r.status == "completed", "cancel: %r" % r)
     warn = " ".join(t for k, t in r.notes if k == "warn")
-    check("HA is still off on group g1" in warn, "leftovers %r" % r.notes)
+    check("HA is still off on group g1" in warn and "%s (" % NODES[0] in warn
+          and "start-stopped" in warn, "leftovers %r" % r.notes)
     check(_ha(admin) == {"off"}, "nothing is undone")
     r = admin.execute(JID, NODE, lang="ko")
     check("1/7단계" in _title(r), "a new run starts at step 1: %r" % _title(r))
@@ -230,5 +243,5 @@ def test_cancel_after_restart():
 h.tap.run([
     test_seven_steps_with_restart,
     test_step6_shows_counts_and_step7_guard,
-    test_cancel_after_restart,
+    test_default_domain_then_cancel_after_restart,
 ])
