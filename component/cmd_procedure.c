@@ -64,12 +64,14 @@ static void store_failed(adhoc_call_t *call)
 /* A refused guard: the rule and the remedy, and where the run stays. */
 static void refuse_step(adhoc_call_t *call, int step, const char *why)
 {
+    size_t len = strlen(why);
+    const char *stop = len > 0 && why[len - 1] == '.' ? "" : ".";
     char *s = xasprintf(i18n_is_korean(call->lang)
-                            ? "%d단계를 진행할 수 없습니다: %s 절차는 %d단계에 머뭅니다. "
+                            ? "%d단계를 진행할 수 없습니다: %s%s 절차는 %d단계에 머뭅니다. "
                               "procedure/domain-change를 다시 실행해 이어 가거나 취소하세요."
-                            : "Step %d cannot run: %s The procedure stays at step %d; run "
+                            : "Step %d cannot run: %s%s The procedure stays at step %d; run "
                               "procedure/domain-change again to resume or cancel it.",
-                        step, why, step);
+                        step, why, stop, step);
 
     adhoc_fail(call, &(struct text){s, NULL});
     free(s);
