@@ -331,6 +331,7 @@ struct late {
     adhoc_later_t *later; /* the deferred answer */
     bool in_step, finished;
     bool ok;
+    bool ko;      /* the request's language is Korean */
     char **lines; /* what happened, one line each */
     size_t n;
     void (*answer)(adhoc_call_t *call, struct late *l);
@@ -342,6 +343,7 @@ static struct late *late_new(adhoc_call_t *call, void (*answer)(adhoc_call_t *, 
 
     l->call = call;
     l->in_step = true;
+    l->ko = i18n_is_korean(call->lang);
     l->answer = answer;
     return l;
 }
@@ -414,10 +416,16 @@ static void services_ran(void *arg, bool ok, const struct service_outcome *out, 
         if (!out[i].ok)
             late_add(l, xasprintf("%s %s: %s", out[i].node, out[i].service, out[i].detail));
     }
-    late_add(l, ok ? xasprintf("%zu services actions done.", n)
-                   : xasprintf("%zu of %zu services actions failed or were skipped; next tries "
-                               "the step again.",
-                               failed, n));
+    if (ok)
+        late_add(
+            l,
+            xasprintf(l->ko ? "서비스 작업 %zu개를 마쳤습니다." : "%zu services actions done.", n));
+    else
+        late_add(l, xasprintf(l->ko ? "서비스 작업 %zu개 중 %zu개가 실패했거나 건너뛰었습니다. "
+                                      "다음을 누르면 이 단계를 다시 시도합니다."
+                                    : "%zu of %zu services actions failed or were skipped; next "
+                                      "tries the step again.",
+                              failed, n));
     late_finished(l);
 }
 
@@ -512,10 +520,15 @@ static void router_applied(void *arg, int ok, const char *detail)
     struct late *l = arg;
 
     l->ok = true; /* the change is committed either way: the run moved on */
-    late_add(l, ok ? xasprintf("The router was updated (%s).", detail)
-                   : xasprintf("The router was NOT updated: %s. The next domain change applies "
-                               "the whole set again.",
-                               detail));
+    if (ok)
+        late_add(l, xasprintf(l->ko ? "라우터를 갱신했습니다(%s)." : "The router was updated (%s).",
+                              detail));
+    else
+        late_add(l, xasprintf(l->ko ? "라우터를 갱신하지 못했습니다: %s. 다음 도메인 변경 때 전체 "
+                                      "집합을 다시 적용합니다."
+                                    : "The router was NOT updated: %s. The next domain change "
+                                      "applies the whole set again.",
+                              detail));
     late_finished(l);
 }
 
