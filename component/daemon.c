@@ -10,6 +10,7 @@
 #include "component/job.h"
 #include "component/services.h"
 #include "component/sessions.h"
+#include "component/sync.h"
 #include "store/store_audit.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -37,6 +38,7 @@ struct daemon {
     struct app app;
     uv_signal_t sigterm, sigint;
     uv_timer_t expire;
+    struct sync_sched *sync; /* the nightly sync audit; NULL when it could not start */
     int exit_status;
     int stopping;
 };
@@ -65,6 +67,7 @@ static void begin_stop(struct daemon *dm, int status)
     uv_signal_stop(&dm->sigterm);
     uv_signal_stop(&dm->sigint);
     uv_timer_stop(&dm->expire);
+    sync_sched_stop(dm->sync);
     if (dm->ctl) {
         ctl_close(dm->ctl);
         dm->ctl = NULL;
@@ -103,6 +106,7 @@ static void on_conn_event(void *ud, enum conn_event ev, xmpp_stanza_t *stanza, c
         /* The link is down for good: stop what still runs, then close what remains so the loop
          * can end. Jobs and hooks first: their callbacks still use the store and the registry. */
         job_runner_stop(dm->app.jobs);
+        sync_sched_stop(dm->sync);
         apply_free(dm->app.apply);
         dm->app.apply = NULL;
         services_free(dm->app.services);
@@ -393,6 +397,7 @@ static int setup_app(struct daemon *dm)
     dm->expire.data = dm;
     uv_timer_start(&dm->expire, on_expire, EXPIRE_INTERVAL_MS, EXPIRE_INTERVAL_MS);
     job_runner_resume(app->jobs);
+    dm->sync = sync_sched_start(app);
     return 0;
 }
 
@@ -400,6 +405,8 @@ static void teardown_app(struct daemon *dm)
 {
     struct app *app = &dm->app;
 
+    sync_sched_free(dm->sync); /* its timer was closed by the loop */
+    dm->sync = NULL;
     job_runner_free(app->jobs);
     app->jobs = NULL;
     services_free(app->services);
