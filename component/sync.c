@@ -6,6 +6,7 @@
 #include "component/services.h"
 #include "store/store_audit.h"
 #include "store/store_domain.h"
+#include "store/store_peer.h"
 #include "store/store_settings.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -34,17 +35,29 @@ static void names_clear(struct sync_names *names)
     names->n = 0;
 }
 
-/* A domain only users have: added as local and system-managed, unless its name is invalid. */
+/* Used by someone anywhere: local users, or peer users as the peers last said. */
+static bool used_anywhere(const struct store_domain_usage *du)
+{
+    return du->local_users > 0 || du->peer_users > 0;
+}
+
+/* A domain the table lacks: local users have it (added local and system-managed), or only
+ * peers have it (added peer-only: system-managed when peer users use it, else admin-managed as
+ * on the peer). A name that breaks the rules is skipped. */
 static enum store_rc add_missing(struct store *st, const struct store_domain_usage *du,
                                  struct sync_report *r)
 {
+    bool local = du->local_users > 0;
+    enum store_rc rc;
+
     if (domain_rules_check(du->name, NULL) != DOMAIN_OK) {
         names_add(&r->skipped, du->name);
         return STORE_OK;
     }
-    enum store_rc rc = store_domain_insert(st, du->name, STORE_MANAGED_SYSTEM, true);
+    rc = store_domain_insert(st, du->name,
+                             used_anywhere(du) ? STORE_MANAGED_SYSTEM : STORE_MANAGED_ADMIN, local);
     if (rc == STORE_OK)
-        names_add(&r->added, du->name);
+        names_add(local ? &r->added : &r->peer_added, du->name);
     return rc;
 }
 
@@ -54,7 +67,8 @@ static enum store_rc mark_used(struct store *st, const struct store_domain_usage
 {
     enum store_rc rc = STORE_OK;
 
-    if (!du->configured_local && (rc = store_domain_set_local(st, du->name, true)) == STORE_OK)
+    if (du->local_users > 0 && !du->configured_local &&
+        (rc = store_domain_set_local(st, du->name, true)) == STORE_OK)
         names_add(&r->made_local, du->name);
     if (rc == STORE_OK && du->managed_by == STORE_MANAGED_ADMIN &&
         (rc = store_domain_set_managed_by(st, du->name, STORE_MANAGED_SYSTEM)) == STORE_OK)
@@ -62,14 +76,23 @@ static enum store_rc mark_used(struct store *st, const struct store_domain_usage
     return rc;
 }
 
-/* A listed domain no local user uses: a local system-managed one is admin-managed again. A
- * peer-only one is left as it is: whether peer users still use it is the peer's to say. */
+/* A listed domain nobody uses. A local system-managed one is admin-managed again. A peer-only
+ * one is decided by peer data only when that data is complete (`peers_known`): admin-managed
+ * again, and gone when no peer configures it any more (deleted everywhere). Before any peer
+ * answered, it is left as it is: whether peer users use it is the peers' to say. */
 static enum store_rc mark_unused(struct store *st, const struct store_domain_usage *du,
-                                 struct sync_report *r)
+                                 bool peers_known, struct sync_report *r)
 {
     enum store_rc rc = STORE_OK;
 
-    if (du->configured_local && du->managed_by == STORE_MANAGED_SYSTEM &&
+    if (!du->configured_local && !peers_known)
+        return STORE_OK;
+    if (!du->configured_local && !du->peer_configured) {
+        if ((rc = store_domain_delete(st, du->name)) == STORE_OK)
+            names_add(&r->removed, du->name);
+        return rc;
+    }
+    if (du->managed_by == STORE_MANAGED_SYSTEM &&
         (rc = store_domain_set_managed_by(st, du->name, STORE_MANAGED_ADMIN)) == STORE_OK)
         names_add(&r->to_admin, du->name);
     return rc;
@@ -79,8 +102,11 @@ static enum store_rc apply_rules(struct store *st, struct sync_report *r)
 {
     struct store_domain_usage *du = NULL;
     size_t n = 0;
-    enum store_rc rc = store_domain_usage(st, &du, &n);
+    bool peers_known = false;
+    enum store_rc rc = store_peer_authoritative(st, &peers_known);
 
+    if (rc == STORE_OK)
+        rc = store_domain_usage(st, &du, &n);
     for (size_t i = 0; rc == STORE_OK && i < n; i++) {
         if (du[i].local_users > 0) {
             r->users_scanned += du[i].local_users;
@@ -88,10 +114,10 @@ static enum store_rc apply_rules(struct store *st, struct sync_report *r)
         }
         if (!du[i].listed)
             rc = add_missing(st, &du[i], r);
-        else if (du[i].local_users > 0)
+        else if (used_anywhere(&du[i]))
             rc = mark_used(st, &du[i], r);
         else
-            rc = mark_unused(st, &du[i], r);
+            rc = mark_unused(st, &du[i], peers_known, r);
     }
     store_domain_usage_free(du, n);
     return rc;
@@ -129,7 +155,8 @@ bool sync_report_local_changed(const struct sync_report *r)
 
 bool sync_report_changed(const struct sync_report *r)
 {
-    return sync_report_local_changed(r) || r->to_system.n > 0 || r->to_admin.n > 0;
+    return sync_report_local_changed(r) || r->to_system.n > 0 || r->to_admin.n > 0 ||
+           r->peer_added.n > 0 || r->removed.n > 0;
 }
 
 void sync_report_clear(struct sync_report *r)
@@ -141,15 +168,25 @@ void sync_report_clear(struct sync_report *r)
     names_clear(&r->to_system);
     names_clear(&r->to_admin);
     names_clear(&r->skipped);
+    names_clear(&r->peer_added);
+    names_clear(&r->removed);
     memset(r, 0, sizeof(*r));
 }
 
 char *sync_report_summary_line(const struct sync_report *r)
 {
-    return xasprintf("users=%lld domains=%zu added=%zu made_local=%zu to_system=%zu "
-                     "to_admin=%zu skipped=%zu",
-                     (long long)r->users_scanned, r->domains_in_use, r->added.n, r->made_local.n,
-                     r->to_system.n, r->to_admin.n, r->skipped.n);
+    char *line = xasprintf("users=%lld domains=%zu added=%zu made_local=%zu to_system=%zu "
+                           "to_admin=%zu skipped=%zu",
+                           (long long)r->users_scanned, r->domains_in_use, r->added.n,
+                           r->made_local.n, r->to_system.n, r->to_admin.n, r->skipped.n);
+    char *more;
+
+    if (r->peer_added.n == 0 && r->removed.n == 0)
+        return line;
+    /* Peer changes only when there are some: lines of clusters without peers stay as they were. */
+    more = xasprintf("%s peer_added=%zu removed=%zu", line, r->peer_added.n, r->removed.n);
+    free(line);
+    return more;
 }
 
 /* ---- presenting a run ---- */
@@ -165,6 +202,9 @@ static const struct text T_TO_ADMIN = {"Flipped system-managed to admin-managed"
                                        "시스템 관리에서 관리자 관리로 전환"};
 static const struct text T_SKIPPED = {"Domains skipped (invalid names)",
                                       "건너뛴 도메인(잘못된 이름)"};
+static const struct text T_PEER_ADDED = {"Peer-only domains added", "추가된 피어 전용 도메인"};
+static const struct text T_REMOVED = {"Domains gone everywhere (removed)",
+                                      "모든 곳에서 삭제된 도메인(제거됨)"};
 static const struct text T_DOMAIN = {"Domain", "도메인"};
 static const struct text T_CHANGE = {"Change", "변경"};
 static const struct text T_DETAIL = {"Detail", "세부 정보"};
@@ -185,6 +225,8 @@ form_t *sync_report_form(const struct sync_report *r)
     count_field(f, "admin_to_system", &T_TO_SYSTEM, (long long)r->to_system.n);
     count_field(f, "system_to_admin", &T_TO_ADMIN, (long long)r->to_admin.n);
     count_field(f, "skipped", &T_SKIPPED, (long long)r->skipped.n);
+    count_field(f, "peer_added", &T_PEER_ADDED, (long long)r->peer_added.n);
+    count_field(f, "removed", &T_REMOVED, (long long)r->removed.n);
     return f;
 }
 
@@ -216,6 +258,8 @@ form_t *sync_report_table(const struct sync_report *r, const char *lang)
     change_rows(t, &r->to_system, "admin-to-system", lang);
     change_rows(t, &r->to_admin, "system-to-admin", lang);
     change_rows(t, &r->skipped, "skipped", lang);
+    change_rows(t, &r->peer_added, "peer-added", lang);
+    change_rows(t, &r->removed, "removed", lang);
     return t;
 }
 
@@ -237,6 +281,18 @@ void sync_report_note(adhoc_call_t *call, const struct sync_report *r)
                        "관리자 관리에서 시스템 관리로 %zu개 전환, 시스템 관리에서 관리자 관리로 "
                        "%zu개 전환.",
                        r->added.n, r->made_local.n, r->to_system.n, r->to_admin.n);
+        if (r->peer_added.n > 0 || r->removed.n > 0) {
+            char *en2 = xasprintf("%s Peers: %zu peer-only domain(s) added, %zu gone everywhere "
+                                  "and removed.",
+                                  en, r->peer_added.n, r->removed.n);
+            char *ko2 = xasprintf("%s 피어: 피어 전용 도메인 %zu개 추가, 모든 곳에서 삭제된 "
+                                  "도메인 %zu개 제거.",
+                                  ko, r->peer_added.n, r->removed.n);
+            free(en);
+            free(ko);
+            en = en2;
+            ko = ko2;
+        }
         adhoc_note(call, ADHOC_NOTE_INFO, &(struct text){en, ko});
         free(en);
         free(ko);

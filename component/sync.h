@@ -33,6 +33,8 @@ struct sync_report {
     struct sync_names to_system;  /* admin -> system: at least one user uses them now */
     struct sync_names to_admin;   /* system -> admin: no local user uses them any more */
     struct sync_names skipped;    /* used in directory URIs but break the name rules: not added */
+    struct sync_names peer_added; /* were missing: only peers configure or use them; peer-only */
+    struct sync_names removed;    /* peer-only, unused, and no peer configures them any more */
 };
 
 /*
@@ -42,9 +44,13 @@ struct sync_report {
  *   - a domain listed as configured on a peer only that local users now use becomes local too
  *     (shown local+peer);
  *   - a listed domain with users that is admin-managed becomes system-managed;
- *   - a local system-managed domain without local users becomes admin-managed again. Peer-only
- *     domains keep their managed_by: their users live on the peer, and the store holds no peer
- *     user counts yet (a peers refresh owns them).
+ *   - a domain only peers configure or use (as they last said, store_peer.h) is added as
+ *     peer-only: system-managed when peer users use it;
+ *   - a listed domain that local or peer users use is system-managed;
+ *   - a system-managed domain nobody uses is admin-managed again; a peer-only domain is only
+ *     decided once every peer has answered at least once (store_peer_authoritative): then it
+ *     flips like the others, and goes when no peer configures it any more (gone everywhere).
+ *     Before that it is left as it is: the peers have not said.
  * The users are read with one grouped query (store_domain_usage); the work in C is per domain.
  * Runs in its own transaction, or joins the caller's when one is open (then a failure leaves
  * the caller to roll back). Fills *out (zeroed first). Returns 0, or -1 with *err (if not NULL)

@@ -1,6 +1,6 @@
 /* The daemon's persistent store (sqlite3): opening, schema migrations, transactions, errors.
  * Table-specific calls: store_settings.h, store_domain.h, store_user.h, store_job.h,
- * store_audit.h, store_topo.h. All take and return plain C types. */
+ * store_audit.h, store_topo.h, store_peer.h. All take and return plain C types. */
 #ifndef IMD_STORE_H
 #define IMD_STORE_H
 
@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 3     /* the newest schema this build knows */
+#define STORE_SCHEMA_VERSION 4     /* the newest schema this build knows */
 #define STORE_BUSY_TIMEOUT_MS 5000 /* how long a statement waits for another connection's lock */
 
 /* Every call that can fail returns one of these. */

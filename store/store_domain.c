@@ -141,16 +141,23 @@ enum store_rc store_domain_user_counts(struct store *st, struct store_domain_use
                          destroy_domain_users, (void **)out, n);
 }
 
-/* The grouped count is taken once (a CTE used twice is materialized) and joined both ways: the
- * listed domains with their counts, then the used domains the table lacks. */
+/* The grouped counts are taken once (a CTE used twice is materialized) and joined both ways:
+ * the listed domains with their counts, then the domains local or peer users have, or peers
+ * configure, that the table lacks. */
 static const char usage_sql[] =
     "WITH used(name, users) AS (SELECT uri_domain, count(*) FROM users WHERE uri_domain > ''"
-    " GROUP BY uri_domain)"
-    " SELECT d.name, 1, d.managed_by, d.configured_local, coalesce(u.users, 0)"
-    " FROM domains d LEFT JOIN used u ON u.name = d.name"
+    " GROUP BY uri_domain),"
+    " peer(name, configured, users) AS (SELECT domain, max(configured), sum(users)"
+    " FROM peer_domains GROUP BY domain)"
+    " SELECT d.name, 1, d.managed_by, d.configured_local, coalesce(u.users, 0),"
+    " coalesce(p.configured, 0), coalesce(p.users, 0)"
+    " FROM domains d LEFT JOIN used u ON u.name = d.name LEFT JOIN peer p ON p.name = d.name"
     " UNION ALL"
-    " SELECT u.name, 0, 'admin', 0, u.users FROM used u"
-    " WHERE NOT EXISTS (SELECT 1 FROM domains d WHERE d.name = u.name)"
+    " SELECT n.name, 0, 'admin', 0, coalesce(u.users, 0), coalesce(p.configured, 0),"
+    " coalesce(p.users, 0)"
+    " FROM (SELECT name FROM used UNION SELECT name FROM peer) n"
+    " LEFT JOIN used u ON u.name = n.name LEFT JOIN peer p ON p.name = n.name"
+    " WHERE NOT EXISTS (SELECT 1 FROM domains d WHERE d.name = n.name)"
     " ORDER BY 1";
 
 static void read_domain_usage(sqlite3_stmt *s, void *elem)
@@ -163,6 +170,8 @@ static void read_domain_usage(sqlite3_stmt *s, void *elem)
         du->managed_by = STORE_MANAGED_ADMIN; /* unreachable: the schema checks the value */
     du->configured_local = sqlite3_column_int(s, 3) != 0;
     du->local_users = sqlite3_column_int64(s, 4);
+    du->peer_configured = sqlite3_column_int(s, 5) != 0;
+    du->peer_users = sqlite3_column_int64(s, 6);
 }
 
 static void destroy_domain_usage(void *elem)

@@ -75,11 +75,14 @@ struct store_domain_usage {
     enum store_managed_by managed_by; /* STORE_MANAGED_ADMIN when not listed */
     bool configured_local;            /* false when not listed */
     int64_t local_users;              /* users whose directory URI is in this domain */
+    bool peer_configured;             /* some peer configures it (as it last said) */
+    int64_t peer_users;               /* users of every peer in it (as they last said) */
 };
 
 /*
  * In one statement with one grouped walk of the users' domain index: every listed domain with
- * its local user count, plus every domain that users have and the table lacks, in name order.
+ * its local and peer user counts, plus every domain that local or peer users have, or a peer
+ * configures, and the table lacks, in name order.
  * The input of the sync audit (component/sync.h), sized for a million users. Free with
  * store_domain_usage_free().
  */

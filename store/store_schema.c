@@ -167,7 +167,70 @@ static const char schema_v3[] =
     " WHEN OLD.state <> 'active'"
     " BEGIN SELECT RAISE(ABORT, 'a finished procedure cannot change'); END;";
 
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
+/*
+ * Version 4: intercluster peers (component/peers.c). peer_state holds this cluster's data
+ * version marker (`epoch`-`version`), bumped by triggers whenever what a peer may ask for
+ * changes (domains, users' directory URIs, default domain, address scheme), so an unchanged
+ * cluster answers a peer cheaply; peering_seen is set once any peer answered, from then on
+ * peer-only domains follow peer data. peers: one row per peer component JID (from the config
+ * file or the peers command) with what its last answer said; last_error set means the last
+ * refresh failed (stale when last_sync is set). peer_domains: the domains one peer configures
+ * or has users in, as it last said, with the spelling it sent.
+ */
+static const char schema_v4[] =
+    "CREATE TABLE peer_state ("
+    " id INTEGER PRIMARY KEY CHECK (id = 1),"
+    " epoch TEXT NOT NULL,"
+    " version INTEGER NOT NULL DEFAULT 0,"
+    " peering_seen INTEGER NOT NULL DEFAULT 0 CHECK (peering_seen IN (0, 1)));"
+    "INSERT INTO peer_state (id, epoch) VALUES (1, lower(hex(randomblob(4))));"
+
+    "CREATE TABLE peers ("
+    " id INTEGER PRIMARY KEY,"
+    " jid TEXT NOT NULL UNIQUE COLLATE NOCASE"
+    "  CHECK (jid = lower(jid) COLLATE BINARY AND length(jid) BETWEEN 1 AND 1023),"
+    " from_config INTEGER NOT NULL DEFAULT 0 CHECK (from_config IN (0, 1)),"
+    " added_at INTEGER NOT NULL,"
+    " last_attempt INTEGER,"
+    " last_sync INTEGER,"
+    " last_error TEXT,"
+    " version TEXT,"
+    " default_domain TEXT,"
+    " im_address_scheme TEXT,"
+    " uri_hashes INTEGER NOT NULL DEFAULT 0 CHECK (uri_hashes >= 0),"
+    " uris_partial INTEGER NOT NULL DEFAULT 0 CHECK (uris_partial IN (0, 1)),"
+    " dup_uris INTEGER NOT NULL DEFAULT 0 CHECK (dup_uris >= 0),"
+    " dup_example TEXT);"
+
+    "CREATE TABLE peer_domains ("
+    " peer_id INTEGER NOT NULL REFERENCES peers (id) ON DELETE CASCADE,"
+    " domain TEXT NOT NULL"
+    "  CHECK (domain = lower(domain) COLLATE BINARY AND length(domain) BETWEEN 1 AND 255),"
+    " sent_name TEXT NOT NULL CHECK (length(sent_name) BETWEEN 1 AND 255),"
+    " configured INTEGER NOT NULL CHECK (configured IN (0, 1)),"
+    " users INTEGER NOT NULL CHECK (users >= 0),"
+    " PRIMARY KEY (peer_id, domain)) WITHOUT ROWID;"
+    "CREATE INDEX peer_domains_domain ON peer_domains (domain);"
+
+    "CREATE TRIGGER peer_version_domain_insert AFTER INSERT ON domains"
+    " BEGIN UPDATE peer_state SET version = version + 1; END;"
+    "CREATE TRIGGER peer_version_domain_delete AFTER DELETE ON domains"
+    " BEGIN UPDATE peer_state SET version = version + 1; END;"
+    "CREATE TRIGGER peer_version_domain_update AFTER UPDATE OF name, configured_local ON domains"
+    " BEGIN UPDATE peer_state SET version = version + 1; END;"
+    "CREATE TRIGGER peer_version_user_insert AFTER INSERT ON users WHEN NEW.directory_uri > ''"
+    " BEGIN UPDATE peer_state SET version = version + 1; END;"
+    "CREATE TRIGGER peer_version_user_delete AFTER DELETE ON users WHEN OLD.directory_uri > ''"
+    " BEGIN UPDATE peer_state SET version = version + 1; END;"
+    "CREATE TRIGGER peer_version_user_update AFTER UPDATE OF directory_uri ON users"
+    " WHEN OLD.directory_uri IS NOT NEW.directory_uri"
+    " BEGIN UPDATE peer_state SET version = version + 1; END;"
+    "CREATE TRIGGER peer_version_settings AFTER UPDATE OF default_domain, im_address_scheme"
+    " ON settings WHEN OLD.default_domain IS NOT NEW.default_domain"
+    "  OR OLD.im_address_scheme IS NOT NEW.im_address_scheme"
+    " BEGIN UPDATE peer_state SET version = version + 1; END;";
+
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -10,6 +10,7 @@
 #include "store/store_audit.h"
 #include "store/store_domain.h"
 #include "store/store_job.h"
+#include "store/store_peer.h"
 #include "store/store_procedure.h"
 #include "store/store_settings.h"
 #include "store/store_topo.h"
@@ -891,6 +892,14 @@ static bool plan_uses(const char *path, const char *sql, const char *index)
     return found;
 }
 
+/* Undoes schema version 4 (peers), so a test can pretend the file is older. */
+static const char undo_v4[] =
+    "DROP TABLE peer_domains; DROP TABLE peers; DROP TABLE peer_state;"
+    " DROP TRIGGER peer_version_domain_insert; DROP TRIGGER peer_version_domain_delete;"
+    " DROP TRIGGER peer_version_domain_update; DROP TRIGGER peer_version_user_insert;"
+    " DROP TRIGGER peer_version_user_delete; DROP TRIGGER peer_version_user_update;"
+    " DROP TRIGGER peer_version_settings;";
+
 /* Version 1 -> 2 adds the IM address index over existing rows; lookups by IM address use it
  * and ignore case. */
 static void test_migration_v2_im_address_index(void **state)
@@ -904,6 +913,7 @@ static void test_migration_v2_im_address_index(void **state)
     assert_int_equal(store_user_set_im_address(f->st, "jdoe", "John.Doe@Example.COM"), STORE_OK);
     assert_int_equal(store_close(f->st), 0);
     /* back to what version 1 wrote: undo version 2 and every later one */
+    raw_sql(f->path, undo_v4);
     raw_sql(f->path, "DROP INDEX users_im_address; DROP TABLE IF EXISTS procedures;"
                      " PRAGMA user_version = 1;");
     assert_false(plan_uses(f->path, q, "users_im_address"));
@@ -955,6 +965,7 @@ static void test_procedure(void **state)
 
     /* an older database (no procedures table, user_version 2) is migrated at open */
     assert_int_equal(store_close(f->st), 0);
+    raw_sql(f->path, undo_v4);
     raw_sql(f->path, "DROP TABLE procedures; PRAGMA user_version = 2;");
     f->st = open_ok(f->path);
     assert_int_equal(store_schema_version(f->st), STORE_SCHEMA_VERSION);
@@ -965,6 +976,164 @@ static void test_procedure(void **state)
     assert_int_equal(p.job_id, 0);
     assert_string_equal(p.ha_groups, "");
     store_procedure_clear(&p);
+}
+
+/* Peers: added once (any case), configured ones marked and unmarked, removed with their data. */
+static void test_peer_list(void **state)
+{
+    struct fixture *f = *state;
+    struct store_peer *list = NULL, p;
+    size_t n = 0;
+    char *cfg[] = {"b.example.test"};
+
+    assert_int_equal(store_peer_add(f->st, "A.Example.Test", false), STORE_OK);
+    assert_int_equal(store_peer_add(f->st, "a.example.test", false), STORE_CONFLICT);
+    assert_int_equal(store_peer_sync_config(f->st, cfg, 1), STORE_OK);
+    assert_int_equal(store_peer_list(f->st, &list, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].jid, "a.example.test");
+    assert_false(list[0].from_config);
+    assert_int_equal(list[0].last_sync, 0);
+    assert_null(list[0].last_error);
+    assert_string_equal(list[1].jid, "b.example.test");
+    assert_true(list[1].from_config);
+    store_peer_list_free(list, n);
+    /* gone from the file: kept, no longer marked */
+    assert_int_equal(store_peer_sync_config(f->st, NULL, 0), STORE_OK);
+    assert_int_equal(store_peer_get(f->st, "b.example.test", &p), STORE_OK);
+    assert_false(p.from_config);
+    store_peer_clear(&p);
+    assert_int_equal(store_peer_remove(f->st, "b.example.test"), STORE_OK);
+    assert_int_equal(store_peer_remove(f->st, "b.example.test"), STORE_NOTFOUND);
+    assert_int_equal(store_peer_get(f->st, "b.example.test", &p), STORE_NOTFOUND);
+}
+
+/* One answer replaces the peer's data in one piece: a value the schema refuses changes nothing;
+ * failures keep the data; totals and the usage query see peer data. */
+static void test_peer_replace(void **state)
+{
+    struct fixture *f = *state;
+    struct store_peer_domain good[] = {{"x.example", "X.Example", true, 0},
+                                       {"y.example", "y.example", false, 7}};
+    struct store_peer_domain bad[] = {{"z.example", "z.example", true, 0},
+                                      {"y.example", "y.example", false, -1}};
+    struct store_peer_data d = {"v1", "b.example", "directory-uri", good, 2, 3, false, 1,
+                                "u@x.example"};
+    struct store_peer p;
+    struct store_peer_domain *pd = NULL;
+    struct store_peer_total *t = NULL;
+    struct store_domain_usage *du = NULL;
+    size_t n = 0;
+    bool auth = true;
+
+    assert_int_equal(store_peer_authoritative(f->st, &auth), STORE_OK);
+    assert_false(auth);
+    assert_int_equal(store_peer_add(f->st, "b.example.test", false), STORE_OK);
+    assert_int_equal(store_peer_replace(f->st, "nobody.test", &d, 100), STORE_NOTFOUND);
+    assert_int_equal(store_peer_replace(f->st, "b.example.test", &d, 100), STORE_OK);
+    assert_int_equal(store_peer_authoritative(f->st, &auth), STORE_OK);
+    assert_true(auth);
+    d.domains = bad;
+    d.version = "v2";
+    assert_int_equal(store_peer_replace(f->st, "b.example.test", &d, 200), STORE_ERR);
+    assert_int_equal(store_peer_mark_failed(f->st, "b.example.test", "timed out", 300), STORE_OK);
+    assert_int_equal(store_peer_get(f->st, "b.example.test", &p), STORE_OK);
+    assert_string_equal(p.version, "v1");
+    assert_int_equal(p.last_sync, 100);
+    assert_int_equal(p.last_attempt, 300);
+    assert_string_equal(p.last_error, "timed out");
+    assert_int_equal(p.domains, 2);
+    assert_int_equal(p.users, 7);
+    assert_int_equal(p.dup_uris, 1);
+    assert_string_equal(p.dup_example, "u@x.example");
+    assert_string_equal(p.im_address_scheme, "directory-uri");
+    store_peer_clear(&p);
+    assert_int_equal(store_peer_mark_fresh(f->st, "b.example.test", 400), STORE_OK);
+    assert_int_equal(store_peer_get(f->st, "b.example.test", &p), STORE_OK);
+    assert_null(p.last_error);
+    assert_int_equal(p.last_sync, 400);
+    store_peer_clear(&p);
+    assert_int_equal(store_peer_domains(f->st, "b.example.test", &pd, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_string_equal(pd[0].name, "x.example");
+    assert_string_equal(pd[0].sent_name, "X.Example");
+    assert_true(pd[0].configured);
+    store_peer_domains_free(pd, n);
+    assert_int_equal(store_peer_totals(f->st, &t, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(t[1].users, 7);
+    assert_int_equal(t[1].configured_by, 0);
+    store_peer_totals_free(t, n);
+    /* the usage query: a listed domain and one only the peer has */
+    assert_int_equal(store_domain_insert(f->st, "x.example", STORE_MANAGED_ADMIN, true), STORE_OK);
+    assert_int_equal(store_domain_usage(f->st, &du, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_true(du[0].listed && du[0].peer_configured && du[0].peer_users == 0);
+    assert_true(!du[1].listed && !du[1].peer_configured && du[1].peer_users == 7);
+    store_domain_usage_free(du, n);
+    /* a new peer that never answered makes peer data incomplete again */
+    assert_int_equal(store_peer_add(f->st, "c.example.test", false), STORE_OK);
+    assert_int_equal(store_peer_authoritative(f->st, &auth), STORE_OK);
+    assert_false(auth);
+    assert_int_equal(store_peer_remove(f->st, "b.example.test"), STORE_OK);
+    assert_int_equal(store_peer_totals(f->st, &t, &n), STORE_OK);
+    assert_int_equal(n, 0);
+}
+
+/* The data version marker moves when what a peer may ask for changes, and only then. */
+static void test_peer_version(void **state)
+{
+    struct fixture *f = *state;
+    struct store_settings set;
+    char *v0, *v1, *v2, *v3;
+
+    assert_int_equal(store_peer_own_version(f->st, &v0), STORE_OK);
+    assert_int_equal(store_domain_insert(f->st, "a.example", STORE_MANAGED_ADMIN, true), STORE_OK);
+    assert_int_equal(store_peer_own_version(f->st, &v1), STORE_OK);
+    assert_string_not_equal(v0, v1);
+    assert_int_equal(store_user_upsert(f->st, "jdoe", "jdoe@a.example", NULL, NULL), STORE_OK);
+    assert_int_equal(store_peer_own_version(f->st, &v2), STORE_OK);
+    assert_string_not_equal(v1, v2);
+    /* the audit log and the apply flag are no business of peers */
+    assert_int_equal(store_settings_set_applied(f->st, true, NULL), STORE_OK);
+    assert_int_equal(store_peer_add(f->st, "b.example.test", false), STORE_OK);
+    assert_int_equal(store_peer_own_version(f->st, &v3), STORE_OK);
+    assert_string_equal(v2, v3);
+    free(v3);
+    assert_int_equal(store_settings_get(f->st, &set), STORE_OK);
+    set.im_address_scheme = STORE_SCHEME_DIRECTORY_URI;
+    assert_int_equal(store_settings_set(f->st, &set), STORE_OK);
+    store_settings_clear(&set);
+    assert_int_equal(store_peer_own_version(f->st, &v3), STORE_OK);
+    assert_string_not_equal(v2, v3);
+    free(v0);
+    free(v1);
+    free(v2);
+    free(v3);
+}
+
+/* A schema 3 database gains the peer tables at open, with a fresh marker. */
+static void test_migration_v4_peers(void **state)
+{
+    struct fixture *f = *state;
+    struct store_peer *list = NULL;
+    size_t n = 9;
+    char *v = NULL;
+
+    assert_int_equal(store_domain_insert(f->st, "keep.example", STORE_MANAGED_ADMIN, true),
+                     STORE_OK);
+    assert_int_equal(store_close(f->st), 0);
+    raw_sql(f->path, undo_v4);
+    raw_sql(f->path, "PRAGMA user_version = 3;");
+    f->st = open_ok(f->path);
+    assert_int_equal(store_schema_version(f->st), STORE_SCHEMA_VERSION);
+    assert_int_equal(store_domain_exists(f->st, "keep.example"), STORE_OK);
+    assert_int_equal(store_peer_list(f->st, &list, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_peer_own_version(f->st, &v), STORE_OK);
+    assert_non_null(strchr(v, '-'));
+    free(v);
+    assert_int_equal(store_peer_add(f->st, "b.example.test", true), STORE_OK);
 }
 
 int main(void)
@@ -990,6 +1159,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_settings_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topology, setup, teardown),
         cmocka_unit_test_setup_teardown(test_procedure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_replace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_version, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_v4_peers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
