@@ -1,6 +1,7 @@
 /* The presence session table: a hash of tracked users by bare JID, each with its available
  * resources and its node (an index into a small table of node counters). Every change keeps the
- * per-node counters exact, so counting is O(1) however many sessions there are. */
+ * per-node counters exact, so counting is O(1) however many sessions there are. A tracked user
+ * is one allocation (key and resources inline): about 72 bytes for a user with one session. */
 #include "component/sessions.h"
 
 #include "component/app.h"
@@ -25,13 +26,29 @@
 #define SESSIONS_PROBE_BATCH 1000
 #define SESSIONS_PROBE_RETRY_MS 50
 
+/* Only the bucket slot points at a tracked user, so it may move (realloc) when its resources
+ * change: the code that changes them holds the slot and stores the new address there. */
 struct tracked {
     struct tracked *next; /* bucket chain */
-    char *bare;           /* lower-case bare JID */
-    char **res;           /* available resources ("" for a bare-JID presence) */
-    uint32_t nres;
-    int32_t node; /* index into s->nodes, NO_NODE when the user is assigned to none */
+    uint32_t hash;        /* of the key: chains compare it first; growing does not rehash */
+    int32_t node;         /* index into s->nodes, NO_NODE when the user is assigned to none */
+    uint16_t key_len;     /* strlen of the key (<= SESSIONS_JID_MAX) */
+    uint16_t nres;        /* available resources (<= SESSIONS_MAX_RESOURCES) */
+    uint32_t res_len;     /* bytes of the resources, NULs included */
+    /* the lower-case bare JID and its NUL, then each available resource and its NUL ("" for
+     * a bare-JID presence) */
+    char data[];
 };
+
+static const char *key_of(const struct tracked *t)
+{
+    return t->data;
+}
+
+static char *resources_of(struct tracked *t)
+{
+    return t->data + t->key_len + 1;
+}
 
 struct node_count {
     char *name;
@@ -69,9 +86,10 @@ static uint64_t hash_str(const char *s)
 
 static struct tracked **slot_of(struct sessions *s, const char *bare)
 {
-    struct tracked **p = &s->buckets[hash_str(bare) & (s->nbuckets - 1)];
+    uint32_t h = (uint32_t)hash_str(bare);
+    struct tracked **p = &s->buckets[h & (s->nbuckets - 1)];
 
-    while (*p != NULL && strcmp((*p)->bare, bare) != 0)
+    while (*p != NULL && ((*p)->hash != h || strcmp(key_of(*p), bare) != 0))
         p = &(*p)->next;
     return p;
 }
@@ -85,7 +103,7 @@ static void grow(struct sessions *s)
     s->buckets = xcalloc(s->nbuckets, sizeof(*s->buckets));
     for (size_t i = 0; i < old; i++) {
         for (struct tracked *t = b[i], *next; t != NULL; t = next) {
-            struct tracked **head = &s->buckets[hash_str(t->bare) & (s->nbuckets - 1)];
+            struct tracked **head = &s->buckets[t->hash & (s->nbuckets - 1)];
             next = t->next;
             t->next = *head;
             *head = t;
@@ -154,25 +172,22 @@ static void drop_all(struct sessions *s, struct tracked **slot)
     struct tracked *t = *slot;
 
     count(s, t, -(int64_t)t->nres, t->nres);
-    for (uint32_t i = 0; i < t->nres; i++)
-        free(t->res[i]);
-    free(t->res);
-    free(t->bare);
     *slot = t->next;
     free(t);
     s->nusers--;
 }
 
-/* The tracked user `bare`, created when it is a provisioned user on a counting node; NULL
- * otherwise. */
-static struct tracked *track(struct sessions *s, const char *bare)
+/* The slot of the tracked user `bare`, created when it is a provisioned user on a counting
+ * node; NULL otherwise. */
+static struct tracked **track(struct sessions *s, const char *bare)
 {
     struct tracked **slot = slot_of(s, bare), *t;
     char *node = NULL;
     int32_t idx = NO_NODE;
+    size_t len = strlen(bare);
 
     if (*slot != NULL)
-        return *slot;
+        return slot;
     if (lookup_user(s, bare, &node) != 1)
         return NULL;
     if (node != NULL)
@@ -180,56 +195,76 @@ static struct tracked *track(struct sessions *s, const char *bare)
     free(node);
     if (idx != NO_NODE && s->nodes[idx].engine_off)
         return NULL;
-    t = xcalloc(1, sizeof(*t));
-    t->bare = xstrdup(bare);
-    t->node = idx;
-    t->next = *slot;
+    t = xmalloc(sizeof(*t) + len + 1);
+    *t = (struct tracked){.next = *slot, .hash = (uint32_t)hash_str(bare), .node = idx,
+                          .key_len = (uint16_t)len};
+    memcpy(t->data, bare, len + 1);
     *slot = t;
-    if (++s->nusers > s->nbuckets)
+    if (++s->nusers > s->nbuckets) {
         grow(s);
-    return t;
+        slot = slot_of(s, bare);
+    }
+    return slot;
 }
 
-static int32_t find_resource(const struct tracked *t, const char *res)
+/* Where `res` starts among t's resources, or NULL. */
+static char *find_resource(struct tracked *t, const char *res)
 {
-    for (uint32_t i = 0; i < t->nres; i++)
-        if (strcmp(t->res[i], res) == 0)
-            return (int32_t)i;
-    return -1;
+    char *r = resources_of(t);
+
+    for (uint16_t i = 0; i < t->nres; i++, r += strlen(r) + 1)
+        if (strcmp(r, res) == 0)
+            return r;
+    return NULL;
 }
 
-static void add_resource(struct sessions *s, struct tracked *t, const char *res)
+/* Resizes the user at *slot to hold `res_len` bytes of resources. */
+static struct tracked *resize(struct tracked **slot, uint32_t res_len)
 {
-    if (find_resource(t, res) >= 0)
+    struct tracked *t = *slot;
+
+    t = xrealloc(t, sizeof(*t) + t->key_len + 1 + res_len);
+    t->res_len = res_len;
+    return *slot = t;
+}
+
+static void add_resource(struct sessions *s, struct tracked **slot, const char *res)
+{
+    struct tracked *t = *slot;
+    size_t len = strlen(res) + 1;
+    uint32_t at = t->res_len;
+
+    if (find_resource(t, res) != NULL)
         return; /* a presence update of a session we count already */
     if (t->nres == SESSIONS_MAX_RESOURCES) {
-        log_warnx("sessions: %s has %d resources; not counting %s", t->bare,
+        log_warnx("sessions: %s has %d resources; not counting %s", key_of(t),
                   SESSIONS_MAX_RESOURCES, res);
         return;
     }
-    t->res = xrealloc(t->res, (t->nres + 1) * sizeof(*t->res));
-    t->res[t->nres++] = xstrdup(res);
-    count(s, t, 1, t->nres - 1);
+    t = resize(slot, at + (uint32_t)len);
+    memcpy(resources_of(t) + at, res, len);
+    t->nres++;
+    count(s, t, 1, t->nres - 1u);
 }
 
 /* Removes one resource, or all of them when `res` is NULL; forgets users left with none. */
 static void remove_resource(struct sessions *s, const char *bare, const char *res)
 {
     struct tracked **slot = slot_of(s, bare), *t = *slot;
-    int32_t i;
+    char *r = NULL;
+    size_t len;
 
-    if (t == NULL)
+    if (t == NULL || (res != NULL && (r = find_resource(t, res)) == NULL))
         return;
     if (res == NULL || t->nres == 1) {
-        if (res == NULL || find_resource(t, res) == 0)
-            drop_all(s, slot);
+        drop_all(s, slot);
         return;
     }
-    if ((i = find_resource(t, res)) < 0)
-        return;
-    free(t->res[i]);
-    t->res[i] = t->res[--t->nres];
-    count(s, t, -1, t->nres + 1);
+    len = strlen(r) + 1;
+    memmove(r, r + len, (size_t)(resources_of(t) + t->res_len - (r + len)));
+    t = resize(slot, t->res_len - (uint32_t)len);
+    t->nres--;
+    count(s, t, -1, t->nres + 1u);
 }
 
 /* ---- stanzas ---- */
@@ -269,10 +304,10 @@ static void on_subscribe(struct sessions *s, const char *bare)
 
 static void on_available(struct sessions *s, const char *bare, const char *res)
 {
-    struct tracked *t = track(s, bare);
+    struct tracked **slot = track(s, bare);
 
-    if (t != NULL)
-        add_resource(s, t, res);
+    if (slot != NULL)
+        add_resource(s, slot, res);
 }
 
 static void on_probe(struct sessions *s, const char *bare)
@@ -481,7 +516,7 @@ static void relocate(struct sessions *s, struct tracked **slot)
 {
     struct tracked *t = *slot;
     char *node = NULL;
-    int r = lookup_user(s, t->bare, &node);
+    int r = lookup_user(s, key_of(t), &node);
     int32_t idx = node ? node_index(s, node, true) : NO_NODE;
     uint32_t n = t->nres;
 
