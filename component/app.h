@@ -17,6 +17,7 @@
 struct job_runner; /* component/job.h */
 struct sessions;   /* component/sessions.h */
 struct services;   /* component/services.h */
+struct peers;      /* component/peers.h */
 
 struct app {
     const struct config *cfg;
@@ -30,6 +31,7 @@ struct app {
     bool stopping;           /* set when the daemon stops: start no new work */
     struct sessions *sessions; /* presence sessions; NULL when not tracked (tests) */
     struct services *services; /* the control center's runs and hooks; NULL in tests */
+    struct peers *peers;       /* intercluster peers (cmd_peers_register); may be NULL */
 };
 
 /* Called once the router has been told (or telling it failed): ok 1/0 and a sentence. */

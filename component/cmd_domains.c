@@ -4,6 +4,8 @@
 #include "component/cmd_domains_common.h"
 #include "component/commands.h"
 #include "component/domain_rules.h"
+#include "component/peers.h"
+#include "store/store_peer.h"
 #include "store/store_settings.h"
 #include "util/xmalloc.h"
 
@@ -30,11 +32,32 @@ static const struct text T_LOCAL = {"local", "로컬"};
 static const struct text T_PEER_ONLY = {"peer-only", "피어 전용"};
 static const struct text T_BOTH = {"local+peer", "로컬+피어"};
 
-/* Where a domain is configured. Peers are not known yet (intercluster peering is another
- * issue): a domain the store lists but does not configure locally is there for a peer. */
-static const char *where_of(const struct store_domain *d)
+/* What the peers last said about one domain (store_peer_totals), found by name. */
+static const struct store_peer_total *peer_total(const struct store_peer_total *v, size_t n,
+                                                 const char *name)
 {
-    return d->configured_local ? "local" : "peer-only";
+    size_t lo = 0, hi = n;
+
+    while (lo < hi) { /* both lists are in name order of lower-case names */
+        size_t mid = lo + (hi - lo) / 2;
+        int c = strcmp(v[mid].name, name);
+        if (c == 0)
+            return &v[mid];
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Where a domain is configured: a domain the store lists but does not configure locally is
+ * there for a peer; a local one that a peer configures or has users in is local+peer. */
+static const char *where_of(const struct store_domain *d, const struct store_peer_total *pt)
+{
+    if (!d->configured_local)
+        return "peer-only";
+    return pt && (pt->configured_by > 0 || pt->users > 0) ? "local+peer" : "local";
 }
 
 static form_t *list_form(void)
@@ -69,11 +92,12 @@ static form_t *list_table(void)
     return t;
 }
 
-static bool matches(const struct store_domain *d, const char *managed, const char *where)
+static bool matches(const struct store_domain *d, const struct store_peer_total *pt,
+                    const char *managed, const char *where)
 {
     if (managed && *managed && strcmp(managed, store_managed_by_name(d->managed_by)) != 0)
         return false;
-    return !(where && *where && strcmp(where, where_of(d)) != 0);
+    return !(where && *where && strcmp(where, where_of(d, pt)) != 0);
 }
 
 /* Notes under the table: how many rows, whether the certificate and the router are behind. */
@@ -106,6 +130,7 @@ static void list_notes(adhoc_call_t *call, size_t rows, size_t uncovered, bool c
         free(t);
     }
     store_settings_clear(&s);
+    peer_findings_notes(app, call);
 }
 
 static void list_run(adhoc_call_t *call)
@@ -114,34 +139,41 @@ static void list_run(adhoc_call_t *call)
     const char *managed = form_value(call->form, "managed_by");
     const char *where = form_value(call->form, "where");
     struct store_domain *list = NULL;
+    struct store_peer_total *peer = NULL;
     struct cert_set cs;
-    size_t n = 0, rows = 0, uncovered = 0;
+    size_t n = 0, np = 0, rows = 0, uncovered = 0;
     form_t *t;
 
     if (store_domain_list(app->store, form_value(call->form, "filter"), 0, 0, &list, &n) !=
             STORE_OK ||
+        store_peer_totals(app->store, &peer, &np) != STORE_OK ||
         cert_set_load(app, &cs) != STORE_OK) {
         store_domain_list_free(list, n);
+        store_peer_totals_free(peer, np);
         domains_store_error(call, app);
         return;
     }
     t = list_table();
     for (size_t i = 0; i < n; i++) {
         const struct store_domain *d = &list[i];
-        char users[24];
+        const struct store_peer_total *pt = peer_total(peer, np, d->name);
+        char users[24], peer_users[24];
         bool covered = cert_set_covers(&cs, d->name);
 
-        if (!matches(d, managed, where))
+        if (!matches(d, pt, managed, where))
             continue;
         snprintf(users, sizeof(users), "%lld", (long long)d->local_users);
+        snprintf(peer_users, sizeof(peer_users), "%lld", pt ? (long long)pt->users : 0LL);
         form_add_row(t, (const char *const[]){d->name, store_managed_by_name(d->managed_by),
-                                              where_of(d), users, "0", covered ? "yes" : "stale"});
+                                              where_of(d, pt), users, peer_users,
+                                              covered ? "yes" : "stale"});
         rows++;
         uncovered += !covered;
     }
     list_notes(call, rows, uncovered, cs.present);
     cert_set_clear(&cs);
     store_domain_list_free(list, n);
+    store_peer_totals_free(peer, np);
     adhoc_complete(call, t);
 }
 

@@ -3,6 +3,8 @@
  * router. Cancel at any stage changes nothing; everything is checked again at commit. */
 #include "component/cmd_domains_common.h"
 #include "component/domain_rules.h"
+#include "store/store_peer.h"
+#include "util/log.h"
 #include "util/xmalloc.h"
 
 #include <stdio.h>
@@ -54,15 +56,19 @@ static void plan_free(void *arg)
     free(p);
 }
 
-/* Whether a peer cluster also configures the domain. Intercluster peering is another issue and
- * the store records no peer configuration yet, so today every deleted domain goes away. */
-static bool on_peer(const struct store_domain *d)
+/* Whether a peer cluster also configures the domain (as the peers last said, stale ones
+ * included: a peer that does not answer has not deleted it). A store failure counts as "yes":
+ * the domain then stays listed rather than vanishing by mistake. */
+static bool on_peer(struct app *app, const char *name)
 {
-    (void)d;
-    return false;
+    bool yes = true;
+
+    if (store_peer_configures(app->store, name, &yes) != STORE_OK)
+        log_warnx("domains: cannot read peer data: %s", store_errmsg(app->store));
+    return yes;
 }
 
-static void plan_add(struct plan *p, const struct store_domain *d)
+static void plan_add(struct app *app, struct plan *p, const struct store_domain *d)
 {
     for (size_t i = 0; i < p->n; i++)
         if (strcmp(p->names[i], d->name) == 0)
@@ -70,7 +76,7 @@ static void plan_add(struct plan *p, const struct store_domain *d)
     p->names = xrealloc(p->names, (p->n + 1) * sizeof(*p->names));
     p->stays = xrealloc(p->stays, (p->n + 1) * sizeof(*p->stays));
     p->names[p->n] = xstrdup(d->name);
-    p->stays[p->n] = on_peer(d);
+    p->stays[p->n] = on_peer(app, d->name);
     p->n++;
 }
 
@@ -141,7 +147,7 @@ static bool plan_all(adhoc_call_t *call, struct plan *p)
         return false;
     }
     for (size_t i = 0; i < n; i++)
-        plan_add(p, &list[i]);
+        plan_add(app, p, &list[i]);
     store_domain_list_free(list, n);
     return true;
 }
@@ -159,7 +165,7 @@ static bool plan_chosen(adhoc_call_t *call, struct plan *p)
         char *why = domains_why_not_editable(app, vals[i], call->lang, &d, &rc);
 
         if (why == NULL && rc == STORE_OK)
-            plan_add(p, &d);
+            plan_add(app, p, &d);
         store_domain_clear(&d);
         if (why || rc != STORE_OK) {
             if (why)

@@ -12,6 +12,7 @@
 #include <ini.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,7 +31,7 @@ struct load_ctx {
     int problems;
 };
 
-enum key_kind { K_STR, K_INT, K_SIZE, K_BOOL, K_MODE, K_LEVEL, K_ADMINS };
+enum key_kind { K_STR, K_INT, K_SIZE, K_BOOL, K_MODE, K_LEVEL, K_ADMINS, K_PEERS };
 
 struct key_def {
     const char *section;
@@ -77,6 +78,9 @@ static const struct key_def keys[] = {
     {"services", "stop_hook", K_STR, OFF(stop_hook), 0, 0},
     {"services", "status_hook", K_STR, OFF(status_hook), 0, 0},
     {"services", "hook_timeout", K_INT, OFF(service_hook_timeout), 1, 3600},
+    {"peers", "jids", K_PEERS, 0, 0, 0},
+    {"peers", "refresh", K_INT, OFF(peer_refresh), 10, 7 * 86400},
+    {"peers", "timeout", K_INT, OFF(peer_timeout), 1, 300},
 };
 
 void config_defaults(struct config *cfg)
@@ -102,6 +106,8 @@ void config_defaults(struct config *cfg)
     cfg->federation_timeout = 10;
     cfg->settle_time = 120;
     cfg->service_hook_timeout = 30;
+    cfg->peer_refresh = 300;
+    cfg->peer_timeout = 10;
 }
 
 static void problem(struct load_ctx *lc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -193,31 +199,35 @@ static int admin_jid_valid(const char *jid)
     return 1;
 }
 
-static void set_admins(struct load_ctx *lc, const char *value)
+/* A comma list of JIDs into `list` (lower-cased, at most `max`); `what` names the key. A peer
+ * is a component: a domain JID without a local part. */
+static void set_jids(struct load_ctx *lc, const char *value, char **list, size_t *n, size_t max,
+                     const char *what, bool domain_only)
 {
-    struct config *cfg = lc->cfg;
     char *copy = xstrdup(value);
     char *save = NULL;
 
-    for (size_t i = 0; i < cfg->n_admins; i++)
-        free(cfg->admins[i]);
-    cfg->n_admins = 0;
+    for (size_t i = 0; i < *n; i++)
+        free(list[i]);
+    *n = 0;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *jid = trim(tok);
         if (*jid == '\0')
             continue;
-        if (!admin_jid_valid(jid)) {
-            problem(lc, "admins: '%s' is not a bare JID (user@domain, no resource)", jid);
+        if (!admin_jid_valid(jid) || (domain_only && strchr(jid, '@'))) {
+            problem(lc, "%s: '%s' is not a %s", what, jid,
+                    domain_only ? "component JID (a domain, no user or resource)"
+                                : "bare JID (user@domain, no resource)");
             continue;
         }
-        if (cfg->n_admins == CONFIG_MAX_ADMINS) {
-            problem(lc, "admins: more than %d JIDs", CONFIG_MAX_ADMINS);
+        if (*n == max) {
+            problem(lc, "%s: more than %zu JIDs", what, max);
             break;
         }
         char *lower = xstrdup(jid);
         for (char *p = lower; *p; p++)
             *p = (char)tolower((unsigned char)*p);
-        cfg->admins[cfg->n_admins++] = lower;
+        list[(*n)++] = lower;
     }
     free(copy);
 }
@@ -270,7 +280,12 @@ static void set_value(struct load_ctx *lc, const struct key_def *k, const char *
             *(int *)(base + k->offset) = (int)level;
         return;
     case K_ADMINS:
-        set_admins(lc, value);
+        set_jids(lc, value, lc->cfg->admins, &lc->cfg->n_admins, CONFIG_MAX_ADMINS, "admins",
+                 false);
+        return;
+    case K_PEERS:
+        set_jids(lc, value, lc->cfg->peers, &lc->cfg->n_peers, CONFIG_MAX_PEERS, "peers.jids",
+                 true);
         return;
     }
 }
@@ -417,6 +432,8 @@ void config_free(struct config *cfg)
     free(cfg->router_host);
     for (size_t i = 0; i < cfg->n_admins; i++)
         free(cfg->admins[i]);
+    for (size_t i = 0; i < cfg->n_peers; i++)
+        free(cfg->peers[i]);
     free(cfg->store_path);
     free(cfg->control_socket);
     free(cfg->control_group);

@@ -58,6 +58,11 @@ struct config {
     char *stop_hook;
     char *status_hook;
     int service_hook_timeout; /* seconds */
+    /* [peers] intercluster peers: component JIDs, lower-case */
+    char *peers[CONFIG_MAX_PEERS];
+    size_t n_peers;
+    int peer_refresh; /* seconds between refreshes of every peer's data */
+    int peer_timeout; /* seconds to wait for one answer of a peer */
 };
 
 /* Fills `cfg` with the built-in defaults. */

@@ -197,6 +197,21 @@ enum store_rc store_peer_domains(struct store *st, const char *jid, struct store
                    (void **)out, n);
 }
 
+enum store_rc store_peer_configures(struct store *st, const char *name, bool *out)
+{
+    char *l = lower_dup(name);
+    sqlite3_stmt *s =
+        prep(st, "SELECT EXISTS (SELECT 1 FROM peer_domains WHERE domain = ?1 AND configured)",
+             "t", l);
+    int64_t v = 0;
+    enum store_rc rc = s ? store_scalar(st, s, "reading peer configuration", &v) : STORE_ERR;
+
+    free(l);
+    sqlite3_finalize(s);
+    *out = v != 0;
+    return rc;
+}
+
 static void read_total(sqlite3_stmt *s, void *elem)
 {
     struct store_peer_total *t = elem;

@@ -69,6 +69,8 @@ enum store_rc store_peer_list(struct store *st, struct store_peer **out, size_t 
 /* One peer's domains in name order; free with store_peer_domains_free(). */
 enum store_rc store_peer_domains(struct store *st, const char *jid, struct store_peer_domain **out,
                                  size_t *n);
+/* *out: some peer configures `name` (any case). */
+enum store_rc store_peer_configures(struct store *st, const char *name, bool *out);
 /* Per-domain totals over every peer, in name order; free with store_peer_totals_free(). */
 enum store_rc store_peer_totals(struct store *st, struct store_peer_total **out, size_t *n);
 
