@@ -8,6 +8,7 @@
 #include "component/commands.h"
 #include "component/ctl.h"
 #include "component/job.h"
+#include "component/peers.h"
 #include "component/services.h"
 #include "component/sessions.h"
 #include "component/sync.h"
@@ -68,6 +69,7 @@ static void begin_stop(struct daemon *dm, int status)
     uv_signal_stop(&dm->sigint);
     uv_timer_stop(&dm->expire);
     sync_sched_stop(dm->sync);
+    peers_stop(dm->app.peers);
     if (dm->ctl) {
         ctl_close(dm->ctl);
         dm->ctl = NULL;
@@ -107,6 +109,7 @@ static void on_conn_event(void *ud, enum conn_event ev, xmpp_stanza_t *stanza, c
          * can end. Jobs and hooks first: their callbacks still use the store and the registry. */
         job_runner_stop(dm->app.jobs);
         sync_sched_stop(dm->sync);
+        peers_stop(dm->app.peers);
         apply_free(dm->app.apply);
         dm->app.apply = NULL;
         services_free(dm->app.services);
@@ -407,6 +410,8 @@ static void teardown_app(struct daemon *dm)
 
     sync_sched_free(dm->sync); /* its timer was closed by the loop */
     dm->sync = NULL;
+    peers_free(app->peers); /* its timer too; refreshes ended when the dispatcher was freed */
+    app->peers = NULL;
     job_runner_free(app->jobs);
     app->jobs = NULL;
     services_free(app->services);
