@@ -376,6 +376,24 @@ static void do_add(adhoc_call_t *call, struct app *app)
                          name, store_node_role_name(role), group));
 }
 
+/* Opens the change's transaction and reads node `name` into *cur; false when that failed (the
+ * call is answered, the transaction ended). */
+static bool begin_node_change(adhoc_call_t *call, struct app *app, const char *name,
+                              struct store_node *cur)
+{
+    enum store_rc rc;
+
+    if (store_begin(app->store) != STORE_OK) {
+        store_failed(call, app);
+        return false;
+    }
+    if ((rc = store_node_get(app->store, name, cur)) != STORE_OK) {
+        end_change(call, app, rc, NULL);
+        return false;
+    }
+    return true;
+}
+
 static void do_update(adhoc_call_t *call, struct app *app)
 {
     const char *name = form_value(call->form, "node"), *release = form_value(call->form, "release");
@@ -383,16 +401,9 @@ static void do_update(adhoc_call_t *call, struct app *app)
     struct store_node cur;
     enum store_rc rc;
 
-    if (!check_node_input(call, NULL, release) || (group && !check_node_input(call, group, NULL)))
+    if (!check_node_input(call, NULL, release) ||
+        (group && !check_node_input(call, group, NULL)) || !begin_node_change(call, app, name, &cur))
         return;
-    if (store_begin(app->store) != STORE_OK) {
-        store_failed(call, app);
-        return;
-    }
-    if ((rc = store_node_get(app->store, name, &cur)) != STORE_OK) {
-        end_change(call, app, rc, NULL);
-        return;
-    }
     if (role_s != NULL)
         store_node_role_parse(role_s, &cur.role);
     rc = group ? ensure_group(app, group) : STORE_OK;
@@ -414,14 +425,8 @@ static void do_remove(adhoc_call_t *call, struct app *app)
     struct store_node cur;
     enum store_rc rc;
 
-    if (store_begin(app->store) != STORE_OK) {
-        store_failed(call, app);
+    if (!begin_node_change(call, app, name, &cur))
         return;
-    }
-    if ((rc = store_node_get(app->store, name, &cur)) != STORE_OK) {
-        end_change(call, app, rc, NULL);
-        return;
-    }
     rc = store_node_delete(app->store, cur.name);
     if (rc == STORE_OK)
         rc = drop_if_empty(app, cur.group);

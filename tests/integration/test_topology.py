@@ -24,6 +24,19 @@ exit 0
 """
 
 
+def _hooked_daemon(p, script_text, hook_timeout):
+    """A daemon whose start and stop hooks run `script_text` (a shell script; %s is the path
+    of its call log). Returns (daemon, call log path)."""
+    calls = os.path.join(h.tmpdir("hook"), "calls.log")
+    script = os.path.join(os.path.dirname(calls), "hook.sh")
+    with open(script, "w") as f:
+        f.write(script_text % calls)
+    os.chmod(script, stat.S_IRWXU)
+    argv = "%s {node} {service} {operation}" % script
+    return tc.daemon(p, settings={"services": {"start_hook": argv, "stop_hook": argv,
+                                               "hook_timeout": hook_timeout}}), calls
+
+
 def _services(c, operation, nodes=(), services=()):
     r = c.execute(JID, "services")
     r = c.complete(JID, "services", r.sessionid,
@@ -78,6 +91,10 @@ def test_edit_nodes_and_groups():
     rows = {row["node"][0]: row for row in t.items()}
     check(set(rows) == {A, B, "cup-c.other.test"}, "nodes %r" % sorted(rows))
     check(rows[A]["role"] == ["publisher"] and rows[B]["group"] == ["g1"], "rows %r" % rows)
+    r = tc.edit(c, "update-node", {"node": "cup-c.other.test", "release": "14.0"})
+    check(not tc.error_notes(r), "update: %r" % r)
+    rows = {row["node"][0]: row for row in c.execute(JID, "topology").items()}
+    check(rows["cup-c.other.test"]["release"] == ["14.0"], "release %r" % rows)
     # Removing the only node of g2 removes the group too.
     r = tc.edit(c, "remove-node", {"node": "cup-c.other.test"})
     check(not tc.error_notes(r), "remove: %r" % r)
@@ -86,15 +103,8 @@ def test_edit_nodes_and_groups():
 def test_services_hooks_and_start_stopped():
     "services: a failing hook is reported per node and service; start-stopped restarts ours"
     p = h.Prosody()
-    calls = os.path.join(h.tmpdir("hook"), "calls.log")
-    hang = os.path.join(os.path.dirname(calls), "hang")
-    script = os.path.join(os.path.dirname(calls), "hook.sh")
-    with open(script, "w") as f:
-        f.write(HOOK % (calls, B, hang))
-    os.chmod(script, stat.S_IRWXU)
-    argv = "%s {node} {service} {operation}" % script
-    d = tc.daemon(p, settings={"services": {"start_hook": argv, "stop_hook": argv,
-                                            "hook_timeout": 2}})
+    hang = os.path.join(h.tmpdir("hang"), "hang")
+    d, calls = _hooked_daemon(p, HOOK % ("%s", B, hang), 2)
     c = h.Client(p, "admin")
     tc.add_node(c, A, "publisher", "g1")
     tc.add_node(c, B, "subscriber", "g1")
@@ -137,14 +147,7 @@ def test_services_hooks_and_start_stopped():
 def test_stop_while_hook_runs():
     "the daemon stopped while a hook runs: the run is given up and the daemon exits cleanly"
     p = h.Prosody()
-    calls = os.path.join(h.tmpdir("hook"), "calls.log")
-    script = os.path.join(os.path.dirname(calls), "hook.sh")
-    with open(script, "w") as f:
-        f.write("#!/bin/sh\necho \"$3 $1 $2\" >> '%s'\nexec sleep 30\n" % calls)
-    os.chmod(script, stat.S_IRWXU)
-    argv = "%s {node} {service} {operation}" % script
-    d = tc.daemon(p, settings={"services": {"start_hook": argv, "stop_hook": argv,
-                                            "hook_timeout": 60}})
+    d, calls = _hooked_daemon(p, "#!/bin/sh\necho \"$3 $1 $2\" >> '%s'\nexec sleep 30\n", 60)
     c = h.Client(p, "admin")
     tc.add_node(c, A, "publisher", "g1")
     # Over the control socket, so that the request waits while this test goes on.
