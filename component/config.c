@@ -79,7 +79,7 @@ static const struct key_def keys[] = {
     {"services", "status_hook", K_STR, OFF(status_hook), 0, 0},
     {"services", "hook_timeout", K_INT, OFF(service_hook_timeout), 1, 3600},
     {"peers", "jids", K_PEERS, 0, 0, 0},
-    {"peers", "refresh", K_INT, OFF(peer_refresh), 10, 7 * 86400},
+    {"peers", "refresh", K_INT, OFF(peer_refresh), 1, 7 * 86400},
     {"peers", "timeout", K_INT, OFF(peer_timeout), 1, 300},
 };
 
