@@ -8,6 +8,7 @@
 #include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -38,6 +39,11 @@ static const struct {
     [CERT_KEY_EC_P256] = {"ec-p256", "EC", 0, "P-256"},
     [CERT_KEY_EC_P384] = {"ec-p384", "EC", 0, "P-384"},
 };
+
+void cert_thread_done(void)
+{
+    OPENSSL_thread_stop();
+}
 
 const char *cert_key_type_name(enum cert_key_type type)
 {

@@ -28,6 +28,11 @@ enum cert_key_type {
 const char *cert_key_type_name(enum cert_key_type type);
 int cert_key_type_parse(const char *name, enum cert_key_type *out);
 
+/* Frees OpenSSL's state of the calling thread (its random generators, its error queue). Call it
+ * when work on a thread-pool thread is done: those threads outlive OpenSSL's own cleanup at
+ * exit, which would otherwise leave that state behind. The next use re-creates it. */
+void cert_thread_done(void);
+
 /* The names a certificate or CSR is made for; everything borrowed. */
 struct cert_names {
     const char *common_name;    /* subject CN: the default domain */

@@ -405,12 +405,11 @@ static void make_key_and_cert(uv_work_t *w)
         .xmpp_addr = job->xmpp_addr,
     };
 
-    if ((job->key_pem = cert_key_generate(job->key_type, &job->err)) == NULL)
-        return;
-    if (job->op == OP_CSR)
-        job->out_pem = cert_make_csr(job->key_pem, &names, &job->err);
-    else
-        job->out_pem = cert_self_sign(job->key_pem, &names, 0, job->days, &job->err);
+    if ((job->key_pem = cert_key_generate(job->key_type, &job->err)) != NULL)
+        job->out_pem = job->op == OP_CSR
+                           ? cert_make_csr(job->key_pem, &names, &job->err)
+                           : cert_self_sign(job->key_pem, &names, 0, job->days, &job->err);
+    cert_thread_done(); /* harmless on the loop (the synchronous fallback) */
 }
 
 /*

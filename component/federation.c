@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
@@ -596,4 +597,7 @@ void federation_probe(const struct fed_options *opts, struct fed_report *report)
     SSL_CTX_free(p.ctx);
     if (p.fd >= 0)
         close(p.fd);
+    /* Runs on a thread-pool thread that outlives OpenSSL's cleanup at exit: free this thread's
+     * OpenSSL state now (the next probe re-creates it). */
+    OPENSSL_thread_stop();
 }
