@@ -330,6 +330,30 @@ static void phase(struct bench *b, const char *what, const char *type, const cha
     free(out);
 }
 
+/* Asks the daemon (XEP-0133 get-online-users-num, as the admin) how many users it counts: a
+ * run whose presence the daemon did not take must not pass for a fast one. */
+static long online_users(struct bench *b)
+{
+    char buf[8192], *v;
+
+    send_all(b->fd, "<iq type='set' id='count' from='admin@bench.test/b' to='" JID "'>"
+                    "<command xmlns='http://jabber.org/protocol/commands' node="
+                    "'http://jabber.org/protocol/admin#get-online-users-num' action='execute'/>"
+                    "</iq>");
+    read_until(b->fd, buf, sizeof(buf), "</iq>", now_s() + HANDSHAKE_MAX_S);
+    v = strstr(buf, "onlineusersnum");
+    v = v ? strstr(v, "<value>") : NULL;
+    return v ? atol(v + strlen("<value>")) : -1;
+}
+
+static void check_online(struct bench *b, long want)
+{
+    long n = online_users(b);
+
+    if (n != want)
+        fatalx("the daemon counts %ld online users, %ld expected", n, want);
+}
+
 /* After the handshake the daemon probes every user: wait for all probes before measuring. */
 static void wait_probes(struct bench *b)
 {
@@ -377,8 +401,11 @@ static void run(struct bench *b)
     handshake(b);
     wait_probes(b);
     phase(b, "available (new sessions)", NULL, "", "m1");
+    check_online(b, b->users);
     phase(b, "available again (presence updates)", NULL, "<show>away</show>", "m2");
+    check_online(b, b->users);
     phase(b, "unavailable (sessions end)", "unavailable", "", "m3");
+    check_online(b, 0);
     stop_daemon(b);
 }
 
