@@ -682,13 +682,17 @@ static int merge_page(struct fetch *f, struct peer_page *p, char **err)
         *err = xasprintf("the peer sent more than %d directory URI hashes", PEER_MAX_URIS);
         return -1;
     }
-    a->domains = xrealloc(a->domains, (a->n_domains + p->n_domains + 1) * sizeof(*a->domains));
-    memcpy(a->domains + a->n_domains, p->domains, p->n_domains * sizeof(*p->domains));
-    a->n_domains += p->n_domains;
-    p->n_domains = 0; /* the names moved */
-    a->hashes = xrealloc(a->hashes, (a->n_hashes + p->n_hashes + 1) * sizeof(*a->hashes));
-    memcpy(a->hashes + a->n_hashes, p->hashes, p->n_hashes * sizeof(*p->hashes));
-    a->n_hashes += p->n_hashes;
+    if (p->n_domains > 0) {
+        a->domains = xrealloc(a->domains, (a->n_domains + p->n_domains) * sizeof(*a->domains));
+        memcpy(a->domains + a->n_domains, p->domains, p->n_domains * sizeof(*p->domains));
+        a->n_domains += p->n_domains;
+        p->n_domains = 0; /* the names moved */
+    }
+    if (p->n_hashes > 0) {
+        a->hashes = xrealloc(a->hashes, (a->n_hashes + p->n_hashes) * sizeof(*a->hashes));
+        memcpy(a->hashes + a->n_hashes, p->hashes, p->n_hashes * sizeof(*p->hashes));
+        a->n_hashes += p->n_hashes;
+    }
     free(a->default_domain);
     free(a->im_address_scheme);
     a->default_domain = p->default_domain;
