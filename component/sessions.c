@@ -155,11 +155,8 @@ static void lower(char *p)
  * address, whatever the scheme (a directory URI need not start with the userid). */
 static int lookup_user(struct sessions *s, const char *bare, char **node)
 {
-    struct store_user u = {0};
-    enum store_rc rc = store_user_get_by_im(s->app->store, bare, &u);
+    enum store_rc rc = store_user_node_by_im(s->app->store, bare, node);
 
-    *node = rc == STORE_OK && u.node ? xstrdup(u.node) : NULL;
-    store_user_clear(&u);
     if (rc == STORE_ERR) {
         log_warnx("sessions: cannot look up %s: %s", bare, store_errmsg(s->app->store));
         return -1;

@@ -80,6 +80,9 @@ static const char *const sql[STMT_COUNT] = {
     /* Uses users_im_address: the comparison's collation matches the index's. */
     [STMT_USER_GET_BY_IM] = "SELECT " USER_COLS " FROM " USER_FROM
                             " WHERE u.im_address = ?1 COLLATE NOCASE ORDER BY u.id LIMIT 1",
+    /* The same lookup for presence: only the node, the fewest columns to copy. */
+    [STMT_USER_NODE_BY_IM] = "SELECT n.name FROM users u LEFT JOIN nodes n ON n.id = u.node_id"
+                             " WHERE u.im_address = ?1 COLLATE NOCASE ORDER BY u.id LIMIT 1",
     [STMT_USER_DELETE] = "DELETE FROM users WHERE userid = ?1",
     [STMT_USER_SET_IM] = "UPDATE users SET im_address = ?2 WHERE userid = ?1",
     [STMT_USER_SET_NODE] = "UPDATE users SET node_id = ?2 WHERE userid = ?1",

@@ -159,6 +159,19 @@ enum store_rc store_user_get_by_im(struct store *st, const char *im_address,
     return get_one(st, STMT_USER_GET_BY_IM, im_address, out);
 }
 
+enum store_rc store_user_node_by_im(struct store *st, const char *im_address, char **node)
+{
+    sqlite3_stmt *s = store_stmt(st, STMT_USER_NODE_BY_IM, "t", im_address);
+    enum store_rc rc = store_row(st, s, "looking up user");
+
+    *node = NULL;
+    if (rc != STORE_OK)
+        return rc;
+    *node = store_col_str_or_null(s, 0);
+    store_stmt_done(s);
+    return STORE_OK;
+}
+
 enum store_rc store_user_delete(struct store *st, const char *userid)
 {
     return store_exec_one(st, store_stmt(st, STMT_USER_DELETE, "t", userid), "deleting user");

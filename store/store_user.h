@@ -51,6 +51,10 @@ enum store_rc store_user_get(struct store *st, const char *userid, struct store_
  * address, the oldest. Fills *out (may be NULL) like store_user_get. */
 enum store_rc store_user_get_by_im(struct store *st, const char *im_address,
                                    struct store_user *out);
+/* The same lookup when only the user's node matters (each new presence session): *node gets
+ * its name (malloc'd) or NULL when the user is unassigned, or when there is no such user
+ * (STORE_NOTFOUND). */
+enum store_rc store_user_node_by_im(struct store *st, const char *im_address, char **node);
 enum store_rc store_user_delete(struct store *st, const char *userid);
 
 /* Assigns the user to `node` (NULL or "": unassigned). STORE_NOTFOUND if either is unknown. */

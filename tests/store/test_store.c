@@ -929,6 +929,19 @@ static void test_migration_v2_im_address_index(void **state)
     assert_int_equal(store_user_get_by_im(f->st, "jdoe@example.com", &u), STORE_NOTFOUND);
     assert_int_equal(store_user_get_by_im(f->st, "john.doe@example.co", NULL), STORE_NOTFOUND);
     store_user_clear(&u);
+
+    /* the node-only lookup presence uses */
+    char *node = (char *)"untouched";
+    assert_int_equal(store_node_insert(f->st, "pub", STORE_NODE_PUBLISHER, "15.0", NULL),
+                     STORE_OK);
+    assert_int_equal(store_user_set_node(f->st, "jdoe", "pub"), STORE_OK);
+    assert_int_equal(store_user_node_by_im(f->st, "JOHN.DOE@example.com", &node), STORE_OK);
+    assert_string_equal(node, "pub");
+    free(node);
+    assert_int_equal(store_user_node_by_im(f->st, "ann@domain.not.set", &node), STORE_OK);
+    assert_null(node); /* unassigned */
+    assert_int_equal(store_user_node_by_im(f->st, "nobody@example.com", &node), STORE_NOTFOUND);
+    assert_null(node);
 }
 
 /* The procedure's progress: one active run, steps recorded, ended runs final, and a database
