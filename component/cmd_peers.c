@@ -1,6 +1,7 @@
 /* peers: the intercluster peers command: list them (status, last sync, counts, errors, and the
  * consistency findings), add one (then asked at once), remove one added by command, refresh
  * one or all now. Answers that wait for a refresh are deferred until it has finished. */
+#include "component/cmd_domains_common.h"
 #include "component/commands.h"
 #include "component/domain_rules.h"
 #include "component/peers.h"
@@ -85,7 +86,7 @@ static void answer_list(adhoc_call_t *call)
     char *line;
 
     if (store_peer_list(app->store, &list, &n) != STORE_OK) {
-        adhoc_refuse(call, "internal-server-error", NULL, store_errmsg(app->store));
+        domains_store_error(call, app);
         return;
     }
     t = form_new(FORM_RESULT);
@@ -183,15 +184,12 @@ static void do_add(adhoc_call_t *call)
     }
     rc = store_peer_add(app->store, jid, false);
     if (rc == STORE_CONFLICT) {
-        char *en = xasprintf("%s is already a peer; use refresh to ask it now.", jid);
-        char *ko = xasprintf("%s은(는) 이미 피어입니다. 지금 물으려면 refresh를 쓰세요.", jid);
-        adhoc_fail(call, &(struct text){en, ko});
-        free(en);
-        free(ko);
+        domains_fail(call, "%s is already a peer; use refresh to ask it now.",
+                     "%s은(는) 이미 피어입니다. 지금 물으려면 refresh를 쓰세요.", jid);
         return;
     }
     if (rc != STORE_OK) {
-        adhoc_refuse(call, "internal-server-error", NULL, store_errmsg(app->store));
+        domains_store_error(call, app);
         return;
     }
     log_info("peers: added peer=%s", jid);
@@ -240,15 +238,12 @@ static void do_remove(adhoc_call_t *call)
     if (rc == STORE_OK)
         rc = remove_and_audit(app, jid, &r);
     if (rc == STORE_NOTFOUND) {
-        char *en = xasprintf("%s is not a peer; list shows the peers.", jid);
-        char *ko = xasprintf("%s은(는) 피어가 아닙니다. list로 피어를 확인하세요.", jid);
-        adhoc_fail(call, &(struct text){en, ko});
-        free(en);
-        free(ko);
+        domains_fail(call, "%s is not a peer; list shows the peers.",
+                     "%s은(는) 피어가 아닙니다. list로 피어를 확인하세요.", jid);
         return;
     }
     if (rc != STORE_OK) {
-        adhoc_refuse(call, "internal-server-error", NULL, store_errmsg(app->store));
+        domains_store_error(call, app);
         return;
     }
     log_info("peers: removed peer=%s", jid);
@@ -276,15 +271,12 @@ static void do_refresh(adhoc_call_t *call)
     rc = store_peer_get(app->store, jid, &p);
     store_peer_clear(&p);
     if (rc == STORE_NOTFOUND) {
-        char *en = xasprintf("%s is not a peer; add it first.", jid);
-        char *ko = xasprintf("%s은(는) 피어가 아닙니다. 먼저 추가하세요.", jid);
-        adhoc_fail(call, &(struct text){en, ko});
-        free(en);
-        free(ko);
+        domains_fail(call, "%s is not a peer; add it first.",
+                     "%s은(는) 피어가 아닙니다. 먼저 추가하세요.", jid);
         return;
     }
     if (rc != STORE_OK) {
-        adhoc_refuse(call, "internal-server-error", NULL, store_errmsg(app->store));
+        domains_store_error(call, app);
         return;
     }
     refresh_then_list(call, jid);
