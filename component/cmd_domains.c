@@ -5,6 +5,7 @@
 #include "component/commands.h"
 #include "component/domain_rules.h"
 #include "component/peers.h"
+#include "component/topology.h"
 #include "store/store_peer.h"
 #include "store/store_settings.h"
 #include "util/xmalloc.h"
@@ -194,7 +195,23 @@ static const struct text T_ADD_HOW = {
     "영문자 a-z, 숫자, 하이픈, 점만 쓸 수 있고 최대 255자이며, 마지막 레이블은 숫자로 시작할 수 "
     "없습니다. 로컬 관리자 관리 도메인으로 추가됩니다."};
 
-/* Inserts the domain, or configures locally one that only a peer had. */
+/* Local domains in the store (inside the caller's transaction); -1 when unreadable. */
+static long local_domain_count(struct app *app)
+{
+    struct store_domain *list = NULL;
+    size_t n = 0;
+    long local = 0;
+
+    if (store_domain_list(app->store, NULL, 0, 0, &list, &n) != STORE_OK)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        local += list[i].configured_local;
+    store_domain_list_free(list, n);
+    return local;
+}
+
+/* Inserts the domain, or configures locally one that only a peer had; a second local domain
+ * needs every node at release 10.0 (the guide). */
 enum domains_work domains_add_work(struct app *app, void *arg, const char *lang, char **why)
 {
     const char *name = arg;
@@ -214,6 +231,9 @@ enum domains_work domains_add_work(struct app *app, void *arg, const char *lang,
         *why = domains_duplicate_text(name, lang);
         return DOMAINS_WORK_REFUSED;
     }
+    if (rc == STORE_OK && local_domain_count(app) > 1 &&
+        (*why = topology_multi_domain_refusal(app, lang)) != NULL)
+        return DOMAINS_WORK_REFUSED; /* the guide: several IM domains need release 10.0 */
     return rc == STORE_OK ? DOMAINS_WORK_DONE : DOMAINS_WORK_FAILED;
 }
 

@@ -349,6 +349,25 @@ static void test_add_refused_precondition_at_start(void **state)
     assert_int_equal(domain_count(fx), 0);
 }
 
+/* The guide: several IM domains need every node at release 10.0 or later. One domain is fine on
+ * an old node; the second is refused, naming the node, and nothing is added. */
+static void test_add_second_domain_needs_release_10(void **state)
+{
+    struct fx *fx = *state;
+
+    assert_int_equal(
+        store_node_insert(fx->app.store, "cup1.example.com", STORE_NODE_PUBLISHER, "9.1", NULL),
+        STORE_OK);
+    add_ok(fx, "one.example");
+    expect_done_note(add(fx, NULL, "two.example"), "error", "cup1.example.com");
+    assert_false(exists(fx, "two.example"));
+    assert_int_equal(
+        store_node_update(fx->app.store, "cup1.example.com", STORE_NODE_PUBLISHER, "10.5", NULL),
+        STORE_OK);
+    add_ok(fx, "two.example");
+    assert_int_equal(domain_count(fx), 2);
+}
+
 /* The form was shown while everything was fine; HA came on before the submission. */
 static void test_add_refused_precondition_at_commit(void **state)
 {
@@ -830,6 +849,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_add_duplicate_any_case, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_peer_only_domain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_refused_precondition_at_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_second_domain_needs_release_10, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_refused_precondition_at_commit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_admin_forbidden, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_add, setup, teardown),
