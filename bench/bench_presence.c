@@ -87,8 +87,8 @@ static void populate(struct bench *b)
     for (long i = 0; i < b->users; i++) {
         snprintf(uid, sizeof(uid), "u%07ld", i);
         snprintf(uri, sizeof(uri), "first%07ld.last@corp.example.com", i);
-        if (store_user_upsert(st, uid, uri, i % 2 ? "sub.bench.test" : "pub.bench.test",
-                              NULL) != STORE_OK)
+        if (store_user_upsert(st, uid, uri, i % 2 ? "sub.bench.test" : "pub.bench.test", NULL) !=
+            STORE_OK)
             fatalx("upsert: %s", store_errmsg(st));
     }
     set_addresses(st, b->scheme);
@@ -240,9 +240,10 @@ static void handshake(struct bench *b)
     double deadline = now_s() + HANDSHAKE_MAX_S;
 
     read_until(b->fd, buf, sizeof(buf), ">", deadline);
-    send_all(b->fd, "<?xml version='1.0'?><stream:stream xmlns:stream="
-                    "'http://etherx.jabber.org/streams' xmlns='jabber:component:accept' id='" STREAM_ID
-                    "' from='" JID "'>");
+    send_all(b->fd,
+             "<?xml version='1.0'?><stream:stream xmlns:stream="
+             "'http://etherx.jabber.org/streams' xmlns='jabber:component:accept' id='" STREAM_ID
+             "' from='" JID "'>");
     read_until(b->fd, buf, sizeof(buf), "</handshake>", deadline);
     sha1_hex(STREAM_ID SECRET, want);
     got = strstr(buf, "<handshake>");
@@ -264,8 +265,8 @@ static double cpu_s(pid_t pid)
         fatal("%s", path);
     fclose(f);
     p = strrchr(line, ')'); /* fields after the command name: state is field 3 */
-    if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
-                            &st) != 2)
+    if (p == NULL ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
         fatalx("cannot parse %s", path);
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -298,9 +299,9 @@ static char *build(const struct bench *b, const char *type, const char *extra, c
 
     for (long i = 0; i < b->users; i++) {
         im_of(b, i, im, sizeof(im));
-        n += (size_t)snprintf(out + n, cap - n, "<presence from='%s/bench' to='" JID "'%s%s%s>%s</presence>",
-                              im, type ? " type='" : "", type ? type : "", type ? "'" : "",
-                              extra);
+        n += (size_t)snprintf(out + n, cap - n,
+                              "<presence from='%s/bench' to='" JID "'%s%s%s>%s</presence>", im,
+                              type ? " type='" : "", type ? type : "", type ? "'" : "", extra);
     }
     n += (size_t)snprintf(out + n, cap - n,
                           "<iq type='get' id='%s' from='admin@bench.test/b' to='" JID "'>"

@@ -193,8 +193,8 @@ static struct tracked **track(struct sessions *s, const char *bare)
     if (idx != NO_NODE && s->nodes[idx].engine_off)
         return NULL;
     t = xmalloc(sizeof(*t) + len + 1);
-    *t = (struct tracked){.next = *slot, .hash = (uint32_t)hash_str(bare), .node = idx,
-                          .key_len = (uint16_t)len};
+    *t = (struct tracked){
+        .next = *slot, .hash = (uint32_t)hash_str(bare), .node = idx, .key_len = (uint16_t)len};
     memcpy(t->data, bare, len + 1);
     *slot = t;
     if (++s->nusers > s->nbuckets) {

@@ -153,8 +153,7 @@ enum store_rc store_user_get(struct store *st, const char *userid, struct store_
     return get_one(st, STMT_USER_GET, userid, out);
 }
 
-enum store_rc store_user_get_by_im(struct store *st, const char *im_address,
-                                   struct store_user *out)
+enum store_rc store_user_get_by_im(struct store *st, const char *im_address, struct store_user *out)
 {
     return get_one(st, STMT_USER_GET_BY_IM, im_address, out);
 }

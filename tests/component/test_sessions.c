@@ -261,7 +261,7 @@ static void test_strangers_and_servers_ignored(void **state)
     struct fx *fx = *state;
 
     presence(fx, "mallory@example.test/x", NULL);
-    presence(fx, "example.test", NULL);      /* a server, not a user */
+    presence(fx, "example.test", NULL);       /* a server, not a user */
     presence(fx, "dee@example.test/x", NULL); /* userid@domain is not dee's address */
     assert_counts(fx, 0, 0, 0, 0, 0, 0);
     /* dee's directory-URI address, any case; dee has no node */
@@ -315,16 +315,14 @@ static void test_engine_deactivated(void **state)
     presence(fx, "ann@example.test/phone", NULL);
     presence(fx, "cy@example.test/desk", NULL);
     assert_int_equal(
-        store_service_set(fx->app.store, "pub", SERVICE_PRESENCE_ENGINE, "deactivated"),
-        STORE_OK);
+        store_service_set(fx->app.store, "pub", SERVICE_PRESENCE_ENGINE, "deactivated"), STORE_OK);
     sessions_engine_changed(fx->s);
     assert_counts(fx, 1, 1, 0, 0, 1, 1);
     presence(fx, "bob@example.test/x", NULL); /* not counted while deactivated */
     assert_counts(fx, 1, 1, 0, 0, 1, 1);
     clear_sent(fx);
-    assert_int_equal(
-        store_service_set(fx->app.store, "pub", SERVICE_PRESENCE_ENGINE, "activated"),
-        STORE_OK);
+    assert_int_equal(store_service_set(fx->app.store, "pub", SERVICE_PRESENCE_ENGINE, "activated"),
+                     STORE_OK);
     sessions_engine_changed(fx->s);
     /* the node that came back is probed, and only its users */
     assert_int_equal(fx->nsent, 2);
