@@ -354,6 +354,11 @@ static void late_free(struct late *l)
     free(l);
 }
 
+static void late_free_any(void *l)
+{
+    late_free(l);
+}
+
 static void late_add(struct late *l, char *line)
 {
     l->lines = xrealloc(l->lines, (l->n + 1) * sizeof(*l->lines));
@@ -434,7 +439,8 @@ static void run_services(adhoc_call_t *call, const struct store_procedure *p, bo
     struct late *l = late_new(call, answer_with_lines);
     const char *why = NULL;
 
-    if (procedure_run_services(call->ctx, p, up, call->lang, services_ran, l, &why) < 0) {
+    if (procedure_run_services(call->ctx, p, up, call->lang, services_ran, l, late_free_any, &why) <
+        0) {
         late_free(l);
         refuse_step(call, up ? PROC_START : PROC_STOP, why);
         return;

@@ -476,7 +476,18 @@ struct services_run {
     int from; /* the step that runs */
     procedure_services_cb cb;
     void *arg;
+    void (*arg_free)(void *arg);
 };
+
+/* The daemon stopped while a hook ran: the run is given up, its state must not be lost. */
+static void services_given_up(void *arg)
+{
+    struct services_run *r = arg;
+
+    if (r->arg_free)
+        r->arg_free(r->arg);
+    free(r);
+}
 
 static void services_done(void *arg, const struct service_outcome *out, size_t n)
 {
@@ -496,7 +507,8 @@ static void services_done(void *arg, const struct service_outcome *out, size_t n
 }
 
 int procedure_run_services(struct app *app, const struct store_procedure *p, bool up,
-                           const char *lang, procedure_services_cb cb, void *arg, const char **why)
+                           const char *lang, procedure_services_cb cb, void *arg,
+                           void (*arg_free)(void *arg), const char **why)
 {
     struct store_node *nodes = NULL;
     size_t n = 0;
@@ -515,9 +527,10 @@ int procedure_run_services(struct app *app, const struct store_procedure *p, boo
     for (size_t i = 0; i < n; i++)
         names[i] = nodes[i].name;
     r = xcalloc(1, sizeof(*r));
-    *r = (struct services_run){app, p->id, up ? PROC_START : PROC_STOP, cb, arg};
-    rc = services_run(app->services, names, n, up ? SERVICE_OP_START_STOPPED : SERVICE_OP_STOP_ALL,
-                      NULL, 0, lang, services_done, r, why);
+    *r = (struct services_run){app, p->id, up ? PROC_START : PROC_STOP, cb, arg, arg_free};
+    rc = services_run_owned(app->services, names, n,
+                            up ? SERVICE_OP_START_STOPPED : SERVICE_OP_STOP_ALL, NULL, 0, lang,
+                            services_done, r, services_given_up, why);
     if (rc < 0)
         free(r);
     free(names);

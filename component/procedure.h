@@ -98,9 +98,12 @@ typedef void (*procedure_services_cb)(void *arg, bool ok, const struct service_o
                                       size_t n);
 
 /* Step 2 (`up` false: stop everything on every node) or 5 (`up`: start what we stopped). `cb`
- * may be called before this returns. -1 with *why (static, in `lang`) when nothing started. */
+ * may be called before this returns. -1 with *why (static, in `lang`) when nothing started.
+ * `arg_free` (may be NULL) gets `arg` instead of `cb` when the daemon stops before the run
+ * ends. */
 int procedure_run_services(struct app *app, const struct store_procedure *p, bool up,
-                           const char *lang, procedure_services_cb cb, void *arg, const char **why);
+                           const char *lang, procedure_services_cb cb, void *arg,
+                           void (*arg_free)(void *arg), const char **why);
 
 /* ---- steps 6 and 7 ---- */
 

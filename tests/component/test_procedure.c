@@ -131,7 +131,8 @@ static void run_services(struct fixture *f, bool up)
     const char *why = NULL;
 
     f->ran = false;
-    assert_int_equal(procedure_run_services(&f->app, &f->p, up, NULL, on_services, f, &why), 0);
+    assert_int_equal(procedure_run_services(&f->app, &f->p, up, NULL, on_services, f, NULL, &why),
+                     0);
     assert_true(f->ran); /* no hooks: the run ends before the call returns */
     assert_true(f->ok);
     reload(f);
