@@ -69,8 +69,14 @@ static struct pending_iq *unlink_pending(dispatch_t *d, const char *id)
 
 static void finish_pending(struct pending_iq *p, xmpp_stanza_t *reply)
 {
-    uv_timer_stop(&p->timer);
     p->fn(p->ud, reply);
+    /* At shutdown the daemon's uv_walk may have closed the timer already (and the loop ran
+     * since, so it is closed): closing twice aborts in libuv; free it here instead. */
+    if (uv_is_closing((uv_handle_t *)&p->timer)) {
+        free(p);
+        return;
+    }
+    uv_timer_stop(&p->timer);
     uv_close((uv_handle_t *)&p->timer, free_pending);
 }
 
