@@ -398,6 +398,17 @@ def test_configured_peer_not_removable():
     check(any(k == "error" and "own peer" in t for k, t in r.notes), "%r" % r)
 
 
+def test_stop_while_asking():
+    "SIGTERM while a peer's answer is awaited: a clean exit, nothing recorded as a failure"
+    p = h.Prosody(components={A: SECRET, FAKE: SECRET})
+    fake = FakePeer(p, FAKE, lambda payload: None)  # asked, never answers
+    a = h.Daemon(p, jid=A, settings={"peers": {"jids": FAKE, "refresh": 3600, "timeout": 60}})
+    check(h.wait_for(lambda: fake.asked, 15), "the timer never asked the peer")
+    check(a.stop() == 0, "exit status on SIGTERM with an iq in flight")
+    check(store_rows(a, "SELECT jid, last_error FROM peers") == [(FAKE, None)],
+          "%r" % store_rows(a, "SELECT jid, last_error FROM peers"))
+
+
 h.tap.run([
     test_peer_only_and_delete,
     test_mismatch_findings,
@@ -405,4 +416,5 @@ h.tap.run([
     test_non_peer_forbidden,
     test_garbage_and_oversized,
     test_configured_peer_not_removable,
+    test_stop_while_asking,
 ])
