@@ -22,9 +22,9 @@
 #include <strings.h>
 #include <time.h>
 
-#define VERSION_MAX 64  /* longest version marker taken from a peer */
-#define USERS_DIGITS 9  /* a user count has at most this many digits */
-#define URI_BATCH 1000  /* local directory URIs read per store call in the duplicate scan */
+#define VERSION_MAX 64 /* longest version marker taken from a peer */
+#define USERS_DIGITS 9 /* a user count has at most this many digits */
+#define URI_BATCH 1000 /* local directory URIs read per store call in the duplicate scan */
 
 /* ---- small checks ---- */
 
@@ -115,9 +115,8 @@ static int page_domain(xmpp_stanza_t *el, struct peer_page *p, char **err)
         return -1;
     }
     if (rule != DOMAIN_OK) {
-        *err = xasprintf("a domain name breaks the domain rules (%.64s%s): %s",
-                         name ? name : "", name && strlen(name) > 64 ? "..." : "",
-                         domain_rules_explain(rule, "en"));
+        *err = xasprintf("a domain name breaks the domain rules (%.64s%s): %s", name ? name : "",
+                         name && strlen(name) > 64 ? "..." : "", domain_rules_explain(rule, "en"));
         return -1;
     }
     if (conf == NULL || (strcmp(conf, "true") != 0 && strcmp(conf, "false") != 0) ||
@@ -189,8 +188,7 @@ static int page_header(xmpp_stanza_t *payload, struct peer_page *p, char **err)
         return -1;
     }
     if (next != NULL && !attr_ok(next, PEER_ATTR_MAX)) {
-        *err = xasprintf("the paging cursor is empty or longer than %d characters",
-                         PEER_ATTR_MAX);
+        *err = xasprintf("the paging cursor is empty or longer than %d characters", PEER_ATTR_MAX);
         return -1;
     }
     p->default_domain = xstrdup(dd);
@@ -294,8 +292,8 @@ static enum store_rc add_uris(struct app *app, xmpp_stanza_t *p, int64_t after, 
     char **uris = NULL, **probe = NULL;
     size_t n = 0, k = 0;
     int64_t last = after, ignored = 0;
-    enum store_rc rc = limit > 0 ? store_peer_local_uris(app->store, after, limit, &uris, &n, &last)
-                                 : STORE_OK;
+    enum store_rc rc =
+        limit > 0 ? store_peer_local_uris(app->store, after, limit, &uris, &n, &last) : STORE_OK;
 
     for (size_t i = 0; rc == STORE_OK && i < n; i++) {
         xmpp_stanza_t *e = new_elem(app, "uri", NULL);
@@ -346,16 +344,16 @@ static int fill_page(struct app *app, xmpp_stanza_t *p, const char *after, enum 
         *rc = add_domains(app, p, after && *after ? after + 2 : "");
         return 0;
     }
-    if (sscanf(after, "u:%lld:%lld%n", &id, &sent, &used) == 2 && after[used] == '\0' &&
-        id >= 0 && sent >= 0 && sent <= PEER_MAX_URIS) {
+    if (sscanf(after, "u:%lld:%lld%n", &id, &sent, &used) == 2 && after[used] == '\0' && id >= 0 &&
+        sent >= 0 && sent <= PEER_MAX_URIS) {
         *rc = add_uris(app, p, id, sent);
         return 0;
     }
     return -1;
 }
 
-xmpp_stanza_t *peer_answer_build(struct app *app, const char *known, const char *after,
-                                 char **err, bool *bad_request)
+xmpp_stanza_t *peer_answer_build(struct app *app, const char *known, const char *after, char **err,
+                                 bool *bad_request)
 {
     char *version = NULL;
     enum store_rc rc = store_peer_own_version(app->store, &version);
@@ -602,8 +600,8 @@ void peer_findings_notes(struct app *app, adhoc_call_t *call)
         adhoc_note(call, ADHOC_NOTE_WARN, &(struct text){v[i].en, v[i].ko});
     if (n > PEER_MAX_FINDINGS) {
         char *en = xasprintf("%zu more peer findings are not shown.", n - PEER_MAX_FINDINGS);
-        char *ko = xasprintf("피어 관련 발견 사항 %zu개를 더 표시하지 않았습니다.",
-                             n - PEER_MAX_FINDINGS);
+        char *ko =
+            xasprintf("피어 관련 발견 사항 %zu개를 더 표시하지 않았습니다.", n - PEER_MAX_FINDINGS);
         adhoc_note(call, ADHOC_NOTE_WARN, &(struct text){en, ko});
         free(en);
         free(ko);
@@ -623,9 +621,9 @@ struct waiter {
 struct fetch {
     struct peers *ps;
     char *jid;
-    char *known;   /* the version we hold (NULL: ask for everything) */
-    char *version; /* of the pages gathered */
-    char *cursor;  /* asked with next; NULL for the first page */
+    char *known;          /* the version we hold (NULL: ask for everything) */
+    char *version;        /* of the pages gathered */
+    char *cursor;         /* asked with next; NULL for the first page */
     struct peer_page all; /* the pages merged: header of the last, every domain and hash */
     unsigned pages, restarts;
     struct waiter *waiters;
@@ -809,13 +807,12 @@ static void fetch_commit(struct fetch *f)
 
     if (rows != NULL && store_in_transaction(app->store))
         err = xstrdup("the store is busy with another change; the next refresh takes the answer");
-    if (rows != NULL && err == NULL &&
-        count_duplicates(app, a, &dups, &example) != STORE_OK)
+    if (rows != NULL && err == NULL && count_duplicates(app, a, &dups, &example) != STORE_OK)
         err = xasprintf("the store failed: %s", store_errmsg(app->store));
     if (err == NULL) {
-        struct store_peer_data d = {f->version, a->default_domain, a->im_address_scheme,
-                                    rows,       a->n_domains,      (int64_t)a->n_hashes,
-                                    a->uris_partial, dups, example};
+        struct store_peer_data d = {f->version,   a->default_domain,    a->im_address_scheme, rows,
+                                    a->n_domains, (int64_t)a->n_hashes, a->uris_partial,      dups,
+                                    example};
         if (take_answer(f, &d, &err) == 0)
             log_info("peers: refreshed peer=%s version=%s domains=%zu uri_hashes=%zu dups=%" PRId64,
                      f->jid, f->version, a->n_domains, a->n_hashes, dups);
@@ -944,8 +941,7 @@ static void fetch_send(struct fetch *f)
     if (f->cursor)
         xmpp_stanza_set_attribute(q, "after", f->cursor);
     xmpp_stanza_add_child_ex(iq, q, 0);
-    rc = dispatch_send_iq(app->dispatch, iq, (unsigned)app->cfg->peer_timeout * 1000u, on_reply,
-                          f);
+    rc = dispatch_send_iq(app->dispatch, iq, (unsigned)app->cfg->peer_timeout * 1000u, on_reply, f);
     xmpp_stanza_release(iq);
     if (rc < 0)
         fetch_fail(f, "the router link is down");

@@ -17,11 +17,12 @@
 #define PEER_PAGE_URIS 1000    /* directory URI hashes per answer page */
 #define PEER_MAX_DOMAINS 10000 /* domains one peer may send in all */
 #define PEER_MAX_URIS 100000   /* URI hashes one peer sends at most (then uris-partial) */
-#define PEER_MAX_PAGES ((PEER_MAX_DOMAINS / PEER_PAGE_DOMAINS) + (PEER_MAX_URIS / PEER_PAGE_URIS) + 4)
-#define PEER_MAX_RESTARTS 2    /* a peer whose data changes while we read it: start over twice */
-#define PEER_HASH_HEX 16       /* hex digits of a URI hash: the first 8 bytes of SHA-256 */
-#define PEER_ATTR_MAX 255      /* longest attribute value taken (names, version, cursor) */
-#define PEER_MAX_FINDINGS 20   /* notes shown at most; then one line says how many more */
+#define PEER_MAX_PAGES                                                                             \
+    ((PEER_MAX_DOMAINS / PEER_PAGE_DOMAINS) + (PEER_MAX_URIS / PEER_PAGE_URIS) + 4)
+#define PEER_MAX_RESTARTS 2  /* a peer whose data changes while we read it: start over twice */
+#define PEER_HASH_HEX 16     /* hex digits of a URI hash: the first 8 bytes of SHA-256 */
+#define PEER_ATTR_MAX 255    /* longest attribute value taken (names, version, cursor) */
+#define PEER_MAX_FINDINGS 20 /* notes shown at most; then one line says how many more */
 #define PEER_FIRST_REFRESH_MS 3000 /* after start: the router link is usually up by then */
 #define PEER_ACTOR "peers"         /* the audit log's actor for refreshes */
 
@@ -39,7 +40,7 @@ struct peer_page {
         char *name; /* as sent */
         bool configured;
         int64_t users;
-    } *domains;
+    } * domains;
     size_t n_domains;
     char (*hashes)[PEER_HASH_HEX + 1];
     size_t n_hashes;
@@ -53,8 +54,8 @@ void peer_page_clear(struct peer_page *p);
 /* The answer payload for a request (`known`: the version the asker has, `after`: its cursor;
  * both may be NULL), built from the store. NULL with *err (malloc'd) for a bad cursor or a
  * store failure; *bad_request tells which. */
-xmpp_stanza_t *peer_answer_build(struct app *app, const char *known, const char *after,
-                                 char **err, bool *bad_request);
+xmpp_stanza_t *peer_answer_build(struct app *app, const char *known, const char *after, char **err,
+                                 bool *bad_request);
 
 /* The hash the protocol carries for a directory URI: lower-cased, SHA-256, first 8 bytes in hex. */
 void peer_uri_hash(const char *uri, char out[PEER_HASH_HEX + 1]);

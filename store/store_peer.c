@@ -73,8 +73,7 @@ enum store_rc store_peer_add(struct store *st, const char *jid, bool from_config
 
 enum store_rc store_peer_remove(struct store *st, const char *jid)
 {
-    return run(st, prep(st, "DELETE FROM peers WHERE jid = ?1", "t", jid), "removing a peer",
-               true);
+    return run(st, prep(st, "DELETE FROM peers WHERE jid = ?1", "t", jid), "removing a peer", true);
 }
 
 enum store_rc store_peer_sync_config(struct store *st, char *const *jids, size_t n)
@@ -147,8 +146,8 @@ enum store_rc store_peer_get(struct store *st, const char *jid, struct store_pee
     sqlite3_stmt *s = prep(st, "SELECT " PEER_COLS " FROM peers p WHERE p.jid = ?1", "t", jid);
     struct store_peer *list = NULL;
     size_t n = 0;
-    enum store_rc rc =
-        collect(st, s, "reading a peer", sizeof(*list), read_peer, destroy_peer, (void **)&list, &n);
+    enum store_rc rc = collect(st, s, "reading a peer", sizeof(*list), read_peer, destroy_peer,
+                               (void **)&list, &n);
 
     memset(out, 0, sizeof(*out));
     if (rc == STORE_OK && n == 0)
@@ -200,9 +199,8 @@ enum store_rc store_peer_domains(struct store *st, const char *jid, struct store
 enum store_rc store_peer_configures(struct store *st, const char *name, bool *out)
 {
     char *l = lower_dup(name);
-    sqlite3_stmt *s =
-        prep(st, "SELECT EXISTS (SELECT 1 FROM peer_domains WHERE domain = ?1 AND configured)",
-             "t", l);
+    sqlite3_stmt *s = prep(
+        st, "SELECT EXISTS (SELECT 1 FROM peer_domains WHERE domain = ?1 AND configured)", "t", l);
     int64_t v = 0;
     enum store_rc rc = s ? store_scalar(st, s, "reading peer configuration", &v) : STORE_ERR;
 
@@ -239,10 +237,11 @@ enum store_rc store_peer_totals(struct store *st, struct store_peer_total **out,
 static enum store_rc insert_domains(struct store *st, int64_t peer_id,
                                     const struct store_peer_domain *v, size_t n)
 {
-    sqlite3_stmt *s = prep(st,
-                           "INSERT INTO peer_domains (peer_id, domain, sent_name, configured, users)"
-                           " VALUES (?1, ?2, ?3, ?4, ?5)",
-                           "");
+    sqlite3_stmt *s =
+        prep(st,
+             "INSERT INTO peer_domains (peer_id, domain, sent_name, configured, users)"
+             " VALUES (?1, ?2, ?3, ?4, ?5)",
+             "");
     enum store_rc rc = s ? STORE_OK : STORE_ERR;
 
     /* store_exec() clears the bindings after each row: every value is bound again. */
@@ -282,14 +281,14 @@ static enum store_rc peer_id(struct store *st, const char *jid, int64_t *id)
 static enum store_rc write_answer(struct store *st, int64_t id, const struct store_peer_data *d,
                                   int64_t now)
 {
-    sqlite3_stmt *s = prep(st,
-                           "UPDATE peers SET last_attempt = ?2, last_sync = ?2, last_error = NULL,"
-                           " version = ?3, default_domain = ?4, im_address_scheme = ?5,"
-                           " uri_hashes = ?6, uris_partial = ?7, dup_uris = ?8, dup_example = ?9"
-                           " WHERE id = ?1",
-                           "iitttiiit", id, now, d->version, d->default_domain,
-                           d->im_address_scheme, d->uri_hashes, (int64_t)d->uris_partial,
-                           d->dup_uris, d->dup_example);
+    sqlite3_stmt *s =
+        prep(st,
+             "UPDATE peers SET last_attempt = ?2, last_sync = ?2, last_error = NULL,"
+             " version = ?3, default_domain = ?4, im_address_scheme = ?5,"
+             " uri_hashes = ?6, uris_partial = ?7, dup_uris = ?8, dup_example = ?9"
+             " WHERE id = ?1",
+             "iitttiiit", id, now, d->version, d->default_domain, d->im_address_scheme,
+             d->uri_hashes, (int64_t)d->uris_partial, d->dup_uris, d->dup_example);
     enum store_rc rc = run(st, s, "recording a peer's answer", true);
 
     if (rc == STORE_OK)
@@ -363,8 +362,8 @@ enum store_rc store_peer_own_version(struct store *st, char **out)
     return rc;
 }
 
-enum store_rc store_peer_local_uris(struct store *st, int64_t after_id, int64_t limit,
-                                    char ***out, size_t *n, int64_t *last_id)
+enum store_rc store_peer_local_uris(struct store *st, int64_t after_id, int64_t limit, char ***out,
+                                    size_t *n, int64_t *last_id)
 {
     sqlite3_stmt *s = prep(st,
                            "SELECT id, lower(directory_uri) FROM users"

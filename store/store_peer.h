@@ -19,12 +19,12 @@ struct store_peer {
     char *version;        /* the peer's data version marker at last_sync */
     char *default_domain;
     char *im_address_scheme;
-    int64_t domains;     /* peer_domains rows */
-    int64_t users;       /* sum of their user counts */
-    int64_t uri_hashes;  /* directory URI hashes the peer sent */
-    bool uris_partial;   /* the peer has more URIs than the protocol carries */
-    int64_t dup_uris;    /* local directory URIs the peer has too */
-    char *dup_example;   /* one of them (a local URI), NULL when none */
+    int64_t domains;    /* peer_domains rows */
+    int64_t users;      /* sum of their user counts */
+    int64_t uri_hashes; /* directory URI hashes the peer sent */
+    bool uris_partial;  /* the peer has more URIs than the protocol carries */
+    int64_t dup_uris;   /* local directory URIs the peer has too */
+    char *dup_example;  /* one of them (a local URI), NULL when none */
 };
 
 /* One domain of a peer as it said. */
@@ -97,8 +97,8 @@ enum store_rc store_peer_own_version(struct store *st, char **out);
 
 /* Local directory URIs (lower case) of users with id > after_id, in id order, at most limit;
  * *last_id gets the id of the last one. Free with store_peer_strings_free(). */
-enum store_rc store_peer_local_uris(struct store *st, int64_t after_id, int64_t limit,
-                                    char ***out, size_t *n, int64_t *last_id);
+enum store_rc store_peer_local_uris(struct store *st, int64_t after_id, int64_t limit, char ***out,
+                                    size_t *n, int64_t *last_id);
 
 void store_peer_clear(struct store_peer *p);
 void store_peer_list_free(struct store_peer *list, size_t n);

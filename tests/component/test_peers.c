@@ -162,8 +162,8 @@ static void test_parse_good(void **state)
     assert_int_equal(p.domains[1].users, 12);
     assert_int_equal(p.n_hashes, 1);
     peer_page_clear(&p);
-    assert_null(parse(fx, "<peer xmlns='urn:imdomaind:peer:0' version='e-1' unchanged='true'/>",
-                      &p));
+    assert_null(
+        parse(fx, "<peer xmlns='urn:imdomaind:peer:0' version='e-1' unchanged='true'/>", &p));
     assert_true(p.unchanged);
     peer_page_clear(&p);
     /* the placeholder default domain is a valid answer */
@@ -187,13 +187,16 @@ static void test_parse_garbage(void **state)
                  "<peer xmlns='urn:imdomaind:peer:0' version='1' default-domain='bad..x' "
                  "scheme='userid@default'/>",
                  "default domain");
-    expect_error(fx, HDR "scheme='userid@default'><domain name='Abc.1om' configured='true' "
+    expect_error(fx,
+                 HDR "scheme='userid@default'><domain name='Abc.1om' configured='true' "
                      "users='0'/></peer>",
                  "breaks the domain rules");
-    expect_error(fx, HDR "scheme='userid@default'><domain name='a.example' configured='yes' "
+    expect_error(fx,
+                 HDR "scheme='userid@default'><domain name='a.example' configured='yes' "
                      "users='0'/></peer>",
                  "'configured' must be");
-    expect_error(fx, HDR "scheme='userid@default'><domain name='a.example' configured='true' "
+    expect_error(fx,
+                 HDR "scheme='userid@default'><domain name='a.example' configured='true' "
                      "users='1234567890'/></peer>",
                  "'users' a count");
     expect_error(fx, HDR "scheme='userid@default'><uri hash='0123456789ABCDEF'/></peer>",
@@ -263,9 +266,8 @@ static void test_answer_paging(void **state)
         assert_int_equal(store_domain_insert(fx->app.store, name, STORE_MANAGED_ADMIN, true),
                          STORE_OK);
     }
-    assert_int_equal(store_domain_insert(fx->app.store, "peer.example", STORE_MANAGED_SYSTEM,
-                                         false),
-                     STORE_OK);
+    assert_int_equal(
+        store_domain_insert(fx->app.store, "peer.example", STORE_MANAGED_SYSTEM, false), STORE_OK);
     assert_int_equal(store_user_upsert(fx->app.store, "u1", "U1@Used.Example", NULL, NULL),
                      STORE_OK);
     assert_int_equal(store_user_upsert(fx->app.store, "u2", "", NULL, NULL), STORE_OK);
@@ -332,8 +334,7 @@ static void test_is_peer(void **state)
 
 /* ---- the audit's peer rules ---- */
 
-static void peer_says(struct fx *fx, const char *jid, const struct store_peer_domain *d,
-                      size_t n)
+static void peer_says(struct fx *fx, const char *jid, const struct store_peer_domain *d, size_t n)
 {
     struct store_peer_data data = {"v", "DOMAIN.NOT.SET", "userid@default", d, n, 0, false, 0,
                                    NULL};
@@ -368,8 +369,7 @@ static void test_sync_peer_rules(void **state)
 
     assert_int_equal(store_domain_insert(fx->app.store, "both.example", STORE_MANAGED_ADMIN, true),
                      STORE_OK);
-    assert_int_equal(store_domain_insert(fx->app.store, "old.example", STORE_MANAGED_SYSTEM,
-                                         false),
+    assert_int_equal(store_domain_insert(fx->app.store, "old.example", STORE_MANAGED_SYSTEM, false),
                      STORE_OK);
     /* a peer that never answered: peer-only rows are left alone */
     assert_int_equal(store_peer_add(fx->app.store, "c.example.test", false), STORE_OK);
@@ -425,13 +425,12 @@ static void test_findings(void **state)
     struct fx *fx = *state;
     struct store_peer_domain said[] = {{"shared.example", "Shared.EXAMPLE", true, 0},
                                        {"other.example", "Other.Example", true, 0}};
-    struct store_peer_data d = {"v", "b.example", "directory-uri", said, 2, 10, false, 3,
-                                "carol@dup.example"};
+    struct store_peer_data d = {"v",   "b.example", "directory-uri",    said, 2, 10,
+                                false, 3,           "carol@dup.example"};
 
     assert_false(has_finding(fx, "differs"));
-    assert_int_equal(store_domain_insert(fx->app.store, "shared.example", STORE_MANAGED_ADMIN,
-                                         true),
-                     STORE_OK);
+    assert_int_equal(
+        store_domain_insert(fx->app.store, "shared.example", STORE_MANAGED_ADMIN, true), STORE_OK);
     assert_int_equal(store_peer_add(fx->app.store, "b.example.test", false), STORE_OK);
     assert_int_equal(store_peer_mark_failed(fx->app.store, "b.example.test", "timed out", 5),
                      STORE_OK);
