@@ -5,6 +5,7 @@
 #include "component/daemon.h"
 
 #include "component/app.h"
+#include "component/ckpt.h"
 #include "component/commands.h"
 #include "component/ctl.h"
 #include "component/job.h"
@@ -40,6 +41,7 @@ struct daemon {
     uv_signal_t sigterm, sigint;
     uv_timer_t expire;
     struct sync_sched *sync; /* the nightly sync audit; NULL when it could not start */
+    struct ckpt_sched *ckpt; /* WAL checkpoints off the loop; NULL: sqlite's own */
     int exit_status;
     int stopping;
 };
@@ -69,6 +71,7 @@ static void begin_stop(struct daemon *dm, int status)
     uv_signal_stop(&dm->sigint);
     uv_timer_stop(&dm->expire);
     sync_sched_stop(dm->sync);
+    ckpt_sched_stop(dm->ckpt);
     peers_stop(dm->app.peers);
     if (dm->ctl) {
         ctl_close(dm->ctl);
@@ -109,6 +112,7 @@ static void on_conn_event(void *ud, enum conn_event ev, xmpp_stanza_t *stanza, c
          * can end. Jobs and hooks first: their callbacks still use the store and the registry. */
         job_runner_stop(dm->app.jobs);
         sync_sched_stop(dm->sync);
+        ckpt_sched_stop(dm->ckpt);
         peers_stop(dm->app.peers);
         apply_free(dm->app.apply);
         dm->app.apply = NULL;
@@ -401,6 +405,7 @@ static int setup_app(struct daemon *dm)
     uv_timer_start(&dm->expire, on_expire, EXPIRE_INTERVAL_MS, EXPIRE_INTERVAL_MS);
     job_runner_resume(app->jobs);
     dm->sync = sync_sched_start(app);
+    dm->ckpt = ckpt_sched_start(app);
     return 0;
 }
 
@@ -410,6 +415,8 @@ static void teardown_app(struct daemon *dm)
 
     sync_sched_free(dm->sync); /* its timer was closed by the loop */
     dm->sync = NULL;
+    ckpt_sched_free(dm->ckpt); /* before store_close, which checkpoints what is left */
+    dm->ckpt = NULL;
     peers_free(app->peers); /* its timer too; refreshes ended when the dispatcher was freed */
     app->peers = NULL;
     job_runner_free(app->jobs);

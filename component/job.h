@@ -18,7 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define JOB_BATCH_ROWS 2000   /* users re-derived per transaction, one batch per loop turn */
+#define JOB_BATCH_ROWS 1000   /* users re-derived per transaction, one batch per loop turn */
 #define JOB_RECENT_MAX 20     /* jobs jobs/status offers to pick from */
 #define JOB_ACTOR "imdomaind" /* the actor of the audit records a job writes by itself */
 
