@@ -81,6 +81,7 @@ static const struct key_def keys[] = {
     {"peers", "jids", K_PEERS, 0, 0, 0},
     {"peers", "refresh", K_INT, OFF(peer_refresh), 1, 7 * 86400},
     {"peers", "timeout", K_INT, OFF(peer_timeout), 1, 300},
+    {"peers", "forget_after", K_INT, OFF(peer_forget_after), 0, 3650 * 86400},
 };
 
 void config_defaults(struct config *cfg)
@@ -108,6 +109,7 @@ void config_defaults(struct config *cfg)
     cfg->service_hook_timeout = 30;
     cfg->peer_refresh = 300;
     cfg->peer_timeout = 10;
+    cfg->peer_forget_after = 7 * 86400;
 }
 
 static void problem(struct load_ctx *lc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -405,6 +407,10 @@ int config_finish(struct config *cfg, const char *path, FILE *errs)
     if (cfg->cert_key_type && cert_key_type_parse(cfg->cert_key_type, &key_type) < 0)
         FINISH_PROBLEM("certs.key_type '%s' is not one of rsa-2048, rsa-3072, rsa-4096, ec-p256, "
                        "ec-p384", cfg->cert_key_type);
+    if (cfg->peer_forget_after > 0 && cfg->peer_forget_after <= cfg->peer_refresh)
+        FINISH_PROBLEM("peers.forget_after (%d) must be 0 or longer than peers.refresh (%d): "
+                       "a peer would stop counting between two refreshes",
+                       cfg->peer_forget_after, cfg->peer_refresh);
     if (cfg->n_admins == 0)
         log_warnx("config: no admins.jids configured; nobody can run commands over XMPP");
 #undef FINISH_PROBLEM

@@ -63,6 +63,8 @@ struct config {
     size_t n_peers;
     int peer_refresh; /* seconds between refreshes of every peer's data */
     int peer_timeout; /* seconds to wait for one answer of a peer */
+    /* seconds after a peer's last good answer when its data stops counting (expired); 0: never */
+    int peer_forget_after;
 };
 
 /* Fills `cfg` with the built-in defaults. */
