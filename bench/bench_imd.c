@@ -184,7 +184,7 @@ static void bench_sync(struct store *st, long users, long domains)
 
     for (int round = 0; round < 2; round++) {
         double t0 = now_ms();
-        if (sync_run(st, &r, &err) != 0)
+        if (sync_run(st, 0, &r, &err) != 0) /* no peers in the bench store */
             fatalx("sync_run: %s", err ? err : "failed");
         double t = now_ms() - t0;
         snprintf(what, sizeof(what), "sync audit, %ld users in %ld domains (%s)", users, domains,

@@ -147,7 +147,7 @@ static void list_run(adhoc_call_t *call)
 
     if (store_domain_list(app->store, form_value(call->form, "filter"), 0, 0, &list, &n) !=
             STORE_OK ||
-        store_peer_totals(app->store, &peer, &np) != STORE_OK ||
+        store_peer_totals(app->store, peers_counted_now(app), &peer, &np) != STORE_OK ||
         cert_set_load(app, &cs) != STORE_OK) {
         store_domain_list_free(list, n);
         store_peer_totals_free(peer, np);

@@ -3,6 +3,7 @@
  * router. Cancel at any stage changes nothing; everything is checked again at commit. */
 #include "component/cmd_domains_common.h"
 #include "component/domain_rules.h"
+#include "component/peers.h"
 #include "store/store_peer.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -57,13 +58,14 @@ static void plan_free(void *arg)
 }
 
 /* Whether a peer cluster also configures the domain (as the peers last said, stale ones
- * included: a peer that does not answer has not deleted it). A store failure counts as "yes":
+ * included: a peer that does not answer has not deleted it; expired ones, past [peers]
+ * forget_after, no longer count). A store failure counts as "yes":
  * the domain then stays listed rather than vanishing by mistake. */
 static bool on_peer(struct app *app, const char *name)
 {
     bool yes = true;
 
-    if (store_peer_configures(app->store, name, &yes) != STORE_OK)
+    if (store_peer_configures(app->store, name, peers_counted_now(app), &yes) != STORE_OK)
         log_warnx("domains: cannot read peer data: %s", store_errmsg(app->store));
     return yes;
 }

@@ -37,10 +37,13 @@ static const struct text T_NEED_JID = {"this action needs the peer's component J
 
 static const char *const actions[] = {"list", "add", "remove", "refresh"};
 
-/* new (never asked), ok, stale (the last refresh failed; old data kept), failed (never
- * answered). */
-static const char *status_of(const struct store_peer *p)
+/* new (never asked), ok, stale (the last refresh failed; old data kept and counted), expired
+ * (no good answer since before `since`, [peers] forget_after: data kept, not counted), failed
+ * (never answered). */
+static const char *status_of(const struct store_peer *p, int64_t since)
 {
+    if (peers_expired(p->last_sync, since))
+        return "expired";
     if (p->last_error != NULL)
         return p->last_sync > 0 ? "stale" : "failed";
     return p->last_sync > 0 ? "ok" : "new";
@@ -62,7 +65,7 @@ static form_t *peers_form(void)
     return f;
 }
 
-static void peer_row(form_t *t, const struct store_peer *p)
+static void peer_row(form_t *t, const struct store_peer *p, int64_t since)
 {
     char when[40] = "never", domains[24], users[24];
     time_t tt = (time_t)p->last_sync;
@@ -72,7 +75,7 @@ static void peer_row(form_t *t, const struct store_peer *p)
         strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
     snprintf(domains, sizeof(domains), "%" PRId64, p->domains);
     snprintf(users, sizeof(users), "%" PRId64, p->users);
-    form_add_row(t, (const char *const[]){p->jid, status_of(p), when, domains, users,
+    form_add_row(t, (const char *const[]){p->jid, status_of(p, since), when, domains, users,
                                           p->last_error ? p->last_error : ""});
 }
 
@@ -98,7 +101,7 @@ static void answer_list(adhoc_call_t *call)
     form_add_column(t, "users", FIELD_TEXT_SINGLE, &T_USERS);
     form_add_column(t, "error", FIELD_TEXT_SINGLE, &T_ERROR);
     for (size_t i = 0; i < n; i++)
-        peer_row(t, &list[i]);
+        peer_row(t, &list[i], peers_counted_now(app));
     line = xasprintf(i18n_is_korean(call->lang) ? "피어 %zu개." : "%zu peers.", n);
     adhoc_note_str(call, ADHOC_NOTE_INFO, line);
     free(line);
@@ -205,7 +208,7 @@ static enum store_rc remove_and_audit(struct app *app, const char *jid, struct s
     memset(r, 0, sizeof(*r));
     if (rc == STORE_OK)
         rc = store_peer_remove(app->store, jid);
-    if (rc == STORE_OK && sync_run(app->store, r, NULL) < 0)
+    if (rc == STORE_OK && sync_run(app->store, peers_counted_now(app), r, NULL) < 0)
         rc = STORE_ERR;
     if (rc == STORE_OK)
         rc = store_commit(app->store);

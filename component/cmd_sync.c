@@ -1,6 +1,7 @@
 /* sync/audit: runs the sync audit now and answers with what it found and changed; the router
  * is told first when the local domain set changed. */
 #include "component/commands.h"
+#include "component/peers.h"
 #include "component/sync.h"
 
 #include "util/xmalloc.h"
@@ -31,7 +32,7 @@ static void audit_step(adhoc_call_t *call)
     struct sync_report *r = xcalloc(1, sizeof(*r));
     char *err = NULL;
 
-    if (sync_run(app->store, r, &err) == -1) {
+    if (sync_run(app->store, peers_counted_now(app), r, &err) == -1) {
         adhoc_refuse(call, "internal-server-error", NULL, err);
         free(err);
         free(r);

@@ -3,6 +3,7 @@
  * users, filtered and paged by the store. */
 #include "component/commands.h"
 #include "component/domain_rules.h"
+#include "component/peers.h"
 #include "component/sync.h"
 
 #include "store/store_topo.h"
@@ -28,8 +29,9 @@ static const char *const verdict_names[V_COUNT] = {"added", "updated", "unchange
 /* One users/import call: the verdict table as it grows, the counts, the sync audit's report. */
 struct import {
     struct store *st;
-    const char *lang; /* borrowed from the call */
-    form_t *table;    /* line, userid, result, reason; handed to the answer */
+    int64_t peer_since; /* which peers count for the audit (peers_counted_since()) */
+    const char *lang;   /* borrowed from the call */
+    form_t *table;      /* line, userid, result, reason; handed to the answer */
     size_t counts[V_COUNT];
     struct sync_report sync;
 };
@@ -391,7 +393,7 @@ static int import_all(struct import *im, const char *const *values, size_t n, ch
     }
     if (each_line(im, values, n, import_line) == -1) {
         *err = xasprintf("the import failed: %s", store_errmsg(im->st));
-    } else if (sync_run(im->st, &im->sync, err) == 0) {
+    } else if (sync_run(im->st, im->peer_since, &im->sync, err) == 0) {
         if (store_commit(im->st) == STORE_OK)
             return 0;
         *err = xasprintf("the import failed: %s", store_errmsg(im->st));
@@ -414,6 +416,7 @@ static void import_step(adhoc_call_t *call)
     }
     n = form_values(call->form, "users", &values);
     im = import_new(app->store, call->lang);
+    im->peer_since = peers_counted_now(app);
     if (each_line(im, values, n, count_line) == -1) {
         char *why = xasprintf("more than %d lines in one import; split it into several calls",
                               IMPORT_LINES_MAX);

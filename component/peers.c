@@ -26,6 +26,24 @@
 #define USERS_DIGITS 9 /* a user count has at most this many digits */
 #define URI_BATCH 1000 /* local directory URIs read per store call in the duplicate scan */
 
+/* ---- which peers count ---- */
+
+int64_t peers_counted_since(const struct config *cfg, int64_t now)
+{
+    return cfg->peer_forget_after > 0 ? now - cfg->peer_forget_after : 0;
+}
+
+int64_t peers_counted_now(const struct app *app)
+{
+    /* no configuration (a unit test's bare app): nothing expires */
+    return app->cfg ? peers_counted_since(app->cfg, (int64_t)time(NULL)) : 0;
+}
+
+bool peers_expired(int64_t last_sync, int64_t since)
+{
+    return last_sync > 0 && last_sync < since;
+}
+
 /* ---- small checks ---- */
 
 /* Present, 1..max bytes, no control characters or spaces. */
@@ -263,7 +281,8 @@ static enum store_rc add_domains(struct app *app, xmpp_stanza_t *p, const char *
     struct store_domain_usage *du = NULL;
     size_t n = 0, added = 0;
     const char *last = NULL;
-    enum store_rc rc = store_domain_usage(app->store, &du, &n);
+    /* Every peer counts: peer data does not matter here, ours() sends local rows only. */
+    enum store_rc rc = store_domain_usage(app->store, 0, &du, &n);
     bool more = false;
 
     for (size_t i = 0; rc == STORE_OK && i < n && !more; i++) {
@@ -472,20 +491,77 @@ static void format_time(int64_t t, char *buf, size_t len)
         strftime(buf, len, "%Y-%m-%d %H:%M:%S UTC", &tm);
 }
 
-static void stale_findings(const struct store_peer *p, struct peer_finding **v, size_t *n)
+/* An age as its two largest units, "8d 2h" / "8일 2시간" (`ko`). */
+static void format_age(int64_t secs, bool ko, char *buf, size_t len)
+{
+    static const int64_t unit[] = {86400, 3600, 60, 1};
+    static const char *const en_name[] = {"d", "h", "m", "s"};
+    static const char *const ko_name[] = {"일", "시간", "분", "초"};
+    size_t i = 0, used = 0;
+
+    if (secs < 0)
+        secs = 0;
+    while (i < 3 && secs < unit[i])
+        i++;
+    for (size_t k = i; k < i + 2 && k < 4 && used < len; k++) {
+        int64_t q = (secs / unit[k]) % (k == 0 ? INT64_MAX : unit[k - 1] / unit[k]);
+        if (k > i && q == 0)
+            break;
+        used += (size_t)snprintf(buf + used, len - used, "%s%" PRId64 "%s", k > i ? " " : "", q,
+                                 ko ? ko_name[k] : en_name[k]);
+    }
+}
+
+/* A peer past [peers] forget_after: what that means and the two ways out. */
+static void expired_finding(const struct app *app, const struct store_peer *p, int64_t now,
+                            struct peer_finding **v, size_t *n)
+{
+    char when[40], age_en[40], age_ko[40];
+    char *err_en =
+        p->last_error ? xasprintf("; its last refresh failed: %s", p->last_error) : xstrdup("");
+    char *err_ko = p->last_error ? xasprintf(", 마지막 갱신 실패: %s", p->last_error) : xstrdup("");
+
+    format_time(p->last_sync, when, sizeof(when));
+    format_age(now - p->last_sync, false, age_en, sizeof(age_en));
+    format_age(now - p->last_sync, true, age_ko, sizeof(age_ko));
+    finding_add(
+        v, n,
+        xasprintf("Peer %s is expired: no good answer for %s (since %s%s), longer than "
+                  "[peers] forget_after (%d s). Its data is kept and shown but no longer "
+                  "counts for the sync audit, domains/delete or domains/list. Make the "
+                  "peer answer again (its imdomaind running and reachable through the "
+                  "router), or remove it (peers remove, or from [peers] jids).",
+                  p->jid, age_en, when, err_en, app->cfg->peer_forget_after),
+        xasprintf("피어 %s이(가) 만료되었습니다: %s 동안 정상 응답이 없었습니다(%s 이후%s). "
+                  "[peers] forget_after(%d초)보다 깁니다. 피어 정보는 보관되고 표시되지만 "
+                  "동기화 감사, domains/delete, domains/list에 더 이상 반영되지 않습니다. "
+                  "피어가 다시 응답하게 하거나(피어의 imdomaind가 실행 중이고 라우터로 "
+                  "연결되는지 확인), 피어를 제거하세요(peers remove 또는 [peers] jids에서 "
+                  "삭제).",
+                  p->jid, age_ko, when, err_ko, app->cfg->peer_forget_after));
+    free(err_en);
+    free(err_ko);
+}
+
+static void stale_findings(const struct app *app, const struct store_peer *p, int64_t now,
+                           struct peer_finding **v, size_t *n)
 {
     char when[40];
 
+    if (peers_expired(p->last_sync, peers_counted_since(app->cfg, now))) {
+        expired_finding(app, p, now, v, n);
+        return;
+    }
     if (p->last_error == NULL)
         return;
     format_time(p->last_sync, when, sizeof(when));
     if (p->last_sync > 0)
         finding_add(v, n,
                     xasprintf("Peer %s is stale: its last refresh failed (%s); the peer data "
-                              "shown is from %s.",
+                              "shown is from %s and still counts.",
                               p->jid, p->last_error, when),
                     xasprintf("피어 %s의 정보가 오래되었습니다. 마지막 갱신이 실패했습니다(%s). "
-                              "표시된 피어 정보는 %s 기준입니다.",
+                              "표시된 피어 정보는 %s 기준이며 여전히 반영됩니다.",
                               p->jid, p->last_error, when));
     else
         finding_add(v, n,
@@ -565,6 +641,7 @@ enum store_rc peer_findings(struct app *app, struct peer_finding **out, size_t *
     struct store_peer *list = NULL;
     struct store_settings s;
     size_t k = 0;
+    int64_t now = (int64_t)time(NULL);
     enum store_rc rc = store_peer_list(app->store, &list, &k);
 
     *out = NULL;
@@ -572,7 +649,7 @@ enum store_rc peer_findings(struct app *app, struct peer_finding **out, size_t *
     if (rc == STORE_OK && k > 0)
         rc = store_settings_get(app->store, &s);
     for (size_t i = 0; rc == STORE_OK && i < k; i++) {
-        stale_findings(&list[i], out, n);
+        stale_findings(app, &list[i], now, out, n);
         settings_findings(&list[i], &s, out, n);
         rc = case_findings(app, &list[i], out, n);
     }
@@ -654,14 +731,67 @@ static void fetch_finish(struct fetch *f)
     free(f);
 }
 
+/* Records the audit's outcome like any other run: in the audit log when it changed something,
+ * and the router told when the local domain set changed. */
+static void audit_done(struct app *app, const char *jid, const char *why,
+                       const struct sync_report *r)
+{
+    if (sync_report_changed(r)) {
+        char *line = sync_report_summary_line(r);
+        char *details = xasprintf("peer=%s %s %s", jid, why, line);
+        app_audit(app, PEER_ACTOR, SYNC_NODE, STORE_OUTCOME_OK, details);
+        free(details);
+        free(line);
+    }
+    if (sync_report_local_changed(r))
+        app_apply_domains(app, PEER_ACTOR, NULL, NULL);
+}
+
+/* True when the peer expired since its previous attempt: at that attempt its last good answer
+ * still counted, now it does not. */
+static bool newly_expired(struct app *app, const struct store_peer *p, int64_t now)
+{
+    return peers_expired(p->last_sync, peers_counted_since(app->cfg, now)) &&
+           !peers_expired(p->last_sync, peers_counted_since(app->cfg, p->last_attempt));
+}
+
+/* Records the failure; when it finds the peer newly expired, the sync audit runs in the same
+ * transaction (the peer's data stops counting now, not at the next nightly run). */
+static void record_failure(struct app *app, const char *jid, const char *why)
+{
+    int64_t now = (int64_t)time(NULL);
+    struct store_peer p;
+    struct sync_report r = {0};
+    bool audit = store_peer_get(app->store, jid, &p) == STORE_OK && newly_expired(app, &p, now);
+    enum store_rc rc = store_begin(app->store);
+
+    store_peer_clear(&p);
+    if (rc == STORE_OK)
+        rc = store_peer_mark_failed(app->store, jid, why, now);
+    if (rc == STORE_OK && audit &&
+        sync_run(app->store, peers_counted_since(app->cfg, now), &r, NULL) < 0)
+        rc = STORE_ERR;
+    if (rc == STORE_OK)
+        rc = store_commit(app->store);
+    if (rc != STORE_OK) {
+        if (rc != STORE_NOTFOUND) /* else the peer was removed meanwhile: nothing to record */
+            log_warnx("peers: cannot record the failure: %s", store_errmsg(app->store));
+        if (store_in_transaction(app->store) && store_rollback(app->store) != STORE_OK)
+            log_warnx("peers: rollback failed: %s", store_errmsg(app->store));
+    } else if (audit) {
+        log_info("peers: peer=%s expired: its data no longer counts", jid);
+        audit_done(app, jid, "expired", &r);
+    }
+    sync_report_clear(&r);
+}
+
 static void fetch_fail(struct fetch *f, const char *why)
 {
     struct app *app = f->ps->app;
 
     log_warnx("peers: refresh failed peer=%s reason=\"%s\"", f->jid, why);
-    if (!store_in_transaction(app->store) &&
-        store_peer_mark_failed(app->store, f->jid, why, (int64_t)time(NULL)) == STORE_ERR)
-        log_warnx("peers: cannot record the failure: %s", store_errmsg(app->store));
+    if (!store_in_transaction(app->store))
+        record_failure(app, f->jid, why);
     fetch_finish(f);
 }
 
@@ -772,7 +902,7 @@ static int take_answer(struct fetch *f, const struct store_peer_data *d, char **
 
     if (rc == STORE_OK)
         rc = store_peer_replace(app->store, f->jid, d, (int64_t)time(NULL));
-    if (rc == STORE_OK && sync_run(app->store, &r, NULL) < 0)
+    if (rc == STORE_OK && sync_run(app->store, peers_counted_now(app), &r, NULL) < 0)
         rc = STORE_ERR;
     else if (rc == STORE_OK && (rc = store_commit(app->store)) != STORE_OK)
         sync_report_clear(&r);
@@ -784,15 +914,7 @@ static int take_answer(struct fetch *f, const struct store_peer_data *d, char **
             log_warnx("peers: rollback failed: %s", store_errmsg(app->store));
         return -1;
     }
-    if (sync_report_changed(&r)) {
-        char *line = sync_report_summary_line(&r);
-        char *details = xasprintf("peer=%s %s", f->jid, line);
-        app_audit(app, PEER_ACTOR, SYNC_NODE, STORE_OUTCOME_OK, details);
-        free(details);
-        free(line);
-    }
-    if (sync_report_local_changed(&r))
-        app_apply_domains(app, PEER_ACTOR, NULL, NULL);
+    audit_done(app, f->jid, "answered", &r);
     sync_report_clear(&r);
     return 0;
 }
@@ -967,7 +1089,10 @@ static void fetch_start(struct peers *ps, const char *jid, peers_done_fn fn, voi
     f->waiters = w;
     f->next = ps->fetches;
     ps->fetches = f;
-    if (store_peer_get(ps->app->store, jid, &sp) == STORE_OK && sp.last_sync > 0 && sp.version)
+    /* An expired peer is asked for everything: its answer, even an unchanged one, must be
+     * taken with the audit, which brings its data back into use. */
+    if (store_peer_get(ps->app->store, jid, &sp) == STORE_OK && sp.last_sync > 0 && sp.version &&
+        !peers_expired(sp.last_sync, peers_counted_now(ps->app)))
         f->known = xstrdup(sp.version);
     store_peer_clear(&sp);
     if (ps->stopped || ps->app->dispatch == NULL)

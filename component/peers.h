@@ -60,6 +60,17 @@ xmpp_stanza_t *peer_answer_build(struct app *app, const char *known, const char 
 /* The hash the protocol carries for a directory URI: lower-cased, SHA-256, first 8 bytes in hex. */
 void peer_uri_hash(const char *uri, char out[PEER_HASH_HEX + 1]);
 
+/* The cutoff for peer data at `now`: a peer counts (for the sync audit, domains/delete and
+ * domains/list) while its last good answer is at or after this; an older one is expired
+ * (still kept, shown and asked). 0 when [peers] forget_after is 0: every peer that answered
+ * counts. */
+int64_t peers_counted_since(const struct config *cfg, int64_t now);
+/* The same at the current time; 0 when app->cfg is NULL. */
+int64_t peers_counted_now(const struct app *app);
+/* True when a peer whose last good answer was `last_sync` (0: never) is expired at `since`;
+ * a peer that never answered has no data and is not expired. */
+bool peers_expired(int64_t last_sync, int64_t since);
+
 /* True when `from` (a full or bare JID) is a peer: configured or in the store. */
 bool peers_is_peer(struct app *app, const char *from);
 

@@ -3,6 +3,7 @@
 #include "component/sync.h"
 
 #include "component/domain_rules.h"
+#include "component/peers.h"
 #include "component/services.h"
 #include "store/store_audit.h"
 #include "store/store_domain.h"
@@ -98,7 +99,7 @@ static enum store_rc mark_unused(struct store *st, const struct store_domain_usa
     return rc;
 }
 
-static enum store_rc apply_rules(struct store *st, struct sync_report *r)
+static enum store_rc apply_rules(struct store *st, int64_t peer_since, struct sync_report *r)
 {
     struct store_domain_usage *du = NULL;
     size_t n = 0;
@@ -106,7 +107,7 @@ static enum store_rc apply_rules(struct store *st, struct sync_report *r)
     enum store_rc rc = store_peer_authoritative(st, &peers_known);
 
     if (rc == STORE_OK)
-        rc = store_domain_usage(st, &du, &n);
+        rc = store_domain_usage(st, peer_since, &du, &n);
     for (size_t i = 0; rc == STORE_OK && i < n; i++) {
         if (du[i].local_users > 0) {
             r->users_scanned += du[i].local_users;
@@ -123,14 +124,14 @@ static enum store_rc apply_rules(struct store *st, struct sync_report *r)
     return rc;
 }
 
-int sync_run(struct store *st, struct sync_report *out, char **err)
+int sync_run(struct store *st, int64_t peer_since, struct sync_report *out, char **err)
 {
     bool own = !store_in_transaction(st);
     enum store_rc rc = own ? store_begin(st) : STORE_OK;
 
     memset(out, 0, sizeof(*out));
     if (rc == STORE_OK)
-        rc = apply_rules(st, out);
+        rc = apply_rules(st, peer_since, out);
     if (own && rc == STORE_OK)
         rc = store_commit(st);
     if (rc == STORE_OK) {
@@ -479,7 +480,7 @@ int sync_nightly(struct app *app)
         log_info("sync: nightly audit skipped reason=sync-agent-stopped");
         return 1;
     }
-    if (sync_run(app->store, &r, &err) == -1) {
+    if (sync_run(app->store, peers_counted_now(app), &r, &err) == -1) {
         app_audit(app, SYNC_ACTOR, SYNC_NODE, STORE_OUTCOME_ERROR, err);
         free(err);
         return -1;

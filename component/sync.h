@@ -51,12 +51,15 @@ struct sync_report {
  *     decided once every peer has answered at least once (store_peer_authoritative): then it
  *     flips like the others, and goes when no peer configures it any more (gone everywhere).
  *     Before that it is left as it is: the peers have not said.
+ * Peer data counts only for peers whose last good answer is at or after `peer_since`
+ * (peers_counted_since(); 0: every peer that answered): an expired peer's domains are treated
+ * as no longer on any peer (a peer-only domain only it had goes, as above) until it answers.
  * The users are read with one grouped query (store_domain_usage); the work in C is per domain.
  * Runs in its own transaction, or joins the caller's when one is open (then a failure leaves
  * the caller to roll back). Fills *out (zeroed first). Returns 0, or -1 with *err (if not NULL)
  * a malloc'd sentence and nothing changed when the transaction is its own.
  */
-int sync_run(struct store *st, struct sync_report *out, char **err);
+int sync_run(struct store *st, int64_t peer_since, struct sync_report *out, char **err);
 
 /* True when the run changed anything, and when it changed the local domain set (the router's
  * virtual hosts: added or made local; managed_by flips do not count). */

@@ -143,12 +143,13 @@ enum store_rc store_domain_user_counts(struct store *st, struct store_domain_use
 
 /* The grouped counts are taken once (a CTE used twice is materialized) and joined both ways:
  * the listed domains with their counts, then the domains local or peer users have, or peers
- * configure, that the table lacks. */
+ * configure, that the table lacks. Only peers whose last good answer is at or after ?1 count. */
 static const char usage_sql[] =
     "WITH used(name, users) AS (SELECT uri_domain, count(*) FROM users WHERE uri_domain > ''"
     " GROUP BY uri_domain),"
-    " peer(name, configured, users) AS (SELECT domain, max(configured), sum(users)"
-    " FROM peer_domains GROUP BY domain)"
+    " peer(name, configured, users) AS (SELECT pd.domain, max(pd.configured), sum(pd.users)"
+    " FROM peer_domains pd JOIN peers p ON p.id = pd.peer_id WHERE p.last_sync >= ?1"
+    " GROUP BY pd.domain)"
     " SELECT d.name, 1, d.managed_by, d.configured_local, coalesce(u.users, 0),"
     " coalesce(p.configured, 0), coalesce(p.users, 0)"
     " FROM domains d LEFT JOIN used u ON u.name = d.name LEFT JOIN peer p ON p.name = d.name"
@@ -179,7 +180,8 @@ static void destroy_domain_usage(void *elem)
     free(((struct store_domain_usage *)elem)->name);
 }
 
-enum store_rc store_domain_usage(struct store *st, struct store_domain_usage **out, size_t *n)
+enum store_rc store_domain_usage(struct store *st, int64_t peer_since,
+                                 struct store_domain_usage **out, size_t *n)
 {
     sqlite3_stmt *s = NULL;
     enum store_rc rc;
@@ -189,6 +191,8 @@ enum store_rc store_domain_usage(struct store *st, struct store_domain_usage **o
     /* Prepared per call rather than cached: it runs once per audit, and preparing costs
      * microseconds next to the index walk. */
     int prc = sqlite3_prepare_v2(st->db, usage_sql, -1, &s, NULL);
+    if (prc == SQLITE_OK)
+        prc = sqlite3_bind_int64(s, 1, peer_since);
     if (prc != SQLITE_OK) {
         sqlite3_finalize(s);
         return store_fail(st, prc, "preparing the domain usage query");

@@ -75,18 +75,21 @@ struct store_domain_usage {
     enum store_managed_by managed_by; /* STORE_MANAGED_ADMIN when not listed */
     bool configured_local;            /* false when not listed */
     int64_t local_users;              /* users whose directory URI is in this domain */
-    bool peer_configured;             /* some peer configures it (as it last said) */
-    int64_t peer_users;               /* users of every peer in it (as they last said) */
+    bool peer_configured;             /* some counted peer configures it (as it last said) */
+    int64_t peer_users;               /* users of every counted peer in it (as they last said) */
 };
 
 /*
  * In one statement with one grouped walk of the users' domain index: every listed domain with
  * its local and peer user counts, plus every domain that local or peer users have, or a peer
- * configures, and the table lacks, in name order.
+ * configures, and the table lacks, in name order. Peer data counts only for peers whose last
+ * good answer (last_sync) is at or after `peer_since` (unix seconds; 0: every peer that ever
+ * answered): older ones are expired (peers_counted_since() in component/peers.h).
  * The input of the sync audit (component/sync.h), sized for a million users. Free with
  * store_domain_usage_free().
  */
-enum store_rc store_domain_usage(struct store *st, struct store_domain_usage **out, size_t *n);
+enum store_rc store_domain_usage(struct store *st, int64_t peer_since,
+                                 struct store_domain_usage **out, size_t *n);
 
 void store_domain_clear(struct store_domain *d);
 void store_domain_list_free(struct store_domain *list, size_t n);

@@ -196,11 +196,17 @@ enum store_rc store_peer_domains(struct store *st, const char *jid, struct store
                    (void **)out, n);
 }
 
-enum store_rc store_peer_configures(struct store *st, const char *name, bool *out)
+/* peer_domains rows of the peers that count: last good answer at or after ?1. */
+#define COUNTED_DOMAINS "peer_domains pd JOIN peers p ON p.id = pd.peer_id AND p.last_sync >= ?1"
+
+enum store_rc store_peer_configures(struct store *st, const char *name, int64_t peer_since,
+                                    bool *out)
 {
     char *l = lower_dup(name);
-    sqlite3_stmt *s = prep(
-        st, "SELECT EXISTS (SELECT 1 FROM peer_domains WHERE domain = ?1 AND configured)", "t", l);
+    sqlite3_stmt *s = prep(st,
+                           "SELECT EXISTS (SELECT 1 FROM " COUNTED_DOMAINS
+                           " WHERE pd.domain = ?2 AND pd.configured)",
+                           "it", peer_since, l);
     int64_t v = 0;
     enum store_rc rc = s ? store_scalar(st, s, "reading peer configuration", &v) : STORE_ERR;
 
@@ -224,12 +230,14 @@ static void destroy_total(void *elem)
     free(((struct store_peer_total *)elem)->name);
 }
 
-enum store_rc store_peer_totals(struct store *st, struct store_peer_total **out, size_t *n)
+enum store_rc store_peer_totals(struct store *st, int64_t peer_since, struct store_peer_total **out,
+                                size_t *n)
 {
-    sqlite3_stmt *s = prep(st,
-                           "SELECT domain, sum(configured), sum(users) FROM peer_domains"
-                           " GROUP BY domain ORDER BY domain",
-                           "");
+    sqlite3_stmt *s =
+        prep(st,
+             "SELECT pd.domain, sum(pd.configured), sum(pd.users) FROM " COUNTED_DOMAINS
+             " GROUP BY pd.domain ORDER BY pd.domain",
+             "i", peer_since);
     return collect(st, s, "totalling peer domains", sizeof(**out), read_total, destroy_total,
                    (void **)out, n);
 }

@@ -69,10 +69,17 @@ enum store_rc store_peer_list(struct store *st, struct store_peer **out, size_t 
 /* One peer's domains in name order; free with store_peer_domains_free(). */
 enum store_rc store_peer_domains(struct store *st, const char *jid, struct store_peer_domain **out,
                                  size_t *n);
-/* *out: some peer configures `name` (any case). */
-enum store_rc store_peer_configures(struct store *st, const char *name, bool *out);
-/* Per-domain totals over every peer, in name order; free with store_peer_totals_free(). */
-enum store_rc store_peer_totals(struct store *st, struct store_peer_total **out, size_t *n);
+/*
+ * `peer_since` below: peer data counts only for peers whose last good answer (last_sync) is at
+ * or after it (unix seconds; 0: every peer that ever answered). Older peers are expired: their
+ * data stays in the store and is listed, but is not used (peers_counted_since() computes it).
+ */
+/* *out: some counted peer configures `name` (any case). */
+enum store_rc store_peer_configures(struct store *st, const char *name, int64_t peer_since,
+                                    bool *out);
+/* Per-domain totals over the counted peers, in name order; free with store_peer_totals_free(). */
+enum store_rc store_peer_totals(struct store *st, int64_t peer_since, struct store_peer_total **out,
+                                size_t *n);
 
 /*
  * Replaces what the peer said (its domains and the answer's fields), sets last_sync and
@@ -89,7 +96,8 @@ enum store_rc store_peer_mark_failed(struct store *st, const char *jid, const ch
                                      int64_t now);
 
 /* True when peer data decides about peer-only domains: some peer answered once (ever), and
- * every peer listed now has answered at least once. */
+ * every peer listed now has answered at least once. An expired peer has answered once, so it
+ * never holds this back; a peer that never answered does, however long ago it was added. */
 enum store_rc store_peer_authoritative(struct store *st, bool *out);
 
 /* This cluster's data version marker ("epoch-counter"), malloc'd. */

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct fx {
     struct config cfg;
@@ -85,11 +86,44 @@ static void test_config(void **state)
     assert_string_equal(cfg.peers[0], "b.example.test");
     assert_int_equal(cfg.peer_refresh, 60);
     assert_int_equal(cfg.peer_timeout, 10);
+    assert_int_equal(cfg.peer_forget_after, 7 * 86400);
     config_free(&cfg);
     /* a user JID is not a component; refresh 0 is out of range */
     assert_int_equal(load(&cfg, "[peers]\njids = admin@example.test\nrefresh = 0\n"), 2);
     assert_int_equal(cfg.n_peers, 0);
     config_free(&cfg);
+}
+
+/* [peers] forget_after: 0 (never) or longer than refresh; negative is out of range. */
+static void test_config_forget_after(void **state)
+{
+    static const char base[] = "[component]\njid = a.example.test\nsecret = s\n"
+                               "[peers]\nrefresh = 60\n";
+    struct config cfg;
+    FILE *errs = fopen("/dev/null", "w");
+    char *text;
+
+    (void)state;
+    text = xasprintf("%sforget_after = 61\n", base);
+    assert_int_equal(load(&cfg, text) + config_finish(&cfg, "t", errs), 0);
+    assert_int_equal(cfg.peer_forget_after, 61);
+    config_free(&cfg);
+    free(text);
+    text = xasprintf("%sforget_after = 0\n", base);
+    assert_int_equal(load(&cfg, text) + config_finish(&cfg, "t", errs), 0);
+    assert_int_equal(cfg.peer_forget_after, 0);
+    config_free(&cfg);
+    free(text);
+    /* a peer would expire between two refreshes */
+    text = xasprintf("%sforget_after = 60\n", base);
+    assert_int_equal(load(&cfg, text) + config_finish(&cfg, "t", errs), 1);
+    config_free(&cfg);
+    free(text);
+    text = xasprintf("%sforget_after = -1\n", base);
+    assert_int_equal(load(&cfg, text), 1);
+    config_free(&cfg);
+    free(text);
+    fclose(errs);
 }
 
 /* ---- the hash ---- */
@@ -344,9 +378,15 @@ static void peer_says(struct fx *fx, const char *jid, const struct store_peer_do
     assert_int_equal(store_peer_replace(fx->app.store, jid, &data, 100), STORE_OK);
 }
 
+/* Peers answered at 100 (peer_says): since 0 counts them, since 101 finds them expired. */
+static void audit_since(struct fx *fx, int64_t since, struct sync_report *r)
+{
+    assert_int_equal(sync_run(fx->app.store, since, r, NULL), 0);
+}
+
 static void audit(struct fx *fx, struct sync_report *r)
 {
-    assert_int_equal(sync_run(fx->app.store, r, NULL), 0);
+    audit_since(fx, 0, r);
 }
 
 static void assert_domain(struct fx *fx, const char *name, enum store_managed_by by, bool local)
@@ -359,16 +399,29 @@ static void assert_domain(struct fx *fx, const char *name, enum store_managed_by
     store_domain_clear(&d);
 }
 
+/* What peer b says in the audit tests: one domain its users use, one it configures, one it
+ * configures and uses that is also local here (add_local_both()). */
+#define PEER_SAYS_THREE                                                                            \
+    {                                                                                              \
+        {"used.example", NULL, false, 4}, {"conf.example", NULL, true, 0},                         \
+        {                                                                                          \
+            "both.example", NULL, true, 2                                                          \
+        }                                                                                          \
+    }
+
+static void add_local_both(struct fx *fx)
+{
+    assert_int_equal(store_domain_insert(fx->app.store, "both.example", STORE_MANAGED_ADMIN, true),
+                     STORE_OK);
+}
+
 static void test_sync_peer_rules(void **state)
 {
     struct fx *fx = *state;
-    struct store_peer_domain said[] = {{"used.example", NULL, false, 4},
-                                       {"conf.example", NULL, true, 0},
-                                       {"both.example", NULL, true, 2}};
+    struct store_peer_domain said[] = PEER_SAYS_THREE;
     struct sync_report r;
 
-    assert_int_equal(store_domain_insert(fx->app.store, "both.example", STORE_MANAGED_ADMIN, true),
-                     STORE_OK);
+    add_local_both(fx);
     assert_int_equal(store_domain_insert(fx->app.store, "old.example", STORE_MANAGED_SYSTEM, false),
                      STORE_OK);
     /* a peer that never answered: peer-only rows are left alone */
@@ -403,6 +456,70 @@ static void test_sync_peer_rules(void **state)
     sync_report_clear(&r);
     assert_int_equal(store_domain_exists(fx->app.store, "conf.example"), STORE_NOTFOUND);
     assert_domain(fx, "both.example", STORE_MANAGED_ADMIN, true);
+}
+
+/* The cutoff itself: forget_after before now; 0 counts every peer; never-answered peers are
+ * not expired (they have nothing to forget). */
+static void test_cutoff(void **state)
+{
+    struct fx *fx = *state;
+
+    fx->cfg.peer_forget_after = 50;
+    assert_int_equal(peers_counted_since(&fx->cfg, 1000), 950);
+    assert_false(peers_expired(950, 950)); /* exactly forget_after old: still counts */
+    assert_true(peers_expired(949, 950));
+    assert_false(peers_expired(0, 950)); /* never answered */
+    fx->cfg.peer_forget_after = 0;
+    assert_int_equal(peers_counted_since(&fx->cfg, 1000), 0);
+    assert_false(peers_expired(1, 0));
+}
+
+/* What the audit does with an expired peer: its peer-only domains are no longer on any peer
+ * (gone once every peer that is not expired has answered), a domain also configured locally
+ * stays local, and the peer answering again brings them back. */
+static void test_sync_expired_peer(void **state)
+{
+    struct fx *fx = *state;
+    struct store_peer_domain said[] = PEER_SAYS_THREE;
+    struct sync_report r;
+
+    add_local_both(fx);
+    peer_says(fx, "b.example.test", said, 3); /* answered at 100 */
+    audit_since(fx, 100, &r);                 /* fresh */
+    assert_int_equal(r.peer_added.n, 2);
+    sync_report_clear(&r);
+    /* stale but counted: the refresh fails, the answer of 100 still counts */
+    assert_int_equal(store_peer_mark_failed(fx->app.store, "b.example.test", "gone", 150),
+                     STORE_OK);
+    audit_since(fx, 90, &r);
+    assert_false(sync_report_changed(&r));
+    sync_report_clear(&r);
+    assert_domain(fx, "used.example", STORE_MANAGED_SYSTEM, false);
+    /* expired, but a peer that never answered holds peer-only domains back */
+    assert_int_equal(store_peer_add(fx->app.store, "c.example.test", false), STORE_OK);
+    audit_since(fx, 101, &r);
+    assert_int_equal(r.removed.n, 0);
+    assert_int_equal(r.to_admin.n, 1); /* both.example: local, no counted users */
+    sync_report_clear(&r);
+    assert_domain(fx, "used.example", STORE_MANAGED_SYSTEM, false);
+    assert_domain(fx, "both.example", STORE_MANAGED_ADMIN, true);
+    /* every peer not expired has answered: the expired peer's peer-only domains go */
+    assert_int_equal(store_peer_remove(fx->app.store, "c.example.test"), STORE_OK);
+    audit_since(fx, 101, &r);
+    assert_int_equal(r.removed.n, 2);
+    sync_report_clear(&r);
+    assert_int_equal(store_domain_exists(fx->app.store, "used.example"), STORE_NOTFOUND);
+    assert_int_equal(store_domain_exists(fx->app.store, "conf.example"), STORE_NOTFOUND);
+    assert_domain(fx, "both.example", STORE_MANAGED_ADMIN, true);
+    /* its data is kept; answering again (the data counts again) brings the domains back */
+    assert_int_equal(store_peer_mark_fresh(fx->app.store, "b.example.test", 200), STORE_OK);
+    audit_since(fx, 101, &r);
+    assert_int_equal(r.peer_added.n, 2);
+    assert_int_equal(r.to_system.n, 1);
+    sync_report_clear(&r);
+    assert_domain(fx, "used.example", STORE_MANAGED_SYSTEM, false);
+    assert_domain(fx, "conf.example", STORE_MANAGED_ADMIN, false);
+    assert_domain(fx, "both.example", STORE_MANAGED_SYSTEM, true);
 }
 
 /* ---- findings ---- */
@@ -447,14 +564,55 @@ static void test_findings(void **state)
     assert_false(has_finding(fx, "stale"));
     assert_int_equal(store_peer_mark_failed(fx->app.store, "b.example.test", "gone", 200),
                      STORE_OK);
+    /* an answer of 1970 is stale, still counted, only while nothing expires */
+    fx->cfg.peer_forget_after = 0;
     assert_true(has_finding(fx, "Peer b.example.test is stale: its last refresh failed (gone); "
-                                "the peer data shown is from 1970-01-01 00:01:40 UTC."));
+                                "the peer data shown is from 1970-01-01 00:01:40 UTC and still "
+                                "counts."));
+    assert_false(has_finding(fx, "expired"));
+    fx->cfg.peer_forget_after = 7 * 86400;
+    assert_false(has_finding(fx, "is stale"));
+    assert_true(has_finding(fx, "Peer b.example.test is expired: no good answer for "));
+    assert_true(has_finding(fx, "(since 1970-01-01 00:01:40 UTC; its last refresh failed: gone), "
+                                "longer than [peers] forget_after (604800 s). Its data is kept "
+                                "and shown but no longer counts"));
+    assert_true(has_finding(fx, "or remove it (peers remove, or from [peers] jids)."));
+}
+
+/* The age in an expired peer's finding, in both languages. */
+static void test_expired_age(void **state)
+{
+    struct fx *fx = *state;
+    struct store_peer_data d = {"v", "DOMAIN.NOT.SET", "userid@default", NULL, 0, 0, false, 0,
+                                NULL};
+    int64_t now = (int64_t)time(NULL);
+    struct peer_finding *v = NULL;
+    size_t n = 0;
+
+    fx->cfg.peer_forget_after = 3600;
+    assert_int_equal(store_peer_add(fx->app.store, "b.example.test", false), STORE_OK);
+    /* 8 days and 2 hours ago: far from any boundary, whatever second the test runs in */
+    assert_int_equal(
+        store_peer_replace(fx->app.store, "b.example.test", &d, now - 8 * 86400 - 7200 - 30),
+        STORE_OK);
+    assert_int_equal(peer_findings(&fx->app, &v, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(v[0].en, "no good answer for 8d 2h (since "));
+    assert_non_null(strstr(v[0].ko, "8일 2시간 동안 정상 응답이 없었습니다"));
+    assert_null(strstr(v[0].en, "last refresh failed")); /* no failure recorded */
+    peer_findings_free(v, n);
+    /* fresh again: no finding */
+    assert_int_equal(store_peer_mark_fresh(fx->app.store, "b.example.test", now), STORE_OK);
+    assert_int_equal(peer_findings(&fx->app, &v, &n), STORE_OK);
+    assert_int_equal(n, 0);
+    peer_findings_free(v, n);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config),
+        cmocka_unit_test(test_config_forget_after),
         cmocka_unit_test(test_uri_hash),
         cmocka_unit_test_setup_teardown(test_parse_good, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_garbage, setup, teardown),
@@ -463,6 +621,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_is_peer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sync_peer_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_findings, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cutoff, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_expired_peer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expired_age, setup, teardown),
     };
     log_set_level(LOG_LEVEL_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);

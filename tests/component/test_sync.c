@@ -66,7 +66,7 @@ static void run(struct fx *fx)
     char *err = NULL;
 
     sync_report_clear(&fx->r);
-    assert_int_equal(sync_run(fx->st, &fx->r, &err), 0);
+    assert_int_equal(sync_run(fx->st, 0, &fx->r, &err), 0);
     assert_null(err);
 }
 

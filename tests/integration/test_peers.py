@@ -23,11 +23,11 @@ def ft(node):
     return "urn:imdomaind:" + node
 
 
-def _setup(a_peers=B, b_peers=A, refresh=3600, with_b=True):
+def _setup(a_peers=B, b_peers=A, refresh=3600, with_b=True, forget_after=604800):
     """Prosody with three components; daemon A (and B) peering with each other."""
     p = h.Prosody(components={A: SECRET, B: SECRET, FAKE: SECRET})
     a = h.Daemon(p, jid=A, settings={"peers": {"jids": a_peers, "refresh": refresh,
-                                               "timeout": 3}})
+                                               "timeout": 3, "forget_after": forget_after}})
     b = None
     if with_b:
         b = h.Daemon(p, jid=B, settings={"peers": {"jids": b_peers, "refresh": 3600,
@@ -291,6 +291,64 @@ def test_peer_goes_away_and_comes_back():
     check("is stale" not in notes_of(peers(c, A)), "still labelled stale")
 
 
+def test_peer_expires_and_comes_back():
+    "past [peers] forget_after a silent peer is expired: data kept and shown, no longer counted (its peer-only domain goes); back, it counts again"
+    forget = 5 * h.SLOW
+    _, a, b, c = _setup(refresh=1, forget_after=forget)
+    import_users(c, B, ["bob,bob@bonly.example"])
+    add_domain(c, A, "both.example")
+    add_domain(c, B, "both.example")
+    check(h.wait_for(lambda: peer_rows(peers(c, A)).get(B, {}).get("users") == "1", 15),
+          "the timer did not refresh B")
+    rows, _ = listing(c, A)
+    check(rows["bonly.example"]["where"] == "peer-only"
+          and rows["both.example"]["where"] == "local+peer", "before %r" % rows)
+    b.stop()
+    # stale: failing, but its last answer is younger than forget_after and still counts
+    check(h.wait_for(lambda: peer_rows(peers(c, A))[B]["status"] != "ok", 10),
+          "B still ok: %r" % peer_rows(peers(c, A)))
+    rows, notes = listing(c, A)
+    status = peer_rows(peers(c, A))[B]["status"]
+    check(status == "stale", "B went %s before the stale period could be seen" % status)
+    check(rows["bonly.example"]["peer_users"] == "1"
+          and rows["bonly.example"]["managed_by"] == "system"
+          and rows["both.example"]["where"] == "local+peer", "stale, not counted %r" % rows)
+    check("still counts" in notes, notes)
+    # expired: the audit runs at the first failing refresh past forget_after
+    check(h.wait_for(lambda: "bonly.example" not in listing(c, A)[0], forget + 15),
+          "the expired peer's domain stays: %r" % (listing(c, A)[0],))
+    r = peers(c, A)
+    row = peer_rows(r)[B]
+    check(row["status"] == "expired" and row["users"] == "1" and row["domains"] == "2",
+          "expired row %r" % row)
+    text = notes_of(r)
+    check("Peer %s is expired: no good answer for " % B in text
+          and "no longer counts for the sync audit" in text
+          and "Make the peer answer again" in text and "peers remove" in text, text)
+    r = c.execute(A, "peers", form={"action": "list", "jid": ""}, form_type=ft("peers"),
+                  lang="ko")
+    check("만료되었습니다" in notes_of(r), notes_of(r))
+    rows, notes = listing(c, A)
+    check(rows["both.example"]["where"] == "local" and rows["both.example"]["peer_users"] == "0",
+          "both while expired %r" % rows)
+    check("is expired" in notes, notes)
+    # the data is kept in the store
+    check(store_rows(a, "SELECT domain, users FROM peer_domains")
+          == [("bonly.example", 1), ("both.example", 0)],
+          "%r" % store_rows(a, "SELECT domain, users FROM peer_domains"))
+    check(a.wait_log(r"peer=b\.example\.test expired"), "no expiry in the log")
+    # back: asked in full, counted again, its domain back
+    b.start()
+    check(h.wait_for(lambda: "bonly.example" in listing(c, A)[0], 20),
+          "B's domain not back: %r" % (listing(c, A)[0],))
+    rows, _ = listing(c, A)
+    check(rows["bonly.example"]["where"] == "peer-only"
+          and rows["bonly.example"]["managed_by"] == "system"
+          and rows["bonly.example"]["peer_users"] == "1"
+          and rows["both.example"]["where"] == "local+peer", "back %r" % rows)
+    check(peer_rows(peers(c, A))[B]["status"] == "ok", "B not ok again")
+
+
 def test_non_peer_forbidden():
     "only configured peers are answered: a user or another component gets forbidden"
     p, a, _, c = _setup(with_b=False)
@@ -413,6 +471,7 @@ h.tap.run([
     test_peer_only_and_delete,
     test_mismatch_findings,
     test_peer_goes_away_and_comes_back,
+    test_peer_expires_and_comes_back,
     test_non_peer_forbidden,
     test_garbage_and_oversized,
     test_configured_peer_not_removable,

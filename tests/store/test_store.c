@@ -403,7 +403,7 @@ static void test_domain_usage(void **state)
     struct store_domain_usage *du;
     size_t n;
 
-    assert_int_equal(store_domain_usage(f->st, &du, &n), STORE_OK);
+    assert_int_equal(store_domain_usage(f->st, 0, &du, &n), STORE_OK);
     assert_int_equal(n, 0);
     assert_null(du);
     assert_int_equal(store_domain_insert(f->st, "b.example", STORE_MANAGED_SYSTEM, true), STORE_OK);
@@ -413,7 +413,7 @@ static void test_domain_usage(void **state)
     assert_int_equal(store_user_upsert(f->st, "u3", "u3@a.example", NULL, NULL), STORE_OK);
     assert_int_equal(store_user_upsert(f->st, "u4", "", NULL, NULL), STORE_OK);
 
-    assert_int_equal(store_domain_usage(f->st, &du, &n), STORE_OK);
+    assert_int_equal(store_domain_usage(f->st, 0, &du, &n), STORE_OK);
     assert_int_equal(n, 3);
     assert_string_equal(du[0].name, "a.example");
     assert_false(du[0].listed);
@@ -932,8 +932,7 @@ static void test_migration_v2_im_address_index(void **state)
 
     /* the node-only lookup presence uses */
     char *node = (char *)"untouched";
-    assert_int_equal(store_node_insert(f->st, "pub", STORE_NODE_PUBLISHER, "15.0", NULL),
-                     STORE_OK);
+    assert_int_equal(store_node_insert(f->st, "pub", STORE_NODE_PUBLISHER, "15.0", NULL), STORE_OK);
     assert_int_equal(store_user_set_node(f->st, "jdoe", "pub"), STORE_OK);
     assert_int_equal(store_user_node_by_im(f->st, "JOHN.DOE@example.com", &node), STORE_OK);
     assert_string_equal(node, "pub");
@@ -1030,8 +1029,8 @@ static void test_peer_replace(void **state)
                                        {"y.example", "y.example", false, 7}};
     struct store_peer_domain bad[] = {{"z.example", "z.example", true, 0},
                                       {"y.example", "y.example", false, -1}};
-    struct store_peer_data d = {"v1", "b.example", "directory-uri", good, 2, 3, false, 1,
-                                "u@x.example"};
+    struct store_peer_data d = {"v1",  "b.example", "directory-uri", good, 2, 3,
+                                false, 1,           "u@x.example"};
     struct store_peer p;
     struct store_peer_domain *pd = NULL;
     struct store_peer_total *t = NULL;
@@ -1072,14 +1071,14 @@ static void test_peer_replace(void **state)
     assert_string_equal(pd[0].sent_name, "X.Example");
     assert_true(pd[0].configured);
     store_peer_domains_free(pd, n);
-    assert_int_equal(store_peer_totals(f->st, &t, &n), STORE_OK);
+    assert_int_equal(store_peer_totals(f->st, 0, &t, &n), STORE_OK);
     assert_int_equal(n, 2);
     assert_int_equal(t[1].users, 7);
     assert_int_equal(t[1].configured_by, 0);
     store_peer_totals_free(t, n);
     /* the usage query: a listed domain and one only the peer has */
     assert_int_equal(store_domain_insert(f->st, "x.example", STORE_MANAGED_ADMIN, true), STORE_OK);
-    assert_int_equal(store_domain_usage(f->st, &du, &n), STORE_OK);
+    assert_int_equal(store_domain_usage(f->st, 0, &du, &n), STORE_OK);
     assert_int_equal(n, 2);
     assert_true(du[0].listed && du[0].peer_configured && du[0].peer_users == 0);
     assert_true(!du[1].listed && !du[1].peer_configured && du[1].peer_users == 7);
@@ -1089,8 +1088,80 @@ static void test_peer_replace(void **state)
     assert_int_equal(store_peer_authoritative(f->st, &auth), STORE_OK);
     assert_false(auth);
     assert_int_equal(store_peer_remove(f->st, "b.example.test"), STORE_OK);
-    assert_int_equal(store_peer_totals(f->st, &t, &n), STORE_OK);
+    assert_int_equal(store_peer_totals(f->st, 0, &t, &n), STORE_OK);
     assert_int_equal(n, 0);
+}
+
+/* How many usage rows have peer data, and whether `name` is among them as configured. */
+static size_t peer_rows(struct fixture *f, int64_t since, const char *name, bool *configured)
+{
+    struct store_domain_usage *du = NULL;
+    size_t n = 0, with_peer = 0;
+
+    *configured = false;
+    assert_int_equal(store_domain_usage(f->st, since, &du, &n), STORE_OK);
+    for (size_t i = 0; i < n; i++) {
+        with_peer += du[i].peer_configured || du[i].peer_users > 0;
+        if (strcmp(du[i].name, name) == 0)
+            *configured = du[i].peer_configured;
+    }
+    store_domain_usage_free(du, n);
+    return with_peer;
+}
+
+static size_t totals_at(struct fixture *f, int64_t since)
+{
+    struct store_peer_total *t = NULL;
+    size_t n = 0;
+
+    assert_int_equal(store_peer_totals(f->st, since, &t, &n), STORE_OK);
+    store_peer_totals_free(t, n);
+    return n;
+}
+
+/* The cutoff: a peer counts while its last good answer is at or after peer_since. Fresh and
+ * stale (failing but recent) peers count, an expired one does not, one that never answered
+ * has nothing to count; 0 counts every peer that answered. */
+static void test_peer_cutoff(void **state)
+{
+    struct fixture *f = *state;
+    struct store_peer_domain said[] = {{"x.example", "x.example", true, 2}};
+    struct store_peer_data d = {"v1", "b.example", "directory-uri", said, 1, 0, false, 0, NULL};
+    struct store_peer p;
+    bool conf = false;
+
+    assert_int_equal(store_domain_insert(f->st, "x.example", STORE_MANAGED_ADMIN, true), STORE_OK);
+    assert_int_equal(store_peer_add(f->st, "b.example.test", false), STORE_OK);
+    assert_int_equal(store_peer_add(f->st, "never.example.test", false), STORE_OK);
+    assert_int_equal(store_peer_mark_failed(f->st, "never.example.test", "timed out", 900),
+                     STORE_OK);
+    assert_int_equal(store_peer_replace(f->st, "b.example.test", &d, 1000), STORE_OK);
+    /* fresh: counted everywhere */
+    assert_int_equal(peer_rows(f, 1000, "x.example", &conf), 1);
+    assert_true(conf);
+    assert_int_equal(totals_at(f, 1000), 1);
+    assert_int_equal(store_peer_configures(f->st, "X.Example", 1000, &conf), STORE_OK);
+    assert_true(conf);
+    /* stale: the last refresh failed, the last good answer still counts */
+    assert_int_equal(store_peer_mark_failed(f->st, "b.example.test", "gone", 2000), STORE_OK);
+    assert_int_equal(peer_rows(f, 999, "x.example", &conf), 1);
+    assert_int_equal(totals_at(f, 999), 1);
+    /* expired: kept in the store, not counted */
+    assert_int_equal(peer_rows(f, 1001, "x.example", &conf), 0);
+    assert_false(conf);
+    assert_int_equal(totals_at(f, 1001), 0);
+    assert_int_equal(store_peer_configures(f->st, "x.example", 1001, &conf), STORE_OK);
+    assert_false(conf);
+    assert_int_equal(store_peer_get(f->st, "b.example.test", &p), STORE_OK);
+    assert_int_equal(p.domains, 1); /* the data is still there */
+    store_peer_clear(&p);
+    /* 0: every peer that answered counts; the never-answered one adds nothing */
+    assert_int_equal(peer_rows(f, 0, "x.example", &conf), 1);
+    assert_int_equal(totals_at(f, 0), 1);
+    /* an expired peer answering again counts again */
+    assert_int_equal(store_peer_mark_fresh(f->st, "b.example.test", 3000), STORE_OK);
+    assert_int_equal(peer_rows(f, 1001, "x.example", &conf), 1);
+    assert_true(conf);
 }
 
 /* The data version marker moves when what a peer may ask for changes, and only then. */
@@ -1174,6 +1245,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_procedure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_replace, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_peer_cutoff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_v4_peers, setup, teardown),
     };
