@@ -2,15 +2,17 @@
 #include "component/cert_files.h"
 
 #include "util/atomic_file.h"
+#include "util/log.h"
 #include "util/xmalloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h> /* unlink */
+#include <unistd.h>
 
 #define CERT_FILE_MAX (1u << 20) /* bytes read back from one of our files */
 
@@ -49,8 +51,7 @@ char *cert_files_read(const char *dir, enum cert_file which, char **err)
 }
 
 /* `dir`/`name` replaced by `data` with `mode` (see util/atomic_file.h). */
-static int write_file(const char *dir, const char *name, const char *data, mode_t mode,
-                      char **err)
+static int write_file(const char *dir, const char *name, const char *data, mode_t mode, char **err)
 {
     char *path = xasprintf("%s/%s", dir, name);
     int rc = atomic_file_write(path, data, strlen(data), mode, err);
@@ -68,21 +69,55 @@ int cert_files_write_pending(const char *dir, const char *key_pem, char **err)
     return rc;
 }
 
-/* The .crt and .key of one name. The key first: Prosody pairs a .crt with its .key, and a new
- * .crt beside an old .key would be a pair that does not match. */
-static int add_pair(struct atomic_batch *b, const char *base, const char *cert_pem,
-                    const char *key_pem, char **err)
-{
-    char *crt = xasprintf("%s.crt", base), *key = xasprintf("%s.key", base);
-    int rc = atomic_batch_add(b, key, key_pem, strlen(key_pem), CERT_FILES_KEY_MODE, err) < 0 ||
-                     atomic_batch_add(b, crt, cert_pem, strlen(cert_pem), CERT_FILES_CERT_MODE,
-                                      err) < 0
-                 ? -1
-                 : 0;
+/*
+ * The install, step by step, and why a crash at any point leaves every name with a matching
+ * pair, the old one or the new one:
+ *
+ *  0. adopt (once, from the layout before the links): the plain own files are hard-linked into
+ *     a generation and .live made to point at it, then the directory synced. Nothing a reader
+ *     sees changes: the names now reachable through .live hold the same inodes.
+ *  1. write: a new generation directory with the certificate and the key, both fsynced, then
+ *     the directory. Nothing points at it yet: a crash leaves it as garbage (step 5 collects
+ *     it) and every name as it was.
+ *  2. link: every name of the new set gets its links into .live, the .key before the .crt
+ *     (Prosody only takes a .crt whose .key exists: a crash between the two leaves a lone .key,
+ *     which it ignores). .live still points at the old generation, so a new name gives the old
+ *     pair, and a name that already had its links is not touched. A plain file of the old
+ *     layout is replaced by its link: after step 0 both hold the same old content.
+ *  3. sync the directory: the new generation's entry and the links are durable before .live
+ *     can point at them.
+ *  4. switch: .live is renamed to point at the new generation (rename(2) is atomic) and the
+ *     directory synced. Before the rename every name gives the old pair, after it the new one:
+ *     certificate and key change with one entry, so no name can pair a new .crt with an old .key.
+ *  5. tidy: links of names that left the set (.crt before .key), files of `old` names of the
+ *     old layout, other generation directories and the pending key are removed. Not synced: a
+ *     crash may bring some back, a stale name then gives the current pair and the next install
+ *     removes it, and old generations are collected by the next install.
+ */
 
-    free(key);
-    free(crt);
-    return rc;
+#define LIVE "." CERT_FILES_NAME ".live"
+#define GEN_PREFIX "." CERT_FILES_NAME ".gen-"
+#define CRT_FILE CERT_FILES_NAME ".crt"
+#define KEY_FILE CERT_FILES_NAME ".key"
+#define LINK_TO_CRT LIVE "/" CRT_FILE
+#define LINK_TO_KEY LIVE "/" KEY_FILE
+#define GEN_DIR_MODE 0755 /* the key inside is 0600; the certificate may be read by anyone */
+
+bool (*cert_files_crash_point)(const char *step);
+
+/* True when the test hook wants the install to die here; *err says so. */
+static bool crashed(const char *step, char **err)
+{
+    if (cert_files_crash_point == NULL || !cert_files_crash_point(step))
+        return false;
+    *err = xasprintf("stopped at %s (test)", step);
+    return true;
+}
+
+/* Names that end up as file names: no path separators, no hidden files. */
+static bool safe_name(const char *name)
+{
+    return name[0] != '\0' && name[0] != '.' && strchr(name, '/') == NULL;
 }
 
 static bool in_list(const char *name, const char *const *list, size_t n)
@@ -91,6 +126,172 @@ static bool in_list(const char *name, const char *const *list, size_t n)
         if (strcmp(name, list[i]) == 0)
             return true;
     return false;
+}
+
+/* `name` with its ".crt" or ".key" suffix taken off is the own name or one of the set. */
+static bool name_in_set(const char *name, size_t len, const char *const *domains, size_t n)
+{
+    if (len == strlen(CERT_FILES_NAME) && strncmp(name, CERT_FILES_NAME, len) == 0)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (strlen(domains[i]) == len && strncmp(name, domains[i], len) == 0)
+            return true;
+    return false;
+}
+
+/* The target of the link `dir`/`name` (caller frees), or NULL when it is not a link. */
+static char *read_link(const char *dir, const char *name)
+{
+    char *path = xasprintf("%s/%s", dir, name), buf[256];
+    ssize_t len = readlink(path, buf, sizeof(buf) - 1);
+
+    free(path);
+    if (len < 0)
+        return NULL;
+    buf[len] = '\0';
+    return xstrdup(buf);
+}
+
+static bool links_to(const char *dir, const char *name, const char *target)
+{
+    char *got = read_link(dir, name);
+    bool same = got != NULL && strcmp(got, target) == 0;
+
+    free(got);
+    return same;
+}
+
+static int set_link(const char *dir, const char *name, const char *target, char **err)
+{
+    char *path = xasprintf("%s/%s", dir, name);
+    int rc = links_to(dir, name, target) ? 0 : atomic_symlink(target, path, err);
+
+    free(path);
+    return rc;
+}
+
+/* ---- generation directories ---- */
+
+static char *new_generation(const char *dir, char **err)
+{
+    char *gen = xasprintf("%s/" GEN_PREFIX "XXXXXX", dir);
+
+    if (mkdtemp(gen) == NULL || chmod(gen, GEN_DIR_MODE) != 0) {
+        *err = xasprintf("cannot create a directory in %s: %s", dir, strerror(errno));
+        (void)rmdir(gen);
+        free(gen);
+        return NULL;
+    }
+    return gen;
+}
+
+static void remove_generation(const char *dir, const char *name)
+{
+    char *gen = xasprintf("%s/%s", dir, name);
+    char *crt = xasprintf("%s/" CRT_FILE, gen), *key = xasprintf("%s/" KEY_FILE, gen);
+
+    (void)unlink(crt);
+    (void)unlink(key);
+    if (rmdir(gen) != 0 && errno != ENOENT)
+        log_warn("cannot remove the old certificate directory %s", gen);
+    free(key);
+    free(crt);
+    free(gen);
+}
+
+/* Points .live at the generation `gen` (a path in `dir`) and syncs the directory. */
+static int switch_live(const char *dir, const char *gen, char **err)
+{
+    char *live = xasprintf("%s/" LIVE, dir);
+    int rc = atomic_symlink(strrchr(gen, '/') + 1, live, err);
+
+    free(live);
+    return rc == 0 ? atomic_dir_sync(dir, err) : -1;
+}
+
+/* Step 1: a generation holding the pair, synced, not yet pointed at. Its path, or NULL. */
+static char *write_generation(const char *dir, const char *cert_pem, const char *key_pem,
+                              char **err)
+{
+    char *gen = new_generation(dir, err), *crt, *key;
+    int rc;
+
+    if (gen == NULL)
+        return NULL;
+    crt = xasprintf("%s/" CRT_FILE, gen);
+    key = xasprintf("%s/" KEY_FILE, gen);
+    rc = atomic_file_create(key, key_pem, strlen(key_pem), CERT_FILES_KEY_MODE, err) < 0 ||
+                 atomic_file_create(crt, cert_pem, strlen(cert_pem), CERT_FILES_CERT_MODE, err) <
+                     0 ||
+                 atomic_dir_sync(gen, err) < 0
+             ? -1
+             : 0;
+    free(key);
+    free(crt);
+    if (rc < 0) {
+        remove_generation(dir, strrchr(gen, '/') + 1);
+        free(gen);
+        return NULL;
+    }
+    return gen;
+}
+
+/* Step 0: the own plain files of the layout before the links become the live generation. */
+static int adopt_plain_files(const char *dir, char **err)
+{
+    char *live = xasprintf("%s/" LIVE, dir), *crt = xasprintf("%s/" CRT_FILE, dir),
+         *key = xasprintf("%s/" KEY_FILE, dir), *gen = NULL, *gcrt = NULL, *gkey = NULL;
+    struct stat st;
+    int rc = 0;
+
+    if (lstat(live, &st) == 0 || lstat(crt, &st) != 0 || !S_ISREG(st.st_mode) ||
+        lstat(key, &st) != 0 || !S_ISREG(st.st_mode))
+        goto done; /* already adopted, or nothing to adopt */
+    rc = -1;
+    if ((gen = new_generation(dir, err)) == NULL)
+        goto done;
+    gcrt = xasprintf("%s/" CRT_FILE, gen);
+    gkey = xasprintf("%s/" KEY_FILE, gen);
+    if (link(key, gkey) != 0 || link(crt, gcrt) != 0) {
+        *err = xasprintf("cannot link %s into %s: %s", CERT_FILES_NAME, gen, strerror(errno));
+        remove_generation(dir, strrchr(gen, '/') + 1);
+    } else if (atomic_dir_sync(gen, err) == 0) {
+        rc = switch_live(dir, gen, err);
+    }
+done:
+    free(gkey);
+    free(gcrt);
+    free(gen);
+    free(key);
+    free(crt);
+    free(live);
+    return rc;
+}
+
+/* ---- the names ---- */
+
+/* Step 2 for one name: its .key, then its .crt. */
+static int link_name(const char *dir, const char *base, char **err)
+{
+    char *key = xasprintf("%s.key", base), *crt = xasprintf("%s.crt", base);
+    int rc = set_link(dir, key, LINK_TO_KEY, err) < 0 || crashed("half-linked", err) ||
+                     set_link(dir, crt, LINK_TO_CRT, err) < 0
+                 ? -1
+                 : 0;
+
+    free(crt);
+    free(key);
+    return rc;
+}
+
+static int link_names(const char *dir, const char *const *domains, size_t n, char **err)
+{
+    if (link_name(dir, CERT_FILES_NAME, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (crashed("link", err) || link_name(dir, domains[i], err) < 0)
+            return -1;
+    return 0;
 }
 
 static void remove_pair(const char *dir, const char *base)
@@ -103,48 +304,102 @@ static void remove_pair(const char *dir, const char *base)
     free(crt);
 }
 
-/* Names that end up as file names: no path separators, no hidden files. */
-static bool safe_name(const char *name)
+static bool has_suffix(const char *name, const char *suffix)
 {
-    return name[0] != '\0' && name[0] != '.' && strchr(name, '/') == NULL;
+    size_t len = strlen(name), slen = strlen(suffix);
+
+    return len >= slen && strcmp(name + len - slen, suffix) == 0;
 }
 
-/* Every pair written as temporaries, synced once, then renamed (see atomic_batch). */
-static int write_pairs(const char *dir, const char *const *domains, size_t n,
-                       const char *cert_pem, const char *key_pem, char **err)
+/* An entry of the directory that is a link of ours for no name of the set: its base name
+ * (caller frees), else NULL. Names of the set are recognised without reading their links. */
+static char *stale_pair(const char *dir, const char *name, const char *const *domains, size_t n)
 {
-    struct atomic_batch *b = atomic_batch_new(dir);
-    int rc = 0;
+    size_t len = strlen(name);
 
-    for (size_t i = 0; i < n && rc == 0; i++) {
-        if (!safe_name(domains[i])) {
-            *err = xasprintf("'%s' cannot be a file name", domains[i]);
-            rc = -1;
-        } else {
-            rc = add_pair(b, domains[i], cert_pem, key_pem, err);
+    if (name[0] == '.' || (!has_suffix(name, ".crt") && !has_suffix(name, ".key")) ||
+        name_in_set(name, len - 4, domains, n))
+        return NULL;
+    if (!links_to(dir, name, LINK_TO_CRT) && !links_to(dir, name, LINK_TO_KEY))
+        return NULL;
+    return xstrndup(name, len - 4);
+}
+
+/* A temporary link left by a crash of atomic_symlink: ".<name>.<pid>.link". */
+static bool leftover_link(const char *name)
+{
+    return name[0] == '.' && has_suffix(name, ".link");
+}
+
+static void remove_entry(const char *dir, const char *name)
+{
+    char *path = xasprintf("%s/%s", dir, name);
+
+    (void)unlink(path);
+    free(path);
+}
+
+/* Step 5: every entry of the directory that is no longer needed. */
+static void tidy(const char *dir, const char *current_gen, const char *const *domains, size_t n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    if (d == NULL) {
+        log_warn("cannot list %s to remove old certificate files", dir);
+        return;
+    }
+    while ((e = readdir(d)) != NULL) {
+        char *stale;
+
+        if (strncmp(e->d_name, GEN_PREFIX, strlen(GEN_PREFIX)) == 0) {
+            if (strcmp(e->d_name, current_gen) != 0)
+                remove_generation(dir, e->d_name);
+        } else if (leftover_link(e->d_name)) {
+            remove_entry(dir, e->d_name);
+        } else if ((stale = stale_pair(dir, e->d_name, domains, n)) != NULL) {
+            remove_pair(dir, stale); /* the .crt first */
+            free(stale);
         }
     }
-    if (rc == 0)
-        rc = add_pair(b, CERT_FILES_NAME, cert_pem, key_pem, err);
-    if (rc == 0)
-        rc = atomic_batch_commit(b, err);
-    atomic_batch_free(b);
-    return rc;
+    closedir(d);
+}
+
+static int check_names(const char *const *domains, size_t n, char **err)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!safe_name(domains[i])) {
+            *err = xasprintf("'%s' cannot be a file name", domains[i]);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 int cert_files_install(const char *dir, const char *const *domains, size_t n,
                        const char *const *old, size_t n_old, const char *cert_pem,
                        const char *key_pem, char **err)
 {
-    char *pending;
+    char *gen, *pending;
 
-    if (write_pairs(dir, domains, n, cert_pem, key_pem, err) < 0)
+    if (check_names(domains, n, err) < 0 || crashed("start", err) ||
+        adopt_plain_files(dir, err) < 0 || crashed("adopted", err))
         return -1;
+    if ((gen = write_generation(dir, cert_pem, key_pem, err)) == NULL)
+        return -1;
+    if (crashed("written", err) || link_names(dir, domains, n, err) < 0 || crashed("linked", err) ||
+        atomic_dir_sync(dir, err) < 0 || crashed("synced", err) || switch_live(dir, gen, err) < 0 ||
+        crashed("switched", err)) {
+        free(gen);
+        return -1;
+    }
     for (size_t i = 0; i < n_old; i++)
         if (safe_name(old[i]) && !in_list(old[i], domains, n))
             remove_pair(dir, old[i]);
+    tidy(dir, strrchr(gen, '/') + 1, domains, n);
     pending = cert_files_path(dir, CERT_FILE_PENDING_KEY);
-    (void)unlink(pending); /* the renames synced the directory; these unlinks may wait */
+    (void)unlink(pending);
     free(pending);
+    free(gen);
     return 0;
 }

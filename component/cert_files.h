@@ -1,11 +1,20 @@
 /* cup-xmpp-s2s on disk, in the layout Prosody reads: `<dir>/<domain>.crt` and `<domain>.key`
- * for every domain of the set (key mode 0600), plus imdomaind's own copies `cup-xmpp-s2s.crt`,
- * `cup-xmpp-s2s.key` and the key a CSR was made for, `cup-xmpp-s2s.pending.key`. Every file is
- * replaced atomically (util/atomic_file: temporary file, sync, rename, sync of the directory);
- * an install syncs all its temporaries at once before the first rename. */
+ * for every domain of the set, plus imdomaind's own names `cup-xmpp-s2s.crt` and
+ * `cup-xmpp-s2s.key`, all of them relative symbolic links into one generation directory:
+ *
+ *   <domain>.crt -> .cup-xmpp-s2s.live/cup-xmpp-s2s.crt      (and .key the same way)
+ *   .cup-xmpp-s2s.live -> .cup-xmpp-s2s.gen-XXXXXX             (switched by one rename)
+ *   .cup-xmpp-s2s.gen-XXXXXX/cup-xmpp-s2s.crt (0644), cup-xmpp-s2s.key (0600)
+ *
+ * so a regeneration writes two files and switches one link, whatever the number of domains,
+ * and the certificate and its key change together. The key a CSR was made for is a plain file,
+ * `cup-xmpp-s2s.pending.key` (0600), replaced atomically (util/atomic_file). Hidden names keep
+ * Prosody's certificate index out of the generation directories (it skips directories whose
+ * name starts with a dot, and follows the links: stat, not lstat). */
 #ifndef IMD_CERT_FILES_H
 #define IMD_CERT_FILES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define CERT_FILES_NAME "cup-xmpp-s2s"
@@ -26,12 +35,19 @@ int cert_files_write_pending(const char *dir, const char *key_pem, char **err);
 
 /*
  * Installs `cert_pem` (leaf first, then its chain) and `key_pem` for every name of `domains`
- * and as imdomaind's own copies, removes the pending key, and removes `<name>.crt/.key` for each
- * name of `old` (the previous set) no longer in `domains`. 0, or -1 with *err at the first
- * failure (files already replaced stay replaced: running it again finishes the job).
+ * and as imdomaind's own files, removes the pending key, and removes the links of names no
+ * longer in `domains` (and `<name>.crt/.key` of each name of `old`, the previous set, whatever
+ * they are: files of the layout before the links). 0, or -1 with *err at the first failure:
+ * every name then still gives the old pair or already the new one (see cert_files.c), and
+ * running it again finishes the job.
  */
 int cert_files_install(const char *dir, const char *const *domains, size_t n,
                        const char *const *old, size_t n_old, const char *cert_pem,
                        const char *key_pem, char **err);
+
+/* For tests only (NULL otherwise): called at every point of an install where the process could
+ * die; when it returns true the install stops right there, cleans nothing up, and returns -1
+ * as if it had crashed. `step` names the point. */
+extern bool (*cert_files_crash_point)(const char *step);
 
 #endif

@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,18 +45,29 @@ static int write_all(int fd, const char *data, size_t len)
     return 0;
 }
 
-/* The rename is already done: a failure here only weakens durability, so it is logged. */
-static void sync_dir(const char *dir)
+int atomic_dir_sync(const char *dir, char **err)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
-    if (fd < 0) {
-        log_warn("cannot open directory %s to sync it", dir);
-        return;
+    if (fd < 0 || fsync(fd) != 0) {
+        set_err(err, "cannot sync the directory %s: %s", dir, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
     }
-    if (fsync(fd) != 0)
-        log_warn("cannot sync directory %s", dir);
     close(fd);
+    return 0;
+}
+
+/* The rename is already done: a failure here only weakens durability, so it is logged. */
+static void sync_dir(const char *dir)
+{
+    char *err = NULL;
+
+    if (atomic_dir_sync(dir, &err) != 0) {
+        log_warn("%s", err);
+        free(err);
+    }
 }
 
 /* Splits `path` into a directory (caller frees) and a base name (borrowed from `path`). */
@@ -73,8 +83,7 @@ static char *split_path(const char *path, const char **base)
     return slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
 }
 
-static int fill_temp(int fd, const char *tmp, const void *data, size_t len, mode_t mode,
-                     bool sync, char **err)
+static int fill_temp(int fd, const char *tmp, const void *data, size_t len, mode_t mode, char **err)
 {
     if (fchmod(fd, mode) != 0) {
         set_err(err, "cannot set the mode of %s: %s", tmp, strerror(errno));
@@ -84,17 +93,31 @@ static int fill_temp(int fd, const char *tmp, const void *data, size_t len, mode
         set_err(err, "cannot write %s: %s", tmp, strerror(errno));
         return -1;
     }
-    if (sync && fsync(fd) != 0) {
+    if (fsync(fd) != 0) {
         set_err(err, "cannot sync %s: %s", tmp, strerror(errno));
         return -1;
     }
     return 0;
 }
 
-/* The content of `path` in a new temporary file beside it, closed (and synced when asked).
- * Returns the temporary's name (caller frees), or NULL with *err and nothing left behind. */
-static char *make_temp(const char *path, const void *data, size_t len, mode_t mode, bool sync,
-                       char **err)
+/* Fills the new file `name` open on `fd`, syncs and closes it; on failure removes it. */
+static int fill_new(int fd, const char *name, const void *data, size_t len, mode_t mode, char **err)
+{
+    if (fill_temp(fd, name, data, len, mode, err) != 0) {
+        close(fd);
+    } else if (close(fd) != 0) {
+        set_err(err, "cannot write %s: %s", name, strerror(errno));
+    } else {
+        return 0;
+    }
+    if (unlink(name) != 0)
+        log_warn("cannot remove the unfinished file %s", name);
+    return -1;
+}
+
+/* The content of `path` in a new temporary file beside it, synced and closed. Returns the
+ * temporary's name (caller frees), or NULL with *err and nothing left behind. */
+static char *make_temp(const char *path, const void *data, size_t len, mode_t mode, char **err)
 {
     const char *base;
     char *dir = split_path(path, &base);
@@ -109,19 +132,10 @@ static char *make_temp(const char *path, const void *data, size_t len, mode_t mo
         set_err(err, "cannot create a temporary file in %s: %s", dir, strerror(errno));
         goto fail;
     }
-    if (fill_temp(fd, tmp, data, len, mode, sync, err) != 0) {
-        close(fd);
-        goto remove;
-    }
-    if (close(fd) != 0) {
-        set_err(err, "cannot write %s: %s", tmp, strerror(errno));
-        goto remove;
-    }
+    if (fill_new(fd, tmp, data, len, mode, err) != 0)
+        goto fail;
     free(dir);
     return tmp;
-remove:
-    if (unlink(tmp) != 0)
-        log_warn("cannot remove the temporary file %s", tmp);
 fail:
     free(tmp);
     free(dir);
@@ -140,7 +154,7 @@ static int rename_temp(const char *tmp, const char *path, char **err)
 
 int atomic_file_write(const char *path, const void *data, size_t len, mode_t mode, char **err)
 {
-    char *tmp = make_temp(path, data, len, mode, true, err), *dir;
+    char *tmp = make_temp(path, data, len, mode, err), *dir;
     const char *base;
 
     if (tmp == NULL)
@@ -156,81 +170,51 @@ int atomic_file_write(const char *path, const void *data, size_t len, mode_t mod
     return 0;
 }
 
-/* ---- several files of one directory, synced together ---- */
-
-struct atomic_entry {
-    char *tmp;  /* NULL once renamed */
-    char *path;
-};
-
-struct atomic_batch {
-    char *dir;
-    struct atomic_entry *e;
-    size_t n;
-};
-
-struct atomic_batch *atomic_batch_new(const char *dir)
+int atomic_file_create(const char *path, const void *data, size_t len, mode_t mode, char **err)
 {
-    struct atomic_batch *b = xcalloc(1, sizeof(*b));
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
-    b->dir = xstrdup(dir);
-    return b;
-}
-
-int atomic_batch_add(struct atomic_batch *b, const char *name, const void *data, size_t len,
-                     mode_t mode, char **err)
-{
-    char *path = xasprintf("%s/%s", b->dir, name);
-    char *tmp = strchr(name, '/') ? NULL : make_temp(path, data, len, mode, false, err);
-
-    if (tmp == NULL) {
-        if (strchr(name, '/'))
-            set_err(err, "cannot write %s: '%s' is not a plain file name", path, name);
-        free(path);
+    if (fd < 0) {
+        set_err(err, "cannot create %s: %s", path, strerror(errno));
         return -1;
     }
-    b->e = xrealloc(b->e, (b->n + 1) * sizeof(*b->e));
-    b->e[b->n].tmp = tmp;
-    b->e[b->n].path = path;
-    b->n++;
-    return 0;
+    return fill_new(fd, path, data, len, mode, err);
 }
 
-/* One syncfs makes every temporary durable before any rename: hundreds of files cost one flush
- * instead of one fsync each. */
-int atomic_batch_commit(struct atomic_batch *b, char **err)
-{
-    int fd = open(b->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+/* ---- symbolic links ---- */
 
-    if (fd < 0 || syncfs(fd) != 0) {
-        set_err(err, "cannot sync the files in %s: %s", b->dir, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+/* A new link beside `path` under a name no reader looks for (a leftover from a crash is
+ * replaced the next time). */
+static char *make_temp_link(const char *target, const char *path, char **err)
+{
+    const char *base;
+    char *dir = split_path(path, &base);
+    char *tmp = xasprintf("%s/.%s.%ld.link", dir, base, (long)getpid());
+
+    free(dir);
+    if (symlink(target, tmp) != 0 &&
+        (errno != EEXIST || unlink(tmp) != 0 || symlink(target, tmp) != 0)) {
+        set_err(err, "cannot create a link beside %s: %s", path, strerror(errno));
+        free(tmp);
+        return NULL;
+    }
+    return tmp;
+}
+
+int atomic_symlink(const char *target, const char *path, char **err)
+{
+    char *tmp;
+    int rc;
+
+    if (symlink(target, path) == 0)
+        return 0;
+    if (errno != EEXIST) {
+        set_err(err, "cannot create the link %s: %s", path, strerror(errno));
         return -1;
     }
-    close(fd);
-    for (size_t i = 0; i < b->n; i++) {
-        int rc = rename_temp(b->e[i].tmp, b->e[i].path, err);
-        free(b->e[i].tmp);
-        b->e[i].tmp = NULL;
-        if (rc < 0)
-            return -1;
-    }
-    sync_dir(b->dir);
-    return 0;
-}
-
-void atomic_batch_free(struct atomic_batch *b)
-{
-    if (b == NULL)
-        return;
-    for (size_t i = 0; i < b->n; i++) {
-        if (b->e[i].tmp && unlink(b->e[i].tmp) != 0)
-            log_warn("cannot remove the temporary file %s", b->e[i].tmp);
-        free(b->e[i].tmp);
-        free(b->e[i].path);
-    }
-    free(b->e);
-    free(b->dir);
-    free(b);
+    if ((tmp = make_temp_link(target, path, err)) == NULL)
+        return -1;
+    rc = rename_temp(tmp, path, err);
+    free(tmp);
+    return rc;
 }

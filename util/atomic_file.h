@@ -1,6 +1,8 @@
 /* Replacing a file so that readers see the old content or the new one, never a mix, and the
  * new one survives a crash once the call returned: temporary file in the same directory with
- * the final mode, fsync, rename over the old name, fsync of the directory. */
+ * the final mode, fsync, rename over the old name, fsync of the directory. Also the pieces to
+ * switch several files at once (component/cert_files.c): files created in a directory nobody
+ * reads yet, symbolic links replaced by rename, directory syncs. */
 #ifndef IMD_ATOMIC_FILE_H
 #define IMD_ATOMIC_FILE_H
 
@@ -16,17 +18,21 @@
 int atomic_file_write(const char *path, const void *data, size_t len, mode_t mode, char **err);
 
 /*
- * Many files of one directory replaced together (the certificate files of every domain): each
- * add writes a temporary file; commit syncs them all at once (syncfs), then renames them in the
- * order they were added and syncs the directory. A failed add or commit leaves the files not
- * yet renamed untouched; free removes the temporaries left. Errors as for atomic_file_write.
+ * Creates `path`, which must not exist, with `len` bytes of `data` and permission bits `mode`,
+ * synced (fsync) before it returns; the directory is not synced. For a file nobody reads before
+ * the caller publishes it (a new directory that a symlink switched by rename will point to).
+ * 0, or -1 with *err and no file left behind.
  */
-struct atomic_batch;
-struct atomic_batch *atomic_batch_new(const char *dir);
-/* `name` is a file name inside the directory (no '/'). 0, or -1 with *err. */
-int atomic_batch_add(struct atomic_batch *b, const char *name, const void *data, size_t len,
-                     mode_t mode, char **err);
-int atomic_batch_commit(struct atomic_batch *b, char **err);
-void atomic_batch_free(struct atomic_batch *b);
+int atomic_file_create(const char *path, const void *data, size_t len, mode_t mode, char **err);
+
+/*
+ * Makes `path` a symbolic link to `target`: created when `path` does not exist, otherwise
+ * replaced at once by a new link renamed over it (a reader finds the old entry or the new one,
+ * never none). Not synced: the caller syncs the directory. 0, or -1 with *err.
+ */
+int atomic_symlink(const char *target, const char *path, char **err);
+
+/* fsync of a directory (its entries: creations, renames). 0, or -1 with *err. */
+int atomic_dir_sync(const char *dir, char **err);
 
 #endif

@@ -1,6 +1,10 @@
 /* Unit tests for component/cert: every key type gives a certificate that parses back with the
  * expected extensions (checked with OpenSSL's API and with `openssl x509 -text`), keys match,
- * CSRs verify, and the import check refuses what it must with a clear reason. */
+ * CSRs verify, and the import check refuses what it must with a clear reason. The files
+ * (component/cert_files): Prosody's layout as links into one generation, a regeneration that
+ * leaves the links alone, stale names removed, the plain files of the layout before the links
+ * taken over, and an install stopped at every point where it could crash leaving every name
+ * with a matching pair, all old or all new. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,13 +16,19 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "component/cert.h"
+#include "component/cert_files.h"
 
 static const char *const three[] = {"a.example.test", "b.example.test", "c.example.test"};
 
@@ -398,6 +408,367 @@ static void test_serials_differ(void **state)
     free(key);
 }
 
+/* ---- the files ---- */
+
+/* The files do not parse what they hold: short texts stand for a certificate and its key. */
+struct pair {
+    const char *crt, *key;
+};
+
+static const struct pair P1 = {"certificate one\n", "key one\n"};
+static const struct pair P2 = {"certificate two\n", "key two\n"};
+
+static const char *const set_old[] = {"a.example.test", "b.example.test", "c.example.test"};
+static const char *const set_new[] = {"b.example.test", "c.example.test", "d.example.test"};
+static const char *const every_name[] = {"a.example.test", "b.example.test", "c.example.test",
+                                         "d.example.test", CERT_FILES_NAME};
+
+static int remove_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static char *fresh_dir(void)
+{
+    char *dir = strdup("/tmp/imd-certfiles-XXXXXX");
+
+    assert_non_null(mkdtemp(dir));
+    return dir;
+}
+
+static void drop_dir(char *dir)
+{
+    nftw(dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+    free(dir);
+}
+
+/* What `dir`/`name` gives a reader following links (caller frees), or NULL. */
+static char *read_name(const char *dir, const char *name)
+{
+    char path[256], *buf = calloc(1, 256);
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if ((fp = fopen(path, "r")) == NULL) {
+        free(buf);
+        return NULL;
+    }
+    assert_true(fread(buf, 1, 255, fp) < 255);
+    fclose(fp);
+    return buf;
+}
+
+/* The pair `base`.crt and `base`.key give: &P1, &P2, NULL when no .crt is there (a lone .key
+ * is ignored by Prosody). Fails on a .crt without its key or a mixed pair. */
+static const struct pair *pair_of(const char *dir, const char *base)
+{
+    char name[128], *crt, *key;
+    const struct pair *found = NULL;
+
+    snprintf(name, sizeof(name), "%s.crt", base);
+    crt = read_name(dir, name);
+    snprintf(name, sizeof(name), "%s.key", base);
+    key = read_name(dir, name);
+    if (crt != NULL) {
+        if (key == NULL)
+            fail_msg("%s.crt without its key", base);
+        if (strcmp(crt, P1.crt) == 0 && strcmp(key, P1.key) == 0)
+            found = &P1;
+        else if (strcmp(crt, P2.crt) == 0 && strcmp(key, P2.key) == 0)
+            found = &P2;
+        else
+            fail_msg("%s: '%s' with '%s' is not a pair", base, crt, key);
+    }
+    free(crt);
+    free(key);
+    return found;
+}
+
+/* Every name of `set` (and the own name) gives `p`. */
+static bool complete(const char *dir, const char *const *set, size_t n, const struct pair *p)
+{
+    if (pair_of(dir, CERT_FILES_NAME) != p)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (pair_of(dir, set[i]) != p)
+            return false;
+    return true;
+}
+
+static int install(const char *dir, const char *const *set, const char *const *old,
+                   const struct pair *p, char **err)
+{
+    return cert_files_install(dir, set, 3, old, old ? 3 : 0, p->crt, p->key, err);
+}
+
+static bool expected_link(const char *name, const char *const *set)
+{
+    char want[128];
+
+    for (size_t i = 0; i <= 3; i++) {
+        const char *base = i < 3 ? set[i] : CERT_FILES_NAME;
+        for (int k = 0; k < 2; k++) {
+            snprintf(want, sizeof(want), "%s.%s", base, k == 0 ? "crt" : "key");
+            if (strcmp(name, want) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+/* The directory holds the links of `set` and the own name, .live and one generation: no stale
+ * name, no old generation, no temporary, no pending key. */
+static void assert_only_layout(const char *dir, const char *const *set)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int links = 0, gens = 0, live = 0;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (strcmp(e->d_name, "." CERT_FILES_NAME ".live") == 0)
+            live++;
+        else if (strncmp(e->d_name, "." CERT_FILES_NAME ".gen-", 18) == 0)
+            gens++;
+        else if (expected_link(e->d_name, set))
+            links++;
+        else
+            fail_msg("unexpected %s in %s", e->d_name, dir);
+    }
+    closedir(d);
+    assert_int_equal(links, 4 * 2);
+    assert_int_equal(gens, 1);
+    assert_int_equal(live, 1);
+}
+
+static mode_t mode_of(const char *dir, const char *name, bool follow)
+{
+    char path[256];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_int_equal(follow ? stat(path, &st) : lstat(path, &st), 0);
+    return st.st_mode;
+}
+
+static void test_files_layout(void **state)
+{
+    char *dir = fresh_dir(), *err = NULL, *got, target[256];
+    ssize_t len;
+
+    (void)state;
+    assert_int_equal(install(dir, set_old, NULL, &P1, &err), 0);
+    assert_true(complete(dir, set_old, 3, &P1));
+    for (size_t i = 0; i < 3; i++) {
+        char name[128], path[256];
+        snprintf(name, sizeof(name), "%s.key", set_old[i]);
+        assert_true(S_ISLNK(mode_of(dir, name, false)));
+        assert_int_equal(mode_of(dir, name, true) & 07777, CERT_FILES_KEY_MODE);
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        len = readlink(path, target, sizeof(target) - 1);
+        assert_true(len > 0);
+        assert_int_not_equal(target[0], '/'); /* relative: the directory can move */
+    }
+    got = cert_files_read(dir, CERT_FILE_CERT, &err);
+    assert_string_equal(got, P1.crt);
+    free(got);
+    assert_only_layout(dir, set_old);
+    drop_dir(dir);
+}
+
+static ino_t inode_of(const char *dir, const char *name)
+{
+    char path[256];
+    struct stat st;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_int_equal(lstat(path, &st), 0);
+    return st.st_ino;
+}
+
+static void put_file(const char *dir, const char *name, const char *text, mode_t mode)
+{
+    char path[256];
+    FILE *fp;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_non_null(fp = fopen(path, "w"));
+    fputs(text, fp);
+    fclose(fp);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+/* What crashes leave: a temporary link and a generation nothing points at. */
+static void leave_crash_garbage(const char *dir)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "%s/.b.example.test.crt.99999.link", dir);
+    assert_int_equal(symlink("." CERT_FILES_NAME ".live/" CERT_FILES_NAME ".crt", path), 0);
+    snprintf(path, sizeof(path), "%s/." CERT_FILES_NAME ".gen-abcdef", dir);
+    assert_int_equal(mkdir(path, 0755), 0);
+    put_file(path, CERT_FILES_NAME ".key", "half-written key\n", CERT_FILES_KEY_MODE);
+}
+
+/* The same set again with a new pair: the links stay as they are, one generation remains, the
+ * pending key and what crashes left are gone. */
+static void test_files_regenerate_keeps_links(void **state)
+{
+    char *dir = fresh_dir(), *err = NULL;
+    ino_t before;
+
+    (void)state;
+    assert_int_equal(install(dir, set_old, NULL, &P1, &err), 0);
+    before = inode_of(dir, "b.example.test.crt");
+    assert_int_equal(cert_files_write_pending(dir, "pending key\n", &err), 0);
+    leave_crash_garbage(dir);
+    assert_int_equal(install(dir, set_old, set_old, &P2, &err), 0);
+    assert_true(complete(dir, set_old, 3, &P2));
+    assert_int_equal(inode_of(dir, "b.example.test.crt"), before);
+    assert_only_layout(dir, set_old); /* the pending key is gone */
+    drop_dir(dir);
+}
+
+/* a.example.test leaves the set: its links go, d.example.test gets its own. */
+static void test_files_stale_names_removed(void **state)
+{
+    char *dir = fresh_dir(), *err = NULL;
+
+    (void)state;
+    assert_int_equal(install(dir, set_old, NULL, &P1, &err), 0);
+    assert_int_equal(install(dir, set_new, NULL, &P2, &err), 0); /* found by their links */
+    assert_true(complete(dir, set_new, 3, &P2));
+    assert_null(read_name(dir, "a.example.test.key"));
+    assert_only_layout(dir, set_new);
+    drop_dir(dir);
+}
+
+/* The layout before the links: plain files for every name and the own name. */
+static void plain_layout(const char *dir, const char *const *set, const struct pair *p)
+{
+    char name[128];
+
+    for (size_t i = 0; i <= 3; i++) {
+        const char *base = i < 3 ? set[i] : CERT_FILES_NAME;
+        snprintf(name, sizeof(name), "%s.key", base);
+        put_file(dir, name, p->key, CERT_FILES_KEY_MODE);
+        snprintf(name, sizeof(name), "%s.crt", base);
+        put_file(dir, name, p->crt, CERT_FILES_CERT_MODE);
+    }
+}
+
+static void test_files_take_over_plain_files(void **state)
+{
+    char *dir = fresh_dir(), *err = NULL;
+
+    (void)state;
+    plain_layout(dir, set_old, &P1);
+    assert_int_equal(install(dir, set_new, set_old, &P2, &err), 0);
+    assert_true(complete(dir, set_new, 3, &P2));
+    assert_null(read_name(dir, "a.example.test.crt"));
+    assert_null(read_name(dir, "a.example.test.key"));
+    assert_true(S_ISLNK(mode_of(dir, "b.example.test.crt", false)));
+    assert_true(S_ISLNK(mode_of(dir, CERT_FILES_NAME ".key", false)));
+    assert_only_layout(dir, set_new);
+    drop_dir(dir);
+}
+
+static void test_files_refuse_bad_names(void **state)
+{
+    static const char *const bad[] = {"a.example.test", "../etc", "c.example.test"};
+    char *dir = fresh_dir(), *err = NULL;
+
+    (void)state;
+    assert_int_equal(install(dir, set_old, NULL, &P1, &err), 0);
+    assert_int_equal(install(dir, bad, NULL, &P2, &err), -1);
+    assert_non_null(strstr(err, "cannot be a file name"));
+    free(err);
+    assert_true(complete(dir, set_old, 3, &P1));
+    drop_dir(dir);
+}
+
+/* ---- crashes ---- */
+
+static int crash_at, crash_count;
+
+static bool crash_here(const char *step)
+{
+    (void)step;
+    return ++crash_count == crash_at;
+}
+
+/* Every name that has a .crt gives a matching pair (pair_of fails otherwise), and the set is
+ * either the old one complete or the new one complete. */
+static void check_consistent(const char *dir, const char *const *old_set, const char *step)
+{
+    for (size_t i = 0; i < sizeof(every_name) / sizeof(*every_name); i++)
+        (void)pair_of(dir, every_name[i]);
+    if (!complete(dir, old_set, 3, &P1) && !complete(dir, set_new, 3, &P2))
+        fail_msg("stopped at point %d (%s): neither the old set nor the new one", crash_at, step);
+}
+
+/* Installs set_new over `prepare`'s state, stopped at point 1, 2, ... until an install runs to
+ * the end; after each stop the files are consistent, and an install run again completes. */
+static void crash_everywhere(void (*prepare)(const char *dir), const char *const *old_set)
+{
+    int points = 0;
+
+    for (crash_at = 1;; crash_at++) {
+        char *dir = fresh_dir(), *err = NULL;
+        int rc;
+
+        prepare(dir);
+        crash_count = 0;
+        cert_files_crash_point = crash_here;
+        rc = install(dir, set_new, old_set, &P2, &err);
+        cert_files_crash_point = NULL;
+        if (rc == 0) {
+            assert_true(complete(dir, set_new, 3, &P2));
+            drop_dir(dir);
+            break;
+        }
+        assert_non_null(strstr(err, "(test)"));
+        check_consistent(dir, old_set, err);
+        free(err);
+        err = NULL;
+        assert_int_equal(install(dir, set_new, old_set, &P2, &err), 0);
+        assert_true(complete(dir, set_new, 3, &P2));
+        assert_null(read_name(dir, "a.example.test.key"));
+        assert_only_layout(dir, set_new);
+        drop_dir(dir);
+        points++;
+    }
+    /* start, adopted, written, a link and a half link per name, linked, synced, switched */
+    assert_true(points >= 3 * 2 + 6);
+}
+
+static void links_with_p1(const char *dir)
+{
+    char *err = NULL;
+
+    assert_int_equal(install(dir, set_old, NULL, &P1, &err), 0);
+}
+
+static void plain_with_p1(const char *dir)
+{
+    plain_layout(dir, set_old, &P1);
+}
+
+static void test_files_crash_at_every_point(void **state)
+{
+    (void)state;
+    crash_everywhere(links_with_p1, set_old);
+}
+
+static void test_files_crash_while_taking_over(void **state)
+{
+    (void)state;
+    crash_everywhere(plain_with_p1, set_old);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -411,6 +782,13 @@ int main(void)
         cmocka_unit_test(test_import_accepts_match),
         cmocka_unit_test(test_import_refusals),
         cmocka_unit_test(test_serials_differ),
+        cmocka_unit_test(test_files_layout),
+        cmocka_unit_test(test_files_regenerate_keeps_links),
+        cmocka_unit_test(test_files_stale_names_removed),
+        cmocka_unit_test(test_files_take_over_plain_files),
+        cmocka_unit_test(test_files_refuse_bad_names),
+        cmocka_unit_test(test_files_crash_at_every_point),
+        cmocka_unit_test(test_files_crash_while_taking_over),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

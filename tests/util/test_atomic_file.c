@@ -1,6 +1,7 @@
 /* Unit tests for util/atomic_file: exact bytes, the requested mode whatever the umask, a
  * replacement by rename (an old reader keeps the old file), and on every failure the old file
- * intact, a clear error and no temporary file left in the directory; the same for batches. */
+ * intact, a clear error and no temporary file left in the directory; new files (exclusive,
+ * synced) and symbolic links created or replaced by rename; directory syncs. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -251,72 +252,111 @@ static void test_write_fails_midway(void **state)
     assert_int_equal(entries(t->dir), 1);
 }
 
-/* ---- batches ---- */
+/* ---- new files, links, directory syncs ---- */
 
-static void test_batch_replaces_all(void **state)
+static void test_create_new_file(void **state)
 {
     struct tmp *t = *state;
-    struct atomic_batch *b = atomic_batch_new(t->dir);
-    char other[160], *got;
+    char path[160], *got;
     struct stat st;
     size_t len;
 
-    assert_int_equal(atomic_batch_add(b, "file", "one", 3, 0600, NULL), 0);
-    assert_int_equal(atomic_batch_add(b, "other", "two", 3, 0644, NULL), 0);
-    assert_old_intact(t); /* nothing visible before the commit */
-    assert_int_equal(atomic_batch_commit(b, NULL), 0);
-    atomic_batch_free(b);
-    got = contents(t->path, &len);
-    assert_string_equal(got, "one");
+    mode_t old_mask = umask(0077);
+
+    snprintf(path, sizeof(path), "%s/new", t->dir);
+    assert_int_equal(atomic_file_create(path, "fresh", 5, 0644, NULL), 0);
+    umask(old_mask);
+    got = contents(path, &len);
+    assert_int_equal(len, 5);
+    assert_memory_equal(got, "fresh", 5);
     free(got);
-    snprintf(other, sizeof(other), "%s/other", t->dir);
-    assert_int_equal(stat(other, &st), 0);
+    assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0644);
     assert_int_equal(entries(t->dir), 2);
 }
 
-/* Given up before the commit (a bad name): nothing changes and no temporary stays. */
-static void test_batch_abandoned(void **state)
+/* An existing file is never overwritten: it stays as it was and the error names it. */
+static void test_create_refuses_existing(void **state)
 {
     struct tmp *t = *state;
-    struct atomic_batch *b = atomic_batch_new(t->dir);
     char *err = NULL;
 
-    assert_int_equal(atomic_batch_add(b, "file", "new", 3, 0600, NULL), 0);
-    assert_int_equal(atomic_batch_add(b, "sub/x", "new", 3, 0600, &err), -1);
-    assert_non_null(strstr(err, "not a plain file name"));
+    assert_int_equal(atomic_file_create(t->path, "new", 3, 0600, &err), -1);
+    assert_non_null(strstr(err, "cannot create"));
+    assert_non_null(strstr(err, "File exists"));
     free(err);
-    atomic_batch_free(b);
     assert_old_intact(t);
     assert_int_equal(entries(t->dir), 1);
 }
 
-/* A rename fails half-way: the files before it are replaced, the rest untouched, and no
- * temporary stays once the batch is freed. */
-static void test_batch_rename_fails(void **state)
+static char *link_target(const char *path)
+{
+    static char buf[256];
+    ssize_t n = readlink(path, buf, sizeof(buf) - 1);
+
+    assert_true(n >= 0);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* A new name, then the same name replaced twice: over a link and over a regular file. */
+static void test_symlink_created_and_replaced(void **state)
 {
     struct tmp *t = *state;
-    struct atomic_batch *b = atomic_batch_new(t->dir);
-    char sub[160], inside[200], *err = NULL, *got;
-    size_t len;
+    char path[160];
+
+    snprintf(path, sizeof(path), "%s/link", t->dir);
+    assert_int_equal(atomic_symlink("file", path, NULL), 0);
+    assert_string_equal(link_target(path), "file");
+    assert_int_equal(atomic_symlink("elsewhere", path, NULL), 0);
+    assert_string_equal(link_target(path), "elsewhere");
+    assert_int_equal(atomic_symlink("link", t->path, NULL), 0);
+    assert_string_equal(link_target(t->path), "link");
+    assert_int_equal(entries(t->dir), 2); /* no temporary link left */
+}
+
+/* A temporary link left by a crash (same process id) does not stop the next replacement. */
+static void test_symlink_over_leftover(void **state)
+{
+    struct tmp *t = *state;
+    char leftover[200];
+
+    snprintf(leftover, sizeof(leftover), "%s/.file.%ld.link", t->dir, (long)getpid());
+    assert_int_equal(symlink("stale", leftover), 0);
+    assert_int_equal(atomic_symlink("new", t->path, NULL), 0);
+    assert_string_equal(link_target(t->path), "new");
+    assert_int_equal(entries(t->dir), 1);
+}
+
+/* A name that is a directory cannot become a link: a clear error, nothing else changes. */
+static void test_symlink_over_directory(void **state)
+{
+    struct tmp *t = *state;
+    char sub[160], *err = NULL;
+    struct stat st;
 
     snprintf(sub, sizeof(sub), "%s/sub", t->dir);
     assert_int_equal(mkdir(sub, 0755), 0);
-    snprintf(inside, sizeof(inside), "%s/x", sub);
-    put(inside, "x");
-    assert_int_equal(atomic_batch_add(b, "first", "1", 1, 0644, NULL), 0);
-    assert_int_equal(atomic_batch_add(b, "sub", "2", 1, 0644, NULL), 0);
-    assert_int_equal(atomic_batch_add(b, "file", "3", 1, 0644, NULL), 0);
-    assert_int_equal(atomic_batch_commit(b, &err), -1);
+    assert_int_equal(atomic_symlink("file", sub, &err), -1);
     assert_non_null(strstr(err, "cannot replace"));
     free(err);
-    atomic_batch_free(b);
+    assert_int_equal(lstat(sub, &st), 0);
+    assert_true(S_ISDIR(st.st_mode));
     assert_old_intact(t);
-    snprintf(inside, sizeof(inside), "%s/first", t->dir);
-    got = contents(inside, &len);
-    assert_string_equal(got, "1");
-    free(got);
-    assert_int_equal(entries(t->dir), 3); /* file, sub, first */
+    assert_int_equal(entries(t->dir), 2);
+}
+
+static void test_dir_sync(void **state)
+{
+    struct tmp *t = *state;
+    char missing[160], *err = NULL;
+
+    assert_int_equal(atomic_dir_sync(t->dir, NULL), 0);
+    snprintf(missing, sizeof(missing), "%s/missing", t->dir);
+    assert_int_equal(atomic_dir_sync(missing, &err), -1);
+    assert_non_null(strstr(err, "cannot sync the directory"));
+    free(err);
+    assert_int_equal(atomic_dir_sync(t->path, NULL), -1); /* not a directory */
 }
 
 int main(void)
@@ -331,9 +371,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rename_fails, make_tmp, drop_tmp),
         cmocka_unit_test_setup_teardown(test_err_may_be_null, make_tmp, drop_tmp),
         cmocka_unit_test_setup_teardown(test_write_fails_midway, make_tmp, drop_tmp),
-        cmocka_unit_test_setup_teardown(test_batch_replaces_all, make_tmp, drop_tmp),
-        cmocka_unit_test_setup_teardown(test_batch_abandoned, make_tmp, drop_tmp),
-        cmocka_unit_test_setup_teardown(test_batch_rename_fails, make_tmp, drop_tmp),
+        cmocka_unit_test_setup_teardown(test_create_new_file, make_tmp, drop_tmp),
+        cmocka_unit_test_setup_teardown(test_create_refuses_existing, make_tmp, drop_tmp),
+        cmocka_unit_test_setup_teardown(test_symlink_created_and_replaced, make_tmp, drop_tmp),
+        cmocka_unit_test_setup_teardown(test_symlink_over_leftover, make_tmp, drop_tmp),
+        cmocka_unit_test_setup_teardown(test_symlink_over_directory, make_tmp, drop_tmp),
+        cmocka_unit_test_setup_teardown(test_dir_sync, make_tmp, drop_tmp),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
