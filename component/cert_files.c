@@ -82,13 +82,15 @@ int cert_files_write_pending(const char *dir, const char *key_pem, char **err)
  *  2. link: every name of the new set gets its links into .live, the .key before the .crt
  *     (Prosody only takes a .crt whose .key exists: a crash between the two leaves a lone .key,
  *     which it ignores). .live still points at the old generation, so a new name gives the old
- *     pair, and a name that already had its links is not touched. A plain file of the old
+ *     pair (nothing on a first install: its links dangle, and Prosody skips a name whose files
+ *     do not stat), and a name that already had its links is not touched. A plain file of the old
  *     layout is replaced by its link: after step 0 both hold the same old content.
  *  3. sync the directory: the new generation's entry and the links are durable before .live
  *     can point at them.
  *  4. switch: .live is renamed to point at the new generation (rename(2) is atomic) and the
- *     directory synced. Before the rename every name gives the old pair, after it the new one:
- *     certificate and key change with one entry, so no name can pair a new .crt with an old .key.
+ *     directory synced. Before the rename every name gives the old pair (or nothing), after it
+ *     the new one: certificate and key change with one entry, so no name can pair a new .crt
+ *     with an old .key.
  *  5. tidy: links of names that left the set (.crt before .key), files of `old` names of the
  *     old layout, other generation directories and the pending key are removed. Not synced: a
  *     crash may bring some back, a stale name then gives the current pair and the next install
