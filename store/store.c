@@ -368,6 +368,20 @@ enum store_rc store_rollback(struct store *st)
     return store_exec(st, store_stmt(st, STMT_ROLLBACK, ""), "rollback", NULL);
 }
 
+enum store_rc store_read_begin(struct store *st)
+{
+    int rc = sqlite3_exec(st->db, "BEGIN DEFERRED", NULL, NULL, NULL);
+
+    return rc == SQLITE_OK ? STORE_OK : store_fail(st, rc, "begin read");
+}
+
+enum store_rc store_read_end(struct store *st)
+{
+    int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+
+    return rc == SQLITE_OK ? STORE_OK : store_fail(st, rc, "end read");
+}
+
 bool store_in_transaction(struct store *st)
 {
     return !sqlite3_get_autocommit(st->db);

@@ -56,6 +56,14 @@ enum store_rc store_begin(struct store *st);
 enum store_rc store_commit(struct store *st);
 enum store_rc store_rollback(struct store *st);
 
+/*
+ * A read-only transaction (BEGIN DEFERRED) around many lookups in a row: one snapshot and one
+ * set of WAL read locks instead of one per statement. Only reads may run until
+ * store_read_end(); it must not be open when store_begin() is called.
+ */
+enum store_rc store_read_begin(struct store *st);
+enum store_rc store_read_end(struct store *st);
+
 /* True between store_begin() and store_commit()/store_rollback(). */
 bool store_in_transaction(struct store *st);
 
