@@ -16,6 +16,7 @@
 #include "store/store_settings.h"
 #include "store/store_topo.h"
 #include "xmpp/stanza.h"
+#include "tests/lib/tmpstore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,10 +43,8 @@ static int setup(void **state)
     struct fx *fx = calloc(1, sizeof(*fx));
     char *err = NULL;
 
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/imd-cmd-domains-XXXXXX");
-    if (mkdtemp(fx->dir) == NULL)
+    if (tmpstore_make(fx->dir, sizeof(fx->dir), fx->db, sizeof(fx->db), "cmd-domains") != 0)
         return -1;
-    snprintf(fx->db, sizeof(fx->db), "%s/test.db", fx->dir);
     snprintf(fx->vhosts, sizeof(fx->vhosts), "%s/vhosts.cfg.lua", fx->dir);
     fx->app.store = store_open(fx->db, &err);
     if (fx->app.store == NULL)
@@ -63,8 +62,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fx *fx = *state;
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char p[128];
 
     apply_free(fx->app.apply);
     adhoc_free(fx->app.adhoc);
@@ -72,12 +69,8 @@ static int teardown(void **state)
     assert_int_equal(uv_loop_close(&fx->loop), 0);
     assert_int_equal(store_close(fx->app.store), 0);
     xmpp_ctx_free(fx->ctx);
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", fx->db, suffixes[i]);
-        unlink(p);
-    }
     unlink(fx->vhosts);
-    rmdir(fx->dir);
+    tmpstore_remove(fx->dir, fx->db);
     free(fx);
     return 0;
 }

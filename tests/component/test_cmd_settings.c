@@ -15,6 +15,7 @@
 #include "store/store_topo.h"
 #include "store/store_user.h"
 #include "xmpp/stanza.h"
+#include "tests/lib/tmpstore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,10 +37,9 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     char *err = NULL;
 
-    snprintf(f->dir, sizeof(f->dir), "/tmp/imd-cmdset-XXXXXX");
-    if (mkdtemp(f->dir) == NULL || uv_loop_init(&f->loop) != 0)
+    if (tmpstore_make(f->dir, sizeof(f->dir), f->path, sizeof(f->path), "cmdset") != 0 ||
+        uv_loop_init(&f->loop) != 0)
         return -1;
-    snprintf(f->path, sizeof(f->path), "%s/test.db", f->dir);
     xmpp_initialize();
     f->app.ctx = xmpp_ctx_new(NULL, NULL);
     f->app.loop = &f->loop;
@@ -55,8 +55,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char p[128];
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
 
     job_runner_stop(f->app.jobs);
     uv_run(&f->loop, UV_RUN_DEFAULT);
@@ -66,11 +64,7 @@ static int teardown(void **state)
     xmpp_ctx_free(f->app.ctx);
     xmpp_shutdown();
     assert_int_equal(uv_loop_close(&f->loop), 0);
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
+    tmpstore_remove(f->dir, f->path);
     free(f);
     return 0;
 }

@@ -12,6 +12,7 @@
 #include "store/store_audit.h"
 #include "store/store_settings.h"
 #include "store/store_user.h"
+#include "tests/lib/tmpstore.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -86,10 +87,8 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
 
-    snprintf(f->dir, sizeof(f->dir), "/tmp/imd-job-XXXXXX");
-    if (f == NULL || mkdtemp(f->dir) == NULL)
+    if (f == NULL || tmpstore_make(f->dir, sizeof(f->dir), f->path, sizeof(f->path), "job") != 0)
         return -1;
-    snprintf(f->path, sizeof(f->path), "%s/test.db", f->dir);
     if (uv_loop_init(&f->loop) != 0)
         return -1;
     f->app.loop = &f->loop;
@@ -104,19 +103,13 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char p[128];
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
 
     job_runner_stop(f->app.jobs);
     uv_run(&f->loop, UV_RUN_DEFAULT);
     job_runner_free(f->app.jobs);
     store_close(f->app.store);
     assert_int_equal(uv_loop_close(&f->loop), 0);
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
+    tmpstore_remove(f->dir, f->path);
     free(f);
     return 0;
 }

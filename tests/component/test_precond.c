@@ -10,6 +10,7 @@
 #include "component/precond.h"
 #include "store/store_job.h"
 #include "store/store_topo.h"
+#include "tests/lib/tmpstore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,10 +29,8 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     char *err = NULL;
 
-    snprintf(f->dir, sizeof(f->dir), "/tmp/imd-precond-XXXXXX");
-    if (mkdtemp(f->dir) == NULL)
+    if (tmpstore_make(f->dir, sizeof(f->dir), f->path, sizeof(f->path), "precond") != 0)
         return -1;
-    snprintf(f->path, sizeof(f->path), "%s/test.db", f->dir);
     f->app.store = store_open(f->path, &err);
     if (f->app.store == NULL) {
         fprintf(stderr, "store_open: %s\n", err);
@@ -44,15 +43,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char p[128];
 
     assert_int_equal(store_close(f->app.store), 0);
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
+    tmpstore_remove(f->dir, f->path);
     free(f);
     return 0;
 }

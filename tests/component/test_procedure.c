@@ -15,6 +15,7 @@
 #include "store/store_job.h"
 #include "store/store_settings.h"
 #include "store/store_topo.h"
+#include "tests/lib/tmpstore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,10 +50,8 @@ static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
 
-    snprintf(f->dir, sizeof(f->dir), "/tmp/imd-proc-XXXXXX");
-    if (mkdtemp(f->dir) == NULL)
+    if (tmpstore_make(f->dir, sizeof(f->dir), f->path, sizeof(f->path), "proc") != 0)
         return -1;
-    snprintf(f->path, sizeof(f->path), "%s/test.db", f->dir);
     f->cfg.settle_time = 120;
     f->app.cfg = &f->cfg;
     open_store(f);
@@ -71,17 +70,11 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    static const char *const suffixes[] = {"", "-wal", "-shm"};
-    char p[128];
 
     store_procedure_clear(&f->p);
     services_free(f->app.services);
     assert_int_equal(store_close(f->app.store), 0);
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
-        unlink(p);
-    }
-    rmdir(f->dir);
+    tmpstore_remove(f->dir, f->path);
     free(f);
     return 0;
 }

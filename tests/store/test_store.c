@@ -15,6 +15,7 @@
 #include "store/store_settings.h"
 #include "store/store_topo.h"
 #include "store/store_user.h"
+#include "tests/lib/tmpstore.h"
 
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -43,10 +44,8 @@ static struct store *open_ok(const char *path)
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
-    snprintf(f->dir, sizeof(f->dir), "/tmp/imd-store-XXXXXX");
-    if (mkdtemp(f->dir) == NULL)
+    if (tmpstore_make(f->dir, sizeof(f->dir), f->path, sizeof(f->path), "store") != 0)
         return -1;
-    snprintf(f->path, sizeof(f->path), "%s/test.db", f->dir);
     f->st = open_ok(f->path);
     *state = f;
     return 0;
@@ -55,15 +54,9 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     struct fixture *f = *state;
-    char p[128];
 
     assert_int_equal(store_close(f->st), 0);
-    static const char *const suffixes[] = {"", "-wal", "-shm", "-journal"};
-    for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-        snprintf(p, sizeof(p), "%s%s", f->path, suffixes[i]);
-        unlink(p);
-    }
-    assert_int_equal(rmdir(f->dir), 0);
+    assert_int_equal(tmpstore_remove(f->dir, f->path), 0);
     free(f);
     return 0;
 }
