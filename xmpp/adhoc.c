@@ -38,6 +38,7 @@ struct adhoc_outcome {
     struct notes notes;
     char *cond, *app_cond, *text; /* OUT_REFUSE */
     const struct req *req;        /* the request being answered, for adhoc_defer */
+    struct session *s;            /* its session, for adhoc_defer */
     struct adhoc_later *later;    /* OUT_DEFER */
 };
 
@@ -117,6 +118,10 @@ struct adhoc_later {
     void *send_ud;
     adhoc_call_t call;
     struct adhoc_outcome out;
+    /* The step that deferred is still running: its call (to take the state from) and whether
+     * adhoc_later_finish came already; apply() then answers now instead of sending late. */
+    adhoc_call_t *step_call;
+    bool finished_in_step;
 };
 
 static const char *const action_names[] = {[ADHOC_EXECUTE] = "execute",
@@ -767,6 +772,7 @@ static void call_init(adhoc_call_t *c, const struct req *r, struct session *s,
     c->state_free = s->state_free;
     c->out = o;
     o->req = r;
+    o->s = s;
 }
 
 static void run_step(const struct req *r, struct session *s, unsigned stage, enum adhoc_action act,
@@ -873,6 +879,40 @@ static xmpp_stanza_t *show(const struct req *r, struct session *s, struct adhoc_
     return executing_reply(r, s, &o->notes);
 }
 
+static xmpp_stanza_t *apply(const struct req *r, struct session *s, struct adhoc_outcome *o,
+                            bool fresh);
+
+/* The step deferred. Usually the session now waits for adhoc_later_finish; but when the step
+ * finished the late answer before it returned (a hook that ran at once), that answer is the
+ * reply to this request, given now. */
+static xmpp_stanza_t *deferred(const struct req *r, struct session *s, struct adhoc_outcome *o,
+                               bool fresh)
+{
+    struct adhoc_later *l = o->later;
+    xmpp_stanza_t *reply;
+
+    o->later = NULL;
+    o->kind = OUT_NONE;
+    l->step_call = NULL;
+    l->fresh = fresh;
+    if (!l->finished_in_step) {
+        s->busy = l;
+        return NULL;
+    }
+    if (l->call.out != NULL) { /* adhoc_later_call was used: its state is the newest */
+        s->state = l->call.state;
+        s->state_free = l->call.state_free;
+    }
+    if (l->out.kind == OUT_DEFER) { /* deferring twice is not supported */
+        later_free(l->out.later);
+        l->out.later = NULL;
+        l->out.kind = OUT_NONE;
+    }
+    reply = apply(r, s, &l->out, fresh);
+    later_free(l);
+    return reply;
+}
+
 /* Turns a step's outcome into the reply. `fresh`: the session was made by this request, so a
  * refusal drops it unseen. */
 static xmpp_stanza_t *apply(const struct req *r, struct session *s, struct adhoc_outcome *o,
@@ -888,12 +928,7 @@ static xmpp_stanza_t *apply(const struct req *r, struct session *s, struct adhoc
         reply = show(r, s, o);
         break;
     case OUT_DEFER:
-        s->busy = o->later;
-        o->later->s = s;
-        o->later->fresh = fresh;
-        o->later = NULL;
-        o->kind = OUT_NONE;
-        reply = NULL;
+        reply = deferred(r, s, o, fresh);
         break;
     case OUT_NONE:
         log_warnx("adhoc: step gave no answer node=%s", r->node);
@@ -1229,6 +1264,8 @@ adhoc_later_t *adhoc_defer(adhoc_call_t *call)
         return NULL;
     l = xcalloc(1, sizeof(*l));
     l->a = r->a;
+    l->s = o->s;
+    l->step_call = call;
     l->reg = r->reg;
     l->iq = xmpp_stanza_copy(r->iq);
     l->requester = xstrdup(r->requester);
@@ -1282,8 +1319,10 @@ adhoc_call_t *adhoc_later_call(adhoc_later_t *l)
     c->is_admin = l->is_admin;
     c->lang = lang_of(l->iq, stanza_child(l->iq, "command", NS_COMMANDS));
     c->ctx = l->reg->ctx;
-    c->state = s->state;
-    c->state_free = s->state_free;
+    /* While the step runs, its own call holds the newest state (the session gets it when the
+     * step returns). */
+    c->state = l->step_call ? l->step_call->state : s->state;
+    c->state_free = l->step_call ? l->step_call->state_free : s->state_free;
     c->out = &l->out;
     return c;
 }
@@ -1294,6 +1333,10 @@ void adhoc_later_finish(adhoc_later_t *l)
     struct req r;
     xmpp_stanza_t *reply;
 
+    if (l->step_call != NULL) { /* answered before the step returned: apply() replies now */
+        l->finished_in_step = true;
+        return;
+    }
     req_from_later(&r, l);
     s->busy = NULL;
     s->last = r.now;

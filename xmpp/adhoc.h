@@ -142,7 +142,10 @@ xmpp_stanza_t *adhoc_handle_async(adhoc_t *adhoc, xmpp_stanza_t *iq, const char 
 /* In a step, instead of an outcome: the answer will come later. Returns NULL when this request
  * cannot be deferred (adhoc_handle, or a cancel): the step must answer now. The returned handle
  * stays valid until adhoc_later_finish, which must be called exactly once, or until
- * adhoc_free (which answers for it): whoever holds handles must let go of them before then. */
+ * adhoc_free (which answers for it): whoever holds handles must let go of them before then.
+ * adhoc_later_call and adhoc_later_finish may also be called before the step returns (the
+ * awaited thing happened at once): the reply is then returned by adhoc_handle_async as if the
+ * step had answered directly, and the send callback is not called. */
 adhoc_later_t *adhoc_defer(adhoc_call_t *call);
 /* The call to record the late outcome on (adhoc_complete, adhoc_note, ...), with the step's
  * stage, state and language. Owned by `later`. */

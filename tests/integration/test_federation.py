@@ -321,6 +321,121 @@ def test_import_refusals():
 
 
 # ---------------------------------------------------------------------------------------------
+# certs/import of a CA-signed certificate, over XMPP and over the control socket
+
+
+def make_ca(directory):
+    crt, key = os.path.join(directory, "ca.crt"), os.path.join(directory, "ca.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", crt, "-days",
+                    "30", "-subj", "/CN=imdomaind test CA", "-addext",
+                    "basicConstraints=critical,CA:TRUE", "-addext",
+                    "keyUsage=critical,keyCertSign,cRLSign"], check=True, capture_output=True)
+    return crt, key
+
+
+def ca_sign(ca, csr_lines, out):
+    """Signs a CSR (its PEM lines) with the test CA, keeping the CSR's names; returns the
+    certificate's PEM lines and its SHA-256 fingerprint as openssl prints it."""
+    csr = out + ".csr"
+    with open(csr, "w") as f:
+        f.write("\n".join(csr_lines) + "\n")
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
+                    "-CAcreateserial", "-days", "30", "-copy_extensions", "copy", "-out", out],
+                   check=True, capture_output=True)
+    fp = subprocess.run(["openssl", "x509", "-in", out, "-noout", "-fingerprint", "-sha256"],
+                        check=True, capture_output=True, text=True).stdout
+    return h.read_text(out).splitlines(), fp.strip().split("=", 1)[1]
+
+
+def served_fingerprint(ip, port, host):
+    """The SHA-256 fingerprint (AA:BB:.. form) of the certificate Prosody presents for `host`
+    on its s2s port after STARTTLS."""
+    import hashlib
+    sock = socket.create_connection((ip, port), timeout=10)
+    try:
+        sock.sendall(("<?xml version='1.0'?><stream:stream xmlns='jabber:server' "
+                      "xmlns:stream='http://etherx.jabber.org/streams' version='1.0' "
+                      "from='%s' to='%s'>" % (B, host)).encode())
+        buf = b""
+        while b"</stream:features>" not in buf:
+            chunk = sock.recv(4096)
+            h.check(chunk, "the s2s port closed before its features: %r" % buf)
+            buf += chunk
+        sock.sendall(b"<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+        buf = b""
+        while b"proceed" not in buf:
+            chunk = sock.recv(4096)
+            h.check(chunk, "no <proceed/>: %r" % buf)
+            buf += chunk
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        tls = ctx.wrap_socket(sock, server_hostname=host)
+        der = tls.getpeercert(binary_form=True)
+        tls.close()
+    finally:
+        sock.close()
+    digest = hashlib.sha256(der).hexdigest().upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+
+
+def imdomainctl(d, *args):
+    argv = [os.path.join(h.builddir(), "imdomainctl"), "-s", d.socket, "--json"] + list(args)
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60 * h.SLOW)
+    import json
+    try:
+        doc = json.loads(r.stdout)
+    except ValueError:
+        raise h.TestFailure("imdomainctl %r: %r %r" % (args, r.stdout, r.stderr))
+    return r.returncode, doc
+
+
+def test_import_ca_signed():
+    "certs/csr, a CA signs it, certs/import installs it: shown, and served by Prosody to B"
+    f = Federation()
+    f.add_domain(A)
+    ca = make_ca(os.path.dirname(f.certs_a))
+    csr = f.run("certs/csr", {"key_type": "ec-p256", "xmpp_addr": False})
+    lines, fp = ca_sign(ca, csr.values("csr"), os.path.join(os.path.dirname(f.certs_a), "x.crt"))
+    r = f.run("certs/import", {"certificate": lines})
+    h.check(r.status == "completed", "certs/import: %r" % r.notes)
+    h.check(not any(t == "error" for t, _ in r.notes), "certs/import: %r" % r.notes)
+    h.check(any("installed" in text for _, text in r.notes), "certs/import: %r" % r.notes)
+    h.check(f.d.running(), "imdomaind died on certs/import")
+    h.check(os.path.realpath(f.a_crt) != f.a_crt, "%s is not a link into a generation" % f.a_crt)
+    shown = f.show()
+    h.check(shown.value("status") == "current", "certs/show: %r" % shown.value("status"))
+    h.check(shown.value("fingerprint").upper() == fp.upper(),
+            "certs/show fingerprint %r, imported %r" % (shown.value("fingerprint"), fp))
+    # Prosody A was told to reload: it presents the imported certificate, and B, which trusts
+    # only the test CA, federates with A on it.
+    h.check(h.wait_for(lambda: served_fingerprint(A_IP, f.port_a, A) == fp.upper(), 10),
+            "Prosody A does not present the imported certificate")
+    f.pb = h.Prosody(host=B, extra=prosody_extra(B_IP, f.port_b, f.certs_b, ca[0], f.dns.port))
+    ua = h.Client(f.pa, "ua")
+    ub = h.Client(f.pb, "ub")
+    h.check(reaches(ub, ua.jid, timeout=15), "B (trusting the CA) cannot reach a user on A")
+
+    # The same over the control socket with imdomainctl.
+    rc, doc = imdomainctl(f.d, "run", "certs/csr", "key_type=ec-p256", "xmpp_addr=false")
+    h.check(rc == 0 and doc["status"] == "completed", "imdomainctl certs/csr: %r" % doc)
+    csr_lines = next(form["fields"]["csr"] for form in doc["forms"] if "csr" in form["fields"])
+    lines, fp2 = ca_sign(ca, csr_lines, os.path.join(os.path.dirname(f.certs_a), "y.crt"))
+    h.check(fp2 != fp, "the CA signed the same certificate twice")
+    rc, doc = imdomainctl(f.d, "run", "certs/import", *["certificate=" + l for l in lines])
+    h.check(rc == 0 and doc["status"] == "completed", "imdomainctl certs/import: %r" % doc)
+    h.check(any("installed" in n["text"] for n in doc["notes"]), "notes: %r" % doc["notes"])
+    h.check(f.d.running(), "imdomaind died on certs/import over the control socket")
+    rc, doc = imdomainctl(f.d, "run", "certs/show")
+    fields = doc["forms"][0]["fields"]
+    h.check(fields["fingerprint"] == [fp2] or fields["fingerprint"] == fp2,
+            "certs/show over the socket: %r" % fields)
+    h.check(h.wait_for(lambda: served_fingerprint(A_IP, f.port_a, A) == fp2.upper(), 10),
+            "Prosody A does not present the certificate imported over the control socket")
+
+
+# ---------------------------------------------------------------------------------------------
 # Stopping while work runs on the thread pool: the late result must be dropped safely (under the
 # sanitizer build or IMD_VALGRIND=1 any use of freed state fails the test through the exit code)
 
@@ -399,4 +514,5 @@ if len(sys.argv) > 1:
     h.tap.run([globals()[n] for n in sys.argv[1:]])
 else:
     h.tap.run([test_certificate_follows_domain_set, test_federation_check, test_import_refusals,
+               test_import_ca_signed,
                test_stop_during_key_generation, test_stop_during_federation_check])

@@ -27,6 +27,7 @@ struct fx {
     adhoc_later_t *later;   /* test/later: the deferred answer */
     xmpp_stanza_t *late[4]; /* replies delivered late */
     int n_late;
+    int n_at_once; /* test/at-once steps run */
     char ends[512]; /* the end hook's calls, "node how note;" each */
 };
 
@@ -199,6 +200,45 @@ static void later_step(adhoc_call_t *c)
     }
 }
 
+/* Defers and answers within the same step (what certs/import does when the reload hook runs at
+ * once): stage 1 shows a second form through the late call and keeps a state; stage 2 completes
+ * the same way, reading that state back. */
+static void at_once_step(adhoc_call_t *c)
+{
+    struct fx *fx = c->ctx;
+    form_t *f;
+
+    if (c->stage == 0) {
+        f = form_new(FORM_FORM);
+        form_field_set_required(form_add_field(f, "domain", FIELD_TEXT_SINGLE, NULL), true);
+        adhoc_show(c, f, ADHOC_ALLOW_COMPLETE | ADHOC_ALLOW_NEXT, ADHOC_NEXT);
+        return;
+    }
+    adhoc_later_t *l = adhoc_defer(c);
+    adhoc_call_t *lc = l ? adhoc_later_call(l) : c;
+    assert_int_equal(lc->stage, c->stage);
+    assert_non_null(lc->sessionid);
+    assert_string_equal(lc->sessionid, c->sessionid);
+    if (c->stage == 1) {
+        lc->state = strdup(form_value(c->form, "domain"));
+        lc->state_free = free;
+        f = form_new(FORM_FORM);
+        form_add_field(f, "confirm", FIELD_BOOLEAN, NULL);
+        adhoc_note_str(lc, ADHOC_NOTE_INFO, "stage one answered at once");
+        adhoc_show(lc, f, ADHOC_ALLOW_COMPLETE, ADHOC_COMPLETE);
+    } else {
+        assert_non_null(lc->state);
+        char *t = NULL;
+        assert_true(asprintf(&t, "done with %s", (const char *)lc->state) > 0);
+        adhoc_note_str(lc, ADHOC_NOTE_INFO, t);
+        free(t);
+        adhoc_complete(lc, NULL);
+    }
+    if (l)
+        adhoc_later_finish(l);
+    fx->n_at_once++;
+}
+
 static const struct adhoc_command cmd_one = {"test/one", {"One", "하나"}, false, one_step, NULL};
 static const struct adhoc_command cmd_multi = {
     "test/multi", {"Multi", "여러 단계"}, false, multi_step, multi_cancel};
@@ -213,6 +253,8 @@ static const struct adhoc_command cmd_silent = {
     "test/silent", {"Silent", NULL}, false, silent_step, NULL};
 static const struct adhoc_command cmd_later = {
     "test/later", {"Later", NULL}, false, later_step, NULL};
+static const struct adhoc_command cmd_at_once = {
+    "test/at-once", {"At once", NULL}, false, at_once_step, NULL};
 
 /* ---- fixture ---- */
 
@@ -239,6 +281,7 @@ static int setup(void **state)
     assert_int_equal(adhoc_register(fx->a, &cmd_open, fx), 0);
     assert_int_equal(adhoc_register(fx->a, &cmd_silent, fx), 0);
     assert_int_equal(adhoc_register(fx->a, &cmd_later, fx), 0);
+    assert_int_equal(adhoc_register(fx->a, &cmd_at_once, fx), 0);
     *state = fx;
     return 0;
 }
@@ -951,6 +994,22 @@ static xmpp_stanza_t *send_async(struct fx *fx, const char *body)
     return reply;
 }
 
+static xmpp_stanza_t *send_async_fmt(struct fx *fx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static xmpp_stanza_t *send_async_fmt(struct fx *fx, const char *fmt, ...)
+{
+    char *body = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    assert_true(vasprintf(&body, fmt, ap) > 0);
+    va_end(ap);
+    xmpp_stanza_t *r = send_async(fx, body);
+    free(body);
+    return r;
+}
+
 /* A step that waits: no reply now, the session is busy meanwhile (and does not expire), the
  * late reply goes to the callback with the request's id and addresses. */
 static void test_deferred(void **state)
@@ -1052,6 +1111,40 @@ static void test_deferred_sync(void **state)
     xmpp_stanza_release(r);
 }
 
+/* Deferring and then answering before the step returns is an answer now: the reply comes back
+ * from the call, never through the late callback, and the session goes on from there. */
+static void test_deferred_at_once(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    take_sid(send_async(fx, CMD "node='test/at-once'/>"), sid);
+    r = send_async_fmt(fx, CMD "node='test/at-once' sessionid='%s' action='next'>" FORM(
+                               F("domain", "x.example")) "</command>",
+                       sid);
+    assert_non_null(r);
+    assert_status(r, "executing");
+    assert_contains(r, "stage one answered at once");
+    xmpp_stanza_release(r);
+    assert_int_equal(fx->n_late, 0);
+    r = send_async_fmt(fx, CMD "node='test/at-once' sessionid='%s' action='complete'>" FORM(
+                               F("confirm", "1")) "</command>",
+                       sid);
+    assert_non_null(r);
+    assert_status(r, "completed");
+    assert_contains(r, "done with x.example");
+    xmpp_stanza_release(r);
+    assert_int_equal(fx->n_late, 0);
+    assert_int_equal(fx->n_at_once, 2);
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 0);
+    /* Where nothing can be deferred the same step answers the ordinary way. */
+    r = send_fmt(fx, CMD "node='test/at-once'>" FORM(F("domain", "y.example")) "</command>");
+    assert_status(r, "executing");
+    assert_contains(r, "stage one answered at once");
+    xmpp_stanza_release(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1073,6 +1166,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_local_socket, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deferred, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deferred_sync, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deferred_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_end_hook, setup, teardown),
     };
     log_set_level(LOG_LEVEL_ERROR); /* the refusals tested here log warnings */
