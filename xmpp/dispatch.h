@@ -28,7 +28,8 @@ void dispatch_on_iq(dispatch_t *d, const char *type, const char *ns, dispatch_iq
 void dispatch_on_presence(dispatch_t *d, dispatch_stanza_fn fn, void *ud);
 void dispatch_on_message(dispatch_t *d, dispatch_stanza_fn fn, void *ud);
 
-/* Routes one incoming stanza (borrowed). */
+/* Routes one incoming stanza (borrowed). An iq, presence or message without a `from` is
+ * dropped (logged and counted): handlers may rely on xmpp_stanza_get_from() being non-empty. */
 void dispatch_stanza(dispatch_t *d, xmpp_stanza_t *stanza);
 /* Sends through the configured sender. */
 int dispatch_send(dispatch_t *d, xmpp_stanza_t *stanza);
@@ -43,6 +44,7 @@ void dispatch_reply_error(dispatch_t *d, xmpp_stanza_t *req, const char *type,
 /* Counters for logs and benchmarks. */
 struct dispatch_stats {
     unsigned long iq, presence, message, unhandled;
+    unsigned long dropped; /* without a sender */
 };
 void dispatch_get_stats(const dispatch_t *d, struct dispatch_stats *out);
 

@@ -315,6 +315,37 @@ def test_too_deep():
     _expect_stream_error(r, d, conn, "policy-violation")
 
 
+def test_no_from():
+    "stanzas without from (a router bug or a hostile router): dropped once at dispatch, no crash"
+    _, d, conn = _fake({"peers": {"jids": "peer.example.org"}})
+    payloads = {
+        "n1": "<iq type='get' id='n1' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>",
+        "n2": "<iq type='get' id='n2' to='%s'><query xmlns='jabber:iq:version'/></iq>",
+        "n3": "<iq type='get' id='n3' to='%s'><query "
+              "xmlns='http://jabber.org/protocol/disco#info'/></iq>",
+        "n4": "<iq type='get' id='n4' to='%s'><query "
+              "xmlns='http://jabber.org/protocol/disco#items' "
+              "node='http://jabber.org/protocol/commands'/></iq>",
+        "n5": "<iq type='set' id='n5' to='%s'><command "
+              "xmlns='http://jabber.org/protocol/commands' node='domains/list'/></iq>",
+        "n6": "<iq type='get' id='n6' to='%s'><query xmlns='urn:imdomaind:peer:0'/></iq>",
+        "n7": "<iq type='get' id='n7' to='%s'><foo xmlns='urn:example:unknown'/></iq>",
+        "n8": "<iq type='result' id='n8' to='%s'/>",
+        "n9": "<iq type='get' id='n9' from='' to='%s'><ping xmlns='urn:xmpp:ping'/></iq>",
+    }
+    start = len(conn.text())
+    for ident, xml in payloads.items():
+        conn.send(xml % JID)
+    conn.send("<presence to='%s'/>" % JID)
+    conn.send("<presence type='unavailable' to='%s'/>" % JID)
+    conn.send("<message to='%s'><body>hi</body></message>" % JID)
+    _ping_through(conn, "after-no-from")
+    check(d.running(), "the daemon exited with %r" % d.proc.poll())
+    answered = re.findall(r"id=['\"](n\d)['\"]", conn.text()[start:])
+    check(not answered, "answered stanzas without from (to nobody): %r" % answered)
+    check(d.wait_log(r"dispatch: dropped <iq/> without from", 2), "no log line for the drop")
+
+
 def test_router_closes_stream():
     "the router closes the stream: the daemon closes its side and reconnects"
     r, d, conn = _fake()
@@ -349,5 +380,6 @@ h.tap.run([
     test_comment,
     test_doctype,
     test_too_deep,
+    test_no_from,
     test_router_closes_stream,
 ])
