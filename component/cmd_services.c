@@ -66,8 +66,8 @@ static form_t *services_form(struct app *app)
             form_field_add_option(fld, nodes[i].name, NULL);
     store_node_list_free(nodes, n);
     fld = form_add_field(f, "services", FIELD_LIST_MULTI, &(struct text){"Services", "서비스"});
-    for (int i = SERVICES_N - 1; i >= 0; i--)
-        form_field_add_option(fld, services_stop_order[i], NULL);
+    for (int i = 0; i < SERVICES_N; i++)
+        form_field_add_option(fld, services_start_order[i], NULL);
     fld = form_add_field(f, "operation", FIELD_LIST_SINGLE, &(struct text){"Operation", "작업"});
     form_field_set_required(fld, true);
     for (int i = 0; i < SERVICE_OP_COUNT; i++)
