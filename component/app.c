@@ -1,6 +1,7 @@
 /* Helpers shared by the commands: applying the domain set to the router, audit records. */
 #include "component/app.h"
 
+#include "component/hosted.h"
 #include "store/store_audit.h"
 #include "store/store_domain.h"
 #include "store/store_settings.h"
@@ -61,11 +62,11 @@ static void applied(void *arg, int ok, const char *detail)
     free(ap);
 }
 
+/* The router gets every hosted domain: the local ones and the default domain (hosted.h). */
 void app_apply_domains(struct app *app, const char *actor, app_applied_cb cb, void *arg)
 {
-    struct store_domain *list = NULL;
-    size_t n = 0, k = 0;
-    const char **names;
+    char **list = NULL;
+    size_t n = 0;
     struct applying *ap;
 
     if (app->apply == NULL) {
@@ -73,7 +74,7 @@ void app_apply_domains(struct app *app, const char *actor, app_applied_cb cb, vo
             cb(arg, 1, "nothing to apply to: no vhosts_file or reload_hook is configured");
         return;
     }
-    if (store_domain_list(app->store, NULL, 0, 0, &list, &n) != STORE_OK) {
+    if (hosted_names(app, &list, &n) != STORE_OK) {
         char *why = xasprintf("cannot read the domain set: %s", store_errmsg(app->store));
         log_warnx("apply: %s", why);
         if (cb)
@@ -81,16 +82,11 @@ void app_apply_domains(struct app *app, const char *actor, app_applied_cb cb, vo
         free(why);
         return;
     }
-    names = xcalloc(n ? n : 1, sizeof(*names));
-    for (size_t i = 0; i < n; i++)
-        if (list[i].configured_local)
-            names[k++] = list[i].name;
     ap = xcalloc(1, sizeof(*ap));
     ap->app = app;
     ap->actor = xstrdup(actor ? actor : "daemon");
     ap->cb = cb;
     ap->arg = arg;
-    apply_domains(app->apply, names, k, applied, ap);
-    free(names);
-    store_domain_list_free(list, n);
+    apply_domains(app->apply, (const char *const *)list, n, applied, ap);
+    hosted_names_free(list, n);
 }

@@ -4,6 +4,7 @@
 #include "component/cmd_domains_common.h"
 #include "component/commands.h"
 #include "component/domain_rules.h"
+#include "component/hosted.h"
 #include "component/peers.h"
 #include "component/topology.h"
 #include "store/store_peer.h"
@@ -32,6 +33,7 @@ static const struct text T_SYSTEM = {"system", "시스템"};
 static const struct text T_LOCAL = {"local", "로컬"};
 static const struct text T_PEER_ONLY = {"peer-only", "피어 전용"};
 static const struct text T_BOTH = {"local+peer", "로컬+피어"};
+static const struct text T_DEFAULT = {"Default domain", "기본 도메인"};
 
 /* What the peers last said about one domain (store_peer_totals), found by name. */
 static const struct store_peer_total *peer_total(const struct store_peer_total *v, size_t n,
@@ -90,6 +92,7 @@ static form_t *list_table(void)
     form_add_column(t, "local_users", FIELD_TEXT_SINGLE, &T_LOCAL_USERS);
     form_add_column(t, "peer_users", FIELD_TEXT_SINGLE, &T_PEER_USERS);
     form_add_column(t, "cert", FIELD_TEXT_SINGLE, &T_CERT);
+    form_add_column(t, "default", FIELD_TEXT_SINGLE, &T_DEFAULT);
     return t;
 }
 
@@ -134,48 +137,113 @@ static void list_notes(adhoc_call_t *call, size_t rows, size_t uncovered, bool c
     peer_findings_notes(app, call);
 }
 
+/* The default domain as the list shows it: hosted (local) whether or not the table has a row
+ * for it, counted with the users whose IM address is in it, system-managed while any user has
+ * an address in it. `row` is its row or NULL; d->name is borrowed from `dflt`. */
+static struct store_domain default_view(const struct store_domain *row, char *dflt,
+                                        int64_t im_users)
+{
+    struct store_domain d = {.name = dflt, .configured_local = true};
+
+    if (row != NULL) {
+        d.managed_by = row->managed_by;
+        d.local_users = row->local_users;
+    }
+    if (im_users > d.local_users)
+        d.local_users = im_users;
+    if (d.local_users > 0)
+        d.managed_by = STORE_MANAGED_SYSTEM;
+    return d;
+}
+
+/* Whether the default domain passes the name filter ("contains", any case). */
+static bool default_shown(const char *dflt, const char *filter)
+{
+    return dflt != NULL && (filter == NULL || filter[0] == '\0' || strcasestr(dflt, filter));
+}
+
+struct list_acc {
+    form_t *t;
+    const struct store_peer_total *peer;
+    size_t np, rows, uncovered;
+    const struct cert_set *cs;
+    const char *managed, *where;
+};
+
+static void list_row(struct list_acc *a, const struct store_domain *d, bool is_default)
+{
+    const struct store_peer_total *pt = peer_total(a->peer, a->np, d->name);
+    char users[24], peer_users[24];
+    bool covered = cert_set_covers(a->cs, d->name);
+
+    if (!matches(d, pt, a->managed, a->where))
+        return;
+    snprintf(users, sizeof(users), "%lld", (long long)d->local_users);
+    snprintf(peer_users, sizeof(peer_users), "%lld", pt ? (long long)pt->users : 0LL);
+    form_add_row(a->t, (const char *const[]){d->name, store_managed_by_name(d->managed_by),
+                                             where_of(d, pt), users, peer_users,
+                                             covered ? "yes" : "stale", is_default ? "yes" : "no"});
+    a->rows++;
+    a->uncovered += !covered;
+}
+
 static void list_run(adhoc_call_t *call)
 {
     struct app *app = call->ctx;
-    const char *managed = form_value(call->form, "managed_by");
-    const char *where = form_value(call->form, "where");
+    const char *filter = form_value(call->form, "filter");
     struct store_domain *list = NULL;
     struct store_peer_total *peer = NULL;
     struct cert_set cs;
-    size_t n = 0, np = 0, rows = 0, uncovered = 0;
-    form_t *t;
+    size_t n = 0, np = 0;
+    int64_t im_users = 0;
+    enum store_rc rc;
+    char *dflt = hosted_default(app, &rc);
+    bool default_done;
+    struct list_acc a;
 
-    if (store_domain_list(app->store, form_value(call->form, "filter"), 0, 0, &list, &n) !=
-            STORE_OK ||
+    if (rc != STORE_OK || (dflt && hosted_default_users(app, dflt, &im_users) != STORE_OK) ||
+        store_domain_list(app->store, filter, 0, 0, &list, &n) != STORE_OK ||
         store_peer_totals(app->store, peers_counted_now(app), &peer, &np) != STORE_OK ||
         cert_set_load(app, &cs) != STORE_OK) {
         store_domain_list_free(list, n);
         store_peer_totals_free(peer, np);
+        free(dflt);
         domains_store_error(call, app);
         return;
     }
-    t = list_table();
+    a = (struct list_acc){list_table(),
+                          peer,
+                          np,
+                          0,
+                          0,
+                          &cs,
+                          form_value(call->form, "managed_by"),
+                          form_value(call->form, "where")};
+    default_done = !default_shown(dflt, filter);
     for (size_t i = 0; i < n; i++) {
-        const struct store_domain *d = &list[i];
-        const struct store_peer_total *pt = peer_total(peer, np, d->name);
-        char users[24], peer_users[24];
-        bool covered = cert_set_covers(&cs, d->name);
-
-        if (!matches(d, pt, managed, where))
-            continue;
-        snprintf(users, sizeof(users), "%lld", (long long)d->local_users);
-        snprintf(peer_users, sizeof(peer_users), "%lld", pt ? (long long)pt->users : 0LL);
-        form_add_row(t, (const char *const[]){d->name, store_managed_by_name(d->managed_by),
-                                              where_of(d, pt), users, peer_users,
-                                              covered ? "yes" : "stale"});
-        rows++;
-        uncovered += !covered;
+        int c = default_done ? 1 : strcmp(list[i].name, dflt);
+        if (c > 0 && !default_done) { /* no row: the default goes in its place by name */
+            struct store_domain d = default_view(NULL, dflt, im_users);
+            list_row(&a, &d, true);
+        }
+        default_done |= c >= 0;
+        if (c == 0) {
+            struct store_domain d = default_view(&list[i], dflt, im_users);
+            list_row(&a, &d, true);
+        } else {
+            list_row(&a, &list[i], false);
+        }
     }
-    list_notes(call, rows, uncovered, cs.present);
+    if (!default_done) {
+        struct store_domain d = default_view(NULL, dflt, im_users);
+        list_row(&a, &d, true);
+    }
+    free(dflt);
+    list_notes(call, a.rows, a.uncovered, cs.present);
     cert_set_clear(&cs);
     store_domain_list_free(list, n);
     store_peer_totals_free(peer, np);
-    adhoc_complete(call, t);
+    adhoc_complete(call, a.t);
 }
 
 static void list_step(adhoc_call_t *call)
@@ -195,19 +263,13 @@ static const struct text T_ADD_HOW = {
     "영문자 a-z, 숫자, 하이픈, 점만 쓸 수 있고 최대 255자이며, 마지막 레이블은 숫자로 시작할 수 "
     "없습니다. 로컬 관리자 관리 도메인으로 추가됩니다."};
 
-/* Local domains in the store (inside the caller's transaction); -1 when unreadable. */
+/* Hosted domains (the local ones and the default) inside the caller's transaction; -1 when
+ * unreadable. */
 static long local_domain_count(struct app *app)
 {
-    struct store_domain *list = NULL;
     size_t n = 0;
-    long local = 0;
 
-    if (store_domain_list(app->store, NULL, 0, 0, &list, &n) != STORE_OK)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        local += list[i].configured_local;
-    store_domain_list_free(list, n);
-    return local;
+    return hosted_count(app, &n) == STORE_OK ? (long)n : -1;
 }
 
 /* Inserts the domain, or configures locally one that only a peer had; a second local domain
@@ -216,7 +278,16 @@ enum domains_work domains_add_work(struct app *app, void *arg, const char *lang,
 {
     const char *name = arg;
     struct store_domain d = {0};
-    enum store_rc rc = store_domain_get(app->store, name, &d);
+    enum store_rc rc;
+
+    if (hosted_is_default(app, name)) {
+        *why = xasprintf(i18n_is_korean(lang)
+                             ? "%s은(는) 클러스터의 기본 도메인이므로 이미 호스트하고 있습니다"
+                             : "%s is the cluster's default domain: it is hosted already",
+                         name);
+        return DOMAINS_WORK_REFUSED;
+    }
+    rc = store_domain_get(app->store, name, &d);
 
     if (rc == STORE_OK && !d.configured_local)
         rc = store_domain_set_local(app->store, name, true);

@@ -3,7 +3,10 @@
 #include "component/cmd_domains_common.h"
 
 #include "component/domain_rules.h"
+#include "component/hosted.h"
+#include "component/peers.h"
 #include "component/precond.h"
+#include "store/store_peer.h"
 #include "store/store_settings.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -82,12 +85,19 @@ enum store_rc domains_list_editable(struct app *app, struct store_domain **out, 
     *n = 0;
     if (rc != STORE_OK)
         return rc;
+    char *dflt = hosted_default(app, &rc);
+
+    if (rc != STORE_OK) {
+        store_domain_list_free(all, total);
+        return rc;
+    }
     for (size_t i = 0; i < total; i++) {
-        if (domains_is_editable(&all[i]))
+        if (domains_is_editable(&all[i]) && (dflt == NULL || strcmp(all[i].name, dflt) != 0))
             all[k++] = all[i];
         else
             store_domain_clear(&all[i]);
     }
+    free(dflt);
     if (k == 0) {
         free(all);
         all = NULL;
@@ -125,6 +135,7 @@ form_t *domains_choice_form(adhoc_call_t *call, const struct domains_choice *cho
     struct store_domain *list = NULL;
     size_t n = 0;
     form_t *f;
+    form_field_t *fld;
 
     if (!domains_precheck(call))
         return NULL;
@@ -140,17 +151,52 @@ form_t *domains_choice_form(adhoc_call_t *call, const struct domains_choice *cho
     f = form_new(FORM_FORM);
     form_set_title(f, choice->title);
     form_add_instructions(f, choice->how);
-    domains_add_choices(f, form_add_field(f, choice->var, choice->type, choice->label), list, n);
+    fld = form_add_field(f, choice->var, choice->type, choice->label);
+    domains_add_choices(f, fld, list, n);
+    /* Open: a name typed or sent by a script that is not offered (system-managed, the default,
+     * a peer's) gets the reason it may not be changed, not "not one of the choices". */
+    form_field_set_open(fld, true);
     store_domain_list_free(list, n);
     return f;
+}
+
+/* Users of the counted peers in `name` (0 when unreadable: the message is then about the local
+ * users only). */
+static int64_t peer_users(struct app *app, const char *name)
+{
+    struct store_peer_total *v = NULL;
+    size_t n = 0;
+    int64_t users = 0;
+
+    if (store_peer_totals(app->store, peers_counted_now(app), &v, &n) == STORE_OK)
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(v[i].name, name) == 0)
+                users = v[i].users;
+    store_peer_totals_free(v, n);
+    return users;
 }
 
 char *domains_why_not_editable(struct app *app, const char *name, const char *lang,
                                struct store_domain *d, enum store_rc *rc)
 {
     bool ko = i18n_is_korean(lang);
+    char *dflt;
 
     memset(d, 0, sizeof(*d));
+    if ((dflt = hosted_default(app, rc)) != NULL && strcasecmp(dflt, name) == 0) {
+        int64_t users = 0;
+        char *why;
+        if ((*rc = hosted_default_users(app, dflt, &users)) != STORE_OK) {
+            free(dflt);
+            return NULL;
+        }
+        why = hosted_default_refusal(dflt, users, lang);
+        free(dflt);
+        return why;
+    }
+    free(dflt);
+    if (*rc != STORE_OK)
+        return NULL;
     *rc = store_domain_get(app->store, name, d);
     if (*rc == STORE_NOTFOUND)
         return xasprintf(ko ? "도메인 %s이(가) 없습니다(다른 관리자가 방금 바꾸거나 지웠을 수 "
@@ -166,14 +212,18 @@ char *domains_why_not_editable(struct app *app, const char *name, const char *la
                             : "%s is configured on a peer cluster only: domains that belong to "
                               "another cluster cannot be edited or deleted here",
                          d->name);
-    if (!domains_is_editable(d))
-        return xasprintf(ko ? "%s은(는) 시스템 관리 도메인입니다(이 클러스터의 사용자 %lld명이 "
-                              "사용 중). 편집하거나 삭제할 수 없으며, 마지막 사용자가 없어지면 "
-                              "다시 관리자 관리 도메인이 됩니다."
-                            : "%s is system-managed (%lld users on this cluster have addresses "
-                              "in it): it cannot be edited or deleted; it becomes admin-managed "
-                              "again when its last user goes",
-                         d->name, (long long)d->local_users);
+    if (!domains_is_editable(d)) {
+        int64_t peer = peer_users(app, d->name);
+        return xasprintf(ko ? "%s은(는) 시스템 관리 도메인이며 사용자 %lld명이 사용 중입니다(이 "
+                              "클러스터 %lld명, 피어 클러스터 %lld명). 사용 중인 도메인은 "
+                              "편집하거나 삭제할 수 없으며, 마지막 사용자가 없어지면 다시 관리자 "
+                              "관리 도메인이 됩니다."
+                            : "%s is system-managed: it is used by %lld users (%lld on this "
+                              "cluster, %lld on peer clusters), so it cannot be edited or "
+                              "deleted; it becomes admin-managed again when its last user goes",
+                         d->name, (long long)(d->local_users + peer), (long long)d->local_users,
+                         (long long)peer);
+    }
     return NULL;
 }
 

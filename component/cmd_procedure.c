@@ -177,10 +177,12 @@ static const struct text step_help[PROC_STEPS + 1] = {
                      "records each node's active sessions (shown below) for step 7.",
                      "다음을 누르면 HA가 켜진 모든 프레즌스 이중화 그룹에서 HA를 끄고, 7단계를 "
                      "위해 각 노드의 활성 세션 수(아래)를 기록합니다."},
-    [PROC_STOP] = {"Next stops the services on every node in the guide's order (sync-agent, "
-                   "client-profile-agent, presence-engine, sip-proxy, xcp-router).",
-                   "다음을 누르면 가이드의 순서(sync-agent, client-profile-agent, "
-                   "presence-engine, sip-proxy, xcp-router)로 모든 노드의 서비스를 중지합니다."},
+    [PROC_STOP] = {"Next stops the services on every node in the guide's order: first the "
+                   "network services (client-profile-agent, sync-agent, xcp-router), then it "
+                   "deactivates the feature services (sip-proxy, presence-engine).",
+                   "다음을 누르면 가이드의 순서대로 모든 노드에서 먼저 네트워크 서비스"
+                   "(client-profile-agent, sync-agent, xcp-router)를 중지한 뒤 기능 서비스"
+                   "(sip-proxy, presence-engine)를 비활성화합니다."},
     [PROC_DOMAINS] = {"Fill in the changes, then next makes them in one transaction (a new "
                       "default domain starts the job that rewrites the IM addresses).",
                       "변경 내용을 입력하고 다음을 누르면 한 트랜잭션으로 적용합니다(새 기본 "
@@ -189,9 +191,12 @@ static const struct text step_help[PROC_STEPS + 1] = {
                    "on, and skips this step otherwise.",
                    "다음을 누르면 TLS 페더레이션이 켜져 있을 때 새 도메인 집합으로 "
                    "cup-xmpp-s2s를 다시 만들고, 아니면 이 단계를 건너뜁니다."},
-    [PROC_START] = {"Next starts again, in the guide's start order, the services step 2 stopped.",
-                    "다음을 누르면 2단계에서 중지한 서비스를 가이드의 시작 순서로 다시 "
-                    "시작합니다."},
+    [PROC_START] = {"Next restarts the network services (xcp-router, client-profile-agent, "
+                    "sync-agent) on every node step 2 touched, then activates the feature "
+                    "services it deactivated (sip-proxy, presence-engine): the guide's order.",
+                    "다음을 누르면 2단계에서 손댄 모든 노드에서 네트워크 서비스(xcp-router, "
+                    "client-profile-agent, sync-agent)를 재시작한 뒤, 비활성화했던 기능 "
+                    "서비스(sip-proxy, presence-engine)를 활성화합니다(가이드의 순서)."},
     [PROC_SESSIONS] = {"The sessions per node against the counts recorded in step 1. Next "
                        "refreshes and goes on once they are back; complete closes this view "
                        "(resume later).",

@@ -7,8 +7,10 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const struct text op_labels[SERVICE_OP_COUNT] = {
     [SERVICE_OP_START] = {"Start", "시작"},
@@ -21,6 +23,17 @@ static const struct text op_labels[SERVICE_OP_COUNT] = {
     [SERVICE_OP_START_STOPPED] = {"Start what imdomaind stopped (step 6)",
                                   "imdomaind가 중지한 서비스 시작(6단계)"},
 };
+
+static const struct text T_FAILOVER = {
+    "Fail over on purpose: stop even on nodes whose group has HA on",
+    "일부러 장애 조치: HA가 켜진 그룹의 노드에서도 중지"};
+static const struct text T_HA_RULE = {
+    "Stopping, restarting or deactivating a service on a node whose redundancy group has HA on "
+    "causes a failover (the guide): it is refused unless the box below is ticked. Disable HA "
+    "first with ha/disable.",
+    "HA가 켜진 이중화 그룹의 노드에서 서비스를 중지, 재시작, 비활성화하면 장애 조치가 "
+    "일어납니다(가이드). 아래 상자를 선택하지 않으면 거부합니다. 먼저 ha/disable로 HA를 "
+    "끄세요."};
 
 static void add_state_rows(form_t *f, struct app *app)
 {
@@ -66,12 +79,14 @@ static form_t *services_form(struct app *app)
             form_field_add_option(fld, nodes[i].name, NULL);
     store_node_list_free(nodes, n);
     fld = form_add_field(f, "services", FIELD_LIST_MULTI, &(struct text){"Services", "서비스"});
-    for (int i = SERVICES_N - 1; i >= 0; i--)
-        form_field_add_option(fld, services_stop_order[i], NULL);
+    for (int i = 0; i < SERVICES_N; i++)
+        form_field_add_option(fld, services_start_order[i], NULL);
     fld = form_add_field(f, "operation", FIELD_LIST_SINGLE, &(struct text){"Operation", "작업"});
     form_field_set_required(fld, true);
     for (int i = 0; i < SERVICE_OP_COUNT; i++)
         form_field_add_option(fld, services_op_name((enum service_op)i), &op_labels[i]);
+    form_add_fixed(f, &T_HA_RULE);
+    form_add_field(f, "failover", FIELD_BOOLEAN, &T_FAILOVER);
     return f;
 }
 
@@ -144,6 +159,86 @@ static const char **chosen_nodes(adhoc_call_t *call, struct app *app, struct sto
     return out;
 }
 
+/* Whether `op` may take a service down (and so fail a node over while HA is on). */
+static bool takes_down(enum service_op op)
+{
+    return op != SERVICE_OP_START && op != SERVICE_OP_ACTIVATE;
+}
+
+/* The chosen nodes whose group has HA on, as "a (group g1), b (group g1)" (caller frees), or
+ * NULL when there is none. *rc gets the store's verdict. */
+static char *nodes_under_ha(struct app *app, const char *const *nodes, size_t nn,
+                            enum store_rc *rc)
+{
+    struct store_node *all = NULL;
+    struct store_group *g = NULL;
+    size_t na = 0, ng = 0, len = 0;
+    char *list = NULL;
+    FILE *f;
+    bool first = true;
+
+    if ((*rc = store_node_list(app->store, &all, &na)) != STORE_OK ||
+        (*rc = store_group_list(app->store, &g, &ng)) != STORE_OK) {
+        store_node_list_free(all, na);
+        return NULL;
+    }
+    if ((f = open_memstream(&list, &len)) == NULL)
+        fatal("services: open_memstream");
+    for (size_t i = 0; i < na; i++) {
+        bool chosen = false, ha = false;
+        for (size_t k = 0; k < nn && !chosen; k++)
+            chosen = strcasecmp(nodes[k], all[i].name) == 0;
+        for (size_t k = 0; k < ng && all[i].group != NULL; k++)
+            ha |= g[k].ha_enabled && strcasecmp(g[k].name, all[i].group) == 0;
+        if (chosen && ha) {
+            fprintf(f, "%s%s (%s)", first ? "" : ", ", all[i].name, all[i].group);
+            first = false;
+        }
+    }
+    fclose(f);
+    store_node_list_free(all, na);
+    store_group_list_free(g, ng);
+    if (first) {
+        free(list);
+        return NULL;
+    }
+    return list;
+}
+
+/* The guide: stopping services while HA is on causes a failover. False (the call answered)
+ * when `op` would do that on a chosen node and the admin did not ask for a failover. */
+static bool ha_allows(adhoc_call_t *call, struct app *app, enum service_op op,
+                      const char *const *nodes, size_t nn)
+{
+    enum store_rc rc = STORE_OK;
+    char *under, *why;
+
+    if (!takes_down(op) || form_bool(call->form, "failover", false))
+        return true;
+    under = nodes_under_ha(app, nodes, nn, &rc);
+    if (rc != STORE_OK) {
+        adhoc_refuse(call, "internal-server-error", NULL, store_errmsg(app->store));
+        return false;
+    }
+    if (under == NULL)
+        return true;
+    why = xasprintf(i18n_is_korean(call->lang)
+                        ? "HA가 켜진 이중화 그룹의 노드입니다: %s. 여기서 '%s' 작업으로 서비스를 "
+                          "내리면 장애 조치가 일어납니다. 먼저 ha/disable로 그 그룹의 HA를 끄거나, 장애 "
+                          "조치를 원하면 '일부러 장애 조치' 상자를 선택하세요. 아무것도 바뀌지 "
+                          "않았습니다."
+                        : "HA is on for the redundancy group of %s: '%s' takes services down "
+                          "there, which causes a failover. Disable HA on that group first with "
+                          "ha/disable, or tick "
+                          "'Fail over on purpose' to fail over deliberately. Nothing was "
+                          "changed.",
+                    under, text_get(&op_labels[op], call->lang));
+    adhoc_fail(call, &(struct text){why, why});
+    free(why);
+    free(under);
+    return false;
+}
+
 static void run_services(adhoc_call_t *call, struct app *app, enum service_op op)
 {
     struct store_node *all = NULL;
@@ -154,11 +249,17 @@ static void run_services(adhoc_call_t *call, struct app *app, enum service_op op
     struct answer *a = xcalloc(1, sizeof(*a));
 
     a->call = call;
-    if (nodes == NULL)
+    if (nodes == NULL) {
         why = store_errmsg(app->store);
+    } else if (!ha_allows(call, app, op, nodes, nn)) {
+        free(a);
+        free(nodes);
+        store_node_list_free(all, nall);
+        return;
+    }
     /* Given up at shutdown, the run frees `a` alone: adhoc_free answers the deferred request
      * (internal-server-error) and frees its handle. */
-    else if (services_run_owned(app->services, nodes, nn, op, sel, nsel, call->lang, on_done, a,
+    if (nodes != NULL && services_run_owned(app->services, nodes, nn, op, sel, nsel, call->lang, on_done, a,
                                 free, &why) == 0 &&
              !a->done) {
         /* Hooks are running: answer when they end, or now if this request cannot wait. */

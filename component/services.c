@@ -12,8 +12,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The guide ("Deactivate IM and Presence services"): stop Cisco Client Profile Agent, Cisco
+ * Sync Agent and Cisco XCP Router, and only then deactivate Cisco SIP Proxy and Cisco Presence
+ * Engine. */
 const char *const services_stop_order[SERVICES_N] = {
-    SERVICE_SYNC_AGENT, SERVICE_CPA, SERVICE_PRESENCE_ENGINE, SERVICE_SIP_PROXY, SERVICE_XCP_ROUTER,
+    SERVICE_CPA, SERVICE_SYNC_AGENT, SERVICE_XCP_ROUTER, SERVICE_SIP_PROXY, SERVICE_PRESENCE_ENGINE,
+};
+
+/* The guide ("Start IM and Presence services"): the three network services first (restarted),
+ * then the two feature services activated. Among the network services the router comes first
+ * because the other two run on it (the guide restarts the three at once). */
+const char *const services_start_order[SERVICES_N] = {
+    SERVICE_XCP_ROUTER, SERVICE_CPA, SERVICE_SYNC_AGENT, SERVICE_SIP_PROXY, SERVICE_PRESENCE_ENGINE,
 };
 
 /* Who needs whom: the XCP services run on the router. */
@@ -113,15 +123,15 @@ static void close_over_dependencies(bool set[SERVICES_N], bool up)
     }
 }
 
+/* The steps for the services in `set` (indexed by stop order), in the stop or start order. */
 static int emit(const bool set[SERVICES_N], bool up, struct service_step *out)
 {
+    const char *const *order = up ? services_start_order : services_stop_order;
     int k = 0;
 
-    for (int i = 0; i < SERVICES_N; i++) {
-        int j = up ? SERVICES_N - 1 - i : i;
-        if (set[j])
-            out[k++] = (struct service_step){services_stop_order[j], up};
-    }
+    for (int i = 0; i < SERVICES_N; i++)
+        if (set[order_of(order[i])])
+            out[k++] = (struct service_step){order[i], up, false};
     return k;
 }
 
@@ -433,6 +443,8 @@ static void step_next(struct run *r)
             continue;
         }
         up = currently_up(r->sv->app, it, &known);
+        if (known && up == it->step.up && it->step.restart)
+            continue; /* the stop half of a restart of a service that is down: a start */
         if (known && up == it->step.up) {
             record(r, it, true, xasprintf("already %s",
                                           services_state_word(it->step.service, up)));
@@ -459,12 +471,15 @@ static void add_items(struct run *r, const char *node, const struct service_step
         r->items[r->nitems++] = (struct run_item){node, steps[i]};
 }
 
-/* START_STOPPED on one node: start (activate) the marked services, in start order. */
+/* START_STOPPED on one node where we stopped something: the guide's step 6, restart the three
+ * network services (a service that is down is simply started; one that runs is stopped, its
+ * dependents first, and started again), then activate the feature services we deactivated. */
 static int plan_stopped(struct app *app, const char *node, struct service_step *out)
 {
     struct store_service *v = NULL;
     size_t n = 0;
-    bool set[SERVICES_N] = {0};
+    bool set[SERVICES_N] = {0}, net[SERVICES_N] = {0}, any_net = false;
+    int k;
 
     if (store_service_list(app->store, node, &v, &n) != STORE_OK)
         return -1;
@@ -475,7 +490,20 @@ static int plan_stopped(struct app *app, const char *node, struct service_step *
             set[order_of(name)] = true;
     }
     store_service_list_free(v, n);
-    return emit(set, true, out);
+    for (int i = 0; i < SERVICES_N; i++)
+        if (services_kind(services_stop_order[i]) == SERVICE_NETWORK) {
+            any_net |= set[i];
+            net[i] = true;
+            set[i] = false;
+        }
+    k = 0;
+    if (any_net) {
+        k = emit(net, false, out);
+        for (int i = 0; i < k; i++)
+            out[i].restart = true;
+        k += emit(net, true, out + k);
+    }
+    return k + emit(set, true, out + k);
 }
 
 int services_run(struct services *sv, const char *const *nodes, size_t nn, enum service_op op,

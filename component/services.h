@@ -32,12 +32,15 @@ enum service_op {
     SERVICE_OP_ACTIVATE,
     SERVICE_OP_DEACTIVATE,
     SERVICE_OP_STOP_ALL,      /* step 2: stop the network services, deactivate the features */
-    SERVICE_OP_START_STOPPED, /* step 6: start (activate) what we stopped, and only that */
+    SERVICE_OP_START_STOPPED, /* step 6: on the nodes where we stopped something, restart the
+                                 network services, then activate what we deactivated */
     SERVICE_OP_COUNT
 };
 
-/* The guide's stop order; starting goes the other way. Static names. */
+/* The guide's stop order (the network services, then the feature services) and start order
+ * (the network services, router first, then the feature services). Static names. */
 extern const char *const services_stop_order[SERVICES_N];
+extern const char *const services_start_order[SERVICES_N];
 
 enum service_kind services_kind(const char *service);
 /* True for one of the five names (exact, lower-case). */
@@ -58,12 +61,13 @@ int services_op_parse(const char *name, enum service_op *out);
 struct service_step {
     const char *service; /* static */
     bool up;
+    bool restart; /* the stop half of a restart: nothing to do (and nothing said) when down */
 };
 
 /*
  * The ordered actions for `op` on `selected` services (NULL or 0: all five) on one node: stops
  * in the guide's stop order, pulling in the dependents (stopping xcp-router stops
- * client-profile-agent and sync-agent first); starts in reverse order, pulling in the
+ * client-profile-agent and sync-agent first); starts in the start order, pulling in the
  * dependencies; restart is the stop plan then the start plan. start/stop/restart apply to
  * network services only and activate/deactivate to feature services only: a mismatch returns
  * -1 with *why (static text in `lang`). START_STOPPED is planned per node by the caller with

@@ -331,3 +331,24 @@ void store_node_users_free(struct store_node_users *list, size_t n)
         destroy_node_users(&list[i]);
     free(list);
 }
+
+enum store_rc store_user_count_im_domain(struct store *st, const char *domain, int64_t *count)
+{
+    /* Domain names hold no LIKE wildcards ('%', '_') by the name rules, and LIKE ignores
+     * ASCII case: "%@domain" is exactly "the address ends in @domain, in any case". */
+    static const char sql[] = "SELECT count(*) FROM users WHERE im_address LIKE '%@' || ?1";
+    sqlite3_stmt *s = NULL;
+    int prc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    enum store_rc rc;
+
+    *count = 0;
+    if (prc == SQLITE_OK)
+        prc = sqlite3_bind_text(s, 1, domain, -1, SQLITE_TRANSIENT);
+    if (prc != SQLITE_OK) {
+        sqlite3_finalize(s);
+        return store_fail(st, prc, "preparing the IM address count");
+    }
+    rc = store_scalar(st, s, "counting IM addresses in a domain", count);
+    sqlite3_finalize(s);
+    return rc;
+}

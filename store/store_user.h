@@ -104,6 +104,11 @@ enum store_rc store_users_derive_im_batch(struct store *st, enum store_im_scheme
                                           const char *domain, int64_t after_rowid, int64_t limit,
                                           int64_t *last_rowid, int64_t *n);
 
+/* Users whose IM address is in `domain` (borrowed, any case): the address ends in "@domain".
+ * One walk of the users table (the addresses are not indexed by domain); for the default
+ * domain's user count, read on demand. */
+enum store_rc store_user_count_im_domain(struct store *st, const char *domain, int64_t *count);
+
 void store_user_clear(struct store_user *u);
 void store_user_list_free(struct store_user *list, size_t n);
 void store_node_users_free(struct store_node_users *list, size_t n);

