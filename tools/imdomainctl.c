@@ -28,7 +28,7 @@
 
 /* One users/import call: well under the daemon's stanza limit (max_stanza_size, 256 KiB) and any
  * control-socket frame limit, and under its line limit (IMPORT_LINES_MAX, 50000). */
-#define IMPORT_CHUNK_BYTES (96u * 1024u)
+#define IMPORT_CHUNK_BYTES (32u * 1024u)
 #define IMPORT_CHUNK_LINES 5000u
 #define VALUE_MAX 8192 /* FORM_MAX_VALUE_LEN: the daemon refuses a whole form for a longer one */
 
@@ -1215,14 +1215,19 @@ static int run_import(struct opts *o, struct arg *args, size_t nargs)
             lines[i] = "";
         }
     }
-    struct arg *call = calloc(nargs + 1, sizeof(*call));
+    char *audit_off = "0";
+    struct arg *call = calloc(nargs + 2, sizeof(*call));
     if (call == NULL)
         die("out of memory");
     while (sent < total) {
         size_t end = chunk_end(lines, total, sent), n = 0;
         call[n++] = (struct arg){.var = "users", .values = lines + sent, .n = end - sent};
+        /* The sync audit once, with the last part (or as asked, then). */
+        if (end < total)
+            call[n++] = (struct arg){.var = "audit", .values = &audit_off, .n = 1};
         for (size_t i = 0; i < nargs; i++)
-            if (strcmp(args[i].var, "users") != 0)
+            if (strcmp(args[i].var, "users") != 0 &&
+                (end == total || strcmp(args[i].var, "audit") != 0))
                 call[n++] = (struct arg){.var = args[i].var, .values = args[i].values,
                                          .n = args[i].n};
         j.offset = sent;
