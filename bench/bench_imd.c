@@ -18,6 +18,7 @@
 #include <ftw.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -66,6 +67,54 @@ static void populate_users(struct store *st, long users, long domains)
     }
     if (store_commit(st) != STORE_OK)
         fatalx("commit: %s", store_errmsg(st));
+}
+
+/* CPU time of this process (user + system), ms: on a shared machine, what the work cost. */
+static double cpu_ms(void)
+{
+    struct rusage ru;
+
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+}
+
+/* The store's part of users/import, before (store_user_upsert: savepoint, node lookup, read,
+ * write) and after (store_user_import_row: one statement), `users` rows in transactions of
+ * `per_tx` (one users/import call), twice: all new, then all unchanged. */
+static void bench_import_rows(const char *dir, long users, long domains, long per_tx)
+{
+    static const char *const how[] = {"store_user_upsert", "store_user_import_row"};
+    char uid[32], uri[96], what[160];
+
+    for (int fast = 0; fast < 2; fast++) {
+        struct store *st = fresh_store(dir, fast ? "import_fast" : "import_slow");
+        struct store_settings set;
+        if (store_settings_get(st, &set) != STORE_OK)
+            fatalx("settings: %s", store_errmsg(st));
+        for (int round = 0; round < 2; round++) {
+            double t0 = now_ms(), c0 = cpu_ms();
+            for (long i = 0; i < users; i++) {
+                if (i % per_tx == 0 && store_begin(st) != STORE_OK)
+                    fatalx("begin: %s", store_errmsg(st));
+                snprintf(uid, sizeof(uid), "u%07ld", i);
+                snprintf(uri, sizeof(uri), "u%07ld@dept%02ld.example.com", i, i % domains);
+                enum store_rc rc = fast ? store_user_import_row(st, &set, uid, uri, 0, true, NULL)
+                                        : store_user_upsert(st, uid, uri, NULL, NULL);
+                if (rc != STORE_OK)
+                    fatalx("import: %s", store_errmsg(st));
+                if ((i + 1) % per_tx == 0 || i + 1 == users)
+                    if (store_commit(st) != STORE_OK)
+                        fatalx("commit: %s", store_errmsg(st));
+            }
+            snprintf(what, sizeof(what),
+                     "store: %ld users %s with %s, %ld per transaction (CPU %.0f ms)", users,
+                     round ? "again (unchanged)" : "new", how[fast], per_tx, cpu_ms() - c0);
+            report(what, now_ms() - t0, "");
+        }
+        store_settings_clear(&set);
+        store_close(st);
+    }
 }
 
 static xmpp_stanza_t *run_command(struct app *app, const char *xml)
@@ -356,7 +405,7 @@ int main(int argc, char **argv)
             break;
         default:
             fprintf(stderr, "usage: bench_imd [-u users] [-d domains] [-l list_domains] [-j "
-                            "job_users] [-b job_batch] [-s list,certs,sync,job] [dir]\n");
+                            "job_users] [-b job_batch] [-s list,certs,sync,job,import] [dir]\n");
             return 2;
         }
     }
@@ -381,6 +430,8 @@ int main(int argc, char **argv)
     }
     if (wants(only, "job"))
         bench_job(dir, job_users, job_batch);
+    if (wants(only, "import"))
+        bench_import_rows(dir, users, domains, 5000);
     xmpp_shutdown();
     return 0;
 }

@@ -17,8 +17,7 @@ char *app_actor(const char *requester)
 
     if (requester == NULL)
         return xstrdup("");
-    if (strncmp(requester, "uid:", 4) == 0)
-        return xstrdup(requester);
+    /* "uid:N/cK" (a control connection) is uid:N, like a full JID is its bare JID. */
     slash = strchr(requester, '/');
     return slash ? xstrndup(requester, (size_t)(slash - requester)) : xstrdup(requester);
 }

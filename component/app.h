@@ -44,7 +44,7 @@ typedef void (*app_applied_cb)(void *arg, int ok, const char *detail);
  */
 void app_apply_domains(struct app *app, const char *actor, app_applied_cb cb, void *arg);
 
-/* The actor string for the audit log: the bare JID of `requester`, or "uid:N" as is. Caller
+/* The actor string for the audit log: the bare JID of `requester` ("uid:N" for "uid:N/cK"). Caller
  * frees. */
 char *app_actor(const char *requester);
 

@@ -6,6 +6,7 @@
 #include "component/peers.h"
 #include "component/sync.h"
 
+#include "store/store_settings.h"
 #include "store/store_topo.h"
 #include "store/store_user.h"
 #include "util/xmalloc.h"
@@ -31,6 +32,11 @@ struct import {
     struct store *st;
     int64_t peer_since; /* which peers count for the audit (peers_counted_since()) */
     const char *lang;   /* borrowed from the call */
+    bool audit;         /* run the sync audit afterwards (off for all but a large import's last
+                           part, so that it runs once) */
+    struct store_settings settings; /* read once: a new user's IM address follows them */
+    char *node;         /* the node named last, and its id: lines name few nodes */
+    int64_t node_id;
     form_t *table;      /* line, userid, result, reason; handed to the answer */
     size_t counts[V_COUNT];
     struct sync_report sync;
@@ -49,6 +55,9 @@ static const struct text T_NODE = {"Node", "노드"};
 static const struct text T_FILTER = {"Filter (part of a user ID or directory URI)",
                                      "필터(사용자 ID 또는 디렉터리 URI의 일부)"};
 static const struct text T_PAGE = {"Page", "페이지"};
+static const struct text T_AUDIT = {
+    "Run the sync audit afterwards (turn off for every part of a large import but the last)",
+    "가져온 뒤 동기화 감사 실행(큰 가져오기를 나눌 때는 마지막 부분에서만 켜십시오)"};
 
 static const struct text I_IMPORT = {
     "One user a line: userid,directory_uri[,node]. New users get their IM address by the "
@@ -135,17 +144,22 @@ static char *check_uri(const char *uri, const char *lang)
                      domain_rules_explain(rule, lang));
 }
 
-/* An empty node keeps the assignment; a named one must exist. STORE_ERR aborts the import. */
-static enum store_rc check_node(struct store *st, const char *node, const char *lang, char **reason)
+/* An empty node keeps the assignment; a named one must exist (its id lands in im->node_id).
+ * STORE_ERR aborts the import. */
+static enum store_rc check_node(struct import *im, const char *node, const char *lang,
+                                char **reason)
 {
-    struct store_node n;
     enum store_rc rc;
 
     if (node[0] == '\0')
         return STORE_OK;
-    rc = store_node_get(st, node, &n);
+    if (im->node != NULL && strcmp(im->node, node) == 0)
+        return STORE_OK;
+    free(im->node);
+    im->node = NULL;
+    rc = store_user_node_id(im->st, node, &im->node_id);
     if (rc == STORE_OK)
-        store_node_clear(&n);
+        im->node = xstrdup(node);
     if (rc == STORE_NOTFOUND) {
         *reason = xasprintf(i18n_is_korean(lang)
                                 ? "알 수 없는 노드 %s: 먼저 topology/edit로 추가하거나 노드를 "
@@ -240,7 +254,9 @@ static int upsert_line(struct import *im, size_t lineno, const char *userid, con
         [STORE_UPSERT_UNCHANGED] = V_UNCHANGED,
     };
     enum store_upsert how;
-    enum store_rc rc = store_user_upsert(im->st, userid, uri, node[0] ? node : NULL, &how);
+    enum store_rc rc =
+        store_user_import_row(im->st, &im->settings, userid, uri, node[0] ? im->node_id : 0,
+                              node[0] == '\0', &how);
 
     if (rc == STORE_OK)
         verdict(im, lineno, userid, how_verdict[how], NULL);
@@ -261,7 +277,7 @@ static int user_line(struct import *im, size_t lineno, char *line)
         reason = check_userid(f[0], im->lang);
     if (reason == NULL)
         reason = check_uri(f[1], im->lang);
-    if (reason == NULL && n == 3 && check_node(im->st, f[2], im->lang, &reason) != STORE_OK)
+    if (reason == NULL && n == 3 && check_node(im, f[2], im->lang, &reason) != STORE_OK)
         return -1;
     if (reason != NULL) {
         reject(im, lineno, f[0], reason);
@@ -333,6 +349,8 @@ static void import_free(void *arg)
     struct import *im = arg;
 
     form_free(im->table);
+    free(im->node);
+    store_settings_clear(&im->settings);
     sync_report_clear(&im->sync);
     free(im);
 }
@@ -360,9 +378,19 @@ static void import_note(adhoc_call_t *call, const struct import *im)
 static void answer_import(adhoc_call_t *call, void *arg)
 {
     struct import *im = arg;
-    form_t *changes = sync_report_table(&im->sync, call->lang);
+    form_t *changes = im->audit ? sync_report_table(&im->sync, call->lang) : NULL;
 
     import_note(call, im);
+    if (!im->audit) {
+        adhoc_note(call, ADHOC_NOTE_INFO,
+                   &(struct text){"The sync audit did not run (audit off): run it with the "
+                                  "last part of the import, or with sync/audit.",
+                                  "동기화 감사를 실행하지 않았습니다(감사 끔). 가져오기의 마지막 "
+                                  "부분에서 실행하거나 sync/audit로 실행하십시오."});
+        adhoc_complete(call, im->table);
+        im->table = NULL;
+        return;
+    }
     sync_report_note(call, &im->sync);
     adhoc_complete(call, im->table);
     im->table = NULL;
@@ -380,6 +408,7 @@ static void import_form(adhoc_call_t *call)
     form_add_instructions(f, &I_IMPORT);
     users = form_add_field(f, "users", FIELD_TEXT_MULTI, &T_USERS);
     form_field_set_required(users, true);
+    form_field_add_bool(form_add_field(f, "audit", FIELD_BOOLEAN, &T_AUDIT), true);
     adhoc_show(call, f, ADHOC_ALLOW_COMPLETE, ADHOC_COMPLETE);
 }
 
@@ -391,9 +420,10 @@ static int import_all(struct import *im, const char *const *values, size_t n, ch
         *err = xasprintf("cannot start the import: %s", store_errmsg(im->st));
         return -1;
     }
-    if (each_line(im, values, n, import_line) == -1) {
+    if (store_settings_get(im->st, &im->settings) != STORE_OK ||
+        each_line(im, values, n, import_line) == -1) {
         *err = xasprintf("the import failed: %s", store_errmsg(im->st));
-    } else if (sync_run(im->st, im->peer_since, &im->sync, err) == 0) {
+    } else if (!im->audit || sync_run(im->st, im->peer_since, &im->sync, err) == 0) {
         if (store_commit(im->st) == STORE_OK)
             return 0;
         *err = xasprintf("the import failed: %s", store_errmsg(im->st));
@@ -417,6 +447,7 @@ static void import_step(adhoc_call_t *call)
     n = form_values(call->form, "users", &values);
     im = import_new(app->store, call->lang);
     im->peer_since = peers_counted_now(app);
+    im->audit = form_bool(call->form, "audit", true);
     if (each_line(im, values, n, count_line) == -1) {
         char *why = xasprintf("more than %d lines in one import; split it into several calls",
                               IMPORT_LINES_MAX);

@@ -27,7 +27,8 @@ struct ctl_client {
     int refs;   /* pending late answers that still point here */
     int closed; /* the pipe finished closing; freed when refs drops to 0 */
     uid_t uid;
-    char requester[32];
+    char requester[32]; /* "uid:N", for logs */
+    char owner[48];     /* "uid:N/cK", who the requests are from */
     unsigned char *buf;
     size_t len, cap;
     struct ctl_client *next;
@@ -41,7 +42,9 @@ struct ctl {
     gid_t gid;
     int has_group;
     ctl_request_fn fn;
+    ctl_closed_fn closed_fn;
     void *ud;
+    unsigned long next_conn; /* numbers connections for their owner names */
     struct ctl_client *clients;
     int n_clients;
     int closing;
@@ -91,6 +94,8 @@ static void client_closed(uv_handle_t *h)
         }
     }
     ctl->n_clients--;
+    if (ctl->closed_fn && !ctl->closing && cl->owner[0] != '\0')
+        ctl->closed_fn(ctl->ud, cl->owner);
     cl->closed = 1;
     cl->ctl = NULL;
     if (cl->refs == 0)
@@ -174,11 +179,11 @@ static void handle_frame(struct ctl_client *cl, const char *xml, size_t len)
     }
     /* The peer is who the kernel says it is, whatever the frame claims; and replies made with
      * xmpp_stanza_reply need a `from` to exist at all. */
-    xmpp_stanza_set_from(iq, cl->requester);
+    xmpp_stanza_set_from(iq, cl->owner);
     restore_lang(iq);
     struct ctl_pending *pending = xcalloc(1, sizeof(*pending));
     pending->cl = cl;
-    xmpp_stanza_t *reply = cl->ctl->fn(cl->ctl->ud, iq, cl->requester, pending);
+    xmpp_stanza_t *reply = cl->ctl->fn(cl->ctl->ud, iq, cl->owner, pending);
     if (reply == NULL) {
         cl->refs++; /* answered later through ctl_pending_answer */
     } else {
@@ -299,6 +304,7 @@ static void on_connection(uv_stream_t *server, int status)
     }
     cl->uid = cred.uid;
     snprintf(cl->requester, sizeof(cl->requester), "uid:%u", (unsigned)cred.uid);
+    snprintf(cl->owner, sizeof(cl->owner), "uid:%u/c%lu", (unsigned)cred.uid, ++ctl->next_conn);
     if (!peer_allowed(ctl, cred.uid, cred.gid) || ctl->n_clients > CTL_MAX_CLIENTS) {
         log_warnx("control: refused %s (%s)", cl->requester,
                   ctl->n_clients > CTL_MAX_CLIENTS ? "too many clients" : "not allowed");
@@ -422,6 +428,11 @@ fail:
     free(ctl->path);
     free(ctl);
     return NULL;
+}
+
+void ctl_on_closed(ctl_t *ctl, ctl_closed_fn fn)
+{
+    ctl->closed_fn = fn;
 }
 
 void ctl_close(ctl_t *ctl)

@@ -143,12 +143,15 @@ static void audit_run(void *ud, const char *node, const char *requester, enum ad
     static const int outcome[] = {[ADHOC_END_COMPLETED] = STORE_OUTCOME_OK,
                                   [ADHOC_END_FAILED] = STORE_OUTCOME_REFUSED,
                                   [ADHOC_END_CANCELED] = STORE_OUTCOME_CANCELED,
-                                  [ADHOC_END_EXPIRED] = STORE_OUTCOME_CANCELED};
+                                  [ADHOC_END_EXPIRED] = STORE_OUTCOME_CANCELED,
+                                  [ADHOC_END_ABANDONED] = STORE_OUTCOME_CANCELED};
     struct app *app = ud;
     char *details;
 
     if (how == ADHOC_END_EXPIRED)
         details = xstrdup("the session expired");
+    else if (how == ADHOC_END_ABANDONED)
+        details = xstrdup("the control connection closed");
     else
         details = note ? xstrndup(note, 480) : NULL;
     app_audit(app, requester, node, outcome[how], details);
@@ -278,6 +281,15 @@ static xmpp_stanza_t *ctl_disco(struct daemon *dm, xmpp_stanza_t *iq, xmpp_stanz
     return reply;
 }
 
+/* A control connection closed: its sessions end without their cancel hooks, so neither a
+ * script that stopped at a choice nor a killed imdomainctl changes anything (COMMANDS.md). */
+static void on_ctl_closed(void *ud, const char *requester)
+{
+    struct daemon *dm = ud;
+
+    adhoc_end_owner(dm->app.adhoc, requester);
+}
+
 static xmpp_stanza_t *on_ctl_request(void *ud, xmpp_stanza_t *iq, const char *requester,
                                      ctl_pending_t *pending)
 {
@@ -399,6 +411,7 @@ static int setup_app(struct daemon *dm)
             .path = cfg->control_socket, .mode = cfg->control_mode, .group = cfg->control_group};
         if ((dm->ctl = ctl_open(&dm->loop, dm->ctx, &cc, on_ctl_request, dm)) == NULL)
             return -1;
+        ctl_on_closed(dm->ctl, on_ctl_closed);
     }
     uv_timer_init(&dm->loop, &dm->expire);
     dm->expire.data = dm;

@@ -75,7 +75,7 @@ static int configure(sqlite3 *db, const char *path, char **err)
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(db,
                           "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; "
-                          "PRAGMA trusted_schema = OFF;",
+                          "PRAGMA trusted_schema = OFF; PRAGMA temp_store = MEMORY;",
                           NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         set_err(err, "cannot configure database %s: %s", path, sqlite3_errmsg(db));

@@ -86,6 +86,8 @@ enum stmt_id {
     STMT_PROC_SET_STEP,
     STMT_PROC_END,
 
+    STMT_USER_IMPORT_UPSERT,
+
     STMT_COUNT
 };
 

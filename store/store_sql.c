@@ -102,6 +102,21 @@ static const char *const sql[STMT_COUNT] = {
         "UPDATE users SET im_address = CASE WHEN ?3 = 'directory-uri' AND directory_uri <> ''"
         " THEN directory_uri ELSE userid || '@' || ?4 END WHERE id > ?1 AND id <= ?2",
     [STMT_NODE_ID] = "SELECT id FROM nodes WHERE name = ?1",
+    /* users/import's one statement a line: insert, or update only what differs (the WHERE makes
+     * an identical line change no row, which is how "unchanged" is told). ?4 is the node id
+     * (NULL: unassigned), ?5 = 1 keeps the current node, ?6 a new user's IM address, ?7 = 1
+     * under the directory-uri scheme (the URI is the address). */
+    [STMT_USER_IMPORT_UPSERT] =
+        "INSERT INTO users (userid, directory_uri, uri_domain, node_id, im_address)"
+        " VALUES (?1, ?2, ?3, ?4, ?6)"
+        " ON CONFLICT (userid) DO UPDATE SET userid = excluded.userid,"
+        " directory_uri = excluded.directory_uri, uri_domain = excluded.uri_domain,"
+        " node_id = CASE WHEN ?5 THEN users.node_id ELSE excluded.node_id END,"
+        " im_address = CASE WHEN ?7 AND excluded.directory_uri <> '' THEN excluded.directory_uri"
+        " ELSE users.im_address END"
+        " WHERE users.userid <> excluded.userid COLLATE BINARY"
+        " OR users.directory_uri <> excluded.directory_uri"
+        " OR (NOT ?5 AND users.node_id IS NOT excluded.node_id)",
 
     [STMT_JOB_INSERT] = "INSERT INTO jobs (kind, state, old_value, new_value, total, created_at,"
                         " updated_at) VALUES (?1, 'running', ?2, ?3, ?4, " NOW ", " NOW ")",

@@ -44,6 +44,20 @@ enum store_upsert {
 enum store_rc store_user_upsert(struct store *st, const char *userid, const char *directory_uri,
                                 const char *node, enum store_upsert *how);
 
+/*
+ * users/import's fast path: the same change as store_user_upsert() in one statement, with no
+ * read of the row before or after and no savepoint (a failing statement undoes only itself).
+ * `node_id` is the resolved node (store_user_node_id; 0: unassigned); keep_node leaves the
+ * current assignment. `s` (borrowed) is the settings, read once for the whole import: they
+ * give a new user's IM address. Run inside the caller's store_begin() transaction, so that the
+ * pages are written once per commit. STORE_CONFLICT when a constraint refuses the line.
+ */
+enum store_rc store_user_import_row(struct store *st, const struct store_settings *s,
+                                    const char *userid, const char *directory_uri, int64_t node_id,
+                                    bool keep_node, enum store_upsert *how);
+/* The id of node `name` (borrowed) in *id; STORE_NOTFOUND when there is none. */
+enum store_rc store_user_node_id(struct store *st, const char *name, int64_t *id);
+
 /* Fills *out (may be NULL: existence test). */
 enum store_rc store_user_get(struct store *st, const char *userid, struct store_user *out);
 /* The user whose IM address is `im_address` (any ASCII case), through an index: a presence

@@ -1,9 +1,13 @@
 /* imdomainctl: runs imdomaind's ad-hoc commands over the local control socket, for shells and
- * scripts: fills each stage's form from var=value arguments (prompting on a terminal for a
- * missing required field) and advances until the command completes. */
+ * scripts: fills each stage's form from var=value arguments (var=@FILE and var=@- read one value
+ * a line; prompting on a terminal for a missing required field) and advances until the command
+ * completes. It never takes a step that changes something unless asked: a stage that offers more
+ * than one way on (next and complete) is shown with its choices, and action=... picks one. A
+ * large users/import is split into calls the daemon accepts and their verdicts joined. */
 #include "component/ctl_proto.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -21,14 +25,33 @@
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define MAX_ROUNDS 64 /* stages of one command */
 #define MAX_FORMS 16  /* result forms of one answer */
-#define MAX_ARGS 256
+
+/* One users/import call: well under the daemon's stanza limit (max_stanza_size, 256 KiB) and any
+ * control-socket frame limit, and under its line limit (IMPORT_LINES_MAX, 50000). */
+#define IMPORT_CHUNK_BYTES (32u * 1024u)
+#define IMPORT_CHUNK_LINES 5000u
+#define VALUE_MAX 8192 /* FORM_MAX_VALUE_LEN: the daemon refuses a whole form for a longer one */
+
+/* Exit statuses (doc/imdomainctl.1). */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILED = 1,   /* error note, canceled, bad arguments, connection trouble */
+    EXIT_REFUSED = 2,  /* an XMPP error */
+    EXIT_FORBIDDEN = 3,
+    EXIT_CHOICE = 4,   /* stopped at a stage that needs action=...; nothing taken there */
+    EXIT_REJECTED = 5, /* users/import: the run completed but some lines were rejected */
+};
 
 #ifndef RUNSTATEDIR
 #define RUNSTATEDIR "/run"
 #endif
 
+/* var=value (one value) or var=@FILE / var=@- (one value a line, pointing into `buf`). */
 struct arg {
-    char *var, *value;
+    char *var;
+    char **values;
+    size_t n;
+    char *buf; /* the file's text, or NULL */
     int used;
 };
 
@@ -36,6 +59,8 @@ struct opts {
     const char *socket;
     const char *lang;
     int json;
+    const char *action; /* -a/--action, or action=... where no form has an `action` field */
+    int action_used;
 };
 
 static xmpp_ctx_t *ctx;
@@ -57,7 +82,8 @@ static void die(const char *fmt, ...)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: imdomainctl [-s socket] [-l lang] [--json] list\n"
-                 "       imdomainctl [-s socket] [-l lang] [--json] run NODE [var=value ...]\n");
+                 "       imdomainctl [-s socket] [-l lang] [--json] [-a action] run NODE "
+                 "[var=value | var=@FILE | var=@- ...] [action=next|prev|complete|cancel]\n");
 }
 
 static void connect_socket(const char *path)
@@ -422,6 +448,27 @@ static void print_form_json(xmpp_stanza_t *x)
     printf("]}");
 }
 
+/* The ways on that a stage offers (cancel is always there) and its default. */
+struct offer {
+    int next, prev, complete;
+    const char *dflt;
+};
+
+static void json_choices(const struct offer *of)
+{
+    const char *names[] = {"next", "prev", "complete", "cancel"};
+    int on[] = {of->next, of->prev, of->complete, 1}, n = 0;
+
+    printf(",\"choices\":[");
+    for (int i = 0; i < 4; i++)
+        if (on[i]) {
+            printf("%s", n++ ? "," : "");
+            json_str(names[i]);
+        }
+    printf("],\"default\":");
+    json_str(of->dflt);
+}
+
 /* A result table longer than a page arrives as executing replies whose forms are results,
  * one page each. Scripts want the whole table: the first page's forms are kept and the rows of
  * every later page appended to them, then printed in place of the last page's forms. */
@@ -466,7 +513,8 @@ static void pages_clear(struct pages *p)
 
 /* Prints a finished command's notes and forms (the pages' forms, when it was paged); returns 1
  * if a note is an error. */
-static int print_outcome(xmpp_stanza_t *cmd, const struct opts *o, const struct pages *pages)
+static int print_outcome(xmpp_stanza_t *cmd, const struct opts *o, const struct pages *pages,
+                         const struct offer *choices)
 {
     int failed = 0, n = 0;
 
@@ -512,8 +560,12 @@ static int print_outcome(xmpp_stanza_t *cmd, const struct opts *o, const struct 
         }
         n++;
     }
-    if (o->json)
-        printf("]}\n");
+    if (o->json) {
+        printf("]");
+        if (choices)
+            json_choices(choices);
+        printf("}\n");
+    }
     return failed;
 }
 
@@ -531,7 +583,22 @@ static char *prompt_for(const char *var, const char *label)
 
 /* Builds the submitted form for `form` from the arguments. Returns NULL and names the field
  * when a required one has no value and no terminal to ask on. */
-static xmpp_stanza_t *fill_form(xmpp_stanza_t *form, struct arg *args, int nargs,
+static int form_has_field(xmpp_stanza_t *form, const char *var)
+{
+    for (xmpp_stanza_t *f = form ? xmpp_stanza_get_children(form) : NULL; f;
+         f = xmpp_stanza_get_next(f)) {
+        const char *v = xmpp_stanza_is_tag(f) && strcmp(xmpp_stanza_get_name(f), "field") == 0
+                            ? xmpp_stanza_get_attribute(f, "var")
+                            : NULL;
+        if (v && strcmp(v, var) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Builds the submitted form for `form` from the arguments. Returns NULL and names the field
+ * when a required one has no value and no terminal to ask on. */
+static xmpp_stanza_t *fill_form(xmpp_stanza_t *form, struct arg *args, size_t nargs,
                                 const char **missing)
 {
     xmpp_stanza_t *x = xmpp_stanza_new(ctx);
@@ -545,17 +612,23 @@ static xmpp_stanza_t *fill_form(xmpp_stanza_t *form, struct arg *args, int nargs
         const char *type = xmpp_stanza_get_attribute(f, "type");
         if (var == NULL || (type && strcmp(type, "fixed") == 0))
             continue;
+        int multi = type && strstr(type, "multi");
         xmpp_stanza_t *out = add(x, "field", NULL);
         xmpp_stanza_set_attribute(out, "var", var);
         int given = 0;
-        for (int i = 0; i < nargs; i++) {
-            if (!args[i].used && strcmp(args[i].var, var) == 0) {
-                add_text(out, "value", args[i].value);
-                args[i].used = 1;
-                given++;
-                if (!(type && strstr(type, "multi")))
-                    break;
-            }
+        for (size_t i = 0; i < nargs; i++) {
+            if (args[i].used || strcmp(args[i].var, var) != 0)
+                continue;
+            for (size_t k = 0; k < args[i].n && (multi || k == 0); k++)
+                add_text(out, "value", args[i].values[k]);
+            if (!multi && args[i].n > 1)
+                fprintf(stderr, "imdomainctl: warning: %s takes one value; %zu given, the first "
+                                "is used\n",
+                        var, args[i].n);
+            args[i].used = 1;
+            given++;
+            if (!multi)
+                break;
         }
         if (given)
             continue;
@@ -585,20 +658,69 @@ static xmpp_stanza_t *fill_form(xmpp_stanza_t *form, struct arg *args, int nargs
     return x;
 }
 
-static const char *choose_action(xmpp_stanza_t *cmd)
+
+static void offered(xmpp_stanza_t *cmd, struct offer *of)
 {
     xmpp_stanza_t *actions = child(cmd, "actions", NULL);
 
-    if (actions == NULL)
-        return "execute";
-    const char *def = xmpp_stanza_get_attribute(actions, "execute");
-    if (def)
-        return def;
-    if (child(actions, "complete", NULL))
-        return "complete";
-    if (child(actions, "next", NULL))
-        return "next";
-    return "execute";
+    memset(of, 0, sizeof(*of));
+    if (actions == NULL) { /* XEP-0050: execute is the only way on, and it completes */
+        of->complete = 1;
+        of->dflt = "execute";
+        return;
+    }
+    of->next = child(actions, "next", NULL) != NULL;
+    of->prev = child(actions, "prev", NULL) != NULL;
+    of->complete = child(actions, "complete", NULL) != NULL;
+    of->dflt = xmpp_stanza_get_attribute(actions, "execute");
+    if (of->dflt == NULL)
+        of->dflt = of->complete ? "complete" : of->next ? "next" : "execute";
+}
+
+/* A stage is a choice when more than one way on is offered: next and complete (prev only goes
+ * back, and changes nothing). jobs/status on a failed job is one: next retries, complete leaves
+ * it, cancel rolls it back. Where there is one way on, taking it is what running the command
+ * with these arguments asks for. */
+static int is_choice(const struct offer *of)
+{
+    return of->next && of->complete;
+}
+
+static int action_offered(const struct offer *of, const char *a)
+{
+    return strcmp(a, "cancel") == 0 || (strcmp(a, "next") == 0 && of->next) ||
+           (strcmp(a, "prev") == 0 && of->prev) || (strcmp(a, "complete") == 0 && of->complete);
+}
+
+static void print_choices(const struct offer *of)
+{
+    const char *names[] = {"next", "prev", "complete", "cancel"};
+    int on[] = {of->next, of->prev, of->complete, 1};
+
+    printf("choices:");
+    for (int i = 0; i < 4; i++)
+        if (on[i])
+            printf(" action=%s%s", names[i], strcmp(names[i], of->dflt) == 0 ? " (default)" : "");
+    putchar('\n');
+}
+
+/* The action asked for at a choice stage: -a/--action, else an action=... argument (when the
+ * stage's form has no field of that name, which it would fill). NULL: none asked. */
+static const char *asked_action(struct opts *o, xmpp_stanza_t *form, struct arg *args, size_t nargs)
+{
+    if (o->action == NULL && !form_has_field(form, "action")) {
+        for (size_t i = 0; i < nargs; i++) {
+            if (!args[i].used && strcmp(args[i].var, "action") == 0 && args[i].n > 0) {
+                args[i].used = 1;
+                o->action = args[i].values[0];
+                break;
+            }
+        }
+    }
+    if (o->action == NULL || o->action_used)
+        return NULL;
+    o->action_used = 1;
+    return o->action;
 }
 
 static xmpp_stanza_t *command_iq(const struct opts *o, const char *node, const char *sid,
@@ -613,25 +735,60 @@ static xmpp_stanza_t *command_iq(const struct opts *o, const char *node, const c
     return iq;
 }
 
+/* What to do with a finished run: print it (NULL sink), or hand it to users/import's joiner. */
+struct sink {
+    int (*done)(struct sink *sk, xmpp_stanza_t *cmd, const struct pages *pages);
+};
+
 /* Prints the outcome of a finished run; returns the exit status. */
 static int finished(xmpp_stanza_t *cmd, const char *status, const struct opts *o,
-                    struct pages *pages, struct arg *args, int nargs)
+                    struct pages *pages, struct arg *args, size_t nargs, struct sink *sk)
 {
     int rc;
 
     /* After pages, the completion repeats the last page, whose rows are carried already. */
-    rc = print_outcome(cmd, o, pages) || strcmp(status, "completed") != 0 ? 1 : 0;
+    if (sk)
+        rc = sk->done(sk, cmd, pages);
+    else
+        rc = print_outcome(cmd, o, pages, NULL) || strcmp(status, "completed") != 0 ? EXIT_FAILED
+                                                                               : EXIT_OK;
     pages_clear(pages);
-    for (int i = 0; i < nargs; i++)
+    for (size_t i = 0; i < nargs; i++)
         if (!args[i].used)
             fprintf(stderr, "imdomainctl: warning: argument %s was not used\n", args[i].var);
     return rc;
 }
 
-static int cmd_run(const struct opts *o, const char *node, struct arg *args, int nargs)
+/* Ends the session `sid` of a run that cannot complete (a refusal, a missing value). Not at a
+ * choice: there, cancel may act (jobs/status rolls a failed job back), and closing the
+ * connection ends the session without its cancel hook anyway. */
+static void cancel_session(const struct opts *o, const char *node, const char *sid)
+{
+    if (sid)
+        xmpp_stanza_release(roundtrip(command_iq(o, node, sid, "cancel")));
+}
+
+/* Shows a choice stage and what to pass; the session is left to end with the connection. */
+static int stop_at_choice(xmpp_stanza_t *cmd, const struct opts *o, const struct offer *of)
+{
+    struct pages none = {0};
+
+    print_outcome(cmd, o, &none, of);
+    if (!o->json)
+        print_choices(of);
+    if (!o->json && !o->action_used)
+        fprintf(stderr, "imdomainctl: this stage offers more than one way on and none was "
+                        "asked for: nothing was done here. Run again with action=CHOICE\n");
+    return o->action_used ? EXIT_OK : EXIT_CHOICE;
+}
+
+static int run_command(struct opts *o, const char *node, struct arg *args, size_t nargs,
+                       struct sink *sk)
 {
     xmpp_stanza_t *reply = roundtrip(command_iq(o, node, NULL, "execute"));
     struct pages pages = {0};
+    char *sid = NULL; /* the session, once the daemon opened one */
+    int at_choice = 0;
 
     /* Pages of a result table do not count as stages. */
     for (int round = 0; round < MAX_ROUNDS;) {
@@ -639,6 +796,9 @@ static int cmd_run(const struct opts *o, const char *node, struct arg *args, int
             int rc = report_error(reply, o);
             pages_clear(&pages);
             xmpp_stanza_release(reply);
+            if (!at_choice)
+                cancel_session(o, node, sid);
+            free(sid);
             return rc;
         }
         xmpp_stanza_t *cmd = child(reply, "command", NS_COMMANDS);
@@ -646,59 +806,461 @@ static int cmd_run(const struct opts *o, const char *node, struct arg *args, int
         if (cmd == NULL || status == NULL)
             die("imdomaind answered without a command status");
         if (strcmp(status, "executing") != 0) {
-            int rc = finished(cmd, status, o, &pages, args, nargs);
-            xmpp_stanza_release(reply);
-            return rc;
-        }
-        char *sid = strdup(xmpp_stanza_get_attribute(cmd, "sessionid"));
-        if (is_page(cmd)) {
-            xmpp_stanza_t *iq = command_iq(o, node, sid, choose_action(cmd));
-            pages_add(&pages, cmd);
+            int rc = finished(cmd, status, o, &pages, args, nargs, sk);
+            if (strcmp(status, "canceled") == 0 && o->action_used && o->action &&
+                strcmp(o->action, "cancel") == 0)
+                rc = EXIT_OK; /* asked for */
             xmpp_stanza_release(reply);
             free(sid);
+            return rc;
+        }
+        free(sid);
+        sid = strdup(xmpp_stanza_get_attribute(cmd, "sessionid"));
+        struct offer of;
+        offered(cmd, &of);
+        if (is_page(cmd)) { /* the run completed; the pages only browse its table */
+            xmpp_stanza_t *iq = command_iq(o, node, sid, "next");
+            pages_add(&pages, cmd);
+            xmpp_stanza_release(reply);
             reply = roundtrip(iq);
             continue;
         }
         round++;
         xmpp_stanza_t *form = child(cmd, "x", NS_DATA);
+        const char *act = of.dflt;
+        at_choice = is_choice(&of);
+        if (at_choice) {
+            act = asked_action(o, form, args, nargs);
+            if (act == NULL) {
+                int rc = stop_at_choice(cmd, o, &of);
+                xmpp_stanza_release(reply);
+                free(sid);
+                return rc;
+            }
+            if (!action_offered(&of, act)) {
+                fprintf(stderr, "imdomainctl: action=%s is not offered at this stage; ", act);
+                fflush(stderr);
+                print_choices(&of);
+                xmpp_stanza_release(reply);
+                free(sid);
+                return EXIT_FAILED;
+            }
+        }
         const char *missing = NULL;
-        xmpp_stanza_t *filled = form ? fill_form(form, args, nargs, &missing) : NULL;
-        if (form && filled == NULL) {
+        int with_form = strcmp(act, "cancel") != 0 && strcmp(act, "prev") != 0;
+        xmpp_stanza_t *filled = form && with_form ? fill_form(form, args, nargs, &missing) : NULL;
+        if (form && with_form && filled == NULL) {
             fprintf(stderr,
                     "imdomainctl: missing value for required field '%s' "
                     "(pass %s=VALUE)\n",
                     missing, missing);
-            xmpp_stanza_release(roundtrip(command_iq(o, node, sid, "cancel")));
+            if (!at_choice)
+                cancel_session(o, node, sid);
             free(sid);
             xmpp_stanza_release(reply);
-            return 1;
+            return EXIT_FAILED;
         }
-        xmpp_stanza_t *iq = command_iq(o, node, sid, choose_action(cmd));
+        xmpp_stanza_t *iq = command_iq(o, node, sid, act);
         if (filled)
             xmpp_stanza_add_child_ex(child(iq, "command", NULL), filled, 0);
-        free(sid);
         xmpp_stanza_release(reply);
         reply = roundtrip(iq);
     }
     xmpp_stanza_release(reply);
-    die("command did not complete after %d stages", MAX_ROUNDS);
+    cancel_session(o, node, sid);
+    free(sid);
+    fprintf(stderr, "imdomainctl: command did not complete after %d stages\n", MAX_ROUNDS);
+    return EXIT_FAILED;
 }
 
-static int parse_args(int argc, char **argv, struct arg *args)
+/* ---- arguments ---- */
+
+/* Reads all of `path` ("-": standard input) into a NUL-terminated buffer. */
+static char *slurp(const char *path, size_t *len)
 {
-    int n = 0;
+    int fd = strcmp(path, "-") == 0 ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+    size_t cap = 65536, n = 0;
+    char *buf;
+
+    if (fd < 0)
+        die("cannot open %s: %s", path, strerror(errno));
+    if ((buf = malloc(cap)) == NULL)
+        die("out of memory");
+    for (;;) {
+        if (cap - n < 65536) {
+            cap *= 2;
+            if ((buf = realloc(buf, cap)) == NULL)
+                die("out of memory");
+        }
+        ssize_t r = read(fd, buf + n, cap - n - 1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            die("cannot read %s: %s", strcmp(path, "-") == 0 ? "standard input" : path,
+                strerror(errno));
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    if (fd != STDIN_FILENO)
+        close(fd);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* One value a line ("\n" or "\r\n"); a last line without a newline counts too. */
+static void read_values(struct arg *a, const char *path)
+{
+    size_t len, cap = 1024;
+    char *p;
+
+    a->buf = slurp(path, &len);
+    if (memchr(a->buf, '\0', len) != NULL)
+        die("%s holds a NUL byte: not a text file", path);
+    a->values = malloc(cap * sizeof(*a->values));
+    a->n = 0;
+    for (p = a->buf; a->values && p < a->buf + len;) {
+        char *nl = strchr(p, '\n');
+        if (nl)
+            *nl = '\0';
+        size_t l = strlen(p);
+        if (l > 0 && p[l - 1] == '\r')
+            p[l - 1] = '\0';
+        if (a->n == cap && (a->values = realloc(a->values, (cap *= 2) * sizeof(char *))) == NULL)
+            break;
+        a->values[a->n++] = p;
+        if (nl == NULL)
+            break;
+        p = nl + 1;
+    }
+    if (a->values == NULL)
+        die("out of memory");
+}
+
+/* var=value, var=@FILE, var=@- (standard input, once), var=@@text (the value @text). */
+static struct arg *parse_args(int argc, char **argv, size_t *nargs)
+{
+    struct arg *args = calloc((size_t)argc + 1, sizeof(*args));
+    int stdin_taken = 0;
+
+    if (args == NULL)
+        die("out of memory");
     for (int i = 0; i < argc; i++) {
         char *eq = strchr(argv[i], '=');
         if (eq == NULL || eq == argv[i])
             die("argument '%s' is not var=value", argv[i]);
-        if (n == MAX_ARGS)
-            die("too many arguments");
-        args[n].var = strndup(argv[i], (size_t)(eq - argv[i]));
-        args[n].value = eq + 1;
-        args[n].used = 0;
-        n++;
+        struct arg *a = &args[i];
+        a->var = strndup(argv[i], (size_t)(eq - argv[i]));
+        const char *v = eq + 1;
+        if (v[0] == '@' && v[1] != '@') {
+            if (strcmp(v, "@-") == 0 && stdin_taken++)
+                die("only one argument can read standard input (%s)", argv[i]);
+            read_values(a, v + 1);
+        } else {
+            a->values = malloc(sizeof(*a->values));
+            if (a->values == NULL)
+                die("out of memory");
+            a->values[0] = (char *)(v[0] == '@' ? v + 1 : v);
+            a->n = 1;
+        }
     }
-    return n;
+    *nargs = (size_t)argc;
+    return args;
+}
+
+static void free_args(struct arg *args, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(args[i].var);
+        free(args[i].values);
+        free(args[i].buf);
+    }
+    free(args);
+}
+
+/* ---- users/import in calls the daemon accepts ---- */
+
+enum { V_ADDED, V_UPDATED, V_UNCHANGED, V_REMOVED, V_REJECTED, V_COUNT };
+static const char *const verdict_names[V_COUNT] = {"added", "updated", "unchanged", "removed",
+                                                   "rejected"};
+
+struct joiner {
+    struct sink sink;
+    const struct opts *o;
+    size_t offset;          /* lines before this call */
+    size_t counts[V_COUNT]; /* over every call */
+    size_t rows;            /* verdicts printed */
+    int header;             /* the table's head is printed */
+    char **notes;           /* distinct warnings and errors of every call, "type\ttext" */
+    size_t n_notes;
+    int failed; /* a call ended without completing */
+};
+
+static char *field_value(xmpp_stanza_t *row, const char *var)
+{
+    for (xmpp_stanza_t *f = xmpp_stanza_get_children(row); f; f = xmpp_stanza_get_next(f))
+        if (xmpp_stanza_is_tag(f) && strcmp(xmpp_stanza_get_name(f), "field") == 0 &&
+            xmpp_stanza_get_attribute(f, "var") &&
+            strcmp(xmpp_stanza_get_attribute(f, "var"), var) == 0)
+            return text_of(f, "value");
+    return NULL;
+}
+
+/* The verdict table's head: JSON opens the document and the table; text prints the labels. */
+static void join_header(struct joiner *j, xmpp_stanza_t *table)
+{
+    if (j->header)
+        return;
+    j->header = 1;
+    if (!j->o->json) {
+        if (table)
+            print_cells_text(child(table, "reported", NULL), "label");
+        return;
+    }
+    char *title = table ? text_of(table, "title") : NULL;
+    printf("{\"node\":\"users/import\",\"forms\":[{\"type\":\"result\",\"title\":");
+    json_str(title ? title : "");
+    if (title)
+        xmpp_free(ctx, title);
+    printf(",\"fields\":{},\"columns\":[");
+    xmpp_stanza_t *rep = table ? child(table, "reported", NULL) : NULL;
+    int nc = 0;
+    for (xmpp_stanza_t *c = rep ? xmpp_stanza_get_children(rep) : NULL; c;
+         c = xmpp_stanza_get_next(c)) {
+        if (!xmpp_stanza_is_tag(c))
+            continue;
+        printf("%s{\"var\":", nc++ ? "," : "");
+        json_str(xmpp_stanza_get_attribute(c, "var"));
+        printf(",\"label\":");
+        json_str(xmpp_stanza_get_attribute(c, "label"));
+        printf("}");
+    }
+    printf("],\"rows\":[");
+}
+
+/* One verdict, its line number counted from the first line of the whole input. */
+static void join_row(struct joiner *j, size_t line, const char *userid, const char *result,
+                     const char *reason)
+{
+    for (int v = 0; v < V_COUNT; v++)
+        if (strcmp(result, verdict_names[v]) == 0)
+            j->counts[v]++;
+    if (j->o->json) {
+        printf("%s{\"line\":\"%zu\",\"userid\":", j->rows ? "," : "", line);
+        json_str(userid);
+        printf(",\"result\":");
+        json_str(result);
+        printf(",\"reason\":");
+        json_str(reason);
+        printf("}");
+    } else {
+        printf("%zu\t%s\t%s\t%s\n", line, userid, result, reason);
+    }
+    j->rows++;
+}
+
+static void join_note(struct joiner *j, const char *type, const char *text)
+{
+    char *entry;
+
+    if (asprintf(&entry, "%s\t%s", type, text) < 0)
+        die("out of memory");
+    for (size_t i = 0; i < j->n_notes; i++)
+        if (strcmp(j->notes[i], entry) == 0) {
+            free(entry);
+            return;
+        }
+    if ((j->notes = realloc(j->notes, (j->n_notes + 1) * sizeof(char *))) == NULL)
+        die("out of memory");
+    j->notes[j->n_notes++] = entry;
+}
+
+static int join_done(struct sink *sk, xmpp_stanza_t *cmd, const struct pages *pages)
+{
+    struct joiner *j = (struct joiner *)sk;
+    const char *status = xmpp_stanza_get_attribute(cmd, "status");
+    xmpp_stanza_t *table = NULL;
+    int n = 0, first_info = 1;
+
+    /* The verdicts: the form whose table has a `result` column (all pages of it). */
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(cmd); c && !table;
+         c = xmpp_stanza_get_next(c), n++) {
+        if (!xmpp_stanza_is_tag(c) || strcmp(xmpp_stanza_get_name(c), "x") != 0) {
+            n--;
+            continue;
+        }
+        xmpp_stanza_t *x = n < pages->n ? pages->forms[n] : c;
+        xmpp_stanza_t *rep = child(x, "reported", NULL);
+        for (xmpp_stanza_t *f = rep ? xmpp_stanza_get_children(rep) : NULL; f;
+             f = xmpp_stanza_get_next(f))
+            if (xmpp_stanza_is_tag(f) && xmpp_stanza_get_attribute(f, "var") &&
+                strcmp(xmpp_stanza_get_attribute(f, "var"), "result") == 0)
+                table = x;
+    }
+    join_header(j, table);
+    for (xmpp_stanza_t *it = table ? xmpp_stanza_get_children(table) : NULL; it;
+         it = xmpp_stanza_get_next(it)) {
+        if (!xmpp_stanza_is_tag(it) || strcmp(xmpp_stanza_get_name(it), "item") != 0)
+            continue;
+        char *line = field_value(it, "line"), *userid = field_value(it, "userid");
+        char *result = field_value(it, "result"), *reason = field_value(it, "reason");
+        join_row(j, j->offset + strtoul(line ? line : "0", NULL, 10), userid ? userid : "",
+                 result ? result : "", reason ? reason : "");
+        xmpp_free(ctx, line);
+        xmpp_free(ctx, userid);
+        xmpp_free(ctx, result);
+        xmpp_free(ctx, reason);
+    }
+    /* Notes but each call's own counts (the first info note): the summary replaces those. */
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(cmd); c; c = xmpp_stanza_get_next(c)) {
+        if (!xmpp_stanza_is_tag(c) || strcmp(xmpp_stanza_get_name(c), "note") != 0)
+            continue;
+        const char *type = xmpp_stanza_get_attribute(c, "type");
+        char *t = xmpp_stanza_get_text(c);
+        if (type == NULL)
+            type = "info";
+        if (strcmp(type, "info") == 0 && first_info)
+            first_info = 0;
+        else
+            join_note(j, type, t ? t : "");
+        if (strcmp(type, "error") == 0)
+            j->failed = 1;
+        if (t)
+            xmpp_free(ctx, t);
+    }
+    if (strcmp(status, "completed") != 0)
+        j->failed = 1;
+    return j->failed ? EXIT_FAILED : EXIT_OK;
+}
+
+/* Where the next call ends: the most lines from `from` whose values fit one request. */
+static size_t chunk_end(char *const *v, size_t n, size_t from)
+{
+    size_t bytes = 0, i = from;
+
+    for (; i < n && i - from < IMPORT_CHUNK_LINES; i++) {
+        size_t cost = 16; /* <value></value> */
+        for (const char *p = v[i]; *p; p++)
+            cost += *p == '&' ? 5 : *p == '<' || *p == '>' ? 4 : *p == '"' || *p == '\'' ? 6 : 1;
+        if (i > from && bytes + cost > IMPORT_CHUNK_BYTES)
+            break;
+        bytes += cost;
+    }
+    return i;
+}
+
+static void join_summary(struct joiner *j, size_t total, size_t sent, int rc)
+{
+    const size_t *c = j->counts;
+
+    if (j->o->json) {
+        if (!j->header)
+            join_header(j, NULL);
+        printf("]}],\"status\":");
+        json_str(rc == EXIT_OK || rc == EXIT_REJECTED ? "completed" : "failed");
+        printf(",\"notes\":[");
+        for (size_t i = 0; i < j->n_notes; i++) {
+            char *tab = strchr(j->notes[i], '\t');
+            *tab = '\0';
+            printf("%s{\"type\":", i ? "," : "");
+            json_str(j->notes[i]);
+            printf(",\"text\":");
+            json_str(tab + 1);
+            printf("}");
+            *tab = '\t';
+        }
+        printf("],\"summary\":{\"lines\":%zu,\"sent\":%zu", total, sent);
+        for (int v = 0; v < V_COUNT; v++)
+            printf(",\"%s\":%zu", verdict_names[v], c[v]);
+        printf("}}\n");
+        return;
+    }
+    for (size_t i = 0; i < j->n_notes; i++) {
+        char *tab = strchr(j->notes[i], '\t');
+        *tab = '\0';
+        fprintf(strcmp(j->notes[i], "info") ? stderr : stdout, "%s: %s\n", j->notes[i], tab + 1);
+        *tab = '\t';
+    }
+    printf("summary: %zu lines%s: %zu added, %zu updated, %zu unchanged, %zu removed, %zu "
+           "rejected\n",
+           total, sent < total ? " (stopped early: the rest were not sent)" : "", c[V_ADDED],
+           c[V_UPDATED], c[V_UNCHANGED], c[V_REMOVED], c[V_REJECTED]);
+}
+
+/* users/import: every `users` value, in calls of at most IMPORT_CHUNK_* each; the verdicts are
+ * joined, numbered from the first line of the input, and counted. */
+static int run_import(struct opts *o, struct arg *args, size_t nargs)
+{
+    struct joiner j = {.sink = {join_done}, .o = o};
+    char **lines = NULL;
+    size_t total = 0, sent = 0;
+    int rc = EXIT_OK, progress = isatty(STDERR_FILENO);
+
+    for (size_t i = 0; i < nargs; i++) {
+        if (strcmp(args[i].var, "users") != 0)
+            continue;
+        if ((lines = realloc(lines, (total + args[i].n + 1) * sizeof(char *))) == NULL)
+            die("out of memory");
+        memcpy(lines + total, args[i].values, args[i].n * sizeof(char *));
+        total += args[i].n;
+        args[i].used = 1;
+    }
+    /* A line the daemon would refuse the whole form for is rejected here, and an empty value
+     * (a skipped line) sent in its place, so that the numbering holds. */
+    for (size_t i = 0; i < total; i++) {
+        if (strlen(lines[i]) > VALUE_MAX) {
+            join_header(&j, NULL);
+            join_row(&j, i + 1, "", "rejected", "the line is longer than 8192 bytes");
+            lines[i] = "";
+        }
+    }
+    char *audit_off = "0";
+    struct arg *call = calloc(nargs + 2, sizeof(*call));
+    if (call == NULL)
+        die("out of memory");
+    while (sent < total) {
+        size_t end = chunk_end(lines, total, sent), n = 0;
+        call[n++] = (struct arg){.var = "users", .values = lines + sent, .n = end - sent};
+        /* The sync audit once, with the last part (or as asked, then). */
+        if (end < total)
+            call[n++] = (struct arg){.var = "audit", .values = &audit_off, .n = 1};
+        for (size_t i = 0; i < nargs; i++)
+            if (strcmp(args[i].var, "users") != 0 &&
+                (end == total || strcmp(args[i].var, "audit") != 0))
+                call[n++] = (struct arg){.var = args[i].var, .values = args[i].values,
+                                         .n = args[i].n};
+        j.offset = sent;
+        rc = run_command(o, "users/import", call, n, &j.sink);
+        if (rc != EXIT_OK)
+            break;
+        sent = end;
+        if (progress)
+            fprintf(stderr, "\rusers/import: %zu of %zu lines (%zu%%) ", sent, total,
+                    total ? sent * 100 / total : 100);
+    }
+    for (size_t i = 0; i < nargs; i++)
+        args[i].used = 1; /* passed on to every call */
+    if (progress)
+        fprintf(stderr, "\r\033[K");
+    if (rc == EXIT_OK && j.counts[V_REJECTED] > 0)
+        rc = EXIT_REJECTED;
+    if (rc == EXIT_OK || rc == EXIT_REJECTED || j.header)
+        join_summary(&j, total, sent, rc);
+    for (size_t i = 0; i < j.n_notes; i++)
+        free(j.notes[i]);
+    free(j.notes);
+    free(call);
+    free(lines);
+    return rc;
+}
+
+static int has_arg(const struct arg *args, size_t nargs, const char *var)
+{
+    for (size_t i = 0; i < nargs; i++)
+        if (strcmp(args[i].var, var) == 0)
+            return 1;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -708,21 +1270,26 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"socket", required_argument, NULL, 's'},
         {"lang", required_argument, NULL, 'l'},
+        {"action", required_argument, NULL, 'a'},
         {NULL, 0, NULL, 0},
     };
-    struct opts o = {getenv("IMDOMAINCTL_SOCKET"), NULL, 0};
-    struct arg args[MAX_ARGS];
+    struct opts o = {getenv("IMDOMAINCTL_SOCKET"), NULL, 0, NULL, 0};
+    struct arg *args = NULL;
+    size_t nargs = 0;
     int ch, rc;
 
     if (o.socket == NULL)
         o.socket = RUNSTATEDIR "/imdomaind/control.sock";
-    while ((ch = getopt_long(argc, argv, "+s:l:jh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+s:l:a:jh", longopts, NULL)) != -1) {
         switch (ch) {
         case 's':
             o.socket = optarg;
             break;
         case 'l':
             o.lang = optarg;
+            break;
+        case 'a':
+            o.action = optarg;
             break;
         case 'j':
             o.json = 1;
@@ -742,19 +1309,25 @@ int main(int argc, char **argv)
         usage(stderr);
         return 1;
     }
+    if (o.action && strcmp(o.action, "next") && strcmp(o.action, "prev") &&
+        strcmp(o.action, "complete") && strcmp(o.action, "cancel")) {
+        fprintf(stderr, "imdomainctl: --action takes next, prev, complete or cancel\n");
+        return 1;
+    }
+    if (strcmp(argv[0], "run") == 0)
+        args = parse_args(argc - 2, argv + 2, &nargs);
     /* A closed connection shows as a failed write, not as death by SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
     xmpp_initialize();
     ctx = xmpp_ctx_new(NULL, NULL);
     connect_socket(o.socket);
-    if (strcmp(argv[0], "list") == 0) {
+    if (strcmp(argv[0], "list") == 0)
         rc = cmd_list(&o);
-    } else {
-        int nargs = parse_args(argc - 2, argv + 2, args);
-        rc = cmd_run(&o, argv[1], args, nargs);
-        for (int i = 0; i < nargs; i++)
-            free(args[i].var);
-    }
+    else if (strcmp(argv[1], "users/import") == 0 && has_arg(args, nargs, "users"))
+        rc = run_import(&o, args, nargs);
+    else
+        rc = run_command(&o, argv[1], args, nargs, NULL);
+    free_args(args, nargs);
     close(sock);
     xmpp_ctx_free(ctx);
     xmpp_shutdown();

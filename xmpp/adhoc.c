@@ -167,7 +167,7 @@ static uint64_t monotonic_ms(void *ud)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* The bare part of a JID (everything before '/'); "uid:N" stays as it is. */
+/* The bare part of a JID (everything before '/'): "uid:N" for a control connection "uid:N/cK". */
 static char *bare_of(const char *jid)
 {
     const char *slash = strchr(jid, '/');
@@ -477,6 +477,24 @@ unsigned adhoc_expire(adhoc_t *a, uint64_t now)
         }
     }
     forget_old_ended(a, now);
+    return n;
+}
+
+unsigned adhoc_end_owner(adhoc_t *a, const char *requester)
+{
+    uint64_t now = a->lim.clock(a->lim.clock_ud);
+    unsigned n = 0;
+    struct session *s = a->sessions, *next;
+
+    for (; s; s = next) {
+        next = s->next;
+        if (s->busy == NULL && strcmp(s->owner, requester) == 0) {
+            run_ended(a, s, ADHOC_END_ABANDONED, NULL);
+            log_info("adhoc: session abandoned node=%s owner=%s", s->cmd->def->node, s->owner);
+            session_end(a, s, true, now);
+            n++;
+        }
+    }
     return n;
 }
 

@@ -166,8 +166,15 @@ int adhoc_disco_info(adhoc_t *adhoc, const char *node, xmpp_stanza_t *query, boo
                      const char *lang);
 
 /* How a command's run ended, for the audit log: its step completed (FAILED: with an error
- * note), the user canceled it, or it was left idle until it expired. */
-enum adhoc_end { ADHOC_END_COMPLETED, ADHOC_END_FAILED, ADHOC_END_CANCELED, ADHOC_END_EXPIRED };
+ * note), the user canceled it, it was left idle until it expired, or its owner went away
+ * (adhoc_end_owner: a control connection closed). */
+enum adhoc_end {
+    ADHOC_END_COMPLETED,
+    ADHOC_END_FAILED,
+    ADHOC_END_CANCELED,
+    ADHOC_END_EXPIRED,
+    ADHOC_END_ABANDONED
+};
 /* `node` and `requester` (the owner's full JID or "uid:N") and `note` (the first error note, or
  * else the first note; may be NULL) are borrowed for the call. */
 typedef void (*adhoc_end_fn)(void *ud, const char *node, const char *requester, enum adhoc_end how,
@@ -182,6 +189,12 @@ void adhoc_on_end(adhoc_t *adhoc, adhoc_end_fn fn, void *ud);
  * expired. Call it from a periodic timer; adhoc_handle also checks the session it is asked
  * about. */
 unsigned adhoc_expire(adhoc_t *adhoc, uint64_t now_ms);
+
+/* Ends every session owned by exactly `requester` (a full JID or "uid:N/cK") the way an expiry
+ * does: the command's cancel hook is NOT called (a cancel may act, e.g. roll a job back, and
+ * nobody asked for that), state_free is, and the end hook hears ADHOC_END_ABANDONED. A session
+ * whose step is deferred is left to finish and expire. Returns how many ended. */
+unsigned adhoc_end_owner(adhoc_t *adhoc, const char *requester);
 
 /* Open sessions, in all or for one requester's bare JID (for tests and stats). */
 unsigned adhoc_session_count(const adhoc_t *adhoc, const char *requester);

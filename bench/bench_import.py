@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+# users/import end to end: a CSV of N users (default 1,000,000) through `imdomainctl run
+# users/import users=@FILE` over the control socket to a daemon whose router is down
+# (tests/integration/harness.py), timed from start to exit. Meanwhile a second control
+# connection asks disco#items every 5 ms: its longest wait for an answer is the longest the
+# daemon's loop was unavailable. The daemon's peak RSS is VmHWM at the end. Prints Markdown
+# table rows. Usage (from the build directory): bench_import.py [-n USERS] [-r ROUNDS].
+import getopt
+import os
+import resource
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                                "integration"))
+import harness as h  # noqa: E402
+
+PROBE_S = 0.005
+
+
+def probe(path, stop, waits):
+    """disco#items on the control socket every PROBE_S until stop is set; RTTs in ms."""
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    q = ("<iq type='get' id='p'><query xmlns='http://jabber.org/protocol/disco#items'"
+         " node='http://jabber.org/protocol/commands'/></iq>").encode()
+    while not stop.is_set():
+        t0 = time.monotonic()
+        s.sendall(struct.pack(">I", len(q)) + q)
+        hdr = b""
+        while len(hdr) < 4:
+            hdr += s.recv(4 - len(hdr))
+        n = struct.unpack(">I", hdr)[0]
+        while n > 0:
+            n -= len(s.recv(n))
+        waits.append((time.monotonic() - t0) * 1e3)
+        time.sleep(PROBE_S)
+    s.close()
+
+
+def vm_hwm_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def one_round(users, csv):
+    d = h.Daemon(None, router_port=h.free_port(), wait_connected=False)
+    if not d.wait_log(r"control socket listening", 10):
+        raise SystemExit("the daemon did not open its control socket")
+    sock = d.sections["control"]["socket"]
+    stop, waits = threading.Event(), []
+    t = threading.Thread(target=probe, args=(sock, stop, waits))
+    t.start()
+    t0 = time.monotonic()
+    r = subprocess.run([os.path.join(h.builddir(), "imdomainctl"), "-s", sock, "run",
+                        "users/import", "users=@" + csv], stdout=subprocess.DEVNULL,
+                       stderr=subprocess.PIPE, text=True)
+    elapsed = time.monotonic() - t0
+    stop.set()
+    t.join()
+    rss = vm_hwm_kib(d.proc.pid)
+    with open("/proc/%d/stat" % d.proc.pid) as f:
+        st = f.read().rsplit(")", 1)[1].split()
+    tick = os.sysconf("SC_CLK_TCK")
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print("# CPU: daemon %.2f s user + %.2f s sys; imdomainctl (and children so far) %.2f s user"
+          " + %.2f s sys" % (int(st[11]) / tick, int(st[12]) / tick, ru.ru_utime, ru.ru_stime))
+    d.stop()
+    if r.returncode != 0:
+        raise SystemExit("imdomainctl exit %d: %s" % (r.returncode, r.stderr[-500:]))
+    return elapsed, max(waits) if waits else 0.0, rss
+
+
+USERS = 1000000
+
+
+def bench():
+    "users/import through imdomainctl"
+    with tempfile.NamedTemporaryFile("w", suffix=".csv") as f:
+        for i in range(USERS):
+            f.write("user%07d,user%07d@dept%02d.example.com\n" % (i, i, i % 50))
+        f.flush()
+        elapsed, stall, rss = one_round(USERS, f.name)
+        print("| users/import of %d users through imdomainctl (@FILE, control socket) |"
+              " %.2f s; longest loop wait %.0f ms; daemon peak RSS %.0f MiB | < 10 s, < 50 ms |"
+              % (USERS, elapsed, stall, rss / 1024.0))
+        sys.stdout.flush()
+
+
+def main():
+    global USERS
+    rounds = 1
+    opts, _ = getopt.getopt(sys.argv[1:], "n:r:")
+    for o, v in opts:
+        if o == "-n":
+            USERS = int(v)
+        elif o == "-r":
+            rounds = int(v)
+    h.tap.run([bench] * rounds)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+# Integration tests of imdomainctl for real admin work: users/import of 100,000 lines through
+# var=@FILE and var=@- (split into calls the daemon accepts, verdicts joined and numbered from
+# the first line), exit statuses for rejected lines, and no hidden side effects: jobs/status on a
+# failed job neither retries nor cancels unless action=next or action=cancel asks for it.
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+sys.dont_write_bytecode = True  # keep the source tree clean (distcheck has it read-only)
+import harness as h  # noqa: E402
+from harness import check  # noqa: E402
+
+NEW = "new.example"
+OLD = "DOMAIN.NOT.SET"
+WAIT = 60
+
+
+def ctl_binary():
+    return os.path.join(h.builddir(), "imdomainctl")
+
+
+def _daemon(settings=None):
+    """A daemon reached through its control socket only (the router port is closed)."""
+    d = h.Daemon(None, router_port=h.free_port(), settings=settings, wait_connected=False)
+    check(d.wait_log(r"control socket listening", 10), "no 'control socket listening' line")
+    d.socket = d.sections["control"]["socket"]
+    return d
+
+
+def ctl(d, *args, stdin=None, timeout=120):
+    """imdomainctl -s SOCKET ARGS: (exit status, stdout, stderr). `stdin`: text or a file."""
+    if not os.access(ctl_binary(), os.X_OK):
+        raise h.Skip("no imdomainctl at %s" % ctl_binary())
+    argv = [ctl_binary(), "-s", d.socket] + list(args)
+    kw = {"stdin": stdin} if hasattr(stdin, "read") else {"input": stdin}
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout * h.SLOW, **kw)
+    return r.returncode, r.stdout, r.stderr
+
+
+def ctl_json(d, *args, **kw):
+    rc, out, err = ctl(d, "--json", *args, **kw)
+    try:
+        return rc, json.loads(out), err
+    except ValueError as e:
+        raise h.TestFailure("--json printed something that is not JSON (%s): %r; stderr %r"
+                            % (e, out[:2000], err))
+
+
+def _db(d):
+    db = sqlite3.connect(d.store, timeout=10)
+    db.execute("PRAGMA busy_timeout = 10000")
+    return db
+
+
+def _scalar(d, sql, *args):
+    db = _db(d)
+    try:
+        return db.execute(sql, args).fetchone()
+    finally:
+        db.close()
+
+
+def _csv(lines):
+    f = tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False)
+    h.defer(os.unlink, f.name)
+    f.write("".join(ln + "\n" for ln in lines))
+    f.close()
+    return f.name
+
+
+# ---------------------------------------------------------------------------------------------
+# users/import from files
+
+
+def test_import_100k_file_then_stdin():
+    "100,000 lines through users=@FILE (all added), then the same through users=@- (all unchanged)"
+    d = _daemon()
+    n = 100000
+    lines = ["u%06d,u%06d@Corp.example" % (i, i) for i in range(n)]
+    path = _csv(lines)
+    rc, doc, err = ctl_json(d, "run", "users/import", "users=@" + path)
+    check(rc == 0, "exit %d %r" % (rc, err[-2000:]))
+    rows = doc["forms"][0]["rows"]
+    check(len(rows) == n, "%d verdicts" % len(rows))
+    check([r["line"] for r in rows] == [str(i + 1) for i in range(n)], "lines not 1..n in order")
+    check(all(r["result"] == "added" for r in rows), "not all added")
+    check(rows[n - 1]["userid"] == "u%06d" % (n - 1), "last row %r" % rows[n - 1])
+    check(doc["summary"]["added"] == n and doc["summary"]["lines"] == n, repr(doc["summary"]))
+    check(doc["status"] == "completed", doc["status"])
+    check(_scalar(d, "SELECT count(*) FROM users")[0] == n, "users in the store")
+    check(_scalar(d, "SELECT count(*) FROM domains WHERE name = 'corp.example'")[0] == 1,
+          "the sync audit did not add corp.example")
+    with open(path) as f:
+        rc, out, err = ctl(d, "run", "users/import", "users=@-", stdin=f)
+    check(rc == 0, "exit %d %r" % (rc, err[-2000:]))
+    verdicts = [ln.split("\t") for ln in out.splitlines() if ln[:1].isdigit()]
+    check(len(verdicts) == n and all(v[2] == "unchanged" for v in verdicts),
+          "%d verdict lines, results %r" % (len(verdicts), set(v[2] for v in verdicts)))
+    check("summary: %d lines: 0 added, 0 updated, %d unchanged, 0 removed, 0 rejected" % (n, n)
+          in out, "no summary in %r" % out[-500:])
+
+
+def test_import_rejected_lines_numbered():
+    "a rejected line deep in a large file keeps its line number; exit 5; good lines are kept"
+    d = _daemon()
+    lines = ["v%05d,v%05d@example.org" % (i, i) for i in range(12000)]
+    lines[10499] = "bad user,x@example.org"         # line 10500, in the third call
+    lines[3] = "# a comment"                          # no verdict
+    lines[7] = "x" * 9000 + ",long@example.org"       # too long for one form value
+    rc, doc, err = ctl_json(d, "run", "users/import", "users=@" + _csv(lines))
+    check(rc == 5, "exit %d %r" % (rc, err[-1000:]))
+    rejected = [(r["line"], r["result"]) for r in doc["forms"][0]["rows"]
+                if r["result"] == "rejected"]
+    check(rejected == [("8", "rejected"), ("10500", "rejected")], repr(rejected))
+    check(doc["summary"]["added"] == 11997, repr(doc["summary"]))
+    check(_scalar(d, "SELECT count(*) FROM users")[0] == 11997, "users in the store")
+    rc, out, err = ctl(d, "run", "users/import", "users=@-", stdin="-v00001\n\n-nobody\n")
+    check(rc == 5, "exit %d %r %r" % (rc, out, err))
+    check("1\tv00001\tremoved" in out and "3\tnobody\trejected" in out, "stdout %r" % out)
+
+
+def test_many_arguments():
+    "no fixed argument limit: 600 users=LINE arguments in one run"
+    d = _daemon()
+    rc, out, err = ctl(d, "run", "users/import", *["users=w%03d,w%03d@example.org" % (i, i)
+                                                    for i in range(600)])
+    check(rc == 0, "exit %d %r" % (rc, err))
+    check("summary: 600 lines: 600 added" in out, "stdout %r" % out[-300:])
+
+
+# ---------------------------------------------------------------------------------------------
+# No hidden side effects
+
+
+def _insert_users(d, n):
+    db = _db(d)
+    db.executemany("INSERT INTO users (userid, directory_uri, uri_domain, im_address)"
+                   " VALUES (?, '', '', ?)", (("u%06d" % i, "u%06d@%s" % (i, OLD))
+                                              for i in range(n)))
+    db.commit()
+    db.close()
+
+
+def _fault(d, userid, domain):
+    db = _db(d)
+    db.execute("CREATE TRIGGER fault BEFORE UPDATE OF im_address ON users"
+               " WHEN NEW.userid = '%s' AND NEW.im_address = '%s@%s'"
+               " BEGIN SELECT RAISE(ABORT, 'injected fault'); END" % (userid, userid, domain))
+    db.commit()
+    db.close()
+
+
+def _unfault(d):
+    db = _db(d)
+    db.execute("DROP TRIGGER fault")
+    db.commit()
+    db.close()
+
+
+def _job(d, job_id):
+    return _scalar(d, "SELECT state, done, attempts FROM jobs WHERE id = ?", job_id)
+
+
+def _wait_state(d, job_id, states):
+    found = h.wait_for(lambda: (_job(d, job_id) or (None,))[0] in states, WAIT * h.SLOW, 0.02)
+    check(found, "job %d did not reach %s: %r" % (job_id, states, _job(d, job_id)))
+
+
+def test_failed_job_not_touched_unless_asked():
+    "jobs/status on a failed job shows its choices (exit 4) and changes nothing; action=next "
+    "retries once; action=cancel rolls back"
+    d = _daemon()
+    _insert_users(d, 3000)
+    _fault(d, "u001500", NEW)
+    rc, out, err = ctl(d, "run", "default-domain", "domain=" + NEW)
+    check(rc == 0, "default-domain: exit %d %r %r" % (rc, out, err))
+    _wait_state(d, 1, ("failed",))
+    before = _job(d, 1)
+    for _ in range(3):
+        rc, out, err = ctl(d, "run", "jobs/status", "job=1")
+        check(rc == 4, "exit %d, stdout %r, stderr %r" % (rc, out, err))
+        check("action=next" in out and "action=cancel" in out and "action=complete" in out,
+              "choices not shown: %r" % out)
+        check("injected fault" in out, "the failure is not shown: %r" % out)
+    rc, doc, err = ctl_json(d, "run", "jobs/status", "job=1")
+    check(rc == 4 and doc["status"] == "executing", "exit %d %r" % (rc, doc))
+    check(sorted(doc["choices"]) == ["cancel", "complete", "next"] and doc["default"] == "next",
+          repr(doc))
+    check(h.wait_for(lambda: _job(d, 1) == before, 2), "looking changed the job: %r -> %r"
+          % (before, _job(d, 1)))
+    check(_job(d, 1)[0] == "failed" and _job(d, 1)[2] == 1, repr(_job(d, 1)))
+    audit = _scalar(d, "SELECT count(*) FROM audit_log WHERE node = 'jobs/status' AND details ="
+                    " 'the control connection closed'")[0]
+    check(audit == 4, "%d jobs/status runs recorded as ended with their connection" % audit)
+    # an action the stage does not offer is refused, and changes nothing
+    rc, out, err = ctl(d, "run", "jobs/status", "job=1", "action=prev")
+    check(rc == 1 and "not offered" in err, "exit %d %r" % (rc, err))
+    check(_job(d, 1)[0] == "failed" and _job(d, 1)[2] == 1, repr(_job(d, 1)))
+    # complete closes the view and leaves the job failed
+    rc, out, err = ctl(d, "run", "jobs/status", "job=1", "action=complete")
+    check(rc == 0, "exit %d %r" % (rc, err))
+    check(_job(d, 1)[0] == "failed" and _job(d, 1)[2] == 1, repr(_job(d, 1)))
+    # Retry once, the fault still there: fails again, attempt 2, and stops at the choices
+    rc, out, err = ctl(d, "run", "jobs/status", "job=1", "action=next")
+    check(rc == 0, "exit %d %r %r" % (rc, out, err))
+    _wait_state(d, 1, ("failed",))
+    check(_job(d, 1)[2] == 2, "attempts %r" % (_job(d, 1),))
+    # Cancel: rolls back to the old domain
+    rc, out, err = ctl(d, "-a", "cancel", "run", "jobs/status", "job=1")
+    check(rc == 0 and "Cancel started" in out + err, "exit %d %r %r" % (rc, out, err))
+    _wait_state(d, 1, ("canceled",))
+    check(_scalar(d, "SELECT count(*) FROM users WHERE im_address <> userid || '@' || ?",
+                  OLD)[0] == 0, "users left with the new address")
+    # the same change, then Retry once the fault is gone
+    rc, out, err = ctl(d, "run", "default-domain", "domain=" + NEW)
+    check(rc == 0, "exit %d %r" % (rc, err))
+    _wait_state(d, 2, ("failed",))
+    _unfault(d)
+    rc, out, err = ctl(d, "run", "jobs/status", "job=2", "action=next")
+    check(rc == 0, "exit %d %r %r" % (rc, out, err))
+    _wait_state(d, 2, ("completed",))
+    check(_job(d, 2)[2] == 2, "attempts %r" % (_job(d, 2),))
+
+
+def test_refusal_cancels_session():
+    "a refused submission (bad payload) ends the session: the run is recorded canceled"
+    d = _daemon()
+    rc, out, err = ctl(d, "run", "domains/add", "domain=bad_name!")
+    check(rc == 2, "exit %d %r" % (rc, err))
+    rows = _scalar(d, "SELECT count(*) FROM audit_log WHERE node = 'domains/add' AND"
+                   " outcome = 'canceled'")[0]
+    check(rows == 1, "%d canceled runs recorded" % rows)
+
+
+h.tap.run([
+    test_import_100k_file_then_stdin,
+    test_import_rejected_lines_numbered,
+    test_many_arguments,
+    test_failed_job_not_touched_unless_asked,
+    test_refusal_cancels_session,
+])
