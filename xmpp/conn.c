@@ -263,7 +263,13 @@ static void handle_stream_error(conn_t *c, xmpp_stanza_t *err)
     if (name && strcmp(name, "text") == 0)
         name = "undefined-condition";
     if (strcmp(name, "not-authorized") == 0) {
-        snprintf(why, sizeof(why), "the router rejected the secret for JID %s", c->cfg.jid);
+        /* Prosody says not-authorized only for a wrong secret, ejabberd also for a JID it has
+         * no component entry for: we cannot tell which, so name both. */
+        snprintf(why, sizeof(why),
+                 "the router refused the handshake for JID %s (not-authorized): either the "
+                 "secret is wrong or the router has no component entry for %s (ejabberd "
+                 "answers not-authorized for both)",
+                 c->cfg.jid, c->cfg.jid);
         fatal_refusal(c, why);
     } else if (strcmp(name, "host-unknown") == 0 || strcmp(name, "improper-addressing") == 0) {
         snprintf(why, sizeof(why), "the router has no Component entry for %s (%s)", c->cfg.jid,
