@@ -60,6 +60,7 @@ struct conn {
     int reading_paused;
     int wrote_since_tick;
     unsigned attempt;
+    unsigned stepdowns; /* conn_step_down calls: the backoff of a standby keeps growing */
     char *stream_id;
     char rbuf[READ_BUF_SIZE];
 };
@@ -518,6 +519,19 @@ conn_t *conn_new(uv_loop_t *loop, xmpp_ctx_t *ctx, const struct conn_config *cfg
     c->flusher.data = c;
     c->handles_open = 4;
     return c;
+}
+
+void conn_step_down(conn_t *c, const char *why)
+{
+    if (c->state != ST_READY)
+        return;
+    send_raw(c, "</stream:stream>");
+    flush_out(c);
+    log_warnx("router link: %s; disconnecting and retrying with backoff", why);
+    /* Reconnecting resets `attempt` (the handshake succeeds); a standby's retries must still
+     * back off up to reconnect_max, as after Prosody's conflict. */
+    c->attempt = ++c->stepdowns;
+    link_lost(c, why);
 }
 
 void conn_start(conn_t *c)

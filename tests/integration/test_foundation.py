@@ -142,6 +142,8 @@ def test_check_config_ok():
     rc, out, err = d.check_config()
     check(rc == 0, "exit %r, output %r %r" % (rc, out, err))
     check("configuration OK" in out, "stdout %r" % out)
+    check("one serving instance per component JID (%s): active/standby, not load-balancing"
+          % JID in out, "stdout %r" % out)
 
 
 def _line_of(path, text):
