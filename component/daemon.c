@@ -8,6 +8,7 @@
 #include "component/ckpt.h"
 #include "component/commands.h"
 #include "component/ctl.h"
+#include "component/instance.h"
 #include "component/job.h"
 #include "component/peers.h"
 #include "component/services.h"
@@ -34,6 +35,7 @@ struct daemon {
     uv_loop_t loop;
     xmpp_ctx_t *ctx;
     conn_t *conn;
+    instance_t *instance; /* one serving instance per JID: announcements and step-down */
     dispatch_t *dispatch;
     disco_t *disco;
     ctl_t *ctl;
@@ -94,12 +96,15 @@ static void on_conn_event(void *ud, enum conn_event ev, xmpp_stanza_t *stanza, c
 
     switch (ev) {
     case CONN_EV_READY:
+        instance_on_ready(dm->instance); /* first: another instance is told at once */
         sessions_on_ready(dm->app.sessions); /* rebuild the table from probes */
         break;
     case CONN_EV_STANZA:
-        dispatch_stanza(dm->dispatch, stanza);
+        if (!instance_on_stanza(dm->instance, stanza))
+            dispatch_stanza(dm->dispatch, stanza);
         break;
     case CONN_EV_LOST:
+        instance_on_lost(dm->instance);
         log_warnx("router link lost: %s", detail ? detail : "unknown reason");
         break;
     case CONN_EV_FATAL:
@@ -132,6 +137,13 @@ static int send_to_router(void *ud, xmpp_stanza_t *stanza)
     if (xmpp_stanza_get_from(stanza) == NULL)
         xmpp_stanza_set_from(stanza, dm->cfg->jid);
     return conn_send(dm->conn, stanza);
+}
+
+static void step_down(void *ud, const char *why)
+{
+    struct daemon *dm = ud;
+
+    conn_step_down(dm->conn, why);
 }
 
 /* ---- command runs: the audit record of each finished run ---- */
@@ -335,6 +347,7 @@ static void setup_xmpp(struct daemon *dm)
     };
 
     dm->conn = conn_new(&dm->loop, dm->ctx, &cc, on_conn_event, dm);
+    dm->instance = instance_new(&dm->loop, dm->ctx, cfg->jid, send_to_router, step_down, dm);
     dm->dispatch = dispatch_new(&dm->loop, dm->ctx, send_to_router, dm);
     dm->disco = disco_new(dm->dispatch, dm->ctx, "component", "generic", "imdomaind");
     disco_add_feature(dm->disco, NS_COMMANDS);
@@ -480,6 +493,7 @@ int daemon_run(const struct config *cfg)
     teardown_app(&dm);
     uv_run(&dm.loop, UV_RUN_DEFAULT);
     disco_free(dm.disco);
+    instance_free(dm.instance);
     conn_free(dm.conn);
     if (uv_loop_close(&dm.loop) != 0)
         log_debug("event loop closed with handles still open");

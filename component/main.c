@@ -70,8 +70,15 @@ int main(int argc, char **argv)
         problems += config_load(&cfg, path, stderr);
     problems += config_finish(&cfg, path ? path : "(built-in defaults)", stderr);
     if (check_only) {
-        if (problems == 0)
+        if (problems == 0) {
             printf("configuration OK\n");
+            printf("instances: one serving instance per component JID (%s): active/standby, "
+                   "not load-balancing. A second imdomaind with the same jid and secret (its "
+                   "own store) is a standby: it stands by while another serves, re-checks "
+                   "with backoff up to reconnect_max (%d s) and takes over within that time "
+                   "once the active one is gone.\n",
+                   cfg.jid ? cfg.jid : "-", cfg.reconnect_max);
+        }
         config_free(&cfg);
         return problems ? 1 : 0;
     }

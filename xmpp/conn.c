@@ -60,6 +60,7 @@ struct conn {
     int reading_paused;
     int wrote_since_tick;
     unsigned attempt;
+    unsigned stepdowns; /* conn_step_down calls: the backoff of a standby keeps growing */
     char *stream_id;
     char rbuf[READ_BUF_SIZE];
 };
@@ -263,7 +264,13 @@ static void handle_stream_error(conn_t *c, xmpp_stanza_t *err)
     if (name && strcmp(name, "text") == 0)
         name = "undefined-condition";
     if (strcmp(name, "not-authorized") == 0) {
-        snprintf(why, sizeof(why), "the router rejected the secret for JID %s", c->cfg.jid);
+        /* Prosody says not-authorized only for a wrong secret, ejabberd also for a JID it has
+         * no component entry for: we cannot tell which, so name both. */
+        snprintf(why, sizeof(why),
+                 "the router refused the handshake for JID %s (not-authorized): either the "
+                 "secret is wrong or the router has no component entry for %s (ejabberd "
+                 "answers not-authorized for both)",
+                 c->cfg.jid, c->cfg.jid);
         fatal_refusal(c, why);
     } else if (strcmp(name, "host-unknown") == 0 || strcmp(name, "improper-addressing") == 0) {
         snprintf(why, sizeof(why), "the router has no Component entry for %s (%s)", c->cfg.jid,
@@ -512,6 +519,19 @@ conn_t *conn_new(uv_loop_t *loop, xmpp_ctx_t *ctx, const struct conn_config *cfg
     c->flusher.data = c;
     c->handles_open = 4;
     return c;
+}
+
+void conn_step_down(conn_t *c, const char *why)
+{
+    if (c->state != ST_READY)
+        return;
+    send_raw(c, "</stream:stream>");
+    flush_out(c);
+    log_warnx("router link: %s; disconnecting and retrying with backoff", why);
+    /* Reconnecting resets `attempt` (the handshake succeeds); a standby's retries must still
+     * back off up to reconnect_max, as after Prosody's conflict. */
+    c->attempt = ++c->stepdowns;
+    link_lost(c, why);
 }
 
 void conn_start(conn_t *c)

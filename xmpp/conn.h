@@ -42,6 +42,10 @@ void conn_start(conn_t *c);
  * the queue is above twice its high-water mark (the stanza is dropped and logged). */
 int conn_send(conn_t *c, xmpp_stanza_t *stanza);
 int conn_is_ready(const conn_t *c);
+/* Stands down while ready: closes the stream and the socket, raises CONN_EV_LOST with `why`
+ * and reconnects with a backoff that grows with every step-down (capped by reconnect_max), as
+ * after a `conflict` refusal. Used when another instance serves the same JID. */
+void conn_step_down(conn_t *c, const char *why);
 /* Closes the stream cleanly (</stream:stream>, flush, bounded wait), then every handle, then
  * raises CONN_EV_CLOSED. No reconnect follows. */
 void conn_close(conn_t *c);
