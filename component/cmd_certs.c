@@ -3,6 +3,7 @@
  * command answers late (adhoc_defer). After a new certificate the files go where the router
  * reads them, settings.cert_domain_set records the domain set, and the reload hook runs. */
 #include "component/cert.h"
+#include "component/cert_expiry.h"
 #include "component/cert_files.h"
 #include "component/cmd_certs.h"
 #include "component/commands.h"
@@ -647,6 +648,28 @@ static void show_notes(adhoc_call_t *call, const struct cert_info *info, bool st
         note_fmt(call, ADHOC_NOTE_WARN, "The certificate has expired.", "인증서가 만료되었습니다.");
 }
 
+/* The expiry alarm ([certs] warn_days, critical_days) as fields, and as a note when it is due:
+ * poezio shows no notes beside a form, so the sentence is a field too. */
+static void show_expiry(adhoc_call_t *call, form_t *result, const struct cert_info *info)
+{
+    struct app *app = call->ctx;
+    struct cert_expiry e;
+    char *sentence;
+
+    cert_expiry_classify(info->not_after, time(NULL), app->cfg->cert_warn_days,
+                         app->cfg->cert_critical_days, &e);
+    add_text(result, "expiry_state", &(struct text){"Expiry alarm", "만료 경보"},
+             cert_expiry_level_name(e.level));
+    form_field_add_int(form_add_field(result, "days_left", FIELD_TEXT_SINGLE,
+                                      &(struct text){"Days to expiry", "만료까지 일수"}),
+                       e.days_left);
+    if ((sentence = cert_expiry_sentence(&e, call->lang)) != NULL) {
+        add_text(result, "expiry", &(struct text){"Expiry warning", "만료 경고"}, sentence);
+        free(sentence);
+    }
+    cert_expiry_note(call, &e);
+}
+
 static void show_step(adhoc_call_t *call)
 {
     struct app *app = call->ctx;
@@ -673,6 +696,7 @@ static void show_step(adhoc_call_t *call)
     } else {
         result = show_result(&info, &ds, s.cert_domain_set, &missing);
         show_notes(call, &info, strcmp(form_value(result, "status"), "stale") == 0);
+        show_expiry(call, result, &info);
         adhoc_complete(call, result);
         domain_set_clear(&ds);
     }

@@ -1,6 +1,7 @@
 /* domains/list, domains/add and domains/update (domains/delete lives in cmd_domains_delete.c):
  * the guide's Find-and-List view of IM address domains and the changes an admin may make to
  * the local admin-managed ones. */
+#include "component/cert_expiry.h"
 #include "component/cmd_domains_common.h"
 #include "component/commands.h"
 #include "component/domain_rules.h"
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- domains/list ---- */
 
@@ -104,6 +106,16 @@ static bool matches(const struct store_domain *d, const struct store_peer_total 
     return !(where && *where && strcmp(where, where_of(d, pt)) != 0);
 }
 
+/* The certificate expiry alarm ([certs] warn_days, critical_days), when it is due. */
+static void list_expiry_note(adhoc_call_t *call)
+{
+    struct app *app = call->ctx;
+    struct cert_expiry e;
+
+    cert_expiry_check(app->cfg, time(NULL), &e);
+    cert_expiry_note(call, &e);
+}
+
 /* Notes under the table: how many rows, whether the certificate and the router are behind. */
 static void list_notes(adhoc_call_t *call, size_t rows, size_t uncovered, bool cert_present)
 {
@@ -134,6 +146,7 @@ static void list_notes(adhoc_call_t *call, size_t rows, size_t uncovered, bool c
         free(t);
     }
     store_settings_clear(&s);
+    list_expiry_note(call);
     peer_findings_notes(app, call);
 }
 

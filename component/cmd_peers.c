@@ -42,11 +42,7 @@ static const char *const actions[] = {"list", "add", "remove", "refresh"};
  * (never answered). */
 static const char *status_of(const struct store_peer *p, int64_t since)
 {
-    if (peers_expired(p->last_sync, since))
-        return "expired";
-    if (p->last_error != NULL)
-        return p->last_sync > 0 ? "stale" : "failed";
-    return p->last_sync > 0 ? "ok" : "new";
+    return peers_state_name(p, since);
 }
 
 static form_t *peers_form(void)

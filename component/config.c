@@ -71,6 +71,8 @@ static const struct key_def keys[] = {
     {"certs", "key_type", K_STR, OFF(cert_key_type), 0, 0},
     {"certs", "days", K_INT, OFF(cert_days), 1, 3650},
     {"certs", "ca_file", K_STR, OFF(cert_ca_file), 0, 0},
+    {"certs", "warn_days", K_INT, OFF(cert_warn_days), 0, 3650},
+    {"certs", "critical_days", K_INT, OFF(cert_critical_days), 0, 3650},
     {"federation", "timeout", K_INT, OFF(federation_timeout), 1, 300},
     {"federation", "resolve", K_STR, OFF(federation_resolve), 0, 0},
     {"ha", "settle_time", K_INT, OFF(settle_time), 0, 86400},
@@ -104,6 +106,8 @@ void config_defaults(struct config *cfg)
     cfg->hook_timeout = 10;
     cfg->cert_key_type = xstrdup("rsa-2048");
     cfg->cert_days = 365;
+    cfg->cert_warn_days = 30;
+    cfg->cert_critical_days = 7;
     cfg->federation_timeout = 10;
     cfg->settle_time = 120;
     cfg->service_hook_timeout = 30;
@@ -407,6 +411,9 @@ int config_finish(struct config *cfg, const char *path, FILE *errs)
     if (cfg->cert_key_type && cert_key_type_parse(cfg->cert_key_type, &key_type) < 0)
         FINISH_PROBLEM("certs.key_type '%s' is not one of rsa-2048, rsa-3072, rsa-4096, ec-p256, "
                        "ec-p384", cfg->cert_key_type);
+    if (cfg->cert_critical_days > cfg->cert_warn_days)
+        FINISH_PROBLEM("certs.critical_days (%d) must not be more than certs.warn_days (%d)",
+                       cfg->cert_critical_days, cfg->cert_warn_days);
     if (cfg->peer_forget_after > 0 && cfg->peer_forget_after <= cfg->peer_refresh)
         FINISH_PROBLEM("peers.forget_after (%d) must be 0 or longer than peers.refresh (%d): "
                        "a peer would stop counting between two refreshes",

@@ -47,6 +47,8 @@ struct config {
     char *cert_key_type; /* default key type for certs/regenerate and certs/csr */
     int cert_days;       /* default validity of a self-signed certificate */
     char *cert_ca_file;  /* trust anchors for federation/check; NULL: the system's */
+    int cert_warn_days;     /* a certificate expiring within this many days is a warning */
+    int cert_critical_days; /* ... and within this many, critical (<= cert_warn_days) */
     /* [federation] */
     int federation_timeout;   /* seconds per federation/check step */
     char *federation_resolve; /* "domain=host:port ..." answered before DNS (tests, split DNS) */

@@ -5,11 +5,14 @@
 #include "component/daemon.h"
 
 #include "component/app.h"
+#include "component/cert_expiry.h"
 #include "component/ckpt.h"
 #include "component/commands.h"
 #include "component/ctl.h"
+#include "component/health.h"
 #include "component/instance.h"
 #include "component/job.h"
+#include "component/notify.h"
 #include "component/peers.h"
 #include "component/services.h"
 #include "component/sessions.h"
@@ -26,6 +29,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <uv.h>
 
 #define EXPIRE_INTERVAL_MS 15000 /* how often idle command sessions are looked for */
@@ -42,6 +46,9 @@ struct daemon {
     struct app app;
     uv_signal_t sigterm, sigint;
     uv_timer_t expire;
+    uv_timer_t cert_check; /* the certificate expiry line in the log, once a day */
+    struct health health;  /* what status and the service manager are told */
+    notifier_t *notify;
     struct sync_sched *sync; /* the nightly sync audit; NULL when it could not start */
     struct ckpt_sched *ckpt; /* WAL checkpoints off the loop; NULL: sqlite's own */
     int exit_status;
@@ -72,6 +79,8 @@ static void begin_stop(struct daemon *dm, int status)
     uv_signal_stop(&dm->sigterm);
     uv_signal_stop(&dm->sigint);
     uv_timer_stop(&dm->expire);
+    uv_timer_stop(&dm->cert_check);
+    notify_stopping(dm->notify, "stopping");
     sync_sched_stop(dm->sync);
     ckpt_sched_stop(dm->ckpt);
     peers_stop(dm->app.peers);
@@ -90,6 +99,15 @@ static void on_signal(uv_signal_t *h, int signum)
     begin_stop(dm, DAEMON_EXIT_OK);
 }
 
+/* The service manager's STATUS= line follows the router link. */
+static void tell_link(struct daemon *dm)
+{
+    char line[HEALTH_REASON_MAX + 96];
+
+    health_describe_link(&dm->health, line, sizeof(line));
+    notify_status(dm->notify, line);
+}
+
 static void on_conn_event(void *ud, enum conn_event ev, xmpp_stanza_t *stanza, const char *detail)
 {
     struct daemon *dm = ud;
@@ -97,6 +115,8 @@ static void on_conn_event(void *ud, enum conn_event ev, xmpp_stanza_t *stanza, c
     switch (ev) {
     case CONN_EV_READY:
         instance_on_ready(dm->instance); /* first: another instance is told at once */
+        health_link_up(&dm->health, time(NULL));
+        tell_link(dm);
         sessions_on_ready(dm->app.sessions); /* rebuild the table from probes */
         break;
     case CONN_EV_STANZA:
@@ -106,9 +126,13 @@ static void on_conn_event(void *ud, enum conn_event ev, xmpp_stanza_t *stanza, c
     case CONN_EV_LOST:
         instance_on_lost(dm->instance);
         log_warnx("router link lost: %s", detail ? detail : "unknown reason");
+        health_link_lost(&dm->health, time(NULL), detail);
+        tell_link(dm);
         break;
     case CONN_EV_FATAL:
         log_error("%s; stopping", detail);
+        health_link_lost(&dm->health, time(NULL), detail);
+        notify_status(dm->notify, detail);
         dm->stopping = 0;
         begin_stop(dm, DAEMON_EXIT_REFUSED);
         break;
@@ -373,6 +397,18 @@ static void on_expire(uv_timer_t *t)
     adhoc_expire(dm->app.adhoc, loop_clock(dm));
 }
 
+static void on_cert_check(uv_timer_t *t)
+{
+    struct daemon *dm = t->data;
+
+    cert_expiry_log(dm->cfg);
+}
+
+static size_t link_queued(const void *ud)
+{
+    return conn_queued_bytes(ud);
+}
+
 /* Store, command registry, router apply, jobs and the control socket. Returns 0, or -1 with
  * the reason logged. */
 static int setup_app(struct daemon *dm)
@@ -429,6 +465,9 @@ static int setup_app(struct daemon *dm)
     uv_timer_init(&dm->loop, &dm->expire);
     dm->expire.data = dm;
     uv_timer_start(&dm->expire, on_expire, EXPIRE_INTERVAL_MS, EXPIRE_INTERVAL_MS);
+    uv_timer_init(&dm->loop, &dm->cert_check);
+    dm->cert_check.data = dm;
+    uv_timer_start(&dm->cert_check, on_cert_check, 0, CERT_EXPIRY_LOG_INTERVAL_MS);
     job_runner_resume(app->jobs);
     dm->sync = sync_sched_start(app);
     dm->ckpt = ckpt_sched_start(app);
@@ -472,8 +511,13 @@ int daemon_run(const struct config *cfg)
     }
     xmpp_initialize();
     dm.ctx = xmpp_ctx_new(NULL, NULL);
+    health_init(&dm.health, time(NULL));
+    dm.app.health = &dm.health;
+    dm.notify = notify_new(&dm.loop);
     setup_signals(&dm);
     setup_xmpp(&dm);
+    dm.health.queued = link_queued;
+    dm.health.queued_ud = dm.conn;
     if (setup_app(&dm) < 0) {
         dm.exit_status = DAEMON_EXIT_STARTUP;
         dm.stopping = 1;
@@ -485,6 +529,9 @@ int daemon_run(const struct config *cfg)
     } else {
         log_info("starting imdomaind %s jid=%s router=%s:%d", PACKAGE_VERSION, cfg->jid,
                  cfg->router_host, cfg->router_port);
+        /* The store is open and the control socket listens: imdomainctl works from here on,
+         * with or without the router. */
+        notify_ready(dm.notify, "store open, control socket listening; connecting to the router");
         conn_start(dm.conn);
     }
     uv_run(&dm.loop, UV_RUN_DEFAULT);
@@ -499,6 +546,7 @@ int daemon_run(const struct config *cfg)
         log_debug("event loop closed with handles still open");
     xmpp_ctx_free(dm.ctx);
     xmpp_shutdown();
+    notify_free(dm.notify);
     log_info("stopped status=%d", dm.exit_status);
     return dm.exit_status;
 }

@@ -1203,3 +1203,12 @@ void peers_free(struct peers *ps)
     }
     free(ps);
 }
+
+const char *peers_state_name(const struct store_peer *p, int64_t since)
+{
+    if (peers_expired(p->last_sync, since))
+        return "expired";
+    if (p->last_error != NULL)
+        return p->last_sync > 0 ? "stale" : "failed";
+    return p->last_sync > 0 ? "ok" : "new";
+}

@@ -71,6 +71,11 @@ int64_t peers_counted_now(const struct app *app);
  * a peer that never answered has no data and is not expired. */
 bool peers_expired(int64_t last_sync, int64_t since);
 
+struct store_peer;
+/* A peer's state at `since` (the cutoff above), static: "new" (never asked), "ok", "stale" (the
+ * last refresh failed; old data kept and counted), "expired" (no good answer since before
+ * `since`: data kept, not counted), "failed" (never answered). */
+const char *peers_state_name(const struct store_peer *p, int64_t since);
 /* True when `from` (a full or bare JID) is a peer: configured or in the store. */
 bool peers_is_peer(struct app *app, const char *from);
 

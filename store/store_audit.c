@@ -76,6 +76,30 @@ enum store_rc store_audit_prune(struct store *st, int64_t before, int64_t *remov
     return store_exec(st, s, "pruning the audit log", removed != NULL ? removed : &ignored);
 }
 
+/* Prepared per call (status asks rarely): no slot in the statement table. The scan goes back
+ * from the newest id and stops at the first match. */
+enum store_rc store_audit_last(struct store *st, const char *node, struct store_audit *out)
+{
+    static const char sql[] = "SELECT id, time, actor, node, outcome, details FROM audit_log"
+                              " WHERE node = ?1 ORDER BY id DESC LIMIT 1";
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    enum store_rc result;
+
+    memset(out, 0, sizeof(*out));
+    if (rc == SQLITE_OK)
+        rc = sqlite3_bind_text(s, 1, node, -1, SQLITE_TRANSIENT);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(s);
+        return store_fail(st, rc, "reading the last audit record");
+    }
+    result = store_row(st, s, "reading the last audit record");
+    if (result == STORE_OK)
+        read_audit(s, out);
+    sqlite3_finalize(s);
+    return result;
+}
+
 void store_audit_clear(struct store_audit *rec)
 {
     if (rec == NULL)

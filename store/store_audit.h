@@ -40,6 +40,8 @@ enum store_rc store_audit_list(struct store *st, int64_t since, const char *acto
 /* Deletes records older than `before`; *removed (may be NULL) gets how many. */
 enum store_rc store_audit_prune(struct store *st, int64_t before, int64_t *removed);
 
+/* The newest record of `node` (borrowed) into *out, or STORE_NOTFOUND when there is none. */
+enum store_rc store_audit_last(struct store *st, const char *node, struct store_audit *out);
 void store_audit_clear(struct store_audit *rec);
 void store_audit_list_free(struct store_audit *list, size_t n);
 

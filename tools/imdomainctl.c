@@ -66,24 +66,32 @@ struct opts {
 static xmpp_ctx_t *ctx;
 static int sock = -1;
 static unsigned next_id = 1;
+/* `status` speaks the monitoring-plugin convention even when it fails: one line on stdout,
+ * "IMDOMAIND UNKNOWN - why", and exit status 3. */
+static int die_as_unknown;
+
+#define STATUS_EXIT_UNKNOWN 3
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "imdomainctl: ");
+    FILE *out = die_as_unknown ? stdout : stderr;
+
+    fprintf(out, die_as_unknown ? "IMDOMAIND UNKNOWN - " : "imdomainctl: ");
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vfprintf(out, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
+    fputc('\n', out);
+    exit(die_as_unknown ? STATUS_EXIT_UNKNOWN : 1);
 }
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: imdomainctl [-s socket] [-l lang] [--json] list\n"
                  "       imdomainctl [-s socket] [-l lang] [--json] [-a action] run NODE "
-                 "[var=value | var=@FILE | var=@- ...] [action=next|prev|complete|cancel]\n");
+                 "[var=value | var=@FILE | var=@- ...] [action=next|prev|complete|cancel]\n"
+                 "       imdomainctl [-s socket] [-l lang] [--json] status\n");
 }
 
 static void connect_socket(const char *path)
@@ -873,6 +881,61 @@ static int run_command(struct opts *o, const char *node, struct arg *args, size_
     return EXIT_FAILED;
 }
 
+/* The value of field `var` of form `x` (caller frees with xmpp_free), or NULL. */
+static char *form_value_of(xmpp_stanza_t *x, const char *var)
+{
+    for (xmpp_stanza_t *f = x ? xmpp_stanza_get_children(x) : NULL; f; f = xmpp_stanza_get_next(f)) {
+        const char *v;
+        if (!xmpp_stanza_is_tag(f) || strcmp(xmpp_stanza_get_name(f), "field") != 0)
+            continue;
+        v = xmpp_stanza_get_attribute(f, "var");
+        if (v && strcmp(v, var) == 0)
+            return text_of(f, "value");
+    }
+    return NULL;
+}
+
+/* status: the daemon's verdict as a monitoring plugin gives it. The summary line first (what
+ * Nagios and Icinga show), then every field; --json prints the whole answer instead. The exit
+ * status is the verdict: 0 ok, 1 warning, 2 critical, 3 unknown (no daemon, no verdict). */
+static int cmd_status(const struct opts *o)
+{
+    static const char *const levels[] = {"ok", "warning", "critical"};
+    xmpp_stanza_t *reply = roundtrip(command_iq(o, "status", NULL, "execute"));
+    xmpp_stanza_t *cmd, *x;
+    struct pages none = {0};
+    char *state, *summary;
+    int rc = STATUS_EXIT_UNKNOWN;
+
+    if (strcmp(xmpp_stanza_get_type(reply), "error") == 0) {
+        xmpp_stanza_t *err = child(reply, "error", NULL);
+        xmpp_stanza_t *cond = err ? xmpp_stanza_get_children(err) : NULL;
+        while (cond && !xmpp_stanza_is_tag(cond))
+            cond = xmpp_stanza_get_next(cond);
+        die("imdomaind refused the status command (%s)",
+            cond ? xmpp_stanza_get_name(cond) : "error");
+    }
+    cmd = child(reply, "command", NS_COMMANDS);
+    x = cmd ? child(cmd, "x", NS_DATA) : NULL;
+    state = form_value_of(x, "state");
+    summary = form_value_of(x, "summary");
+    if (state == NULL || summary == NULL)
+        die("imdomaind answered status without a state");
+    for (int i = 0; i < 3; i++)
+        if (strcmp(state, levels[i]) == 0)
+            rc = i;
+    if (o->json) {
+        print_outcome(cmd, o, &none);
+    } else {
+        printf("%s\n", summary);
+        print_form_text(x);
+    }
+    xmpp_free(ctx, state);
+    xmpp_free(ctx, summary);
+    xmpp_stanza_release(reply);
+    return rc;
+}
+
 /* ---- arguments ---- */
 
 /* Reads all of `path` ("-": standard input) into a NUL-terminated buffer. */
@@ -1304,11 +1367,20 @@ int main(int argc, char **argv)
     }
     argc -= optind;
     argv += optind;
-    if (argc < 1 || (strcmp(argv[0], "list") != 0 && strcmp(argv[0], "run") != 0) ||
-        (strcmp(argv[0], "run") == 0 && argc < 2)) {
-        usage(stderr);
-        return 1;
+    /* `imdomainctl status --json` reads as naturally as `imdomainctl --json status`. */
+    if (argc == 2 && strcmp(argv[0], "status") == 0 &&
+        (strcmp(argv[1], "--json") == 0 || strcmp(argv[1], "-j") == 0)) {
+        o.json = 1;
+        argc = 1;
     }
+    if (argc < 1 ||
+        (strcmp(argv[0], "list") != 0 && strcmp(argv[0], "run") != 0 &&
+         strcmp(argv[0], "status") != 0) ||
+        (strcmp(argv[0], "run") == 0 && argc < 2) || (strcmp(argv[0], "status") == 0 && argc != 1)) {
+        usage(stderr);
+        return strcmp(argv[0] ? argv[0] : "", "status") == 0 ? STATUS_EXIT_UNKNOWN : 1;
+    }
+    die_as_unknown = strcmp(argv[0], "status") == 0;
     if (o.action && strcmp(o.action, "next") && strcmp(o.action, "prev") &&
         strcmp(o.action, "complete") && strcmp(o.action, "cancel")) {
         fprintf(stderr, "imdomainctl: --action takes next, prev, complete or cancel\n");
@@ -1323,6 +1395,8 @@ int main(int argc, char **argv)
     connect_socket(o.socket);
     if (strcmp(argv[0], "list") == 0)
         rc = cmd_list(&o);
+    else if (die_as_unknown)
+        rc = cmd_status(&o);
     else if (strcmp(argv[1], "users/import") == 0 && has_arg(args, nargs, "users"))
         rc = run_import(&o, args, nargs);
     else
