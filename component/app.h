@@ -18,6 +18,7 @@ struct job_runner; /* component/job.h */
 struct sessions;   /* component/sessions.h */
 struct services;   /* component/services.h */
 struct peers;      /* component/peers.h */
+struct dir_sync;   /* component/dir_sync.h */
 
 struct app {
     const struct config *cfg;
@@ -32,6 +33,7 @@ struct app {
     struct sessions *sessions; /* presence sessions; NULL when not tracked (tests) */
     struct services *services; /* the control center's runs and hooks; NULL in tests */
     struct peers *peers;       /* intercluster peers (cmd_peers_register); may be NULL */
+    struct dir_sync *dirsync;  /* directory sync fetches and schedule; NULL in tests */
 };
 
 /* Called once the router has been told (or telling it failed): ok 1/0 and a sentence. */
