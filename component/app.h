@@ -19,6 +19,7 @@ struct sessions;   /* component/sessions.h */
 struct services;   /* component/services.h */
 struct peers;      /* component/peers.h */
 struct health;     /* component/health.h */
+struct dir_sync;   /* component/dir_sync.h */
 
 struct app {
     const struct config *cfg;
@@ -34,6 +35,7 @@ struct app {
     struct services *services; /* the control center's runs and hooks; NULL in tests */
     struct peers *peers;       /* intercluster peers (cmd_peers_register); may be NULL */
     struct health *health;     /* runtime state (router link, start time); NULL in tests */
+    struct dir_sync *dirsync;  /* directory sync fetches and schedule; NULL in tests */
 };
 
 /* Called once the router has been told (or telling it failed): ok 1/0 and a sentence. */

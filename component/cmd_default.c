@@ -3,6 +3,7 @@
  * `next` = Retry and `cancel` = Cancel, which rolls back). The job itself is component/job.c. */
 #include "component/commands.h"
 
+#include "component/dir_sync.h"
 #include "component/domain_rules.h"
 #include "component/job.h"
 #include "component/precond.h"
@@ -282,6 +283,22 @@ static const struct text T_JS_FAILED_BACK = {
     "Complete closes this view and leaves the job failed.",
     "롤백이 실패했습니다. 다음(next) = 재시도와 취소(cancel) 모두 멈춘 곳부터 롤백을 계속합니다. "
     "완료(complete)는 이 화면을 닫고 작업을 실패 상태로 둡니다."};
+static const struct text T_JS_DIR_FAILED = {
+    "The directory sync failed; the error says why. Next = Retry: read the directory again (or, "
+    "after a failure while applying, go on from where it stopped). Cancel = end the job; what "
+    "was applied stays and the next sync converges. Complete closes this view.",
+    "디렉터리 동기화가 실패했습니다. 오류에 이유가 있습니다. 다음(next) = 재시도: 디렉터리를 다시 "
+    "읽습니다(적용 중 실패했다면 멈춘 곳부터 계속합니다). 취소(cancel) = 작업을 끝냅니다. 이미 "
+    "적용된 것은 남고 다음 동기화가 맞춥니다. 완료(complete)는 이 화면을 닫습니다."};
+static const struct text T_JS_DIR_CONFIRM = {
+    "Safety stop: the directory returned far fewer users than before and nothing was changed. "
+    "Next = apply it anyway (the missing users are removed). Cancel = discard this sync (nothing "
+    "changes). Complete closes this view and leaves the job waiting.",
+    "안전 정지: 디렉터리가 이전보다 훨씬 적은 사용자를 돌려주어 아무것도 바꾸지 않았습니다. "
+    "다음(next) = 그래도 적용합니다(없어진 사용자가 삭제됩니다). 취소(cancel) = 이 동기화를 "
+    "버립니다(아무것도 바뀌지 않습니다). 완료(complete)는 이 화면을 닫고 작업을 기다리게 둡니다."};
+static const struct text T_JS_DIR_CANCEL = {"Canceled: the directory sync ended.",
+                                            "취소했습니다. 디렉터리 동기화를 끝냈습니다."};
 static const struct text T_JS_RETRY = {"Retry started.", "재시도를 시작했습니다."};
 static const struct text T_JS_CANCEL = {
     "Cancel started: the old value is back and the addresses are being rewritten to it; follow "
@@ -345,7 +362,7 @@ static void js_pick(adhoc_call_t *call)
 }
 
 /* The job's fields as a result form, for the completed answer. */
-static form_t *js_result(const struct store_job *j)
+static form_t *js_result(struct store *st, const struct store_job *j, const char *lang)
 {
     static const struct text labels[] = {
         {"Job", "작업"},          {"Kind", "종류"},          {"State", "상태"},
@@ -374,6 +391,8 @@ static form_t *js_result(const struct store_job *j)
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         form_field_add_value(form_add_field(form, vars[i], FIELD_TEXT_SINGLE, &labels[i]),
                              values[i]);
+    if (j->kind == STORE_JOB_DIRECTORY_SYNC)
+        dir_sync_add_fields(st, j, form, lang);
     return form;
 }
 
@@ -382,7 +401,7 @@ static void js_done(adhoc_call_t *call, const struct store_job *j)
 {
     char *d = job_describe(j, call->lang);
 
-    adhoc_complete(call, js_result(j));
+    adhoc_complete(call, js_result(((struct app *)call->ctx)->store, j, call->lang));
     adhoc_note_str(call, j->state == STORE_JOB_FAILED ? ADHOC_NOTE_WARN : ADHOC_NOTE_INFO, d);
     free(d);
 }
@@ -405,9 +424,11 @@ static void js_view(adhoc_call_t *call, const struct store_job *j, bool replace)
     d = job_describe(j, call->lang);
     form = form_new(FORM_FORM);
     form_set_title(form, &T_JS_TITLE);
-    form_add_instructions(form, !failed                                 ? &T_JS_RUNNING
-                                : job_failed_in_rollback(app->store, j) ? &T_JS_FAILED_BACK
-                                                                        : &T_JS_FAILED);
+    form_add_instructions(form, !failed ? &T_JS_RUNNING
+                                : dir_sync_waits_confirmation(app->store, j) ? &T_JS_DIR_CONFIRM
+                                : j->kind == STORE_JOB_DIRECTORY_SYNC        ? &T_JS_DIR_FAILED
+                                : job_failed_in_rollback(app->store, j)      ? &T_JS_FAILED_BACK
+                                                                             : &T_JS_FAILED);
     add_line(form, d);
     adhoc_note_str(call, failed ? ADHOC_NOTE_WARN : ADHOC_NOTE_INFO, d);
     free(d);
@@ -499,10 +520,15 @@ static void js_cancel(adhoc_call_t *call)
     struct app *app = call->ctx;
     struct js_state *s = call->state;
 
+    struct store_job j;
+    bool dir;
+
     if (s == NULL || !s->offered || app->jobs == NULL)
         return;
+    dir = store_job_get(app->store, s->job, &j) == STORE_OK && j.kind == STORE_JOB_DIRECTORY_SYNC;
+    store_job_clear(&j);
     if (job_cancel(app->jobs, s->job) == STORE_OK)
-        adhoc_note(call, ADHOC_NOTE_INFO, &T_JS_CANCEL);
+        adhoc_note(call, ADHOC_NOTE_INFO, dir ? &T_JS_DIR_CANCEL : &T_JS_CANCEL);
 }
 
 static const struct adhoc_command js_def = {

@@ -5,6 +5,7 @@
 #include "component/domain_rules.h"
 #include "component/peers.h"
 #include "component/sync.h"
+#include "component/user_check.h"
 
 #include "store/store_settings.h"
 #include "store/store_topo.h"
@@ -18,8 +19,6 @@
 #define USERS_PAGE_ROWS 100         /* users/list rows per page (the framework's page size too) */
 #define USERS_PAGE_MAX 1000000000LL /* highest page number users/list accepts (no overflow) */
 #define IMPORT_LINES_MAX 50000      /* lines in one users/import call (FORM_MAX_TOTAL_VALUES) */
-#define USERID_MAX 255              /* bytes of a userid */
-#define URI_MAX 1024                /* bytes of a directory URI */
 #define LINE_FIELDS_MAX 3           /* userid, directory_uri, node */
 
 /* What a line did; the names are the `result` cells scripts match. */
@@ -78,71 +77,10 @@ static const struct text R_FORMAT = {"expected userid,directory_uri[,node]",
 static const struct text R_FIELDS = {"too many fields: expected userid,directory_uri[,node]",
                                      "필드가 너무 많습니다. userid,directory_uri[,node] 형식이어야 "
                                      "합니다"};
-static const struct text R_USERID_EMPTY = {"empty userid", "사용자 ID가 비어 있습니다"};
-static const struct text R_USERID_LONG = {"the userid is longer than 255 bytes",
-                                          "사용자 ID가 255바이트를 넘습니다"};
-static const struct text R_USERID_CHAR = {
-    "the userid holds a space, a control character or one of \" & ' / : < > @, which an IM "
-    "address cannot hold",
-    "사용자 ID에 공백, 제어 문자 또는 \" & ' / : < > @ 중 하나가 있어 IM 주소에 쓸 수 없습니다"};
-static const struct text R_URI_LONG = {"the directory URI is longer than 1024 bytes",
-                                       "디렉터리 URI가 1024바이트를 넘습니다"};
-static const struct text R_URI_FORM = {
-    "the directory URI must be name@domain, with exactly one @ and a name without spaces, "
-    "control characters or \" & ' / : < >",
-    "디렉터리 URI는 @가 정확히 하나인 이름@도메인 형식이어야 하며, 이름에 공백, 제어 문자, "
-    "\" & ' / : < >가 없어야 합니다"};
 static const struct text R_NO_USER = {"no such user to remove", "삭제할 사용자가 없습니다"};
 static const struct text R_CONFLICT = {"conflicts with another user", "다른 사용자와 충돌합니다"};
 
 /* ---- checking one line ---- */
-
-/* Bytes an XMPP localpart cannot hold (RFC 7622 3.3.1), plus space and controls. */
-static bool localpart_ok(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++)
-        if (*p <= ' ' || *p == 0x7f || strchr("\"&'/:<>@", *p) != NULL)
-            return false;
-    return true;
-}
-
-/* NULL when fine, else the reason in `lang` (malloc'd). */
-static char *check_userid(const char *userid, const char *lang)
-{
-    if (userid[0] == '\0')
-        return xstrdup(text_get(&R_USERID_EMPTY, lang));
-    if (strlen(userid) > USERID_MAX)
-        return xstrdup(text_get(&R_USERID_LONG, lang));
-    if (!localpart_ok(userid))
-        return xstrdup(text_get(&R_USERID_CHAR, lang));
-    return NULL;
-}
-
-/* An empty URI is fine (the user has none); else name@domain with a valid domain. */
-static char *check_uri(const char *uri, const char *lang)
-{
-    const char *at = strchr(uri, '@');
-    char *name;
-    bool name_ok;
-
-    if (uri[0] == '\0')
-        return NULL;
-    if (strlen(uri) > URI_MAX)
-        return xstrdup(text_get(&R_URI_LONG, lang));
-    if (at == NULL || at == uri || strchr(at + 1, '@') != NULL)
-        return xstrdup(text_get(&R_URI_FORM, lang));
-    name = xstrndup(uri, (size_t)(at - uri));
-    name_ok = localpart_ok(name);
-    free(name);
-    if (!name_ok)
-        return xstrdup(text_get(&R_URI_FORM, lang));
-    enum domain_rule rule = domain_rules_check(at + 1, NULL);
-    if (rule == DOMAIN_OK)
-        return NULL;
-    return xasprintf(i18n_is_korean(lang) ? "디렉터리 URI의 도메인 부분이 잘못되었습니다: %s"
-                                          : "the domain part of the directory URI is invalid: %s",
-                     domain_rules_explain(rule, lang));
-}
 
 /* An empty node keeps the assignment; a named one must exist (its id lands in im->node_id).
  * STORE_ERR aborts the import. */
@@ -233,7 +171,7 @@ static int remove_line(struct import *im, size_t lineno, char *userid)
     enum store_rc rc;
 
     trim(&userid);
-    if ((reason = check_userid(userid, im->lang)) != NULL) {
+    if ((reason = user_check_userid(userid, im->lang)) != NULL) {
         reject(im, lineno, userid, reason);
         return 0;
     }
@@ -274,9 +212,9 @@ static int user_line(struct import *im, size_t lineno, char *line)
     if (n < 2 || n > LINE_FIELDS_MAX)
         reason = xstrdup(text_get(n < 2 ? &R_FORMAT : &R_FIELDS, im->lang));
     if (reason == NULL)
-        reason = check_userid(f[0], im->lang);
+        reason = user_check_userid(f[0], im->lang);
     if (reason == NULL)
-        reason = check_uri(f[1], im->lang);
+        reason = user_check_uri(f[1], im->lang);
     if (reason == NULL && n == 3 && check_node(im, f[2], im->lang, &reason) != STORE_OK)
         return -1;
     if (reason != NULL) {

@@ -9,6 +9,7 @@ int commands_register(struct app *app)
         cmd_certs_register,   cmd_federation_register,
         cmd_topology_register, cmd_ha_register, cmd_services_register, cmd_sessions_register,
         cmd_procedure_register, cmd_peers_register, cmd_status_register,
+        cmd_directory_register,
     };
 
     for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)

@@ -22,5 +22,6 @@ int cmd_sessions_register(struct app *app); /* sessions, XEP-0133 get-online-use
 int cmd_procedure_register(struct app *app); /* procedure/domain-change */
 int cmd_peers_register(struct app *app);     /* peers (and the peer protocol's server side) */
 int cmd_status_register(struct app *app);    /* status */
+int cmd_directory_register(struct app *app); /* directory/test, directory/sync */
 
 #endif

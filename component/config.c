@@ -84,6 +84,20 @@ static const struct key_def keys[] = {
     {"peers", "refresh", K_INT, OFF(peer_refresh), 1, 7 * 86400},
     {"peers", "timeout", K_INT, OFF(peer_timeout), 1, 300},
     {"peers", "forget_after", K_INT, OFF(peer_forget_after), 0, 3650 * 86400},
+    {"directory", "uri", K_STR, OFF(dir_uri), 0, 0},
+    {"directory", "starttls", K_BOOL, OFF(dir_starttls), 0, 1},
+    {"directory", "ca_file", K_STR, OFF(dir_ca_file), 0, 0},
+    {"directory", "bind_dn", K_STR, OFF(dir_bind_dn), 0, 0},
+    {"directory", "bind_password_file", K_STR, OFF(dir_bind_password_file), 0, 0},
+    {"directory", "base", K_STR, OFF(dir_base), 0, 0},
+    {"directory", "filter", K_STR, OFF(dir_filter), 0, 0},
+    {"directory", "userid_attr", K_STR, OFF(dir_userid_attr), 0, 0},
+    {"directory", "uri_attr", K_STR, OFF(dir_uri_attr), 0, 0},
+    {"directory", "node_attr", K_STR, OFF(dir_node_attr), 0, 0},
+    {"directory", "page_size", K_INT, OFF(dir_page_size), 1, 100000},
+    {"directory", "schedule", K_STR, OFF(dir_schedule), 0, 0},
+    {"directory", "timeout", K_INT, OFF(dir_timeout), 1, 3600},
+    {"directory", "max_drop", K_INT, OFF(dir_max_drop), 0, 100},
 };
 
 void config_defaults(struct config *cfg)
@@ -114,6 +128,12 @@ void config_defaults(struct config *cfg)
     cfg->peer_refresh = 300;
     cfg->peer_timeout = 10;
     cfg->peer_forget_after = 7 * 86400;
+    cfg->dir_filter = xstrdup("(objectClass=inetOrgPerson)");
+    cfg->dir_userid_attr = xstrdup("uid");
+    cfg->dir_uri_attr = xstrdup("mail");
+    cfg->dir_page_size = 500;
+    cfg->dir_timeout = 30;
+    cfg->dir_max_drop = 20;
 }
 
 static void problem(struct load_ctx *lc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -375,6 +395,99 @@ static char *read_secret_file(const char *path, const char **why)
     return xstrdup(buf);
 }
 
+/* An LDAP attribute description: letters, digits, '-' and ';' (options), starting with a
+ * letter, or a numeric OID. */
+static bool attr_name_ok(const char *a)
+{
+    if (a == NULL || !isalnum((unsigned char)a[0]))
+        return false;
+    for (const char *p = a; *p; p++)
+        if (!isalnum((unsigned char)*p) && *p != '-' && *p != ';' && *p != '.')
+            return false;
+    return strlen(a) <= 128;
+}
+
+/* Every word of `uris` is an ldap:// or ldaps:// URL; NULL when fine, else the first bad one
+ * (malloc'd). */
+static char *dir_bad_uri(const char *uris)
+{
+    char *copy = xstrdup(uris), *save = NULL, *bad = NULL;
+    int n = 0;
+
+    for (char *w = strtok_r(copy, " \t,", &save); w && !bad; w = strtok_r(NULL, " \t,", &save)) {
+        n++;
+        if (strncasecmp(w, "ldap://", 7) != 0 && strncasecmp(w, "ldaps://", 8) != 0)
+            bad = xstrdup(w);
+    }
+    if (n == 0 && bad == NULL)
+        bad = xstrdup("(none)");
+    free(copy);
+    return bad;
+}
+
+/* [directory]: cross-key rules and the bind password. Returns the number of problems. */
+static int dir_finish(struct config *cfg, const char *path, FILE *errs)
+{
+    int problems = 0;
+    const char *why = NULL;
+    char *bad;
+
+#define DIR_PROBLEM(...)                                                                           \
+    do {                                                                                           \
+        problems++;                                                                                \
+        if (errs) {                                                                                \
+            fprintf(errs, "%s: directory.", path);                                                 \
+            fprintf(errs, __VA_ARGS__);                                                            \
+            fputc('\n', errs);                                                                     \
+        }                                                                                          \
+    } while (0)
+
+    if (cfg->dir_uri == NULL || cfg->dir_uri[0] == '\0') {
+        free(cfg->dir_uri);
+        cfg->dir_uri = NULL;
+        return 0;
+    }
+    if ((bad = dir_bad_uri(cfg->dir_uri)) != NULL) {
+        DIR_PROBLEM("uri '%s' is not an ldap:// or ldaps:// URL", bad);
+        free(bad);
+    }
+    if (cfg->dir_starttls && strcasestr(cfg->dir_uri, "ldaps://") != NULL)
+        DIR_PROBLEM("starttls is for ldap:// URLs; ldaps:// is TLS already: drop one");
+    if (cfg->dir_base == NULL || cfg->dir_base[0] == '\0')
+        DIR_PROBLEM("base is required with uri (the DN the users are under, e.g. "
+                    "ou=people,dc=example,dc=com)");
+    if (cfg->dir_filter == NULL || cfg->dir_filter[0] != '(' ||
+        cfg->dir_filter[strlen(cfg->dir_filter) - 1] != ')')
+        DIR_PROBLEM("filter '%s' must be an LDAP filter in parentheses, e.g. "
+                    "(objectClass=inetOrgPerson)",
+                    cfg->dir_filter ? cfg->dir_filter : "");
+    if (!attr_name_ok(cfg->dir_userid_attr))
+        DIR_PROBLEM("userid_attr '%s' is not an attribute name", cfg->dir_userid_attr ?: "");
+    if (!attr_name_ok(cfg->dir_uri_attr))
+        DIR_PROBLEM("uri_attr '%s' is not an attribute name", cfg->dir_uri_attr ?: "");
+    if (cfg->dir_node_attr && cfg->dir_node_attr[0] && !attr_name_ok(cfg->dir_node_attr))
+        DIR_PROBLEM("node_attr '%s' is not an attribute name", cfg->dir_node_attr);
+    if (cfg->dir_schedule && cfg->dir_schedule[0] &&
+        (strlen(cfg->dir_schedule) != 5 || cfg->dir_schedule[2] != ':' ||
+         !isdigit((unsigned char)cfg->dir_schedule[0]) ||
+         !isdigit((unsigned char)cfg->dir_schedule[1]) ||
+         !isdigit((unsigned char)cfg->dir_schedule[3]) ||
+         !isdigit((unsigned char)cfg->dir_schedule[4]) || strcmp(cfg->dir_schedule, "24:00") >= 0 ||
+         cfg->dir_schedule[3] > '5'))
+        DIR_PROBLEM("schedule '%s' is not a time HH:MM (24-hour)", cfg->dir_schedule);
+    if (cfg->dir_bind_dn && cfg->dir_bind_dn[0] && cfg->dir_bind_password_file == NULL)
+        DIR_PROBLEM("bind_dn needs bind_password_file (a file whose first line is the password)");
+    if (cfg->dir_bind_password_file) {
+        char *pw = read_secret_file(cfg->dir_bind_password_file, &why);
+        if (pw == NULL)
+            DIR_PROBLEM("bind_password_file %s: %s", cfg->dir_bind_password_file, why);
+        else
+            cfg->dir_bind_password = pw;
+    }
+#undef DIR_PROBLEM
+    return problems;
+}
+
 int config_finish(struct config *cfg, const char *path, FILE *errs)
 {
     int problems = 0;
@@ -418,6 +531,7 @@ int config_finish(struct config *cfg, const char *path, FILE *errs)
         FINISH_PROBLEM("peers.forget_after (%d) must be 0 or longer than peers.refresh (%d): "
                        "a peer would stop counting between two refreshes",
                        cfg->peer_forget_after, cfg->peer_refresh);
+    problems += dir_finish(cfg, path, errs);
     if (cfg->n_admins == 0)
         log_warnx("config: no admins.jids configured; nobody can run commands over XMPP");
 #undef FINISH_PROBLEM
@@ -459,5 +573,18 @@ void config_free(struct config *cfg)
     free(cfg->start_hook);
     free(cfg->stop_hook);
     free(cfg->status_hook);
+    free(cfg->dir_uri);
+    free(cfg->dir_ca_file);
+    free(cfg->dir_bind_dn);
+    free(cfg->dir_bind_password_file);
+    if (cfg->dir_bind_password)
+        explicit_bzero(cfg->dir_bind_password, strlen(cfg->dir_bind_password));
+    free(cfg->dir_bind_password);
+    free(cfg->dir_base);
+    free(cfg->dir_filter);
+    free(cfg->dir_userid_attr);
+    free(cfg->dir_uri_attr);
+    free(cfg->dir_node_attr);
+    free(cfg->dir_schedule);
     memset(cfg, 0, sizeof(*cfg));
 }

@@ -67,6 +67,24 @@ struct config {
     int peer_timeout; /* seconds to wait for one answer of a peer */
     /* seconds after a peer's last good answer when its data stops counting (expired); 0: never */
     int peer_forget_after;
+    /* [directory] users and directory URIs from LDAP (component/directory.h); dir_uri NULL: no
+     * directory configured, directory/test and directory/sync say so */
+    char *dir_uri;      /* ldap:// or ldaps:// URIs separated by blanks, tried in order */
+    int dir_starttls;   /* StartTLS on ldap:// URIs (required to succeed when set) */
+    char *dir_ca_file;  /* PEM trust anchors for the directory's certificate; NULL: system's */
+    char *dir_bind_dn;  /* NULL: anonymous */
+    char *dir_bind_password_file;
+    char *dir_bind_password; /* the file's first line, loaded by config_finish; never logged */
+    char *dir_base;
+    char *dir_filter;       /* default (objectClass=inetOrgPerson) */
+    char *dir_userid_attr;  /* default uid (sAMAccountName for Active Directory) */
+    char *dir_uri_attr;     /* default mail (msRTCSIP-PrimaryUserAddress: sip: is stripped) */
+    char *dir_node_attr;    /* NULL: node assignments are left alone */
+    int dir_page_size;      /* RFC 2696 page size */
+    char *dir_schedule;     /* "HH:MM": a full sync every day at that local time; NULL: none */
+    int dir_timeout;        /* seconds per directory operation (connect, bind, each page) */
+    int dir_max_drop;       /* percent: a full sync that finds more fewer users than this waits
+                             * for confirmation */
 };
 
 /* Fills `cfg` with the built-in defaults. */

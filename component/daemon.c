@@ -7,6 +7,7 @@
 #include "component/app.h"
 #include "component/cert_expiry.h"
 #include "component/ckpt.h"
+#include "component/dir_sync.h"
 #include "component/commands.h"
 #include "component/ctl.h"
 #include "component/health.h"
@@ -84,6 +85,7 @@ static void begin_stop(struct daemon *dm, int status)
     sync_sched_stop(dm->sync);
     ckpt_sched_stop(dm->ckpt);
     peers_stop(dm->app.peers);
+    dir_sync_stop(dm->app.dirsync);
     if (dm->ctl) {
         ctl_close(dm->ctl);
         dm->ctl = NULL;
@@ -143,6 +145,7 @@ static void on_conn_event(void *ud, enum conn_event ev, xmpp_stanza_t *stanza, c
         sync_sched_stop(dm->sync);
         ckpt_sched_stop(dm->ckpt);
         peers_stop(dm->app.peers);
+        dir_sync_stop(dm->app.dirsync);
         apply_free(dm->app.apply);
         dm->app.apply = NULL;
         services_free(dm->app.services);
@@ -450,6 +453,7 @@ static int setup_app(struct daemon *dm)
     }
     if ((app->jobs = job_runner_new(app)) == NULL)
         return -1;
+    app->dirsync = dir_sync_new(app);
     app->services = services_new(app);
     if (services_config_problem(app->services) != NULL)
         return -1;
@@ -486,6 +490,8 @@ static void teardown_app(struct daemon *dm)
     app->peers = NULL;
     job_runner_free(app->jobs);
     app->jobs = NULL;
+    dir_sync_free(app->dirsync); /* after the loop ran any fetch's completion */
+    app->dirsync = NULL;
     services_free(app->services);
     app->services = NULL;
     sessions_free(app->sessions);
@@ -525,6 +531,7 @@ int daemon_run(const struct config *cfg)
             ctl_close(dm.ctl);
         dm.ctl = NULL;
         job_runner_stop(dm.app.jobs);
+        dir_sync_stop(dm.app.dirsync);
         uv_walk(&dm.loop, close_walk, NULL);
     } else {
         log_info("starting imdomaind %s jid=%s router=%s:%d", PACKAGE_VERSION, cfg->jid,

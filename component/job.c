@@ -3,6 +3,7 @@
  * job's end are one transaction; see job.h for why every crash ends all-old or all-new. */
 #include "component/job.h"
 
+#include "component/dir_sync.h"
 #include "store/store_audit.h"
 #include "store/store_settings.h"
 #include "store/store_user.h"
@@ -69,7 +70,8 @@ bool job_failed_in_rollback(struct store *st, const struct store_job *j)
     char *cur;
     bool back;
 
-    if (j->old_value == NULL || store_settings_get(st, &s) != STORE_OK)
+    if (j->kind == STORE_JOB_DIRECTORY_SYNC || j->old_value == NULL ||
+        store_settings_get(st, &s) != STORE_OK)
         return false;
     cur = setting_value(&s, j->kind);
     back = strcmp(cur, j->old_value) == 0 && (j->new_value == NULL || strcmp(cur, j->new_value));
@@ -230,7 +232,7 @@ int job_runner_step(struct job_runner *jr)
         return 0;
     }
     if (j.state != STORE_JOB_FAILED)
-        more = run_batch(jr, &j);
+        more = j.kind == STORE_JOB_DIRECTORY_SYNC ? dir_sync_step(jr->app, &j) : run_batch(jr, &j);
     store_job_clear(&j);
     return more;
 }
@@ -326,8 +328,12 @@ void job_runner_free(struct job_runner *jr)
  * switches the setting back and walks every user again with the old value. */
 static enum store_rc restart_failed(struct store *st, struct store_job *j, bool cancel)
 {
-    bool back = job_failed_in_rollback(st, j);
+    bool back;
     enum store_rc rc = STORE_OK;
+
+    if (j->kind == STORE_JOB_DIRECTORY_SYNC)
+        return dir_sync_restart(st, j, cancel); /* its own ways out: see dir_sync.h */
+    back = job_failed_in_rollback(st, j);
 
     if (cancel && !back) {
         rc = set_setting(st, j->kind, j->old_value);
@@ -386,6 +392,7 @@ enum store_rc job_cancel(struct job_runner *jr, int64_t id)
 static const struct text T_KIND[] = {
     [STORE_JOB_DEFAULT_DOMAIN] = {"default domain", "기본 도메인"},
     [STORE_JOB_IM_SCHEME] = {"IM address scheme", "IM 주소 체계"},
+    [STORE_JOB_DIRECTORY_SYNC] = {"directory sync", "디렉터리 동기화"},
 };
 
 static const struct text T_STATE[] = {
@@ -415,6 +422,8 @@ char *job_describe(const struct store_job *j, const char *lang)
     const char *old = j->old_value ? j->old_value : "-", *nv = j->new_value ? j->new_value : "-";
     char *head, *out;
 
+    if (j->kind == STORE_JOB_DIRECTORY_SYNC)
+        return dir_sync_describe(j, lang);
     if (i18n_is_korean(lang))
         head = xasprintf("작업 %" PRId64 ", %s %s → %s: %s, 사용자 %" PRId64 "명 중 %" PRId64
                          "명 (%d%%), 시도 %" PRId64 "회",

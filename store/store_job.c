@@ -10,6 +10,7 @@
 static const char *const kind_names[] = {
     [STORE_JOB_DEFAULT_DOMAIN] = "default-domain",
     [STORE_JOB_IM_SCHEME] = "im-scheme",
+    [STORE_JOB_DIRECTORY_SYNC] = "directory-sync",
 };
 
 static const char *const state_names[] = {

@@ -8,6 +8,8 @@
 enum store_job_kind {
     STORE_JOB_DEFAULT_DOMAIN, /* "default-domain": values are domain names */
     STORE_JOB_IM_SCHEME,      /* "im-scheme": values are scheme names (store_im_scheme_name) */
+    STORE_JOB_DIRECTORY_SYNC, /* "directory-sync": old_value the mode (full, incremental), new_value
+                               * the base DN; progress and phase in directory_runs */
 };
 
 enum store_job_state {

@@ -230,7 +230,54 @@ static const char schema_v4[] =
     "  OR OLD.im_address_scheme IS NOT NEW.im_address_scheme"
     " BEGIN UPDATE peer_state SET version = version + 1; END;";
 
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
+/*
+ * The directory sync (component/dir_sync.c). users.source says where a user came from: 'import'
+ * (users/import, imdomainctl) or 'directory' (the LDAP sync; users/import leaves those alone
+ * unless told to). directory_runs: one row per directory-sync job with its mode, phase, counts
+ * and whether the server's entries carried modifyTimestamp (incremental runs need it).
+ * directory_entries: what the current (or last) sync read, with a verdict per entry: a sync
+ * reads the whole directory here before it changes any user, and resumes from here after a
+ * restart.
+ */
+static const char schema_directory_sync[] =
+    "ALTER TABLE users ADD COLUMN source TEXT NOT NULL DEFAULT 'import'"
+    " CHECK (source IN ('import', 'directory'));"
+    "CREATE INDEX users_from_directory ON users (id) WHERE source = 'directory';"
+
+    "CREATE TABLE directory_runs ("
+    " job_id INTEGER PRIMARY KEY,"
+    " mode TEXT NOT NULL CHECK (mode IN ('full', 'incremental')),"
+    " phase TEXT NOT NULL DEFAULT 'fetch'"
+    "  CHECK (phase IN ('fetch', 'check', 'apply', 'remove', 'finish', 'done')),"
+    " confirmed INTEGER NOT NULL DEFAULT 0 CHECK (confirmed IN (0, 1)),"
+    " since INTEGER NOT NULL DEFAULT 0,"
+    " started_at INTEGER NOT NULL,"
+    " server TEXT,"
+    " saw_mtime INTEGER NOT NULL DEFAULT 0 CHECK (saw_mtime IN (0, 1)),"
+    " fetched INTEGER NOT NULL DEFAULT 0,"
+    " existing INTEGER NOT NULL DEFAULT 0,"
+    " cursor INTEGER NOT NULL DEFAULT 0,"
+    " added INTEGER NOT NULL DEFAULT 0,"
+    " updated INTEGER NOT NULL DEFAULT 0,"
+    " unchanged INTEGER NOT NULL DEFAULT 0,"
+    " removed INTEGER NOT NULL DEFAULT 0,"
+    " rejected INTEGER NOT NULL DEFAULT 0,"
+    " summary TEXT);"
+
+    "CREATE TABLE directory_entries ("
+    " id INTEGER PRIMARY KEY,"
+    " dn TEXT NOT NULL,"
+    " userid TEXT NOT NULL COLLATE NOCASE,"
+    " uri TEXT NOT NULL,"
+    " node TEXT,"
+    " verdict TEXT"
+    "  CHECK (verdict IN ('added', 'updated', 'unchanged', 'removed', 'rejected')),"
+    " reason_en TEXT,"
+    " reason_ko TEXT);"
+    "CREATE INDEX directory_entries_userid ON directory_entries (userid);";
+
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
+                                         schema_directory_sync};
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -925,7 +925,7 @@ static int cmd_status(const struct opts *o)
         if (strcmp(state, levels[i]) == 0)
             rc = i;
     if (o->json) {
-        print_outcome(cmd, o, &none);
+        print_outcome(cmd, o, &none, NULL);
     } else {
         printf("%s\n", summary);
         print_form_text(x);
