@@ -317,6 +317,8 @@ static void setup_xmpp(struct daemon *dm)
         .secret = cfg->secret,
         .max_stanza_size = cfg->max_stanza_size,
         .max_depth = cfg->max_depth,
+        .max_children = (size_t)cfg->max_children,
+        .max_attributes = cfg->max_attributes,
         .keepalive = cfg->keepalive,
         .reconnect_max = cfg->reconnect_max,
         .send_queue_max = cfg->send_queue_max,
@@ -395,8 +397,14 @@ static int setup_app(struct daemon *dm)
     app->sessions = sessions_new(app, dm->dispatch, cfg->jid);
     dispatch_on_presence(dm->dispatch, sessions_on_presence, app->sessions);
     if (cfg->control_socket && *cfg->control_socket) {
-        struct ctl_config cc = {
-            .path = cfg->control_socket, .mode = cfg->control_mode, .group = cfg->control_group};
+        struct ctl_config cc = {.path = cfg->control_socket,
+                                .mode = cfg->control_mode,
+                                .group = cfg->control_group,
+                                .max_clients = cfg->control_max_clients,
+                                .idle_timeout_ms = (unsigned)cfg->control_idle_timeout * 1000u,
+                                .max_depth = cfg->max_depth,
+                                .max_children = (size_t)cfg->max_children,
+                                .max_attributes = cfg->max_attributes};
         if ((dm->ctl = ctl_open(&dm->loop, dm->ctx, &cc, on_ctl_request, dm)) == NULL)
             return -1;
     }
