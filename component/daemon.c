@@ -5,6 +5,7 @@
 #include "component/daemon.h"
 
 #include "component/app.h"
+#include "component/cert_files.h"
 #include "component/ckpt.h"
 #include "component/commands.h"
 #include "component/ctl.h"
@@ -352,6 +353,21 @@ static void on_expire(uv_timer_t *t)
 
 /* Store, command registry, router apply, jobs and the control socket. Returns 0, or -1 with
  * the reason logged. */
+/* A crash mid-regeneration (or two instances before the lock) may have left .live pointing at
+ * a generation that is gone: put right what the router would read before anything else runs. A
+ * lock held by another process is its regeneration running: leave the directory to it. */
+static void repair_cert_dir(const char *dir)
+{
+    char *err = NULL;
+
+    if (dir == NULL || *dir == '\0')
+        return;
+    if (cert_files_repair(dir, &err) < 0) {
+        log_warnx("certs: no start-up repair of %s: %s", dir, err);
+        free(err);
+    }
+}
+
 static int setup_app(struct daemon *dm)
 {
     const struct config *cfg = dm->cfg;
@@ -383,6 +399,7 @@ static int setup_app(struct daemon *dm)
             return -1;
         }
     }
+    repair_cert_dir(cfg->cert_dir);
     app->adhoc = adhoc_new(dm->ctx, &lim);
     adhoc_on_end(app->adhoc, audit_run, app);
     if (commands_register(app) < 0) {
