@@ -7,10 +7,12 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -60,11 +62,67 @@ static int write_file(const char *dir, const char *name, const char *data, mode_
     return rc;
 }
 
+/* ---- the lock ---- */
+
+#define LOCK_FILE "." CERT_FILES_NAME ".lock"
+
+/* Who took the lock last, as its file says, for the refusal (caller frees): likely the holder
+ * when it is an imdomaind; another tool (flock(1), say) records nothing. */
+static char *lock_holder(int fd)
+{
+    char buf[32];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    long pid;
+
+    buf[n > 0 ? n : 0] = '\0';
+    if (sscanf(buf, "%ld", &pid) == 1 && pid > 0 && pid != (long)getpid())
+        return xasprintf("last taken by pid %ld", pid);
+    return xstrdup("holder unknown");
+}
+
+int cert_files_lock(const char *dir, char **err)
+{
+    char *path = xasprintf("%s/" LOCK_FILE, dir), pid[24];
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, CERT_FILES_KEY_MODE);
+
+    if (fd < 0) {
+        *err = xasprintf("cannot open the lock file %s: %s", path, strerror(errno));
+        free(path);
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int saved = errno;
+        char *holder = saved == EWOULDBLOCK ? lock_holder(fd) : NULL;
+        *err = holder ? xasprintf("another process is changing the certificates in %s (it "
+                                  "holds %s, %s); run the command again once it is done",
+                                  dir, path, holder)
+                      : xasprintf("cannot lock %s: %s", path, strerror(saved));
+        log_warnx("certs: lock refused path=%s holder=%s", path, holder ? holder : "-");
+        free(holder);
+        close(fd);
+        free(path);
+        return -1;
+    }
+    snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, strlen(pid), 0) < 0)
+        log_warn("certs: cannot record our pid in %s", path); /* the lock holds all the same */
+    free(path);
+    return fd;
+}
+
+void cert_files_unlock(int fd)
+{
+    if (fd >= 0)
+        close(fd); /* releases the flock */
+}
+
 int cert_files_write_pending(const char *dir, const char *key_pem, char **err)
 {
     char *name = xasprintf("%s%s", CERT_FILES_NAME, own_suffix[CERT_FILE_PENDING_KEY]);
-    int rc = write_file(dir, name, key_pem, CERT_FILES_KEY_MODE, err);
+    int lock = cert_files_lock(dir, err);
+    int rc = lock < 0 ? -1 : write_file(dir, name, key_pem, CERT_FILES_KEY_MODE, err);
 
+    cert_files_unlock(lock);
     free(name);
     return rc;
 }
@@ -378,9 +436,9 @@ static int check_names(const char *const *domains, size_t n, char **err)
     return 0;
 }
 
-int cert_files_install(const char *dir, const char *const *domains, size_t n,
-                       const char *const *old, size_t n_old, const char *cert_pem,
-                       const char *key_pem, char **err)
+static int install_locked(const char *dir, const char *const *domains, size_t n,
+                          const char *const *old, size_t n_old, const char *cert_pem,
+                          const char *key_pem, char **err)
 {
     char *gen, *pending;
 
@@ -404,4 +462,176 @@ int cert_files_install(const char *dir, const char *const *domains, size_t n,
     free(pending);
     free(gen);
     return 0;
+}
+
+int cert_files_install(const char *dir, const char *const *domains, size_t n,
+                       const char *const *old, size_t n_old, const char *cert_pem,
+                       const char *key_pem, char **err)
+{
+    int lock, rc;
+
+    if (check_names(domains, n, err) < 0 || (lock = cert_files_lock(dir, err)) < 0)
+        return -1;
+    rc = install_locked(dir, domains, n, old, n_old, cert_pem, key_pem, err);
+    cert_files_unlock(lock);
+    return rc;
+}
+
+/* ---- start-up repair ---- */
+
+/* The generation `name` holds both files. */
+static bool generation_complete(const char *dir, const char *name)
+{
+    char *crt = xasprintf("%s/%s/" CRT_FILE, dir, name), *key = xasprintf("%s/%s/" KEY_FILE, dir, name);
+    struct stat st;
+    bool ok = stat(crt, &st) == 0 && S_ISREG(st.st_mode) && stat(key, &st) == 0 &&
+              S_ISREG(st.st_mode);
+
+    free(key);
+    free(crt);
+    return ok;
+}
+
+/* The most recently written complete generation (caller frees), or NULL. */
+static char *newest_generation(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char *best = NULL;
+    struct timespec best_at = {0};
+
+    if (d == NULL)
+        return NULL;
+    while ((e = readdir(d)) != NULL) {
+        char *path;
+        struct stat st;
+        if (strncmp(e->d_name, GEN_PREFIX, strlen(GEN_PREFIX)) != 0 ||
+            !generation_complete(dir, e->d_name))
+            continue;
+        path = xasprintf("%s/%s", dir, e->d_name);
+        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+            (best == NULL || st.st_mtim.tv_sec > best_at.tv_sec ||
+             (st.st_mtim.tv_sec == best_at.tv_sec && st.st_mtim.tv_nsec > best_at.tv_nsec))) {
+            free(best);
+            best = xstrdup(e->d_name);
+            best_at = st.st_mtim;
+        }
+        free(path);
+    }
+    closedir(d);
+    return best;
+}
+
+/* .live leads to a complete generation, or is made to, or goes. Returns repairs made. */
+static int repair_live(const char *dir, char **live_gen)
+{
+    char *target = read_link(dir, LIVE), *gen, *path;
+    int n = 0;
+
+    *live_gen = NULL;
+    if (target != NULL && strchr(target, '/') == NULL && generation_complete(dir, target)) {
+        *live_gen = target;
+        return 0;
+    }
+    if (target == NULL) /* no .live: a first install never finished, or the old layout */
+        return 0;
+    if ((gen = newest_generation(dir)) != NULL) {
+        char *gpath = xasprintf("%s/%s", dir, gen), *err = NULL;
+        log_warnx("certs: repair dir=%s .live pointed at %s, which is gone or incomplete; now "
+                  "at %s", dir, target, gen);
+        if (switch_live(dir, gpath, &err) == 0) {
+            *live_gen = gen;
+            gen = NULL;
+            n++;
+        } else {
+            log_warnx("certs: repair failed: %s", err);
+            free(err);
+        }
+        free(gpath);
+        free(gen);
+    } else {
+        log_warnx("certs: repair dir=%s .live pointed at %s, which is gone, and no complete "
+                  "certificate is left; removing the links into it", dir, target);
+        path = xasprintf("%s/" LIVE, dir);
+        if (unlink(path) == 0)
+            n++;
+        free(path);
+    }
+    free(target);
+    return n;
+}
+
+/* A link of ours (into .live) that leads nowhere now. */
+static bool dangling_link(const char *dir, const char *name)
+{
+    char *path;
+    struct stat st;
+    bool dangling;
+
+    if (!links_to(dir, name, LINK_TO_CRT) && !links_to(dir, name, LINK_TO_KEY))
+        return false;
+    path = xasprintf("%s/%s", dir, name);
+    dangling = stat(path, &st) != 0;
+    free(path);
+    return dangling;
+}
+
+/* Other generations, temporary links and links into a missing .live. Returns repairs made. */
+static int repair_entries(const char *dir, const char *live_gen)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+
+    if (d == NULL)
+        return 0;
+    while ((e = readdir(d)) != NULL) {
+        const char *name = e->d_name;
+        if (strncmp(name, GEN_PREFIX, strlen(GEN_PREFIX)) == 0) {
+            if (live_gen != NULL && strcmp(name, live_gen) == 0)
+                continue;
+            log_info("certs: repair dir=%s removing unused generation %s", dir, name);
+            remove_generation(dir, name);
+            n++;
+        } else if (leftover_link(name) || (live_gen == NULL && dangling_link(dir, name))) {
+            log_info("certs: repair dir=%s removing %s", dir, name);
+            remove_entry(dir, name);
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+int cert_files_repair(const char *dir, char **err)
+{
+    struct stat st;
+    char *live_gen = NULL, *live;
+    int lock, n;
+
+    if (stat(dir, &st) != 0) {
+        if (errno == ENOENT)
+            return 0; /* nothing written yet: the first install creates nothing here either */
+        *err = xasprintf("cannot read %s: %s", dir, strerror(errno));
+        return -1;
+    }
+    if ((lock = cert_files_lock(dir, err)) < 0)
+        return -1;
+    n = repair_live(dir, &live_gen);
+    /* Without .live but with the old layout's plain files, nothing is ours to collect. */
+    live = read_link(dir, LIVE);
+    if (live_gen != NULL || live == NULL)
+        n += repair_entries(dir, live_gen);
+    free(live);
+    if (n > 0) {
+        char *e2 = NULL;
+        if (atomic_dir_sync(dir, &e2) < 0) {
+            log_warnx("certs: repair: %s", e2);
+            free(e2);
+        }
+        log_info("certs: repaired dir=%s repairs=%d live=%s", dir, n, live_gen ? live_gen : "-");
+    }
+    free(live_gen);
+    cert_files_unlock(lock);
+    return n;
 }

@@ -45,6 +45,25 @@ int cert_files_install(const char *dir, const char *const *domains, size_t n,
                        const char *const *old, size_t n_old, const char *cert_pem,
                        const char *key_pem, char **err);
 
+/*
+ * Two processes sharing one directory (two instances, a restart overlapping a regeneration)
+ * would each remove the other's generation. So every change (cert_files_install,
+ * cert_files_write_pending, cert_files_repair) holds an flock on `<dir>/.cup-xmpp-s2s.lock`
+ * (created 0600, never removed, holding the pid of its last taker) and refuses at once with a
+ * clear *err ("another process ... is changing the certificates") when someone else holds it:
+ * never a wait on the loop; the admin runs the command again.
+ */
+/* Takes the lock: the fd to give to cert_files_unlock, or -1 with *err. */
+int cert_files_lock(const char *dir, char **err);
+void cert_files_unlock(int fd);
+
+/* Start-up repair of what a crash (or two processes before the lock) left, under the lock:
+ * .live pointing at a missing or incomplete generation is pointed at the newest complete one,
+ * or removed with the links that led into it when there is none; generations nothing points at
+ * and temporary links are removed. Returns the number of repairs (0: all was well), or -1 with
+ * *err (the lock is held, or the directory cannot be read): nothing was touched then. */
+int cert_files_repair(const char *dir, char **err);
+
 /* For tests only (NULL otherwise): called at every point of an install where the process could
  * die; when it returns true the install stops right there, cleans nothing up, and returns -1
  * as if it had crashed. `step` names the point. */

@@ -5,6 +5,7 @@
 #include "component/cert.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/parser.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -51,6 +52,8 @@ static const struct key_def keys[] = {
     {"component", "router_port", K_INT, OFF(router_port), 1, 65535},
     {"component", "max_stanza_size", K_SIZE, OFF(max_stanza_size), 4096, 64L << 20},
     {"component", "max_depth", K_INT, OFF(max_depth), 4, 1024},
+    {"component", "max_children", K_INT, OFF(max_children), 16, 1 << 20},
+    {"component", "max_attributes", K_INT, OFF(max_attributes), 8, 1024},
     {"component", "keepalive", K_INT, OFF(keepalive), 1, 3600},
     {"component", "reconnect_max", K_INT, OFF(reconnect_max), 1, 3600},
     {"component", "send_queue_max", K_SIZE, OFF(send_queue_max), 65536, 1L << 30},
@@ -59,6 +62,8 @@ static const struct key_def keys[] = {
     {"control", "socket", K_STR, OFF(control_socket), 0, 0},
     {"control", "mode", K_MODE, OFF(control_mode), 0, 0777},
     {"control", "group", K_STR, OFF(control_group), 0, 0},
+    {"control", "max_clients", K_INT, OFF(control_max_clients), 1, 1024},
+    {"control", "idle_timeout", K_INT, OFF(control_idle_timeout), 1, 86400},
     {"log", "level", K_LEVEL, OFF(log_level), 0, 0},
     {"log", "syslog", K_BOOL, OFF(log_syslog), 0, 1},
     {"commands", "session_timeout", K_INT, OFF(session_timeout), 1, 86400},
@@ -107,12 +112,16 @@ void config_defaults(struct config *cfg)
     cfg->router_port = 5347;
     cfg->max_stanza_size = 256 * 1024;
     cfg->max_depth = 64;
+    cfg->max_children = PARSER_DEFAULT_MAX_CHILDREN;
+    cfg->max_attributes = PARSER_DEFAULT_MAX_ATTRIBUTES;
     cfg->keepalive = 60;
     cfg->reconnect_max = 30;
     cfg->send_queue_max = 4 * 1024 * 1024;
     cfg->store_path = xstrdup(DEFAULT_STORE);
     cfg->control_socket = xstrdup(DEFAULT_SOCKET);
     cfg->control_mode = 0600;
+    cfg->control_max_clients = 32;
+    cfg->control_idle_timeout = 300;
     cfg->log_level = LOG_LEVEL_INFO;
     cfg->session_timeout = 600;
     cfg->max_sessions_per_jid = 16;

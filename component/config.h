@@ -19,8 +19,10 @@ struct config {
     int router_port;
     size_t max_stanza_size;
     int max_depth;
-    int keepalive;     /* seconds */
-    int reconnect_max; /* seconds */
+    int max_children;   /* of one element, in stanzas and control frames */
+    int max_attributes; /* of one element */
+    int keepalive;      /* seconds */
+    int reconnect_max;  /* seconds */
     size_t send_queue_max;
     /* [admins] bare JIDs, lower-case */
     char *admins[CONFIG_MAX_ADMINS];
@@ -31,6 +33,8 @@ struct config {
     char *control_socket;
     mode_t control_mode;
     char *control_group;
+    int control_max_clients;  /* connections at once */
+    int control_idle_timeout; /* seconds */
     /* [log] */
     int log_level; /* enum log_level */
     int log_syslog;

@@ -1,16 +1,21 @@
 /* Control socket server on libuv pipes. Each client sends framed <iq> requests one after the
  * other; a peer whose uid is not root, ours, or in the configured group gets one forbidden
- * answer and is disconnected. */
+ * answer and is disconnected. Every client is bounded: its frames (CTL_FRAME_MAX, parsed by the
+ * stream parser with its depth and count limits), its queued answers (CTL_OUTPUT_HWM: reading
+ * stops above it), its idle time, and the number of clients (the longest idle one gives way). */
 #include "component/ctl.h"
 
 #include "component/ctl_proto.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/parser.h"
 #include "xmpp/stanza.h"
 
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,13 +24,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define CTL_MAX_CLIENTS 32
-
 struct ctl_client {
     uv_pipe_t pipe;
+    uv_timer_t idle; /* closes the connection after idle_timeout_ms with nothing in flight */
     ctl_t *ctl;
-    int refs;   /* pending late answers that still point here */
-    int closed; /* the pipe finished closing; freed when refs drops to 0 */
+    int refs;        /* pending late answers that still point here */
+    int handles;     /* pipe and timer not yet closed */
+    int closed;      /* both finished closing; freed when refs drops to 0 */
+    int paused;      /* reading stopped: too many answers queued */
+    uint64_t active; /* uv_now of the last request or answer */
     uid_t uid;
     char requester[32]; /* "uid:N", for logs */
     char owner[48];     /* "uid:N/cK", who the requests are from */
@@ -46,7 +53,10 @@ struct ctl {
     void *ud;
     unsigned long next_conn; /* numbers connections for their owner names */
     struct ctl_client *clients;
-    int n_clients;
+    int n_clients; /* in the list, closing ones included */
+    int max_clients;
+    unsigned idle_timeout_ms;
+    struct parser_limits limits;
     int closing;
     int server_closed;
 };
@@ -87,6 +97,8 @@ static void client_closed(uv_handle_t *h)
     struct ctl_client *cl = h->data;
     ctl_t *ctl = cl->ctl;
 
+    if (--cl->handles > 0)
+        return;
     for (struct ctl_client **pp = &ctl->clients; *pp; pp = &(*pp)->next) {
         if (*pp == cl) {
             *pp = cl->next;
@@ -105,13 +117,51 @@ static void client_closed(uv_handle_t *h)
 
 static void client_drop(struct ctl_client *cl)
 {
-    if (!uv_is_closing((uv_handle_t *)&cl->pipe))
+    if (!uv_is_closing((uv_handle_t *)&cl->pipe)) {
         uv_close((uv_handle_t *)&cl->pipe, client_closed);
+        uv_close((uv_handle_t *)&cl->idle, client_closed);
+    }
 }
+
+static bool client_gone(const struct ctl_client *cl)
+{
+    return cl->closed || uv_is_closing((const uv_handle_t *)&cl->pipe);
+}
+
+static size_t queued(struct ctl_client *cl)
+{
+    return uv_stream_get_write_queue_size((uv_stream_t *)&cl->pipe);
+}
+
+static void touch(struct ctl_client *cl)
+{
+    cl->active = uv_now(cl->ctl->loop);
+    uv_timer_again(&cl->idle);
+}
+
+static void on_idle(uv_timer_t *t)
+{
+    struct ctl_client *cl = t->data;
+
+    if (cl->refs > 0) /* waiting for a late answer is not idle */
+        return;
+    log_info("control: closing %s reason=idle idle_timeout_ms=%u queued=%zu", cl->requester,
+             cl->ctl->idle_timeout_ms, queued(cl));
+    client_drop(cl);
+}
+
+static void resume_client(struct ctl_client *cl);
 
 static void on_written(uv_write_t *req, int status)
 {
+    struct ctl_client *cl = req->data;
+
     free(req);
+    if (status < 0 || client_gone(cl))
+        return;
+    touch(cl);
+    if (cl->paused && queued(cl) < CTL_OUTPUT_HWM / 2)
+        resume_client(cl);
 }
 
 static void send_frame(struct ctl_client *cl, xmpp_stanza_t *st)
@@ -127,6 +177,7 @@ static void send_frame(struct ctl_client *cl, xmpp_stanza_t *st)
         return;
     }
     struct ctl_write *w = xmalloc(sizeof(*w) + CTL_HEADER_LEN + len);
+    w->req.data = cl;
     ctl_put_len(w->data, (uint32_t)len);
     memcpy(w->data + CTL_HEADER_LEN, text, len);
     xmpp_free(cl->ctl->ctx, text);
@@ -151,36 +202,29 @@ static void send_error(struct ctl_client *cl, const char *type, const char *cond
     }
 }
 
-/* libstrophe's string parser keeps xml:lang as plain "lang": put it back where the request's
- * language is looked for (the iq and its payload), so texts follow `imdomainctl -l`. */
-static void restore_lang(xmpp_stanza_t *iq)
-{
-    xmpp_stanza_t *st[2] = {iq, stanza_first_element(iq)};
-
-    for (int i = 0; i < 2; i++) {
-        const char *lang = st[i] ? xmpp_stanza_get_attribute(st[i], "lang") : NULL;
-        if (lang && xmpp_stanza_get_attribute(st[i], "xml:lang") == NULL)
-            xmpp_stanza_set_attribute(st[i], "xml:lang", lang);
-    }
-}
-
 static void handle_frame(struct ctl_client *cl, const char *xml, size_t len)
 {
-    char *text = xstrndup(xml, len);
-    xmpp_stanza_t *iq = xmpp_stanza_new_from_string(cl->ctl->ctx, text);
+    xmpp_stanza_t *iq = NULL;
+    char detail[160], msg[256];
+    enum parser_error err =
+        parser_parse_element(cl->ctl->ctx, &cl->ctl->limits, xml, len, &iq, detail, sizeof(detail));
 
-    free(text);
-    if (iq == NULL || xmpp_stanza_get_name(iq) == NULL ||
-        strcmp(xmpp_stanza_get_name(iq), "iq") != 0) {
+    if (err != PARSER_OK) {
+        log_warnx("control: %s sent a frame that is not one element reason=%s detail=\"%s\"",
+                  cl->requester, parser_error_condition(err), detail);
+        snprintf(msg, sizeof(msg), "a control request is one <iq> element: %s", detail);
+        send_error(cl, "modify", err == PARSER_NOT_WELL_FORMED ? "bad-request" : "policy-violation",
+                   msg);
+        return;
+    }
+    if (strcmp(xmpp_stanza_get_name(iq), "iq") != 0) {
         send_error(cl, "modify", "bad-request", "a control request is one <iq> element");
-        if (iq)
-            xmpp_stanza_release(iq);
+        xmpp_stanza_release(iq);
         return;
     }
     /* The peer is who the kernel says it is, whatever the frame claims; and replies made with
      * xmpp_stanza_reply need a `from` to exist at all. */
     xmpp_stanza_set_from(iq, cl->owner);
-    restore_lang(iq);
     struct ctl_pending *pending = xcalloc(1, sizeof(*pending));
     pending->cl = cl;
     xmpp_stanza_t *reply = cl->ctl->fn(cl->ctl->ud, iq, cl->owner, pending);
@@ -194,12 +238,13 @@ static void handle_frame(struct ctl_client *cl, const char *xml, size_t len)
     xmpp_stanza_release(iq);
 }
 
-/* Handles every complete frame in the buffer and keeps the rest. */
+/* Handles the complete frames in the buffer and keeps the rest; stops early while the client's
+ * answers are above the high-water mark (the rest waits for resume_client). */
 static int consume_frames(struct ctl_client *cl)
 {
     size_t off = 0;
 
-    while (cl->len - off >= CTL_HEADER_LEN) {
+    while (cl->len - off >= CTL_HEADER_LEN && queued(cl) < CTL_OUTPUT_HWM && !client_gone(cl)) {
         uint32_t flen = ctl_get_len(cl->buf + off);
         if (flen > CTL_FRAME_MAX) {
             log_warnx("control: %s sent a frame of %u bytes (limit %u); disconnecting",
@@ -229,6 +274,32 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     buf->len = cl->cap - cl->len;
 }
 
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+/* Stops reading a client whose answers pile up: it sends faster than it reads. */
+static void pause_if_full(struct ctl_client *cl)
+{
+    if (cl->paused || client_gone(cl) || queued(cl) < CTL_OUTPUT_HWM)
+        return;
+    cl->paused = 1;
+    uv_read_stop((uv_stream_t *)&cl->pipe);
+    log_warnx("control: %s does not read its answers; reading paused queued=%zu hwm=%u",
+              cl->requester, queued(cl), CTL_OUTPUT_HWM);
+}
+
+static void resume_client(struct ctl_client *cl)
+{
+    if (consume_frames(cl) < 0) {
+        client_drop(cl);
+        return;
+    }
+    if (queued(cl) >= CTL_OUTPUT_HWM || client_gone(cl))
+        return;
+    cl->paused = 0;
+    log_debug("control: %s reads again; reading resumed queued=%zu", cl->requester, queued(cl));
+    uv_read_start((uv_stream_t *)&cl->pipe, on_alloc, on_read);
+}
+
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct ctl_client *cl = s->data;
@@ -237,9 +308,13 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         client_drop(cl);
         return;
     }
+    if (nread > 0)
+        touch(cl);
     cl->len += (size_t)nread;
     if (consume_frames(cl) < 0)
         client_drop(cl);
+    else
+        pause_if_full(cl);
 }
 
 void ctl_pending_answer(ctl_pending_t *pending, xmpp_stanza_t *reply)
@@ -247,8 +322,11 @@ void ctl_pending_answer(ctl_pending_t *pending, xmpp_stanza_t *reply)
     struct ctl_client *cl = pending->cl;
 
     free(pending);
-    if (!cl->closed && !uv_is_closing((uv_handle_t *)&cl->pipe) && reply)
+    if (!client_gone(cl) && reply) {
         send_frame(cl, reply);
+        touch(cl);
+        pause_if_full(cl);
+    }
     if (--cl->refs == 0 && cl->closed)
         client_free(cl);
 }
@@ -280,6 +358,32 @@ static int peer_allowed(ctl_t *ctl, uid_t uid, gid_t gid)
     return 0;
 }
 
+/* At the connection limit: closes the client idle for longest (nothing in flight, nothing
+ * queued), so idle connections can never lock the administrator out. Returns 0 if one was
+ * closed, -1 if every client is busy. */
+static int make_room(ctl_t *ctl, const struct ctl_client *except)
+{
+    struct ctl_client *oldest = NULL;
+    int open = 0;
+
+    for (struct ctl_client *c = ctl->clients; c; c = c->next) {
+        if (c == except || client_gone(c))
+            continue;
+        open++;
+        if (c->refs == 0 && queued(c) == 0 && (oldest == NULL || c->active < oldest->active))
+            oldest = c;
+    }
+    if (open < ctl->max_clients)
+        return 0;
+    if (oldest == NULL)
+        return -1;
+    log_warnx("control: closing %s reason=connection-limit max_clients=%d idle_ms=%llu",
+              oldest->requester, ctl->max_clients,
+              (unsigned long long)(uv_now(ctl->loop) - oldest->active));
+    client_drop(oldest);
+    return 0;
+}
+
 static void on_connection(uv_stream_t *server, int status)
 {
     ctl_t *ctl = server->data;
@@ -293,6 +397,11 @@ static void on_connection(uv_stream_t *server, int status)
     cl->ctl = ctl;
     uv_pipe_init(ctl->loop, &cl->pipe, 0);
     cl->pipe.data = cl;
+    uv_timer_init(ctl->loop, &cl->idle);
+    cl->idle.data = cl;
+    uv_timer_start(&cl->idle, on_idle, ctl->idle_timeout_ms, ctl->idle_timeout_ms);
+    cl->handles = 2;
+    cl->active = uv_now(ctl->loop);
     cl->next = ctl->clients;
     ctl->clients = cl;
     ctl->n_clients++;
@@ -305,13 +414,14 @@ static void on_connection(uv_stream_t *server, int status)
     cl->uid = cred.uid;
     snprintf(cl->requester, sizeof(cl->requester), "uid:%u", (unsigned)cred.uid);
     snprintf(cl->owner, sizeof(cl->owner), "uid:%u/c%lu", (unsigned)cred.uid, ++ctl->next_conn);
-    if (!peer_allowed(ctl, cred.uid, cred.gid) || ctl->n_clients > CTL_MAX_CLIENTS) {
+    bool allowed = peer_allowed(ctl, cred.uid, cred.gid);
+    bool full = allowed && make_room(ctl, cl) < 0;
+    if (!allowed || full) {
         log_warnx("control: refused %s (%s)", cl->requester,
-                  ctl->n_clients > CTL_MAX_CLIENTS ? "too many clients" : "not allowed");
+                  full ? "too many busy clients" : "not allowed");
         send_error(cl, "auth", "forbidden",
-                   ctl->n_clients > CTL_MAX_CLIENTS
-                       ? "too many control clients"
-                       : "this user may not use the imdomaind control socket");
+                   full ? "too many control clients, all of them busy"
+                        : "this user may not use the imdomaind control socket");
         /* Close only once the refusal is written: closing at once would cancel the write. */
         uv_shutdown_t *req = xmalloc(sizeof(*req));
         req->data = cl;
@@ -394,6 +504,13 @@ ctl_t *ctl_open(uv_loop_t *loop, xmpp_ctx_t *ctx, const struct ctl_config *cfg, 
     ctl->fn = fn;
     ctl->ud = ud;
     ctl->path = xstrdup(cfg->path);
+    ctl->max_clients = cfg->max_clients > 0 ? cfg->max_clients : CTL_DEFAULT_MAX_CLIENTS;
+    ctl->idle_timeout_ms =
+        cfg->idle_timeout_ms ? cfg->idle_timeout_ms : CTL_DEFAULT_IDLE_TIMEOUT_MS;
+    ctl->limits = (struct parser_limits){.max_stanza_size = CTL_FRAME_MAX,
+                                         .max_depth = cfg->max_depth > 0 ? cfg->max_depth : 64,
+                                         .max_children = cfg->max_children,
+                                         .max_attributes = cfg->max_attributes};
     if (strlen(cfg->path) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
         log_error("control: socket path %s is too long", cfg->path);
         goto fail;

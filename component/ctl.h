@@ -20,10 +20,22 @@ typedef xmpp_stanza_t *(*ctl_request_fn)(void *ud, xmpp_stanza_t *iq, const char
 /* Sends a late answer (borrowed) if the client is still connected, and frees `pending`. */
 void ctl_pending_answer(ctl_pending_t *pending, xmpp_stanza_t *reply);
 
+#define CTL_DEFAULT_MAX_CLIENTS 32
+#define CTL_DEFAULT_IDLE_TIMEOUT_MS (5u * 60u * 1000u)
+/* Answers queued to one client above which its requests are no longer read (a client that
+ * sends and never reads cannot make the daemon grow); reading resumes below half of it. */
+#define CTL_OUTPUT_HWM (2u * 1024u * 1024u)
+
 struct ctl_config {
     const char *path;  /* borrowed */
     mode_t mode;       /* of the socket file */
     const char *group; /* optional: owner group of the socket, whose members are let in */
+    /* Zero fields take the defaults. */
+    int max_clients;          /* connections at once; at the limit the longest idle one is closed */
+    unsigned idle_timeout_ms; /* a connection with nothing in flight this long is closed */
+    int max_depth;            /* of a request's elements, as for stanzas */
+    size_t max_children;      /* of one element; 0: PARSER_DEFAULT_MAX_CHILDREN */
+    int max_attributes;       /* of one element; 0: PARSER_DEFAULT_MAX_ATTRIBUTES */
 };
 
 typedef struct ctl ctl_t;

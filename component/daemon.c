@@ -6,6 +6,7 @@
 
 #include "component/app.h"
 #include "component/cert_expiry.h"
+#include "component/cert_files.h"
 #include "component/ckpt.h"
 #include "component/dir_sync.h"
 #include "component/commands.h"
@@ -368,6 +369,8 @@ static void setup_xmpp(struct daemon *dm)
         .secret = cfg->secret,
         .max_stanza_size = cfg->max_stanza_size,
         .max_depth = cfg->max_depth,
+        .max_children = (size_t)cfg->max_children,
+        .max_attributes = cfg->max_attributes,
         .keepalive = cfg->keepalive,
         .reconnect_max = cfg->reconnect_max,
         .send_queue_max = cfg->send_queue_max,
@@ -412,6 +415,21 @@ static size_t link_queued(const void *ud)
     return conn_queued_bytes(ud);
 }
 
+/* A crash mid-regeneration (or two instances before the lock) may have left .live pointing at
+ * a generation that is gone: put right what the router would read before anything else runs. A
+ * lock held by another process is its regeneration running: leave the directory to it. */
+static void repair_cert_dir(const char *dir)
+{
+    char *err = NULL;
+
+    if (dir == NULL || *dir == '\0')
+        return;
+    if (cert_files_repair(dir, &err) < 0) {
+        log_warnx("certs: no start-up repair of %s: %s", dir, err);
+        free(err);
+    }
+}
+
 /* Store, command registry, router apply, jobs and the control socket. Returns 0, or -1 with
  * the reason logged. */
 static int setup_app(struct daemon *dm)
@@ -445,6 +463,7 @@ static int setup_app(struct daemon *dm)
             return -1;
         }
     }
+    repair_cert_dir(cfg->cert_dir);
     app->adhoc = adhoc_new(dm->ctx, &lim);
     adhoc_on_end(app->adhoc, audit_run, app);
     if (commands_register(app) < 0) {
@@ -460,8 +479,14 @@ static int setup_app(struct daemon *dm)
     app->sessions = sessions_new(app, dm->dispatch, cfg->jid);
     dispatch_on_presence(dm->dispatch, sessions_on_presence, app->sessions);
     if (cfg->control_socket && *cfg->control_socket) {
-        struct ctl_config cc = {
-            .path = cfg->control_socket, .mode = cfg->control_mode, .group = cfg->control_group};
+        struct ctl_config cc = {.path = cfg->control_socket,
+                                .mode = cfg->control_mode,
+                                .group = cfg->control_group,
+                                .max_clients = cfg->control_max_clients,
+                                .idle_timeout_ms = (unsigned)cfg->control_idle_timeout * 1000u,
+                                .max_depth = cfg->max_depth,
+                                .max_children = (size_t)cfg->max_children,
+                                .max_attributes = cfg->max_attributes};
         if ((dm->ctl = ctl_open(&dm->loop, dm->ctx, &cc, on_ctl_request, dm)) == NULL)
             return -1;
         ctl_on_closed(dm->ctl, on_ctl_closed);

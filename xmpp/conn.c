@@ -498,7 +498,10 @@ conn_t *conn_new(uv_loop_t *loop, xmpp_ctx_t *ctx, const struct conn_config *cfg
                  conn_event_cb cb, void *ud)
 {
     conn_t *c = xcalloc(1, sizeof(*c));
-    struct parser_limits limits = {cfg->max_stanza_size, cfg->max_depth};
+    struct parser_limits limits = {.max_stanza_size = cfg->max_stanza_size,
+                                   .max_depth = cfg->max_depth,
+                                   .max_children = cfg->max_children,
+                                   .max_attributes = cfg->max_attributes};
     struct parser_callbacks pcb = {on_stream_start, on_stanza, on_stream_end};
 
     c->loop = loop;

@@ -15,8 +15,10 @@ struct conn_config {
     const char *secret; /* never logged */
     size_t max_stanza_size;
     int max_depth;
-    int keepalive;     /* seconds between whitespace keepalives when otherwise idle */
-    int reconnect_max; /* cap of the reconnect backoff, seconds */
+    size_t max_children; /* per element; 0: PARSER_DEFAULT_MAX_CHILDREN */
+    int max_attributes;  /* per element; 0: PARSER_DEFAULT_MAX_ATTRIBUTES */
+    int keepalive;       /* seconds between whitespace keepalives when otherwise idle */
+    int reconnect_max;   /* cap of the reconnect backoff, seconds */
     size_t send_queue_max;
     int handshake_timeout_ms; /* 0 = 15000 */
 };

@@ -5,8 +5,11 @@
 
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/stanza_list.h"
 
 #include <expat.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +28,11 @@ struct parser {
     int depth;              /* 0 outside the root, 1 inside the root, 2+ inside a stanza */
     xmpp_stanza_t *stanza;  /* the top-level element being built (owned) */
     xmpp_stanza_t *current; /* innermost open element (borrowed from stanza) */
-    /* Open elements and their namespaces, outermost first: libstrophe keeps no parent links. */
+    /* Open elements, their namespaces and the ends of their child lists, outermost first:
+     * libstrophe keeps no parent links we may use, and appends by walking the list. */
     xmpp_stanza_t **open;
     const char **open_ns;
+    struct stanza_tail *open_tail;
     char *text;             /* pending character data, merged into one text node */
     size_t text_len, text_cap;
     XML_Index mark;         /* byte index where the current top-level unit began: the start of
@@ -76,20 +81,37 @@ static int check_size(struct parser *p)
     return 0;
 }
 
-static void flush_text(struct parser *p)
-{
-    if (p->text_len == 0 || p->current == NULL)
-        return;
-    xmpp_stanza_t *t = xmpp_stanza_new(p->ctx);
-    p->text[p->text_len] = '\0';
-    xmpp_stanza_set_text_with_size(t, p->text, p->text_len);
-    xmpp_stanza_add_child_ex(p->current, t, 0);
-    p->text_len = 0;
-}
-
 /* Index in p->open of the element at parser depth d (2 = the top-level element). Elements are
  * created while p->depth still names their parent's depth, hence the +1 at the call sites. */
 #define OPEN_AT(d) ((d)-2)
+
+/* Appends a child (taken) to the innermost open element, in constant time. */
+static int add_child(struct parser *p, xmpp_stanza_t *child)
+{
+    struct stanza_tail *tail = &p->open_tail[OPEN_AT(p->depth)];
+
+    if (tail->n >= p->limits.max_children) {
+        char msg[96];
+        snprintf(msg, sizeof(msg), "an element with more than %zu children",
+                 p->limits.max_children);
+        xmpp_stanza_release(child);
+        fail(p, PARSER_TOO_MANY, msg);
+        return -1;
+    }
+    stanza_append(p->current, tail, child);
+    return 0;
+}
+
+static int flush_text(struct parser *p)
+{
+    if (p->text_len == 0 || p->current == NULL)
+        return 0;
+    xmpp_stanza_t *t = xmpp_stanza_new(p->ctx);
+    p->text[p->text_len] = '\0';
+    xmpp_stanza_set_text_with_size(t, p->text, p->text_len);
+    p->text_len = 0;
+    return add_child(p, t);
+}
 
 static void set_attributes(struct parser *p, xmpp_stanza_t *st, const XML_Char **attrs)
 {
@@ -115,10 +137,14 @@ static xmpp_stanza_t *element_new(struct parser *p, const char *name, const XML_
     xmpp_stanza_t *st = xmpp_stanza_new(p->ctx);
     int top = (p->current == NULL);
 
-    if (top && strcmp(uri, PARSER_NS_STREAMS) == 0) {
-        /* stream:features, stream:error: keep the conventional prefix as the name. */
+    if ((top && strcmp(uri, PARSER_NS_STREAMS) == 0) || strcmp(uri, NS_XML) == 0) {
+        /* stream:features, stream:error: keep the conventional prefix as the name. An element
+         * in the reserved xml namespace keeps its predeclared prefix too: that namespace may
+         * not be declared as a default (xmlns='...XML/1998/namespace' is not well-formed). The
+         * default namespace in force does not change. */
         char pname[96];
-        snprintf(pname, sizeof(pname), "stream:%s", local);
+        snprintf(pname, sizeof(pname), "%s:%s", top && strcmp(uri, NS_XML) != 0 ? "stream" : "xml",
+                 local);
         xmpp_stanza_set_name(st, pname);
     } else {
         xmpp_stanza_set_name(st, local);
@@ -156,6 +182,23 @@ static void on_stream_start(struct parser *p, const char *name, const XML_Char *
         p->cb.stream_start(p->ud, id, from);
 }
 
+/* Checked before any attribute is stored: libstrophe's attribute table has a fixed number of
+ * buckets, so each attribute costs time linear in those already set. */
+static bool too_many_attributes(struct parser *p, const XML_Char **attrs)
+{
+    int n = 0;
+
+    while (attrs[2 * n] != NULL)
+        if (++n > p->limits.max_attributes) {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "an element with more than %d attributes",
+                     p->limits.max_attributes);
+            fail(p, PARSER_TOO_MANY, msg);
+            return true;
+        }
+    return false;
+}
+
 static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
 {
     struct parser *p = ud;
@@ -179,14 +222,16 @@ static void XMLCALL on_start(void *ud, const XML_Char *name, const XML_Char **at
     } else if (check_size(p) < 0) {
         return;
     }
-    flush_text(p);
+    if (too_many_attributes(p, attrs) || flush_text(p) < 0)
+        return;
     xmpp_stanza_t *st = element_new(p, name, attrs);
     if (p->current == NULL) {
         p->stanza = st;
-    } else {
-        xmpp_stanza_add_child_ex(p->current, st, 0);
+    } else if (add_child(p, st) < 0) {
+        return;
     }
     p->open[OPEN_AT(p->depth + 1)] = st;
+    p->open_tail[OPEN_AT(p->depth + 1)] = (struct stanza_tail){0};
     p->current = st;
     p->depth++;
 }
@@ -216,9 +261,8 @@ static void XMLCALL on_end(void *ud, const XML_Char *name)
             p->cb.stream_end(p->ud);
         return;
     }
-    if (check_size(p) < 0)
+    if (check_size(p) < 0 || flush_text(p) < 0)
         return;
-    flush_text(p);
     p->depth--;
     if (p->depth == 1)
         deliver(p);
@@ -300,14 +344,17 @@ parser_t *parser_new(xmpp_ctx_t *ctx, const struct parser_limits *limits,
 
     p->ctx = ctx;
     p->limits = *limits;
+    if (p->limits.max_children == 0)
+        p->limits.max_children = PARSER_DEFAULT_MAX_CHILDREN;
+    if (p->limits.max_attributes <= 0)
+        p->limits.max_attributes = PARSER_DEFAULT_MAX_ATTRIBUTES;
     p->cb = *cb;
     p->ud = ud;
     p->open = xcalloc((size_t)limits->max_depth + 1, sizeof(*p->open));
     p->open_ns = xcalloc((size_t)limits->max_depth + 1, sizeof(*p->open_ns));
+    p->open_tail = xcalloc((size_t)limits->max_depth + 1, sizeof(*p->open_tail));
     if (xml_start(p) < 0) {
-        free(p->open);
-        free(p->open_ns);
-        free(p);
+        parser_free(p);
         return NULL;
     }
     return p;
@@ -387,6 +434,7 @@ void parser_free(parser_t *p)
     free(p->text);
     free(p->open);
     free(p->open_ns);
+    free(p->open_tail);
     free(p);
 }
 
@@ -401,9 +449,57 @@ const char *parser_error_condition(enum parser_error err)
         return "restricted-xml";
     case PARSER_TOO_LARGE:
     case PARSER_TOO_DEEP:
+    case PARSER_TOO_MANY:
         return "policy-violation";
     case PARSER_BAD_STREAM:
         return "invalid-namespace";
     }
     return "undefined-condition";
+}
+
+/* ---- one element from a buffer ---- */
+
+static void keep_element(void *ud, xmpp_stanza_t *stanza)
+{
+    xmpp_stanza_t **out = ud;
+
+    *out = xmpp_stanza_clone(stanza);
+}
+
+enum parser_error parser_parse_element(xmpp_ctx_t *ctx, const struct parser_limits *limits,
+                                       const char *buf, size_t len, xmpp_stanza_t **out,
+                                       char *detail, size_t detail_size)
+{
+    struct parser_callbacks cb = {.stanza = keep_element};
+    xmpp_stanza_t *st = NULL;
+    enum parser_error err;
+    struct parser *p;
+
+    *out = NULL;
+    if (len > limits->max_stanza_size || len > (size_t)INT_MAX) {
+        if (detail)
+            snprintf(detail, detail_size, "element larger than %zu bytes", limits->max_stanza_size);
+        return PARSER_TOO_LARGE;
+    }
+    if ((p = parser_new(ctx, limits, &cb, &st)) == NULL) {
+        if (detail)
+            snprintf(detail, detail_size, "the XML parser could not start");
+        return PARSER_NOT_WELL_FORMED;
+    }
+    p->depth = 1; /* as if inside a stream root: the element is a top-level one */
+    if (XML_Parse(p->xml, buf, (int)len, XML_TRUE) == XML_STATUS_ERROR && p->error == PARSER_OK)
+        fail(p, PARSER_NOT_WELL_FORMED, XML_ErrorString(XML_GetErrorCode(p->xml)));
+    if (p->error == PARSER_OK && st == NULL)
+        fail(p, PARSER_NOT_WELL_FORMED, "no element");
+    err = p->error;
+    if (detail)
+        snprintf(detail, detail_size, "%s", p->detail);
+    if (err == PARSER_OK) {
+        *out = st;
+        st = NULL;
+    }
+    if (st)
+        xmpp_stanza_release(st);
+    parser_free(p);
+    return err;
 }

@@ -16,11 +16,19 @@ enum parser_error {
     PARSER_TOO_LARGE,       /* policy-violation: stanza above max_stanza_size */
     PARSER_TOO_DEEP,        /* policy-violation: nesting above max_depth */
     PARSER_BAD_STREAM,      /* invalid-namespace: the root is not a stream:stream */
+    PARSER_TOO_MANY,        /* policy-violation: children or attributes above their limits */
 };
 
+#define PARSER_DEFAULT_MAX_CHILDREN 65536 /* users/import sends up to 50,000 values in a field */
+#define PARSER_DEFAULT_MAX_ATTRIBUTES 64
+
+/* Every element is built in time linear in its children and attributes, and in memory bounded
+ * by these. */
 struct parser_limits {
     size_t max_stanza_size; /* bytes of one top-level element, markup included */
     int max_depth;          /* element depth below the stream root */
+    size_t max_children;    /* children (elements and text nodes) of one element; 0: default */
+    int max_attributes;     /* attributes of one element; 0: default */
 };
 
 struct parser_callbacks {
@@ -50,6 +58,14 @@ void parser_stop(parser_t *p);
 /* Starts over for a new stream (after a reconnect). Returns 0, or -1 if expat cannot start. */
 int parser_reset(parser_t *p);
 void parser_free(parser_t *p);
+
+/* Parses one complete element from `buf` (a control socket frame, a fuzz input): no stream root,
+ * nothing around it but whitespace, the same restricted XML and limits as a stream (`len` above
+ * max_stanza_size is PARSER_TOO_LARGE). Returns PARSER_OK with the element in *out (the caller
+ * releases it), or the error with *out NULL and a description in `detail` (may be NULL). */
+enum parser_error parser_parse_element(xmpp_ctx_t *ctx, const struct parser_limits *limits,
+                                       const char *buf, size_t len, xmpp_stanza_t **out,
+                                       char *detail, size_t detail_size);
 
 /* The RFC 6120 stream error condition name for an error ("not-well-formed", ...). */
 const char *parser_error_condition(enum parser_error err);

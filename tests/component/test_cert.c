@@ -531,6 +531,8 @@ static void assert_only_layout(const char *dir, const char *const *set)
             continue;
         if (strcmp(e->d_name, "." CERT_FILES_NAME ".live") == 0)
             live++;
+        else if (strcmp(e->d_name, "." CERT_FILES_NAME ".lock") == 0)
+            continue; /* the lock file stays: removing it would race with its next taker */
         else if (strncmp(e->d_name, "." CERT_FILES_NAME ".gen-", 18) == 0)
             gens++;
         else if (expected_link(e->d_name, set))
@@ -769,6 +771,121 @@ static void test_files_crash_while_taking_over(void **state)
     crash_everywhere(plain_with_p1, set_old);
 }
 
+/* ---- two processes, one directory ---- */
+
+static char *nested_dir, *nested_err;
+static int nested_rc;
+
+/* While one install is between writing its generation and switching to it, a second one (as
+ * from another process: flock locks belong to the open file, so a second open in this process
+ * conflicts the same way) tries its own. */
+static bool install_meanwhile(const char *step)
+{
+    if (strcmp(step, "written") == 0)
+        nested_rc = install(nested_dir, set_old, NULL, &P1, &nested_err);
+    return false;
+}
+
+static void test_files_second_installer_refused(void **state)
+{
+    char *dir = fresh_dir(), *err = NULL;
+
+    (void)state;
+    assert_int_equal(install(dir, set_old, NULL, &P1, &err), 0);
+    nested_dir = dir;
+    nested_rc = 0;
+    cert_files_crash_point = install_meanwhile;
+    assert_int_equal(install(dir, set_new, set_old, &P2, &err), 0);
+    cert_files_crash_point = NULL;
+    assert_int_equal(nested_rc, -1);
+    assert_non_null(nested_err);
+    assert_non_null(strstr(nested_err, "another process"));
+    free(nested_err);
+    nested_err = NULL;
+    /* The first one finished as if alone: every name gives its pair, nothing dangles. */
+    assert_true(complete(dir, set_new, 3, &P2));
+    assert_only_layout(dir, set_new);
+    /* The pending key is guarded the same way. */
+    int fd = cert_files_lock(dir, &err);
+    assert_true(fd >= 0);
+    assert_int_equal(cert_files_write_pending(dir, "k\n", &err), -1);
+    assert_non_null(strstr(err, "another process"));
+    free(err);
+    err = NULL;
+    assert_int_equal(cert_files_repair(dir, &err), -1);
+    free(err);
+    err = NULL;
+    cert_files_unlock(fd);
+    assert_int_equal(cert_files_write_pending(dir, "k\n", &err), 0);
+    drop_dir(dir);
+}
+
+static void set_live(const char *dir, const char *target)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "%s/." CERT_FILES_NAME ".live", dir);
+    assert_int_equal(unlink(path), 0);
+    assert_int_equal(symlink(target, path), 0);
+}
+
+/* What two processes left before the lock: .live pointing at a generation the other removed,
+ * while the other's generation still exists. Start-up repair points .live at the newest
+ * complete generation, and every name gives a pair again. */
+static void test_files_repair_live_to_missing(void **state)
+{
+    char *dir = fresh_dir(), *err = NULL;
+
+    (void)state;
+    assert_int_equal(install(dir, set_old, NULL, &P1, &err), 0);
+    assert_int_equal(cert_files_repair(dir, &err), 0); /* nothing to do */
+    set_live(dir, "." CERT_FILES_NAME ".gen-GONE01");
+    assert_null(pair_of(dir, "a.example.test"));
+    /* a generation a crash left half written (no key) is not taken */
+    char half[256];
+    snprintf(half, sizeof(half), "%s/." CERT_FILES_NAME ".gen-HALF01", dir);
+    assert_int_equal(mkdir(half, 0755), 0);
+    assert_true(cert_files_repair(dir, &err) > 0);
+    assert_true(complete(dir, set_old, 3, &P1));
+    assert_only_layout(dir, set_old);
+    drop_dir(dir);
+}
+
+/* No generation at all behind .live: the dangling links and .live go, so nothing claims a
+ * certificate that does not exist, and the next install starts clean. */
+static void test_files_repair_nothing_left(void **state)
+{
+    char *dir = fresh_dir(), *err = NULL, path[600];
+    DIR *d;
+    struct dirent *e;
+
+    (void)state;
+    assert_int_equal(install(dir, set_old, NULL, &P1, &err), 0);
+    set_live(dir, "." CERT_FILES_NAME ".gen-GONE01");
+    d = opendir(dir);
+    while ((e = readdir(d)) != NULL)
+        if (strncmp(e->d_name, "." CERT_FILES_NAME ".gen-", 18) == 0 &&
+            strcmp(e->d_name, "." CERT_FILES_NAME ".gen-GONE01") != 0) {
+            snprintf(path, sizeof(path), "%s/%s/" CERT_FILES_NAME ".crt", dir, e->d_name);
+            assert_int_equal(unlink(path), 0);
+            snprintf(path, sizeof(path), "%s/%s/" CERT_FILES_NAME ".key", dir, e->d_name);
+            assert_int_equal(unlink(path), 0);
+            snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+            assert_int_equal(rmdir(path), 0);
+        }
+    closedir(d);
+    assert_true(cert_files_repair(dir, &err) > 0);
+    d = opendir(dir);
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+            strcmp(e->d_name, "." CERT_FILES_NAME ".lock") != 0)
+            fail_msg("%s left after the repair", e->d_name);
+    closedir(d);
+    assert_int_equal(install(dir, set_new, NULL, &P2, &err), 0);
+    assert_true(complete(dir, set_new, 3, &P2));
+    drop_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -789,6 +906,9 @@ int main(void)
         cmocka_unit_test(test_files_refuse_bad_names),
         cmocka_unit_test(test_files_crash_at_every_point),
         cmocka_unit_test(test_files_crash_while_taking_over),
+        cmocka_unit_test(test_files_second_installer_refused),
+        cmocka_unit_test(test_files_repair_live_to_missing),
+        cmocka_unit_test(test_files_repair_nothing_left),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -27,7 +27,7 @@ struct fx {
     adhoc_later_t *later;   /* test/later: the deferred answer */
     xmpp_stanza_t *late[4]; /* replies delivered late */
     int n_late;
-    int n_at_once; /* test/at-once steps run */
+    int n_at_once;  /* test/at-once steps run */
     char ends[512]; /* the end hook's calls, "node how note;" each */
 };
 
@@ -1120,16 +1120,18 @@ static void test_deferred_at_once(void **state)
     xmpp_stanza_t *r;
 
     take_sid(send_async(fx, CMD "node='test/at-once'/>"), sid);
-    r = send_async_fmt(fx, CMD "node='test/at-once' sessionid='%s' action='next'>" FORM(
-                               F("domain", "x.example")) "</command>",
+    r = send_async_fmt(fx,
+                       CMD "node='test/at-once' sessionid='%s' action='next'>" FORM(
+                           F("domain", "x.example")) "</command>",
                        sid);
     assert_non_null(r);
     assert_status(r, "executing");
     assert_contains(r, "stage one answered at once");
     xmpp_stanza_release(r);
     assert_int_equal(fx->n_late, 0);
-    r = send_async_fmt(fx, CMD "node='test/at-once' sessionid='%s' action='complete'>" FORM(
-                               F("confirm", "1")) "</command>",
+    r = send_async_fmt(fx,
+                       CMD "node='test/at-once' sessionid='%s' action='complete'>" FORM(
+                           F("confirm", "1")) "</command>",
                        sid);
     assert_non_null(r);
     assert_status(r, "completed");

@@ -6,6 +6,7 @@
 #include <cmocka.h>
 
 #include "xmpp/parser.h"
+#include "xmpp/stanza_list.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +62,7 @@ static int teardown(void **state)
 
 static parser_t *new_parser(void **state, struct seen *s, size_t max, int depth)
 {
-    struct parser_limits lim = {max, depth};
+    struct parser_limits lim = {.max_stanza_size = max, .max_depth = depth};
     memset(s, 0, sizeof(*s));
     parser_t *p = parser_new(*state, &lim, &cbs, s);
     assert_non_null(p);
@@ -237,7 +238,7 @@ static void stop_on_stanza(void *ud, xmpp_stanza_t *st)
 static void test_stop_from_callback(void **state)
 {
     struct parser_callbacks cb = {NULL, stop_on_stanza, NULL};
-    struct parser_limits lim = {65536, 16};
+    struct parser_limits lim = {.max_stanza_size = 65536, .max_depth = 16};
     parser_t *p = NULL;
     p = parser_new(*state, &lim, &cb, &p);
     const char *in = HEADER "<a/><b/><c/>";
@@ -246,6 +247,158 @@ static void test_stop_from_callback(void **state)
     assert_int_equal(parser_feed(p, "garbage<<<", 10), PARSER_OK);
     assert_int_equal(parser_reset(p), 0);
     parser_free(p);
+}
+
+/* A buffer of `n` repetitions of `unit` between `head` and `tail` (caller frees). */
+static char *repeat(const char *head, const char *unit, size_t n, const char *tail)
+{
+    size_t hl = strlen(head), ul = strlen(unit), tl = strlen(tail);
+    char *buf = malloc(hl + ul * n + tl + 1), *w = buf;
+
+    assert_non_null(buf);
+    memcpy(w, head, hl);
+    w += hl;
+    for (size_t i = 0; i < n; i++, w += ul)
+        memcpy(w, unit, ul);
+    memcpy(w, tail, tl + 1);
+    return buf;
+}
+
+static void count_children(void *ud, xmpp_stanza_t *st)
+{
+    struct seen *s = ud;
+    size_t n = 0;
+    xmpp_stanza_t *prev = NULL;
+
+    s->stanzas++;
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(st); c; c = xmpp_stanza_get_next(c)) {
+        n++;
+        prev = c;
+    }
+    snprintf(s->last, sizeof(s->last), "%zu %s %s", n,
+             xmpp_stanza_get_name(xmpp_stanza_get_children(st)),
+             prev ? xmpp_stanza_get_name(prev) : "-");
+}
+
+/* 60,000 empty children (256 KiB, what any XMPP user can send) are built in order, each child
+ * linked to its siblings; one more than max_children is a policy violation. */
+static void test_many_children(void **state)
+{
+    struct parser_callbacks cb = {NULL, count_children, NULL};
+    struct parser_limits lim = {256 * 1024, 16, 60000, 0};
+    struct seen s;
+    char *in = repeat(HEADER "<message><first/>", "<a/>", 59998, "<last/></message>");
+    parser_t *p = parser_new(*state, &lim, &cb, &s);
+
+    memset(&s, 0, sizeof(s));
+    assert_true(stanza_append_is_fast(*state)); /* the libstrophe this was built with */
+    assert_int_equal(parser_feed(p, in, strlen(in)), PARSER_OK);
+    assert_int_equal(s.stanzas, 1);
+    assert_string_equal(s.last, "60000 first last");
+    parser_free(p);
+    free(in);
+
+    in = repeat(HEADER "<message>", "<a/>", 60001, "</message>");
+    p = parser_new(*state, &lim, &cb, &s);
+    assert_int_equal(parser_feed(p, in, strlen(in)), PARSER_TOO_MANY);
+    assert_string_equal(parser_error_condition(PARSER_TOO_MANY), "policy-violation");
+    assert_non_null(strstr(parser_error_detail(p), "60000"));
+    parser_free(p);
+    free(in);
+}
+
+/* Text nodes count as children too, and an element's children are still in order after text. */
+static void test_text_children_in_order(void **state)
+{
+    struct seen s;
+    parser_t *p = new_parser(state, &s, 65536, 16);
+    const char *in = HEADER "<message>a<b/>c<d>e</d>f</message>";
+
+    assert_int_equal(parser_feed(p, in, strlen(in)), PARSER_OK);
+    assert_string_equal(s.last, "<message>a<b/>c<d>e</d>f</message>");
+    parser_free(p);
+}
+
+static void test_too_many_attributes(void **state)
+{
+    struct parser_limits lim = {256 * 1024, 16, 0, 8};
+    struct seen s;
+    parser_t *p = parser_new(*state, &lim, &cbs, &s);
+    const char *ok = HEADER "<message a='1' b='2' c='3' d='4' e='5' f='6' g='7' h='8'/>";
+    const char *bad = "<message a='1' b='2' c='3' d='4' e='5' f='6' g='7' h='8' i='9'/>";
+
+    memset(&s, 0, sizeof(s));
+    assert_int_equal(parser_feed(p, ok, strlen(ok)), PARSER_OK);
+    assert_int_equal(s.stanzas, 1);
+    assert_int_equal(parser_feed(p, bad, strlen(bad)), PARSER_TOO_MANY);
+    parser_free(p);
+}
+
+/* An element in the reserved xml namespace serialises with its predeclared prefix, never as a
+ * default namespace declaration (which expat, and every parser, rejects), and parses back the
+ * same. */
+static void test_xml_namespace_element(void **state)
+{
+    struct seen s, again;
+    parser_t *p = new_parser(state, &s, 65536, 16);
+    const char *in = HEADER "<message><xml:note xml:lang='en'><body>x</body></xml:note></message>";
+    char round[8192];
+
+    assert_int_equal(parser_feed(p, in, strlen(in)), PARSER_OK);
+    assert_int_equal(s.stanzas, 1);
+    assert_null(strstr(s.last, "XML/1998/namespace"));
+    parser_free(p);
+    p = new_parser(state, &again, 65536, 16);
+    snprintf(round, sizeof(round), HEADER "%s", s.last);
+    assert_int_equal(parser_feed(p, round, strlen(round)), PARSER_OK);
+    assert_int_equal(again.stanzas, 1);
+    assert_string_equal(again.last, s.last);
+    parser_free(p);
+}
+
+/* One element from a buffer, as the control socket reads a frame. */
+static void test_parse_element(void **state)
+{
+    struct parser_limits lim = {1024 * 1024, 64, 0, 0};
+    xmpp_stanza_t *st = NULL;
+    char detail[160];
+
+    assert_int_equal(parser_parse_element(*state, &lim, "<iq type='get' id='1'><q xmlns='x'/></iq>",
+                                          41, &st, detail, sizeof(detail)),
+                     PARSER_OK);
+    assert_non_null(st);
+    assert_string_equal(xmpp_stanza_get_name(st), "iq");
+    assert_string_equal(xmpp_stanza_get_ns(xmpp_stanza_get_children(st)), "x");
+    xmpp_stanza_release(st);
+    /* xml:lang is kept under its own name */
+    const char *lang = "<iq xml:lang='ko' type='get'/>";
+    assert_int_equal(parser_parse_element(*state, &lim, lang, strlen(lang), &st, NULL, 0),
+                     PARSER_OK);
+    assert_string_equal(xmpp_stanza_get_attribute(st, "xml:lang"), "ko");
+    xmpp_stanza_release(st);
+    /* not one element */
+    static const char *const bad[] = {"",         "<iq/><iq/>",      "<iq>",         "text",
+                                      "<iq></x>", "<!-- c --><iq/>", "<?pi x?><iq/>"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        st = (xmpp_stanza_t *)1;
+        assert_int_not_equal(
+            parser_parse_element(*state, &lim, bad[i], strlen(bad[i]), &st, detail, sizeof(detail)),
+            PARSER_OK);
+        assert_null(st);
+        assert_true(detail[0] != '\0');
+    }
+    /* 1 MiB of unclosed elements: refused at max_depth, no recursion anywhere */
+    char *deep = repeat("<iq>", "<a>", (1024 * 1024 - 4) / 3, "");
+    assert_int_equal(
+        parser_parse_element(*state, &lim, deep, strlen(deep), &st, detail, sizeof(detail)),
+        PARSER_TOO_DEEP);
+    assert_null(st);
+    free(deep);
+    /* above the size limit */
+    char *big = repeat("<iq>", "<a/>", 300000, "</iq>");
+    assert_int_equal(parser_parse_element(*state, &lim, big, strlen(big), &st, NULL, 0),
+                     PARSER_TOO_LARGE);
+    free(big);
 }
 
 int main(void)
@@ -260,6 +413,11 @@ int main(void)
         cmocka_unit_test(test_malformed_and_reset),
         cmocka_unit_test(test_bad_root),
         cmocka_unit_test(test_stop_from_callback),
+        cmocka_unit_test(test_many_children),
+        cmocka_unit_test(test_text_children_in_order),
+        cmocka_unit_test(test_too_many_attributes),
+        cmocka_unit_test(test_xml_namespace_element),
+        cmocka_unit_test(test_parse_element),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
