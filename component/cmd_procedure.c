@@ -31,7 +31,10 @@ struct proc_session {
     int step;
 };
 
-static const struct text T_NAME = {"Guided domain change (7 steps)", "도메인 변경 안내(7단계)"};
+/* The names as macros too: a static initializer may not read another object in standard C
+ * (gcc allows it; clang, which builds the fuzz targets, does not). */
+#define TEXT_NAME "Guided domain change (7 steps)", "도메인 변경 안내(7단계)"
+static const struct text T_NAME = {TEXT_NAME};
 
 /* ---- small answers ---- */
 
@@ -845,7 +848,7 @@ static void proc_cancel(adhoc_call_t *call)
 
 static const struct adhoc_command proc_def = {
     .node = "procedure/domain-change",
-    .name = T_NAME,
+    .name = {TEXT_NAME},
     .step = proc_step,
     .cancel = proc_cancel,
 };
