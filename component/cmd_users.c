@@ -5,6 +5,7 @@
 #include "component/domain_rules.h"
 #include "component/peers.h"
 #include "component/sync.h"
+#include "component/topology.h"
 
 #include "store/store_topo.h"
 #include "store/store_user.h"
@@ -362,8 +363,13 @@ static void answer_import(adhoc_call_t *call, void *arg)
     struct import *im = arg;
     form_t *changes = sync_report_table(&im->sync, call->lang);
 
+    char *finding = topology_release_finding(call->ctx, call->lang);
+
     import_note(call, im);
     sync_report_note(call, &im->sync);
+    if (finding != NULL) /* the guide's release rule: the domain is added, the nodes named */
+        adhoc_note_str(call, ADHOC_NOTE_WARN, finding);
+    free(finding);
     adhoc_complete(call, im->table);
     im->table = NULL;
     adhoc_add_result(call, sync_report_form(&im->sync));
@@ -431,6 +437,8 @@ static void import_step(adhoc_call_t *call)
         import_free(im);
         return;
     }
+    if (sync_report_local_changed(&im->sync))
+        topology_audit_release_finding(app, call->requester, call->node);
     sync_answer_after_apply(app, call, sync_report_local_changed(&im->sync), answer_import, im,
                             import_free);
 }

@@ -78,14 +78,15 @@ static void test_service_down(void **state)
 
     (void)state;
     setup_view(&f);
-    f.svcs[SERVICES_N + 4].state = "stopped";      /* b: xcp-router */
-    f.svcs[2].state = "deactivated";               /* a: presence-engine */
-    f.v.ns = 2 * SERVICES_N - 1;                    /* b: no row for xcp-router at all */
+    f.svcs[SERVICES_N + 2].state = "stopped";      /* b: xcp-router */
+    f.svcs[4].state = "deactivated";               /* a: presence-engine */
+    f.v.ns = 2 * SERVICES_N - 1;                    /* b: no row for presence-engine at all */
     f.sessions[0] = 3;                              /* and a is short */
     why = ha_enable_refusal(&f.v, NULL, 0, T0 + 60, NULL);
     assert_non_null(why);
     assert_non_null(strstr(why, "publisher a.example.test: presence-engine deactivated"));
-    assert_non_null(strstr(why, "subscriber b.example.test: xcp-router unknown"));
+    assert_non_null(strstr(why, "subscriber b.example.test: xcp-router stopped, presence-engine "
+                                "unknown"));
     assert_non_null(strstr(why, "node a.example.test: 3 sessions, 57 recorded"));
     free(why);
 }

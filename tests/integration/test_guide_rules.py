@@ -193,7 +193,91 @@ def test_default_domain_is_hosted():
     check('VirtualHost "renamed.example"' in h.read_text(vhosts), h.read_text(vhosts))
 
 
+def _release_of(c, node):
+    rows = {row["node"][0]: row for row in c.execute(JID, "topology").items()}
+    return rows[node]["release"][0]
+
+
+def test_topology_release_rule_and_causes():
+    "topology/edit: refusals name their cause; no node below 10.0 while several domains; SIP proxy"
+    p = h.Prosody()
+    tc.daemon(p)  # default domain: example.test
+    c = h.Client(p, "admin")
+    r = tc.add_node(c, A, "publisher", "g1")
+    check(any("example.test" in n and "SIP" in n for n in _notes(r, "info")),
+          "the publisher's DNS domain is not the SIP proxy: %r" % r)
+    r = c.execute(JID, "settings")
+    check(r.value("cucm_domain_sip_proxy") == "example.test", "settings: %r" % r.values(
+        "cucm_domain_sip_proxy"))
+    c.cancel(JID, "settings", r.sessionid)
+    tc.add_node(c, B, "subscriber", "g1")
+    cases = [
+        ({"name": "cup-c.example.test", "role": "subscriber", "release": "15.0", "group": "g1"},
+         ("Group g1 is full", A, B), ("g1", "가득", A)),
+        ({"name": "cup-c.example.test", "role": "publisher", "release": "15.0", "group": "g2"},
+         ("publisher already: " + A,), ("게시자가 이미", A)),
+        ({"name": B.upper(), "role": "subscriber", "release": "15.0", "group": "g2"},
+         ("The name is taken", B), ("이름이 이미", B)),
+    ]
+    for fields, en, ko in cases:
+        for lang, words in ((None, en), ("ko", ko)):
+            why = " ".join(_errors(tc.edit(c, "add-node", fields, lang=lang)))
+            check(all(w in why for w in words), "%r (%s): %r" % (fields, lang, why))
+    # B to publisher: the cause is the other publisher, not the name or the group.
+    why = " ".join(_errors(tc.edit(c, "update-node", {"node": B, "role": "publisher"})))
+    check("publisher already: " + A in why, "update to publisher: %r" % why)
+    # One hosted domain (the default): a node may run 9.1 ...
+    r = tc.edit(c, "update-node", {"node": B, "release": "9.1"})
+    check(not _errors(r) and _release_of(c, B) == "9.1", "9.1 with one domain: %r" % r)
+    tc.edit(c, "update-node", {"node": B, "release": "15.0"})
+    # ... but not once a second domain is hosted (domains/add needs the services stopped).
+    r = _run(c, "services", {"operation": "stop-all"})
+    check(not _errors(r), "stop-all: %r" % r)
+    r = _run(c, "domains/add", {"domain": "second.example"})
+    check(not _errors(r), "domains/add: %r" % r)
+    for lang, words in ((None, ("cannot go to release 9.1", "2 IM domains", "example.test",
+                                "second.example", "10.0")),
+                        ("ko", ("9.1", "IM 도메인 2개", "10.0"))):
+        why = " ".join(_errors(tc.edit(c, "update-node", {"node": B, "release": "9.1"},
+                                       lang=lang)))
+        check(all(w in why for w in words), "lowering (%s): %r" % (lang, why))
+    check(_release_of(c, B) == "15.0", "the release changed anyway")
+    why = " ".join(_errors(tc.edit(c, "add-node", {"name": "cup-d.example.test",
+                                                   "role": "subscriber", "release": "9.1",
+                                                   "group": "g2"})))
+    check("cannot go to release 9.1" in why, "adding a 9.1 node: %r" % why)
+
+
+def test_audit_release_finding():
+    "the sync audit adds a domain users have despite a 9.1 node, and raises a finding naming it"
+    p = h.Prosody()
+    tc.daemon(p)
+    c = h.Client(p, "admin")
+    tc.add_node(c, A, "publisher", "g1")
+    tc.add_node(c, B, "subscriber", "g1", release="9.1")
+    for lang, words in ((None, ("Finding", "2 IM domains", B + " (9.1)", "10.0")),
+                        ("ko", ("발견 사항", "IM 도메인 3개", B + " (9.1)", "10.0"))):
+        user = "u-%s" % (lang or "en")
+        r = _import(c, ["%s,%s@new-%s.example" % (user, user, lang or "en")], lang=lang)
+        warn = " ".join(_notes(r, "warn"))
+        check(all(w in warn for w in words), "import (%s): %r" % (lang, r.notes))
+        rows, lst = _listed(c, lang=lang)
+        check("new-%s.example" % (lang or "en") in rows, "not added: %r" % sorted(rows))
+        check(any(all(w in n for w in words) for n in _notes(lst, "warn")),
+              "domains/list (%s): %r" % (lang, lst.notes))
+    r = c.execute(JID, "sync/audit")
+    check(any(B in n for n in _notes(r, "warn")), "sync/audit: %r" % r.notes)
+    log = c.execute(JID, "audit-log", form={})
+    if log.status != "completed":
+        log = c.complete(JID, "audit-log", log.sessionid, form={})
+    text = repr(log.items()) + repr([v for f in log.form.findall("{%s}field" % h.NS_DATA)
+                                     for v in log.values(f.get("var"))])
+    check("Finding" in text and B in text, "audit log: %s" % text[:2000])
+
+
 h.tap.run([
+    test_topology_release_rule_and_causes,
+    test_audit_release_finding,
     test_default_domain_is_hosted,
     test_services_stop_refused_under_ha,
 ])
