@@ -346,8 +346,8 @@ static void end_node_change(adhoc_call_t *call, struct app *app, enum store_rc r
     } else {
         store_rollback(app->store);
         if (rc == STORE_CONFLICT && nc != NULL)
-            fail_with(call, topology_conflict_cause(app, nc->node, nc->adding, nc->role,
-                                                    nc->group, call->lang));
+            fail_with(call, topology_conflict_cause(app, nc->node, nc->adding, nc->role, nc->group,
+                                                    call->lang));
         else if (rc == STORE_CONFLICT)
             adhoc_fail(call, &(struct text){conflict_text(call->lang), conflict_text(call->lang)});
         else if (rc == STORE_NOTFOUND)
@@ -448,8 +448,7 @@ static void do_update(adhoc_call_t *call, struct app *app)
     enum store_rc rc;
     char *why = NULL, *done;
 
-    if (!check_node_input(call, NULL, release) ||
-        (group && !check_node_input(call, group, NULL)))
+    if (!check_node_input(call, NULL, release) || (group && !check_node_input(call, group, NULL)))
         return;
     if (release != NULL && (why = topology_release_refusal(app, name, release, call->lang))) {
         fail_with(call, why);

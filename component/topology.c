@@ -199,8 +199,8 @@ enum store_rc topology_sip_proxy_adopt(struct app *app, char **adopted)
     *adopted = NULL;
     if (dns == NULL)
         return STORE_OK;
-    if ((rc = store_settings_get(app->store, &s)) == STORE_OK && s.cucm_domain_sip_proxy[0] == '\0' &&
-        domain_rules_check(dns, NULL) == DOMAIN_OK) {
+    if ((rc = store_settings_get(app->store, &s)) == STORE_OK &&
+        s.cucm_domain_sip_proxy[0] == '\0' && domain_rules_check(dns, NULL) == DOMAIN_OK) {
         free(s.cucm_domain_sip_proxy);
         s.cucm_domain_sip_proxy = xstrdup(dns);
         if ((rc = store_settings_set(app->store, &s)) == STORE_OK)
@@ -309,7 +309,8 @@ char *topology_conflict_cause(struct app *app, const char *node, bool adding,
     char *out = NULL, *members;
 
     if (store_node_list(app->store, &nodes, &n) != STORE_OK)
-        return xasprintf(ko ? "토폴로지를 읽을 수 없습니다: %s" : "The topology could not be read: %s",
+        return xasprintf(ko ? "토폴로지를 읽을 수 없습니다: %s"
+                            : "The topology could not be read: %s",
                          store_errmsg(app->store));
     for (size_t i = 0; i < n && out == NULL; i++) {
         bool self = strcasecmp(nodes[i].name, node) == 0;

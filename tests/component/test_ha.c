@@ -78,8 +78,8 @@ static void test_service_down(void **state)
 
     (void)state;
     setup_view(&f);
-    f.svcs[SERVICES_N + 2].state = "stopped";      /* b: xcp-router */
-    f.svcs[4].state = "deactivated";               /* a: presence-engine */
+    f.svcs[SERVICES_N + 2].state = "stopped";       /* b: xcp-router */
+    f.svcs[4].state = "deactivated";                /* a: presence-engine */
     f.v.ns = 2 * SERVICES_N - 1;                    /* b: no row for presence-engine at all */
     f.sessions[0] = 3;                              /* and a is short */
     why = ha_enable_refusal(&f.v, NULL, 0, T0 + 60, NULL);
