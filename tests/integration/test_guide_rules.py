@@ -275,7 +275,61 @@ def test_audit_release_finding():
     check("Finding" in text and B in text, "audit log: %s" % text[:2000])
 
 
+def _presence(c, **kw):
+    async def send():
+        c.xmpp.send_presence(**kw)
+    h._run(send(), 5)
+
+
+def _sessions_are(admin, want):
+    ok = h.wait_for(lambda: {n: v[0] for n, v in tc.sessions(admin).items()} == want,
+                    15 * h.SLOW, interval=0.2)
+    check(ok, "sessions %r, expected %r" % (tc.sessions(admin), want))
+
+
+def test_ha_enable_recorded_and_assigned():
+    "ha/enable: per node, sessions vs recorded (refused below) and vs assigned users (warned)"
+    p = h.Prosody()
+    tc.daemon(p)
+    admin = h.Client(p, "admin")
+    tc.add_node(admin, A, "publisher", "g1")
+    tc.add_node(admin, B, "subscriber", "g1")
+    names = ["u0", "u1", "u2", "u3"]
+    tc.import_users(admin, ["%s,%s@%s,%s" % (u, u, p.host, (A, A, B, B)[i])
+                            for i, u in enumerate(names)])
+    clients = {}
+    for u in ("u0", "u2", "u3"):  # u1 (assigned to a) stays offline
+        clients[u] = h.Client(p, u)
+        _presence(clients[u], pto=JID, ptype="subscribe")
+    _sessions_are(admin, {A: 1, B: 2})
+    tc.one_shot(admin, "ha/enable", {})  # HA on to begin with
+    r = tc.one_shot(admin, "ha/disable", {})
+    clients["u3"].close()
+    _sessions_are(admin, {A: 1, B: 1})
+    for lang, words in ((None, ("node %s: 1 sessions, 2 recorded, 2 users assigned" % B,)),
+                        ("ko", ("노드 %s: 세션 1개, 기록된 수 2개, 할당된 사용자 2명" % B,))):
+        r = tc.one_shot(admin, "ha/enable", {}) if lang is None else _run(
+            admin, "ha/enable", {}, lang=lang)
+        why = " ".join(_errors(r))
+        check(all(w in why for w in words) and A + ":" not in why,
+              "refusal (%s): %r" % (lang, why))
+        rows = {row["node"][0]: (row["sessions"][0], row["recorded"][0], row["assigned"][0],
+                                 row["verdict"][0]) for row in r.items()}
+        check(rows == {A: ("1", "1", "2", "below assigned"), B: ("1", "2", "2", "below recorded")},
+              "report (%s): %r" % (lang, rows))
+    clients["u3"] = h.Client(p, "u3", register=False)
+    _sessions_are(admin, {A: 1, B: 2})
+    for lang, words in ((None, ("%s has 1 sessions, fewer than the 2 users assigned" % A,)),
+                        ("ko", ("%s의 세션 1개가 할당된 사용자 2명보다 적습니다" % A,))):
+        r = _run(admin, "ha/enable", {}, lang=lang)
+        check(not _errors(r), "refused (%s): %r" % (lang, r.notes))
+        warn = " ".join(_notes(r, "warn"))
+        check(all(w in warn for w in words) and B not in warn, "warning (%s): %r" % (lang, warn))
+        tc.one_shot(admin, "ha/disable", {})
+
+
 h.tap.run([
+    test_ha_enable_recorded_and_assigned,
     test_topology_release_rule_and_causes,
     test_audit_release_finding,
     test_default_domain_is_hosted,
