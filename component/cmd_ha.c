@@ -90,6 +90,14 @@ static void disable_done(adhoc_call_t *call, struct app *app, size_t changed)
                      changed, app->cfg ? app->cfg->settle_time : 120);
     adhoc_note_str(call, ADHOC_NOTE_INFO, note);
     free(note);
+    if (app->cfg && app->cfg->settle_time < HA_SETTLE_DEFAULT_S) {
+        note = xasprintf(i18n_is_korean(call->lang)
+                             ? "[ha] settle_time이 %d초로 가이드의 2분보다 짧습니다."
+                             : "[ha] settle_time is %d s, shorter than the guide's 2 minutes.",
+                         app->cfg->settle_time);
+        adhoc_note_str(call, ADHOC_NOTE_WARN, note);
+        free(note);
+    }
     adhoc_complete(call, f);
 }
 

@@ -28,9 +28,22 @@ static int64_t settle_left_ms(const struct store_group *g, int64_t settle_s, int
 
     if (g->ha_enabled || g->ha_changed_at <= 0)
         return 0;
-    /* ha_changed_at is truncated to the second: count from the end of that second. */
-    deadline = (g->ha_changed_at + 1 + settle_s) * 1000;
+    /* Exactly from the change when its milliseconds are known; else ha_changed_at is truncated
+     * to the second: count from the end of that second. */
+    deadline = g->ha_changed_ms > 0 ? g->ha_changed_ms + settle_s * 1000
+                                    : (g->ha_changed_at + 1 + settle_s) * 1000;
     return deadline > now ? deadline - now : 0;
+}
+
+const char *ha_wait_text(int64_t ms, const char *lang)
+{
+    static char buf[2][48];
+    bool ko = i18n_is_korean(lang);
+    int64_t tenths = (ms + 99) / 100;
+
+    snprintf(buf[ko], sizeof(buf[ko]), ko ? "%lld.%lld초" : "%lld.%lld s", (long long)(tenths / 10),
+             (long long)(tenths % 10));
+    return buf[ko];
 }
 
 int64_t ha_settle_remaining_ms(struct app *app, const char *group)
@@ -292,6 +305,16 @@ static enum store_rc record_group(struct app *app, const char *group, int64_t no
     return rc;
 }
 
+/* The moment of a change made at `now` (unix seconds), in milliseconds: the clock's own when
+ * `now` is the current second (the settle period then counts from this very moment), else the
+ * start of `now`'s second (a caller's chosen time). */
+static int64_t change_ms(int64_t now)
+{
+    int64_t ms = now_ms();
+
+    return ms / 1000 >= now && ms / 1000 <= now + 1 ? ms : now * 1000;
+}
+
 enum store_rc ha_disable(struct app *app, const char *const *groups, size_t n, int64_t now,
                          size_t *changed)
 {
@@ -305,7 +328,7 @@ enum store_rc ha_disable(struct app *app, const char *const *groups, size_t n, i
         if (g.ha_enabled) {
             rc = record_group(app, g.name, now);
             if (rc == STORE_OK)
-                rc = store_group_set_ha(app->store, g.name, false, now);
+                rc = store_group_set_ha_ms(app->store, g.name, false, change_ms(now));
             *changed += rc == STORE_OK;
         }
         store_group_clear(&g);

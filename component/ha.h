@@ -16,6 +16,11 @@
 #include "xmpp/form.h"
 
 #define HA_SESSIONS_WINDOW_S (30 * 60) /* the guide: compare sessions within 30 minutes */
+#define HA_SETTLE_DEFAULT_S 120        /* the guide: wait at least 2 minutes after disabling HA */
+
+/* "20.0 s" / "20.0초": a wait in milliseconds as the admin reads it, to a tenth of a second,
+ * never shorter than the wait (rounded up). Static buffer per language: use at once. */
+const char *ha_wait_text(int64_t ms, const char *lang);
 
 /*
  * Milliseconds left of the settle period after HA was disabled on `group` (NULL: the longest

@@ -230,7 +230,17 @@ static const char schema_v4[] =
     "  OR OLD.im_address_scheme IS NOT NEW.im_address_scheme"
     " BEGIN UPDATE peer_state SET version = version + 1; END;";
 
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4};
+/*
+ * The moment HA changed on a group, in milliseconds: the settle period after ha/disable is
+ * counted from it exactly ([ha] settle_time), where whole seconds made every wait up to a second
+ * longer than configured. NULL (rows written before): counted from the end of ha_changed_at's
+ * second, as before.
+ */
+static const char schema_ha_changed_ms[] =
+    "ALTER TABLE redundancy_groups ADD COLUMN ha_changed_ms INTEGER;";
+
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
+                                         schema_ha_changed_ms};
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
                "one migration per schema version");

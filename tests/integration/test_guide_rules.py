@@ -3,6 +3,7 @@
 # the default domain as a hosted domain, the multi-domain release rule, HA re-enable, the
 # 255-character domain and the certificate, settle_time, and the refusals that name their cause.
 import os
+import re
 import sqlite3
 import sys
 
@@ -328,7 +329,41 @@ def test_ha_enable_recorded_and_assigned():
         tc.one_shot(admin, "ha/disable", {})
 
 
+def test_settle_time_below_the_guide():
+    "[ha] settle_time below 120 s: -n and the start-up log warn; the wait message is exact"
+    p = h.Prosody()
+    d = tc.daemon(p, settings={"ha": {"settle_time": 20}})
+    rc, out, _ = d.check_config()
+    check(rc == 0 and "warning: [ha] settle_time = 20 s is below the guide's 2 minutes" in out
+          and "configuration OK" in out, "-n: %r" % out)
+    check(d.wait_log(r"config: \[ha\] settle_time = 20 s is below the guide", 5),
+          "no start-up warning")
+    c = h.Client(p, "admin")
+    tc.add_node(c, A, "publisher", "g1")
+    tc.one_shot(c, "ha/enable", {})
+    r = tc.one_shot(c, "ha/disable", {})
+    check(any("settle_time is 20 s" in n for n in _notes(r, "warn")), "disable: %r" % r.notes)
+    _run(c, "services", {"operation": "stop-all"})
+    for lang, pattern in ((None, r"wait ([0-9.]+) s more .*\[ha\] settle_time is 20 s; the "
+                                 r"guide asks for at least 2 minutes"),
+                          ("ko", r"([0-9.]+)초 더 기다리세요\(\[ha\] settle_time 20초")):
+        why = " ".join(_errors(_run(c, "domains/add", {"domain": "x.example"}, lang=lang)))
+        m = re.search(pattern, why)
+        check(m is not None, "refusal (%s): %r" % (lang, why))
+        left = float(m.group(1))
+        check(0 < left <= 20.0, "the wait says %s s of a 20 s settle time" % m.group(1))
+    # After the 20 s (not 21, not 120) the change goes ahead.
+    ok = h.wait_for(lambda: not _errors(_run(c, "domains/add", {"domain": "x.example"})),
+                    25 * h.SLOW, interval=0.5)
+    check(ok, "still refused after the settle time")
+    # 0 is allowed, and warned about too.
+    d0 = h.Daemon(p, settings={"ha": {"settle_time": 0}}, start=False)
+    rc, out, _ = d0.check_config()
+    check(rc == 0 and "settle_time = 0 s is below" in out, "-n with 0: %r" % out)
+
+
 h.tap.run([
+    test_settle_time_below_the_guide,
     test_ha_enable_recorded_and_assigned,
     test_topology_release_rule_and_causes,
     test_audit_release_finding,
