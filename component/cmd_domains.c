@@ -147,6 +147,9 @@ static void list_notes(adhoc_call_t *call, size_t rows, size_t uncovered, bool c
     }
     store_settings_clear(&s);
     list_expiry_note(call);
+    if ((t = topology_release_finding(app, call->lang)) != NULL)
+        adhoc_note_str(call, ADHOC_NOTE_WARN, t);
+    free(t);
     peer_findings_notes(app, call);
 }
 

@@ -90,6 +90,14 @@ static void disable_done(adhoc_call_t *call, struct app *app, size_t changed)
                      changed, app->cfg ? app->cfg->settle_time : 120);
     adhoc_note_str(call, ADHOC_NOTE_INFO, note);
     free(note);
+    if (app->cfg && app->cfg->settle_time < HA_SETTLE_DEFAULT_S) {
+        note = xasprintf(i18n_is_korean(call->lang)
+                             ? "[ha] settle_time이 %d초로 가이드의 2분보다 짧습니다."
+                             : "[ha] settle_time is %d s, shorter than the guide's 2 minutes.",
+                         app->cfg->settle_time);
+        adhoc_note_str(call, ADHOC_NOTE_WARN, note);
+        free(note);
+    }
     adhoc_complete(call, f);
 }
 
@@ -131,6 +139,23 @@ static const struct adhoc_command disable_def = {
 
 /* ---- ha/enable ---- */
 
+/* Per node: sessions against the count recorded at disable and the users assigned to it. */
+static form_t *report_table(void)
+{
+    form_t *f = form_new(FORM_RESULT);
+
+    form_set_title(f, &(struct text){"Sessions per node (ActiveJsmSessions)",
+                                     "노드별 세션(ActiveJsmSessions)"});
+    form_add_column(f, "node", FIELD_TEXT_SINGLE, &(struct text){"Node", "노드"});
+    form_add_column(f, "sessions", FIELD_TEXT_SINGLE, &(struct text){"Sessions", "세션"});
+    form_add_column(f, "recorded", FIELD_TEXT_SINGLE,
+                    &(struct text){"Recorded at HA disable", "HA를 끌 때 기록된 수"});
+    form_add_column(f, "assigned", FIELD_TEXT_SINGLE,
+                    &(struct text){"Users assigned", "할당된 사용자"});
+    form_add_column(f, "verdict", FIELD_TEXT_SINGLE, &(struct text){"Verdict", "판정"});
+    return f;
+}
+
 static void enable_step(adhoc_call_t *call)
 {
     struct app *app = call->ctx;
@@ -138,7 +163,9 @@ static void enable_step(adhoc_call_t *call)
     struct ha_view v;
     size_t nall, n = 0;
     const char **groups;
-    char *why;
+    char *why, *warn;
+    int64_t now;
+    form_t *table;
 
     if (call->stage == 0) {
         adhoc_show(call, groups_form(app, &(struct text){"Enable HA", "HA 켜기"}), 0,
@@ -152,9 +179,15 @@ static void enable_step(adhoc_call_t *call)
         store_failed(call, app);
         return;
     }
-    why = ha_enable_refusal(&v, groups, n, (int64_t)time(NULL), call->lang);
+    now = (int64_t)time(NULL);
+    why = ha_enable_refusal(&v, groups, n, now, call->lang);
+    table = report_table();
+    warn = ha_enable_report(&v, groups, n, now, call->lang, table);
     if (why != NULL) {
-        adhoc_fail(call, &(struct text){why, why});
+        /* The refusal with the numbers of every node: note first (the audit log keeps it). */
+        adhoc_note_str(call, ADHOC_NOTE_ERROR, why);
+        adhoc_complete(call, table);
+        table = NULL;
     } else if (ha_enable_groups(app, groups, n) != STORE_OK) {
         store_failed(call, app);
     } else {
@@ -162,9 +195,14 @@ static void enable_step(adhoc_call_t *call)
                                                        : "HA enabled on %zu groups.",
                             n);
         adhoc_note_str(call, ADHOC_NOTE_INFO, s);
+        if (warn != NULL)
+            adhoc_note_str(call, ADHOC_NOTE_WARN, warn);
         free(s);
-        adhoc_complete(call, NULL);
+        adhoc_complete(call, table);
+        table = NULL;
     }
+    form_free(table);
+    free(warn);
     free(why);
     ha_view_clear(&v);
     free(groups);

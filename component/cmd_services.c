@@ -167,8 +167,7 @@ static bool takes_down(enum service_op op)
 
 /* The chosen nodes whose group has HA on, as "a (group g1), b (group g1)" (caller frees), or
  * NULL when there is none. *rc gets the store's verdict. */
-static char *nodes_under_ha(struct app *app, const char *const *nodes, size_t nn,
-                            enum store_rc *rc)
+static char *nodes_under_ha(struct app *app, const char *const *nodes, size_t nn, enum store_rc *rc)
 {
     struct store_node *all = NULL;
     struct store_group *g = NULL;
@@ -222,17 +221,15 @@ static bool ha_allows(adhoc_call_t *call, struct app *app, enum service_op op,
     }
     if (under == NULL)
         return true;
-    why = xasprintf(i18n_is_korean(call->lang)
-                        ? "HA가 켜진 이중화 그룹의 노드입니다: %s. 여기서 '%s' 작업으로 서비스를 "
-                          "내리면 장애 조치가 일어납니다. 먼저 ha/disable로 그 그룹의 HA를 끄거나, 장애 "
-                          "조치를 원하면 '일부러 장애 조치' 상자를 선택하세요. 아무것도 바뀌지 "
-                          "않았습니다."
-                        : "HA is on for the redundancy group of %s: '%s' takes services down "
-                          "there, which causes a failover. Disable HA on that group first with "
-                          "ha/disable, or tick "
-                          "'Fail over on purpose' to fail over deliberately. Nothing was "
-                          "changed.",
-                    under, text_get(&op_labels[op], call->lang));
+    why = xasprintf(
+        i18n_is_korean(call->lang)
+            ? "HA가 켜진 이중화 그룹의 노드입니다: %s. 여기서 '%s' 작업으로 서비스를 내리면 장애 "
+              "조치가 일어납니다. 먼저 ha/disable로 그 그룹의 HA를 끄거나, 장애 조치를 원하면 "
+              "'일부러 장애 조치' 상자를 선택하세요. 아무것도 바뀌지 않았습니다."
+            : "HA is on for the redundancy group of %s: '%s' takes services down there, which "
+              "causes a failover. Disable HA on that group first with ha/disable, or tick 'Fail "
+              "over on purpose' to fail over deliberately. Nothing was changed.",
+        under, text_get(&op_labels[op], call->lang));
     adhoc_fail(call, &(struct text){why, why});
     free(why);
     free(under);
@@ -259,9 +256,10 @@ static void run_services(adhoc_call_t *call, struct app *app, enum service_op op
     }
     /* Given up at shutdown, the run frees `a` alone: adhoc_free answers the deferred request
      * (internal-server-error) and frees its handle. */
-    if (nodes != NULL && services_run_owned(app->services, nodes, nn, op, sel, nsel, call->lang, on_done, a,
-                                free, &why) == 0 &&
-             !a->done) {
+    if (nodes != NULL &&
+        services_run_owned(app->services, nodes, nn, op, sel, nsel, call->lang, on_done, a, free,
+                           &why) == 0 &&
+        !a->done) {
         /* Hooks are running: answer when they end, or now if this request cannot wait. */
         if ((a->later = adhoc_defer(call)) == NULL) {
             a->call = NULL; /* on_done then only frees it */

@@ -61,8 +61,10 @@ static const struct text T_WILD_DESC = {"Adds *.domain SANs to cup-xmpp-s2s for 
                                         "cup-xmpp-s2s에 도메인마다 *.domain SAN을 넣습니다."};
 static const struct text T_PROXY = {"CUCM Domain (SIP proxy)", "CUCM 도메인(SIP 프록시)"};
 static const struct text T_PROXY_DESC = {
-    "A DNS domain; it defaults to the publisher's DNS domain. Empty: not set.",
-    "DNS 도메인입니다. 기본값은 퍼블리셔 노드의 DNS 도메인입니다. 비우면 설정하지 않습니다."};
+    "A DNS domain that must match the CUCM cluster's; it defaults to the publisher's DNS domain "
+    "(set when a publisher is added). Empty: the publisher's DNS domain.",
+    "CUCM 클러스터의 DNS 도메인과 같아야 합니다. 기본값은 퍼블리셔 노드의 DNS 도메인입니다"
+    "(퍼블리셔를 추가할 때 설정). 비우면 퍼블리셔의 DNS 도메인입니다."};
 static const struct text T_AUDIT = {"Nightly sync audit time", "야간 동기화 감사 시각"};
 static const struct text T_AUDIT_DESC = {"24-hour HH:MM, local time (e.g. 02:00).",
                                          "24시간제 HH:MM, 현지 시각(예: 02:00)."};

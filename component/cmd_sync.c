@@ -3,6 +3,7 @@
 #include "component/commands.h"
 #include "component/peers.h"
 #include "component/sync.h"
+#include "component/topology.h"
 
 #include "util/xmalloc.h"
 
@@ -20,7 +21,12 @@ static void answer_audit(adhoc_call_t *call, void *arg)
     const struct sync_report *r = arg;
     form_t *table = sync_report_table(r, call->lang);
 
+    char *finding = topology_release_finding(call->ctx, call->lang);
+
     sync_report_note(call, r);
+    if (finding != NULL) /* the guide's release rule: the domain is added, the nodes named */
+        adhoc_note_str(call, ADHOC_NOTE_WARN, finding);
+    free(finding);
     adhoc_complete(call, sync_report_form(r));
     if (table != NULL)
         adhoc_add_result(call, table);
@@ -38,6 +44,8 @@ static void audit_step(adhoc_call_t *call)
         free(r);
         return;
     }
+    if (sync_report_local_changed(r))
+        topology_audit_release_finding(app, call->requester, SYNC_NODE);
     sync_answer_after_apply(app, call, sync_report_local_changed(r), answer_audit, r, report_free);
 }
 

@@ -327,8 +327,17 @@ static const char *conflict_text(const char *lang)
                  "changed.";
 }
 
-/* Ends a change: commit and complete with `done` (taken), or roll back and explain. */
-static void end_change(adhoc_call_t *call, struct app *app, enum store_rc rc, char *done)
+/* A node change, for naming the cause of a conflict (topology_conflict_cause). */
+struct node_change {
+    const char *node, *group;
+    bool adding;
+    enum store_node_role role;
+};
+
+/* Ends a change: commit and complete with `done` (taken), or roll back and explain; a conflict
+ * of a node change `nc` (may be NULL) names its cause. */
+static void end_node_change(adhoc_call_t *call, struct app *app, enum store_rc rc, char *done,
+                            const struct node_change *nc)
 {
     if (rc == STORE_OK && store_commit(app->store) == STORE_OK) {
         adhoc_note_str(call, ADHOC_NOTE_INFO, done);
@@ -336,7 +345,10 @@ static void end_change(adhoc_call_t *call, struct app *app, enum store_rc rc, ch
         sessions_users_changed(app->sessions);
     } else {
         store_rollback(app->store);
-        if (rc == STORE_CONFLICT)
+        if (rc == STORE_CONFLICT && nc != NULL)
+            fail_with(call, topology_conflict_cause(app, nc->node, nc->adding, nc->role, nc->group,
+                                                    call->lang));
+        else if (rc == STORE_CONFLICT)
             adhoc_fail(call, &(struct text){conflict_text(call->lang), conflict_text(call->lang)});
         else if (rc == STORE_NOTFOUND)
             fail_with(call, xasprintf("%s", store_errmsg(app->store)));
@@ -346,18 +358,50 @@ static void end_change(adhoc_call_t *call, struct app *app, enum store_rc rc, ch
     free(done);
 }
 
+static void end_change(adhoc_call_t *call, struct app *app, enum store_rc rc, char *done)
+{
+    end_node_change(call, app, rc, done, NULL);
+}
+
+/* After a node became (or was added as) the publisher: the guide's default for the CUCM Domain
+ * SIP Proxy is its DNS domain. Appends what was set to `done` (replaced). */
+static enum store_rc adopt_sip_proxy(struct app *app, enum store_node_role role, char **done,
+                                     const char *lang)
+{
+    char *dns = NULL, *more;
+    enum store_rc rc;
+
+    if (role != STORE_NODE_PUBLISHER)
+        return STORE_OK;
+    if ((rc = topology_sip_proxy_adopt(app, &dns)) != STORE_OK || dns == NULL)
+        return rc;
+    more = xasprintf(i18n_is_korean(lang)
+                         ? "%s CUCM 도메인(SIP 프록시)을 게시자의 DNS 도메인 %s(으)로 "
+                           "설정했습니다(가이드의 기본값). CUCM 클러스터의 도메인이 다르면 "
+                           "settings에서 바꾸세요."
+                         : "%s The CUCM Domain (SIP proxy) is now the publisher's DNS domain %s "
+                           "(the guide's default); change it in settings if the CUCM cluster's "
+                           "domain differs.",
+                     *done, dns);
+    free(*done);
+    *done = more;
+    free(dns);
+    return STORE_OK;
+}
+
 static void do_add(adhoc_call_t *call, struct app *app)
 {
     const char *name = form_value(call->form, "name"), *release = form_value(call->form, "release");
     const char *group = form_value(call->form, "group");
     enum store_node_role role = STORE_NODE_SUBSCRIBER;
     enum store_rc rc;
-    char *why;
+    char *why, *done;
 
     if (!check_node_input(call, name, release) || !check_node_input(call, group, NULL))
         return;
     store_node_role_parse(form_value(call->form, "role"), &role);
-    if ((why = names_problem_after(app, name, NULL, call->lang)) != NULL) {
+    if ((why = names_problem_after(app, name, NULL, call->lang)) != NULL ||
+        (why = topology_release_refusal(app, name, release, call->lang)) != NULL) {
         fail_with(call, why);
         return;
     }
@@ -365,15 +409,17 @@ static void do_add(adhoc_call_t *call, struct app *app)
         store_failed(call, app);
         return;
     }
+    done = xasprintf(i18n_is_korean(call->lang) ? "노드 %s(%s)를 그룹 %s에 추가했습니다."
+                                                : "Node %s (%s) added to group %s.",
+                     name, store_node_role_name(role), group);
     rc = ensure_group(app, group);
     if (rc == STORE_OK)
         rc = store_node_insert(app->store, name, role, release, group);
     if (rc == STORE_OK && services_init_node(app, name) < 0)
         rc = STORE_ERR;
-    end_change(call, app, rc,
-               xasprintf(i18n_is_korean(call->lang) ? "노드 %s(%s)를 그룹 %s에 추가했습니다."
-                                                    : "Node %s (%s) added to group %s.",
-                         name, store_node_role_name(role), group));
+    if (rc == STORE_OK)
+        rc = adopt_sip_proxy(app, role, &done, call->lang);
+    end_node_change(call, app, rc, done, &(struct node_change){name, group, true, role});
 }
 
 /* Opens the change's transaction and reads node `name` into *cur; false when that failed (the
@@ -400,22 +446,30 @@ static void do_update(adhoc_call_t *call, struct app *app)
     const char *group = form_value(call->form, "group"), *role_s = form_value(call->form, "role");
     struct store_node cur;
     enum store_rc rc;
+    char *why = NULL, *done;
 
-    if (!check_node_input(call, NULL, release) ||
-        (group && !check_node_input(call, group, NULL)) || !begin_node_change(call, app, name, &cur))
+    if (!check_node_input(call, NULL, release) || (group && !check_node_input(call, group, NULL)))
+        return;
+    if (release != NULL && (why = topology_release_refusal(app, name, release, call->lang))) {
+        fail_with(call, why);
+        return;
+    }
+    if (!begin_node_change(call, app, name, &cur))
         return;
     if (role_s != NULL)
         store_node_role_parse(role_s, &cur.role);
+    done = xasprintf(i18n_is_korean(call->lang) ? "노드 %s를 바꿨습니다." : "Node %s updated.",
+                     cur.name);
     rc = group ? ensure_group(app, group) : STORE_OK;
     if (rc == STORE_OK)
         rc = store_node_update(app->store, cur.name, cur.role, release ? release : cur.release,
                                group ? group : cur.group);
     if (rc == STORE_OK && group && cur.group && strcasecmp(group, cur.group) != 0)
         rc = drop_if_empty(app, cur.group);
-    end_change(call, app, rc,
-               xasprintf(i18n_is_korean(call->lang) ? "노드 %s를 바꿨습니다."
-                                                    : "Node %s updated.",
-                         cur.name));
+    if (rc == STORE_OK)
+        rc = adopt_sip_proxy(app, cur.role, &done, call->lang);
+    end_node_change(call, app, rc, done,
+                    &(struct node_change){cur.name, group ? group : cur.group, false, cur.role});
     store_node_clear(&cur);
 }
 

@@ -6,6 +6,7 @@
 #include "component/peers.h"
 #include "component/sync.h"
 #include "component/user_check.h"
+#include "component/topology.h"
 
 #include "store/store_settings.h"
 #include "store/store_topo.h"
@@ -318,6 +319,8 @@ static void answer_import(adhoc_call_t *call, void *arg)
     struct import *im = arg;
     form_t *changes = im->audit ? sync_report_table(&im->sync, call->lang) : NULL;
 
+    char *finding = topology_release_finding(call->ctx, call->lang);
+
     import_note(call, im);
     if (!im->audit) {
         adhoc_note(call, ADHOC_NOTE_INFO,
@@ -330,6 +333,9 @@ static void answer_import(adhoc_call_t *call, void *arg)
         return;
     }
     sync_report_note(call, &im->sync);
+    if (finding != NULL) /* the guide's release rule: the domain is added, the nodes named */
+        adhoc_note_str(call, ADHOC_NOTE_WARN, finding);
+    free(finding);
     adhoc_complete(call, im->table);
     im->table = NULL;
     adhoc_add_result(call, sync_report_form(&im->sync));
@@ -400,6 +406,8 @@ static void import_step(adhoc_call_t *call)
         import_free(im);
         return;
     }
+    if (sync_report_local_changed(&im->sync))
+        topology_audit_release_finding(app, call->requester, call->node);
     sync_answer_after_apply(app, call, sync_report_local_changed(&im->sync), answer_import, im,
                             import_free);
 }

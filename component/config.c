@@ -357,6 +357,15 @@ static char *count_lines(char *str, int num, void *stream)
     return r;
 }
 
+char *config_warnings(const struct config *cfg)
+{
+    if (cfg->settle_time >= 120)
+        return NULL;
+    return xasprintf("[ha] settle_time = %d s is below the guide's 2 minutes: domain changes may "
+                     "go ahead before the HA setting has synced across the cluster",
+                     cfg->settle_time);
+}
+
 int config_load(struct config *cfg, const char *path, FILE *errs)
 {
     struct load_ctx lc = {.cfg = cfg, .path = path, .errs = errs};

@@ -98,6 +98,11 @@ void config_defaults(struct config *cfg);
  * returns the number of problems (0 on success). */
 int config_load(struct config *cfg, const char *path, FILE *errs);
 
+/* Advice on a configuration that works but departs from the guide: [ha] settle_time below its
+ * 2 minutes. A malloc'd sentence (one line) or NULL. `imdomaind -n` prints it and the daemon
+ * logs it at start-up. */
+char *config_warnings(const struct config *cfg);
+
 /* Checks cross-key rules (a JID and a secret are present, the secret file is readable) and
  * loads secret_file into secret. Problems are printed to `errs`; returns their number. */
 int config_finish(struct config *cfg, const char *path, FILE *errs);

@@ -64,12 +64,17 @@ int main(int argc, char **argv)
     log_init("imdomaind", LOG_LEVEL_INFO, 0);
     config_defaults(&cfg);
     int problems = 0;
+    char *warning;
     if (path == NULL && access(DEFAULT_CONFIG_FILE, F_OK) == 0)
         path = DEFAULT_CONFIG_FILE;
     if (path != NULL)
         problems += config_load(&cfg, path, stderr);
     problems += config_finish(&cfg, path ? path : "(built-in defaults)", stderr);
+    warning = problems == 0 ? config_warnings(&cfg) : NULL;
     if (check_only) {
+        if (warning != NULL)
+            printf("warning: %s\n", warning);
+        free(warning);
         if (problems == 0) {
             printf("configuration OK\n");
             printf("instances: one serving instance per component JID (%s): active/standby, "
@@ -90,6 +95,9 @@ int main(int argc, char **argv)
     }
     log_init("imdomaind", verbose ? LOG_LEVEL_DEBUG : (enum log_level)cfg.log_level,
              cfg.log_syslog);
+    if (warning != NULL)
+        log_warnx("config: %s", warning);
+    free(warning);
     int rc = daemon_run(&cfg);
     config_free(&cfg);
     return rc;

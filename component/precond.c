@@ -114,11 +114,12 @@ static void check_groups(struct refusal *r, struct app *app)
         fputs(r->ko ? "그룹 " : "HA was disabled on group ", r->f);
         list_names(r->f, g, n, settles);
         fprintf(r->f,
-                r->ko ? "의 HA를 끈 지 얼마 되지 않았습니다. 설정이 동기화되도록 %lld초 더 "
-                        "기다리세요."
-                      : " too recently: wait %lld s more for the setting to sync (the guide "
-                        "asks for 2 minutes after disabling HA).",
-                (long long)((wait_ms + 999) / 1000));
+                r->ko ? "의 HA를 끈 지 얼마 되지 않았습니다. 설정이 동기화되도록 %s 더 "
+                        "기다리세요([ha] settle_time %d초, 가이드는 최소 2분)."
+                      : " too recently: wait %s more for the setting to sync ([ha] settle_time "
+                        "is %d s; the guide asks for at least 2 minutes).",
+                ha_wait_text(wait_ms, r->ko ? "ko" : "en"),
+                app->cfg ? app->cfg->settle_time : HA_SETTLE_DEFAULT_S);
     }
     free(ha_on);
     free(settles);

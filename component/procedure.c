@@ -117,11 +117,11 @@ static char *guard_ha_off(struct app *app, const char *lang)
     store_group_list_free(g, n);
     if (why == NULL && (left = ha_settle_remaining_ms(app, NULL)) > 0)
         why = say(lang,
-                  "HA was disabled too recently: wait %lld s more for the setting to sync (the "
-                  "guide asks for 2 minutes after disabling HA), then go on.",
-                  "HA를 끈 지 얼마 되지 않았습니다. 설정이 동기화되도록 %lld초 더 기다린 뒤 "
-                  "계속하세요(가이드는 HA를 끈 뒤 2분을 기다리라고 합니다).",
-                  (long long)((left + 999) / 1000));
+                  "HA was disabled too recently: wait %s more for the setting to sync ([ha] "
+                  "settle_time is %d s; the guide asks for at least 2 minutes), then go on.",
+                  "HA를 끈 지 얼마 되지 않았습니다. 설정이 동기화되도록 %s 더 기다린 뒤 "
+                  "계속하세요([ha] settle_time %d초, 가이드는 HA를 끈 뒤 최소 2분).",
+                  ha_wait_text(left, lang), app->cfg ? app->cfg->settle_time : HA_SETTLE_DEFAULT_S);
     return why;
 }
 

@@ -1,6 +1,7 @@
 /* The sync audit: the rules that derive the domain set from the users (one grouped query, then
  * per-domain work), how a run is shown in a command's answer, and the nightly timer. */
 #include "component/sync.h"
+#include "component/topology.h"
 
 #include "component/domain_rules.h"
 #include "component/peers.h"
@@ -488,8 +489,10 @@ int sync_nightly(struct app *app)
     line = sync_report_summary_line(&r);
     log_info("sync: nightly audit done %s", line);
     app_audit(app, SYNC_ACTOR, SYNC_NODE, STORE_OUTCOME_OK, line);
-    if (sync_report_local_changed(&r))
+    if (sync_report_local_changed(&r)) {
+        topology_audit_release_finding(app, SYNC_ACTOR, SYNC_NODE);
         app_apply_domains(app, SYNC_ACTOR, NULL, NULL);
+    }
     free(line);
     sync_report_clear(&r);
     return 0;

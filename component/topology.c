@@ -3,6 +3,9 @@
 #include "component/topology.h"
 
 #include "component/domain_rules.h"
+#include "component/hosted.h"
+#include "store/store_audit.h"
+#include "store/store_settings.h"
 #include "store/store_user.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -184,6 +187,168 @@ char *topology_sip_proxy_default(struct app *app)
     if (n > 0 && nodes[0].role == STORE_NODE_PUBLISHER && topology_dns_domain(nodes[0].name))
         out = xstrdup(topology_dns_domain(nodes[0].name));
     store_node_list_free(nodes, n);
+    return out;
+}
+
+enum store_rc topology_sip_proxy_adopt(struct app *app, char **adopted)
+{
+    struct store_settings s = {0};
+    char *dns = topology_sip_proxy_default(app);
+    enum store_rc rc = STORE_OK;
+
+    *adopted = NULL;
+    if (dns == NULL)
+        return STORE_OK;
+    if ((rc = store_settings_get(app->store, &s)) == STORE_OK &&
+        s.cucm_domain_sip_proxy[0] == '\0' && domain_rules_check(dns, NULL) == DOMAIN_OK) {
+        free(s.cucm_domain_sip_proxy);
+        s.cucm_domain_sip_proxy = xstrdup(dns);
+        if ((rc = store_settings_set(app->store, &s)) == STORE_OK)
+            *adopted = xstrdup(dns);
+    }
+    store_settings_clear(&s);
+    free(dns);
+    return rc;
+}
+
+char *topology_release_refusal(struct app *app, const char *node, const char *release,
+                               const char *lang)
+{
+    char **names = NULL, *list = NULL, *out;
+    size_t n = 0, len = 0;
+    bool ko = i18n_is_korean(lang);
+    FILE *f;
+
+    if (release == NULL || topology_release_parse(release, &(int){0}, &(int){0}) < 0 ||
+        topology_release_at_least(release, TOPOLOGY_MULTI_DOMAIN_MAJOR, 0))
+        return NULL;
+    if (hosted_names(app, &names, &n) != STORE_OK)
+        return xasprintf(ko ? "호스트하는 도메인을 읽을 수 없습니다: %s"
+                            : "The hosted domains could not be read: %s",
+                         store_errmsg(app->store));
+    if (n <= 1) {
+        hosted_names_free(names, n);
+        return NULL;
+    }
+    if ((f = open_memstream(&list, &len)) == NULL)
+        fatal("topology: open_memstream");
+    for (size_t i = 0; i < n && i < 10; i++)
+        fprintf(f, "%s%s", i ? ", " : "", names[i]);
+    if (n > 10)
+        fprintf(f, ko ? " 외 %zu개" : " and %zu more", n - 10);
+    fclose(f);
+    out = xasprintf(ko ? "노드 %s을(를) 릴리스 %s(으)로 바꿀 수 없습니다. 이 클러스터는 IM 도메인 "
+                         "%zu개(%s)를 호스트하고, 여러 IM 도메인은 모든 노드가 릴리스 10.0 "
+                         "이상이어야 합니다(가이드). 도메인을 하나로 줄이거나 릴리스를 10.0 "
+                         "이상으로 두세요. 아무것도 바뀌지 않았습니다."
+                       : "Node %s cannot go to release %s: this cluster hosts %zu IM domains "
+                         "(%s), and multiple IM domains need release 10.0 or later on every "
+                         "node (the guide). Reduce the domains to one first, or keep the node "
+                         "at 10.0 or later. Nothing was changed.",
+                    node, release, n, list);
+    free(list);
+    hosted_names_free(names, n);
+    return out;
+}
+
+char *topology_release_finding(struct app *app, const char *lang)
+{
+    size_t n = 0;
+    char *nodes, *out;
+
+    if (hosted_count(app, &n) != STORE_OK || n <= 1)
+        return NULL;
+    if ((nodes = topology_multi_domain_refusal(app, lang)) == NULL)
+        return NULL;
+    out = xasprintf(i18n_is_korean(lang)
+                        ? "발견 사항: 사용자의 디렉터리 URI 때문에 동기화 감사가 도메인을 추가해 "
+                          "이 클러스터가 IM 도메인 %zu개를 호스트합니다. %s"
+                        : "Finding: the sync audit added domains that users' directory URIs use, "
+                          "so this cluster hosts %zu IM domains. %s",
+                    n, nodes);
+    free(nodes);
+    return out;
+}
+
+void topology_audit_release_finding(struct app *app, const char *actor, const char *node)
+{
+    char *finding = topology_release_finding(app, NULL);
+
+    if (finding == NULL)
+        return;
+    log_warnx("sync: %s", finding);
+    app_audit(app, actor, node, STORE_OUTCOME_OK, finding);
+    free(finding);
+}
+
+/* The other nodes of `group` as "a, b" (caller frees). */
+static char *group_members(const struct store_node *nodes, size_t n, const char *group,
+                           const char *self)
+{
+    char *list = NULL;
+    size_t len = 0;
+    bool first = true;
+    FILE *f = open_memstream(&list, &len);
+
+    if (f == NULL)
+        fatal("topology: open_memstream");
+    for (size_t i = 0; i < n; i++)
+        if (nodes[i].group && strcasecmp(nodes[i].group, group) == 0 &&
+            strcasecmp(nodes[i].name, self) != 0)
+            list_add(f, &first, nodes[i].name);
+    fclose(f);
+    return list;
+}
+
+char *topology_conflict_cause(struct app *app, const char *node, bool adding,
+                              enum store_node_role role, const char *group, const char *lang)
+{
+    struct store_node *nodes = NULL;
+    size_t n = 0, in_group = 0;
+    bool ko = i18n_is_korean(lang);
+    char *out = NULL, *members;
+
+    if (store_node_list(app->store, &nodes, &n) != STORE_OK)
+        return xasprintf(ko ? "토폴로지를 읽을 수 없습니다: %s"
+                            : "The topology could not be read: %s",
+                         store_errmsg(app->store));
+    for (size_t i = 0; i < n && out == NULL; i++) {
+        bool self = strcasecmp(nodes[i].name, node) == 0;
+        if (adding && self)
+            out = xasprintf(ko ? "이름이 이미 있습니다: 노드 %s이(가) 이미 있습니다(이름은 "
+                                 "대소문자를 구별하지 않고 고유해야 합니다). 아무것도 바뀌지 "
+                                 "않았습니다."
+                               : "The name is taken: node %s exists already (node names are "
+                                 "unique in any case). Nothing was changed.",
+                            nodes[i].name);
+        else if (!self && role == STORE_NODE_PUBLISHER && nodes[i].role == STORE_NODE_PUBLISHER)
+            out = xasprintf(ko ? "게시자가 이미 있습니다: %s. 클러스터에는 게시자가 하나뿐입니다. "
+                                 "%s을(를) 가입자로 두거나 먼저 %s을(를) 가입자로 바꾸세요. "
+                                 "아무것도 바뀌지 않았습니다."
+                               : "The cluster has a publisher already: %s (one per cluster). "
+                                 "Make %s a subscriber, or change %s to a subscriber first. "
+                                 "Nothing was changed.",
+                            nodes[i].name, node, nodes[i].name);
+        else if (!self && group && nodes[i].group && strcasecmp(nodes[i].group, group) == 0)
+            in_group++;
+    }
+    if (out == NULL && in_group >= 2) {
+        members = group_members(nodes, n, group, node);
+        out = xasprintf(ko ? "그룹 %s이(가) 가득 찼습니다: 이미 노드 두 개(%s)가 있습니다(그룹당 "
+                             "최대 두 개). 다른 그룹을 고르거나 새 그룹 이름을 쓰세요. 아무것도 "
+                             "바뀌지 않았습니다."
+                           : "Group %s is full: it holds two nodes already (%s; at most two per "
+                             "group). Choose another group or type a new group name. Nothing was "
+                             "changed.",
+                        group, members);
+        free(members);
+    }
+    store_node_list_free(nodes, n);
+    if (out == NULL)
+        out = xstrdup(ko ? "노드를 바꿀 수 없습니다(저장소가 충돌을 보고했습니다). 아무것도 "
+                           "바뀌지 않았습니다."
+                         : "The node change was refused by the store (a conflict). Nothing was "
+                           "changed.");
     return out;
 }
 

@@ -46,6 +46,34 @@ char *topology_multi_domain_refusal(struct app *app, const char *lang);
  * there is no publisher or it is named by hostname only. */
 char *topology_sip_proxy_default(struct app *app);
 
+/* Once a publisher exists, the guide's default for cucm_domain_sip_proxy is its DNS domain:
+ * when the setting is empty and the publisher has a DNS domain, stores it (in the caller's
+ * transaction) and sets *adopted to it (malloc'd; NULL when nothing changed). */
+enum store_rc topology_sip_proxy_adopt(struct app *app, char **adopted);
+
+/* The guide's release rule for a node change: NULL when `release` (the node's new release) is
+ * unknown or 10.0 or later, or when the cluster hosts at most one IM domain (the local domains
+ * and the default, hosted.h); else why `node` may not go to it, naming the domains, in `lang`
+ * (caller frees). A store failure is a refusal too. */
+char *topology_release_refusal(struct app *app, const char *node, const char *release,
+                               const char *lang);
+
+/* The finding the sync audit raises when users brought a domain in although a node is below
+ * release 10.0: NULL while the cluster hosts at most one IM domain or every node runs 10.0 or
+ * later; else a sentence in `lang` naming the domains' count and the nodes to upgrade (caller
+ * frees). Shown by sync/audit, users/import and domains/list, and kept in the audit log. */
+char *topology_release_finding(struct app *app, const char *lang);
+
+/* After an audit that changed the local domain set (sync_report_local_changed): appends the
+ * finding, if any, to the audit log as `actor` on `node` (SYNC_NODE or users/import). */
+void topology_audit_release_finding(struct app *app, const char *actor, const char *node);
+
+/* Why a node change hit STORE_CONFLICT, read from the store as committed: the name is taken
+ * (`adding`), the cluster has another publisher (`role` publisher), or `group` holds two other
+ * nodes. `node` is the node's name. In `lang`, caller frees. */
+char *topology_conflict_cause(struct app *app, const char *node, bool adding,
+                              enum store_node_role role, const char *group, const char *lang);
+
 /* Nodes in no redundancy group (every node must be in one), as "a, b" (caller frees), or NULL
  * when there are none. */
 char *topology_ungrouped_nodes(const struct store_node *nodes, size_t n);

@@ -276,8 +276,17 @@ static const char schema_directory_sync[] =
     " reason_ko TEXT);"
     "CREATE INDEX directory_entries_userid ON directory_entries (userid);";
 
+/*
+ * The moment HA changed on a group, in milliseconds: the settle period after ha/disable is
+ * counted from it exactly ([ha] settle_time), where whole seconds made every wait up to a second
+ * longer than configured. NULL (rows written before): counted from the end of ha_changed_at's
+ * second, as before.
+ */
+static const char schema_ha_changed_ms[] =
+    "ALTER TABLE redundancy_groups ADD COLUMN ha_changed_ms INTEGER;";
+
 static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                         schema_directory_sync};
+                                         schema_directory_sync, schema_ha_changed_ms};
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -4,6 +4,7 @@
 #include "store/store_impl.h"
 
 #define NOW "CAST(strftime('%s', 'now') AS INTEGER)"
+#define NOW_MS "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)"
 
 #define DOMAIN_COLS                                                                                \
     "d.id, d.name, d.managed_by, d.configured_local, d.created_at, d.updated_at,"                  \
@@ -26,7 +27,7 @@
 #define NODE_FROM "nodes n LEFT JOIN redundancy_groups g ON g.id = n.group_id"
 #define GROUP_COLS                                                                                 \
     "g.id, g.name, g.ha_enabled, g.ha_changed_at,"                                                 \
-    " (SELECT count(*) FROM nodes n WHERE n.group_id = g.id)"
+    " (SELECT count(*) FROM nodes n WHERE n.group_id = g.id), coalesce(g.ha_changed_ms, 0)"
 #define SERVICE_COLS "n.name, s.service, s.state, s.updated_at"
 #define SERVICE_FROM "node_services s JOIN nodes n ON n.id = s.node_id"
 #define PROC_COLS "id, state, step, job_id, ha_groups, actor, created_at, updated_at"
@@ -88,8 +89,8 @@ static const char *const sql[STMT_COUNT] = {
     [STMT_USER_SET_NODE] = "UPDATE users SET node_id = ?2 WHERE userid = ?1",
     [STMT_USER_LIST] = "SELECT " USER_COLS " FROM " USER_FROM " WHERE " USER_FILTER
                        " ORDER BY u.userid LIMIT ?2 OFFSET ?3",
-    [STMT_USER_LIST_AFTER] = "SELECT " USER_COLS " FROM " USER_FROM
-                             " WHERE u.id > ?1 ORDER BY u.id LIMIT ?2",
+    [STMT_USER_LIST_AFTER] =
+        "SELECT " USER_COLS " FROM " USER_FROM " WHERE u.id > ?1 ORDER BY u.id LIMIT ?2",
     [STMT_USER_COUNT] = "SELECT count(*) FROM users u WHERE " USER_FILTER,
     [STMT_USER_COUNT_PER_NODE] =
         "SELECT n.name, (SELECT count(*) FROM users u WHERE u.node_id = n.id) FROM nodes n"
@@ -147,7 +148,8 @@ static const char *const sql[STMT_COUNT] = {
     [STMT_GROUP_INSERT] = "INSERT INTO redundancy_groups (name, ha_enabled) VALUES (?1, ?2)",
     [STMT_GROUP_GET] = "SELECT " GROUP_COLS " FROM redundancy_groups g WHERE g.name = ?1",
     [STMT_GROUP_SET_HA] = "UPDATE redundancy_groups SET ha_enabled = ?2,"
-                          " ha_changed_at = CASE WHEN ?3 > 0 THEN ?3 ELSE " NOW " END"
+                          " ha_changed_at = CASE WHEN ?3 > 0 THEN ?3 / 1000 ELSE " NOW " END,"
+                          " ha_changed_ms = CASE WHEN ?3 > 0 THEN ?3 ELSE " NOW_MS " END"
                           " WHERE name = ?1",
     [STMT_GROUP_DELETE] = "DELETE FROM redundancy_groups WHERE name = ?1",
     [STMT_GROUP_LIST] = "SELECT " GROUP_COLS " FROM redundancy_groups g ORDER BY g.name",
@@ -177,8 +179,8 @@ static const char *const sql[STMT_COUNT] = {
     [STMT_PROC_GET_ACTIVE] = "SELECT " PROC_COLS " FROM procedures WHERE state = 'active'",
     [STMT_PROC_SET_STEP] = "UPDATE procedures SET step = ?2, job_id = ?3, ha_groups = ?4,"
                            " updated_at = " NOW " WHERE id = ?1 AND state = 'active'",
-    [STMT_PROC_END] = "UPDATE procedures SET state = ?2, updated_at = " NOW
-                      " WHERE id = ?1 AND state = 'active'",
+    [STMT_PROC_END] =
+        "UPDATE procedures SET state = ?2, updated_at = " NOW " WHERE id = ?1 AND state = 'active'",
 };
 
 const char *store_sql_text(enum stmt_id id)

@@ -113,6 +113,7 @@ static void read_group(sqlite3_stmt *s, void *elem)
     g->ha_enabled = sqlite3_column_int(s, 2) != 0;
     g->ha_changed_at = sqlite3_column_int64(s, 3);
     g->nodes = sqlite3_column_int64(s, 4);
+    g->ha_changed_ms = sqlite3_column_int64(s, 5);
 }
 
 static void destroy_group(void *elem)
@@ -134,7 +135,13 @@ enum store_rc store_group_get(struct store *st, const char *name, struct store_g
 
 enum store_rc store_group_set_ha(struct store *st, const char *name, bool ha_enabled, int64_t when)
 {
-    sqlite3_stmt *s = store_stmt(st, STMT_GROUP_SET_HA, "tbi", name, (int)ha_enabled, when);
+    return store_group_set_ha_ms(st, name, ha_enabled, when > 0 ? when * 1000 : 0);
+}
+
+enum store_rc store_group_set_ha_ms(struct store *st, const char *name, bool ha_enabled,
+                                    int64_t when_ms)
+{
+    sqlite3_stmt *s = store_stmt(st, STMT_GROUP_SET_HA, "tbi", name, (int)ha_enabled, when_ms);
     return store_exec_one(st, s, "setting HA");
 }
 

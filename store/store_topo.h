@@ -26,6 +26,7 @@ struct store_group {
     bool ha_enabled;
     int64_t ha_changed_at; /* unix seconds; 0 when never changed */
     int64_t nodes;         /* how many nodes are in it (0..2) */
+    int64_t ha_changed_ms; /* the same moment in milliseconds; 0 when not known */
 };
 
 struct store_recorded {
@@ -61,6 +62,9 @@ enum store_rc store_group_insert(struct store *st, const char *name, bool ha_ena
 enum store_rc store_group_get(struct store *st, const char *name, struct store_group *out);
 /* Sets the HA flag and ha_changed_at = `when` (0: now). */
 enum store_rc store_group_set_ha(struct store *st, const char *name, bool ha_enabled, int64_t when);
+/* The same with the moment in milliseconds (0: now), kept exactly in ha_changed_ms. */
+enum store_rc store_group_set_ha_ms(struct store *st, const char *name, bool ha_enabled,
+                                    int64_t when_ms);
 enum store_rc store_group_delete(struct store *st, const char *name);
 enum store_rc store_group_list(struct store *st, struct store_group **out, size_t *n);
 

@@ -15,6 +15,7 @@
 #include "store/store_domain.h"
 #include "store/store_settings.h"
 #include "store/store_topo.h"
+#include "store/store_user.h"
 #include "xmpp/stanza.h"
 #include "tests/lib/tmpstore.h"
 
@@ -650,8 +651,11 @@ static void test_delete_refused_system_managed(void **state)
     expect_status(r, "executing", sid);
     assert_lacks(r, "sys.example");
     xmpp_stanza_release(r);
-    r = req(fx, NULL, "domains/delete", sid, "next", FIELD("domains", "sys.example"));
-    expect_error(r, "bad-request", "bad-payload"); /* not one of the options */
+    /* Not offered, but typed (the field is open): the reason, not "not one of the choices". */
+    expect_done_note(req(fx, NULL, "domains/delete", sid, "next", FIELD("domains", "sys.example")),
+                     "error", "sys.example is system-managed: it is used by 0 users");
+    r = req(fx, NULL, "domains/delete", NULL, "execute", NULL);
+    expect_status(r, "executing", sid);
     xmpp_stanza_release(r);
     /* Chosen while admin-managed, flipped before the confirmation. */
     delete_open(fx, FIELD("domains", "a.example"), sid, NULL, "a.example");
@@ -660,6 +664,54 @@ static void test_delete_refused_system_managed(void **state)
     expect_done_note(req(fx, NULL, "domains/delete", sid, "complete", CONFIRM("1")), "error",
                      "a.example is system-managed");
     assert_int_equal(domain_count(fx), 2);
+}
+
+/* ---- the default domain is hosted ---- */
+
+static void set_default(struct fx *fx, const char *name)
+{
+    struct store_settings s = {0};
+
+    assert_int_equal(store_settings_get(fx->app.store, &s), STORE_OK);
+    free(s.default_domain);
+    s.default_domain = strdup(name);
+    assert_int_equal(store_settings_set(fx->app.store, &s), STORE_OK);
+    store_settings_clear(&s);
+}
+
+static void test_default_domain_hosted(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    add_ok(fx, "a.example");
+    set_default(fx, "dflt.example");
+    assert_int_equal(store_user_upsert(fx->app.store, "u1", "", NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_set_im_address(fx->app.store, "u1", "u1@Dflt.Example"), STORE_OK);
+    /* Listed with no row of its own, in name order, marked, counted by IM address. */
+    r = req(fx, NULL, "domains/list", NULL, "execute", "");
+    assert_has(r, "<value>a.example</value>");
+    assert_has(r, "<item><field var=\"domain\"><value>dflt.example</value></field><field "
+                  "var=\"managed_by\"><value>system</value></field><field var=\"where\"><value>"
+                  "local</value></field><field var=\"local_users\"><value>1</value></field>");
+    assert_has(r, "<value>yes</value></field></item>");
+    assert_has(r, "2 domains.");
+    xmpp_stanza_release(r);
+    /* Neither offered nor accepted for deletion or rename; not added twice. */
+    r = req(fx, NULL, "domains/delete", NULL, "execute", NULL);
+    expect_status(r, "executing", sid);
+    assert_lacks(r, "dflt.example");
+    xmpp_stanza_release(r);
+    expect_done_note(req(fx, NULL, "domains/delete", sid, "next", FIELD("domains", "dflt.example")),
+                     "error", "dflt.example is the cluster's default domain (1 users");
+    r = req(fx, NULL, "domains/update", NULL, "execute", NULL);
+    expect_status(r, "executing", sid);
+    xmpp_stanza_release(r);
+    expect_done_note(req(fx, "ko", "domains/update", sid, "next", FIELD("domain", "DFLT.example")),
+                     "error", "default-domain");
+    expect_done_note(add(fx, NULL, "dflt.example"), "error", "it is hosted already");
+    assert_int_equal(domain_count(fx), 1);
 }
 
 /* ---- domains/list ---- */
@@ -692,7 +744,8 @@ static void test_list(void **state)
                   "var=\"managed_by\"><value>admin</value></field><field var=\"where\"><value>"
                   "local</value></field><field var=\"local_users\"><value>0</value></field>"
                   "<field var=\"peer_users\"><value>0</value></field><field var=\"cert\">"
-                  "<value>yes</value></field></item>");
+                  "<value>yes</value></field><field var=\"default\"><value>no</value></field>"
+                  "</item>");
     assert_has(r, "<value>b.example</value></field><field var=\"managed_by\"><value>admin"
                   "</value></field><field var=\"where\"><value>local</value></field><field "
                   "var=\"local_users\"><value>0</value></field><field var=\"peer_users\"><value>"
@@ -859,6 +912,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_delete_refused_system_managed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_domain_hosted, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_many, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_hook_ok, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_hook_fails, setup, teardown),

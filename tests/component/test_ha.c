@@ -78,14 +78,15 @@ static void test_service_down(void **state)
 
     (void)state;
     setup_view(&f);
-    f.svcs[SERVICES_N + 4].state = "stopped";      /* b: xcp-router */
-    f.svcs[2].state = "deactivated";               /* a: presence-engine */
-    f.v.ns = 2 * SERVICES_N - 1;                    /* b: no row for xcp-router at all */
+    f.svcs[SERVICES_N + 2].state = "stopped";       /* b: xcp-router */
+    f.svcs[4].state = "deactivated";                /* a: presence-engine */
+    f.v.ns = 2 * SERVICES_N - 1;                    /* b: no row for presence-engine at all */
     f.sessions[0] = 3;                              /* and a is short */
     why = ha_enable_refusal(&f.v, NULL, 0, T0 + 60, NULL);
     assert_non_null(why);
     assert_non_null(strstr(why, "publisher a.example.test: presence-engine deactivated"));
-    assert_non_null(strstr(why, "subscriber b.example.test: xcp-router unknown"));
+    assert_non_null(strstr(why, "subscriber b.example.test: xcp-router stopped, presence-engine "
+                                "unknown"));
     assert_non_null(strstr(why, "node a.example.test: 3 sessions, 57 recorded"));
     free(why);
 }
@@ -99,6 +100,38 @@ static void test_no_record_no_check(void **state)
     f.v.nr = 0;
     f.sessions[0] = 0;
     assert_null(ha_enable_refusal(&f.v, NULL, 0, T0 + 60, NULL));
+}
+
+/* The guide's two comparisons: more sessions than recorded is fine; fewer than the users
+ * assigned to the node is a warning, never a refusal. */
+static void test_report_assigned(void **state)
+{
+    struct fixture f;
+    int64_t assigned[2] = {57, 60};
+    char *warn;
+
+    (void)state;
+    setup_view(&f);
+    f.v.assigned = assigned;
+    f.sessions[0] = 58; /* above the recorded 57 */
+    assert_null(ha_enable_refusal(&f.v, NULL, 0, T0 + 60, NULL));
+    warn = ha_enable_report(&f.v, NULL, 0, T0 + 60, NULL, NULL);
+    assert_non_null(warn);
+    assert_non_null(strstr(warn, "node b.example.test has 57 sessions, fewer than the 60 users "
+                                 "assigned to it"));
+    assert_null(strstr(warn, "a.example.test"));
+    free(warn);
+    warn = ha_enable_report(&f.v, NULL, 0, T0 + 60, "ko", NULL);
+    assert_non_null(strstr(warn, "할당된 사용자 60명보다 적습니다"));
+    free(warn);
+    /* Below the recorded count the refusal names all three numbers. */
+    f.sessions[1] = 40;
+    warn = ha_enable_refusal(&f.v, NULL, 0, T0 + 60, NULL);
+    assert_non_null(strstr(warn, "node b.example.test: 40 sessions, 57 recorded, 60 users "
+                                 "assigned"));
+    free(warn);
+    assigned[1] = 40;
+    assert_null(ha_enable_report(&f.v, NULL, 0, T0 + 60, NULL, NULL));
 }
 
 static void test_korean(void **state)
@@ -120,7 +153,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_pass),   cmocka_unit_test(test_sessions_short),
         cmocka_unit_test(test_service_down), cmocka_unit_test(test_no_record_no_check),
-        cmocka_unit_test(test_korean),
+        cmocka_unit_test(test_korean),     cmocka_unit_test(test_report_assigned),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

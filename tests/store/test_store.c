@@ -822,6 +822,12 @@ static void test_topology(void **state)
     assert_int_equal(store_group_get(f->st, "grp1", &g), STORE_OK);
     assert_false(g.ha_enabled);
     assert_int_equal(g.ha_changed_at, 1234);
+    assert_int_equal(g.ha_changed_ms, 1234000);
+    store_group_clear(&g);
+    assert_int_equal(store_group_set_ha_ms(f->st, "grp1", false, 1234567), STORE_OK);
+    assert_int_equal(store_group_get(f->st, "grp1", &g), STORE_OK);
+    assert_int_equal(g.ha_changed_at, 1234);
+    assert_int_equal(g.ha_changed_ms, 1234567);
     store_group_clear(&g);
     assert_int_equal(store_group_delete(f->st, "grp1"), STORE_CONFLICT);
 
@@ -885,11 +891,11 @@ static bool plan_uses(const char *path, const char *sql, const char *index)
     return found;
 }
 
-/* Undoes schema version 4 (peers), so a test can pretend the file is older. */
-/* Undoes every migration after version 4 too (the directory sync's), so a database can be taken
- * back to what an older build wrote. */
+/* Undoes every schema version after 3 (peers, the directory sync's tables, the groups'
+ * ha_changed_ms), so a test can pretend the file is older. */
 static const char undo_v4[] =
-    "DROP TABLE directory_entries; DROP TABLE directory_runs; DROP INDEX users_from_directory;"
+    "ALTER TABLE redundancy_groups DROP COLUMN ha_changed_ms;"
+    " DROP TABLE directory_entries; DROP TABLE directory_runs; DROP INDEX users_from_directory;"
     " ALTER TABLE users DROP COLUMN source;"
     " DROP TABLE peer_domains; DROP TABLE peers; DROP TABLE peer_state;"
     " DROP TRIGGER peer_version_domain_insert; DROP TRIGGER peer_version_domain_delete;"
