@@ -61,6 +61,9 @@ struct opts {
     int json;
     const char *action; /* -a/--action, or action=... where no form has an `action` field */
     int action_used;
+    FILE *output;       /* -o FILE: the result's first text-multi field goes there */
+    const char *output_path;
+    size_t output_lines;
 };
 
 static xmpp_ctx_t *ctx;
@@ -82,8 +85,8 @@ static void die(const char *fmt, ...)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: imdomainctl [-s socket] [-l lang] [--json] list\n"
-                 "       imdomainctl [-s socket] [-l lang] [--json] [-a action] run NODE "
-                 "[var=value | var=@FILE | var=@- ...] [action=next|prev|complete|cancel]\n");
+                 "       imdomainctl [-s socket] [-l lang] [--json] [-a action] [-o FILE] run "
+                 "NODE [var=value | var=@FILE | var=@- ...] [action=next|prev|complete|cancel]\n");
 }
 
 static void connect_socket(const char *path)
@@ -485,6 +488,52 @@ static int is_page(xmpp_stanza_t *cmd)
     return type && strcmp(type, "result") == 0;
 }
 
+/* A text-multi field paged by its command (users/export) grows by each page's values. */
+static void pages_add_multi(xmpp_stanza_t *kept, xmpp_stanza_t *page)
+{
+    for (xmpp_stanza_t *f = xmpp_stanza_get_children(page); f; f = xmpp_stanza_get_next(f)) {
+        const char *type = xmpp_stanza_is_tag(f) ? xmpp_stanza_get_type(f) : NULL;
+        const char *var = type && strcmp(type, "text-multi") == 0
+                              ? xmpp_stanza_get_attribute(f, "var")
+                              : NULL;
+        if (var == NULL)
+            continue;
+        for (xmpp_stanza_t *k = xmpp_stanza_get_children(kept); k; k = xmpp_stanza_get_next(k)) {
+            const char *kv = xmpp_stanza_is_tag(k) ? xmpp_stanza_get_attribute(k, "var") : NULL;
+            if (kv == NULL || strcmp(kv, var) != 0)
+                continue;
+            for (xmpp_stanza_t *v = xmpp_stanza_get_children(f); v; v = xmpp_stanza_get_next(v))
+                if (xmpp_stanza_is_tag(v) && strcmp(xmpp_stanza_get_name(v), "value") == 0)
+                    xmpp_stanza_add_child_ex(k, xmpp_stanza_copy(v), 0);
+            break;
+        }
+    }
+}
+
+/* -o FILE: the values of the first text-multi field of `cmd`'s first form, one a line. */
+static void write_output(struct opts *o, xmpp_stanza_t *cmd)
+{
+    xmpp_stanza_t *x = child(cmd, "x", NS_DATA);
+
+    for (xmpp_stanza_t *f = x ? xmpp_stanza_get_children(x) : NULL; f;
+         f = xmpp_stanza_get_next(f)) {
+        const char *type = xmpp_stanza_is_tag(f) ? xmpp_stanza_get_type(f) : NULL;
+        if (type == NULL || strcmp(type, "text-multi") != 0)
+            continue;
+        for (xmpp_stanza_t *v = xmpp_stanza_get_children(f); v; v = xmpp_stanza_get_next(v)) {
+            if (!xmpp_stanza_is_tag(v) || strcmp(xmpp_stanza_get_name(v), "value") != 0)
+                continue;
+            char *t = xmpp_stanza_get_text(v);
+            if (fprintf(o->output, "%s\n", t ? t : "") < 0)
+                die("cannot write %s: %s", o->output_path, strerror(errno));
+            o->output_lines++;
+            if (t)
+                xmpp_free(ctx, t);
+        }
+        return;
+    }
+}
+
 static void pages_add(struct pages *p, xmpp_stanza_t *cmd)
 {
     int i = 0;
@@ -499,6 +548,7 @@ static void pages_add(struct pages *p, xmpp_stanza_t *cmd)
             for (xmpp_stanza_t *it = xmpp_stanza_get_children(x); it; it = xmpp_stanza_get_next(it))
                 if (xmpp_stanza_is_tag(it) && strcmp(xmpp_stanza_get_name(it), "item") == 0)
                     xmpp_stanza_add_child_ex(p->forms[i], xmpp_stanza_copy(it), 0);
+            pages_add_multi(p->forms[i], x);
         }
         i++;
     }
@@ -552,6 +602,8 @@ static int print_outcome(xmpp_stanza_t *cmd, const struct opts *o, const struct 
         if (!xmpp_stanza_is_tag(c) || strcmp(xmpp_stanza_get_name(c), "x") != 0)
             continue;
         xmpp_stanza_t *x = n < pages->n ? pages->forms[n] : c;
+        if (o->output != NULL && !o->json) /* the lines went to the file */
+            continue;
         if (o->json) {
             printf("%s", n ? "," : "");
             print_form_json(x);
@@ -747,6 +799,8 @@ static int finished(xmpp_stanza_t *cmd, const char *status, const struct opts *o
     int rc;
 
     /* After pages, the completion repeats the last page, whose rows are carried already. */
+    if (o->output && !sk && pages->n == 0)
+        write_output((struct opts *)o, cmd);
     if (sk)
         rc = sk->done(sk, cmd, pages);
     else
@@ -820,7 +874,10 @@ static int run_command(struct opts *o, const char *node, struct arg *args, size_
         offered(cmd, &of);
         if (is_page(cmd)) { /* the run completed; the pages only browse its table */
             xmpp_stanza_t *iq = command_iq(o, node, sid, "next");
-            pages_add(&pages, cmd);
+            if (o->output)
+                write_output(o, cmd);
+            else
+                pages_add(&pages, cmd);
             xmpp_stanza_release(reply);
             reply = roundtrip(iq);
             continue;
@@ -1271,16 +1328,17 @@ int main(int argc, char **argv)
         {"socket", required_argument, NULL, 's'},
         {"lang", required_argument, NULL, 'l'},
         {"action", required_argument, NULL, 'a'},
+        {"output", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
-    struct opts o = {getenv("IMDOMAINCTL_SOCKET"), NULL, 0, NULL, 0};
+    struct opts o = {.socket = getenv("IMDOMAINCTL_SOCKET")};
     struct arg *args = NULL;
     size_t nargs = 0;
     int ch, rc;
 
     if (o.socket == NULL)
         o.socket = RUNSTATEDIR "/imdomaind/control.sock";
-    while ((ch = getopt_long(argc, argv, "+s:l:a:jh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+s:l:a:o:jh", longopts, NULL)) != -1) {
         switch (ch) {
         case 's':
             o.socket = optarg;
@@ -1290,6 +1348,9 @@ int main(int argc, char **argv)
             break;
         case 'a':
             o.action = optarg;
+            break;
+        case 'o':
+            o.output_path = optarg;
             break;
         case 'j':
             o.json = 1;
@@ -1316,6 +1377,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[0], "run") == 0)
         args = parse_args(argc - 2, argv + 2, &nargs);
+    if (o.output_path) {
+        o.output = strcmp(o.output_path, "-") == 0 ? stdout : fopen(o.output_path, "w");
+        if (o.output == NULL)
+            die("cannot write %s: %s", o.output_path, strerror(errno));
+    }
     /* A closed connection shows as a failed write, not as death by SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
     xmpp_initialize();
@@ -1328,6 +1394,10 @@ int main(int argc, char **argv)
     else
         rc = run_command(&o, argv[1], args, nargs, NULL);
     free_args(args, nargs);
+    if (o.output && o.output != stdout && fclose(o.output) != 0) {
+        fprintf(stderr, "imdomainctl: cannot write %s: %s\n", o.output_path, strerror(errno));
+        rc = EXIT_FAILED;
+    }
     close(sock);
     xmpp_ctx_free(ctx);
     xmpp_shutdown();

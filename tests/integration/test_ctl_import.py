@@ -132,6 +132,47 @@ def test_many_arguments():
 
 
 # ---------------------------------------------------------------------------------------------
+# users/export
+
+
+def test_export_then_import_unchanged():
+    "users/export to a file (-o), paged, then users/import of that file: every line unchanged"
+    d = _daemon()
+    db = _db(d)
+    db.execute("INSERT INTO nodes (name, role) VALUES ('cup-a', 'publisher')")
+    db.execute("INSERT INTO nodes (name, role) VALUES ('cup-b', 'subscriber')")
+    db.commit()
+    db.close()
+    n = 12000
+    lines = []
+    for i in range(n):
+        uri = "" if i % 7 == 0 else "e%05d@Dept%d.example" % (i, i % 5)
+        node = ["", ",cup-a", ",cup-b"][i % 3]
+        lines.append("e%05d,%s%s" % (i, uri, node))
+    rc, out, err = ctl(d, "run", "users/import", "users=@" + _csv(lines))
+    check(rc == 0, "exit %d %r" % (rc, err[-1000:]))
+    path = _csv([])
+    rc, out, err = ctl(d, "-o", path, "run", "users/export")
+    check(rc == 0, "export: exit %d %r %r" % (rc, out[-500:], err[-500:]))
+    with open(path) as f:
+        exported = f.read().splitlines()
+    check(exported[0].startswith("# userid,directory_uri,node"), "header %r" % exported[:1])
+    check(len(exported) == n + 1, "%d lines exported for %d users" % (len(exported), n))
+    check(sorted(exported[1:]) == sorted(lines),
+          "the export differs from what was imported")
+    rc, doc, err = ctl_json(d, "run", "users/import", "users=@" + path)
+    check(rc == 0, "re-import: exit %d %r" % (rc, err[-1000:]))
+    rows = doc["forms"][0]["rows"]
+    check(len(rows) == n and all(r["result"] == "unchanged" for r in rows),
+          "%d verdicts: %r" % (len(rows), sorted(set(r["result"] for r in rows))))
+    check(doc["summary"]["unchanged"] == n, repr(doc["summary"]))
+    # --json without -o: the pages' lines joined in one field
+    rc, doc, err = ctl_json(d, "run", "users/export")
+    check(rc == 0, "exit %d %r" % (rc, err))
+    check(doc["forms"][0]["fields"]["users"] == exported, "--json lines differ")
+
+
+# ---------------------------------------------------------------------------------------------
 # No hidden side effects
 
 
@@ -239,6 +280,7 @@ h.tap.run([
     test_import_100k_file_then_stdin,
     test_import_rejected_lines_numbered,
     test_many_arguments,
+    test_export_then_import_unchanged,
     test_failed_job_not_touched_unless_asked,
     test_refusal_cancels_session,
 ])
