@@ -70,15 +70,22 @@ static xmpp_ctx_t *ctx;
 static int sock = -1;
 static unsigned next_id = 1;
 
+/* What was done when the connection breaks in the middle of a users/import (one call is one
+ * transaction: the calls answered are in the store, the one under way is not). */
+static char die_hint[160];
+
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
     va_list ap;
+    fflush(stdout);
     fprintf(stderr, "imdomainctl: ");
     va_start(ap, fmt);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+    if (die_hint[0] != '\0')
+        fprintf(stderr, "imdomainctl: %s\n", die_hint);
     exit(1);
 }
 
@@ -1288,6 +1295,10 @@ static int run_import(struct opts *o, struct arg *args, size_t nargs)
                 call[n++] = (struct arg){.var = args[i].var, .values = args[i].values,
                                          .n = args[i].n};
         j.offset = sent;
+        snprintf(die_hint, sizeof(die_hint),
+                 "the first %zu of %zu lines were imported, the rest not: run the same import "
+                 "again (the imported lines come back unchanged)",
+                 sent, total);
         rc = run_command(o, "users/import", call, n, &j.sink);
         if (rc != EXIT_OK)
             break;
@@ -1298,6 +1309,7 @@ static int run_import(struct opts *o, struct arg *args, size_t nargs)
     }
     for (size_t i = 0; i < nargs; i++)
         args[i].used = 1; /* passed on to every call */
+    die_hint[0] = '\0';
     if (progress)
         fprintf(stderr, "\r\033[K");
     if (rc == EXIT_OK && j.counts[V_REJECTED] > 0)
