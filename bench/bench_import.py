@@ -22,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "integration"))
+os.environ.setdefault("IMD_TEST_TIMEOUT", "1800")  # a million users take longer than a test
 import harness as h  # noqa: E402
 
 PROBE_S = 0.005

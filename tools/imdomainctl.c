@@ -814,7 +814,7 @@ static int finished(xmpp_stanza_t *cmd, const char *status, const struct opts *o
         rc = print_outcome(cmd, o, pages, NULL) || strcmp(status, "completed") != 0 ? EXIT_FAILED
                                                                                : EXIT_OK;
     pages_clear(pages);
-    for (size_t i = 0; i < nargs; i++)
+    for (size_t i = 0; i < nargs && sk == NULL; i++) /* users/import: once, by the caller */
         if (!args[i].used)
             fprintf(stderr, "imdomainctl: warning: argument %s was not used\n", args[i].var);
     return rc;
@@ -1252,6 +1252,14 @@ static void join_summary(struct joiner *j, size_t total, size_t sent, int rc)
            c[V_UPDATED], c[V_UNCHANGED], c[V_REMOVED], c[V_REJECTED]);
 }
 
+static int call_used(const struct arg *call, const char *var)
+{
+    for (size_t i = 0; call[i].var != NULL; i++)
+        if (call[i].used && strcmp(call[i].var, var) == 0)
+            return 1;
+    return 0;
+}
+
 /* users/import: every `users` value, in calls of at most IMPORT_CHUNK_* each; the verdicts are
  * joined, numbered from the first line of the input, and counted. */
 static int run_import(struct opts *o, struct arg *args, size_t nargs)
@@ -1294,6 +1302,7 @@ static int run_import(struct opts *o, struct arg *args, size_t nargs)
                 (end == total || strcmp(args[i].var, "audit") != 0))
                 call[n++] = (struct arg){.var = args[i].var, .values = args[i].values,
                                          .n = args[i].n};
+        call[n] = (struct arg){0};
         j.offset = sent;
         snprintf(die_hint, sizeof(die_hint),
                  "the first %zu of %zu lines were imported, the rest not: run the same import "
@@ -1307,6 +1316,9 @@ static int run_import(struct opts *o, struct arg *args, size_t nargs)
             fprintf(stderr, "\rusers/import: %zu of %zu lines (%zu%%) ", sent, total,
                     total ? sent * 100 / total : 100);
     }
+    for (size_t i = 0; i < nargs && sent > 0; i++)
+        if (!args[i].used && !call_used(call, args[i].var))
+            fprintf(stderr, "imdomainctl: warning: argument %s was not used\n", args[i].var);
     for (size_t i = 0; i < nargs; i++)
         args[i].used = 1; /* passed on to every call */
     die_hint[0] = '\0';
