@@ -797,6 +797,8 @@ static xmpp_stanza_t *command_iq(const struct opts *o, const char *node, const c
 /* What to do with a finished run: print it (NULL sink), or hand it to users/import's joiner. */
 struct sink {
     int (*done)(struct sink *sk, xmpp_stanza_t *cmd, const struct pages *pages);
+    /* Optional: each page of a paged result as it comes, instead of keeping them all. */
+    void (*page)(struct sink *sk, xmpp_stanza_t *cmd);
 };
 
 /* Prints the outcome of a finished run; returns the exit status. */
@@ -883,6 +885,8 @@ static int run_command(struct opts *o, const char *node, struct arg *args, size_
             xmpp_stanza_t *iq = command_iq(o, node, sid, "next");
             if (o->output)
                 write_output(o, cmd);
+            else if (sk && sk->page)
+                sk->page(sk, cmd);
             else
                 pages_add(&pages, cmd);
             xmpp_stanza_release(reply);
@@ -1059,6 +1063,7 @@ struct joiner {
     char **notes;           /* distinct warnings and errors of every call, "type\ttext" */
     size_t n_notes;
     int failed; /* a call ended without completing */
+    int paged;  /* this call's verdicts came in pages (the completion repeats the last) */
 };
 
 static char *field_value(xmpp_stanza_t *row, const char *var)
@@ -1140,14 +1145,13 @@ static void join_note(struct joiner *j, const char *type, const char *text)
     j->notes[j->n_notes++] = entry;
 }
 
-static int join_done(struct sink *sk, xmpp_stanza_t *cmd, const struct pages *pages)
-{
-    struct joiner *j = (struct joiner *)sk;
-    const char *status = xmpp_stanza_get_attribute(cmd, "status");
-    xmpp_stanza_t *table = NULL;
-    int n = 0, first_info = 1;
 
-    /* The verdicts: the form whose table has a `result` column (all pages of it). */
+/* The verdicts of `cmd`: the form whose table has a `result` column (or its kept pages). */
+static void join_rows(struct joiner *j, xmpp_stanza_t *cmd, const struct pages *pages)
+{
+    xmpp_stanza_t *table = NULL;
+    int n = 0;
+
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(cmd); c && !table;
          c = xmpp_stanza_get_next(c), n++) {
         if (!xmpp_stanza_is_tag(c) || strcmp(xmpp_stanza_get_name(c), "x") != 0) {
@@ -1162,6 +1166,8 @@ static int join_done(struct sink *sk, xmpp_stanza_t *cmd, const struct pages *pa
                 strcmp(xmpp_stanza_get_attribute(f, "var"), "result") == 0)
                 table = x;
     }
+    if (table == NULL && j->paged) /* a later page may carry its rows without the head */
+        table = child(cmd, "x", NS_DATA);
     join_header(j, table);
     for (xmpp_stanza_t *it = table ? xmpp_stanza_get_children(table) : NULL; it;
          it = xmpp_stanza_get_next(it)) {
@@ -1176,6 +1182,27 @@ static int join_done(struct sink *sk, xmpp_stanza_t *cmd, const struct pages *pa
         xmpp_free(ctx, result);
         xmpp_free(ctx, reason);
     }
+}
+
+/* A page of one call's verdicts: its rows now, nothing kept. */
+static void join_page(struct sink *sk, xmpp_stanza_t *cmd)
+{
+    struct joiner *j = (struct joiner *)sk;
+    struct pages none = {0};
+
+    j->paged = 1;
+    join_rows(j, cmd, &none);
+}
+
+static int join_done(struct sink *sk, xmpp_stanza_t *cmd, const struct pages *pages)
+{
+    struct joiner *j = (struct joiner *)sk;
+    const char *status = xmpp_stanza_get_attribute(cmd, "status");
+    int first_info = 1;
+
+    if (!j->paged)
+        join_rows(j, cmd, pages);
+    j->paged = 0;
     /* Notes but each call's own counts (the first info note): the summary replaces those. */
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(cmd); c; c = xmpp_stanza_get_next(c)) {
         if (!xmpp_stanza_is_tag(c) || strcmp(xmpp_stanza_get_name(c), "note") != 0)
@@ -1264,7 +1291,7 @@ static int call_used(const struct arg *call, const char *var)
  * joined, numbered from the first line of the input, and counted. */
 static int run_import(struct opts *o, struct arg *args, size_t nargs)
 {
-    struct joiner j = {.sink = {join_done}, .o = o};
+    struct joiner j = {.sink = {join_done, join_page}, .o = o};
     char **lines = NULL;
     size_t total = 0, sent = 0;
     int rc = EXIT_OK, progress = isatty(STDERR_FILENO);
