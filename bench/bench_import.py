@@ -4,9 +4,13 @@
 # (tests/integration/harness.py), timed from start to exit. Meanwhile a second control
 # connection asks disco#items every 5 ms: its longest wait for an answer is the longest the
 # daemon's loop was unavailable. The daemon's peak RSS is VmHWM at the end. Prints Markdown
-# table rows. Usage (from the build directory): bench_import.py [-n USERS] [-r ROUNDS].
+# table rows. Then (bench_xmpp) 100,000 users over XMPP from slixmpp through a private Prosody in
+# calls of 2000 lines, the audit with the last, while a second client pings the component every
+# 5 ms. Usage (from the build directory): bench_import.py [-n USERS] [-x XMPP_USERS]
+# [-r ROUNDS] [-s ctl|xmpp].
 import getopt
 import os
+import re
 import resource
 import socket
 import struct
@@ -18,6 +22,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
                                 "integration"))
+os.environ.setdefault("IMD_TEST_TIMEOUT", "1800")  # a million users take longer than a test
 import harness as h  # noqa: E402
 
 PROBE_S = 0.005
@@ -80,6 +85,54 @@ def one_round(users, csv):
 
 
 USERS = 1000000
+XMPP_USERS = 100000
+XMPP_PAGE = 2000  # lines a users/import call over XMPP (about 90 KiB: under 256 KiB stanzas)
+
+
+def bench_xmpp():
+    "users/import over XMPP in pages"
+    p = h.Prosody()
+    d = h.Daemon(p)
+    admin = h.Client(p, "admin")
+    pinger = h.Client(p, "pinger")
+    lines = ["xuser%07d,xuser%07d@dept%02d.example.com" % (i, i, i % 50)
+             for i in range(XMPP_USERS)]
+    done = threading.Event()
+    rtts = []
+
+    def pings():
+        while not done.is_set():
+            t0 = time.monotonic()
+            pinger.ping(d.jid)
+            rtts.append((time.monotonic() - t0) * 1e3)
+            time.sleep(PROBE_S)
+
+    t = threading.Thread(target=pings)
+    t.start()
+    t0 = time.monotonic()
+    added = 0
+    for start in range(0, XMPP_USERS, XMPP_PAGE):
+        part = lines[start:start + XMPP_PAGE]
+        last = start + XMPP_PAGE >= XMPP_USERS
+        r = admin.execute(d.jid, "users/import")
+        r = admin.complete(d.jid, "users/import", r.sessionid,
+                           form=h.make_form({"users": part, "audit": last},
+                                            "urn:imdomaind:users/import"), timeout=120)
+        note = " ".join(n for _, n in r.notes)
+        m = re.search(r"(\d+) added", note)
+        added += int(m.group(1)) if m else 0
+        if r.status == "executing":  # the verdict table is paged: close it
+            admin.complete(d.jid, "users/import", r.sessionid)
+    elapsed = time.monotonic() - t0
+    done.set()
+    t.join()
+    rss = vm_hwm_kib(d.proc.pid)
+    if added != XMPP_USERS:
+        raise h.TestFailure("%d users added of %d" % (added, XMPP_USERS))
+    print("| users/import of %d users over XMPP (slixmpp, calls of %d lines, audit with the last)"
+          " | %.2f s; longest ping wait %.0f ms; daemon peak RSS %.0f MiB | |"
+          % (XMPP_USERS, XMPP_PAGE, elapsed, max(rtts) if rtts else 0.0, rss / 1024.0))
+    sys.stdout.flush()
 
 
 def bench():
@@ -97,14 +150,20 @@ def bench():
 
 def main():
     global USERS
-    rounds = 1
-    opts, _ = getopt.getopt(sys.argv[1:], "n:r:")
+    global XMPP_USERS
+    rounds, only = 1, ""
+    opts, _ = getopt.getopt(sys.argv[1:], "n:x:r:s:")
     for o, v in opts:
         if o == "-n":
             USERS = int(v)
+        elif o == "-x":
+            XMPP_USERS = int(v)
         elif o == "-r":
             rounds = int(v)
-    h.tap.run([bench] * rounds)
+        elif o == "-s":
+            only = v  # "ctl" or "xmpp"
+    h.tap.run(([bench] if "xmpp" not in only else []) * rounds +
+              ([bench_xmpp] if "ctl" not in only else []) * rounds)
 
 
 if __name__ == "__main__":

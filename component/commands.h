@@ -13,6 +13,7 @@ int cmd_default_register(struct app *app);  /* default-domain, jobs/status */
 int cmd_settings_register(struct app *app); /* settings, audit-log */
 int cmd_sync_register(struct app *app);     /* sync/audit */
 int cmd_users_register(struct app *app);    /* users/import, users/list */
+int cmd_users_export_register(struct app *app); /* users/export */
 int cmd_certs_register(struct app *app);    /* certs/show, regenerate, csr, import */
 int cmd_federation_register(struct app *app); /* federation/check */
 int cmd_topology_register(struct app *app); /* topology, topology/edit */

@@ -61,6 +61,9 @@ struct opts {
     int json;
     const char *action; /* -a/--action, or action=... where no form has an `action` field */
     int action_used;
+    FILE *output;       /* -o FILE: the result's first text-multi field goes there */
+    const char *output_path;
+    size_t output_lines;
 };
 
 static xmpp_ctx_t *ctx;
@@ -72,25 +75,32 @@ static int die_as_unknown;
 
 #define STATUS_EXIT_UNKNOWN 3
 
+/* What was done when the connection breaks in the middle of a users/import (one call is one
+ * transaction: the calls answered are in the store, the one under way is not). */
+static char die_hint[160];
+
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 static void die(const char *fmt, ...)
 {
     va_list ap;
     FILE *out = die_as_unknown ? stdout : stderr;
 
+    fflush(stdout);
     fprintf(out, die_as_unknown ? "IMDOMAIND UNKNOWN - " : "imdomainctl: ");
     va_start(ap, fmt);
     vfprintf(out, fmt, ap);
     va_end(ap);
     fputc('\n', out);
+    if (die_hint[0] != '\0')
+        fprintf(stderr, "imdomainctl: %s\n", die_hint);
     exit(die_as_unknown ? STATUS_EXIT_UNKNOWN : 1);
 }
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: imdomainctl [-s socket] [-l lang] [--json] list\n"
-                 "       imdomainctl [-s socket] [-l lang] [--json] [-a action] run NODE "
-                 "[var=value | var=@FILE | var=@- ...] [action=next|prev|complete|cancel]\n"
+                 "       imdomainctl [-s socket] [-l lang] [--json] [-a action] [-o FILE] run "
+                 "NODE [var=value | var=@FILE | var=@- ...] [action=next|prev|complete|cancel]\n"
                  "       imdomainctl [-s socket] [-l lang] [--json] status\n");
 }
 
@@ -493,6 +503,52 @@ static int is_page(xmpp_stanza_t *cmd)
     return type && strcmp(type, "result") == 0;
 }
 
+/* A text-multi field paged by its command (users/export) grows by each page's values. */
+static void pages_add_multi(xmpp_stanza_t *kept, xmpp_stanza_t *page)
+{
+    for (xmpp_stanza_t *f = xmpp_stanza_get_children(page); f; f = xmpp_stanza_get_next(f)) {
+        const char *type = xmpp_stanza_is_tag(f) ? xmpp_stanza_get_type(f) : NULL;
+        const char *var = type && strcmp(type, "text-multi") == 0
+                              ? xmpp_stanza_get_attribute(f, "var")
+                              : NULL;
+        if (var == NULL)
+            continue;
+        for (xmpp_stanza_t *k = xmpp_stanza_get_children(kept); k; k = xmpp_stanza_get_next(k)) {
+            const char *kv = xmpp_stanza_is_tag(k) ? xmpp_stanza_get_attribute(k, "var") : NULL;
+            if (kv == NULL || strcmp(kv, var) != 0)
+                continue;
+            for (xmpp_stanza_t *v = xmpp_stanza_get_children(f); v; v = xmpp_stanza_get_next(v))
+                if (xmpp_stanza_is_tag(v) && strcmp(xmpp_stanza_get_name(v), "value") == 0)
+                    xmpp_stanza_add_child_ex(k, xmpp_stanza_copy(v), 0);
+            break;
+        }
+    }
+}
+
+/* -o FILE: the values of the first text-multi field of `cmd`'s first form, one a line. */
+static void write_output(struct opts *o, xmpp_stanza_t *cmd)
+{
+    xmpp_stanza_t *x = child(cmd, "x", NS_DATA);
+
+    for (xmpp_stanza_t *f = x ? xmpp_stanza_get_children(x) : NULL; f;
+         f = xmpp_stanza_get_next(f)) {
+        const char *type = xmpp_stanza_is_tag(f) ? xmpp_stanza_get_type(f) : NULL;
+        if (type == NULL || strcmp(type, "text-multi") != 0)
+            continue;
+        for (xmpp_stanza_t *v = xmpp_stanza_get_children(f); v; v = xmpp_stanza_get_next(v)) {
+            if (!xmpp_stanza_is_tag(v) || strcmp(xmpp_stanza_get_name(v), "value") != 0)
+                continue;
+            char *t = xmpp_stanza_get_text(v);
+            if (fprintf(o->output, "%s\n", t ? t : "") < 0)
+                die("cannot write %s: %s", o->output_path, strerror(errno));
+            o->output_lines++;
+            if (t)
+                xmpp_free(ctx, t);
+        }
+        return;
+    }
+}
+
 static void pages_add(struct pages *p, xmpp_stanza_t *cmd)
 {
     int i = 0;
@@ -507,6 +563,7 @@ static void pages_add(struct pages *p, xmpp_stanza_t *cmd)
             for (xmpp_stanza_t *it = xmpp_stanza_get_children(x); it; it = xmpp_stanza_get_next(it))
                 if (xmpp_stanza_is_tag(it) && strcmp(xmpp_stanza_get_name(it), "item") == 0)
                     xmpp_stanza_add_child_ex(p->forms[i], xmpp_stanza_copy(it), 0);
+            pages_add_multi(p->forms[i], x);
         }
         i++;
     }
@@ -560,6 +617,8 @@ static int print_outcome(xmpp_stanza_t *cmd, const struct opts *o, const struct 
         if (!xmpp_stanza_is_tag(c) || strcmp(xmpp_stanza_get_name(c), "x") != 0)
             continue;
         xmpp_stanza_t *x = n < pages->n ? pages->forms[n] : c;
+        if (o->output != NULL && !o->json) /* the lines went to the file */
+            continue;
         if (o->json) {
             printf("%s", n ? "," : "");
             print_form_json(x);
@@ -746,6 +805,8 @@ static xmpp_stanza_t *command_iq(const struct opts *o, const char *node, const c
 /* What to do with a finished run: print it (NULL sink), or hand it to users/import's joiner. */
 struct sink {
     int (*done)(struct sink *sk, xmpp_stanza_t *cmd, const struct pages *pages);
+    /* Optional: each page of a paged result as it comes, instead of keeping them all. */
+    void (*page)(struct sink *sk, xmpp_stanza_t *cmd);
 };
 
 /* Prints the outcome of a finished run; returns the exit status. */
@@ -755,13 +816,15 @@ static int finished(xmpp_stanza_t *cmd, const char *status, const struct opts *o
     int rc;
 
     /* After pages, the completion repeats the last page, whose rows are carried already. */
+    if (o->output && !sk && pages->n == 0)
+        write_output((struct opts *)o, cmd);
     if (sk)
         rc = sk->done(sk, cmd, pages);
     else
         rc = print_outcome(cmd, o, pages, NULL) || strcmp(status, "completed") != 0 ? EXIT_FAILED
                                                                                : EXIT_OK;
     pages_clear(pages);
-    for (size_t i = 0; i < nargs; i++)
+    for (size_t i = 0; i < nargs && sk == NULL; i++) /* users/import: once, by the caller */
         if (!args[i].used)
             fprintf(stderr, "imdomainctl: warning: argument %s was not used\n", args[i].var);
     return rc;
@@ -828,7 +891,12 @@ static int run_command(struct opts *o, const char *node, struct arg *args, size_
         offered(cmd, &of);
         if (is_page(cmd)) { /* the run completed; the pages only browse its table */
             xmpp_stanza_t *iq = command_iq(o, node, sid, "next");
-            pages_add(&pages, cmd);
+            if (o->output)
+                write_output(o, cmd);
+            else if (sk && sk->page)
+                sk->page(sk, cmd);
+            else
+                pages_add(&pages, cmd);
             xmpp_stanza_release(reply);
             reply = roundtrip(iq);
             continue;
@@ -1058,6 +1126,7 @@ struct joiner {
     char **notes;           /* distinct warnings and errors of every call, "type\ttext" */
     size_t n_notes;
     int failed; /* a call ended without completing */
+    int paged;  /* this call's verdicts came in pages (the completion repeats the last) */
 };
 
 static char *field_value(xmpp_stanza_t *row, const char *var)
@@ -1139,14 +1208,13 @@ static void join_note(struct joiner *j, const char *type, const char *text)
     j->notes[j->n_notes++] = entry;
 }
 
-static int join_done(struct sink *sk, xmpp_stanza_t *cmd, const struct pages *pages)
-{
-    struct joiner *j = (struct joiner *)sk;
-    const char *status = xmpp_stanza_get_attribute(cmd, "status");
-    xmpp_stanza_t *table = NULL;
-    int n = 0, first_info = 1;
 
-    /* The verdicts: the form whose table has a `result` column (all pages of it). */
+/* The verdicts of `cmd`: the form whose table has a `result` column (or its kept pages). */
+static void join_rows(struct joiner *j, xmpp_stanza_t *cmd, const struct pages *pages)
+{
+    xmpp_stanza_t *table = NULL;
+    int n = 0;
+
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(cmd); c && !table;
          c = xmpp_stanza_get_next(c), n++) {
         if (!xmpp_stanza_is_tag(c) || strcmp(xmpp_stanza_get_name(c), "x") != 0) {
@@ -1161,6 +1229,8 @@ static int join_done(struct sink *sk, xmpp_stanza_t *cmd, const struct pages *pa
                 strcmp(xmpp_stanza_get_attribute(f, "var"), "result") == 0)
                 table = x;
     }
+    if (table == NULL && j->paged) /* a later page may carry its rows without the head */
+        table = child(cmd, "x", NS_DATA);
     join_header(j, table);
     for (xmpp_stanza_t *it = table ? xmpp_stanza_get_children(table) : NULL; it;
          it = xmpp_stanza_get_next(it)) {
@@ -1175,6 +1245,27 @@ static int join_done(struct sink *sk, xmpp_stanza_t *cmd, const struct pages *pa
         xmpp_free(ctx, result);
         xmpp_free(ctx, reason);
     }
+}
+
+/* A page of one call's verdicts: its rows now, nothing kept. */
+static void join_page(struct sink *sk, xmpp_stanza_t *cmd)
+{
+    struct joiner *j = (struct joiner *)sk;
+    struct pages none = {0};
+
+    j->paged = 1;
+    join_rows(j, cmd, &none);
+}
+
+static int join_done(struct sink *sk, xmpp_stanza_t *cmd, const struct pages *pages)
+{
+    struct joiner *j = (struct joiner *)sk;
+    const char *status = xmpp_stanza_get_attribute(cmd, "status");
+    int first_info = 1;
+
+    if (!j->paged)
+        join_rows(j, cmd, pages);
+    j->paged = 0;
     /* Notes but each call's own counts (the first info note): the summary replaces those. */
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(cmd); c; c = xmpp_stanza_get_next(c)) {
         if (!xmpp_stanza_is_tag(c) || strcmp(xmpp_stanza_get_name(c), "note") != 0)
@@ -1251,11 +1342,19 @@ static void join_summary(struct joiner *j, size_t total, size_t sent, int rc)
            c[V_UPDATED], c[V_UNCHANGED], c[V_REMOVED], c[V_REJECTED]);
 }
 
+static int call_used(const struct arg *call, const char *var)
+{
+    for (size_t i = 0; call[i].var != NULL; i++)
+        if (call[i].used && strcmp(call[i].var, var) == 0)
+            return 1;
+    return 0;
+}
+
 /* users/import: every `users` value, in calls of at most IMPORT_CHUNK_* each; the verdicts are
  * joined, numbered from the first line of the input, and counted. */
 static int run_import(struct opts *o, struct arg *args, size_t nargs)
 {
-    struct joiner j = {.sink = {join_done}, .o = o};
+    struct joiner j = {.sink = {join_done, join_page}, .o = o};
     char **lines = NULL;
     size_t total = 0, sent = 0;
     int rc = EXIT_OK, progress = isatty(STDERR_FILENO);
@@ -1293,7 +1392,12 @@ static int run_import(struct opts *o, struct arg *args, size_t nargs)
                 (end == total || strcmp(args[i].var, "audit") != 0))
                 call[n++] = (struct arg){.var = args[i].var, .values = args[i].values,
                                          .n = args[i].n};
+        call[n] = (struct arg){0};
         j.offset = sent;
+        snprintf(die_hint, sizeof(die_hint),
+                 "the first %zu of %zu lines were imported, the rest not: run the same import "
+                 "again (the imported lines come back unchanged)",
+                 sent, total);
         rc = run_command(o, "users/import", call, n, &j.sink);
         if (rc != EXIT_OK)
             break;
@@ -1302,8 +1406,12 @@ static int run_import(struct opts *o, struct arg *args, size_t nargs)
             fprintf(stderr, "\rusers/import: %zu of %zu lines (%zu%%) ", sent, total,
                     total ? sent * 100 / total : 100);
     }
+    for (size_t i = 0; i < nargs && sent > 0; i++)
+        if (!args[i].used && !call_used(call, args[i].var))
+            fprintf(stderr, "imdomainctl: warning: argument %s was not used\n", args[i].var);
     for (size_t i = 0; i < nargs; i++)
         args[i].used = 1; /* passed on to every call */
+    die_hint[0] = '\0';
     if (progress)
         fprintf(stderr, "\r\033[K");
     if (rc == EXIT_OK && j.counts[V_REJECTED] > 0)
@@ -1334,16 +1442,17 @@ int main(int argc, char **argv)
         {"socket", required_argument, NULL, 's'},
         {"lang", required_argument, NULL, 'l'},
         {"action", required_argument, NULL, 'a'},
+        {"output", required_argument, NULL, 'o'},
         {NULL, 0, NULL, 0},
     };
-    struct opts o = {getenv("IMDOMAINCTL_SOCKET"), NULL, 0, NULL, 0};
+    struct opts o = {.socket = getenv("IMDOMAINCTL_SOCKET")};
     struct arg *args = NULL;
     size_t nargs = 0;
     int ch, rc;
 
     if (o.socket == NULL)
         o.socket = RUNSTATEDIR "/imdomaind/control.sock";
-    while ((ch = getopt_long(argc, argv, "+s:l:a:jh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+s:l:a:o:jh", longopts, NULL)) != -1) {
         switch (ch) {
         case 's':
             o.socket = optarg;
@@ -1353,6 +1462,9 @@ int main(int argc, char **argv)
             break;
         case 'a':
             o.action = optarg;
+            break;
+        case 'o':
+            o.output_path = optarg;
             break;
         case 'j':
             o.json = 1;
@@ -1388,6 +1500,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(argv[0], "run") == 0)
         args = parse_args(argc - 2, argv + 2, &nargs);
+    if (o.output_path) {
+        o.output = strcmp(o.output_path, "-") == 0 ? stdout : fopen(o.output_path, "w");
+        if (o.output == NULL)
+            die("cannot write %s: %s", o.output_path, strerror(errno));
+    }
     /* A closed connection shows as a failed write, not as death by SIGPIPE. */
     signal(SIGPIPE, SIG_IGN);
     xmpp_initialize();
@@ -1402,6 +1519,10 @@ int main(int argc, char **argv)
     else
         rc = run_command(&o, argv[1], args, nargs, NULL);
     free_args(args, nargs);
+    if (o.output && o.output != stdout && fclose(o.output) != 0) {
+        fprintf(stderr, "imdomainctl: cannot write %s: %s\n", o.output_path, strerror(errno));
+        rc = EXIT_FAILED;
+    }
     close(sock);
     xmpp_ctx_free(ctx);
     xmpp_shutdown();
