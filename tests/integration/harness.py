@@ -647,6 +647,11 @@ class Ejabberd:
                                                                    r.returncode, out))
         return r.returncode, out
 
+    def hook_command(self, *args):
+        """`ejabberdctl ARGS` for this node as one line for a hook setting (short: the config
+        directory holds ejabberd.yml and ejabberdctl.cfg under their default names)."""
+        return " ".join([self.CTL, "--config-dir", self.dir, "--node", self.node] + list(args))
+
     def reload(self):
         """ejabberdctl reload_config: re-reads ejabberd.yml and the included hosts file."""
         self.ctl("reload_config")
