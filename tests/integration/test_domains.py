@@ -389,6 +389,40 @@ def test_apply_for_real_ejabberd():
     check(c.ping(JID))
 
 
+def test_certificates_ejabberd():
+    "ejabberd: certs/regenerate writes [certs] dir, certfiles globs find it, STARTTLS serves it"
+    import subprocess
+    here = h.tmpdir("router")
+    hosts = os.path.join(here, "imdomaind-hosts.yml")
+    certs = os.path.join(here, "certs")
+    os.makedirs(certs)
+    p = h.Ejabberd(include=hosts, certfiles=[certs + "/*.crt", certs + "/*.key"],
+                   starttls=True)
+    _, _, c = _setup(prosody=p, settings={
+        "router": {"kind": "ejabberd", "vhosts_file": hosts,
+                   "reload_hook": p.hook_command("reload_config")},
+        "certs": {"dir": certs, "key_type": "ec-p256", "days": 90}})
+    r = c.execute(JID, ADD, form={"domain": "tls.example.test"}, form_type=ft(ADD), timeout=30)
+    completed_with(r, "info", "The router was updated (router reloaded")
+    first = c.execute(JID, "certs/regenerate")
+    r = c.complete(JID, "certs/regenerate", first.sessionid,
+                   form={"key_type": "ec-p256", "days": "90", "xmpp_addr": False},
+                   form_type=ft("certs/regenerate"), timeout=60)
+    check(not any(t == "error" for t, _ in r.notes), "regenerate: %r" % r.notes)
+    check(os.path.islink(os.path.join(certs, "tls.example.test.crt")), os.listdir(certs))
+    # The hook ran after the files changed; ejabberd re-read certfiles on reload_config.
+    out = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % p.c2s_port,
+                          "-starttls", "xmpp", "-xmpphost", "tls.example.test",
+                          "-servername", "tls.example.test", "-showcerts"],
+                         input="", capture_output=True, text=True, timeout=30).stdout
+    pem = out[out.index("-----BEGIN CERTIFICATE-----"):out.index("-----END CERTIFICATE-----")
+              + len("-----END CERTIFICATE-----")] if "-----BEGIN" in out else ""
+    check(pem, "no certificate on STARTTLS: %s" % out[-2000:])
+    text = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName"], input=pem,
+                          capture_output=True, text=True, timeout=30).stdout
+    check("DNS:tls.example.test" in text, "the served certificate: %s" % text)
+
+
 def test_failing_hook():
     "a failing reload hook: the result says the router was not updated; the audit log records it"
     _, d, c, _ = _router_setup(hook="/bin/false")
@@ -420,6 +454,7 @@ h.tap.run([
     test_two_admins_race,
     test_apply_for_real,
     test_apply_for_real_ejabberd,
+    test_certificates_ejabberd,
     test_failing_hook,
 ] + h.under_ejabberd([
     test_guide_flow_english,
