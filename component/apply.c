@@ -2,6 +2,7 @@
  * one, which uses the newest set, so the router always ends on the latest state. */
 #include "component/apply.h"
 
+#include "component/ejabberd_hosts.h"
 #include "component/hook.h"
 #include "component/vhosts.h"
 #include "util/log.h"
@@ -19,6 +20,7 @@ struct waiter {
 struct apply {
     uv_loop_t *loop;
     char *vhosts_file;
+    enum apply_format format;
     char **hook_argv; /* NULL when no hook */
     unsigned timeout_ms;
     hook_t *running;
@@ -77,6 +79,11 @@ apply_t *apply_new(uv_loop_t *loop, const char *vhosts_file, const char *reload_
     return a;
 }
 
+void apply_set_format(apply_t *a, enum apply_format format)
+{
+    a->format = format;
+}
+
 int apply_configured(const apply_t *a)
 {
     return a->vhosts_file != NULL || a->hook_argv != NULL;
@@ -123,7 +130,12 @@ static void start_run(apply_t *a, const char *const *domains, size_t n)
 {
     char *err = NULL;
 
-    if (a->vhosts_file && vhosts_write(a->vhosts_file, domains, n, &err) < 0) {
+    int written = 0;
+    if (a->vhosts_file)
+        written = a->format == APPLY_FORMAT_EJABBERD
+                      ? ejabberd_hosts_write(a->vhosts_file, domains, n, &err)
+                      : vhosts_write(a->vhosts_file, domains, n, &err);
+    if (written < 0) {
         char *detail = xasprintf("cannot write %s: %s", a->vhosts_file, err ? err : "?");
         log_warnx("apply: %s", detail);
         free(err);

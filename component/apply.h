@@ -20,6 +20,11 @@ apply_t *apply_new(uv_loop_t *loop, const char *vhosts_file, const char *reload_
 /* Cancels a running hook (its waiters get ok=0 "daemon stopping") and frees. */
 void apply_free(apply_t *a);
 
+/* The format of the router file: Prosody's VirtualHost lines (the default) or ejabberd's
+ * `hosts` YAML (component/ejabberd_hosts.h). */
+enum apply_format { APPLY_FORMAT_PROSODY, APPLY_FORMAT_EJABBERD };
+void apply_set_format(apply_t *a, enum apply_format format);
+
 /* 1 when there is something to apply to (a file or a hook is configured). */
 int apply_configured(const apply_t *a);
 

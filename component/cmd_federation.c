@@ -48,6 +48,8 @@ static void check_free(struct check *c)
 
 static const char *state_name(enum fed_state s)
 {
+    if (s == FED_TOLERATED)
+        return "warning";
     return s == FED_OK ? "ok" : s == FED_FAILED ? "failed" : "not run";
 }
 
@@ -71,23 +73,71 @@ static form_t *report_table(const struct fed_report *r)
     return t;
 }
 
+/* The verdict says what works and what does not: the probe checks what a strict peer checks,
+ * the ping shows what our router does today, and they can disagree (a certificate valid by its
+ * CN only, an untrusted chain our router does not verify). */
+static char *verdict_text(const struct check *c, bool ko, enum adhoc_note_type *type)
+{
+    const struct fed_report *r = &c->report;
+    int failed = federation_first_failure(r);
+    bool ping_ok = r->steps[FED_PING].state == FED_OK;
+    bool cn_only = r->steps[FED_NAME].state == FED_TOLERATED;
+    const char *d = c->domain;
+
+    if (failed < 0 && !cn_only) {
+        *type = ADHOC_NOTE_INFO;
+        return xasprintf(ko ? "%s와 페더레이션할 수 있습니다: 모든 단계가 성공했습니다."
+                            : "Federation with %s works: every step succeeded.",
+                         d);
+    }
+    if (failed < 0) { /* the name by CN only, everything else fine, the ping answered */
+        *type = ADHOC_NOTE_WARN;
+        return xasprintf(
+            ko ? "%s와의 페더레이션은 우리 라우터를 통해서는 동작합니다(핑 응답). 인증서의 subject "
+                 "CN을 받아들이는 서버(ejabberd)와도 동작합니다. RFC 6125를 따르는 서버(Prosody)는 "
+                 "%s를 거부합니다: %s. SAN에 %s를 넣은 인증서로 바꾸십시오."
+               : "Federation with %s works through our router (the ping was answered) and with "
+                 "servers that accept a certificate by its subject CN (ejabberd does); servers "
+                 "that follow RFC 6125 (Prosody does) will refuse %s: %s. Fix: a certificate "
+                 "with %s among its SAN dNSNames.",
+            d, d, r->steps[FED_NAME].detail, d);
+    }
+    const char *step = federation_step_name((enum fed_step)failed);
+    if (failed != FED_PING && ping_ok) {
+        *type = ADHOC_NOTE_WARN;
+        return xasprintf(
+            ko ? "%s가 우리 라우터를 통한 핑에 응답했으므로 지금 우리 라우터와는 페더레이션이 "
+                 "동작합니다. 그러나 %s 단계가 실패했습니다(%s). 이 단계를 확인하는 서버는 %s와 "
+                 "페더레이션하지 못합니다."
+               : "%s answered the ping through our router, so our router federates with it "
+                 "now; but step %s failed (%s), so servers that check this will not federate "
+                 "with %s.",
+            d, step, r->steps[failed].detail, d);
+    }
+    *type = ADHOC_NOTE_ERROR;
+    if (cn_only) /* the ping failed: the CN-only name is the likely reason */
+        return xasprintf(
+            ko ? "%s와 페더레이션할 수 없습니다. 실패한 단계: %s (%s). 원인일 가능성이 큰 것: "
+                 "인증서가 subject CN으로만 %s를 가리킵니다(%s). RFC 6125를 따르는 서버(Prosody)는 "
+                 "이를 거부합니다."
+               : "Federation with %s fails at step %s: %s. The likely cause: its certificate "
+                 "names %s by its subject CN only (%s); servers that follow RFC 6125 (Prosody "
+                 "does) refuse that, ejabberd accepts it.",
+            d, step, r->steps[failed].detail, d, r->steps[FED_NAME].detail);
+    return xasprintf(ko ? "%s와 페더레이션할 수 없습니다. 실패한 단계: %s (%s)."
+                        : "Federation with %s fails at step %s: %s.",
+                     d, step, r->steps[failed].detail);
+}
+
 static void answer(struct check *c)
 {
     adhoc_call_t *call = c->call;
     int failed = federation_first_failure(&c->report);
     bool ko = i18n_is_korean(call->lang);
-    char *verdict;
+    enum adhoc_note_type type;
+    char *verdict = verdict_text(c, ko, &type);
 
-    if (failed < 0)
-        verdict = xasprintf(ko ? "%s와 페더레이션할 수 있습니다: 모든 단계가 성공했습니다."
-                               : "Federation with %s works: every step succeeded.",
-                            c->domain);
-    else
-        verdict = xasprintf(ko ? "%s와 페더레이션할 수 없습니다. 실패한 단계: %s (%s)."
-                               : "Federation with %s fails at step %s: %s.",
-                            c->domain, federation_step_name((enum fed_step)failed),
-                            c->report.steps[failed].detail);
-    adhoc_note_str(call, failed < 0 ? ADHOC_NOTE_INFO : ADHOC_NOTE_ERROR, verdict);
+    adhoc_note_str(call, type, verdict);
     log_info("federation/check: domain=%s verdict=%s", c->domain,
              failed < 0 ? "ok" : federation_step_name((enum fed_step)failed));
     free(verdict);

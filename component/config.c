@@ -32,7 +32,7 @@ struct load_ctx {
     int problems;
 };
 
-enum key_kind { K_STR, K_INT, K_SIZE, K_BOOL, K_MODE, K_LEVEL, K_ADMINS, K_PEERS };
+enum key_kind { K_STR, K_INT, K_SIZE, K_BOOL, K_MODE, K_LEVEL, K_ADMINS, K_PEERS, K_ROUTER };
 
 struct key_def {
     const char *section;
@@ -69,6 +69,7 @@ static const struct key_def keys[] = {
     {"commands", "session_timeout", K_INT, OFF(session_timeout), 1, 86400},
     {"commands", "max_sessions_per_jid", K_INT, OFF(max_sessions_per_jid), 1, 100000},
     {"commands", "max_sessions", K_INT, OFF(max_sessions), 1, 1000000},
+    {"router", "kind", K_ROUTER, OFF(router_kind), 0, 0},
     {"router", "vhosts_file", K_STR, OFF(vhosts_file), 0, 0},
     {"router", "reload_hook", K_STR, OFF(reload_hook), 0, 0},
     {"router", "hook_timeout", K_INT, OFF(hook_timeout), 1, 3600},
@@ -313,6 +314,14 @@ static void set_value(struct load_ctx *lc, const struct key_def *k, const char *
             problem(lc, "log.level: '%s' is not one of error, warn, info, debug", value);
         else
             *(int *)(base + k->offset) = (int)level;
+        return;
+    case K_ROUTER:
+        if (strcmp(value, "prosody") == 0)
+            *(int *)(base + k->offset) = CONFIG_ROUTER_PROSODY;
+        else if (strcmp(value, "ejabberd") == 0)
+            *(int *)(base + k->offset) = CONFIG_ROUTER_EJABBERD;
+        else
+            problem(lc, "router.kind: '%s' is not one of prosody, ejabberd", value);
         return;
     case K_ADMINS:
         set_jids(lc, value, lc->cfg->admins, &lc->cfg->n_admins, CONFIG_MAX_ADMINS, "admins",

@@ -10,6 +10,10 @@
 #define CONFIG_MAX_ADMINS 64
 #define CONFIG_MAX_PEERS 64
 
+/* [router] kind */
+#define CONFIG_ROUTER_PROSODY 0
+#define CONFIG_ROUTER_EJABBERD 1
+
 struct config {
     /* [component] */
     char *jid;
@@ -43,7 +47,8 @@ struct config {
     int max_sessions_per_jid;
     int max_sessions;
     /* [router] */
-    char *vhosts_file;
+    int router_kind;   /* CONFIG_ROUTER_*: the format of vhosts_file */
+    char *vhosts_file; /* the file the router includes (Prosody Lua or ejabberd YAML) */
     char *reload_hook;
     int hook_timeout;
     /* [certs] cup-xmpp-s2s */

@@ -462,6 +462,8 @@ static int setup_app(struct daemon *dm)
             free(err);
             return -1;
         }
+        if (cfg->router_kind == CONFIG_ROUTER_EJABBERD)
+            apply_set_format(app->apply, APPLY_FORMAT_EJABBERD);
     }
     repair_cert_dir(cfg->cert_dir);
     app->adhoc = adhoc_new(dm->ctx, &lim);

@@ -55,6 +55,7 @@ struct probe {
     struct timespec started; /* of the current step */
     char host[HOST_MAX];     /* where to connect */
     unsigned port;
+    struct addrinfo *addrs; /* the resolve step's addresses for host:port */
     int fd;
     SSL_CTX *ctx;
     SSL *ssl;
@@ -175,24 +176,33 @@ static int lookup_srv(struct probe *p)
     return found && (strcmp(p->host, ".") == 0 || p->host[0] == '\0') ? -1 : found;
 }
 
+static int resolve_addresses(struct probe *p, char *why, size_t size);
+
+/* Where to connect (the configured map, SRV, or the domain on 5269) and that name's addresses:
+ * a name that does not resolve fails here, not at connect. */
 static int step_resolve(struct probe *p)
 {
+    char how[HOST_MAX + 96], why[HOST_MAX + 128];
     int srv;
 
     step_begin(p);
-    if (find_override(p))
-        return step_end(p, FED_RESOLVE, true, "%s:%u (configured in [federation] resolve)", p->host,
-                        p->port);
-    if ((srv = lookup_srv(p)) < 0)
+    if (find_override(p)) {
+        snprintf(how, sizeof(how), "%s:%u (configured in [federation] resolve)", p->host, p->port);
+    } else if ((srv = lookup_srv(p)) < 0) {
         return step_end(p, FED_RESOLVE, false,
                         "_xmpp-server._tcp.%s says the service is not available (target \".\")",
                         p->opts->domain);
-    if (srv > 0)
-        return step_end(p, FED_RESOLVE, true, "SRV _xmpp-server._tcp.%s: %s:%u", p->opts->domain,
-                        p->host, p->port);
-    snprintf(p->host, sizeof(p->host), "%s", p->opts->domain);
-    p->port = FED_DEFAULT_PORT;
-    return step_end(p, FED_RESOLVE, true, "no SRV record: falling back to %s:%u", p->host, p->port);
+    } else if (srv > 0) {
+        snprintf(how, sizeof(how), "SRV _xmpp-server._tcp.%s: %s:%u", p->opts->domain, p->host,
+                 p->port);
+    } else {
+        snprintf(p->host, sizeof(p->host), "%s", p->opts->domain);
+        p->port = FED_DEFAULT_PORT;
+        snprintf(how, sizeof(how), "no SRV record: falling back to %s:%u", p->host, p->port);
+    }
+    if (resolve_addresses(p, why, sizeof(why)) < 0)
+        return step_end(p, FED_RESOLVE, false, "%s; %s", how, why);
+    return step_end(p, FED_RESOLVE, true, "%s", how);
 }
 
 /* ---- connect: getaddrinfo with a deadline ---- */
@@ -372,18 +382,29 @@ static void set_blocking(int fd, unsigned timeout_ms)
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
 }
 
+/* The addresses of p->host within the step's timeout, into p->addrs; -1 with `why`. */
+static int resolve_addresses(struct probe *p, char *why, size_t size)
+{
+    char port[8];
+    int rc;
+
+    snprintf(port, sizeof(port), "%u", p->port);
+    if ((rc = resolve_bounded(p->host, port, p->opts->timeout_ms, &p->addrs)) != 0) {
+        snprintf(why, size, "cannot resolve %s: %s", p->host, resolve_error(rc));
+        return -1;
+    }
+    return 0;
+}
+
 static int step_connect(struct probe *p)
 {
-    struct addrinfo *list = NULL;
-    char port[8], addr[NI_MAXHOST] = "?";
-    int rc, err = 0;
+    struct addrinfo *list = p->addrs;
+    char addr[NI_MAXHOST] = "?";
+    int err = 0;
 
     step_begin(p);
-    snprintf(port, sizeof(port), "%u", p->port);
-    if ((rc = resolve_bounded(p->host, port, p->opts->timeout_ms, &list)) != 0)
-        return step_end(p, FED_CONNECT, false, "cannot resolve %s: %s", p->host,
-                        resolve_error(rc));
-    /* One deadline for the whole step: the lookup and every address tried. */
+    p->addrs = NULL;
+    /* One deadline for the whole step: every address tried. */
     for (struct addrinfo *ai = list; ai && p->fd < 0; ai = ai->ai_next) {
         unsigned spent = elapsed_ms(&p->started);
         if (spent >= p->opts->timeout_ms) {
@@ -419,25 +440,43 @@ static int send_text(int fd, const char *s)
     return 0;
 }
 
-/* Reads until one of `ends` shows up; returns its index, or -1 (closed, timeout, too much). */
-static int read_until(int fd, char *buf, size_t size, const char *const *ends, size_t n_ends)
+#define READ_CLOSED -1   /* the peer closed the connection */
+#define READ_TIMEOUT -2  /* nothing more within the step's timeout */
+#define READ_TOO_LONG -3 /* the buffer filled up first */
+#define READ_ERROR -4
+
+/* Reads until one of `ends` shows up; returns its index, or a READ_* code. *got (if not NULL)
+ * is the number of bytes read. */
+static int read_until_n(int fd, char *buf, size_t size, const char *const *ends, size_t n_ends,
+                        size_t *got)
 {
     size_t len = 0;
 
     buf[0] = '\0';
+    if (got)
+        *got = 0;
     while (len + 1 < size) {
         ssize_t r = recv(fd, buf + len, size - 1 - len, 0);
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
-            return -1;
+        if (r == 0)
+            return READ_CLOSED;
+        if (r < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK ? READ_TIMEOUT : READ_ERROR;
+        if (got)
+            *got = len + (size_t)r;
         len += (size_t)r;
         buf[len] = '\0';
         for (size_t i = 0; i < n_ends; i++)
             if (strstr(buf, ends[i]))
                 return (int)i;
     }
-    return -1;
+    return READ_TOO_LONG;
+}
+
+static int read_until(int fd, char *buf, size_t size, const char *const *ends, size_t n_ends)
+{
+    return read_until_n(fd, buf, size, ends, n_ends, NULL);
 }
 
 static int step_stream(struct probe *p, bool *tls_offered)
@@ -458,11 +497,38 @@ static int step_stream(struct probe *p, bool *tls_offered)
         free(buf);
         return step_end(p, FED_STREAM, false, "cannot send the stream header: %s", strerror(errno));
     }
-    got = read_until(p->fd, buf, FED_FEATURES_MAX, ends, 4);
+    size_t n = 0;
+    got = read_until_n(p->fd, buf, FED_FEATURES_MAX, ends, 4, &n);
     *tls_offered = got >= 0 && got < 2 && strstr(buf, NS_TLS) != NULL;
     if (got < 0 || got >= 2) {
-        int rc = step_end(p, FED_STREAM, false, "no stream features (%s): %.200s",
-                          got < 0 ? "closed, timed out or too long" : "stream error", buf);
+        unsigned secs = p->opts->timeout_ms / 1000, tenths = p->opts->timeout_ms % 1000 / 100;
+        int rc;
+        if (got == READ_TIMEOUT && n == 0)
+            rc = step_end(p, FED_STREAM, false,
+                          "%s port %u accepted the connection but sent nothing within %u.%u s "
+                          "(not an XMPP server, or one that hangs)",
+                          p->host, p->port, secs, tenths);
+        else if (got == READ_TIMEOUT)
+            rc = step_end(p, FED_STREAM, false,
+                          "no stream features within %u.%u s; %zu bytes received: %.200s", secs,
+                          tenths, n, buf);
+        else if (got == READ_CLOSED && n == 0)
+            rc = step_end(p, FED_STREAM, false,
+                          "%s port %u closed the connection without sending anything", p->host,
+                          p->port);
+        else if (got == READ_CLOSED)
+            rc = step_end(p, FED_STREAM, false,
+                          "the server closed the connection before its stream features; "
+                          "%zu bytes received: %.200s",
+                          n, buf);
+        else if (got == READ_TOO_LONG)
+            rc = step_end(p, FED_STREAM, false, "no stream features in the first %d bytes: %.200s",
+                          FED_FEATURES_MAX, buf);
+        else if (got == READ_ERROR)
+            rc = step_end(p, FED_STREAM, false, "reading the stream failed: %s", strerror(errno));
+        else
+            rc = step_end(p, FED_STREAM, false, "the server answered with a stream error: %.200s",
+                          strstr(buf, "<stream:error") ? strstr(buf, "<stream:error") : buf);
         free(buf);
         return rc;
     }
@@ -569,6 +635,17 @@ static int step_name(struct probe *p, X509 *peer)
     if (X509_check_host(peer, p->opts->domain, 0, 0, NULL) == 1)
         return step_end(p, FED_NAME, true, "the certificate is valid for %s", p->opts->domain);
     dns_names(peer, names, sizeof(names));
+    /* RFC 6125 ignores the subject CN once there are dNSName SANs, but some servers (ejabberd)
+     * still accept a CN that matches: say so, and let the ping through the router tell. */
+    if (X509_check_host(peer, p->opts->domain, 0, X509_CHECK_FLAG_ALWAYS_CHECK_SUBJECT, NULL) ==
+        1) {
+        step_end(p, FED_NAME, false,
+                 "only the subject CN names %s; the SAN list names: %s (RFC 6125 servers such "
+                 "as Prosody refuse it, ejabberd accepts the CN)",
+                 p->opts->domain, names);
+        p->report->steps[FED_NAME].state = FED_TOLERATED;
+        return 0;
+    }
     return step_end(p, FED_NAME, false, "the certificate is not valid for %s (it names: %s)",
                     p->opts->domain, names);
 }
@@ -576,7 +653,9 @@ static int step_name(struct probe *p, X509 *peer)
 static int check_certificate(struct probe *p)
 {
     X509 *peer = SSL_get1_peer_certificate(p->ssl);
-    int rc = step_chain(p, peer) == 0 && step_name(p, peer) == 0 ? 0 : -1;
+    /* Both steps whatever the chain says: the name is worth knowing either way. */
+    int chain = step_chain(p, peer);
+    int rc = peer != NULL && step_name(p, peer) == 0 && chain == 0 ? 0 : -1;
 
     X509_free(peer);
     return rc;
@@ -597,6 +676,8 @@ void federation_probe(const struct fed_options *opts, struct fed_report *report)
     SSL_CTX_free(p.ctx);
     if (p.fd >= 0)
         close(p.fd);
+    if (p.addrs)
+        freeaddrinfo(p.addrs);
     /* Runs on a thread-pool thread that outlives OpenSSL's cleanup at exit: free this thread's
      * OpenSSL state now (the next probe re-creates it). */
     OPENSSL_thread_stop();

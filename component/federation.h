@@ -14,7 +14,9 @@
 enum fed_step { FED_RESOLVE, FED_CONNECT, FED_STREAM, FED_STARTTLS, FED_CHAIN, FED_NAME, FED_PING };
 #define FED_STEPS 7
 
-enum fed_state { FED_NOT_RUN, FED_OK, FED_FAILED };
+/* FED_TOLERATED: wrong by the standard, accepted by some servers (a certificate valid for the
+ * domain by its subject CN only); not a failure for federation_first_failure. */
+enum fed_state { FED_NOT_RUN, FED_OK, FED_FAILED, FED_TOLERATED };
 
 struct fed_step_result {
     enum fed_state state;
@@ -38,7 +40,8 @@ struct fed_options {
 const char *federation_step_name(enum fed_step step);
 
 /* Runs the steps up to FED_NAME, stopping at the first failure (the later ones stay
- * FED_NOT_RUN). Fills *report (zeroed first). */
+ * FED_NOT_RUN), except that the name is checked whatever the chain step says. Fills *report
+ * (zeroed first). */
 void federation_probe(const struct fed_options *opts, struct fed_report *report);
 
 /* The first failed step, or -1 when none failed. */

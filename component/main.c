@@ -83,6 +83,18 @@ int main(int argc, char **argv)
                    "with backoff up to reconnect_max (%d s) and takes over within that time "
                    "once the active one is gone.\n",
                    cfg.jid ? cfg.jid : "-", cfg.reconnect_max);
+            if (cfg.router_kind == CONFIG_ROUTER_EJABBERD)
+                printf("router: ejabberd: vhosts_file %s is a YAML `hosts` list for "
+                       "include_config_file in ejabberd.yml; reload_hook %s (e.g. "
+                       "/usr/sbin/ejabberdctl reload_config)\n",
+                       cfg.vhosts_file ? cfg.vhosts_file : "(unset: not written)",
+                       cfg.reload_hook ? cfg.reload_hook : "(unset)");
+            else
+                printf("router: prosody: vhosts_file %s holds VirtualHost lines to Include "
+                       "from prosody.cfg.lua; reload_hook %s (e.g. /usr/bin/prosodyctl "
+                       "reload)\n",
+                       cfg.vhosts_file ? cfg.vhosts_file : "(unset: not written)",
+                       cfg.reload_hook ? cfg.reload_hook : "(unset)");
         }
         config_free(&cfg);
         return problems ? 1 : 0;

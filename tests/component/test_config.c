@@ -107,6 +107,25 @@ static void test_every_problem_with_line(void **state)
     config_free(&cfg);
 }
 
+static void test_router_kind(void **state)
+{
+    struct config cfg;
+    int n;
+    const char *out;
+
+    config_defaults(&cfg);
+    assert_int_equal(cfg.router_kind, CONFIG_ROUTER_PROSODY);
+    config_free(&cfg);
+    load(&cfg, "[component]\njid = d.example\nsecret = x\n[router]\nkind = ejabberd\n", &n);
+    assert_int_equal(n, 0);
+    assert_int_equal(cfg.router_kind, CONFIG_ROUTER_EJABBERD);
+    config_free(&cfg);
+    out = load(&cfg, "[component]\njid = d.example\nsecret = x\n[router]\nkind = openfire\n", &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(out, ":5: router.kind: 'openfire' is not one of prosody, ejabberd"));
+    config_free(&cfg);
+}
+
 static void test_secret_rules(void **state)
 {
     struct config cfg;
@@ -166,6 +185,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_every_problem_with_line),
         cmocka_unit_test(test_secret_rules),
+        cmocka_unit_test(test_router_kind),
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_missing_file),
     };

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -73,7 +74,9 @@ static void test_override_numeric_silent_peer(void **state)
     probe(map, 500, &r); /* the silent peer makes the stream step wait this long */
     assert_step(&r, FED_RESOLVE, FED_OK, "configured in [federation] resolve");
     assert_step(&r, FED_CONNECT, FED_OK, "connected to 127.0.0.1");
-    assert_step(&r, FED_STREAM, FED_FAILED, "no stream features");
+    assert_step(&r, FED_STREAM, FED_FAILED, "127.0.0.1 port "); /* where it connected */
+    assert_step(&r, FED_STREAM, FED_FAILED,
+                "accepted the connection but sent nothing within 0.5 s");
     assert_int_equal(r.steps[FED_STARTTLS].state, FED_NOT_RUN);
     assert_int_equal(federation_first_failure(&r), FED_STREAM);
     close(fd);
@@ -98,9 +101,61 @@ static void test_name_that_does_not_resolve(void **state)
 
     (void)state;
     probe("peer.example.test=no-such-host.invalid:5269", 2000, &r);
-    assert_step(&r, FED_RESOLVE, FED_OK, "no-such-host.invalid:5269");
-    assert_step(&r, FED_CONNECT, FED_FAILED, "cannot resolve no-such-host.invalid");
-    assert_int_equal(r.steps[FED_STREAM].state, FED_NOT_RUN);
+    /* Reported under resolve, where it happens, not under connect. */
+    assert_step(&r, FED_RESOLVE, FED_FAILED, "no-such-host.invalid:5269");
+    assert_step(&r, FED_RESOLVE, FED_FAILED, "cannot resolve no-such-host.invalid");
+    assert_int_equal(r.steps[FED_CONNECT].state, FED_NOT_RUN);
+    assert_int_equal(federation_first_failure(&r), FED_RESOLVE);
+}
+
+/* A peer that accepts, reads the header and closes without a word; another that answers with
+ * something that is not XMPP and closes. */
+struct peer_script {
+    int listener;
+    const char *says; /* NULL: nothing */
+};
+
+static void *peer_run(void *arg)
+{
+    struct peer_script *s = arg;
+    char buf[1024];
+    int fd = accept(s->listener, NULL, NULL);
+
+    if (fd >= 0) {
+        (void)recv(fd, buf, sizeof(buf), 0);
+        if (s->says)
+            (void)send(fd, s->says, strlen(s->says), 0);
+        close(fd);
+    }
+    return NULL;
+}
+
+static void probe_scripted(const char *says, struct fed_report *r)
+{
+    struct peer_script s = {.says = says};
+    unsigned port;
+    char map[128];
+    pthread_t t;
+
+    s.listener = silent_listener(&port);
+    assert_int_equal(pthread_create(&t, NULL, peer_run, &s), 0);
+    snprintf(map, sizeof(map), "peer.example.test=127.0.0.1:%u", port);
+    probe(map, 5000, r);
+    pthread_join(t, NULL);
+    close(s.listener);
+}
+
+static void test_peer_closes(void **state)
+{
+    struct fed_report r;
+
+    (void)state;
+    probe_scripted(NULL, &r);
+    assert_step(&r, FED_STREAM, FED_FAILED, "closed the connection without sending anything");
+    probe_scripted("HTTP/1.1 400 Bad Request\r\n\r\n", &r);
+    assert_step(&r, FED_STREAM, FED_FAILED,
+                "closed the connection before its stream features; 28 bytes received: HTTP/1.1 "
+                "400");
 }
 
 static void test_closed_port(void **state)
@@ -130,6 +185,7 @@ int main(void)
         cmocka_unit_test(test_name_through_resolver_thread),
         cmocka_unit_test(test_name_that_does_not_resolve),
         cmocka_unit_test(test_closed_port),
+        cmocka_unit_test(test_peer_closes),
         cmocka_unit_test(test_step_names),
     };
 

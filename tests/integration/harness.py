@@ -466,7 +466,7 @@ class Ejabberd:
     KIND = "ejabberd"
 
     def __init__(self, host="example.test", components=None, admins=None, include=None,
-                 extra="", certfiles=None, start=True):
+                 extra="", certfiles=None, starttls=False, start=True):
         if components is None:
             components = {"domains." + host: "s3cret"}
         self.host = host
@@ -475,6 +475,7 @@ class Ejabberd:
         self.include = include
         self.extra = extra
         self.certfiles = list(certfiles or [])
+        self.starttls = starttls  # offer STARTTLS on c2s (optional: plaintext logins still work)
         self.dir = tmpdir("ejabberd")
         self.config = os.path.join(self.dir, "ejabberd.yml")
         self.ctl_config = os.path.join(self.dir, "ejabberdctl.cfg")
@@ -524,7 +525,7 @@ class Ejabberd:
             "    port: %d" % self.c2s_port,
             "    ip: \"127.0.0.1\"",
             "    module: ejabberd_c2s",
-            "    starttls: false",
+            "    starttls: %s" % ("true" if self.starttls else "false"),
             "  -",
             "    port: %d" % self.component_port,
             "    ip: \"127.0.0.1\"",
@@ -646,6 +647,11 @@ class Ejabberd:
             raise RuntimeError("ejabberdctl %s failed (%d): %s" % (" ".join(args),
                                                                    r.returncode, out))
         return r.returncode, out
+
+    def hook_command(self, *args):
+        """`ejabberdctl ARGS` for this node as one line for a hook setting (short: the config
+        directory holds ejabberd.yml and ejabberdctl.cfg under their default names)."""
+        return " ".join([self.CTL, "--config-dir", self.dir, "--node", self.node] + list(args))
 
     def reload(self):
         """ejabberdctl reload_config: re-reads ejabberd.yml and the included hosts file."""

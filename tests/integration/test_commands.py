@@ -15,8 +15,9 @@ ERR_TEXT = "{%s}text" % h.NS_STANZAS
 
 
 def _setup(settings=None, admins=None):
-    """Prosody + a connected daemon + a logged-in admin client."""
-    p = h.Prosody()
+    """A router (Prosody, or ejabberd under h.under_ejabberd) + a connected daemon + a logged-in
+    admin client."""
+    p = h.Router()
     d = h.Daemon(p, settings=settings, admins=admins)
     c = h.Client(p, "admin")
     return p, d, c
@@ -304,7 +305,7 @@ def test_completed_is_expired():
 
 def test_session_bound_to_full_jid():
     "another resource of the same admin, and another admin, get bad-sessionid; the owner goes on"
-    p = h.Prosody()
+    p = h.Router()
     h.Daemon(p, admins=["admin@example.test", "carol@example.test"])
     owner = h.Client(p, "admin")
     same = h.Client(p, "admin", register=False, resource="laptop")
@@ -713,4 +714,11 @@ h.tap.run([
     test_korean_disco_names,
     test_audit_every_run,
     test_audit_log_command,
-])
+] + h.under_ejabberd([
+    test_disco_features,
+    test_forbidden,
+    test_execute_complete,
+    test_next_prev_complete,
+    test_session_bound_to_full_jid,
+    test_korean,
+]))

@@ -38,7 +38,7 @@ def _xml(r):
 
 
 def _setup(admins=None, settings=None, prosody=None):
-    p = prosody or h.Prosody()
+    p = prosody or h.Router()
     d = h.Daemon(p, admins=admins, settings=settings)
     c = h.Client(p, "admin")
     return p, d, c
@@ -332,6 +332,97 @@ def test_apply_for_real():
           "Prosody did not drop the deleted host")
 
 
+def _c2s_stream_answer(router, host):
+    """What the router answers to a client stream header for `host` (text, up to 2 s)."""
+    import socket
+    with socket.create_connection(("127.0.0.1", router.c2s_port), timeout=5) as s:
+        s.sendall(("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream="
+                   "'http://etherx.jabber.org/streams' to='%s' version='1.0'>" % host).encode())
+        data, deadline = b"", h.time.monotonic() + 2 * h.SLOW
+        s.settimeout(0.2)
+        while h.time.monotonic() < deadline and b"</stream:features>" not in data \
+                and b"</stream:error>" not in data:
+            try:
+                chunk = s.recv(4096)
+            except socket.timeout:
+                continue
+            if not chunk:
+                break
+            data += chunk
+        return data.decode("utf-8", "replace")
+
+
+def test_apply_for_real_ejabberd():
+    "ejabberd: add a domain: the hosts YAML is rewritten, reload_config, a user logs in there"
+    here = h.tmpdir("router")
+    hosts = os.path.join(here, "imdomaind-hosts.yml")
+    p = h.Ejabberd(include=hosts)
+    hook = p.hook_command("reload_config")
+    _, d, c = _setup(prosody=p, settings={"router": {"kind": "ejabberd", "vhosts_file": hosts,
+                                                     "reload_hook": hook}})
+    rc, out, err = d.check_config()
+    check(rc == 0 and "router: ejabberd: vhosts_file %s is a YAML `hosts` list" % hosts in out,
+          "imdomaind -n: %r %r" % (out, err))
+    r = c.execute(JID, ADD, form={"domain": "Fresh.Example.Test"}, form_type=ft(ADD),
+                  timeout=30)
+    completed_with(r, "info", "The router was updated (router reloaded")
+    check('hosts:\n  - "fresh.example.test"\n' in h.read_text(hosts), h.read_text(hosts))
+    rc, out = p.ctl("registered_vhosts")
+    check("fresh.example.test" in out.split(), "ejabberd's hosts: %r" % out)
+    alice = h.Client(_OnHost(p, "fresh.example.test"), "alice")
+    check(alice.bare == "alice@fresh.example.test", alice.bare)
+    check(alice.ping("fresh.example.test"), "no ping on the new host")
+    alice.close()
+    # Deleting it takes the host away again: logging in there is refused (host-unknown).
+    r = c.execute(JID, DELETE, form={"domains": ["fresh.example.test"]}, form_type=ft(DELETE))
+    r = c.complete(JID, DELETE, r.sessionid, form={"confirm": True}, form_type=ft(DELETE),
+                   timeout=30)
+    completed_with(r, "info", "The router was updated (router reloaded")
+    check("fresh.example.test" not in h.read_text(hosts), h.read_text(hosts))
+    check("hosts:" not in h.read_text(hosts), "an empty hosts list: %s" % h.read_text(hosts))
+    rc, out = p.ctl("registered_vhosts")
+    check(out.split() == ["example.test"], "ejabberd's hosts: %r" % out)
+    answer = _c2s_stream_answer(p, "fresh.example.test")
+    check("<host-unknown" in answer, "a stream to the removed domain: %r" % answer)
+    check("<host-unknown" not in _c2s_stream_answer(p, "example.test"), "the base host")
+    # The component and the other host are unaffected by the reloads.
+    check(c.ping(JID))
+
+
+def test_certificates_ejabberd():
+    "ejabberd: certs/regenerate writes [certs] dir, certfiles globs find it, STARTTLS serves it"
+    import subprocess
+    here = h.tmpdir("router")
+    hosts = os.path.join(here, "imdomaind-hosts.yml")
+    certs = os.path.join(here, "certs")
+    os.makedirs(certs)
+    p = h.Ejabberd(include=hosts, certfiles=[certs + "/*.crt", certs + "/*.key"],
+                   starttls=True)
+    _, _, c = _setup(prosody=p, settings={
+        "router": {"kind": "ejabberd", "vhosts_file": hosts,
+                   "reload_hook": p.hook_command("reload_config")},
+        "certs": {"dir": certs, "key_type": "ec-p256", "days": 90}})
+    r = c.execute(JID, ADD, form={"domain": "tls.example.test"}, form_type=ft(ADD), timeout=30)
+    completed_with(r, "info", "The router was updated (router reloaded")
+    first = c.execute(JID, "certs/regenerate")
+    r = c.complete(JID, "certs/regenerate", first.sessionid,
+                   form={"key_type": "ec-p256", "days": "90", "xmpp_addr": False},
+                   form_type=ft("certs/regenerate"), timeout=60)
+    check(not any(t == "error" for t, _ in r.notes), "regenerate: %r" % r.notes)
+    check(os.path.islink(os.path.join(certs, "tls.example.test.crt")), os.listdir(certs))
+    # The hook ran after the files changed; ejabberd re-read certfiles on reload_config.
+    out = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % p.c2s_port,
+                          "-starttls", "xmpp", "-xmpphost", "tls.example.test",
+                          "-servername", "tls.example.test", "-showcerts"],
+                         input="", capture_output=True, text=True, timeout=30).stdout
+    pem = out[out.index("-----BEGIN CERTIFICATE-----"):out.index("-----END CERTIFICATE-----")
+              + len("-----END CERTIFICATE-----")] if "-----BEGIN" in out else ""
+    check(pem, "no certificate on STARTTLS: %s" % out[-2000:])
+    text = subprocess.run(["openssl", "x509", "-noout", "-ext", "subjectAltName"], input=pem,
+                          capture_output=True, text=True, timeout=30).stdout
+    check("DNS:tls.example.test" in text, "the served certificate: %s" % text)
+
+
 def test_failing_hook():
     "a failing reload hook: the result says the router was not updated; the audit log records it"
     _, d, c, _ = _router_setup(hook="/bin/false")
@@ -362,5 +453,11 @@ h.tap.run([
     test_system_managed_cannot_change,
     test_two_admins_race,
     test_apply_for_real,
+    test_apply_for_real_ejabberd,
+    test_certificates_ejabberd,
     test_failing_hook,
-])
+] + h.under_ejabberd([
+    test_guide_flow_english,
+    test_non_admin_forbidden,
+    test_two_admins_race,
+]))

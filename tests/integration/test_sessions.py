@@ -23,7 +23,7 @@ def _presence(c, **kw):
 def _cluster(users=USERS, settings=None):
     """Prosody, the daemon, an admin, two nodes in one group and `users` users split over them,
     each logged in and subscribed to the component."""
-    p = h.Prosody()
+    p = h.Router()
     d = tc.daemon(p, settings)
     admin = h.Client(p, "admin")
     tc.add_node(admin, NODES[0], "publisher", "g1")
@@ -115,9 +115,24 @@ def test_ha_enable_waits_for_sessions():
     check(all(row["ha"][0] == "on" for row in t.items()), "HA not on: %r" % t.items())
 
 
+def test_small_cluster_and_restart():
+    "4 users on 2 nodes: counts through a logout, and rebuilt by probes after a daemon restart"
+    p, d, admin, clients = _cluster(users=4)
+    _expect(admin, 2, 2)
+    clients["u01"].close()  # node b
+    _expect(admin, 2, 1)
+    d.stop()
+    d.start()
+    _expect(admin, 2, 1)
+
+
 h.tap.run([
     test_counts_through_logins_and_logouts,
     test_stranger_refused,
     test_restart_rebuilds_table,
     test_ha_enable_waits_for_sessions,
-])
+    test_small_cluster_and_restart,
+] + h.under_ejabberd([
+    test_stranger_refused,
+    test_small_cluster_and_restart,
+]))
