@@ -147,7 +147,8 @@ static enum store_rc domain_set_load(struct app *app, struct domain_set *ds)
     }
     if (ds->n > 0 && app->cfg->jid && app->cfg->jid[0] != '\0')
         domain_set_add(ds, app->cfg->jid);
-    qsort(ds->names, ds->n, sizeof(*ds->names), cmp_names);
+    if (ds->n > 1) /* names is NULL with no domain: qsort's pointer must not be */
+        qsort(ds->names, ds->n, sizeof(*ds->names), cmp_names);
     if (ds->common_name == NULL && ds->n > 0)
         ds->common_name = xstrdup(ds->names[0]);
     ds->wildcards = s.wildcard_sans;

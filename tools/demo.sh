@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # make demo: a private Prosody on loopback with an admin account, and imdomaind connected to it
-# in the foreground. Everything lives in BUILDDIR/demo; Ctrl-C stops both.
+# in the foreground, seeded so that every command has something real to work on: a certificate
+# directory (Prosody's) with a certificate, the default domain set to the demo host, a second
+# domain, a two-node topology in one redundancy group and a few users (with Prosody accounts).
+# Everything lives in BUILDDIR/demo (a fresh store each run); Ctrl-C stops both.
+# DEMO_EXIT=1 stops after the seeding and a status check (for scripts).
 set -eu
 builddir=${1:?usage: demo.sh BUILDDIR}
 dir="$builddir/demo"
@@ -15,6 +19,7 @@ free_port() {
 }
 [ -x "$prosody" ] || { echo "demo: Prosody is not installed (apt-get install prosody)"; exit 1; }
 
+rm -rf "$dir/imdomaind.db" "$dir/imdomaind.db-wal" "$dir/imdomaind.db-shm" "$dir/certs"
 mkdir -p "$dir/data" "$dir/log" "$dir/certs"
 c2s=${DEMO_C2S_PORT:-$(free_port)}
 comp=${DEMO_COMPONENT_PORT:-$(free_port)}
@@ -69,6 +74,9 @@ socket = $dir/control.sock
 [router]
 vhosts_file = $dir/vhosts.cfg.lua
 reload_hook = $prosodyctl --config $dir/prosody.cfg.lua reload
+[certs]
+dir = $dir/certs
+key_type = ec-p256
 CFG
 umask 022
 
@@ -80,6 +88,43 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 "$prosodyctl" --config "$dir/prosody.cfg.lua" register admin "$host" "$password" >/dev/null
+users="alice bob carol dave"
+for u in $users; do
+    "$prosodyctl" --config "$dir/prosody.cfg.lua" register "$u" "$host" "$password" >/dev/null
+done
+
+"$builddir/imdomaind" -f "$dir/imdomaind.conf" > "$dir/log/imdomaind.log" 2>&1 &
+imd_pid=$!
+trap 'kill $imd_pid 2>/dev/null; wait $imd_pid 2>/dev/null; kill $prosody_pid 2>/dev/null; wait $prosody_pid 2>/dev/null' EXIT
+for _ in $(seq 100); do [ -S "$dir/control.sock" ] && break; sleep 0.1; done
+ctl() { "$builddir/imdomainctl" -s "$dir/control.sock" "$@"; }
+seed() { # what, command...
+    local what=$1; shift
+    if "$@" > "$dir/log/seed.out" 2>&1; then
+        echo "  seeded: $what"
+    else
+        echo "  NOT seeded: $what (see below)"; sed 's/^/    /' "$dir/log/seed.out"
+    fi
+}
+echo
+echo "  Seeding the demo store through imdomainctl:"
+seed "default domain $host (a job)" ctl run default-domain domain="$host"
+for _ in $(seq 50); do
+    ctl --json run jobs/status 2>/dev/null | grep -q '"completed' && break; sleep 0.1
+done
+seed "domain chat.$host" ctl run domains/add domain="chat.$host"
+seed "node imp-pub (publisher, group cluster-1)" ctl run topology/edit action=add-node \
+    name=imp-pub role=publisher release=15.0 group=cluster-1
+seed "node imp-sub (subscriber, group cluster-1)" ctl run topology/edit action=add-node \
+    name=imp-sub role=subscriber release=15.0 group=cluster-1
+seed "users $users" ctl run users/import \
+    users="alice,alice@$host,imp-pub" users="bob,bob@$host,imp-pub" \
+    users="carol,carol@$host,imp-sub" users="dave,dave@chat.$host,imp-sub"
+seed "cup-xmpp-s2s certificate (ec-p256, in $dir/certs)" ctl run certs/regenerate key_type=ec-p256
+for _ in $(seq 100); do
+    ctl status > "$dir/log/status.out" 2>&1 && break; sleep 0.1
+done
+echo "  $(head -1 "$dir/log/status.out")"
 
 cat <<MSG
 
@@ -87,10 +132,19 @@ cat <<MSG
   --------------
   XMPP server:     127.0.0.1 port $c2s (plaintext on loopback), domain $host
   Log in as:       admin@$host   password: $password
+  Users:           alice bob carol dave @$host (same password; their presence counts in sessions)
   Component JID:   $jid   (open its ad-hoc commands from your client)
   Shell access:    $builddir/imdomainctl -s $dir/control.sock list
+                   $builddir/imdomainctl -s $dir/control.sock status
+  Seeded:          default domain $host, chat.$host, nodes imp-pub + imp-sub (cluster-1),
+                   users alice bob carol dave, a certificate in $dir/certs
   Files:           $dir
+  Daemon log:      $dir/log/imdomaind.log
   Stop:            Ctrl-C
 
 MSG
-"$builddir/imdomaind" -f "$dir/imdomaind.conf"
+[ "${DEMO_EXIT:-0}" = 1 ] && exit 0
+tail -f "$dir/log/imdomaind.log" &
+tail_pid=$!
+trap 'kill $tail_pid 2>/dev/null; kill $imd_pid 2>/dev/null; wait $imd_pid 2>/dev/null; kill $prosody_pid 2>/dev/null; wait $prosody_pid 2>/dev/null' EXIT
+wait $imd_pid

@@ -952,7 +952,8 @@ static int run_command(struct opts *o, const char *node, struct arg *args, size_
 /* The value of field `var` of form `x` (caller frees with xmpp_free), or NULL. */
 static char *form_value_of(xmpp_stanza_t *x, const char *var)
 {
-    for (xmpp_stanza_t *f = x ? xmpp_stanza_get_children(x) : NULL; f; f = xmpp_stanza_get_next(f)) {
+    for (xmpp_stanza_t *f = x ? xmpp_stanza_get_children(x) : NULL; f;
+         f = xmpp_stanza_get_next(f)) {
         const char *v;
         if (!xmpp_stanza_is_tag(f) || strcmp(xmpp_stanza_get_name(f), "field") != 0)
             continue;
@@ -1488,7 +1489,8 @@ int main(int argc, char **argv)
     if (argc < 1 ||
         (strcmp(argv[0], "list") != 0 && strcmp(argv[0], "run") != 0 &&
          strcmp(argv[0], "status") != 0) ||
-        (strcmp(argv[0], "run") == 0 && argc < 2) || (strcmp(argv[0], "status") == 0 && argc != 1)) {
+        (strcmp(argv[0], "run") == 0 && argc < 2) ||
+        (strcmp(argv[0], "status") == 0 && argc != 1)) {
         usage(stderr);
         return strcmp(argv[0] ? argv[0] : "", "status") == 0 ? STATUS_EXIT_UNKNOWN : 1;
     }

@@ -276,6 +276,112 @@ def test_notify_off_without_socket_and_other_pid():
     check(len([m for m in ns.messages[n_before:] if "READY=1" in m]) == 0, ns.messages)
 
 
+# ---- the reload hook without root: Prosody's admin socket and its group ----
+
+def _ids(user, group):
+    import grp
+    import pwd
+    try:
+        return pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid
+    except KeyError:
+        return None
+
+
+def _open_path(path):
+    """Lets other users traverse the directories down to `path` (the harness makes them 0700)."""
+    path = os.path.abspath(path)
+    while path not in ("/", "/tmp"):
+        os.chmod(path, os.stat(path).st_mode | 0o711)
+        path = os.path.dirname(path)
+
+
+class ProsodyAsProsody(h.Prosody):
+    """Prosody run as its Debian user, with the admin shell on a group-writable socket
+    (umask 007) and mod_imdomaind_hosts, including the daemon's vhosts file."""
+
+    def __init__(self, include):
+        h.Prosody.__init__(self, include=include, start=False, extra="\n".join([
+            'umask = "007"',
+            'plugin_paths = { %s }' % h._lua_str(os.path.join(
+                os.environ.get("IMD_SRCDIR", os.getcwd()), "contrib", "prosody")),
+        ]))
+        self.MODULES = self.MODULES + ["admin_shell", "imdomaind_hosts"]
+        self.write_config()
+        uid, gid = _ids("prosody", "prosody")
+        wrapper = os.path.join(self.dir, "prosody-as-prosody")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\nexec setpriv --reuid=prosody --regid=prosody --init-groups "
+                    "%s \"$@\"\n" % h.Prosody.BIN)
+        os.chmod(wrapper, 0o755)
+        self.BIN = wrapper
+        self.register("admin", "pw-admin")  # as root, before the files go to prosody
+        for root, dirs, files in os.walk(self.dir):
+            for name in dirs + files:
+                os.chown(os.path.join(root, name), uid, gid)
+        os.chown(self.dir, uid, gid)
+        os.chmod(self.config, 0o640)  # like /etc/prosody: root or the prosody group only
+        _open_path(self.dir)
+        self.start()
+
+
+class DaemonAs(h.Daemon):
+    """imdomaind run as `user` with the supplementary groups `groups` (gids)."""
+
+    def __init__(self, router, user, group, groups, **kw):
+        self.user, self.group, self.groups = user, group, groups
+        h.Daemon.__init__(self, router, start=False, **kw)
+        uid = _ids(user, "root")[0]
+        os.chown(self.dir, uid, -1)
+        _open_path(self.dir)
+        self.start()
+
+    def argv(self, *args):
+        groups = ",".join(str(g) for g in self.groups) if self.groups else None
+        pre = ["setpriv", "--reuid=" + self.user, "--regid=" + self.group]
+        pre += ["--groups=" + groups] if groups else ["--clear-groups"]
+        return pre + h.Daemon.argv(self, *args)
+
+
+def _reload_setup(with_group):
+    if os.geteuid() != 0:
+        raise h.Skip("needs root to run Prosody and imdomaind as other users")
+    ids = _ids("prosody", "prosody")
+    if ids is None or _ids("nobody", "nogroup") is None:
+        raise h.Skip("no prosody or nobody user")
+    vhosts = os.path.join(h.tmpdir("vhosts"), "vhosts.cfg.lua")
+    os.chown(os.path.dirname(vhosts), _ids("nobody", "nogroup")[0], -1)
+    open(vhosts, "w").close()
+    os.chown(vhosts, _ids("nobody", "nogroup")[0], -1)
+    p = ProsodyAsProsody(vhosts)
+    d = DaemonAs(p, "nobody", "nogroup", [ids[1]] if with_group else [], settings={"router": {
+        "vhosts_file": vhosts,
+        "reload_hook": "%s --config %s shell config reload" % (h.Prosody.CTL, p.config)}})
+    return p, d
+
+
+def test_reload_hook_admin_shell_group():
+    """reload hook as a non-root user in Prosody's group: prosodyctl shell config reload activates the new host"""
+    p, d = _reload_setup(with_group=True)
+    c = h.Client(p, "admin", register=False)
+    r = c.execute(d.jid, "domains/add")
+    r = c.complete(d.jid, "domains/add", r.sessionid, form={"domain": "new.example.test"})
+    check(any("The router was updated" in n[1] for n in r.notes), r.notes)
+    check(p.wait_log(r"activating host new\.example\.test", 10), "Prosody did not activate it")
+    rc, out, err = status(d)
+    check(rc == 0 and "Router files current: yes" in out, "exit %d, %r" % (rc, out))
+
+
+def test_reload_hook_admin_shell_no_group():
+    """the same user without Prosody's group: the hook fails, the change is not applied, status warns"""
+    p, d = _reload_setup(with_group=False)
+    c = h.Client(p, "admin", register=False)
+    r = c.execute(d.jid, "domains/add")
+    r = c.complete(d.jid, "domains/add", r.sessionid, form={"domain": "new.example.test"})
+    check(any("The router was NOT updated" in n[1] for n in r.notes), r.notes)
+    rc, out, err = status(d)
+    check(rc == 1 and "the router was not updated" in first_line(out), "exit %d, %r" % (rc, out))
+
+
 h.tap.run([
     test_status_connected_ok,
     test_status_command_readable,
@@ -287,4 +393,6 @@ h.tap.run([
     test_cert_thresholds_configurable,
     test_notify_ready_status_watchdog_stopping,
     test_notify_off_without_socket_and_other_pid,
+    test_reload_hook_admin_shell_group,
+    test_reload_hook_admin_shell_no_group,
 ])

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# The package check CI runs after the suites: the systemd unit passes `systemd-analyze verify`
+# and rates at most 2.0 in `systemd-analyze security --offline=true`, `make deb` builds the
+# imdomaind and imdomainctl packages without lintian errors, they install with dpkg -i, the
+# daemon checks the packaged configuration as the package's user, and a purge leaves nothing
+# behind. Prints TAP and a last line "package: N passed, M failed". Needs root (dpkg -i).
+#   usage: tests/package/check-package.sh BUILDDIR    (a configured build directory)
+set -u
+builddir=$(cd "${1:?usage: check-package.sh BUILDDIR}" && pwd)
+srcdir=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d /tmp/imd-package.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+n=0 pass=0 fail=0
+
+ok() { # condition-status description [detail file]
+    n=$((n + 1))
+    if [ "$1" -eq 0 ]; then
+        pass=$((pass + 1)); echo "ok $n - $2"
+    else
+        fail=$((fail + 1)); echo "not ok $n - $2"
+        [ -n "${3:-}" ] && [ -s "$3" ] && sed 's/^/# /' "$3" | tail -30
+    fi
+}
+finish() {
+    echo "1..$n"
+    echo "package: $pass passed, $fail failed"
+    exit $((fail > 0))
+}
+
+if [ "$(id -u)" != 0 ]; then
+    echo "ok 1 - package check # SKIP needs root for dpkg -i"
+    echo "1..1"; echo "package: 0 passed, 0 failed"; exit 0
+fi
+if dpkg -s imdomaind >/dev/null 2>&1; then
+    echo "not ok 1 - imdomaind is installed already: purge it first (dpkg --purge imdomaind)"
+    echo "1..1"; echo "package: 0 passed, 1 failed"; exit 1
+fi
+
+# The unit as make renders it, before any package: its sandbox rating.
+make -C "$builddir" contrib/systemd/imdomaind.service >"$work/unit.out" 2>&1
+unit="$builddir/contrib/systemd/imdomaind.service"
+systemd-analyze security --offline=true "$unit" >"$work/security.out" 2>&1
+exposure=$(sed -n 's/.*Overall exposure level for imdomaind.service: \([0-9.]*\) .*/\1/p' "$work/security.out")
+echo "# systemd-analyze security --offline=true: exposure ${exposure:-?}"
+awk -v e="${exposure:-99}" 'BEGIN { exit !(e <= 2.0) }'
+ok $? "systemd-analyze security --offline=true: exposure ${exposure:-?} <= 2.0 (OK)" "$work/security.out"
+
+# The polkit rule that lets the service user reload the router's unit (README): evaluated in
+# node when there is one (no polkitd or systemd as PID 1 needed).
+if command -v node >/dev/null 2>&1; then
+    node "$srcdir/tests/package/check-polkit.js" "$srcdir/contrib/polkit/50-imdomaind.rules" \
+        >"$work/polkit.out" 2>&1
+    while read -r line; do
+        case $line in
+        "ok "*) ok 0 "${line#ok * - }" ;;
+        "not ok "*) ok 1 "${line#not ok * - }" "$work/polkit.out" ;;
+        esac
+    done <"$work/polkit.out"
+    grep -q '^ok ' "$work/polkit.out" || ok 1 "polkit rule evaluation" "$work/polkit.out"
+else
+    echo "# node is not installed: the polkit rule is not evaluated"
+fi
+
+# make deb: dpkg-buildpackage -us -uc -b, then lintian --fail-on error.
+make -C "$builddir" deb >"$work/deb.out" 2>&1
+ok $? "make deb builds the packages and lintian reports no errors" "$work/deb.out"
+deb_d=$(ls "$builddir"/deb/imdomaind_*_*.deb 2>/dev/null | head -1)
+deb_c=$(ls "$builddir"/deb/imdomainctl_*_*.deb 2>/dev/null | head -1)
+[ -n "$deb_d" ] && [ -n "$deb_c" ]
+ok $? "imdomaind and imdomainctl .deb files exist"
+[ -n "$deb_d" ] && [ -n "$deb_c" ] || finish
+lintian "$builddir"/deb/*.changes >"$work/lintian.out" 2>&1
+! grep -q '^E: ' "$work/lintian.out"
+ok $? "lintian: no errors ($(grep -c '^W: ' "$work/lintian.out") warnings)" "$work/lintian.out"
+dpkg-deb -f "$deb_d" Package | grep -qx imdomaind &&
+    dpkg-deb -e "$deb_d" "$work/control" && grep -qx /etc/imdomaind/imdomaind.conf "$work/control/conffiles"
+ok $? "/etc/imdomaind/imdomaind.conf is a conffile"
+
+# Install.
+dpkg -i "$deb_d" "$deb_c" >"$work/install.out" 2>&1
+ok $? "dpkg -i installs both packages" "$work/install.out"
+getent passwd imdomaind >/dev/null && getent group imdomaind >/dev/null
+ok $? "the system user and group imdomaind exist"
+[ "$(stat -c '%a %U %G' /etc/imdomaind/component.secret 2>/dev/null)" = "640 root imdomaind" ]
+ok $? "the component secret is 0640 root:imdomaind"
+for f in /usr/sbin/imdomaind /usr/bin/imdomainctl /lib/systemd/system/imdomaind.service \
+    /usr/share/imdomaind/prosody/mod_imdomaind_hosts.lua \
+    /usr/share/doc/imdomaind/examples/50-imdomaind.rules; do
+    [ -e "$f" ] || echo "missing $f"
+done >"$work/files.out"
+for m in imdomaind.8 imdomaind.conf.5 imdomainctl.1; do
+    man -w "${m%.*}" >/dev/null 2>&1 || [ -e "/usr/share/man/man${m##*.}/$m.gz" ] || echo "no man page $m"
+done >>"$work/files.out"
+[ ! -s "$work/files.out" ]
+ok $? "binaries, unit, Prosody module and man pages are installed" "$work/files.out"
+systemd-analyze verify /lib/systemd/system/imdomaind.service >"$work/verify.out" 2>&1
+ok $? "systemd-analyze verify on the installed unit" "$work/verify.out"
+setpriv --reuid=imdomaind --regid=imdomaind --init-groups \
+    /usr/sbin/imdomaind -n -f /etc/imdomaind/imdomaind.conf >"$work/n.out" 2>&1 &&
+    grep -qx "configuration OK" "$work/n.out"
+ok $? "imdomaind -n -f /etc/imdomaind/imdomaind.conf as the package's user: configuration OK" "$work/n.out"
+# The daemon itself as that user: store in /var/lib/imdomaind, control socket in a runtime
+# directory like the unit's; no router, so imdomainctl status says CRITICAL (exit 2).
+install -d -o imdomaind -g imdomaind -m 0755 /run/imdomaind
+setpriv --reuid=imdomaind --regid=imdomaind --init-groups \
+    /usr/sbin/imdomaind -f /etc/imdomaind/imdomaind.conf >"$work/run.out" 2>&1 &
+pid=$!
+for _ in $(seq 100); do [ -S /run/imdomaind/control.sock ] && break; sleep 0.1; done
+imdomainctl status >"$work/status.out" 2>&1
+rc=$?
+kill -TERM $pid 2>/dev/null; wait $pid
+[ $rc -eq 2 ] && head -1 "$work/status.out" | grep -q '^IMDOMAIND CRITICAL - '
+ok $? "the packaged daemon runs as imdomaind; imdomainctl status answers CRITICAL (no router): exit $rc" "$work/status.out"
+[ "$(stat -c %U /var/lib/imdomaind/imdomaind.db 2>/dev/null)" = imdomaind ]
+ok $? "its store is /var/lib/imdomaind/imdomaind.db, owned by imdomaind" "$work/run.out"
+
+# Purge.
+dpkg --purge imdomainctl imdomaind >"$work/purge.out" 2>&1
+ok $? "dpkg --purge removes both packages" "$work/purge.out"
+for p in /etc/imdomaind /var/lib/imdomaind /run/imdomaind /usr/sbin/imdomaind /usr/bin/imdomainctl \
+    /lib/systemd/system/imdomaind.service /usr/share/imdomaind; do
+    [ -e "$p" ] && echo "left behind: $p"
+done >"$work/left.out"
+dpkg -s imdomaind >/dev/null 2>&1 && echo "dpkg still knows imdomaind" >>"$work/left.out"
+[ ! -s "$work/left.out" ]
+ok $? "nothing is left behind after the purge" "$work/left.out"
+finish
