@@ -7,6 +7,7 @@
 #include "component/sync.h"
 #include "component/user_check.h"
 
+#include "store/store_directory.h"
 #include "store/store_topo.h"
 #include "store/store_user.h"
 #include "util/xmalloc.h"
@@ -28,9 +29,10 @@ static const char *const verdict_names[V_COUNT] = {"added", "updated", "unchange
 /* One users/import call: the verdict table as it grows, the counts, the sync audit's report. */
 struct import {
     struct store *st;
-    int64_t peer_since; /* which peers count for the audit (peers_counted_since()) */
-    const char *lang;   /* borrowed from the call */
-    form_t *table;      /* line, userid, result, reason; handed to the answer */
+    int64_t peer_since;  /* which peers count for the audit (peers_counted_since()) */
+    const char *lang;    /* borrowed from the call */
+    bool edit_directory; /* the admin asked to edit users that came from the directory too */
+    form_t *table;       /* line, userid, result, reason; handed to the answer */
     size_t counts[V_COUNT];
     struct sync_report sync;
 };
@@ -68,6 +70,15 @@ static const struct text R_FORMAT = {"expected userid,directory_uri[,node]",
 static const struct text R_FIELDS = {"too many fields: expected userid,directory_uri[,node]",
                                      "필드가 너무 많습니다. userid,directory_uri[,node] 형식이어야 "
                                      "합니다"};
+static const struct text T_EDIT_DIR = {
+    "Also edit users that come from the directory (the next directory sync puts the directory's "
+    "values back)",
+    "디렉터리에서 온 사용자도 편집(다음 디렉터리 동기화가 디렉터리의 값으로 되돌립니다)"};
+static const struct text R_FROM_DIRECTORY = {
+    "this user comes from the directory: change it there, or tick 'Also edit users that come "
+    "from the directory'",
+    "이 사용자는 디렉터리에서 왔습니다. 디렉터리에서 바꾸거나 '디렉터리에서 온 사용자도 편집'을 "
+    "선택하십시오"};
 static const struct text R_NO_USER = {"no such user to remove", "삭제할 사용자가 없습니다"};
 static const struct text R_CONFLICT = {"conflicts with another user", "다른 사용자와 충돌합니다"};
 
@@ -150,17 +161,39 @@ static size_t split(char *line, char *fields[LINE_FIELDS_MAX + 1])
 
 /* ---- applying one line ---- */
 
+/* True (and the line rejected) when `userid` came from the directory and the admin did not ask
+ * to edit those. *failed is set when the store fails. */
+static bool directory_owned(struct import *im, size_t lineno, const char *userid, bool *failed)
+{
+    bool yes = false;
+    enum store_rc rc;
+
+    if (im->edit_directory)
+        return false;
+    rc = store_user_from_directory(im->st, userid, &yes);
+    if (rc != STORE_OK && rc != STORE_NOTFOUND) {
+        *failed = true;
+        return true;
+    }
+    if (yes)
+        reject(im, lineno, userid, xstrdup(text_get(&R_FROM_DIRECTORY, im->lang)));
+    return yes;
+}
+
 /* "-userid": removes the user. Returns -1 only when the store fails. */
 static int remove_line(struct import *im, size_t lineno, char *userid)
 {
     char *reason;
     enum store_rc rc;
+    bool failed = false;
 
     trim(&userid);
     if ((reason = user_check_userid(userid, im->lang)) != NULL) {
         reject(im, lineno, userid, reason);
         return 0;
     }
+    if (directory_owned(im, lineno, userid, &failed))
+        return failed ? -1 : 0;
     rc = store_user_delete(im->st, userid);
     if (rc == STORE_NOTFOUND)
         reject(im, lineno, userid, xstrdup(text_get(&R_NO_USER, im->lang)));
@@ -178,7 +211,12 @@ static int upsert_line(struct import *im, size_t lineno, const char *userid, con
         [STORE_UPSERT_UNCHANGED] = V_UNCHANGED,
     };
     enum store_upsert how;
-    enum store_rc rc = store_user_upsert(im->st, userid, uri, node[0] ? node : NULL, &how);
+    enum store_rc rc;
+    bool failed = false;
+
+    if (directory_owned(im, lineno, userid, &failed))
+        return failed ? -1 : 0;
+    rc = store_user_upsert(im->st, userid, uri, node[0] ? node : NULL, &how);
 
     if (rc == STORE_OK)
         verdict(im, lineno, userid, how_verdict[how], NULL);
@@ -318,6 +356,8 @@ static void import_form(adhoc_call_t *call)
     form_add_instructions(f, &I_IMPORT);
     users = form_add_field(f, "users", FIELD_TEXT_MULTI, &T_USERS);
     form_field_set_required(users, true);
+    form_field_add_bool(form_add_field(f, "edit_directory_users", FIELD_BOOLEAN, &T_EDIT_DIR),
+                        false);
     adhoc_show(call, f, ADHOC_ALLOW_COMPLETE, ADHOC_COMPLETE);
 }
 
@@ -355,6 +395,7 @@ static void import_step(adhoc_call_t *call)
     n = form_values(call->form, "users", &values);
     im = import_new(app->store, call->lang);
     im->peer_since = peers_counted_now(app);
+    im->edit_directory = form_bool(call->form, "edit_directory_users", false);
     if (each_line(im, values, n, count_line) == -1) {
         char *why = xasprintf("more than %d lines in one import; split it into several calls",
                               IMPORT_LINES_MAX);
