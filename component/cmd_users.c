@@ -32,6 +32,7 @@ struct import {
     int64_t peer_since;  /* which peers count for the audit (peers_counted_since()) */
     const char *lang;    /* borrowed from the call */
     bool edit_directory; /* the admin asked to edit users that came from the directory too */
+    bool any_directory;  /* some user came from the directory (else no line needs the check) */
     form_t *table;       /* line, userid, result, reason; handed to the answer */
     size_t counts[V_COUNT];
     struct sync_report sync;
@@ -168,7 +169,7 @@ static bool directory_owned(struct import *im, size_t lineno, const char *userid
     bool yes = false;
     enum store_rc rc;
 
-    if (im->edit_directory)
+    if (im->edit_directory || !im->any_directory)
         return false;
     rc = store_user_from_directory(im->st, userid, &yes);
     if (rc != STORE_OK && rc != STORE_NOTFOUND) {
@@ -382,6 +383,7 @@ static int import_all(struct import *im, const char *const *values, size_t n, ch
 
 static void import_step(adhoc_call_t *call)
 {
+    int64_t dir_users = 0;
     struct app *app = call->ctx;
     const char *const *values = NULL;
     size_t n;
@@ -396,6 +398,7 @@ static void import_step(adhoc_call_t *call)
     im = import_new(app->store, call->lang);
     im->peer_since = peers_counted_now(app);
     im->edit_directory = form_bool(call->form, "edit_directory_users", false);
+    im->any_directory = store_dir_count_users(app->store, &dir_users) != STORE_OK || dir_users > 0;
     if (each_line(im, values, n, count_line) == -1) {
         char *why = xasprintf("more than %d lines in one import; split it into several calls",
                               IMPORT_LINES_MAX);

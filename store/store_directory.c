@@ -307,11 +307,14 @@ void store_dir_entries_free(struct store_dir_entry *v, size_t n)
 
 enum store_rc store_dir_mark_users(struct store *st, int64_t first_id, int64_t last_id)
 {
+    /* Driven from the batch's entries through the users' userid index: never a scan of users. */
     return run(st,
                prep(st,
-                    "UPDATE users SET source = 'directory' WHERE source <> 'directory' AND userid"
-                    " IN (SELECT userid FROM directory_entries WHERE id BETWEEN ?1 AND ?2"
-                    " AND verdict IN ('added', 'updated', 'unchanged'))",
+                    "UPDATE users SET source = 'directory' WHERE id IN (SELECT u.id"
+                    " FROM directory_entries e JOIN users u ON u.userid = e.userid"
+                    " WHERE e.id BETWEEN ?1 AND ?2"
+                    " AND e.verdict IN ('added', 'updated', 'unchanged')"
+                    " AND u.source <> 'directory')",
                     "ii", first_id, last_id),
                "marking users from the directory");
 }
