@@ -7,8 +7,10 @@
 #include "component/cert.h"
 #include "component/cert_files.h"
 #include "component/commands.h"
+#include "component/dir_sync.h"
 #include "component/job.h"
 #include "component/sync.h"
+#include "store/store_directory.h"
 #include "store/store_domain.h"
 #include "store/store_user.h"
 #include "util/log.h"
@@ -21,6 +23,7 @@
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -365,6 +368,135 @@ static void bench_job(const char *dir, long users, long job_batch)
     uv_loop_close(&loop);
 }
 
+/* directory/sync against the slapd bench/bench_directory.py starts (IMD_BENCH_LDAP_* in the
+ * environment): the whole job on a real loop, while a 1 ms timer records the longest gap
+ * between its ticks (what a ping would wait at worst). Two runs: the first adds every user,
+ * the second finds them all unchanged. */
+struct dir_bench {
+    struct store *st;
+    char phase[16];
+    double phase_start;
+    struct ckpt_sched *ckpt;
+    int64_t job;
+    uv_timer_t tick;
+    double last, worst;
+    unsigned ticks;
+};
+
+/* Prints how long each phase of the run took, as the store records it. */
+static void dir_phase(struct dir_bench *b, double now, bool end)
+{
+    struct store_dir_run r;
+    const char *name;
+
+    if (store_dir_run_get(b->st, b->job, &r) != STORE_OK)
+        return;
+    name = end ? "end" : store_dir_phase_name(r.phase);
+    if (strcmp(name, b->phase) != 0) {
+        if (b->phase[0])
+            printf("|   phase %s | %.1f ms | - |\n", b->phase, now - b->phase_start);
+        snprintf(b->phase, sizeof(b->phase), "%s", name);
+        b->phase_start = now;
+    }
+    store_dir_run_clear(&r);
+}
+
+static void dir_tick(uv_timer_t *t)
+{
+    struct dir_bench *b = t->data;
+    double now = now_ms();
+    struct store_job j;
+
+    if (now - b->last > b->worst)
+        b->worst = now - b->last;
+    b->last = now;
+    if (++b->ticks % 10 != 0 || store_job_get(b->st, b->job, &j) != STORE_OK)
+        return;
+    dir_phase(b, now, j.state != STORE_JOB_RUNNING);
+    if (j.state != STORE_JOB_RUNNING) {
+        if (j.state != STORE_JOB_COMPLETED)
+            fatalx("directory sync job ended %s: %s", store_job_state_name(j.state),
+                   j.error ? j.error : "");
+        uv_timer_stop(t);
+        uv_stop(t->loop); /* the checkpointer's timer stays for the next run */
+    }
+    store_job_clear(&j);
+}
+
+static void dir_bench_run(struct app *app, struct dir_bench *b, const char *what)
+{
+    char line[160];
+    double t0, c0 = cpu_ms();
+
+    store_begin(app->store);
+    if (dir_sync_create(app, STORE_DIR_FULL, false, &b->job, NULL) != STORE_OK)
+        fatalx("dir_sync_create: %s", store_errmsg(app->store));
+    store_commit(app->store);
+    b->worst = 0;
+    b->phase[0] = '\0';
+    t0 = b->last = now_ms();
+    job_runner_kick(app->jobs);
+    uv_timer_start(&b->tick, dir_tick, 1, 1);
+    uv_run(app->loop, UV_RUN_DEFAULT);
+    snprintf(line, sizeof(line), "directory/sync of %s entries, %s", getenv("IMD_BENCH_LDAP_N"),
+             what);
+    report(line, now_ms() - t0, "< 10000 ms");
+    report("  longest wait of the loop during that sync (a ping's worst case)", b->worst,
+           "< 50 ms");
+    report("  CPU time of the daemon's side (loop and thread pool; slapd not counted)",
+           cpu_ms() - c0, "-");
+}
+
+static void bench_directory(const char *dir)
+{
+    struct app app = {0};
+    struct config cfg;
+    uv_loop_t loop;
+    struct dir_bench b = {0};
+    const char *page = getenv("IMD_BENCH_LDAP_PAGE");
+
+    if (getenv("IMD_BENCH_LDAP_URI") == NULL) {
+        printf("| directory/sync | skipped: run bench/bench_directory.py (it starts slapd) | |\n");
+        return;
+    }
+    config_defaults(&cfg);
+    cfg.dir_uri = xstrdup(getenv("IMD_BENCH_LDAP_URI"));
+    cfg.dir_base = xstrdup(getenv("IMD_BENCH_LDAP_BASE"));
+    cfg.dir_ca_file = xstrdup(getenv("IMD_BENCH_LDAP_CA"));
+    cfg.dir_bind_dn = xstrdup(getenv("IMD_BENCH_LDAP_DN"));
+    cfg.dir_bind_password = xstrdup(getenv("IMD_BENCH_LDAP_PW"));
+    if (page)
+        cfg.dir_page_size = atoi(page);
+    uv_loop_init(&loop);
+    app.cfg = &cfg;
+    app.loop = &loop;
+    app.ctx = xmpp_ctx_new(NULL, NULL);
+    app.adhoc = adhoc_new(app.ctx, NULL);
+    app.store = b.st = fresh_store(dir, "directory");
+    free(cfg.store_path);
+    cfg.store_path = xasprintf("%s/directory.db", dir); /* fresh_store's name */
+    b.ckpt = ckpt_sched_start(&app);
+    app.jobs = job_runner_new(&app);
+    app.dirsync = dir_sync_new(&app);
+    uv_timer_init(&loop, &b.tick);
+    b.tick.data = &b;
+    dir_bench_run(&app, &b, "first run (every user added)");
+    dir_bench_run(&app, &b, "second run (every user unchanged)");
+    ckpt_sched_stop(b.ckpt);
+    job_runner_stop(app.jobs);
+    dir_sync_stop(app.dirsync);
+    uv_close((uv_handle_t *)&b.tick, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    dir_sync_free(app.dirsync);
+    job_runner_free(app.jobs);
+    ckpt_sched_free(b.ckpt);
+    adhoc_free(app.adhoc);
+    xmpp_ctx_free(app.ctx);
+    store_close(app.store);
+    uv_loop_close(&loop);
+    config_free(&cfg);
+}
+
 /* True when `section` is in the comma list `only` (NULL: every section). */
 static bool wants(const char *only, const char *section)
 {
@@ -405,7 +537,7 @@ int main(int argc, char **argv)
             break;
         default:
             fprintf(stderr, "usage: bench_imd [-u users] [-d domains] [-l list_domains] [-j "
-                            "job_users] [-b job_batch] [-s list,certs,sync,job,import] [dir]\n");
+                            "job_users] [-b job_batch] [-s list,certs,sync,job,import,directory] [dir]\n");
             return 2;
         }
     }
@@ -432,6 +564,8 @@ int main(int argc, char **argv)
         bench_job(dir, job_users, job_batch);
     if (wants(only, "import"))
         bench_import_rows(dir, users, domains, 5000);
+    if (wants(only, "directory"))
+        bench_directory(dir);
     xmpp_shutdown();
     return 0;
 }

@@ -9,6 +9,7 @@
 #include "component/topology.h"
 
 #include "store/store_settings.h"
+#include "store/store_directory.h"
 #include "store/store_topo.h"
 #include "store/store_user.h"
 #include "util/xmalloc.h"
@@ -37,7 +38,9 @@ struct import {
     struct store_settings settings; /* read once: a new user's IM address follows them */
     char *node;         /* the node named last, and its id: lines name few nodes */
     int64_t node_id;
-    form_t *table;      /* line, userid, result, reason; handed to the answer */
+    bool edit_directory; /* the admin asked to edit users that came from the directory too */
+    bool any_directory;  /* some user came from the directory (else no line needs the check) */
+    form_t *table;       /* line, userid, result, reason; handed to the answer */
     size_t counts[V_COUNT];
     struct sync_report sync;
 };
@@ -78,6 +81,15 @@ static const struct text R_FORMAT = {"expected userid,directory_uri[,node]",
 static const struct text R_FIELDS = {"too many fields: expected userid,directory_uri[,node]",
                                      "필드가 너무 많습니다. userid,directory_uri[,node] 형식이어야 "
                                      "합니다"};
+static const struct text T_EDIT_DIR = {
+    "Also edit users that come from the directory (the next directory sync puts the directory's "
+    "values back)",
+    "디렉터리에서 온 사용자도 편집(다음 디렉터리 동기화가 디렉터리의 값으로 되돌립니다)"};
+static const struct text R_FROM_DIRECTORY = {
+    "this user comes from the directory: change it there, or tick 'Also edit users that come "
+    "from the directory'",
+    "이 사용자는 디렉터리에서 왔습니다. 디렉터리에서 바꾸거나 '디렉터리에서 온 사용자도 편집'을 "
+    "선택하십시오"};
 static const struct text R_NO_USER = {"no such user to remove", "삭제할 사용자가 없습니다"};
 static const struct text R_CONFLICT = {"conflicts with another user", "다른 사용자와 충돌합니다"};
 
@@ -165,17 +177,39 @@ static size_t split(char *line, char *fields[LINE_FIELDS_MAX + 1])
 
 /* ---- applying one line ---- */
 
+/* True (and the line rejected) when `userid` came from the directory and the admin did not ask
+ * to edit those. *failed is set when the store fails. */
+static bool directory_owned(struct import *im, size_t lineno, const char *userid, bool *failed)
+{
+    bool yes = false;
+    enum store_rc rc;
+
+    if (im->edit_directory || !im->any_directory)
+        return false;
+    rc = store_user_from_directory(im->st, userid, &yes);
+    if (rc != STORE_OK && rc != STORE_NOTFOUND) {
+        *failed = true;
+        return true;
+    }
+    if (yes)
+        reject(im, lineno, userid, xstrdup(text_get(&R_FROM_DIRECTORY, im->lang)));
+    return yes;
+}
+
 /* "-userid": removes the user. Returns -1 only when the store fails. */
 static int remove_line(struct import *im, size_t lineno, char *userid)
 {
     char *reason;
     enum store_rc rc;
+    bool failed = false;
 
     trim(&userid);
     if ((reason = user_check_userid(userid, im->lang)) != NULL) {
         reject(im, lineno, userid, reason);
         return 0;
     }
+    if (directory_owned(im, lineno, userid, &failed))
+        return failed ? -1 : 0;
     rc = store_user_delete(im->st, userid);
     if (rc == STORE_NOTFOUND)
         reject(im, lineno, userid, xstrdup(text_get(&R_NO_USER, im->lang)));
@@ -193,9 +227,13 @@ static int upsert_line(struct import *im, size_t lineno, const char *userid, con
         [STORE_UPSERT_UNCHANGED] = V_UNCHANGED,
     };
     enum store_upsert how;
-    enum store_rc rc =
-        store_user_import_row(im->st, &im->settings, userid, uri, node[0] ? im->node_id : 0,
-                              node[0] == '\0', &how);
+    enum store_rc rc;
+    bool failed = false;
+
+    if (directory_owned(im, lineno, userid, &failed))
+        return failed ? -1 : 0;
+    rc = store_user_import_row(im->st, &im->settings, userid, uri, node[0] ? im->node_id : 0,
+                               node[0] == '\0', &how);
 
     if (rc == STORE_OK)
         verdict(im, lineno, userid, how_verdict[how], NULL);
@@ -353,6 +391,8 @@ static void import_form(adhoc_call_t *call)
     users = form_add_field(f, "users", FIELD_TEXT_MULTI, &T_USERS);
     form_field_set_required(users, true);
     form_field_add_bool(form_add_field(f, "audit", FIELD_BOOLEAN, &T_AUDIT), true);
+    form_field_add_bool(form_add_field(f, "edit_directory_users", FIELD_BOOLEAN, &T_EDIT_DIR),
+                        false);
     adhoc_show(call, f, ADHOC_ALLOW_COMPLETE, ADHOC_COMPLETE);
 }
 
@@ -378,6 +418,7 @@ static int import_all(struct import *im, const char *const *values, size_t n, ch
 
 static void import_step(adhoc_call_t *call)
 {
+    int64_t dir_users = 0;
     struct app *app = call->ctx;
     const char *const *values = NULL;
     size_t n;
@@ -392,6 +433,8 @@ static void import_step(adhoc_call_t *call)
     im = import_new(app->store, call->lang);
     im->peer_since = peers_counted_now(app);
     im->audit = form_bool(call->form, "audit", true);
+    im->edit_directory = form_bool(call->form, "edit_directory_users", false);
+    im->any_directory = store_dir_count_users(app->store, &dir_users) != STORE_OK || dir_users > 0;
     if (each_line(im, values, n, count_line) == -1) {
         char *why = xasprintf("more than %d lines in one import; split it into several calls",
                               IMPORT_LINES_MAX);

@@ -34,6 +34,7 @@ struct fetch {
     struct store_dir_entry *page; /* the mapped page, handed to the loop */
     size_t n;
     bool saw_mtime;
+    char max_mtime[32];
     int more; /* 1: more pages, 0: that was the last, -1: failed (err, why) */
     enum dir_err err;
     char *why;
@@ -82,6 +83,7 @@ static void map_page(struct fetch *f, const struct dir_page *page)
     f->page = xcalloc(page->n ? page->n : 1, sizeof(*f->page));
     f->n = page->n;
     f->saw_mtime = page->saw_mtime;
+    snprintf(f->max_mtime, sizeof(f->max_mtime), "%s", page->max_mtime);
     for (size_t i = 0; i < page->n; i++) {
         struct dir_mapped m;
         struct store_dir_entry *e = &f->page[i];
@@ -134,6 +136,10 @@ static enum store_rc store_page(struct app *app, struct fetch *f)
     if (rc == STORE_OK) {
         r.fetched += (int64_t)f->n;
         r.saw_mtime = r.saw_mtime || f->saw_mtime;
+        if (f->max_mtime[0] && (r.max_mtime == NULL || strcmp(f->max_mtime, r.max_mtime) > 0)) {
+            free(r.max_mtime);
+            r.max_mtime = xstrdup(f->max_mtime);
+        }
         if (r.server == NULL && f->server[0])
             r.server = xstrdup(f->server);
         if (f->more == 0)
@@ -209,6 +215,8 @@ static void start_fetch(struct app *app, const struct store_job *j, struct store
     if (r->fetched > 0) {
         r->fetched = 0;
         r->saw_mtime = false;
+        free(r->max_mtime);
+        r->max_mtime = NULL;
         if (store_begin(st) != STORE_OK || store_dir_entries_clear(st) != STORE_OK ||
             store_dir_run_update(st, r) != STORE_OK ||
             store_job_progress(st, j->id, 0, 0) != STORE_OK || store_commit(st) != STORE_OK) {
@@ -217,7 +225,7 @@ static void start_fetch(struct app *app, const struct store_job *j, struct store
             return;
         }
     }
-    if (r->mode == STORE_DIR_INCREMENTAL)
+    if (r->mode == STORE_DIR_INCREMENTAL && r->since)
         filter = dir_filter_since(app->cfg->dir_filter, r->since);
     f = xcalloc(1, sizeof(*f));
     f->ds = ds;
@@ -497,13 +505,14 @@ enum store_rc dir_sync_create(struct app *app, enum store_dir_mode mode, bool co
 {
     struct store *st = app->store;
     struct store_dir_run last, r;
-    int64_t since = 0, job = 0;
+    int64_t job = 0;
+    char *since = NULL;
     enum store_rc rc;
 
     if (mode == STORE_DIR_INCREMENTAL) {
         rc = store_dir_run_last_completed(st, &last);
-        if (rc == STORE_OK && last.saw_mtime)
-            since = last.started_at - DIR_SYNC_OVERLAP_S;
+        if (rc == STORE_OK && last.max_mtime)
+            since = xstrdup(last.max_mtime);
         else
             mode = STORE_DIR_FULL; /* nothing to count changes from, or no modifyTimestamp */
         store_dir_run_clear(&last);
@@ -517,6 +526,7 @@ enum store_rc dir_sync_create(struct app *app, enum store_dir_mode mode, bool co
                           app->cfg->dir_base ? app->cfg->dir_base : "", 0, &job);
     if (rc == STORE_OK)
         rc = store_dir_run_create(st, job, mode, since);
+    free(since);
     if (rc == STORE_OK && confirmed && (rc = store_dir_run_get(st, job, &r)) == STORE_OK) {
         r.confirmed = true;
         rc = store_dir_run_update(st, &r);

@@ -34,8 +34,10 @@ void dir_sync_stop(struct dir_sync *ds);
 void dir_sync_free(struct dir_sync *ds);
 
 /*
- * Inside the caller's transaction: creates a directory-sync job. `mode` incremental falls back
- * to full when no completed run showed modifyTimestamp (*mode_used says which). `confirmed`
+ * Inside the caller's transaction: creates a directory-sync job. An incremental run reads the
+ * entries whose modifyTimestamp is after the latest one the last completed run read (the
+ * server's clock, so no skew); it falls back to full when no completed run read any
+ * modifyTimestamp (*mode_used says which). `confirmed`
  * skips the safety stop. STORE_CONFLICT: another job is unfinished. After the commit, kick the
  * job runner.
  */

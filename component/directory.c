@@ -81,15 +81,9 @@ void dir_params_free(struct dir_params *p)
     free(p);
 }
 
-char *dir_filter_since(const char *filter, long long since)
+char *dir_filter_since(const char *filter, const char *stamp)
 {
-    time_t t = (time_t)since;
-    struct tm tm;
-    char stamp[32];
-
-    gmtime_r(&t, &tm);
-    strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%SZ", &tm);
-    return xasprintf("(&%s(modifyTimestamp>=%s))", filter, stamp);
+    return xasprintf("(&%s(!(modifyTimestamp<=%s)))", filter, stamp);
 }
 
 const char *dir_err_name(enum dir_err err)
@@ -470,8 +464,12 @@ static void read_entries(dir_conn_t *c, LDAPMessage *res, struct dir_page *page)
         d->userid = first_value(c->ld, e, p->userid_attr);
         d->uri = first_value(c->ld, e, p->uri_attr);
         d->node = first_value(c->ld, e, p->node_attr);
-        if ((mtime = first_value(c->ld, e, "modifyTimestamp")) != NULL)
+        if ((mtime = first_value(c->ld, e, "modifyTimestamp")) != NULL) {
             page->saw_mtime = true;
+            /* GeneralizedTime of one server in one format: later sorts later */
+            if (strlen(mtime) < sizeof(page->max_mtime) && strcmp(mtime, page->max_mtime) > 0)
+                snprintf(page->max_mtime, sizeof(page->max_mtime), "%s", mtime);
+        }
         free(mtime);
     }
 }

@@ -55,7 +55,8 @@ struct dir_entry {
 struct dir_page {
     struct dir_entry *v;
     size_t n;
-    bool saw_mtime; /* at least one entry carried modifyTimestamp */
+    bool saw_mtime;     /* at least one entry carried modifyTimestamp */
+    char max_mtime[32]; /* the latest modifyTimestamp seen (the server's clock), "" if none */
 };
 
 typedef struct dir_conn dir_conn_t;
@@ -65,9 +66,9 @@ typedef struct dir_conn dir_conn_t;
 struct dir_params *dir_params_new(const struct config *cfg, const char *filter);
 void dir_params_free(struct dir_params *p);
 
-/* "(&<filter>(modifyTimestamp>=YYYYmmddHHMMSSZ))" for changes at or after `since` (unix
- * seconds, UTC), malloc'd. */
-char *dir_filter_since(const char *filter, long long since);
+/* "(&<filter>(!(modifyTimestamp<=STAMP)))": the entries changed after `stamp` (a
+ * GeneralizedTime the server gave, so its clock, not ours), malloc'd. */
+char *dir_filter_since(const char *filter, const char *stamp);
 
 /*
  * Connects (the URIs in order), sets up TLS, binds. `p` is borrowed and must outlive the

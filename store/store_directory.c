@@ -67,7 +67,7 @@ static enum store_rc run(struct store *st, sqlite3_stmt *s, const char *what)
 
 #define RUN_COLS                                                                                   \
     "job_id, mode, phase, confirmed, since, started_at, server, saw_mtime, fetched, existing,"     \
-    " cursor, added, updated, unchanged, removed, rejected, summary"
+    " cursor, added, updated, unchanged, removed, rejected, summary, max_mtime"
 
 static int name_index(const char *const *names, size_t n, const unsigned char *v)
 {
@@ -86,7 +86,7 @@ static void read_run(sqlite3_stmt *s, struct store_dir_run *r)
                   : STORE_DIR_FULL;
     r->phase = (enum store_dir_phase)name_index(phase_names, N_PHASES, sqlite3_column_text(s, 2));
     r->confirmed = sqlite3_column_int64(s, 3) != 0;
-    r->since = sqlite3_column_int64(s, 4);
+    r->since = store_col_str_or_null(s, 4);
     r->started_at = sqlite3_column_int64(s, 5);
     r->server = store_col_str_or_null(s, 6);
     r->saw_mtime = sqlite3_column_int64(s, 7) != 0;
@@ -96,6 +96,7 @@ static void read_run(sqlite3_stmt *s, struct store_dir_run *r)
     for (int i = 0; i < 5; i++)
         r->counts[i] = sqlite3_column_int64(s, 11 + i);
     r->summary = store_col_str_or_null(s, 16);
+    r->max_mtime = store_col_str_or_null(s, 17);
 }
 
 static enum store_rc get_run(struct store *st, sqlite3_stmt *s, struct store_dir_run *out)
@@ -113,7 +114,7 @@ static enum store_rc get_run(struct store *st, sqlite3_stmt *s, struct store_dir
 }
 
 enum store_rc store_dir_run_create(struct store *st, int64_t job_id, enum store_dir_mode mode,
-                                   int64_t since)
+                                   const char *since)
 {
     enum store_rc rc = store_dir_entries_clear(st);
 
@@ -123,7 +124,7 @@ enum store_rc store_dir_run_create(struct store *st, int64_t job_id, enum store_
                prep(st,
                     "INSERT INTO directory_runs (job_id, mode, since, started_at)"
                     " VALUES (?1, ?2, ?3, strftime('%s', 'now'))",
-                    "iti", job_id, mode == STORE_DIR_INCREMENTAL ? "incremental" : "full", since),
+                    "itt", job_id, mode == STORE_DIR_INCREMENTAL ? "incremental" : "full", since),
                "creating a directory run");
 }
 
@@ -152,10 +153,10 @@ enum store_rc store_dir_run_update(struct store *st, const struct store_dir_run 
              "UPDATE directory_runs SET phase = ?2, confirmed = ?3, server = ?4,"
              " saw_mtime = ?5, fetched = ?6, existing = ?7, cursor = ?8, added = ?9,"
              " updated = ?10, unchanged = ?11, removed = ?12, rejected = ?13,"
-             " summary = ?14 WHERE job_id = ?1",
-             "itititiiiiiiiit", r->job_id, store_dir_phase_name(r->phase), (int64_t)r->confirmed,
+             " summary = ?14, max_mtime = ?15 WHERE job_id = ?1",
+             "ititiiiiiiiiitt", r->job_id, store_dir_phase_name(r->phase), (int64_t)r->confirmed,
              r->server, (int64_t)r->saw_mtime, r->fetched, r->existing, r->cursor, r->counts[0],
-             r->counts[1], r->counts[2], r->counts[3], r->counts[4], r->summary);
+             r->counts[1], r->counts[2], r->counts[3], r->counts[4], r->summary, r->max_mtime);
     enum store_rc rc;
 
     if (s == NULL)
@@ -169,6 +170,8 @@ void store_dir_run_clear(struct store_dir_run *r)
 {
     free(r->server);
     free(r->summary);
+    free(r->since);
+    free(r->max_mtime);
     memset(r, 0, sizeof(*r));
 }
 
@@ -304,11 +307,14 @@ void store_dir_entries_free(struct store_dir_entry *v, size_t n)
 
 enum store_rc store_dir_mark_users(struct store *st, int64_t first_id, int64_t last_id)
 {
+    /* Driven from the batch's entries through the users' userid index: never a scan of users. */
     return run(st,
                prep(st,
-                    "UPDATE users SET source = 'directory' WHERE source <> 'directory' AND userid"
-                    " IN (SELECT userid FROM directory_entries WHERE id BETWEEN ?1 AND ?2"
-                    " AND verdict IN ('added', 'updated', 'unchanged'))",
+                    "UPDATE users SET source = 'directory' WHERE id IN (SELECT u.id"
+                    " FROM directory_entries e JOIN users u ON u.userid = e.userid"
+                    " WHERE e.id BETWEEN ?1 AND ?2"
+                    " AND e.verdict IN ('added', 'updated', 'unchanged')"
+                    " AND u.source <> 'directory')",
                     "ii", first_id, last_id),
                "marking users from the directory");
 }

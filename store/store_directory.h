@@ -24,16 +24,17 @@ enum store_dir_phase {
     STORE_DIR_DONE,
 };
 
-/* One run; `server` and `summary` malloc'd (store_dir_run_clear()). */
+/* One run; strings malloc'd (store_dir_run_clear()). */
 struct store_dir_run {
     int64_t job_id;
     enum store_dir_mode mode;
     enum store_dir_phase phase;
     bool confirmed;     /* the safety stop was overridden */
-    int64_t since;      /* incremental: entries modified at or after (unix seconds); else 0 */
+    char *since;        /* incremental: entries modified after this GeneralizedTime; else NULL */
     int64_t started_at; /* unix seconds */
     char *server;       /* host:port that answered; NULL until known */
     bool saw_mtime;     /* the entries carried modifyTimestamp: incremental runs are possible */
+    char *max_mtime;    /* the latest modifyTimestamp read (server clock); NULL if none */
     int64_t fetched;    /* entries read */
     int64_t existing;   /* users from the directory before the run */
     int64_t cursor;
@@ -64,7 +65,7 @@ struct store_dir_entry {
 
 /* Creates the run for job `job_id` in phase fetch and empties directory_entries. */
 enum store_rc store_dir_run_create(struct store *st, int64_t job_id, enum store_dir_mode mode,
-                                   int64_t since);
+                                   const char *since);
 enum store_rc store_dir_run_get(struct store *st, int64_t job_id, struct store_dir_run *out);
 /* Writes every field but job_id, mode and started_at. */
 enum store_rc store_dir_run_update(struct store *st, const struct store_dir_run *r);

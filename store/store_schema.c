@@ -234,7 +234,8 @@ static const char schema_v4[] =
  * The directory sync (component/dir_sync.c). users.source says where a user came from: 'import'
  * (users/import, imdomainctl) or 'directory' (the LDAP sync; users/import leaves those alone
  * unless told to). directory_runs: one row per directory-sync job with its mode, phase, counts
- * and whether the server's entries carried modifyTimestamp (incremental runs need it).
+ * and the latest modifyTimestamp its entries carried (the server's clock: the next incremental
+ * run reads what changed after it).
  * directory_entries: what the current (or last) sync read, with a verdict per entry: a sync
  * reads the whole directory here before it changes any user, and resumes from here after a
  * restart.
@@ -250,10 +251,11 @@ static const char schema_directory_sync[] =
     " phase TEXT NOT NULL DEFAULT 'fetch'"
     "  CHECK (phase IN ('fetch', 'check', 'apply', 'remove', 'finish', 'done')),"
     " confirmed INTEGER NOT NULL DEFAULT 0 CHECK (confirmed IN (0, 1)),"
-    " since INTEGER NOT NULL DEFAULT 0,"
+    " since TEXT,"
     " started_at INTEGER NOT NULL,"
     " server TEXT,"
     " saw_mtime INTEGER NOT NULL DEFAULT 0 CHECK (saw_mtime IN (0, 1)),"
+    " max_mtime TEXT,"
     " fetched INTEGER NOT NULL DEFAULT 0,"
     " existing INTEGER NOT NULL DEFAULT 0,"
     " cursor INTEGER NOT NULL DEFAULT 0,"

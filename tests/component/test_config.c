@@ -156,6 +156,61 @@ static void test_secret_rules(void **state)
     config_free(&cfg);
 }
 
+/* [directory]: defaults, the password file, and every cross-key rule named. */
+static void test_directory(void **state)
+{
+    struct config cfg;
+    char text[1024], *pw = write_temp("s3cret-pw\n");
+    int n;
+    const char *out = load(&cfg, "[component]\njid = d.example\nsecret = s\n", &n);
+
+    assert_int_equal(n, 0);
+    assert_null(cfg.dir_uri);
+    assert_string_equal(cfg.dir_filter, "(objectClass=inetOrgPerson)");
+    assert_string_equal(cfg.dir_userid_attr, "uid");
+    assert_string_equal(cfg.dir_uri_attr, "mail");
+    assert_int_equal(cfg.dir_max_drop, 20);
+    config_free(&cfg);
+
+    snprintf(text, sizeof(text),
+             "[component]\njid = d.example\nsecret = s\n[directory]\n"
+             "uri = ldaps://a.example ldap://b.example:3389\nbase = ou=people,dc=example\n"
+             "bind_dn = cn=reader,dc=example\nbind_password_file = %s\n"
+             "userid_attr = sAMAccountName\nuri_attr = msRTCSIP-PrimaryUserAddress\n"
+             "schedule = 03:30\nmax_drop = 35\n",
+             pw);
+    out = load(&cfg, text, &n);
+    assert_int_equal(n, 0);
+    assert_string_equal(cfg.dir_bind_password, "s3cret-pw");
+    assert_string_equal(cfg.dir_uri_attr, "msRTCSIP-PrimaryUserAddress");
+    assert_int_equal(cfg.dir_max_drop, 35);
+    config_free(&cfg);
+    unlink(pw);
+    free(pw);
+
+    out = load(&cfg,
+               "[component]\njid = d.example\nsecret = s\n[directory]\n"
+               "uri = http://x.example\nstarttls = true\nfilter = uid=x\n"
+               "userid_attr = bad attr\nschedule = 25:00\nbind_dn = cn=x\n",
+               &n);
+    assert_int_equal(n, 6);
+    assert_non_null(strstr(out, "directory.uri 'http://x.example' is not an ldap:// or ldaps://"));
+    assert_non_null(strstr(out, "directory.base is required"));
+    assert_non_null(strstr(out, "directory.filter 'uid=x' must be an LDAP filter"));
+    assert_non_null(strstr(out, "directory.userid_attr 'bad attr'"));
+    assert_non_null(strstr(out, "directory.schedule '25:00'"));
+    assert_non_null(strstr(out, "directory.bind_dn needs bind_password_file"));
+    config_free(&cfg);
+
+    out = load(&cfg,
+               "[component]\njid = d.example\nsecret = s\n[directory]\n"
+               "uri = ldaps://x.example\nstarttls = true\nbase = dc=x\n",
+               &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(out, "starttls is for ldap:// URLs"));
+    config_free(&cfg);
+}
+
 static void test_syntax_error(void **state)
 {
     struct config cfg;
@@ -186,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_every_problem_with_line),
         cmocka_unit_test(test_secret_rules),
         cmocka_unit_test(test_router_kind),
+        cmocka_unit_test(test_directory),
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_missing_file),
     };
