@@ -347,15 +347,16 @@ static void add_unlinked_note(struct cert_job *job, const char *lang)
         return;
     {
         char *names = domains_text_close(&t), *s;
-        s = xasprintf(i18n_is_korean(lang)
-                          ? "%s 인증서는 다음 도메인 %zu개도 포함하지만, 이름이 파일 이름으로 쓰기에 "
-                            "너무 길어 <도메인>.crt/.key 링크는 만들지 않았습니다: %s. 라우터는 "
-                            "다른 이름의 파일(예: cup-xmpp-s2s.crt)에서 이 인증서를 찾습니다."
-                          : "%s The certificate also covers these %zu domains, but their names are "
-                            "too long for a file name, so they get no <domain>.crt/.key link: %s. "
-                            "The router finds the certificate under the other names (e.g. "
-                            "cup-xmpp-s2s.crt).",
-                      job->summary, k, names);
+        s = xasprintf(
+            i18n_is_korean(lang)
+                ? "%s 인증서는 다음 도메인 %zu개도 포함하지만, 이름이 파일 이름으로 쓰기에 "
+                  "너무 길어 <도메인>.crt/.key 링크는 만들지 않았습니다: %s. 라우터는 "
+                  "다른 이름의 파일(예: cup-xmpp-s2s.crt)에서 이 인증서를 찾습니다."
+                : "%s The certificate also covers these %zu domains, but their names are "
+                  "too long for a file name, so they get no <domain>.crt/.key link: %s. "
+                  "The router finds the certificate under the other names (e.g. "
+                  "cup-xmpp-s2s.crt).",
+            job->summary, k, names);
         free(names);
         free(job->summary);
         job->summary = s;
