@@ -344,13 +344,29 @@ static int link_name(const char *dir, const char *base, char **err)
     return rc;
 }
 
+/* ".crt.<pid>.link" after a '.' and the name: the temporary link of atomic_symlink, the longest
+ * file name made for a domain (a pid has at most 10 digits). */
+#define LINK_NAME_OVERHEAD (1 + 4 + 1 + 10 + 5)
+
+bool cert_files_name_fits(const char *dir, const char *name)
+{
+    long max = pathconf(dir, _PC_NAME_MAX);
+
+    if (max <= 0)
+        max = 255; /* NAME_MAX on Linux: the limit when the directory does not say */
+    return strlen(name) + LINK_NAME_OVERHEAD <= (size_t)max;
+}
+
 static int link_names(const char *dir, const char *const *domains, size_t n, char **err)
 {
     if (link_name(dir, CERT_FILES_NAME, err) < 0)
         return -1;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (!cert_files_name_fits(dir, domains[i]))
+            continue; /* covered by the certificate, but no file name can hold it */
         if (crashed("link", err) || link_name(dir, domains[i], err) < 0)
             return -1;
+    }
     return 0;
 }
 
@@ -425,6 +441,17 @@ static void tidy(const char *dir, const char *current_gen, const char *const *do
     closedir(d);
 }
 
+/* No .live yet: nothing has been installed here, so no name gives a pair that must be kept. */
+static bool first_install(const char *dir)
+{
+    char *live = xasprintf("%s/" LIVE, dir);
+    struct stat st;
+    bool none = lstat(live, &st) != 0 && errno == ENOENT;
+
+    free(live);
+    return none;
+}
+
 static int check_names(const char *const *domains, size_t n, char **err)
 {
     for (size_t i = 0; i < n; i++) {
@@ -447,6 +474,12 @@ static int install_locked(const char *dir, const char *const *domains, size_t n,
         return -1;
     if ((gen = write_generation(dir, cert_pem, key_pem, err)) == NULL)
         return -1;
+    /* A first install points .live at its generation before any name links into it, so that
+     * no link, even of an install that stops half-way, ever points at nothing. */
+    if (first_install(dir) && switch_live(dir, gen, err) < 0) {
+        free(gen);
+        return -1;
+    }
     if (crashed("written", err) || link_names(dir, domains, n, err) < 0 || crashed("linked", err) ||
         atomic_dir_sync(dir, err) < 0 || crashed("synced", err) || switch_live(dir, gen, err) < 0 ||
         crashed("switched", err)) {

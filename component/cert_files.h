@@ -35,7 +35,8 @@ int cert_files_write_pending(const char *dir, const char *key_pem, char **err);
 
 /*
  * Installs `cert_pem` (leaf first, then its chain) and `key_pem` for every name of `domains`
- * and as imdomaind's own files, removes the pending key, and removes the links of names no
+ * whose file names fit (cert_files_name_fits; the others are skipped) and as imdomaind's own
+ * files, removes the pending key, and removes the links of names no
  * longer in `domains` (and `<name>.crt/.key` of each name of `old`, the previous set, whatever
  * they are: files of the layout before the links). 0, or -1 with *err at the first failure:
  * every name then still gives the old pair or already the new one (see cert_files.c), and
@@ -63,6 +64,12 @@ void cert_files_unlock(int fd);
  * and temporary links are removed. Returns the number of repairs (0: all was well), or -1 with
  * *err (the lock is held, or the directory cannot be read): nothing was touched then. */
 int cert_files_repair(const char *dir, char **err);
+
+/* Whether `name` (a domain) can have its `<name>.crt`/`.key` links in `dir`: the longest file
+ * name made for it (the temporary link ".<name>.crt.<pid>.link") fits the directory's name
+ * limit (NAME_MAX, 255 bytes on Linux). A legal domain of up to 255 characters may not: the
+ * certificate still names it, but it gets no file of its own (cert_files_install skips it). */
+bool cert_files_name_fits(const char *dir, const char *name);
 
 /* For tests only (NULL otherwise): called at every point of an install where the process could
  * die; when it returns true the install stops right there, cleans nothing up, and returns -1

@@ -6,6 +6,7 @@
 #include "component/cert_expiry.h"
 #include "component/cert_files.h"
 #include "component/cmd_certs.h"
+#include "component/cmd_domains_common.h"
 #include "component/commands.h"
 #include "store/store_domain.h"
 #include "store/store_settings.h"
@@ -334,6 +335,41 @@ static char *describe_new(const char *lang, const char *cert_pem, size_t n)
     return s;
 }
 
+/* Appends to the summary the domains the certificate covers but whose name is too long for a
+ * file of their own in [certs] dir (cert_files_name_fits): no <domain>.crt/.key for them. */
+static void add_unlinked_note(struct cert_job *job, const char *lang)
+{
+    struct domains_text t;
+    FILE *f = NULL;
+    size_t k = 0;
+
+    for (size_t i = 0; i < job->ds.n; i++) {
+        if (cert_files_name_fits(job->app->cfg->cert_dir, job->ds.names[i]))
+            continue;
+        if (f == NULL)
+            f = domains_text_open(&t);
+        fprintf(f, "%s%s", k++ ? ", " : "", job->ds.names[i]);
+    }
+    if (f == NULL)
+        return;
+    {
+        char *names = domains_text_close(&t), *s;
+        s = xasprintf(
+            i18n_is_korean(lang)
+                ? "%s 인증서는 다음 도메인 %zu개도 포함하지만, 이름이 파일 이름으로 쓰기에 "
+                  "너무 길어 <도메인>.crt/.key 링크는 만들지 않았습니다: %s. 라우터는 "
+                  "다른 이름의 파일(예: cup-xmpp-s2s.crt)에서 이 인증서를 찾습니다."
+                : "%s The certificate also covers these %zu domains, but their names are "
+                  "too long for a file name, so they get no <domain>.crt/.key link: %s. "
+                  "The router finds the certificate under the other names (e.g. "
+                  "cup-xmpp-s2s.crt).",
+            job->summary, k, names);
+        free(names);
+        free(job->summary);
+        job->summary = s;
+    }
+}
+
 /* After a certificate was made or accepted: files, settings, then the router. */
 static void install_and_reload(struct cert_job *job, const char *const *covered, size_t n)
 {
@@ -352,6 +388,7 @@ static void install_and_reload(struct cert_job *job, const char *const *covered,
     log_info("certs: installed op=%s domains=%zu dir=%s", op_name(job->op), n,
              job->app->cfg->cert_dir);
     job->summary = describe_new(call->lang, job->out_pem, n);
+    add_unlinked_note(job, call->lang);
     if (job->later == NULL) { /* cannot wait for the hook: say so and let it run */
         adhoc_note_str(call, ADHOC_NOTE_INFO, job->summary);
         app_apply_domains(job->app, job->actor, NULL, NULL);

@@ -678,6 +678,14 @@ static void test_files_take_over_plain_files(void **state)
     drop_dir(dir);
 }
 
+static int crash_once_at, crash_once_count;
+
+static bool crash_once(const char *step)
+{
+    (void)step;
+    return ++crash_once_count == crash_once_at;
+}
+
 static void test_files_refuse_bad_names(void **state)
 {
     static const char *const bad[] = {"a.example.test", "../etc", "c.example.test"};
@@ -690,6 +698,69 @@ static void test_files_refuse_bad_names(void **state)
     free(err);
     assert_true(complete(dir, set_old, 3, &P1));
     drop_dir(dir);
+}
+
+/* Every symbolic link in `dir` (not below) leads to a file. */
+static void assert_no_dangling(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        char *path = NULL;
+        struct stat lst, st;
+        assert_true(asprintf(&path, "%s/%s", dir, e->d_name) > 0);
+        if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) && stat(path, &st) != 0)
+            fail_msg("%s links to nothing", path);
+        free(path);
+    }
+    closedir(d);
+}
+
+/* The longest legal domain (255 characters): covered, but no file name can hold it, so it gets
+ * no link; every other name is installed, on a first install and on a regeneration, and no
+ * link ever points at nothing. */
+static void test_files_name_too_long(void **state)
+{
+    char long_name[256], *dir = fresh_dir(), *err = NULL;
+    const char *set[3] = {"a.example.test", long_name, "c.example.test"};
+
+    (void)state;
+    for (int i = 0; i < 255; i++)
+        long_name[i] = i % 64 == 63 ? '.' : 'x';
+    long_name[255] = '\0';
+    assert_false(cert_files_name_fits(dir, long_name));
+    assert_true(cert_files_name_fits(dir, "a.example.test"));
+    for (int round = 0; round < 2; round++) {
+        const struct pair *p = round ? &P2 : &P1;
+        assert_int_equal(cert_files_install(dir, set, 3, NULL, 0, p->crt, p->key, &err), 0);
+        assert_true(pair_of(dir, "a.example.test") == p && pair_of(dir, "c.example.test") == p);
+        assert_true(pair_of(dir, CERT_FILES_NAME) == p);
+        assert_no_dangling(dir);
+    }
+    drop_dir(dir);
+}
+
+/* A first install stopped at any point leaves no link that points at nothing. */
+static void test_files_first_install_never_dangles(void **state)
+{
+    (void)state;
+    for (int at = 1; at < 20; at++) {
+        char *dir = fresh_dir(), *err = NULL;
+        int rc;
+        cert_files_crash_point = NULL;
+        crash_once_at = at;
+        crash_once_count = 0;
+        cert_files_crash_point = crash_once;
+        rc = install(dir, set_old, NULL, &P1, &err);
+        cert_files_crash_point = NULL;
+        assert_no_dangling(dir);
+        free(err);
+        drop_dir(dir);
+        if (rc == 0)
+            break;
+    }
 }
 
 /* ---- crashes ---- */
@@ -904,6 +975,8 @@ int main(void)
         cmocka_unit_test(test_files_stale_names_removed),
         cmocka_unit_test(test_files_take_over_plain_files),
         cmocka_unit_test(test_files_refuse_bad_names),
+        cmocka_unit_test(test_files_name_too_long),
+        cmocka_unit_test(test_files_first_install_never_dangles),
         cmocka_unit_test(test_files_crash_at_every_point),
         cmocka_unit_test(test_files_crash_while_taking_over),
         cmocka_unit_test(test_files_second_installer_refused),

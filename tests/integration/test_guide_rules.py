@@ -362,7 +362,38 @@ def test_settle_time_below_the_guide():
     check(rc == 0 and "settle_time = 0 s is below" in out, "-n with 0: %r" % out)
 
 
+def test_longest_domain_and_the_certificate():
+    "a legal 255-character domain: certs/regenerate covers it, gives it no link, leaves none dangling"
+    certs = h.tmpdir("certs")
+    p = h.Prosody()
+    h.Daemon(p, settings={"certs": {"dir": certs}})
+    c = h.Client(p, "admin")
+    long_name = ".".join(["x" * 63, "y" * 63, "z" * 63, "w" * 63])  # 255 characters
+    check(len(long_name) == 255, "length %d" % len(long_name))
+    for name in ("short.example", long_name):
+        r = _run(c, "domains/add", {"domain": name})
+        check(not _errors(r), "domains/add: %r" % r)
+    for lang, words in ((None, ("installed", "too long for a file name", long_name)),
+                        ("ko", ("설치됨", "너무 길어", long_name))):
+        r = _run(c, "certs/regenerate", {"key_type": "ec-p256", "days": "90",
+                                         "xmpp_addr": False}, lang=lang)
+        text = " ".join(_notes(r))
+        check(not _errors(r) and all(w in text for w in words), "regenerate (%s): %r" % (
+            lang, r.notes))
+        sans = c.execute(JID, "certs/show").values("sans")
+        check(any(long_name in v for v in sans) and any("short.example" in v for v in sans),
+              "SANs %r" % sans)
+        entries = os.listdir(certs)
+        check("short.example.crt" in entries and "short.example.key" in entries, repr(entries))
+        check(not any(e.startswith(long_name[:60]) for e in entries), repr(entries))
+        for e in entries:
+            path = os.path.join(certs, e)
+            check(not os.path.islink(path) or os.path.exists(path), "%s links to nothing" % e)
+    check(c.execute(JID, "certs/show").value("status") == "current", "certs/show not current")
+
+
 h.tap.run([
+    test_longest_domain_and_the_certificate,
     test_settle_time_below_the_guide,
     test_ha_enable_recorded_and_assigned,
     test_topology_release_rule_and_causes,
