@@ -102,7 +102,8 @@ static void answer_list(adhoc_call_t *call)
     form_add_column(t, "error", FIELD_TEXT_SINGLE, &T_ERROR);
     for (size_t i = 0; i < n; i++)
         peer_row(t, &list[i], peers_counted_now(app));
-    line = xasprintf(i18n_is_korean(call->lang) ? "피어 %zu개." : "%zu peers.", n);
+    line = i18n_is_korean(call->lang) ? xasprintf("피어 %zu개.", n)
+                                      : xasprintf("%zu peer%s.", n, i18n_s(n));
     adhoc_note_str(call, ADHOC_NOTE_INFO, line);
     free(line);
     peer_findings_notes(app, call);

@@ -452,9 +452,9 @@ static void do_assign(adhoc_call_t *call, struct app *app)
         done += rc == STORE_OK;
     }
     end_change(call, app, rc,
-               xasprintf(i18n_is_korean(call->lang) ? "사용자 %zu명을 %s에 할당했습니다."
-                                                    : "%zu users assigned to %s.",
-                         done, node));
+               i18n_is_korean(call->lang)
+                   ? xasprintf("사용자 %zu명을 %s에 할당했습니다.", done, node)
+                   : xasprintf("%zu user%s assigned to %s.", done, i18n_s(done), node));
 }
 
 static void do_balance(adhoc_call_t *call, struct app *app)
