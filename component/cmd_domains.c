@@ -18,8 +18,9 @@
 
 static const struct text T_LIST_TITLE = {"Find and list IM address domains",
                                          "IM 주소 도메인 찾기 및 목록"};
-static const struct text T_LIST_HOW = {"Leave every field empty to list all domains.",
-                                       "모든 도메인을 보려면 모든 필드를 비워 두세요."};
+static const struct text T_LIST_HOW = {
+    "Leave the name empty and both filters at \"any\" to list all domains.",
+    "모든 도메인을 보려면 이름을 비워 두고 두 필터를 \"전체\"로 두세요."};
 static const struct text T_FILTER = {"Domain name contains", "도메인 이름에 포함된 문자열"};
 static const struct text T_MANAGED = {"Managed by", "관리 주체"};
 static const struct text T_WHERE = {"Configured where", "구성 위치"};
