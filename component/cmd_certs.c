@@ -327,10 +327,12 @@ static char *describe_new(const char *lang, const char *cert_pem, size_t n)
         return xstrdup("?");
     }
     strftime(until, sizeof(until), "%Y-%m-%d %H:%M:%SZ", gmtime(&info.not_after));
-    s = xasprintf(i18n_is_korean(lang)
-                      ? "cup-xmpp-s2s 설치됨: %s, 도메인 %zu개, 만료 %s, SHA-256 %s."
-                      : "cup-xmpp-s2s installed: %s, %zu domains, valid until %s, SHA-256 %s.",
-                  info.key, n, until, info.fingerprint);
+    if (i18n_is_korean(lang))
+        s = xasprintf("cup-xmpp-s2s 설치됨: %s, 도메인 %zu개, 만료 %s, SHA-256 %s.", info.key, n,
+                      until, info.fingerprint);
+    else
+        s = xasprintf("cup-xmpp-s2s installed: %s, %zu domain%s, valid until %s, SHA-256 %s.",
+                      info.key, n, i18n_s(n), until, info.fingerprint);
     cert_info_clear(&info);
     return s;
 }

@@ -21,8 +21,9 @@
 
 static const struct text T_LIST_TITLE = {"Find and list IM address domains",
                                          "IM 주소 도메인 찾기 및 목록"};
-static const struct text T_LIST_HOW = {"Leave every field empty to list all domains.",
-                                       "모든 도메인을 보려면 모든 필드를 비워 두세요."};
+static const struct text T_LIST_HOW = {
+    "Leave the name empty and both filters at \"any\" to list all domains.",
+    "모든 도메인을 보려면 이름을 비워 두고 두 필터를 \"전체\"로 두세요."};
 static const struct text T_FILTER = {"Domain name contains", "도메인 이름에 포함된 문자열"};
 static const struct text T_MANAGED = {"Managed by", "관리 주체"};
 static const struct text T_WHERE = {"Configured where", "구성 위치"};
@@ -36,6 +37,13 @@ static const struct text T_LOCAL = {"local", "로컬"};
 static const struct text T_PEER_ONLY = {"peer-only", "피어 전용"};
 static const struct text T_BOTH = {"local+peer", "로컬+피어"};
 static const struct text T_DEFAULT = {"Default domain", "기본 도메인"};
+static const struct text T_ANY = {"any", "전체"};
+static const struct text T_YES = {"yes", "예"};
+static const struct text T_NO = {"no", "아니요"};
+static const struct text T_STALE = {"stale (regenerate)", "오래됨(다시 생성 필요)"};
+/* The filters' "no filter" choice: an explicit option, so that a client that preselects the
+ * first option (poezio, Psi) lists everything. */
+#define ANY "any"
 
 /* What the peers last said about one domain (store_peer_totals), found by name. */
 static const struct store_peer_total *peer_total(const struct store_peer_total *v, size_t n,
@@ -74,9 +82,13 @@ static form_t *list_form(void)
     form_add_instructions(f, &T_LIST_HOW);
     form_add_field(f, "filter", FIELD_TEXT_SINGLE, &T_FILTER);
     m = form_add_field(f, "managed_by", FIELD_LIST_SINGLE, &T_MANAGED);
+    form_field_add_option(m, ANY, &T_ANY);
     form_field_add_option(m, "admin", &T_ADMIN);
     form_field_add_option(m, "system", &T_SYSTEM);
+    form_field_add_value(m, ANY);
     w = form_add_field(f, "where", FIELD_LIST_SINGLE, &T_WHERE);
+    form_field_add_value(w, ANY);
+    form_field_add_option(w, ANY, &T_ANY);
     form_field_add_option(w, "local", &T_LOCAL);
     form_field_add_option(w, "peer-only", &T_PEER_ONLY);
     form_field_add_option(w, "local+peer", &T_BOTH);
@@ -95,15 +107,25 @@ static form_t *list_table(void)
     form_add_column(t, "peer_users", FIELD_TEXT_SINGLE, &T_PEER_USERS);
     form_add_column(t, "cert", FIELD_TEXT_SINGLE, &T_CERT);
     form_add_column(t, "default", FIELD_TEXT_SINGLE, &T_DEFAULT);
+    form_column_value_label(t, "managed_by", "admin", &T_ADMIN);
+    form_column_value_label(t, "managed_by", "system", &T_SYSTEM);
+    form_column_value_label(t, "where", "local", &T_LOCAL);
+    form_column_value_label(t, "where", "peer-only", &T_PEER_ONLY);
+    form_column_value_label(t, "where", "local+peer", &T_BOTH);
+    form_column_value_label(t, "cert", "yes", &T_YES);
+    form_column_value_label(t, "cert", "stale", &T_STALE);
+    form_column_value_label(t, "default", "yes", &T_YES);
+    form_column_value_label(t, "default", "no", &T_NO);
     return t;
 }
 
 static bool matches(const struct store_domain *d, const struct store_peer_total *pt,
                     const char *managed, const char *where)
 {
-    if (managed && *managed && strcmp(managed, store_managed_by_name(d->managed_by)) != 0)
+    if (managed && *managed && strcmp(managed, ANY) != 0 &&
+        strcmp(managed, store_managed_by_name(d->managed_by)) != 0)
         return false;
-    return !(where && *where && strcmp(where, where_of(d, pt)) != 0);
+    return !(where && *where && strcmp(where, ANY) != 0 && strcmp(where, where_of(d, pt)) != 0);
 }
 
 /* The certificate expiry alarm ([certs] warn_days, critical_days), when it is due. */
@@ -124,7 +146,7 @@ static void list_notes(adhoc_call_t *call, size_t rows, size_t uncovered, bool c
     char *t;
     bool ko = i18n_is_korean(call->lang);
 
-    t = xasprintf(ko ? "도메인 %zu개." : "%zu domains.", rows);
+    t = ko ? xasprintf("도메인 %zu개.", rows) : xasprintf("%zu domain%s.", rows, i18n_s(rows));
     adhoc_note_str(call, ADHOC_NOTE_INFO, t);
     free(t);
     if (!cert_present && rows > 0) {

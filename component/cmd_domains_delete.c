@@ -109,9 +109,14 @@ static char *plan_text(const struct plan *p, const char *lang, bool done)
     FILE *f = domains_text_open(&t);
 
     if (done)
-        fprintf(f, ko ? "도메인 %zu개를 삭제했습니다: " : "Deleted %zu domains: ", p->n);
+        fprintf(f, ko ? "도메인 %zu개를 삭제했습니다: " : "Deleted %zu domain%s: ", p->n,
+                i18n_s(p->n));
+    else if (ko)
+        fprintf(f, "삭제할 도메인 %zu개: ", p->n);
     else
-        fprintf(f, ko ? "삭제할 도메인 %zu개: " : "These %zu domains will be deleted: ", p->n);
+        fprintf(f,
+                p->n == 1 ? "This domain will be deleted: " : "These %zu domains will be deleted: ",
+                p->n);
     write_names(f, p, false, ko);
     fputs(ko ? ". 피어 클러스터에만 구성된 도메인으로 남는 것: "
              : ". Staying listed as configured on a peer cluster only: ",
@@ -252,6 +257,9 @@ static form_t *result_table(const struct plan *p)
     form_add_column(t, "outcome", FIELD_TEXT_SINGLE, &T_OUTCOME);
     for (size_t i = 0; i < p->n; i++)
         form_add_row(t, (const char *const[]){p->names[i], p->stays[i] ? "peer-only" : "deleted"});
+    form_column_value_label(t, "outcome", "deleted", &(struct text){"deleted", "삭제됨"});
+    form_column_value_label(t, "outcome", "peer-only",
+                            &(struct text){"stays peer-only", "피어 전용으로 남음"});
     return t;
 }
 

@@ -82,12 +82,14 @@ static void disable_done(adhoc_call_t *call, struct app *app, size_t changed)
             form_add_row(f, cells);
         }
     store_recorded_list_free(r, n);
-    note = xasprintf(i18n_is_korean(call->lang)
-                         ? "그룹 %zu개에서 HA를 껐습니다. 설정이 동기화되도록 %d초 기다린 뒤 "
-                           "다음 단계로 가세요."
-                         : "HA disabled on %zu groups. Wait %d s for the setting to sync before "
-                           "further changes.",
-                     changed, app->cfg ? app->cfg->settle_time : 120);
+    if (i18n_is_korean(call->lang))
+        note = xasprintf("그룹 %zu개에서 HA를 껐습니다. 설정이 동기화되도록 %d초 기다린 뒤 "
+                         "다음 단계로 가세요.",
+                         changed, app->cfg ? app->cfg->settle_time : 120);
+    else
+        note = xasprintf("HA disabled on %zu group%s. Wait %d s for the setting to sync before "
+                         "further changes.",
+                         changed, i18n_s(changed), app->cfg ? app->cfg->settle_time : 120);
     adhoc_note_str(call, ADHOC_NOTE_INFO, note);
     free(note);
     if (app->cfg && app->cfg->settle_time < HA_SETTLE_DEFAULT_S) {
@@ -191,9 +193,9 @@ static void enable_step(adhoc_call_t *call)
     } else if (ha_enable_groups(app, groups, n) != STORE_OK) {
         store_failed(call, app);
     } else {
-        char *s = xasprintf(i18n_is_korean(call->lang) ? "그룹 %zu개에서 HA를 켰습니다."
-                                                       : "HA enabled on %zu groups.",
-                            n);
+        char *s = i18n_is_korean(call->lang)
+                      ? xasprintf("그룹 %zu개에서 HA를 켰습니다.", n)
+                      : xasprintf("HA enabled on %zu group%s.", n, i18n_s(n));
         adhoc_note_str(call, ADHOC_NOTE_INFO, s);
         if (warn != NULL)
             adhoc_note_str(call, ADHOC_NOTE_WARN, warn);

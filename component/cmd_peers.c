@@ -36,6 +36,17 @@ static const struct text T_NEED_JID = {"this action needs the peer's component J
                                        "이 작업에는 피어의 컴포넌트 JID가 필요합니다"};
 
 static const char *const actions[] = {"list", "add", "remove", "refresh"};
+static const struct text action_texts[] = {{"list the peers", "피어 목록"},
+                                           {"add a peer", "피어 추가"},
+                                           {"remove a peer", "피어 제거"},
+                                           {"refresh now", "지금 새로 고침"}};
+/* The peer states as people read them; the cells keep the names. */
+static const char *const states[] = {"new", "ok", "stale", "expired", "failed"};
+static const struct text state_texts[] = {{"new", "새 피어"},
+                                          {"ok", "정상"},
+                                          {"stale (still counted)", "오래됨(계속 집계)"},
+                                          {"expired (not counted)", "만료(집계 안 함)"},
+                                          {"failed", "실패"}};
 
 /* new (never asked), ok, stale (the last refresh failed; old data kept and counted), expired
  * (no good answer since before `since`, [peers] forget_after: data kept, not counted), failed
@@ -54,7 +65,7 @@ static form_t *peers_form(void)
     form_add_instructions(f, &T_HOW);
     a = form_add_field(f, "action", FIELD_LIST_SINGLE, &T_ACTION);
     for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++)
-        form_field_add_option(a, actions[i], NULL);
+        form_field_add_option(a, actions[i], &action_texts[i]);
     form_field_add_value(a, "list");
     form_field_set_required(a, true);
     form_add_field(f, "jid", FIELD_JID_SINGLE, &T_JID);
@@ -92,13 +103,16 @@ static void answer_list(adhoc_call_t *call)
     form_set_title(t, &T_TITLE);
     form_add_column(t, "jid", FIELD_TEXT_SINGLE, &T_JID);
     form_add_column(t, "status", FIELD_TEXT_SINGLE, &T_STATUS);
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
+        form_column_value_label(t, "status", states[i], &state_texts[i]);
     form_add_column(t, "last_sync", FIELD_TEXT_SINGLE, &T_LAST_SYNC);
     form_add_column(t, "domains", FIELD_TEXT_SINGLE, &T_DOMAINS);
     form_add_column(t, "users", FIELD_TEXT_SINGLE, &T_USERS);
     form_add_column(t, "error", FIELD_TEXT_SINGLE, &T_ERROR);
     for (size_t i = 0; i < n; i++)
         peer_row(t, &list[i], peers_counted_now(app));
-    line = xasprintf(i18n_is_korean(call->lang) ? "피어 %zu개." : "%zu peers.", n);
+    line = i18n_is_korean(call->lang) ? xasprintf("피어 %zu개.", n)
+                                      : xasprintf("%zu peer%s.", n, i18n_s(n));
     adhoc_note_str(call, ADHOC_NOTE_INFO, line);
     free(line);
     peer_findings_notes(app, call);

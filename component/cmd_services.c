@@ -128,9 +128,8 @@ static void on_done(void *arg, const struct service_outcome *out, size_t n)
                          failed, n);
         adhoc_note_str(call, ADHOC_NOTE_WARN, note);
     } else {
-        note = xasprintf(i18n_is_korean(call->lang) ? "작업 %zu개를 마쳤습니다."
-                                                    : "%zu actions done.",
-                         n);
+        note = i18n_is_korean(call->lang) ? xasprintf("작업 %zu개를 마쳤습니다.", n)
+                                          : xasprintf("%zu action%s done.", n, i18n_s(n));
         adhoc_note_str(call, ADHOC_NOTE_INFO, note);
     }
     free(note);

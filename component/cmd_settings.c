@@ -187,7 +187,8 @@ struct wanted {
     char audit[6];
 };
 
-/* Reads and checks the submission; on bad input answers bad-payload and returns false. */
+/* Reads and checks the submission; on a bad value rejects it (the stage comes back) and returns
+ * false. */
 static bool settings_read(adhoc_call_t *call, struct wanted *w)
 {
     const char *scheme = form_value(call->form, "im_address_scheme");
@@ -196,24 +197,29 @@ static bool settings_read(adhoc_call_t *call, struct wanted *w)
     bool ko = i18n_is_korean(call->lang);
     enum domain_rule rule = DOMAIN_OK;
     char *text = NULL;
+    const char *var = NULL;
 
     w->tls = form_bool(call->form, "tls_federation", false);
     w->wild = form_bool(call->form, "wildcard_sans", false);
     w->proxy[0] = '\0';
-    if (scheme == NULL || store_im_scheme_parse(scheme, &w->scheme) == -1)
-        text = xasprintf(ko ? "im_address_scheme은(는) userid@default 또는 directory-uri여야 합니다"
-                            : "im_address_scheme must be userid@default or directory-uri");
-    else if (proxy && *proxy && (rule = domain_rules_check(proxy, w->proxy)) != DOMAIN_OK)
-        text = xasprintf(ko ? "cucm_domain_sip_proxy '%.255s'은(는) 쓸 수 없습니다: %s"
-                            : "cucm_domain_sip_proxy '%.255s' cannot be used: %s",
+    /* The framework names the field by its label (and var) in front of these reasons. */
+    if (scheme == NULL || store_im_scheme_parse(scheme, &w->scheme) == -1) {
+        var = "im_address_scheme";
+        text = xasprintf(ko ? "userid@default 또는 directory-uri여야 합니다"
+                            : "must be userid@default or directory-uri");
+    } else if (proxy && *proxy && (rule = domain_rules_check(proxy, w->proxy)) != DOMAIN_OK) {
+        var = "cucm_domain_sip_proxy";
+        text = xasprintf(ko ? "'%.255s'은(는) 쓸 수 없습니다: %s" : "'%.255s' cannot be used: %s",
                          proxy, domain_rules_explain(rule, call->lang));
-    else if (!parse_hhmm(audit, w->audit))
-        text = xasprintf(ko ? "audit_time '%.32s'은(는) 24시간제 HH:MM 시각이어야 합니다(예: 02:00)"
-                            : "audit_time '%.32s' must be a 24-hour HH:MM time (e.g. 02:00)",
+    } else if (!parse_hhmm(audit, w->audit)) {
+        var = "audit_time";
+        text = xasprintf(ko ? "'%.32s'은(는) 24시간제 HH:MM 시각이어야 합니다(예: 02:00)"
+                            : "'%.32s' is not a 24-hour HH:MM time (e.g. 02:00)",
                          audit ? audit : "");
+    }
     if (text == NULL)
         return true;
-    adhoc_refuse(call, "bad-request", "bad-payload", text);
+    adhoc_reject(call, var, text);
     free(text);
     return false;
 }

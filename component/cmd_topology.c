@@ -38,6 +38,22 @@ static void store_failed(adhoc_call_t *call, struct app *app)
 
 /* ---- topology ---- */
 
+static const struct text T_PUBLISHER = {"publisher", "게시자"};
+static const struct text T_SUBSCRIBER = {"subscriber", "구독자"};
+static const struct text T_ON = {"on", "켜짐"};
+static const struct text T_OFF = {"off", "꺼짐"};
+
+/* What people read for the machine values of the role and HA columns. */
+static void label_values(form_t *f, bool roles)
+{
+    if (roles) {
+        form_column_value_label(f, "role", "publisher", &T_PUBLISHER);
+        form_column_value_label(f, "role", "subscriber", &T_SUBSCRIBER);
+    }
+    form_column_value_label(f, "ha", "on", &T_ON);
+    form_column_value_label(f, "ha", "off", &T_OFF);
+}
+
 static void add_node_rows(form_t *f, struct app *app, const struct store_node *nodes, size_t n,
                           const struct store_node_users *load, size_t nl)
 {
@@ -77,6 +93,7 @@ static form_t *nodes_table(struct app *app, const struct store_node *nodes, size
     form_set_title(f, &(struct text){"Nodes", "노드"});
     for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++)
         form_add_column(f, vars[i], FIELD_TEXT_SINGLE, &cols[i]);
+    label_values(f, true);
     if (store_user_count_per_node(app->store, &load, &nl) != STORE_OK)
         log_warnx("topology: cannot count users: %s", store_errmsg(app->store));
     add_node_rows(f, app, nodes, n, load, nl);
@@ -94,6 +111,7 @@ static form_t *groups_table(struct app *app, const struct store_group *g, size_t
     form_add_column(f, "ha", FIELD_TEXT_SINGLE, &(struct text){"HA", "HA"});
     form_add_column(f, "settle_left", FIELD_TEXT_SINGLE,
                     &(struct text){"Settle time left (s)", "남은 동기화 대기(초)"});
+    label_values(f, false);
     for (size_t i = 0; i < n; i++) {
         char nodes[24], left[24];
         snprintf(nodes, sizeof(nodes), "%lld", (long long)g[i].nodes);
@@ -203,8 +221,8 @@ static void add_node_fields(form_t *f, struct app *app, bool adding)
     form_field_t *role, *group;
 
     role = form_add_field(f, "role", FIELD_LIST_SINGLE, &(struct text){"Role", "역할"});
-    form_field_add_option(role, "publisher", NULL);
-    form_field_add_option(role, "subscriber", NULL);
+    form_field_add_option(role, "publisher", &T_PUBLISHER);
+    form_field_add_option(role, "subscriber", &T_SUBSCRIBER);
     form_field_set_required(role, adding);
     form_add_field(f, "release", FIELD_TEXT_SINGLE, &(struct text){"Release", "릴리스"});
     group = form_add_field(f, "group", FIELD_LIST_SINGLE,
@@ -506,9 +524,9 @@ static void do_assign(adhoc_call_t *call, struct app *app)
         done += rc == STORE_OK;
     }
     end_change(call, app, rc,
-               xasprintf(i18n_is_korean(call->lang) ? "사용자 %zu명을 %s에 할당했습니다."
-                                                    : "%zu users assigned to %s.",
-                         done, node));
+               i18n_is_korean(call->lang)
+                   ? xasprintf("사용자 %zu명을 %s에 할당했습니다.", done, node)
+                   : xasprintf("%zu user%s assigned to %s.", done, i18n_s(done), node));
 }
 
 static void do_balance(adhoc_call_t *call, struct app *app)

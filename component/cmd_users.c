@@ -28,6 +28,12 @@ enum verdict { V_ADDED, V_UPDATED, V_UNCHANGED, V_REMOVED, V_REJECTED, V_COUNT }
 static const char *const verdict_names[V_COUNT] = {"added", "updated", "unchanged", "removed",
                                                    "rejected"};
 
+static const struct text verdict_texts[V_COUNT] = {{"added", "추가됨"},
+                                                   {"updated", "변경됨"},
+                                                   {"unchanged", "그대로"},
+                                                   {"removed", "삭제됨"},
+                                                   {"REJECTED", "거부됨"}};
+
 /* One users/import call: the verdict table as it grows, the counts, the sync audit's report. */
 struct import {
     struct store *st;
@@ -318,6 +324,8 @@ static struct import *import_new(struct store *st, const char *lang)
     form_add_column(im->table, "userid", FIELD_TEXT_SINGLE, &T_USERID);
     form_add_column(im->table, "result", FIELD_TEXT_SINGLE, &T_RESULT);
     form_add_column(im->table, "reason", FIELD_TEXT_SINGLE, &T_REASON);
+    for (int v = 0; v < V_COUNT; v++) /* what people read; the cells keep the names */
+        form_column_value_label(im->table, "result", verdict_names[v], &verdict_texts[v]);
     return im;
 }
 
@@ -487,7 +495,8 @@ static form_t *users_table(const struct store_user *u, size_t n)
 
 static void page_note(adhoc_call_t *call, long long page, long long pages, long long total)
 {
-    char *en = xasprintf("Page %lld of %lld (%lld users)%s", page, pages, total,
+    char *en = xasprintf("Page %lld of %lld (%lld user%s)%s", page, pages, total,
+                         i18n_s((unsigned long long)total),
                          page > pages ? ": no users on this page." : ".");
     char *ko = xasprintf("%lld / %lld 페이지(사용자 %lld명)%s", page, pages, total,
                          page > pages ? ": 이 페이지에는 사용자가 없습니다." : ".");

@@ -22,6 +22,8 @@
 #define NS_COMMANDS "http://jabber.org/protocol/commands"
 #define NS_DATA "jabber:x:data"
 #define NS_ITEMS "http://jabber.org/protocol/disco#items"
+/* Results as XEP-0004 forms with their columns, beside the one form people's clients show. */
+#define NS_IMD_RESULTS "urn:imdomaind:results"
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define MAX_ROUNDS 64 /* stages of one command */
 #define MAX_FORMS 16  /* result forms of one answer */
@@ -549,11 +551,20 @@ static void write_output(struct opts *o, xmpp_stanza_t *cmd)
     }
 }
 
+/* Where the result forms are: the payload for programs when there is one (the form beside it
+ * is for people: tables as lines of text), else the command itself. */
+static xmpp_stanza_t *results_of(xmpp_stanza_t *cmd)
+{
+    xmpp_stanza_t *data = child(cmd, "results", NS_IMD_RESULTS);
+
+    return data ? data : cmd;
+}
+
 static void pages_add(struct pages *p, xmpp_stanza_t *cmd)
 {
     int i = 0;
 
-    for (xmpp_stanza_t *x = xmpp_stanza_get_children(cmd); x && i < MAX_FORMS;
+    for (xmpp_stanza_t *x = xmpp_stanza_get_children(results_of(cmd)); x && i < MAX_FORMS;
          x = xmpp_stanza_get_next(x)) {
         if (!xmpp_stanza_is_tag(x) || strcmp(xmpp_stanza_get_name(x), "x") != 0)
             continue;
@@ -613,7 +624,8 @@ static int print_outcome(xmpp_stanza_t *cmd, const struct opts *o, const struct 
     if (o->json)
         printf("],\"forms\":[");
     n = 0;
-    for (xmpp_stanza_t *c = xmpp_stanza_get_children(cmd); c; c = xmpp_stanza_get_next(c)) {
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(results_of(cmd)); c;
+         c = xmpp_stanza_get_next(c)) {
         if (!xmpp_stanza_is_tag(c) || strcmp(xmpp_stanza_get_name(c), "x") != 0)
             continue;
         xmpp_stanza_t *x = n < pages->n ? pages->forms[n] : c;
@@ -725,6 +737,33 @@ static xmpp_stanza_t *fill_form(xmpp_stanza_t *form, struct arg *args, size_t na
     return x;
 }
 
+/* An input stage that came back with an error note: a submitted value was refused (the daemon
+ * keeps the session for clients that let a person correct it). Reports it like a bad-payload
+ * error; returns 1 then. */
+static int rejected(xmpp_stanza_t *cmd, const struct opts *o)
+{
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(cmd); c; c = xmpp_stanza_get_next(c)) {
+        const char *type = xmpp_stanza_is_tag(c) && strcmp(xmpp_stanza_get_name(c), "note") == 0
+                               ? xmpp_stanza_get_attribute(c, "type")
+                               : NULL;
+        if (type == NULL || strcmp(type, "error") != 0)
+            continue;
+        char *t = xmpp_stanza_get_text(c);
+        if (o->json) {
+            printf("{\"status\":\"error\",\"condition\":\"bad-request\","
+                   "\"command_condition\":\"bad-payload\",\"text\":");
+            json_str(t ? t : "");
+            printf("}\n");
+        } else {
+            fprintf(stderr, "imdomainctl: error: bad-request (bad-payload)\nimdomainctl: %s\n",
+                    t ? t : "");
+        }
+        if (t)
+            xmpp_free(ctx, t);
+        return 1;
+    }
+    return 0;
+}
 
 static void offered(xmpp_stanza_t *cmd, struct offer *of)
 {
@@ -902,6 +941,15 @@ static int run_command(struct opts *o, const char *node, struct arg *args, size_
             continue;
         }
         round++;
+        if (rejected(cmd, o)) {
+            /* The stage came back with a value refused: filling it again the same way would
+             * loop. Say why, end the session, exit as for a refused request. */
+            xmpp_stanza_release(roundtrip(command_iq(o, node, sid, "cancel")));
+            free(sid);
+            pages_clear(&pages);
+            xmpp_stanza_release(reply);
+            return 2;
+        }
         xmpp_stanza_t *form = child(cmd, "x", NS_DATA);
         const char *act = of.dflt;
         at_choice = is_choice(&of);

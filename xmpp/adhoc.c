@@ -4,6 +4,7 @@
 
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/present.h"
 #include "xmpp/stanza.h"
 
 #include <openssl/rand.h>
@@ -24,7 +25,7 @@ struct notes {
     size_t n;
 };
 
-enum out_kind { OUT_NONE, OUT_SHOW, OUT_REPLACE, OUT_COMPLETE, OUT_REFUSE, OUT_DEFER };
+enum out_kind { OUT_NONE, OUT_SHOW, OUT_REPLACE, OUT_COMPLETE, OUT_REFUSE, OUT_REJECT, OUT_DEFER };
 
 struct req;
 
@@ -36,7 +37,8 @@ struct adhoc_outcome {
     form_t **results; /* OUT_COMPLETE */
     size_t n_results;
     struct notes notes;
-    char *cond, *app_cond, *text; /* OUT_REFUSE */
+    char *cond, *app_cond, *text; /* OUT_REFUSE; OUT_REJECT: app_cond is the var */
+    unsigned stage;               /* of the call: >= 1 when it answers a submission */
     const struct req *req;        /* the request being answered, for adhoc_defer */
     struct session *s;            /* its session, for adhoc_defer */
     struct adhoc_later *later;    /* OUT_DEFER */
@@ -269,6 +271,19 @@ void adhoc_complete(adhoc_call_t *call, form_t *result)
     call->out->form = NULL;
     call->out->kind = OUT_COMPLETE;
     adhoc_add_result(call, result);
+}
+
+void adhoc_reject(adhoc_call_t *call, const char *var, const char *why)
+{
+    struct adhoc_outcome *o = call->out;
+
+    free(o->cond);
+    free(o->app_cond);
+    free(o->text);
+    o->kind = OUT_REJECT;
+    o->cond = xstrdup("bad-request");
+    o->app_cond = var ? xstrdup(var) : NULL;
+    o->text = xstrdup(why ? why : "");
 }
 
 void adhoc_note(adhoc_call_t *call, enum adhoc_note_type type, const struct text *text)
@@ -671,14 +686,68 @@ static void add_notes(xmpp_stanza_t *cmd, const struct notes *n)
     }
 }
 
-static void add_form(xmpp_stanza_t *cmd, const struct req *r, const form_t *form, size_t first,
-                     size_t count)
+static const struct text T_WARN = {"Warning: ", "주의: "};
+static const struct text T_ERROR = {"Error: ", "오류: "};
+
+/* The notes as lines for inside the form (poezio shows no notes beside a form, profanity only
+ * the first): warnings and errors say what they are. Free with lines_free. */
+static char **note_lines(const struct req *r, const struct notes *n)
 {
-    xmpp_stanza_add_child_ex(cmd, form_to_stanza_rows(r->a->ctx, form, r->lang, first, count), 0);
+    char **lines = xcalloc(n->n + 1, sizeof(*lines));
+
+    for (size_t i = 0; i < n->n; i++) {
+        const struct text *fmt = n->v[i].type == ADHOC_NOTE_ERROR  ? &T_ERROR
+                                 : n->v[i].type == ADHOC_NOTE_WARN ? &T_WARN
+                                                                   : NULL;
+        lines[i] = xasprintf("%s%s", fmt ? text_get(fmt, r->lang) : "", n->v[i].text);
+    }
+    return lines;
 }
 
-static xmpp_stanza_t *executing_reply(const struct req *r, const struct session *s,
-                                      const struct notes *notes)
+static void lines_free(char **lines, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+}
+
+/* An input stage: the form with the notes inside it too. */
+static void add_stage_form(xmpp_stanza_t *cmd, const struct req *r, const form_t *form,
+                           const struct notes *notes)
+{
+    char **lines = note_lines(r, notes);
+    form_t *shown = present_stage(form, (const char *const *)lines, notes->n, r->lang);
+
+    xmpp_stanza_add_child_ex(cmd, form_to_stanza(r->a->ctx, shown, r->lang), 0);
+    form_free(shown);
+    lines_free(lines, notes->n);
+}
+
+/* Results: one form for people (notes inside, tables as lines), then the results as they are
+ * for programs. A reply of several notes and no result gets a form too, so that the clients
+ * that show one note or none show them all. */
+static void add_results(xmpp_stanza_t *cmd, const struct req *r, form_t *const *forms, size_t n,
+                        const struct notes *notes, const struct present_page *page)
+{
+    char **lines;
+    form_t *people;
+    xmpp_stanza_t *data;
+
+    if (n == 0 && notes->n < 2)
+        return;
+    lines = note_lines(r, notes);
+    people = present_for_people(forms, n, r->lang, text_get(&r->reg->def->name, r->lang),
+                                (const char *const *)lines, notes->n, page);
+    xmpp_stanza_add_child_ex(cmd, form_to_stanza(r->a->ctx, people, r->lang), 0);
+    form_free(people);
+    lines_free(lines, notes->n);
+    if ((data = present_for_programs(r->a->ctx, forms, n, r->lang, page)) != NULL)
+        xmpp_stanza_add_child_ex(cmd, data, 0);
+}
+
+/* The top stage, its fields holding `entered` (may be NULL) where it has them. */
+static xmpp_stanza_t *stage_reply(const struct req *r, const struct session *s,
+                                  const struct notes *notes, const form_t *entered)
 {
     const struct stage *top = &s->stages[s->depth - 1];
     xmpp_stanza_t *reply = reply_iq(r, "result");
@@ -686,13 +755,36 @@ static xmpp_stanza_t *executing_reply(const struct req *r, const struct session 
 
     add_actions(cmd, top->allowed, top->dflt);
     add_notes(cmd, notes);
-    if (top->answer) {
-        form_t *again = form_prefill(top->shown, top->answer);
-        add_form(cmd, r, again, 0, SIZE_MAX);
+    if (entered) {
+        form_t *again = form_prefill(top->shown, entered);
+        add_stage_form(cmd, r, again, notes);
         form_free(again);
     } else {
-        add_form(cmd, r, top->shown, 0, SIZE_MAX);
+        add_stage_form(cmd, r, top->shown, notes);
     }
+    return reply;
+}
+
+static xmpp_stanza_t *executing_reply(const struct req *r, const struct session *s,
+                                      const struct notes *notes)
+{
+    return stage_reply(r, s, notes, s->stages[s->depth - 1].answer);
+}
+
+/* A rejected value: the same stage again with what was entered and `problem` (already naming
+ * the field) as an error note, inside the form too; then the step's other notes. */
+static xmpp_stanza_t *rejected_reply(const struct req *r, const struct session *s,
+                                     const form_t *entered, const char *problem,
+                                     const struct notes *more)
+{
+    struct notes n = {0};
+    xmpp_stanza_t *reply;
+
+    notes_add(&n, ADHOC_NOTE_ERROR, problem);
+    for (size_t i = 0; more && i < more->n; i++)
+        notes_add(&n, more->v[i].type, more->v[i].text);
+    reply = stage_reply(r, s, &n, entered);
+    notes_clear(&n);
     return reply;
 }
 
@@ -703,8 +795,7 @@ static xmpp_stanza_t *ended_reply(const struct req *r, const char *sid, const ch
     xmpp_stanza_t *cmd = command_el(reply, r, sid, status);
 
     add_notes(cmd, notes);
-    for (size_t i = 0; i < n; i++)
-        add_form(cmd, r, forms[i], 0, SIZE_MAX);
+    add_results(cmd, r, forms, n, notes, NULL);
     return reply;
 }
 
@@ -739,6 +830,8 @@ static xmpp_stanza_t *page_reply(const struct req *r, const struct session *s, b
     xmpp_stanza_t *cmd = command_el(reply, r, s->id, final ? "completed" : "executing");
     struct notes notes = {0};
 
+    struct present_page pg = {s->page * per, per, s->page, s->pages};
+
     for (size_t i = 0; i < s->notes.n; i++)
         notes_add(&notes, s->notes.v[i].type, s->notes.v[i].text);
     page_note(r, s, &notes);
@@ -746,8 +839,8 @@ static xmpp_stanza_t *page_reply(const struct req *r, const struct session *s, b
         add_actions(cmd, allowed, last ? ADHOC_COMPLETE : ADHOC_NEXT);
     add_notes(cmd, &notes);
     notes_clear(&notes);
-    for (size_t i = 0; i < s->n_results; i++)
-        add_form(cmd, r, s->results[i], s->page * per, per);
+    /* Inside the form the page position is the label of the rows. */
+    add_results(cmd, r, s->results, s->n_results, &s->notes, &pg);
     return reply;
 }
 
@@ -802,6 +895,7 @@ static void run_step(const struct req *r, struct session *s, unsigned stage, enu
     c.stage = stage;
     c.action = act;
     c.form = form;
+    o->stage = stage;
     r->reg->def->step(&c);
     s->state = c.state;
     s->state_free = c.state_free;
@@ -931,6 +1025,31 @@ static xmpp_stanza_t *deferred(const struct req *r, struct session *s, struct ad
     return reply;
 }
 
+/* A step refused a submission. A bad value (adhoc_reject, or a bad-payload refusal after a
+ * submission) brings the stage back while there is one to go back to; anything else, and a
+ * form that came with the first request, is a stanza error that leaves no new session. */
+static xmpp_stanza_t *refusal(const struct req *r, struct session *s, struct adhoc_outcome *o,
+                              bool fresh)
+{
+    bool bad_value = o->kind == OUT_REJECT || (strcmp(o->cond, "bad-request") == 0 && o->app_cond &&
+                                               strcmp(o->app_cond, "bad-payload") == 0);
+    const form_t *shown = s->depth > 0 ? s->stages[s->depth - 1].shown : NULL;
+    char *problem =
+        form_field_problem(shown, o->kind == OUT_REJECT ? o->app_cond : NULL, o->text, r->lang);
+    xmpp_stanza_t *reply;
+
+    if (bad_value && o->stage >= 1 && !fresh && s->depth > 0)
+        reply = rejected_reply(r, s, s->stages[s->depth - 1].answer, problem, &o->notes);
+    else if (bad_value)
+        reply = error_reply(r, "bad-request", "bad-payload", problem);
+    else
+        reply = error_reply(r, o->cond, o->app_cond, o->text);
+    free(problem);
+    if (fresh && strcmp(xmpp_stanza_get_type(reply), "error") == 0)
+        session_end(r->a, s, false, r->now);
+    return reply;
+}
+
 /* Turns a step's outcome into the reply. `fresh`: the session was made by this request, so a
  * refusal drops it unseen. */
 static xmpp_stanza_t *apply(const struct req *r, struct session *s, struct adhoc_outcome *o,
@@ -954,10 +1073,9 @@ static xmpp_stanza_t *apply(const struct req *r, struct session *s, struct adhoc
         if (fresh)
             session_end(r->a, s, false, r->now);
         break;
+    case OUT_REJECT:
     case OUT_REFUSE:
-        reply = error_reply(r, o->cond, o->app_cond, o->text);
-        if (fresh)
-            session_end(r->a, s, false, r->now);
+        reply = refusal(r, s, o, fresh);
         break;
     default:
         reply = finish(r, s, o);
@@ -967,11 +1085,13 @@ static xmpp_stanza_t *apply(const struct req *r, struct session *s, struct adhoc
     return reply;
 }
 
-/* Parses and checks the submission `x` (may be NULL) against stage `st`. Returns the checked
- * form, or NULL with *err set to the error reply. */
-static form_t *check_submission(const struct req *r, const struct stage *st, xmpp_stanza_t *x,
-                                xmpp_stanza_t **err)
+/* Parses and checks the submission `x` (may be NULL) against the top stage of `s`. Returns the
+ * checked form, or NULL with *err set to the reply: the stage again with what was entered for
+ * a bad value (unless `fresh`: the form came with the first request), else an error. */
+static form_t *check_submission(const struct req *r, const struct session *s, xmpp_stanza_t *x,
+                                bool fresh, xmpp_stanza_t **err)
 {
+    const struct stage *st = &s->stages[s->depth - 1];
     struct form_errors errs = {0};
     form_t *sub, *checked;
 
@@ -983,10 +1103,17 @@ static form_t *check_submission(const struct req *r, const struct stage *st, xmp
     /* A stage that asked for nothing needs no form back; an empty submission stands in. */
     sub = x ? form_from_stanza(x, &errs) : form_new(FORM_SUBMIT);
     checked = sub ? form_check(st->shown, sub, &errs) : NULL;
-    form_free(sub);
-    if (checked == NULL)
+    if (checked == NULL && sub && !fresh && !form_errors_malformed(&errs)) {
+        char *problem = form_errors_text_people(&errs, st->shown, r->lang);
+        *err = rejected_reply(r, s, sub, problem, NULL);
+        free(problem);
+    } else if (checked == NULL) {
         *err = error_owned(r, "bad-request", "bad-payload",
-                           form_errors_text(&errs, st->shown, r->lang));
+                           sub && !form_errors_malformed(&errs)
+                               ? form_errors_text_people(&errs, st->shown, r->lang)
+                               : form_errors_text(&errs, st->shown, r->lang));
+    }
+    form_free(sub);
     form_errors_clear(&errs);
     return checked;
 }
@@ -1082,7 +1209,7 @@ static xmpp_stanza_t *submit(const struct req *r, struct session *s, enum adhoc_
     struct stage *st = &s->stages[s->depth - 1];
     struct adhoc_outcome o;
     xmpp_stanza_t *err, *reply;
-    form_t *checked = check_submission(r, st, r->x, &err);
+    form_t *checked = check_submission(r, s, r->x, fresh, &err);
 
     if (checked == NULL) {
         if (fresh)
@@ -1164,11 +1291,35 @@ static xmpp_stanza_t *resume(const struct req *r, enum adhoc_action act, bool gi
     return submit(r, s, act, false);
 }
 
+/* The session of `requester`'s bare JID left alone longest (none waiting for a step), or NULL. */
+static struct session *oldest_idle(const adhoc_t *a, const char *requester)
+{
+    char *bare = bare_of(requester);
+    struct session *old = NULL;
+
+    for (struct session *s = a->sessions; s; s = s->next)
+        if (s->busy == NULL && strcmp(s->bare, bare) == 0 && (old == NULL || s->last < old->last))
+            old = s;
+    free(bare);
+    return old;
+}
+
+/* At a limit, the requester's own oldest idle session makes room (a client that never cancels,
+ * a forgotten form, must not lock its admin out); only others' sessions are never touched. */
 static xmpp_stanza_t *over_limit(const struct req *r)
 {
-    const adhoc_t *a = r->a;
+    adhoc_t *a = r->a;
     unsigned mine = adhoc_session_count(a, r->requester);
+    struct session *old;
 
+    while ((a->n_sessions >= a->lim.max_total || mine >= a->lim.max_per_jid) &&
+           (old = oldest_idle(a, r->requester)) != NULL) {
+        log_info("adhoc: session ended to make room node=%s owner=%s for=%s", old->cmd->def->node,
+                 old->owner, r->node);
+        run_ended(a, old, ADHOC_END_EXPIRED, NULL);
+        session_end(a, old, true, r->now);
+        mine--;
+    }
     if (a->n_sessions < a->lim.max_total && mine < a->lim.max_per_jid)
         return NULL;
     log_warnx("adhoc: session limit node=%s requester=%s mine=%u max_per_jid=%u total=%u "
@@ -1342,6 +1493,7 @@ adhoc_call_t *adhoc_later_call(adhoc_later_t *l)
     c->state = l->step_call ? l->step_call->state : s->state;
     c->state_free = l->step_call ? l->step_call->state_free : s->state_free;
     c->out = &l->out;
+    l->out.stage = l->stage;
     return c;
 }
 

@@ -112,6 +112,15 @@ void adhoc_fail(adhoc_call_t *call, const struct text *why);
  * request's language). A session stays at the stage it was on. */
 void adhoc_refuse(adhoc_call_t *call, const char *condition, const char *app_condition,
                   const char *text);
+/* A submitted value breaks a rule the step checks: the same stage comes back (status
+ * executing, same session) with what was entered and an error note naming the field `var`
+ * (may be NULL) by its label, then `why` (copied; in the request's language). When the form
+ * came with the request that started the command, there is no stage to go back to: that is a
+ * bad-request (bad-payload) error instead, and no session stays open. The framework does the
+ * same for a value the form's declaration refuses (a required field left empty, a number out of
+ * range, a choice not offered) and for adhoc_refuse(bad-request, bad-payload) after a
+ * submission; only a malformed request is answered with an iq error. */
+void adhoc_reject(adhoc_call_t *call, const char *var, const char *why);
 /* Adds a note (text copied) to whatever the step answers. */
 void adhoc_note(adhoc_call_t *call, enum adhoc_note_type type, const struct text *text);
 void adhoc_note_str(adhoc_call_t *call, enum adhoc_note_type type, const char *text);

@@ -46,6 +46,8 @@ struct form_column {
     char *var;
     enum field_type type;
     struct otext label;
+    struct form_option *shown; /* value labels for people (form_column_value_label) */
+    size_t n_shown;
 };
 
 struct form {
@@ -201,6 +203,11 @@ void form_free(form_t *form)
     for (size_t i = 0; i < form->n_cols; i++) {
         free(form->cols[i].var);
         otext_free(&form->cols[i].label);
+        for (size_t j = 0; j < form->cols[i].n_shown; j++) {
+            free(form->cols[i].shown[j].value);
+            otext_free(&form->cols[i].shown[j].label);
+        }
+        free(form->cols[i].shown);
     }
     free(form->cols);
     for (size_t i = 0; i < form->n_rows * form->n_cols; i++)
@@ -262,6 +269,39 @@ form_field_t *form_add_fixed(form_t *form, const struct text *text)
 
     otext_set(&f->fixed, text);
     return f;
+}
+
+/* Moves the last field to position `pos`. */
+static form_field_t *last_to(form_t *form, size_t pos)
+{
+    form_field_t *f = form->fields[form->n_fields - 1];
+
+    if (pos < form->n_fields - 1) {
+        memmove(&form->fields[pos + 1], &form->fields[pos],
+                (form->n_fields - 1 - pos) * sizeof(*form->fields));
+        form->fields[pos] = f;
+    }
+    return f;
+}
+
+form_field_t *form_insert_fixed(form_t *form, size_t pos, const struct text *text)
+{
+    form_add_fixed(form, text);
+    return last_to(form, pos);
+}
+
+form_field_t *form_insert_field(form_t *form, size_t pos, const char *var, enum field_type type,
+                                const struct text *label)
+{
+    size_t n = form->n_fields;
+    form_field_t *f = form_add_field(form, var, type, label);
+
+    return form->n_fields > n ? last_to(form, pos) : f;
+}
+
+bool form_field_open(const form_field_t *field)
+{
+    return field->open;
 }
 
 void form_field_set_desc(form_field_t *field, const struct text *desc)
@@ -361,6 +401,11 @@ form_t *form_copy(const form_t *form)
     for (size_t i = 0; i < form->n_cols; i++) {
         struct text t = {form->cols[i].label.en, form->cols[i].label.ko};
         form_add_column(c, form->cols[i].var, form->cols[i].type, t.en ? &t : NULL);
+        for (size_t j = 0; j < form->cols[i].n_shown; j++) {
+            const struct otext *l = &form->cols[i].shown[j].label;
+            form_column_value_label(c, form->cols[i].var, form->cols[i].shown[j].value,
+                                    &(struct text){l->en, l->ko});
+        }
     }
     for (size_t r = 0; r < form->n_rows; r++)
         form_add_row(c, (const char *const *)&form->cells[r * form->n_cols]);
@@ -426,6 +471,42 @@ size_t form_page_count(const form_t *form, size_t per_page)
     return (form->n_rows + per_page - 1) / per_page;
 }
 
+const char *form_column_label(const form_t *form, size_t col, const char *lang)
+{
+    return col < form->n_cols ? otext_get(&form->cols[col].label, lang) : NULL;
+}
+
+enum field_type form_column_type(const form_t *form, size_t col)
+{
+    return col < form->n_cols ? form->cols[col].type : FIELD_NONE;
+}
+
+void form_column_value_label(form_t *form, const char *var, const char *value,
+                             const struct text *label)
+{
+    for (size_t i = 0; var && value && label && i < form->n_cols; i++) {
+        struct form_column *c = &form->cols[i];
+        if (strcmp(c->var, var) != 0)
+            continue;
+        c->shown = xrealloc(c->shown, (c->n_shown + 1) * sizeof(*c->shown));
+        memset(&c->shown[c->n_shown], 0, sizeof(*c->shown));
+        c->shown[c->n_shown].value = xstrdup(value);
+        otext_set(&c->shown[c->n_shown++].label, label);
+        return;
+    }
+    log_warnx("form: value label for unknown column var=%s", var ? var : "");
+}
+
+const char *form_cell_display(const form_t *form, size_t row, size_t col, const char *lang)
+{
+    const char *v = form_cell(form, row, col);
+
+    for (size_t i = 0; v && i < form->cols[col].n_shown; i++)
+        if (strcmp(form->cols[col].shown[i].value, v) == 0)
+            return otext_get(&form->cols[col].shown[i].label, lang);
+    return v;
+}
+
 /* ---- reading ---- */
 
 enum form_kind form_get_kind(const form_t *form)
@@ -441,6 +522,31 @@ const char *form_get_form_type(const form_t *form)
 const char *form_get_title(const form_t *form, const char *lang)
 {
     return otext_get(&form->title, lang);
+}
+
+size_t form_instructions_count(const form_t *form)
+{
+    return form->n_instr;
+}
+
+const char *form_get_instructions(const form_t *form, size_t i, const char *lang)
+{
+    return i < form->n_instr ? otext_get(&form->instr[i], lang) : NULL;
+}
+
+const char *form_field_option_label(const form_field_t *field, size_t i, const char *lang)
+{
+    const char *l;
+
+    if (i >= field->n_options)
+        return NULL;
+    l = otext_get(&field->options[i].label, lang);
+    return l ? l : field->options[i].value;
+}
+
+const char *form_field_fixed_text(const form_field_t *field, const char *lang)
+{
+    return field->fixed.en ? otext_get(&field->fixed, lang) : NULL;
 }
 
 size_t form_field_count(const form_t *form)
@@ -579,11 +685,18 @@ static void render_validate(xmpp_stanza_t *fe, const form_field_t *f)
     }
 }
 
-static void render_field(xmpp_stanza_t *x, const form_field_t *f, bool submit, const char *lang)
+static void render_field(xmpp_stanza_t *x, const form_field_t *f, bool submit, const char *lang,
+                         size_t nth_fixed)
 {
     xmpp_stanza_t *fe = stanza_add_element(x, "field", NULL);
 
     set_text_attr(fe, "var", f->var);
+    if (f->var == NULL && f->type == FIELD_FIXED) {
+        /* poezio keys fields by var: fixed fields without one would collapse into one. */
+        char var[32];
+        snprintf(var, sizeof(var), "%s%zu", FORM_FIXED_VAR_PREFIX, nth_fixed);
+        xmpp_stanza_set_attribute(fe, "var", var);
+    }
     if (!submit) {
         if (f->type != FIELD_NONE)
             xmpp_stanza_set_attribute(fe, "type", form_field_type_name(f->type));
@@ -600,7 +713,9 @@ static void render_field(xmpp_stanza_t *x, const form_field_t *f, bool submit, c
         stanza_add_text_element(fe, "value", f->values.v[i]);
     for (size_t i = 0; !submit && i < f->n_options; i++) {
         xmpp_stanza_t *o = stanza_add_element(fe, "option", NULL);
-        set_text_attr(o, "label", otext_get(&f->options[i].label, lang));
+        const char *label = otext_get(&f->options[i].label, lang);
+        /* Never an option without a label: poezio shows only labels, profanity "(null)". */
+        xmpp_stanza_set_attribute(o, "label", label ? label : f->options[i].value);
         stanza_add_text_element(o, "value", f->options[i].value);
     }
 }
@@ -642,6 +757,7 @@ xmpp_stanza_t *form_to_stanza_rows(xmpp_ctx_t *ctx, const form_t *form, const ch
 {
     xmpp_stanza_t *x = xmpp_stanza_new(ctx);
     bool submit = form->kind == FORM_SUBMIT;
+    size_t fixed = 0;
 
     xmpp_stanza_set_name(x, "x");
     xmpp_stanza_set_ns(x, NS_DATA);
@@ -653,8 +769,10 @@ xmpp_stanza_t *form_to_stanza_rows(xmpp_ctx_t *ctx, const form_t *form, const ch
     if (form->form_type)
         render_form_type(x, form);
     for (size_t i = 0; i < form->n_fields; i++)
-        if (!submit || form->fields[i]->var)
-            render_field(x, form->fields[i], submit, lang);
+        if (!submit || form->fields[i]->var) {
+            const form_field_t *f = form->fields[i];
+            render_field(x, f, submit, lang, f->var == NULL ? ++fixed : 0);
+        }
     if (form->n_cols > 0)
         render_table(x, form, lang, first, count);
     return x;
@@ -869,6 +987,58 @@ char *form_errors_text(const struct form_errors *errs, const form_t *shown, cons
         else
             sb_printf(&b, ko ? "필드 '%s': " : "field '%s': ", e->var);
         reason_field(&b, e, ko);
+    }
+    return b.s;
+}
+
+bool form_errors_malformed(const struct form_errors *errs)
+{
+    for (size_t i = 0; i < errs->n; i++) {
+        switch (errs->v[i].code) {
+        case FORM_ERR_NOT_A_FORM:
+        case FORM_ERR_KIND:
+        case FORM_ERR_FORM_TYPE:
+        case FORM_ERR_TOO_BIG:
+        case FORM_ERR_DUPLICATE:
+            return true;
+        default:
+            if (errs->v[i].var == NULL)
+                return true;
+            break;
+        }
+    }
+    return false;
+}
+
+char *form_field_problem(const form_t *shown, const char *var, const char *why, const char *lang)
+{
+    const form_field_t *f = var && shown ? form_field(shown, var) : NULL;
+    const char *label = f ? form_field_label(f, lang) : NULL;
+
+    if (var == NULL)
+        return xstrdup(why ? why : "");
+    if (label)
+        return xasprintf("%s [%s]: %s", label, var, why ? why : "");
+    return xasprintf("%s: %s", var, why ? why : "");
+}
+
+char *form_errors_text_people(const struct form_errors *errs, const form_t *shown, const char *lang)
+{
+    bool ko = i18n_is_korean(lang);
+    struct sb b = {xstrdup(""), 0};
+
+    for (size_t i = 0; i < errs->n; i++) {
+        struct sb why = {xstrdup(""), 0};
+        char *line;
+
+        if (errs->v[i].var)
+            reason_field(&why, &errs->v[i], ko);
+        else
+            reason_form(&why, &errs->v[i], ko);
+        line = form_field_problem(shown, errs->v[i].var, why.s, lang);
+        sb_printf(&b, "%s%s", i > 0 ? "; " : "", line);
+        free(line);
+        free(why.s);
     }
     return b.s;
 }
@@ -1352,6 +1522,38 @@ static void check_field(const form_field_t *decl, const form_field_t *in, form_f
         add_error(errs, decl->var, FORM_ERR_MISSING, NULL);
 }
 
+/* What was typed into the text field beside an open list, as values of the list; NULL when
+ * nothing was. */
+static form_field_t *other_values(const form_field_t *decl, const form_t *submitted)
+{
+    char *var = xasprintf("%s%s", decl->var, FORM_OTHER_SUFFIX);
+    const form_field_t *o = form_field(submitted, var);
+    form_field_t *out = NULL;
+
+    free(var);
+    if (o == NULL || (decl->type != FIELD_LIST_SINGLE && decl->type != FIELD_LIST_MULTI))
+        return NULL;
+    /* A list-multi keeps what was picked too; a list-single takes the typed value instead. */
+    const form_field_t *picked = form_field(submitted, decl->var);
+    if (decl->type == FIELD_LIST_MULTI && picked && picked->values.n > 0) {
+        out = xcalloc(1, sizeof(*out));
+        strv_copy(&out->values, &picked->values);
+    }
+    for (size_t i = 0; i < o->values.n; i++) {
+        char *copy = xstrdup(o->values.v[i]), *save = NULL;
+        const char *sep = decl->type == FIELD_LIST_MULTI ? ", \t\r\n" : "\r\n";
+        for (char *t = strtok_r(copy, sep, &save); t; t = strtok_r(NULL, sep, &save)) {
+            if (is_blank(t))
+                continue;
+            if (out == NULL)
+                out = xcalloc(1, sizeof(*out));
+            strv_push_owned(&out->values, xstrdup(t));
+        }
+        free(copy);
+    }
+    return out;
+}
+
 static size_t count_var(const form_t *form, const char *var)
 {
     size_t n = 0;
@@ -1398,7 +1600,10 @@ form_t *form_check(const form_t *shown, const form_t *submitted, struct form_err
          * one field); it is checked like a submitted one, so a required empty field still
          * fails. */
         const form_field_t *given = form_field(submitted, decl->var);
-        check_field(decl, given ? given : decl, of, errs);
+        form_field_t *typed = decl->open ? other_values(decl, submitted) : NULL;
+        check_field(decl, typed ? typed : given ? given : decl, of, errs);
+        if (typed)
+            field_free(typed);
     }
     if (errs->n != before) {
         form_free(out);

@@ -15,6 +15,11 @@
 /* FORM_TYPE of every input form of a command: FORM_TYPE_PREFIX + node. */
 #define FORM_TYPE_PREFIX "urn:imdomaind:"
 
+#define FORM_OTHER_SUFFIX "_other"
+/* Fixed fields are sent with var FORM_FIXED_VAR_PREFIX1, 2...: XEP-0004 allows a var on them,
+ * and poezio, which keys fields by var, shows only one fixed field without. */
+#define FORM_FIXED_VAR_PREFIX "fixed-"
+
 /* Limits on what a received form may hold; beyond them the form is refused as a whole. */
 #define FORM_MAX_FIELDS 256
 #define FORM_MAX_VALUES 20000       /* per field (a text-multi of user lines) */
@@ -74,8 +79,15 @@ void form_add_instructions(form_t *form, const struct text *text);
  * error: it is logged and the first field is returned. */
 form_field_t *form_add_field(form_t *form, const char *var, enum field_type type,
                              const struct text *label);
-/* A fixed field showing `text` in the request's language (a line of explanation). */
+/* A fixed field showing `text` in the request's language (a line of explanation). It has no
+ * var in the model; on the wire it gets FORM_FIXED_VAR_PREFIX and its number. */
 form_field_t *form_add_fixed(form_t *form, const struct text *text);
+
+/* The same, put at position `pos` among the fields (a note above everything else). */
+form_field_t *form_insert_fixed(form_t *form, size_t pos, const struct text *text);
+/* form_add_field, the field put at position `pos`. */
+form_field_t *form_insert_field(form_t *form, size_t pos, const char *var, enum field_type type,
+                                const struct text *label);
 
 void form_field_set_desc(form_field_t *field, const struct text *desc);
 void form_field_set_required(form_field_t *field, bool required);
@@ -85,9 +97,13 @@ void form_field_add_bool(form_field_t *field, bool value);
 /* Adds the decimal value. */
 void form_field_add_int(form_field_t *field, long long value);
 void form_field_clear_values(form_field_t *field);
-/* An option of a list field; `label` may be NULL (the value is shown). */
+/* An option of a list field; `label` may be NULL: the value is then sent as the label too,
+ * since some clients show only labels (poezio) or "(null)" (profanity). */
 void form_field_add_option(form_field_t *field, const char *value, const struct text *label);
-/* A list-single/list-multi that also accepts values outside its options (xdv:open). */
+/* A list-single/list-multi that also accepts values outside its options (xdv:open). For
+ * clients that cannot type into a list (profanity) the form shown may carry a text-single
+ * `var` FORM_OTHER_SUFFIX beside it (present_stage adds one); form_check takes a value typed
+ * there (for a list-multi: several, separated by commas or spaces) as the list's value. */
 void form_field_set_open(form_field_t *field, bool open);
 void form_field_set_datatype(form_field_t *field, enum form_datatype dt);
 /* xs:integer within [min, max] (xdv:range); either bound may be absent. */
@@ -108,6 +124,16 @@ const char *form_column_var(const form_t *form, size_t col);
 const char *form_cell(const form_t *form, size_t row, size_t col);
 /* Number of pages of `per_page` rows (at least 1). */
 size_t form_page_count(const form_t *form, size_t per_page);
+/* The label of column `col` in `lang` (NULL when it has none) and its field type. */
+const char *form_column_label(const form_t *form, size_t col, const char *lang);
+enum field_type form_column_type(const form_t *form, size_t col);
+/* How a person reads `value` in column `var`: cells stay machine values (bots and scripts read
+ * "admin", "stale"), and rows shown to people say `label` in their language instead. */
+void form_column_value_label(form_t *form, const char *var, const char *value,
+                             const struct text *label);
+/* The cell as a person reads it (its value label in `lang`, else the value itself). Borrowed;
+ * NULL when the cell is. */
+const char *form_cell_display(const form_t *form, size_t row, size_t col, const char *lang);
 
 /* ---- Reading ---- */
 
@@ -115,6 +141,8 @@ enum form_kind form_get_kind(const form_t *form);
 /* Borrowed; NULL when the form has none. */
 const char *form_get_form_type(const form_t *form);
 const char *form_get_title(const form_t *form, const char *lang);
+size_t form_instructions_count(const form_t *form);
+const char *form_get_instructions(const form_t *form, size_t i, const char *lang);
 size_t form_field_count(const form_t *form);
 /* Fields in order (the FORM_TYPE field is not one of them). Borrowed. */
 const form_field_t *form_field_at(const form_t *form, size_t i);
@@ -125,12 +153,17 @@ form_field_t *form_field_mut(form_t *form, const char *var);
 const char *form_field_var(const form_field_t *field);
 enum field_type form_field_type(const form_field_t *field);
 bool form_field_required(const form_field_t *field);
+bool form_field_open(const form_field_t *field);
 const char *form_field_label(const form_field_t *field, const char *lang);
 size_t form_field_value_count(const form_field_t *field);
 /* The i-th value (borrowed), NULL when out of range. */
 const char *form_field_value(const form_field_t *field, size_t i);
 size_t form_field_option_count(const form_field_t *field);
 const char *form_field_option_value(const form_field_t *field, size_t i);
+/* The option's label in `lang` as sent (its value when it has none). */
+const char *form_field_option_label(const form_field_t *field, size_t i, const char *lang);
+/* The text a fixed field shows in `lang`, or NULL. */
+const char *form_field_fixed_text(const form_field_t *field, const char *lang);
 
 /* Convenience over a checked submission (values there are normalised: booleans are "1"/"0",
  * integers plain decimal, list and jid values trimmed). Strings borrowed from `form`. */
@@ -188,6 +221,17 @@ void form_errors_clear(struct form_errors *errs);
 /* One sentence per error, joined with "; ", naming each field by var and by its label in
  * `shown` (may be NULL) and saying why, in `lang`. The caller frees the result (free). */
 char *form_errors_text(const struct form_errors *errs, const form_t *shown, const char *lang);
+
+/* True when one of `errs` is about the request's shape (not a form, wrong type or FORM_TYPE,
+ * too big, a field given twice) rather than about a value a person entered. */
+bool form_errors_malformed(const struct form_errors *errs);
+/* For people: one sentence per error, "Label [var]: reason", joined with "; ", in `lang`;
+ * `shown` (may be NULL) gives the labels. The caller frees the result. */
+char *form_errors_text_people(const struct form_errors *errs, const form_t *shown,
+                              const char *lang);
+/* "Label [var]: why" for the field `var` of `shown` (either may be NULL: then just what is
+ * there). The caller frees the result. */
+char *form_field_problem(const form_t *shown, const char *var, const char *why, const char *lang);
 
 /* Parses <x xmlns='jabber:x:data'/> (borrowed) into a model without checking values against
  * any declaration: structure and limits only. A missing type attribute reads as 'submit'; the

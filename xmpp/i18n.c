@@ -17,6 +17,11 @@ const char *i18n_tag(const char *lang)
     return i18n_is_korean(lang) ? "ko" : "en";
 }
 
+const char *i18n_s(unsigned long long n)
+{
+    return n == 1 ? "" : "s";
+}
+
 const char *text_get(const struct text *t, const char *lang)
 {
     if (t == NULL)

@@ -18,6 +18,9 @@ bool i18n_is_korean(const char *lang);
 /* The language tag replies carry for `lang`: "ko" or "en" (static). */
 const char *i18n_tag(const char *lang);
 
+/* English plurals: "" for 1, "s" otherwise ("%zu domain%s"). Korean counts need none. */
+const char *i18n_s(unsigned long long n);
+
 /* The text of `t` in `lang`; English when `t` has no Korean or `lang` is not Korean. NULL when
  * `t` is NULL. Borrowed from `t`. */
 const char *text_get(const struct text *t, const char *lang);

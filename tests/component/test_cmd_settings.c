@@ -122,9 +122,11 @@ static const char *notes_of(xmpp_stanza_t *reply)
     return buf;
 }
 
+/* The first form: of the results for programs when there are, else the one people see. */
 static xmpp_stanza_t *form_of(xmpp_stanza_t *reply)
 {
-    xmpp_stanza_t *x = stanza_child(command_of(reply), "x", NS_DATA);
+    xmpp_stanza_t *data = stanza_child(command_of(reply), "results", "urn:imdomaind:results");
+    xmpp_stanza_t *x = stanza_child(data ? data : command_of(reply), "x", NS_DATA);
     assert_non_null(x);
     return x;
 }
@@ -159,6 +161,20 @@ static void assert_error(xmpp_stanza_t *reply, const char *cond, const char *app
     assert_non_null(err);
     assert_non_null(xmpp_stanza_get_child_by_name(err, cond));
     assert_non_null(xmpp_stanza_get_child_by_name(err, app_cond));
+}
+
+/* A refused value in a session: the stage again with an error note; returns the note's text. */
+static const char *assert_rejected(xmpp_stanza_t *reply)
+{
+    xmpp_stanza_t *cmd = command_of(reply);
+    xmpp_stanza_t *note = xmpp_stanza_get_child_by_name(cmd, "note");
+
+    assert_string_equal(xmpp_stanza_get_type(reply), "result");
+    assert_string_equal(xmpp_stanza_get_attribute(cmd, "status"), "executing");
+    assert_non_null(note);
+    assert_string_equal(xmpp_stanza_get_attribute(note, "type"), "error");
+    assert_non_null(stanza_child(cmd, "x", NS_DATA));
+    return xmpp_stanza_get_text_ptr(xmpp_stanza_get_children(note));
 }
 
 static void assert_contains(const char *hay, const char *needle)
@@ -264,6 +280,14 @@ static void test_settings_bad_input(void **state)
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         xmpp_stanza_t *r = run(f, "settings", "en", bad[i]);
+        /* The field is named by its label (and var), the session kept for a correction. */
+        const char *why = assert_rejected(r);
+        assert_true(strstr(why, "Nightly sync audit time [audit_time]: ") == why ||
+                    strstr(why, "[cucm_domain_sip_proxy]: ") != NULL ||
+                    strstr(why, "[im_address_scheme]: ") != NULL);
+        xmpp_stanza_release(r);
+        /* With the form in the first request (a script): an error, no stage to return to. */
+        r = request(f, "settings", "execute", NULL, "en", bad[i]);
         assert_error(r, "bad-request", "bad-payload");
         xmpp_stanza_release(r);
     }
@@ -384,7 +408,7 @@ static void test_audit_log(void **state)
         char form[128];
         snprintf(form, sizeof(form), "<field var='since'><value>%s</value></field>", bad[i]);
         r = run(f, "audit-log", "ko", form);
-        assert_error(r, "bad-request", "bad-payload");
+        assert_rejected(r);
         xmpp_stanza_release(r);
     }
 

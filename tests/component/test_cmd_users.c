@@ -142,10 +142,13 @@ static xmpp_stanza_t *command_of(xmpp_stanza_t *reply)
     return c;
 }
 
-/* The n-th <x/> of the reply's command (0-based), or NULL. */
+/* The n-th <x/> of the reply's command (0-based), or NULL: of the results for programs when
+ * there are (the form beside them is for people). */
 static xmpp_stanza_t *nth_x(xmpp_stanza_t *reply, int n)
 {
-    for (xmpp_stanza_t *c = xmpp_stanza_get_children(command_of(reply)); c;
+    xmpp_stanza_t *data = xmpp_stanza_get_child_by_ns(command_of(reply), "urn:imdomaind:results");
+
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(data ? data : command_of(reply)); c;
          c = xmpp_stanza_get_next(c)) {
         const char *name = xmpp_stanza_get_name(c);
         if (name != NULL && strcmp(name, "x") == 0 && n-- == 0)

@@ -53,6 +53,7 @@ NS_DISCO_INFO = "http://jabber.org/protocol/disco#info"
 NS_DISCO_ITEMS = "http://jabber.org/protocol/disco#items"
 NS_COMMANDS = "http://jabber.org/protocol/commands"
 NS_DATA = "jabber:x:data"
+NS_IMD_RESULTS = "urn:imdomaind:results"
 NS_PING = "urn:xmpp:ping"
 NS_VERSION = "jabber:iq:version"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -994,7 +995,14 @@ class Command:
         self.default_action = None if actions is None else actions.get("execute")
         self.notes = [(n.get("type", "info"), n.text or "")
                       for n in self.el.findall("{%s}note" % NS_COMMANDS)]
-        self.form = self.el.find("{%s}x" % NS_DATA)
+        # What people's clients show: the one data form among <command/>'s children.
+        self.people = self.el.find("{%s}x" % NS_DATA)
+        # What programs read: results as XEP-0004 forms with their tables, in our payload
+        # (xmpp/present.h); an input stage has only the form people see.
+        data = self.el.find("{%s}results" % NS_IMD_RESULTS)
+        self.forms = ([] if data is None else data.findall("{%s}x" % NS_DATA)) or (
+            [] if self.people is None else [self.people])
+        self.form = self.forms[0] if self.forms else None
 
     def field(self, var):
         """The <field/> element with that var in the form, or None."""
@@ -1015,6 +1023,12 @@ class Command:
 
     def form_type(self):
         return self.value("FORM_TYPE")
+
+    def rejected(self):
+        """The error note of a stage shown again after a refused value (the session kept,
+        status executing), or None."""
+        errors = [text for kind, text in self.notes if kind == "error"]
+        return errors[0] if self.status == "executing" and errors else None
 
     def items(self):
         """Rows of a result table: list of {var: [values]}."""

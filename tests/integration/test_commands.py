@@ -27,6 +27,18 @@ def _xml(el):
     return h.ET.tostring(el.reply if isinstance(el, h.Command) else el, "unicode")
 
 
+def expect_rejected(r, sessionid):
+    """r is the same stage again after a refused value: executing in the same session, with
+    an error note that is also inside the form (a fixed field). Returns the note's text."""
+    check(r.status == "executing" and r.sessionid == sessionid, "not the stage again: %r" % r)
+    errors = [text for kind, text in r.notes if kind == "error"]
+    check(len(errors) == 1, "error notes %r" % r.notes)
+    fixed = [v.text or "" for f in r.people.findall("{%s}field" % h.NS_DATA)
+             if f.get("type") == "fixed" for v in f.findall("{%s}value" % h.NS_DATA)]
+    check(any(errors[0] in line for line in fixed), "note not in the form: %r" % fixed)
+    return errors[0]
+
+
 def expect_error(fn, cond, app=None, etype=None):
     """Runs fn() (a client request raising StanzaError) and checks the error; returns it."""
     try:
@@ -357,39 +369,42 @@ def test_idle_expiry():
 
 
 def test_session_limit_per_jid():
-    "max_sessions_per_jid = 2: a third open session of the same bare JID is resource-constraint"
+    "max_sessions_per_jid = 2: a third session of the same bare JID ends its oldest idle one"
     p, _, c = _setup(settings={"commands": {"max_sessions_per_jid": 2}})
     other = h.Client(p, "admin", register=False, resource="laptop")
     a = c.execute(JID, LIST)
     b = other.execute(JID, LIST)
-    for who in (c, other):
-        e = expect_error(lambda: who.execute(JID, LIST), "resource-constraint", etype="wait")
-        check("2" in error_text(e) and "complete or cancel" in error_text(e), error_text(e))
-    # Cancel frees at once.
-    check_ended(c.cancel(JID, LIST, a.sessionid), "canceled")
+    # At the limit the admin is not locked out: the JID's oldest idle session (a) ends and
+    # answers session-expired; the new one opens.
     x = c.execute(JID, LIST)
-    check(x.status == "executing")
-    # A completed one-round-trip run needs a slot too, but gives it back.
-    expect_error(lambda: c.execute(JID, LIST, form={}, form_type=ft(LIST)),
-                 "resource-constraint")
-    check_ended(other.complete(JID, LIST, b.sessionid, form={}), "completed")
-    check_ended(c.execute(JID, LIST, form={}, form_type=ft(LIST)), "completed")
+    check(x.status == "executing", repr(x))
+    expect_error(lambda: c.cancel(JID, LIST, a.sessionid), "not-allowed", "session-expired")
+    # Then b is the oldest: a one-round-trip run takes its place and gives its slot back.
+    check_ended(other.execute(JID, LIST, form={}, form_type=ft(LIST)), "completed")
+    expect_error(lambda: other.complete(JID, LIST, b.sessionid, form={}), "not-allowed",
+                 "session-expired")
+    check_ended(c.complete(JID, LIST, x.sessionid, form={}), "completed")
     check(c.execute(JID, LIST).status == "executing")
 
 
 def test_session_limit_total():
-    "max_sessions = 2 over two admins: the next start of anyone is resource-constraint"
+    "max_sessions = 2: a JID with a session gives up its oldest; one without is resource-constraint"
     p = h.Prosody()
-    h.Daemon(p, admins=["admin@example.test", "carol@example.test"],
+    h.Daemon(p, admins=["admin@example.test", "carol@example.test", "dave@example.test"],
              settings={"commands": {"max_sessions": 2}})
     c = h.Client(p, "admin")
     carol = h.Client(p, "carol")
+    dave = h.Client(p, "dave")
     a = c.execute(JID, LIST)
-    carol.execute(JID, LIST)
-    expect_error(lambda: carol.execute(JID, LIST), "resource-constraint")
-    expect_error(lambda: c.execute(JID, LIST), "resource-constraint")
-    c.cancel(JID, LIST, a.sessionid)
+    first = carol.execute(JID, LIST)
+    # An admin with no session of their own is refused: others' sessions are never taken.
+    expect_error(lambda: dave.execute(JID, LIST), "resource-constraint")
+    # carol at the total limit gives up her own oldest idle session instead of being refused.
     check(carol.execute(JID, LIST).status == "executing")
+    expect_error(lambda: carol.cancel(JID, LIST, first.sessionid), "not-allowed",
+                 "session-expired")
+    check(c.cancel(JID, LIST, a.sessionid).status == "canceled")
+    check(dave.execute(JID, LIST).status == "executing")
 
 
 def test_no_action_is_default():
@@ -487,35 +502,35 @@ def test_bad_payload_form_type():
 
 
 def test_bad_payload_missing_required():
-    "a required field left empty, or no form at all: bad-payload naming the field"
+    "a required field left empty: the stage again naming the field; no form at all: bad-payload"
     _, _, c = _setup()
     r = c.execute(JID, ADD)
-    e = expect_error(lambda: c.complete(JID, ADD, r.sessionid, form={"domain": ""},
-                                        form_type=ft(ADD)), "bad-request", "bad-payload")
-    check("domain" in error_text(e), "text %r" % error_text(e))
+    why = expect_rejected(c.complete(JID, ADD, r.sessionid, form={"domain": ""},
+                                     form_type=ft(ADD)), r.sessionid)
+    check(why == "Domain [domain]: a value is required", "text %r" % why)
     e = expect_error(lambda: c.complete(JID, ADD, r.sessionid), "bad-request", "bad-payload")
     check(error_text(e), "no text")
     check_ended(c.cancel(JID, ADD, r.sessionid), "canceled")
 
 
 def test_bad_payload_invalid_value():
-    "a value outside a list's options, and a domain breaking the rules: bad-payload naming why"
+    "a value outside a list's options, a domain breaking the rules: the stage again naming why"
     _, _, c = _setup()
     r = c.execute(JID, LIST)
-    e = expect_error(lambda: c.complete(JID, LIST, r.sessionid, form={"managed_by": "nobody"},
-                                        form_type=ft(LIST)), "bad-request", "bad-payload")
-    check("managed_by" in error_text(e) and "nobody" in error_text(e),
-          "text %r" % error_text(e))
-    e = expect_error(lambda: c.complete(JID, LIST, r.sessionid,
-                                        form={"where": ["local", "peer-only"]},
-                                        form_type=ft(LIST)), "bad-request", "bad-payload")
-    check("where" in error_text(e), "text %r" % error_text(e))
+    bad = c.complete(JID, LIST, r.sessionid, form={"managed_by": "nobody"}, form_type=ft(LIST))
+    why = expect_rejected(bad, r.sessionid)
+    check("Managed by [managed_by]" in why and "nobody" in why, "text %r" % why)
+    check(bad.value("managed_by") == "nobody", "entered value not kept: %r" % bad.values(
+        "managed_by"))
+    why = expect_rejected(c.complete(JID, LIST, r.sessionid, form={"where": ["local", "peer-only"]},
+                                     form_type=ft(LIST)), r.sessionid)
+    check(why == "Configured where [where]: only one value is allowed", "text %r" % why)
     check_ended(c.complete(JID, LIST, r.sessionid, form={"managed_by": "admin"},
                            form_type=ft(LIST)), "completed")
     r = c.execute(JID, ADD)
-    e = expect_error(lambda: c.complete(JID, ADD, r.sessionid, form={"domain": "bad_name!"},
-                                        form_type=ft(ADD)), "bad-request", "bad-payload")
-    check(error_text(e), "no reason given")
+    bad = c.complete(JID, ADD, r.sessionid, form={"domain": "bad_name!"}, form_type=ft(ADD))
+    why = expect_rejected(bad, r.sessionid)
+    check("bad_name!" in why and bad.value("domain") == "bad_name!", "text %r" % why)
     check_ended(c.complete(JID, ADD, r.sessionid, form={"domain": "good.example.org"},
                            form_type=ft(ADD)), "completed")
 
@@ -575,21 +590,18 @@ def test_audit_log_command():
 
 
 def test_bad_payload_types():
-    "booleans that are not booleans and a field sent twice: one reason per field, in Korean too"
+    "booleans that are not booleans: the stage again, one reason per field, in Korean too"
     _, _, c = _setup()
     r = c.execute(JID, "settings")
     sub = {"im_address_scheme": r.value("im_address_scheme"), "tls_federation": "maybe",
            "wildcard_sans": "2", "cucm_domain_sip_proxy": "", "audit_time": "02:00"}
-    e = expect_error(lambda: c.complete(JID, "settings", r.sessionid, form=sub,
-                                        form_type=ft("settings"), lang="ko"),
-                     "bad-request", "bad-payload")
-    text = error_text(e)
-    check("'tls_federation'" in text and "'maybe'" in text and "'wildcard_sans'" in text
+    text = expect_rejected(c.complete(JID, "settings", r.sessionid, form=sub,
+                                      form_type=ft("settings"), lang="ko"), r.sessionid)
+    check("[tls_federation]" in text and "'maybe'" in text and "[wildcard_sans]" in text
           and "참/거짓" in text, "text %r" % text)
-    e = expect_error(lambda: c.complete(JID, "settings", r.sessionid, form=sub,
-                                        form_type=ft("settings")), "bad-request", "bad-payload")
-    check("tls_federation" in error_text(e) and "not a boolean" in error_text(e),
-          "text %r" % error_text(e))
+    text = expect_rejected(c.complete(JID, "settings", r.sessionid, form=sub,
+                                      form_type=ft("settings")), r.sessionid)
+    check("[tls_federation]" in text and "not a boolean" in text, "text %r" % text)
     twice = ("<x xmlns='jabber:x:data' type='submit'><field var='domain'><value>a.example.org"
              "</value></field><field var='domain'><value>b.example.org</value></field></x>")
     e = expect_error(lambda: c.execute(JID, ADD, form=twice), "bad-request", "bad-payload")

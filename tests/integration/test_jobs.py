@@ -136,10 +136,10 @@ def test_default_domain_form():
     texts = " ".join(_fixed_texts(first))
     check("Current default domain: %s" % OLD in texts, texts)
     check("Preconditions: met" in texts, texts)
-    err = c.command(JID, "default-domain", "complete", first.sessionid, {"domain": "Abc.1om"},
-                    raise_error=False)
-    check(h.error_condition(err)[1] == "bad-request", h.ET.tostring(err, "unicode"))
-    check("digit" in h.ET.tostring(err, "unicode"), "the refusal names the rule")
+    err = c.command(JID, "default-domain", "complete", first.sessionid, {"domain": "Abc.1om"})
+    check(err.rejected() and err.sessionid == first.sessionid, repr(err))
+    check("digit" in err.rejected(), "the refusal names the rule: %r" % err.notes)
+    c.command(JID, "default-domain", "cancel", first.sessionid)
     ko = c.command(JID, "default-domain", lang="ko")
     check("현재 기본 도메인: %s" % OLD in " ".join(_fixed_texts(ko)), repr(ko))
     c.command(JID, "default-domain", "cancel", ko.sessionid, lang="ko")
@@ -259,8 +259,19 @@ def test_settings_roundtrip_and_scheme_job():
     check(title is not None and title.text == "클러스터 설정", "Korean title")
     bad = c.command(JID, "settings", "complete", again.sessionid, {
         "im_address_scheme": "directory-uri", "tls_federation": True, "wildcard_sans": False,
-        "cucm_domain_sip_proxy": "", "audit_time": "25:00"}, lang="ko", raise_error=False)
-    check(h.error_condition(bad)[1] == "bad-request", h.ET.tostring(bad, "unicode"))
+        "cucm_domain_sip_proxy": "", "audit_time": "25:00"}, lang="ko")
+    # A wrong value keeps the session: the same form with what was entered, the field named
+    # by its (Korean) label, and the note inside the form too.
+    check(bad.status == "executing" and bad.sessionid == again.sessionid, repr(bad))
+    check(bad.value("audit_time") == "25:00" and
+          bad.value("cucm_domain_sip_proxy") in ("", None), repr(bad))
+    errors = [n for t, n in bad.notes if t == "error"]
+    check(errors and errors[0].startswith("야간 동기화 감사 시각 [audit_time]: '25:00'"),
+          repr(bad.notes))
+    fixed = [v.text for f in bad.form.findall("{%s}field" % h.NS_DATA)
+             if f.get("type") == "fixed" for v in f.findall("{%s}value" % h.NS_DATA)]
+    check(any(x.startswith("오류: 야간 동기화 감사 시각") for x in fixed), repr(fixed))
+    check(c.cancel(JID, "settings", bad.sessionid).status == "canceled")
 
 
 def test_audit_log_shows_runs():

@@ -83,10 +83,11 @@ def test_edit_nodes_and_groups():
     tc.add_node(c, "cup-c.other.test", "subscriber", "g2", release="9.1.1")
     r = c.execute(JID, "topology/edit")
     r = c.next(JID, "topology/edit", r.sessionid, form={"action": "add-node"})
-    err = c.complete(JID, "topology/edit", r.sessionid, raise_error=False,
+    err = c.complete(JID, "topology/edit", r.sessionid,
                      form={"name": "bad_name.example.test", "role": "subscriber",
                            "group": "g2"})
-    check(h.error_condition(err)[1] == "bad-request", "bad name: %r" % (h.error_condition(err),))
+    check(err.rejected() and err.sessionid == r.sessionid, "bad name: %r" % err)
+    c.cancel(JID, "topology/edit", r.sessionid)
     t = c.execute(JID, "topology")
     rows = {row["node"][0]: row for row in t.items()}
     check(set(rows) == {A, B, "cup-c.other.test"}, "nodes %r" % sorted(rows))
@@ -146,10 +147,10 @@ def test_services_hooks_and_start_stopped():
     check(_states(c)[(A, "sip-proxy")] == "deactivated", "state after the timeout")
     # stop is for network services: a feature service is refused with a reason.
     r = c.execute(JID, "services")
-    err = c.complete(JID, "services", r.sessionid, raise_error=False,
+    err = c.complete(JID, "services", r.sessionid,
                      form={"services": ["sip-proxy"], "operation": "stop"})
-    check(h.error_condition(err)[1] == "bad-request", "stop sip-proxy: %r"
-          % (h.error_condition(err),))
+    check(err.rejected() and err.sessionid == r.sessionid, "stop sip-proxy: %r" % err)
+    c.cancel(JID, "services", r.sessionid)
 
 
 def test_stop_while_hook_runs():

@@ -138,6 +138,96 @@ static void table_step(adhoc_call_t *c)
     adhoc_complete(c, t);
 }
 
+/* A settings-like command: stage 1 checks a time of day itself and rejects a bad one; the
+ * form's own declaration rejects days out of range. */
+static void reject_step(adhoc_call_t *c)
+{
+    if (c->stage == 0) {
+        form_t *f = form_new(FORM_FORM);
+        form_field_t *k;
+        form_set_title(f, &(struct text){"Settings", "설정"});
+        form_field_add_value(form_add_field(f, "audit_time", FIELD_TEXT_SINGLE,
+                                            &(struct text){"Audit time", "감사 시각"}),
+                             "02:00");
+        form_field_set_range(form_add_field(f, "days", FIELD_TEXT_SINGLE,
+                                            &(struct text){"Days to keep", "보관 일수"}),
+                             true, 1, true, 90);
+        k = form_add_field(f, "kind", FIELD_LIST_SINGLE, &(struct text){"Kind", "종류"});
+        form_field_add_option(k, "rsa-2048", NULL);
+        form_field_add_option(k, "ec-p256", &(struct text){"EC P-256", NULL});
+        form_field_add_value(k, "rsa-2048");
+        adhoc_show(c, f, ADHOC_ALLOW_COMPLETE, ADHOC_COMPLETE);
+        return;
+    }
+    const char *t = form_value(c->form, "audit_time");
+    if (t == NULL || strlen(t) != 5 || t[2] != ':' || atoi(t) > 23 || atoi(t + 3) > 59) {
+        adhoc_reject(c, "audit_time",
+                     i18n_is_korean(c->lang) ? "24시간제 HH:MM 시각이어야 합니다"
+                                             : "must be a 24-hour HH:MM time");
+        return;
+    }
+    if (strcmp(t, "13:13") == 0) { /* an old-style refusal after a submission */
+        adhoc_refuse(c, "bad-request", "bad-payload", "13:13 is unlucky");
+        return;
+    }
+    adhoc_note_str(c, ADHOC_NOTE_INFO, "saved");
+    adhoc_complete(c, NULL);
+}
+
+/* Two results (fields and a table) and several notes, to show how people see them. */
+static void report_step(adhoc_call_t *c)
+{
+    form_t *a = form_new(FORM_RESULT), *t = form_new(FORM_RESULT);
+
+    form_set_title(a, &(struct text){"Report", "보고"});
+    form_field_add_value(
+        form_add_field(a, "count", FIELD_TEXT_SINGLE, &(struct text){"Count", "개수"}), "2");
+    form_set_title(t, &(struct text){"Domains", "도메인"});
+    form_add_column(t, "domain", FIELD_TEXT_SINGLE, &T_DOMAIN);
+    form_add_column(t, "managed_by", FIELD_TEXT_SINGLE, &(struct text){"Managed by", "관리 주체"});
+    form_add_row(t, (const char *const[]){"a.example", "admin"});
+    form_add_row(t, (const char *const[]){"b.example", NULL});
+    form_column_value_label(t, "managed_by", "admin", &(struct text){"admin", "관리자"});
+    adhoc_note(c, ADHOC_NOTE_INFO, &(struct text){"2 domains.", "도메인 2개."});
+    adhoc_note(c, ADHOC_NOTE_WARN,
+               &(struct text){"the certificate is stale", "인증서가 오래되었습니다"});
+    adhoc_complete(c, a);
+    adhoc_add_result(c, t);
+}
+
+/* An open list (a job id typed or picked) and a list-multi with nothing chosen. */
+static void pick_step(adhoc_call_t *c)
+{
+    if (c->stage == 0) {
+        form_t *f = form_new(FORM_FORM);
+        form_field_t *j =
+            form_add_field(f, "job", FIELD_LIST_SINGLE, &(struct text){"Job", "작업"});
+        form_field_add_option(j, "1", NULL);
+        form_field_add_option(j, "2", &(struct text){"second", "두 번째"});
+        form_field_set_open(j, true);
+        form_field_t *m = form_add_field(f, "tags", FIELD_LIST_MULTI, &(struct text){"Tags", NULL});
+        form_field_add_option(m, "x", NULL);
+        form_field_add_option(m, "y", NULL);
+        form_field_set_open(m, true);
+        adhoc_show(c, f, ADHOC_ALLOW_COMPLETE, ADHOC_COMPLETE);
+        return;
+    }
+    const char *const *tags = NULL;
+    size_t n = form_values(c->form, "tags", &tags);
+    char line[128];
+    snprintf(line, sizeof(line), "job=%s tags=%zu:%s,%s", form_value(c->form, "job"), n,
+             n > 0 ? tags[0] : "", n > 1 ? tags[1] : "");
+    adhoc_note_str(c, ADHOC_NOTE_INFO, line);
+    adhoc_complete(c, NULL);
+}
+
+static void notes_step(adhoc_call_t *c)
+{
+    adhoc_note_str(c, ADHOC_NOTE_INFO, "first");
+    adhoc_note_str(c, ADHOC_NOTE_ERROR, "second");
+    adhoc_complete(c, NULL);
+}
+
 /* A job whose progress is polled: stage 1 is the status view, refreshed in place. */
 static void poll_step(adhoc_call_t *c)
 {
@@ -251,6 +341,13 @@ static const struct adhoc_command cmd_poll = {"test/poll", {"Poll", NULL}, false
 static const struct adhoc_command cmd_open = {"test/open", {"Open", "공개"}, true, open_step, NULL};
 static const struct adhoc_command cmd_silent = {
     "test/silent", {"Silent", NULL}, false, silent_step, NULL};
+static const struct adhoc_command cmd_reject = {
+    "test/reject", {"Reject", NULL}, false, reject_step, NULL};
+static const struct adhoc_command cmd_report = {
+    "test/report", {"Report", NULL}, false, report_step, NULL};
+static const struct adhoc_command cmd_pick = {"test/pick", {"Pick", NULL}, false, pick_step, NULL};
+static const struct adhoc_command cmd_notes = {
+    "test/notes", {"Notes", NULL}, false, notes_step, NULL};
 static const struct adhoc_command cmd_later = {
     "test/later", {"Later", NULL}, false, later_step, NULL};
 static const struct adhoc_command cmd_at_once = {
@@ -282,6 +379,10 @@ static int setup(void **state)
     assert_int_equal(adhoc_register(fx->a, &cmd_silent, fx), 0);
     assert_int_equal(adhoc_register(fx->a, &cmd_later, fx), 0);
     assert_int_equal(adhoc_register(fx->a, &cmd_at_once, fx), 0);
+    assert_int_equal(adhoc_register(fx->a, &cmd_reject, fx), 0);
+    assert_int_equal(adhoc_register(fx->a, &cmd_report, fx), 0);
+    assert_int_equal(adhoc_register(fx->a, &cmd_notes, fx), 0);
+    assert_int_equal(adhoc_register(fx->a, &cmd_pick, fx), 0);
     *state = fx;
     return 0;
 }
@@ -667,8 +768,8 @@ static void test_one_round_trip(void **state)
     /* Invalid: bad-payload naming the field, and no session left behind. */
     r = send_fmt(fx, CMD "node='test/one' action='complete'>" FORM(F("days", "91")) "</command>");
     assert_error(r, "modify", "bad-request", "bad-payload");
-    assert_error_text(r, "field 'domain' (Domain): a value is required; field 'days': must be a "
-                         "whole number from 1 to 90");
+    assert_error_text(r, "Domain [domain]: a value is required; days: must be a whole number "
+                         "from 1 to 90");
     xmpp_stanza_release(r);
     /* A multi-stage command runs its first stage and stops at the second. */
     r = send_fmt(fx, CMD "node='test/multi'>" FORM(F("name", "carol")) "</command>");
@@ -832,18 +933,46 @@ static void test_limits(void **state)
     struct fx *fx = *state;
     char sid[64];
 
-    for (int i = 0; i < 3; i++)
+    char first[64];
+    xmpp_stanza_t *r;
+
+    for (int i = 0; i < 3; i++) {
         take_sid(send_fmt(fx, CMD "node='test/one'/>"), sid);
-    xmpp_stanza_t *r = send_as(fx, "admin@example.com/other", true, NULL, CMD "node='test/one'/>");
-    assert_error(r, "wait", "resource-constraint", NULL);
-    assert_error_text(r, "too many open command sessions (3 of yours, limit 3; 3 in all, limit 5)");
+        if (i == 0)
+            strcpy(first, sid);
+        fx->now += 10;
+    }
+    /* At the per-JID limit the admin is not locked out: the oldest idle session of that JID
+     * ends (and answers session-expired), the new one opens. */
+    r = send_as(fx, "admin@example.com/other", true, NULL, CMD "node='test/one'/>");
+    assert_status(r, "executing");
     xmpp_stanza_release(r);
+    assert_int_equal(adhoc_session_count(fx->a, "admin@example.com/any"), 3);
+    release_error(send_fmt(fx, CMD "node='test/one' sessionid='%s'/>", first), "cancel",
+                  "not-allowed", "session-expired");
     xmpp_stanza_release(send_as(fx, "b@example.com/x", true, NULL, CMD "node='test/one'/>"));
     xmpp_stanza_release(send_as(fx, "c@example.com/x", true, NULL, CMD "node='test/one'/>"));
-    release_error(send_as(fx, "d@example.com/x", true, NULL, CMD "node='test/one'/>"), "wait",
-                  "resource-constraint", NULL);
+    /* The total limit: d has no session of its own to give up, and others' are never taken. */
+    r = send_as(fx, "d@example.com/x", true, NULL, CMD "node='test/one'/>");
+    assert_error(r, "wait", "resource-constraint", NULL);
+    assert_error_text(r, "too many open command sessions (0 of yours, limit 3; 5 in all, limit 5)");
+    xmpp_stanza_release(r);
     assert_int_equal(adhoc_session_count(fx->a, NULL), 5);
     assert_int_equal(adhoc_session_count(fx->a, "admin@example.com/any"), 3);
+    /* b at the total limit gives up its own session. */
+    r = send_as(fx, "b@example.com/y", true, NULL, CMD "node='test/one'/>");
+    assert_status(r, "executing");
+    xmpp_stanza_release(r);
+    assert_int_equal(adhoc_session_count(fx->a, "b@example.com"), 1);
+    /* A refused first execute opens no session (b's older one made room for it first). */
+    release_error(send_as(fx, "b@example.com/y", true, NULL, CMD "node='test/refuse'/>"), "cancel",
+                  "not-allowed", NULL);
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 4);
+    r = send_as(fx, "b@example.com/y", true, NULL,
+                CMD "node='test/one'>" FORM(F("days", "0")) "</command>");
+    assert_error(r, "modify", "bad-request", "bad-payload");
+    xmpp_stanza_release(r);
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 4);
     /* Cancel frees the slot at once. */
     xmpp_stanza_release(send_fmt(fx, CMD "node='test/one' sessionid='%s' action='cancel'/>", sid));
     r = send_as(fx, "d@example.com/x", true, NULL, CMD "node='test/one'/>");
@@ -936,8 +1065,8 @@ static void test_korean(void **state)
     xmpp_stanza_release(r);
     r = send_as(fx, ADMIN, true, "ko", CMD "node='test/one'>" FORM(F("days", "0")) "</command>");
     assert_error(r, "modify", "bad-request", "bad-payload");
-    assert_error_text(r, "필드 'domain'(도메인): 필수 항목입니다; 필드 'days': 1 이상 90 이하의 "
-                         "정수여야 합니다");
+    assert_error_text(r, "도메인 [domain]: 필수 항목입니다; days: 1 이상 90 이하의 정수여야 "
+                         "합니다");
     assert_contains(r, "<text xml:lang=\"ko\" xmlns=\"urn:ietf:params:xml:ns:xmpp-stanzas\">");
     xmpp_stanza_release(r);
     r = send_as(fx, ADMIN, true, "ko", CMD "node='zzz'/>");
@@ -1147,6 +1276,199 @@ static void test_deferred_at_once(void **state)
     xmpp_stanza_release(r);
 }
 
+/* Counts the direct children of <command/> named `name`. */
+static int count_children(xmpp_stanza_t *reply, const char *name)
+{
+    int n = 0;
+
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(command_of(reply)); c;
+         c = xmpp_stanza_get_next(c))
+        n += xmpp_stanza_is_tag(c) && strcmp(xmpp_stanza_get_name(c), name) == 0;
+    return n;
+}
+
+static void test_rejected_value_keeps_session(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64], sid2[64];
+    xmpp_stanza_t *r;
+
+    r = send_fmt(fx, CMD "node='test/reject'/>");
+    /* Every option has a label: the value when the command gave none. */
+    assert_contains(r, "<option label=\"rsa-2048\"><value>rsa-2048</value></option>");
+    assert_contains(r, "<option label=\"EC P-256\"><value>ec-p256</value></option>");
+    take_sid(r, sid);
+    /* The step's own check: same stage, same session, what was entered, the label named. */
+    r = send_fmt(fx,
+                 CMD "node='test/reject' sessionid='%s' action='complete'>" FORM(
+                     F("audit_time", "25:99") F("days", "30")) "</command>",
+                 sid);
+    assert_status(r, "executing");
+    assert_string_equal(xmpp_stanza_get_attribute(command_of(r), "sessionid"), sid);
+    assert_contains(r, "<actions execute=\"complete\"><complete/></actions>");
+    assert_contains(r, "<note type=\"error\">Audit time [audit_time]: must be a 24-hour HH:MM "
+                       "time</note>");
+    /* Inside the form too (poezio shows no notes beside a form), and the values kept. */
+    assert_contains(r, "<field type=\"fixed\" var=\"fixed-1\"><value>Error: Audit time "
+                       "[audit_time]: must be a 24-hour HH:MM time</value></field>");
+    assert_contains(r, "var=\"audit_time\"><value>25:99</value></field>");
+    assert_contains(r, "<value>30</value>");
+    assert_int_equal(count_children(r, "x"), 1);
+    xmpp_stanza_release(r);
+    /* The form's declaration: a number out of range, the same way, in Korean. */
+    r = send_as(fx, ADMIN, true, "ko",
+                CMD "node='test/reject' sessionid='placeholder'/>"); /* unknown: bad-sessionid */
+    assert_error(r, "modify", "bad-request", "bad-sessionid");
+    xmpp_stanza_release(r);
+    char *body = NULL;
+    assert_true(asprintf(&body,
+                         CMD "node='test/reject' sessionid='%s'>" FORM(
+                             F("audit_time", "03:00") F("days", "91")) "</command>",
+                         sid) > 0);
+    r = send_as(fx, ADMIN, true, "ko", body);
+    free(body);
+    assert_status(r, "executing");
+    assert_contains(r, "보관 일수 [days]: 1 이상 90 이하의 정수여야 합니다");
+    assert_contains(r, "<value>오류: 보관 일수 [days]");
+    assert_contains(r, "var=\"audit_time\"><value>03:00</value></field>");
+    assert_contains(r, "<value>91</value>");
+    xmpp_stanza_release(r);
+    /* A refusal with bad-payload after a submission keeps the stage as well. */
+    r = send_fmt(
+        fx, CMD "node='test/reject' sessionid='%s'>" FORM(F("audit_time", "13:13")) "</command>",
+        sid);
+    assert_status(r, "executing");
+    assert_contains(r, "<note type=\"error\">13:13 is unlucky</note>");
+    xmpp_stanza_release(r);
+    /* Then a good value completes the same session. */
+    r = send_fmt(
+        fx, CMD "node='test/reject' sessionid='%s'>" FORM(F("audit_time", "04:00")) "</command>",
+        sid);
+    assert_status(r, "completed");
+    assert_contains(r, "saved");
+    xmpp_stanza_release(r);
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 0);
+    /* A malformed submission (a field twice, a wrong FORM_TYPE) is an iq error; the session
+     * stays where it was. */
+    take_sid(send_fmt(fx, CMD "node='test/reject'/>"), sid2);
+    release_error(send_fmt(fx,
+                           CMD "node='test/reject' sessionid='%s'>" FORM(
+                               F("days", "1") F("days", "2")) "</command>",
+                           sid2),
+                  "modify", "bad-request", "bad-payload");
+    release_error(send_fmt(fx,
+                           CMD "node='test/reject' sessionid='%s'>"
+                               "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'>"
+                               "<value>urn:other</value></field></x></command>",
+                           sid2),
+                  "modify", "bad-request", "bad-payload");
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 1);
+    /* With the form in the first request there is no stage to return to: an error, and no
+     * session left open. */
+    r = send_fmt(fx, CMD "node='test/reject'>" FORM(F("audit_time", "99:00")) "</command>");
+    assert_error(r, "modify", "bad-request", "bad-payload");
+    assert_error_text(r, "Audit time [audit_time]: must be a 24-hour HH:MM time");
+    xmpp_stanza_release(r);
+    assert_int_equal(adhoc_session_count(fx->a, NULL), 1);
+}
+
+static void test_results_for_people(void **state)
+{
+    struct fx *fx = *state;
+    xmpp_stanza_t *r, *x, *data;
+
+    r = send_fmt(fx, CMD "node='test/report'/>");
+    assert_status(r, "completed");
+    /* One form for people, the results as they are for programs beside it. */
+    assert_int_equal(count_children(r, "x"), 1);
+    x = stanza_child(command_of(r), "x", "jabber:x:data");
+    assert_null(stanza_child(x, "reported", NULL));
+    assert_null(stanza_child(x, "item", NULL));
+    assert_string_equal(xmpp_stanza_get_type(x), "result");
+    assert_contains(r, "<x type=\"result\" xmlns=\"jabber:x:data\"><title>Report</title>"
+                       "<field type=\"fixed\" var=\"fixed-1\"><value>2 domains.</value></field>"
+                       "<field type=\"fixed\" var=\"fixed-2\"><value>Warning: the certificate "
+                       "is stale</value></field>"
+                       "<field label=\"Count\" type=\"text-single\" var=\"count\"><value>2"
+                       "</value></field>"
+                       "<field type=\"fixed\" var=\"fixed-3\"><value>Domains</value></field>"
+                       "<field type=\"fixed\" var=\"fixed-4\"><value>Domain · Managed by</value>"
+                       "</field>"
+                       "<field label=\"Rows 1–2 of 2\" type=\"text-multi\" var=\"rows\">"
+                       "<value>a.example · admin</value><value>b.example · -</value></field></x>");
+    data = stanza_child(command_of(r), "results", "urn:imdomaind:results");
+    assert_non_null(data);
+    assert_contains(r, "<results xmlns=\"urn:imdomaind:results\"><x type=\"result\" "
+                       "xmlns=\"jabber:x:data\"><title>Report</title>");
+    assert_contains(r, "<reported><field label=\"Domain\" type=\"text-single\" var=\"domain\"/>");
+    assert_contains(r, "<item><field var=\"domain\"><value>a.example</value></field><field "
+                       "var=\"managed_by\"><value>admin</value></field></item>");
+    xmpp_stanza_release(r);
+    /* Korean: the values people read too, the machine cells unchanged. */
+    r = send_as(fx, ADMIN, true, "ko", CMD "node='test/report'/>");
+    assert_contains(r, "<value>a.example · 관리자</value>");
+    assert_contains(r, "<value>주의: 인증서가 오래되었습니다</value>");
+    assert_contains(r, "label=\"2행 중 1–2행\"");
+    assert_contains(r, "<field var=\"managed_by\"><value>admin</value></field>");
+    xmpp_stanza_release(r);
+    /* Several notes and no result: a form holds them all (profanity shows one note, poezio
+     * none beside a form, but every field). */
+    r = send_fmt(fx, CMD "node='test/notes'/>");
+    assert_contains(r, "<title>Notes</title><field type=\"fixed\" var=\"fixed-1\"><value>first"
+                       "</value></field><field type=\"fixed\" var=\"fixed-2\"><value>Error: "
+                       "second</value></field>");
+    assert_null(stanza_child(command_of(r), "results", NULL));
+    xmpp_stanza_release(r);
+    /* One note and no result: no form (Psi shows the note in a box only then). */
+    r = send_fmt(fx, CMD "node='test/fail'>" FORM("") "</command>");
+    assert_int_equal(count_children(r, "x"), 0);
+    xmpp_stanza_release(r);
+    /* A paged table: the page position is in the form, on the rows. */
+    r = send_fmt(fx, CMD "node='test/table'/>");
+    assert_int_equal(count_children(r, "x"), 1);
+    assert_contains(r, "label=\"Rows 1–100 of 250 (page 1 of 3; next and prev move)\" "
+                       "type=\"text-multi\" var=\"rows\"><value>d000.example</value>");
+    assert_lacks(r, "<value>d100.example</value>");
+    xmpp_stanza_release(r);
+}
+
+static void test_lists_for_every_client(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    r = send_fmt(fx, CMD "node='test/pick'/>");
+    /* Nothing chosen: the choices also as a line (profanity lists options only once one is
+     * chosen), fixed fields with a var each (poezio keys fields by var). */
+    assert_contains(r, "<field type=\"fixed\" var=\"fixed-1\"><value>Job, to choose from: 1, "
+                       "second (2)</value></field><field label=\"Job\" type=\"list-single\" "
+                       "var=\"job\">");
+    assert_contains(r, "<field type=\"fixed\" var=\"fixed-2\"><value>Tags, to choose from: x, "
+                       "y</value></field>");
+    /* An open list can be typed into beside it (profanity cannot type into a list). */
+    assert_contains(r, "<field label=\"Job (or type it)\" type=\"text-single\" "
+                       "var=\"job_other\"/>");
+    assert_contains(r, "var=\"tags_other\"");
+    take_sid(r, sid);
+    r = send_fmt(fx,
+                 CMD "node='test/pick' sessionid='%s'>" FORM(F("job", "1") F("job_other", " 77 ") F(
+                     "tags", "x") F("tags_other", "z, w")) "</command>",
+                 sid);
+    assert_status(r, "completed");
+    assert_contains(r, "job=77 tags=3:x,z");
+    xmpp_stanza_release(r);
+    /* Nothing typed: the list's own value. */
+    r = send_fmt(fx, CMD "node='test/pick'>" FORM(F("job", "2") F("job_other", "")) "</command>");
+    assert_contains(r, "job=2 tags=0:,");
+    xmpp_stanza_release(r);
+    /* Korean. */
+    r = send_as(fx, ADMIN, true, "ko", CMD "node='test/pick'/>");
+    assert_contains(r, "<value>작업 선택지: 1, 두 번째 (2)</value>");
+    assert_contains(r, "label=\"작업 (직접 입력)\"");
+    xmpp_stanza_release(r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1170,6 +1492,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_deferred_sync, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deferred_at_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_end_hook, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rejected_value_keeps_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_results_for_people, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lists_for_every_client, setup, teardown),
     };
     log_set_level(LOG_LEVEL_ERROR); /* the refusals tested here log warnings */
     return cmocka_run_group_tests(tests, NULL, NULL);
