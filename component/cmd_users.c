@@ -35,9 +35,9 @@ struct import {
     bool audit;         /* run the sync audit afterwards (off for all but a large import's last
                            part, so that it runs once) */
     struct store_settings settings; /* read once: a new user's IM address follows them */
-    char *node;         /* the node named last, and its id: lines name few nodes */
+    char *node;                     /* the node named last, and its id: lines name few nodes */
     int64_t node_id;
-    form_t *table;      /* line, userid, result, reason; handed to the answer */
+    form_t *table; /* line, userid, result, reason; handed to the answer */
     size_t counts[V_COUNT];
     struct sync_report sync;
 };
@@ -254,9 +254,8 @@ static int upsert_line(struct import *im, size_t lineno, const char *userid, con
         [STORE_UPSERT_UNCHANGED] = V_UNCHANGED,
     };
     enum store_upsert how;
-    enum store_rc rc =
-        store_user_import_row(im->st, &im->settings, userid, uri, node[0] ? im->node_id : 0,
-                              node[0] == '\0', &how);
+    enum store_rc rc = store_user_import_row(im->st, &im->settings, userid, uri,
+                                             node[0] ? im->node_id : 0, node[0] == '\0', &how);
 
     if (rc == STORE_OK)
         verdict(im, lineno, userid, how_verdict[how], NULL);
