@@ -90,6 +90,7 @@ static form_t *export_page(adhoc_call_t *call, struct export_state *s, bool *mor
                      *more ? (ko ? ". 다음(next)으로 계속합니다." : "; next for more.")
                            : (ko ? ". 끝." : "; the end."));
     adhoc_note_str(call, ADHOC_NOTE_INFO, line);
+    form_add_fixed(f, &(struct text){line, NULL}); /* clients that hide notes show the form */
     free(line);
     return f;
 }
