@@ -42,7 +42,7 @@ struct import {
     bool audit;         /* run the sync audit afterwards (off for all but a large import's last
                            part, so that it runs once) */
     struct store_settings settings; /* read once: a new user's IM address follows them */
-    char *node;         /* the node named last, and its id: lines name few nodes */
+    char *node;                     /* the node named last, and its id: lines name few nodes */
     int64_t node_id;
     bool edit_directory; /* the admin asked to edit users that came from the directory too */
     bool any_directory;  /* some user came from the directory (else no line needs the check) */

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EXPORT_PAGE_ROWS 2000          /* users read for one page */
-#define EXPORT_PAGE_BYTES (96 * 1024)  /* text in one page: well under a stanza's 256 KiB */
+#define EXPORT_PAGE_ROWS 2000         /* users read for one page */
+#define EXPORT_PAGE_BYTES (96 * 1024) /* text in one page: well under a stanza's 256 KiB */
 
 struct export_state {
     int64_t after;   /* the id of the last user exported */
@@ -64,8 +64,7 @@ static form_t *export_page(adhoc_call_t *call, struct export_state *s, bool *mor
     csv = form_add_field(f, "users", FIELD_TEXT_MULTI, &T_CSV);
     s->page++;
     if (s->page == 1) {
-        line = xasprintf("# userid,directory_uri,node (imdomaind users/export, %" PRId64
-                         " users)",
+        line = xasprintf("# userid,directory_uri,node (imdomaind users/export, %" PRId64 " users)",
                          s->total);
         form_field_add_value(csv, line);
         free(line);
@@ -91,6 +90,7 @@ static form_t *export_page(adhoc_call_t *call, struct export_state *s, bool *mor
                      *more ? (ko ? ". 다음(next)으로 계속합니다." : "; next for more.")
                            : (ko ? ". 끝." : "; the end."));
     adhoc_note_str(call, ADHOC_NOTE_INFO, line);
+    form_add_fixed(f, &(struct text){line, NULL}); /* clients that hide notes show the form */
     free(line);
     return f;
 }
@@ -112,9 +112,8 @@ static void export_step(adhoc_call_t *call)
         }
     }
     if (call->stage > 0 && call->action == ADHOC_COMPLETE) {
-        char *t = xasprintf(i18n_is_korean(call->lang)
-                                ? "내보내기를 %" PRId64 "줄에서 멈췄습니다."
-                                : "Export stopped after %" PRId64 " lines.",
+        char *t = xasprintf(i18n_is_korean(call->lang) ? "내보내기를 %" PRId64 "줄에서 멈췄습니다."
+                                                       : "Export stopped after %" PRId64 " lines.",
                             s->written);
         adhoc_complete(call, NULL);
         adhoc_note_str(call, ADHOC_NOTE_INFO, t);

@@ -11,9 +11,9 @@
 typedef struct ctl_pending ctl_pending_t;
 
 /* Answers one request. `iq` is borrowed; `requester` is "uid:N/cK", the peer's uid and the
- * connection's number (K), so that each connection owns its own command sessions. Returns the reply, which ctl
- * owns and releases; or returns NULL and answers later through `pending` (the callee then owns
- * `pending` and must pass it to ctl_pending_answer exactly once). */
+ * connection's number (K), so that each connection owns its own command sessions. Returns the
+ * reply, which ctl owns and releases; or returns NULL and answers later through `pending` (the
+ * callee then owns `pending` and must pass it to ctl_pending_answer exactly once). */
 typedef xmpp_stanza_t *(*ctl_request_fn)(void *ud, xmpp_stanza_t *iq, const char *requester,
                                          ctl_pending_t *pending);
 
@@ -46,8 +46,8 @@ typedef void (*ctl_closed_fn)(void *ud, const char *requester);
 
 /* Creates the socket (and its directory, 0755, if missing; a stale socket is replaced, a live
  * one is an error). Returns NULL with a logged reason on failure. */
-ctl_t *ctl_open(uv_loop_t *loop, xmpp_ctx_t *ctx, const struct ctl_config *cfg,
-                ctl_request_fn fn, void *ud);
+ctl_t *ctl_open(uv_loop_t *loop, xmpp_ctx_t *ctx, const struct ctl_config *cfg, ctl_request_fn fn,
+                void *ud);
 /* Sets the hook called when a client's connection closes (`ud` as given to ctl_open). */
 void ctl_on_closed(ctl_t *ctl, ctl_closed_fn fn);
 /* Closes the listener and every client, and unlinks the socket file. The handles finish

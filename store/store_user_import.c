@@ -58,7 +58,7 @@ enum store_rc store_user_import_row(struct store *st, const struct store_setting
     free(im);
     free(long_domain);
     if (rc == STORE_OK && how != NULL)
-        *how = changes == 0                                   ? STORE_UPSERT_UNCHANGED
+        *how = changes == 0                             ? STORE_UPSERT_UNCHANGED
                : sqlite3_last_insert_rowid(st->db) != 0 ? STORE_UPSERT_INSERTED
                                                         : STORE_UPSERT_UPDATED;
     return rc;

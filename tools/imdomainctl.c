@@ -37,8 +37,8 @@
 /* Exit statuses (doc/imdomainctl.1). */
 enum {
     EXIT_OK = 0,
-    EXIT_FAILED = 1,   /* error note, canceled, bad arguments, connection trouble */
-    EXIT_REFUSED = 2,  /* an XMPP error */
+    EXIT_FAILED = 1,  /* error note, canceled, bad arguments, connection trouble */
+    EXIT_REFUSED = 2, /* an XMPP error */
     EXIT_FORBIDDEN = 3,
     EXIT_CHOICE = 4,   /* stopped at a stage that needs action=...; nothing taken there */
     EXIT_REJECTED = 5, /* users/import: the run completed but some lines were rejected */
@@ -63,7 +63,7 @@ struct opts {
     int json;
     const char *action; /* -a/--action, or action=... where no form has an `action` field */
     int action_used;
-    FILE *output;       /* -o FILE: the result's first text-multi field goes there */
+    FILE *output; /* -o FILE: the result's first text-multi field goes there */
     const char *output_path;
     size_t output_lines;
 };
@@ -510,9 +510,8 @@ static void pages_add_multi(xmpp_stanza_t *kept, xmpp_stanza_t *page)
 {
     for (xmpp_stanza_t *f = xmpp_stanza_get_children(page); f; f = xmpp_stanza_get_next(f)) {
         const char *type = xmpp_stanza_is_tag(f) ? xmpp_stanza_get_type(f) : NULL;
-        const char *var = type && strcmp(type, "text-multi") == 0
-                              ? xmpp_stanza_get_attribute(f, "var")
-                              : NULL;
+        const char *var =
+            type && strcmp(type, "text-multi") == 0 ? xmpp_stanza_get_attribute(f, "var") : NULL;
         if (var == NULL)
             continue;
         for (xmpp_stanza_t *k = xmpp_stanza_get_children(kept); k; k = xmpp_stanza_get_next(k)) {
@@ -701,8 +700,9 @@ static xmpp_stanza_t *fill_form(xmpp_stanza_t *form, struct arg *args, size_t na
             for (size_t k = 0; k < args[i].n && (multi || k == 0); k++)
                 add_text(out, "value", args[i].values[k]);
             if (!multi && args[i].n > 1)
-                fprintf(stderr, "imdomainctl: warning: %s takes one value; %zu given, the first "
-                                "is used\n",
+                fprintf(stderr,
+                        "imdomainctl: warning: %s takes one value; %zu given, the first "
+                        "is used\n",
                         var, args[i].n);
             args[i].used = 1;
             given++;
@@ -861,7 +861,7 @@ static int finished(xmpp_stanza_t *cmd, const char *status, const struct opts *o
         rc = sk->done(sk, cmd, pages);
     else
         rc = print_outcome(cmd, o, pages, NULL) || strcmp(status, "completed") != 0 ? EXIT_FAILED
-                                                                               : EXIT_OK;
+                                                                                    : EXIT_OK;
     pages_clear(pages);
     for (size_t i = 0; i < nargs && sk == NULL; i++) /* users/import: once, by the caller */
         if (!args[i].used)
@@ -941,10 +941,12 @@ static int run_command(struct opts *o, const char *node, struct arg *args, size_
             continue;
         }
         round++;
-        if (rejected(cmd, o)) {
+        /* Not at a choice: there an error note is the state shown (a failed job), and a cancel
+         * would act. */
+        if (!is_choice(&of) && rejected(cmd, o)) {
             /* The stage came back with a value refused: filling it again the same way would
              * loop. Say why, end the session, exit as for a refused request. */
-            xmpp_stanza_release(roundtrip(command_iq(o, node, sid, "cancel")));
+            cancel_session(o, node, sid);
             free(sid);
             pages_clear(&pages);
             xmpp_stanza_release(reply);
@@ -1257,7 +1259,6 @@ static void join_note(struct joiner *j, const char *type, const char *text)
     j->notes[j->n_notes++] = entry;
 }
 
-
 /* The verdicts of `cmd`: the form whose table has a `result` column (or its kept pages). */
 static void join_rows(struct joiner *j, xmpp_stanza_t *cmd, const struct pages *pages)
 {
@@ -1439,8 +1440,8 @@ static int run_import(struct opts *o, struct arg *args, size_t nargs)
         for (size_t i = 0; i < nargs; i++)
             if (strcmp(args[i].var, "users") != 0 &&
                 (end == total || strcmp(args[i].var, "audit") != 0))
-                call[n++] = (struct arg){.var = args[i].var, .values = args[i].values,
-                                         .n = args[i].n};
+                call[n++] =
+                    (struct arg){.var = args[i].var, .values = args[i].values, .n = args[i].n};
         call[n] = (struct arg){0};
         j.offset = sent;
         snprintf(die_hint, sizeof(die_hint),
@@ -1568,6 +1569,11 @@ int main(int argc, char **argv)
         rc = run_import(&o, args, nargs);
     else
         rc = run_command(&o, argv[1], args, nargs, NULL);
+    if (o.action && !o.action_used && rc != EXIT_REFUSED && rc != EXIT_FORBIDDEN)
+        fprintf(stderr,
+                "imdomainctl: warning: action=%s was not used: no stage offered a "
+                "choice\n",
+                o.action);
     free_args(args, nargs);
     if (o.output && o.output != stdout && fclose(o.output) != 0) {
         fprintf(stderr, "imdomainctl: cannot write %s: %s\n", o.output_path, strerror(errno));

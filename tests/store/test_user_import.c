@@ -30,8 +30,8 @@ static int setup(void **state)
     struct fx *fx = calloc(1, sizeof(*fx));
     char *err = NULL;
 
-    if (fx == NULL || tmpstore_make(fx->dir, sizeof(fx->dir), fx->path, sizeof(fx->path),
-                                    "import") != 0)
+    if (fx == NULL ||
+        tmpstore_make(fx->dir, sizeof(fx->dir), fx->path, sizeof(fx->path), "import") != 0)
         return -1;
     fx->st = store_open(fx->path, &err);
     if (fx->st == NULL || store_settings_get(fx->st, &fx->set) != STORE_OK)
