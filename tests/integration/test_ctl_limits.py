@@ -29,9 +29,16 @@ def daemon(control=None, component=None):
 def connect(d):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(10 * h.SLOW)
-    s.connect(d.socket)
     h.defer(s.close)
-    return s
+    deadline = time.monotonic() + 10 * h.SLOW
+    while True:
+        try:
+            s.connect(d.socket)
+            return s
+        except BlockingIOError:  # the listen backlog is full: a slow (valgrind) daemon
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def frame(xml):
