@@ -515,10 +515,11 @@ int cert_files_install(const char *dir, const char *const *domains, size_t n,
 /* The generation `name` holds both files. */
 static bool generation_complete(const char *dir, const char *name)
 {
-    char *crt = xasprintf("%s/%s/" CRT_FILE, dir, name), *key = xasprintf("%s/%s/" KEY_FILE, dir, name);
+    char *crt = xasprintf("%s/%s/" CRT_FILE, dir, name),
+         *key = xasprintf("%s/%s/" KEY_FILE, dir, name);
     struct stat st;
-    bool ok = stat(crt, &st) == 0 && S_ISREG(st.st_mode) && stat(key, &st) == 0 &&
-              S_ISREG(st.st_mode);
+    bool ok =
+        stat(crt, &st) == 0 && S_ISREG(st.st_mode) && stat(key, &st) == 0 && S_ISREG(st.st_mode);
 
     free(key);
     free(crt);
@@ -571,7 +572,8 @@ static int repair_live(const char *dir, char **live_gen)
     if ((gen = newest_generation(dir)) != NULL) {
         char *gpath = xasprintf("%s/%s", dir, gen), *err = NULL;
         log_warnx("certs: repair dir=%s .live pointed at %s, which is gone or incomplete; now "
-                  "at %s", dir, target, gen);
+                  "at %s",
+                  dir, target, gen);
         if (switch_live(dir, gpath, &err) == 0) {
             *live_gen = gen;
             gen = NULL;
@@ -584,7 +586,8 @@ static int repair_live(const char *dir, char **live_gen)
         free(gen);
     } else {
         log_warnx("certs: repair dir=%s .live pointed at %s, which is gone, and no complete "
-                  "certificate is left; removing the links into it", dir, target);
+                  "certificate is left; removing the links into it",
+                  dir, target);
         path = xasprintf("%s/" LIVE, dir);
         if (unlink(path) == 0)
             n++;

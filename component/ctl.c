@@ -33,6 +33,7 @@ struct ctl_client {
     int closed;      /* both finished closing; freed when refs drops to 0 */
     int paused;      /* reading stopped: too many answers queued */
     uint64_t active; /* uv_now of the last request or answer */
+    uint64_t serial; /* order of connection: breaks ties of `active` (uv_now is per loop turn) */
     uid_t uid;
     char requester[32]; /* "uid:N", for logs */
     char owner[48];     /* "uid:N/cK", who the requests are from */
@@ -57,6 +58,7 @@ struct ctl {
     int max_clients;
     unsigned idle_timeout_ms;
     struct parser_limits limits;
+    uint64_t next_serial;
     int closing;
     int server_closed;
 };
@@ -370,7 +372,9 @@ static int make_room(ctl_t *ctl, const struct ctl_client *except)
         if (c == except || client_gone(c))
             continue;
         open++;
-        if (c->refs == 0 && queued(c) == 0 && (oldest == NULL || c->active < oldest->active))
+        if (c->refs == 0 && queued(c) == 0 &&
+            (oldest == NULL || c->active < oldest->active ||
+             (c->active == oldest->active && c->serial < oldest->serial)))
             oldest = c;
     }
     if (open < ctl->max_clients)
@@ -402,6 +406,7 @@ static void on_connection(uv_stream_t *server, int status)
     uv_timer_start(&cl->idle, on_idle, ctl->idle_timeout_ms, ctl->idle_timeout_ms);
     cl->handles = 2;
     cl->active = uv_now(ctl->loop);
+    cl->serial = ++ctl->next_serial;
     cl->next = ctl->clients;
     ctl->clients = cl;
     ctl->n_clients++;

@@ -76,8 +76,8 @@ void stanza_append(xmpp_stanza_t *parent, struct stanza_tail *tail, xmpp_stanza_
     /* The tail must be the parent's real last child; a parent given children some other way
      * (tail unset but children present) takes the walk. */
     if (!stanza_append_is_fast(xmpp_stanza_get_context(parent)) ||
-        (tail->last == NULL && xmpp_stanza_get_children(parent) != NULL) ||
-        c->parent != NULL || c->prev != NULL || c->next != NULL) {
+        (tail->last == NULL && xmpp_stanza_get_children(parent) != NULL) || c->parent != NULL ||
+        c->prev != NULL || c->next != NULL) {
         xmpp_stanza_add_child_ex(parent, child, 0);
         tail->last = child;
         return;
