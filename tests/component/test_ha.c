@@ -39,7 +39,7 @@ static void setup_view(struct fixture *f)
         f->rec[i] = (struct store_recorded){.node = (char *)names[i], .active_users = 57};
         f->sessions[i] = 57;
     }
-    f->v = (struct ha_view){f->nodes, 2, f->svcs, 2 * SERVICES_N, f->rec, 2, f->sessions};
+    f->v = (struct ha_view){f->nodes, 2, f->svcs, 2 * SERVICES_N, f->rec, 2, f->sessions, NULL};
 }
 
 static void test_all_pass(void **state)
