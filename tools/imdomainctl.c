@@ -492,6 +492,15 @@ static void json_choices(const struct offer *of)
 /* A result table longer than a page arrives as executing replies whose forms are results,
  * one page each. Scripts want the whole table: the first page's forms are kept and the rows of
  * every later page appended to them, then printed in place of the last page's forms. */
+/* Where the result forms are: the payload for programs when there is one (the form beside it
+ * is for people: tables as lines of text), else the command itself. */
+static xmpp_stanza_t *results_of(xmpp_stanza_t *cmd)
+{
+    xmpp_stanza_t *data = child(cmd, "results", NS_IMD_RESULTS);
+
+    return data ? data : cmd;
+}
+
 struct pages {
     xmpp_stanza_t *forms[MAX_FORMS];
     int n;
@@ -529,7 +538,7 @@ static void pages_add_multi(xmpp_stanza_t *kept, xmpp_stanza_t *page)
 /* -o FILE: the values of the first text-multi field of `cmd`'s first form, one a line. */
 static void write_output(struct opts *o, xmpp_stanza_t *cmd)
 {
-    xmpp_stanza_t *x = child(cmd, "x", NS_DATA);
+    xmpp_stanza_t *x = child(results_of(cmd), "x", NS_DATA);
 
     for (xmpp_stanza_t *f = x ? xmpp_stanza_get_children(x) : NULL; f;
          f = xmpp_stanza_get_next(f)) {
@@ -548,15 +557,6 @@ static void write_output(struct opts *o, xmpp_stanza_t *cmd)
         }
         return;
     }
-}
-
-/* Where the result forms are: the payload for programs when there is one (the form beside it
- * is for people: tables as lines of text), else the command itself. */
-static xmpp_stanza_t *results_of(xmpp_stanza_t *cmd)
-{
-    xmpp_stanza_t *data = child(cmd, "results", NS_IMD_RESULTS);
-
-    return data ? data : cmd;
 }
 
 static void pages_add(struct pages *p, xmpp_stanza_t *cmd)
@@ -1035,7 +1035,7 @@ static int cmd_status(const struct opts *o)
             cond ? xmpp_stanza_get_name(cond) : "error");
     }
     cmd = child(reply, "command", NS_COMMANDS);
-    x = cmd ? child(cmd, "x", NS_DATA) : NULL;
+    x = cmd ? child(results_of(cmd), "x", NS_DATA) : NULL;
     state = form_value_of(x, "state");
     summary = form_value_of(x, "summary");
     if (state == NULL || summary == NULL)
@@ -1265,7 +1265,7 @@ static void join_rows(struct joiner *j, xmpp_stanza_t *cmd, const struct pages *
     xmpp_stanza_t *table = NULL;
     int n = 0;
 
-    for (xmpp_stanza_t *c = xmpp_stanza_get_children(cmd); c && !table;
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(results_of(cmd)); c && !table;
          c = xmpp_stanza_get_next(c), n++) {
         if (!xmpp_stanza_is_tag(c) || strcmp(xmpp_stanza_get_name(c), "x") != 0) {
             n--;
@@ -1280,7 +1280,7 @@ static void join_rows(struct joiner *j, xmpp_stanza_t *cmd, const struct pages *
                 table = x;
     }
     if (table == NULL && j->paged) /* a later page may carry its rows without the head */
-        table = child(cmd, "x", NS_DATA);
+        table = child(results_of(cmd), "x", NS_DATA);
     join_header(j, table);
     for (xmpp_stanza_t *it = table ? xmpp_stanza_get_children(table) : NULL; it;
          it = xmpp_stanza_get_next(it)) {
