@@ -85,7 +85,9 @@ def _run(term, node, title):
 
 def _tag(screen, label, after):
     """The profanity tag ("field3") of the field labelled `label` shown past `after`."""
-    tags = re.findall(r"\[(field\d+)\] " + re.escape(label) + r"\b", screen[after:])
+    # Not the text field beside an open list ("Domains (or type it)").
+    tags = re.findall(r"\[(field\d+)\] " + re.escape(label) + r"\b(?! \(or type it\))",
+                      screen[after:])
     check(tags, "no field %r on screen:\n%s" % (label, screen[after:]))
     return tags[-1]
 
