@@ -558,6 +558,12 @@ class Ejabberd:
             "  mod_roster: {}",
             "  mod_adhoc: {}",
             "  mod_version: {}",
+            # In-band registration: the harness creates accounts over c2s in milliseconds
+            # (ejabberdctl starts an Erlang VM per call: a second or more).
+            "  mod_register:",
+            "    access: all",
+            "    ip_access: all",
+            "registration_timeout: infinity",
             self.extra,
         ]
         with open(self.config, "w") as f:
@@ -581,12 +587,21 @@ class Ejabberd:
                                      cwd=self.dir, start_new_session=True)
         ok = (wait_port(self.component_port, timeout * SLOW, proc=self.proc)
               and wait_port(self.c2s_port, timeout * SLOW, proc=self.proc))
+        # The ports accept before ejabberd answers streams (seconds, the first time): ready
+        # means a client stream gets its features.
+        ok = ok and wait_for(lambda: self._features_ok(), timeout * SLOW, interval=0.2)
         if not ok:
             out = read_text(os.path.join(self.dir, "stdout.log"))
             self.kill()
             raise RuntimeError("ejabberd did not start (config %s):\n%s"
                                % (self.config, out[-3000:]))
         return self
+
+    def _features_ok(self):
+        try:
+            return "</stream:features>" in self._c2s_exchange(self.host, timeout=5 * SLOW)
+        except OSError:
+            return False
 
     def running(self):
         return self.proc is not None and self.proc.poll() is None
@@ -658,15 +673,50 @@ class Ejabberd:
         """ejabberdctl reload_config: re-reads ejabberd.yml and the included hosts file."""
         self.ctl("reload_config")
 
+    def _c2s_exchange(self, host, payload=None, timeout=15):
+        """Opens a client stream to `host`, waits for the stream features, sends `payload` (if
+        any) and returns what came back up to the end of the reply to id 'h1'."""
+        with socket.create_connection(("127.0.0.1", self.c2s_port), timeout=timeout) as s:
+            s.sendall(("<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
+                       "xmlns:stream='%s' to='%s' version='1.0'>" % (NS_STREAMS, _esc(host)))
+                      .encode())
+            data = b""
+            while b"</stream:features>" not in data and b"</stream:error>" not in data:
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            if payload is None or b"</stream:features>" not in data:
+                return data.decode("utf-8", "replace")
+            s.sendall(payload.encode())
+            data = b""
+            while not re.search(rb"id=['\"]h1['\"][^>]*(/>|>.*?</iq>)", data, re.S):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            return data.decode("utf-8", "replace")
+
     def register(self, user, password, host=None):
-        """Creates an account with ejabberdctl (ejabberd must be running); an account that
-        exists gets this password."""
-        rc, out = self.ctl("register", user, host or self.host, password, check_rc=False)
+        """Creates an account (ejabberd must be running): in-band registration (XEP-0077) over
+        c2s, or ejabberdctl when that does not succeed. An account that exists (conflict) is
+        kept as it is: tests use one password per user, and ejabberdctl (a VM start per call)
+        takes seconds on a loaded machine."""
+        host = host or self.host
+        try:
+            reply = self._c2s_exchange(host, "<iq type='set' id='h1'><query xmlns='jabber:iq:"
+                                       "register'><username>%s</username><password>%s"
+                                       "</password></query></iq>" % (_esc(user), _esc(password)))
+        except OSError:
+            reply = ""
+        if re.search(r"type=['\"]result['\"]", reply) or "<conflict" in reply:
+            return "%s@%s" % (user, host)
+        rc, out = self.ctl("register", user, host, password, check_rc=False)
         if rc != 0 and "already registered" in out:
-            self.ctl("change_password", user, host or self.host, password)
+            self.ctl("change_password", user, host, password)
         elif rc != 0:
             raise RuntimeError("ejabberdctl register %s failed (%d): %s" % (user, rc, out))
-        return "%s@%s" % (user, host or self.host)
+        return "%s@%s" % (user, host)
 
     def log_text(self):
         return read_text(self.log)

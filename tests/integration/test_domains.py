@@ -362,17 +362,18 @@ def test_apply_for_real_ejabberd():
     hosts = os.path.join(here, "imdomaind-hosts.yml")
     p = h.Ejabberd(include=hosts)
     hook = p.hook_command("reload_config")
+    # ejabberdctl starts an Erlang VM per call: seconds on a loaded machine.
     _, d, c = _setup(prosody=p, settings={"router": {"kind": "ejabberd", "vhosts_file": hosts,
-                                                     "reload_hook": hook}})
+                                                     "reload_hook": hook, "hook_timeout": 120}})
     rc, out, err = d.check_config()
     check(rc == 0 and "router: ejabberd: vhosts_file %s is a YAML `hosts` list" % hosts in out,
           "imdomaind -n: %r %r" % (out, err))
     r = c.execute(JID, ADD, form={"domain": "Fresh.Example.Test"}, form_type=ft(ADD),
-                  timeout=30)
+                  timeout=120)
     completed_with(r, "info", "The router was updated (router reloaded")
     check('hosts:\n  - "fresh.example.test"\n' in h.read_text(hosts), h.read_text(hosts))
-    rc, out = p.ctl("registered_vhosts")
-    check("fresh.example.test" in out.split(), "ejabberd's hosts: %r" % out)
+    check("</stream:features>" in _c2s_stream_answer(p, "fresh.example.test"),
+          "ejabberd does not serve the new host")
     alice = h.Client(_OnHost(p, "fresh.example.test"), "alice")
     check(alice.bare == "alice@fresh.example.test", alice.bare)
     check(alice.ping("fresh.example.test"), "no ping on the new host")
@@ -380,12 +381,10 @@ def test_apply_for_real_ejabberd():
     # Deleting it takes the host away again: logging in there is refused (host-unknown).
     r = c.execute(JID, DELETE, form={"domains": ["fresh.example.test"]}, form_type=ft(DELETE))
     r = c.complete(JID, DELETE, r.sessionid, form={"confirm": True}, form_type=ft(DELETE),
-                   timeout=30)
+                   timeout=120)
     completed_with(r, "info", "The router was updated (router reloaded")
     check("fresh.example.test" not in h.read_text(hosts), h.read_text(hosts))
     check("hosts:" not in h.read_text(hosts), "an empty hosts list: %s" % h.read_text(hosts))
-    rc, out = p.ctl("registered_vhosts")
-    check(out.split() == ["example.test"], "ejabberd's hosts: %r" % out)
     answer = _c2s_stream_answer(p, "fresh.example.test")
     check("<host-unknown" in answer, "a stream to the removed domain: %r" % answer)
     check("<host-unknown" not in _c2s_stream_answer(p, "example.test"), "the base host")
@@ -404,9 +403,9 @@ def test_certificates_ejabberd():
                    starttls=True)
     _, _, c = _setup(prosody=p, settings={
         "router": {"kind": "ejabberd", "vhosts_file": hosts,
-                   "reload_hook": p.hook_command("reload_config")},
+                   "reload_hook": p.hook_command("reload_config"), "hook_timeout": 120},
         "certs": {"dir": certs, "key_type": "ec-p256", "days": 90}})
-    r = c.execute(JID, ADD, form={"domain": "tls.example.test"}, form_type=ft(ADD), timeout=30)
+    r = c.execute(JID, ADD, form={"domain": "tls.example.test"}, form_type=ft(ADD), timeout=120)
     completed_with(r, "info", "The router was updated (router reloaded")
     first = c.execute(JID, "certs/regenerate")
     r = c.complete(JID, "certs/regenerate", first.sessionid,

@@ -113,7 +113,7 @@ def test_router_restart():
     took = time.monotonic() - t0
     check(took < 6 * h.SLOW, "took %.1f s to connect again" % took)
     # ejabberd keeps accounts in Mnesia dets files that SIGKILL can leave without the last
-    # writes (a crash, after all): register again there (ejabberdctl: seconds when loaded).
+    # writes (a crash, after all): register again there (kept if it survived).
     c2 = h.Client(p, "admin", register=(p.KIND == "ejabberd"))
     check(c2.ping(JID))
     check(d.running(), "the daemon exited")
