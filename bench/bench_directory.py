@@ -36,7 +36,10 @@ def main():
                IMD_BENCH_LDAP_PAGE=str(args.p))
     out = h.tmpdir("bench")
     try:
-        r = subprocess.run([os.path.join(build, "bench", "bench_imd"), "-s", "directory", out],
+        # IMD_BENCH_WRAP: a profiler command line to run bench_imd under ("perf record -g --")
+        wrap = os.environ.get("IMD_BENCH_WRAP", "").split()
+        r = subprocess.run(wrap + [os.path.join(build, "bench", "bench_imd"), "-s", "directory",
+                                   out],
                            env=env, capture_output=True, text=True, timeout=600)
         for line in r.stdout.splitlines():
             if line.startswith("| directory") or line.startswith("|   "):

@@ -28,6 +28,7 @@
 #include "xmpp/ping.h"
 #include "xmpp/stanza.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -532,10 +533,17 @@ static void teardown_app(struct daemon *dm)
     app->store = NULL;
 }
 
+void daemon_malloc_policy(void)
+{
+    if (mallopt(M_TRIM_THRESHOLD, DAEMON_TRIM_THRESHOLD) != 1)
+        log_debug("mallopt M_TRIM_THRESHOLD refused; the default trimming stays");
+}
+
 int daemon_run(const struct config *cfg)
 {
     struct daemon dm;
 
+    daemon_malloc_policy();
     memset(&dm, 0, sizeof(dm));
     dm.cfg = cfg;
     if (uv_loop_init(&dm.loop) < 0) {

@@ -600,21 +600,28 @@ char *dir_sync_describe(const struct store_job *j, const char *lang)
     const char *state = (size_t)j->state < 5 ? text_get(&states[j->state], lang) : "?";
     char *head, *out;
 
+    const char *mode = ko ? (incr ? "증분" : "전체") : (incr ? "incremental" : "full");
+
     if (j->total == 0 && j->state == STORE_JOB_RUNNING)
         head =
             xasprintf(ko ? "작업 %" PRId64 ", 디렉터리 동기화(%s): 디렉터리를 읽는 중, 지금까지 "
                            "항목 %" PRId64 "개, 시도 %" PRId64 "회"
                          : "job %" PRId64 ", directory sync (%s): reading the directory, %" PRId64
                            " entries so far, attempt %" PRId64,
-                      j->id, ko ? (incr ? "증분" : "전체") : (incr ? "incremental" : "full"),
-                      j->done, j->attempts);
+                      j->id, mode, j->done, j->attempts);
+    else if (j->total == 0) /* ended before applying anything: done counts entries read */
+        head = xasprintf(ko ? "작업 %" PRId64 ", 디렉터리 동기화(%s): %s, 읽은 항목 %" PRId64
+                              "개, 적용 없음, 시도 %" PRId64 "회"
+                            : "job %" PRId64 ", directory sync (%s): %s, %" PRId64
+                              " entries read, none applied, attempt %" PRId64,
+                         j->id, mode, state, j->done, j->attempts);
     else
         head = xasprintf(ko ? "작업 %" PRId64 ", 디렉터리 동기화(%s): %s, 항목 %" PRId64
                               "개 중 %" PRId64 "개 적용, 시도 %" PRId64 "회"
                             : "job %" PRId64 ", directory sync (%s): %s, %" PRId64 " of %" PRId64
                               " entries applied, attempt %" PRId64,
-                         j->id, ko ? (incr ? "증분" : "전체") : (incr ? "incremental" : "full"),
-                         state, ko ? j->total : j->done, ko ? j->done : j->total, j->attempts);
+                         j->id, mode, state, ko ? j->total : j->done, ko ? j->done : j->total,
+                         j->attempts);
     if (j->error == NULL)
         return head;
     out = xasprintf("%s; %s: %s", head, ko ? "오류" : "error", j->error);
