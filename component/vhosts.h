@@ -17,6 +17,11 @@
  * Returns 0, or -1 with `path` untouched, no temporary file left, and *err (if not NULL) set to
  * a sentence the caller frees.
  */
+/* `domains` (borrowed) sorted bytewise, in a new array of n + 1 pointers into it that the
+ * caller frees (duplicates stay adjacent for the writer to skip); NULL with *err (if not NULL,
+ * naming `path`) when an entry is NULL or "". Shared by the router files' writers. */
+const char **vhosts_sorted(const char *path, const char *const *domains, size_t n, char **err);
+
 int vhosts_write(const char *path, const char *const *domains, size_t n, char **err);
 
 /*
