@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdarg.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -163,6 +164,32 @@ const char *store_rc_name(enum store_rc rc)
         break;
     }
     return "error";
+}
+
+sqlite3_stmt *store_prepare_bound(struct store *st, const char *what, const char *sql,
+                                  const char *fmt, ...)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+    va_list ap;
+
+    va_start(ap, fmt);
+    for (int i = 0; rc == SQLITE_OK && fmt[i]; i++) {
+        if (fmt[i] == 't') {
+            const char *v = va_arg(ap, const char *);
+            rc = v ? sqlite3_bind_text(s, i + 1, v, -1, SQLITE_TRANSIENT)
+                   : sqlite3_bind_null(s, i + 1);
+        } else {
+            rc = sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
+        }
+    }
+    va_end(ap);
+    if (rc != SQLITE_OK) {
+        store_fail(st, rc, what);
+        sqlite3_finalize(s);
+        return NULL;
+    }
+    return s;
 }
 
 enum store_rc store_fail(struct store *st, int rc, const char *what)

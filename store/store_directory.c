@@ -25,33 +25,6 @@ const char *store_dir_verdict_name(enum store_dir_verdict v)
     return (size_t)v < N_VERDICTS ? verdict_names[v] : "unknown";
 }
 
-/* Prepares `sql` and binds `fmt` values ('t' text, NULL binds NULL; 'i' int64_t). NULL on
- * failure (recorded in st). The caller finalizes. */
-static sqlite3_stmt *prep(struct store *st, const char *sql, const char *fmt, ...)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    va_list ap;
-
-    va_start(ap, fmt);
-    for (int i = 0; rc == SQLITE_OK && fmt[i]; i++) {
-        if (fmt[i] == 't') {
-            const char *v = va_arg(ap, const char *);
-            rc = v ? sqlite3_bind_text(s, i + 1, v, -1, SQLITE_TRANSIENT)
-                   : sqlite3_bind_null(s, i + 1);
-        } else {
-            rc = sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
-        }
-    }
-    va_end(ap);
-    if (rc != SQLITE_OK) {
-        store_fail(st, rc, "preparing a directory statement");
-        sqlite3_finalize(s);
-        return NULL;
-    }
-    return s;
-}
-
 static enum store_rc run(struct store *st, sqlite3_stmt *s, const char *what)
 {
     enum store_rc rc;
@@ -121,42 +94,45 @@ enum store_rc store_dir_run_create(struct store *st, int64_t job_id, enum store_
     if (rc != STORE_OK)
         return rc;
     return run(st,
-               prep(st,
-                    "INSERT INTO directory_runs (job_id, mode, since, started_at)"
-                    " VALUES (?1, ?2, ?3, strftime('%s', 'now'))",
-                    "itt", job_id, mode == STORE_DIR_INCREMENTAL ? "incremental" : "full", since),
+               store_prepare_bound(st, "preparing a directory statement",
+                                   "INSERT INTO directory_runs (job_id, mode, since, started_at)"
+                                   " VALUES (?1, ?2, ?3, strftime('%s', 'now'))",
+                                   "itt", job_id,
+                                   mode == STORE_DIR_INCREMENTAL ? "incremental" : "full", since),
                "creating a directory run");
 }
 
 enum store_rc store_dir_run_get(struct store *st, int64_t job_id, struct store_dir_run *out)
 {
-    return get_run(
-        st, prep(st, "SELECT " RUN_COLS " FROM directory_runs WHERE job_id = ?1", "i", job_id),
-        out);
+    return get_run(st,
+                   store_prepare_bound(st, "preparing a directory statement",
+                                       "SELECT " RUN_COLS " FROM directory_runs WHERE job_id = ?1",
+                                       "i", job_id),
+                   out);
 }
 
 enum store_rc store_dir_run_last_completed(struct store *st, struct store_dir_run *out)
 {
     return get_run(st,
-                   prep(st,
-                        "SELECT " RUN_COLS " FROM directory_runs WHERE job_id IN"
-                        " (SELECT id FROM jobs WHERE state = 'completed')"
-                        " ORDER BY job_id DESC LIMIT 1",
-                        ""),
+                   store_prepare_bound(st, "preparing a directory statement",
+                                       "SELECT " RUN_COLS " FROM directory_runs WHERE job_id IN"
+                                       " (SELECT id FROM jobs WHERE state = 'completed')"
+                                       " ORDER BY job_id DESC LIMIT 1",
+                                       ""),
                    out);
 }
 
 enum store_rc store_dir_run_update(struct store *st, const struct store_dir_run *r)
 {
-    sqlite3_stmt *s =
-        prep(st,
-             "UPDATE directory_runs SET phase = ?2, confirmed = ?3, server = ?4,"
-             " saw_mtime = ?5, fetched = ?6, existing = ?7, cursor = ?8, added = ?9,"
-             " updated = ?10, unchanged = ?11, removed = ?12, rejected = ?13,"
-             " summary = ?14, max_mtime = ?15 WHERE job_id = ?1",
-             "ititiiiiiiiiitt", r->job_id, store_dir_phase_name(r->phase), (int64_t)r->confirmed,
-             r->server, (int64_t)r->saw_mtime, r->fetched, r->existing, r->cursor, r->counts[0],
-             r->counts[1], r->counts[2], r->counts[3], r->counts[4], r->summary, r->max_mtime);
+    sqlite3_stmt *s = store_prepare_bound(
+        st, "preparing a directory statement",
+        "UPDATE directory_runs SET phase = ?2, confirmed = ?3, server = ?4,"
+        " saw_mtime = ?5, fetched = ?6, existing = ?7, cursor = ?8, added = ?9,"
+        " updated = ?10, unchanged = ?11, removed = ?12, rejected = ?13,"
+        " summary = ?14, max_mtime = ?15 WHERE job_id = ?1",
+        "ititiiiiiiiiitt", r->job_id, store_dir_phase_name(r->phase), (int64_t)r->confirmed,
+        r->server, (int64_t)r->saw_mtime, r->fetched, r->existing, r->cursor, r->counts[0],
+        r->counts[1], r->counts[2], r->counts[3], r->counts[4], r->summary, r->max_mtime);
     enum store_rc rc;
 
     if (s == NULL)
@@ -179,15 +155,19 @@ void store_dir_run_clear(struct store_dir_run *r)
 
 enum store_rc store_dir_entries_clear(struct store *st)
 {
-    return run(st, prep(st, "DELETE FROM directory_entries", ""), "clearing directory entries");
+    return run(st,
+               store_prepare_bound(st, "preparing a directory statement",
+                                   "DELETE FROM directory_entries", ""),
+               "clearing directory entries");
 }
 
 enum store_rc store_dir_entries_add(struct store *st, const struct store_dir_entry *v, size_t n)
 {
-    sqlite3_stmt *s = prep(st,
-                           "INSERT INTO directory_entries (dn, userid, uri, node, verdict,"
-                           " reason_en, reason_ko) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                           "");
+    sqlite3_stmt *s =
+        store_prepare_bound(st, "preparing a directory statement",
+                            "INSERT INTO directory_entries (dn, userid, uri, node, verdict,"
+                            " reason_en, reason_ko) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                            "");
     enum store_rc rc = s ? STORE_OK : STORE_ERR;
 
     for (size_t i = 0; rc == STORE_OK && i < n; i++) {
@@ -236,12 +216,13 @@ static void destroy_entry(void *elem)
 enum store_rc store_dir_entries_batch(struct store *st, int64_t after_id, int64_t limit,
                                       struct store_dir_entry **out, size_t *n)
 {
-    sqlite3_stmt *s = prep(st,
-                           "SELECT e.id, e.dn, e.userid, e.uri, e.node, e.verdict, e.reason_en,"
-                           " e.reason_ko, EXISTS (SELECT 1 FROM directory_entries d"
-                           "  WHERE d.userid = e.userid AND d.id < e.id)"
-                           " FROM directory_entries e WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
-                           "ii", after_id, limit);
+    sqlite3_stmt *s =
+        store_prepare_bound(st, "preparing a directory statement",
+                            "SELECT e.id, e.dn, e.userid, e.uri, e.node, e.verdict, e.reason_en,"
+                            " e.reason_ko, EXISTS (SELECT 1 FROM directory_entries d"
+                            "  WHERE d.userid = e.userid AND d.id < e.id)"
+                            " FROM directory_entries e WHERE e.id > ?1 ORDER BY e.id LIMIT ?2",
+                            "ii", after_id, limit);
 
     *out = NULL;
     *n = 0;
@@ -257,11 +238,12 @@ enum store_rc store_dir_entries_batch(struct store *st, int64_t after_id, int64_
 enum store_rc store_dir_entries_with(struct store *st, enum store_dir_verdict verdict,
                                      int64_t limit, struct store_dir_entry **out, size_t *n)
 {
-    sqlite3_stmt *s = prep(st,
-                           "SELECT e.id, e.dn, e.userid, e.uri, e.node, e.verdict, e.reason_en,"
-                           " e.reason_ko, 0 FROM directory_entries e WHERE e.verdict = ?1"
-                           " ORDER BY e.id LIMIT ?2",
-                           "ti", store_dir_verdict_name(verdict), limit);
+    sqlite3_stmt *s =
+        store_prepare_bound(st, "preparing a directory statement",
+                            "SELECT e.id, e.dn, e.userid, e.uri, e.node, e.verdict, e.reason_en,"
+                            " e.reason_ko, 0 FROM directory_entries e WHERE e.verdict = ?1"
+                            " ORDER BY e.id LIMIT ?2",
+                            "ti", store_dir_verdict_name(verdict), limit);
 
     *out = NULL;
     *n = 0;
@@ -276,10 +258,11 @@ enum store_rc store_dir_entries_with(struct store *st, enum store_dir_verdict ve
 enum store_rc store_dir_entries_set_verdicts(struct store *st, const struct store_dir_entry *v,
                                              size_t n)
 {
-    sqlite3_stmt *s = prep(st,
-                           "UPDATE directory_entries SET verdict = ?2, reason_en = ?3,"
-                           " reason_ko = ?4 WHERE id = ?1",
-                           "");
+    sqlite3_stmt *s =
+        store_prepare_bound(st, "preparing a directory statement",
+                            "UPDATE directory_entries SET verdict = ?2, reason_en = ?3,"
+                            " reason_ko = ?4 WHERE id = ?1",
+                            "");
     enum store_rc rc = s ? STORE_OK : STORE_ERR;
 
     for (size_t i = 0; rc == STORE_OK && i < n; i++) {
@@ -309,13 +292,13 @@ enum store_rc store_dir_mark_users(struct store *st, int64_t first_id, int64_t l
 {
     /* Driven from the batch's entries through the users' userid index: never a scan of users. */
     return run(st,
-               prep(st,
-                    "UPDATE users SET source = 'directory' WHERE id IN (SELECT u.id"
-                    " FROM directory_entries e JOIN users u ON u.userid = e.userid"
-                    " WHERE e.id BETWEEN ?1 AND ?2"
-                    " AND e.verdict IN ('added', 'updated', 'unchanged')"
-                    " AND u.source <> 'directory')",
-                    "ii", first_id, last_id),
+               store_prepare_bound(st, "preparing a directory statement",
+                                   "UPDATE users SET source = 'directory' WHERE id IN (SELECT u.id"
+                                   " FROM directory_entries e JOIN users u ON u.userid = e.userid"
+                                   " WHERE e.id BETWEEN ?1 AND ?2"
+                                   " AND e.verdict IN ('added', 'updated', 'unchanged')"
+                                   " AND u.source <> 'directory')",
+                                   "ii", first_id, last_id),
                "marking users from the directory");
 }
 
@@ -332,14 +315,17 @@ static enum store_rc scalar(struct store *st, sqlite3_stmt *s, const char *what,
 
 enum store_rc store_dir_count_users(struct store *st, int64_t *n)
 {
-    return scalar(st, prep(st, "SELECT count(*) FROM users WHERE source = 'directory'", ""),
+    return scalar(st,
+                  store_prepare_bound(st, "preparing a directory statement",
+                                      "SELECT count(*) FROM users WHERE source = 'directory'", ""),
                   "counting users from the directory", n);
 }
 
 enum store_rc store_user_from_directory(struct store *st, const char *userid, bool *yes)
 {
-    sqlite3_stmt *s =
-        prep(st, "SELECT source = 'directory' FROM users WHERE userid = ?1", "t", userid);
+    sqlite3_stmt *s = store_prepare_bound(
+        st, "preparing a directory statement",
+        "SELECT source = 'directory' FROM users WHERE userid = ?1", "t", userid);
     enum store_rc rc;
 
     *yes = false;
@@ -356,15 +342,16 @@ enum store_rc store_user_from_directory(struct store *st, const char *userid, bo
 static enum store_rc remove_range(struct store *st, int64_t after_id, int64_t last,
                                   int64_t *removed)
 {
-    enum store_rc rc = run(st,
-                           prep(st,
+    enum store_rc rc =
+        run(st,
+            store_prepare_bound(st, "preparing a directory statement",
                                 "INSERT INTO directory_entries (dn, userid, uri, verdict)"
                                 " SELECT '', u.userid, u.directory_uri, 'removed' FROM users u"
                                 " WHERE u.source = 'directory' AND u.id > ?1 AND u.id <= ?2"
                                 " AND NOT EXISTS (SELECT 1 FROM directory_entries e"
                                 "  WHERE e.userid = u.userid AND e.verdict IS NOT 'removed')",
                                 "ii", after_id, last),
-                           "recording removed users");
+            "recording removed users");
     sqlite3_stmt *s;
 
     if (rc != STORE_OK)
@@ -374,11 +361,11 @@ static enum store_rc remove_range(struct store *st, int64_t after_id, int64_t la
         return STORE_OK;
     /* The same users as just recorded, through the userid index (never a scan of every
      * removal so far). */
-    s = prep(st,
-             "DELETE FROM users WHERE source = 'directory' AND id > ?1 AND id <= ?2"
-             " AND NOT EXISTS (SELECT 1 FROM directory_entries e"
-             "  WHERE e.userid = users.userid AND e.verdict IS NOT 'removed')",
-             "ii", after_id, last);
+    s = store_prepare_bound(st, "preparing a directory statement",
+                            "DELETE FROM users WHERE source = 'directory' AND id > ?1 AND id <= ?2"
+                            " AND NOT EXISTS (SELECT 1 FROM directory_entries e"
+                            "  WHERE e.userid = users.userid AND e.verdict IS NOT 'removed')",
+                            "ii", after_id, last);
     return run(st, s, "removing users gone from the directory");
 }
 
@@ -392,10 +379,11 @@ enum store_rc store_dir_remove_batch(struct store *st, int64_t after_id, int64_t
     *looked = *removed = 0;
     if ((rc = store_atomic_begin(st)) != STORE_OK)
         return rc;
-    s = prep(st,
-             "SELECT max(id), count(*) FROM (SELECT id FROM users WHERE source = 'directory'"
-             " AND id > ?1 ORDER BY id LIMIT ?2)",
-             "ii", after_id, limit);
+    s = store_prepare_bound(
+        st, "preparing a directory statement",
+        "SELECT max(id), count(*) FROM (SELECT id FROM users WHERE source = 'directory'"
+        " AND id > ?1 ORDER BY id LIMIT ?2)",
+        "ii", after_id, limit);
     rc = s ? store_row(st, s, "finding the next directory users") : STORE_ERR;
     if (rc == STORE_OK) {
         *looked = sqlite3_column_int64(s, 1);

@@ -118,6 +118,12 @@ sqlite3_stmt *store_stmt(struct store *st, enum stmt_id id, const char *fmt, ...
 /* Resets `s` so it holds no read lock and no stale bindings. NULL is allowed. */
 void store_stmt_done(sqlite3_stmt *s);
 
+/* Prepares `sql` (not one of the table's statements: rarely run or variable) and binds `fmt`
+ * values to ?1, ?2...: 't' text (NULL binds NULL), 'i' int64_t. NULL on failure, recorded in st
+ * with `what`. The caller finalizes. */
+sqlite3_stmt *store_prepare_bound(struct store *st, const char *what, const char *sql,
+                                  const char *fmt, ...);
+
 /* Maps a sqlite result code to our enum and records the message (with `what`) on error. */
 enum store_rc store_fail(struct store *st, int rc, const char *what);
 

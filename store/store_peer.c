@@ -11,33 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Prepares `sql` and binds `fmt` values ('t' text, NULL binds NULL; 'i' int64_t) to ?1, ?2...
- * NULL on failure (recorded in st). The caller finalizes. */
-static sqlite3_stmt *prep(struct store *st, const char *sql, const char *fmt, ...)
-{
-    sqlite3_stmt *s = NULL;
-    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
-    va_list ap;
-
-    va_start(ap, fmt);
-    for (int i = 0; rc == SQLITE_OK && fmt[i]; i++) {
-        if (fmt[i] == 't') {
-            const char *v = va_arg(ap, const char *);
-            rc = v ? sqlite3_bind_text(s, i + 1, v, -1, SQLITE_TRANSIENT)
-                   : sqlite3_bind_null(s, i + 1);
-        } else {
-            rc = sqlite3_bind_int64(s, i + 1, va_arg(ap, int64_t));
-        }
-    }
-    va_end(ap);
-    if (rc != SQLITE_OK) {
-        store_fail(st, rc, "preparing a peer statement");
-        sqlite3_finalize(s);
-        return NULL;
-    }
-    return s;
-}
-
 /* Runs a statement without rows and finalizes it. */
 static enum store_rc run(struct store *st, sqlite3_stmt *s, const char *what, bool one)
 {
@@ -62,10 +35,10 @@ static char *lower_dup(const char *s)
 enum store_rc store_peer_add(struct store *st, const char *jid, bool from_config)
 {
     char *l = lower_dup(jid);
-    sqlite3_stmt *s = prep(st,
-                           "INSERT INTO peers (jid, from_config, added_at)"
-                           " VALUES (?1, ?2, strftime('%s', 'now'))",
-                           "ti", l, (int64_t)from_config);
+    sqlite3_stmt *s = store_prepare_bound(st, "preparing a peer statement",
+                                          "INSERT INTO peers (jid, from_config, added_at)"
+                                          " VALUES (?1, ?2, strftime('%s', 'now'))",
+                                          "ti", l, (int64_t)from_config);
 
     free(l);
     return run(st, s, "adding a peer", false);
@@ -73,7 +46,10 @@ enum store_rc store_peer_add(struct store *st, const char *jid, bool from_config
 
 enum store_rc store_peer_remove(struct store *st, const char *jid)
 {
-    return run(st, prep(st, "DELETE FROM peers WHERE jid = ?1", "t", jid), "removing a peer", true);
+    return run(st,
+               store_prepare_bound(st, "preparing a peer statement",
+                                   "DELETE FROM peers WHERE jid = ?1", "t", jid),
+               "removing a peer", true);
 }
 
 enum store_rc store_peer_sync_config(struct store *st, char *const *jids, size_t n)
@@ -81,11 +57,17 @@ enum store_rc store_peer_sync_config(struct store *st, char *const *jids, size_t
     enum store_rc rc = store_atomic_begin(st);
 
     if (rc == STORE_OK)
-        rc = run(st, prep(st, "UPDATE peers SET from_config = 0", ""), "unmarking peers", false);
+        rc = run(st,
+                 store_prepare_bound(st, "preparing a peer statement",
+                                     "UPDATE peers SET from_config = 0", ""),
+                 "unmarking peers", false);
     for (size_t i = 0; rc == STORE_OK && i < n; i++) {
         rc = store_peer_add(st, jids[i], true);
         if (rc == STORE_CONFLICT)
-            rc = run(st, prep(st, "UPDATE peers SET from_config = 1 WHERE jid = ?1", "t", jids[i]),
+            rc = run(st,
+                     store_prepare_bound(st, "preparing a peer statement",
+                                         "UPDATE peers SET from_config = 1 WHERE jid = ?1", "t",
+                                         jids[i]),
                      "marking a configured peer", false);
     }
     return store_atomic_end(st, rc);
@@ -143,7 +125,9 @@ static enum store_rc collect(struct store *st, sqlite3_stmt *s, const char *what
 
 enum store_rc store_peer_get(struct store *st, const char *jid, struct store_peer *out)
 {
-    sqlite3_stmt *s = prep(st, "SELECT " PEER_COLS " FROM peers p WHERE p.jid = ?1", "t", jid);
+    sqlite3_stmt *s =
+        store_prepare_bound(st, "preparing a peer statement",
+                            "SELECT " PEER_COLS " FROM peers p WHERE p.jid = ?1", "t", jid);
     struct store_peer *list = NULL;
     size_t n = 0;
     enum store_rc rc = collect(st, s, "reading a peer", sizeof(*list), read_peer, destroy_peer,
@@ -163,7 +147,8 @@ enum store_rc store_peer_get(struct store *st, const char *jid, struct store_pee
 
 enum store_rc store_peer_list(struct store *st, struct store_peer **out, size_t *n)
 {
-    sqlite3_stmt *s = prep(st, "SELECT " PEER_COLS " FROM peers p ORDER BY p.jid", "");
+    sqlite3_stmt *s = store_prepare_bound(st, "preparing a peer statement",
+                                          "SELECT " PEER_COLS " FROM peers p ORDER BY p.jid", "");
     return collect(st, s, "listing peers", sizeof(**out), read_peer, destroy_peer, (void **)out, n);
 }
 
@@ -188,10 +173,11 @@ static void destroy_domain(void *elem)
 enum store_rc store_peer_domains(struct store *st, const char *jid, struct store_peer_domain **out,
                                  size_t *n)
 {
-    sqlite3_stmt *s = prep(st,
-                           "SELECT d.domain, d.sent_name, d.configured, d.users FROM peer_domains d"
-                           " JOIN peers p ON p.id = d.peer_id WHERE p.jid = ?1 ORDER BY d.domain",
-                           "t", jid);
+    sqlite3_stmt *s = store_prepare_bound(
+        st, "preparing a peer statement",
+        "SELECT d.domain, d.sent_name, d.configured, d.users FROM peer_domains d"
+        " JOIN peers p ON p.id = d.peer_id WHERE p.jid = ?1 ORDER BY d.domain",
+        "t", jid);
     return collect(st, s, "listing a peer's domains", sizeof(**out), read_domain, destroy_domain,
                    (void **)out, n);
 }
@@ -203,10 +189,10 @@ enum store_rc store_peer_configures(struct store *st, const char *name, int64_t 
                                     bool *out)
 {
     char *l = lower_dup(name);
-    sqlite3_stmt *s = prep(st,
-                           "SELECT EXISTS (SELECT 1 FROM " COUNTED_DOMAINS
-                           " WHERE pd.domain = ?2 AND pd.configured)",
-                           "it", peer_since, l);
+    sqlite3_stmt *s = store_prepare_bound(st, "preparing a peer statement",
+                                          "SELECT EXISTS (SELECT 1 FROM " COUNTED_DOMAINS
+                                          " WHERE pd.domain = ?2 AND pd.configured)",
+                                          "it", peer_since, l);
     int64_t v = 0;
     enum store_rc rc = s ? store_scalar(st, s, "reading peer configuration", &v) : STORE_ERR;
 
@@ -233,11 +219,11 @@ static void destroy_total(void *elem)
 enum store_rc store_peer_totals(struct store *st, int64_t peer_since, struct store_peer_total **out,
                                 size_t *n)
 {
-    sqlite3_stmt *s =
-        prep(st,
-             "SELECT pd.domain, sum(pd.configured), sum(pd.users) FROM " COUNTED_DOMAINS
-             " GROUP BY pd.domain ORDER BY pd.domain",
-             "i", peer_since);
+    sqlite3_stmt *s = store_prepare_bound(
+        st, "preparing a peer statement",
+        "SELECT pd.domain, sum(pd.configured), sum(pd.users) FROM " COUNTED_DOMAINS
+        " GROUP BY pd.domain ORDER BY pd.domain",
+        "i", peer_since);
     return collect(st, s, "totalling peer domains", sizeof(**out), read_total, destroy_total,
                    (void **)out, n);
 }
@@ -245,11 +231,11 @@ enum store_rc store_peer_totals(struct store *st, int64_t peer_since, struct sto
 static enum store_rc insert_domains(struct store *st, int64_t peer_id,
                                     const struct store_peer_domain *v, size_t n)
 {
-    sqlite3_stmt *s =
-        prep(st,
-             "INSERT INTO peer_domains (peer_id, domain, sent_name, configured, users)"
-             " VALUES (?1, ?2, ?3, ?4, ?5)",
-             "");
+    sqlite3_stmt *s = store_prepare_bound(
+        st, "preparing a peer statement",
+        "INSERT INTO peer_domains (peer_id, domain, sent_name, configured, users)"
+        " VALUES (?1, ?2, ?3, ?4, ?5)",
+        "");
     enum store_rc rc = s ? STORE_OK : STORE_ERR;
 
     /* store_exec() clears the bindings after each row: every value is bound again. */
@@ -275,7 +261,8 @@ static enum store_rc insert_domains(struct store *st, int64_t peer_id,
 
 static enum store_rc peer_id(struct store *st, const char *jid, int64_t *id)
 {
-    sqlite3_stmt *s = prep(st, "SELECT id FROM peers WHERE jid = ?1", "t", jid);
+    sqlite3_stmt *s = store_prepare_bound(st, "preparing a peer statement",
+                                          "SELECT id FROM peers WHERE jid = ?1", "t", jid);
     enum store_rc rc = s ? store_row(st, s, "finding a peer") : STORE_ERR;
 
     if (rc == STORE_OK) {
@@ -289,19 +276,21 @@ static enum store_rc peer_id(struct store *st, const char *jid, int64_t *id)
 static enum store_rc write_answer(struct store *st, int64_t id, const struct store_peer_data *d,
                                   int64_t now)
 {
-    sqlite3_stmt *s =
-        prep(st,
-             "UPDATE peers SET last_attempt = ?2, last_sync = ?2, last_error = NULL,"
-             " version = ?3, default_domain = ?4, im_address_scheme = ?5,"
-             " uri_hashes = ?6, uris_partial = ?7, dup_uris = ?8, dup_example = ?9"
-             " WHERE id = ?1",
-             "iitttiiit", id, now, d->version, d->default_domain, d->im_address_scheme,
-             d->uri_hashes, (int64_t)d->uris_partial, d->dup_uris, d->dup_example);
+    sqlite3_stmt *s = store_prepare_bound(
+        st, "preparing a peer statement",
+        "UPDATE peers SET last_attempt = ?2, last_sync = ?2, last_error = NULL,"
+        " version = ?3, default_domain = ?4, im_address_scheme = ?5,"
+        " uri_hashes = ?6, uris_partial = ?7, dup_uris = ?8, dup_example = ?9"
+        " WHERE id = ?1",
+        "iitttiiit", id, now, d->version, d->default_domain, d->im_address_scheme, d->uri_hashes,
+        (int64_t)d->uris_partial, d->dup_uris, d->dup_example);
     enum store_rc rc = run(st, s, "recording a peer's answer", true);
 
     if (rc == STORE_OK)
-        rc = run(st, prep(st, "UPDATE peer_state SET peering_seen = 1", ""), "marking peering",
-                 false);
+        rc = run(st,
+                 store_prepare_bound(st, "preparing a peer statement",
+                                     "UPDATE peer_state SET peering_seen = 1", ""),
+                 "marking peering", false);
     return rc;
 }
 
@@ -314,7 +303,9 @@ enum store_rc store_peer_replace(struct store *st, const char *jid, const struct
     if (rc == STORE_OK)
         rc = peer_id(st, jid, &id);
     if (rc == STORE_OK)
-        rc = run(st, prep(st, "DELETE FROM peer_domains WHERE peer_id = ?1", "i", id),
+        rc = run(st,
+                 store_prepare_bound(st, "preparing a peer statement",
+                                     "DELETE FROM peer_domains WHERE peer_id = ?1", "i", id),
                  "dropping a peer's old domains", false);
     if (rc == STORE_OK)
         rc = insert_domains(st, id, d->domains, d->n_domains);
@@ -327,27 +318,31 @@ enum store_rc store_peer_replace(struct store *st, const char *jid, const struct
 
 enum store_rc store_peer_mark_fresh(struct store *st, const char *jid, int64_t now)
 {
-    sqlite3_stmt *s = prep(st,
-                           "UPDATE peers SET last_attempt = ?2, last_sync = ?2, last_error = NULL"
-                           " WHERE jid = ?1",
-                           "ti", jid, now);
+    sqlite3_stmt *s =
+        store_prepare_bound(st, "preparing a peer statement",
+                            "UPDATE peers SET last_attempt = ?2, last_sync = ?2, last_error = NULL"
+                            " WHERE jid = ?1",
+                            "ti", jid, now);
     return run(st, s, "marking a peer fresh", true);
 }
 
 enum store_rc store_peer_mark_failed(struct store *st, const char *jid, const char *error,
                                      int64_t now)
 {
-    sqlite3_stmt *s = prep(st, "UPDATE peers SET last_attempt = ?2, last_error = ?3 WHERE jid = ?1",
-                           "tit", jid, now, error);
+    sqlite3_stmt *s =
+        store_prepare_bound(st, "preparing a peer statement",
+                            "UPDATE peers SET last_attempt = ?2, last_error = ?3 WHERE jid = ?1",
+                            "tit", jid, now, error);
     return run(st, s, "recording a peer's failure", true);
 }
 
 enum store_rc store_peer_authoritative(struct store *st, bool *out)
 {
-    sqlite3_stmt *s = prep(st,
-                           "SELECT peering_seen AND NOT EXISTS"
-                           " (SELECT 1 FROM peers WHERE last_sync IS NULL) FROM peer_state",
-                           "");
+    sqlite3_stmt *s =
+        store_prepare_bound(st, "preparing a peer statement",
+                            "SELECT peering_seen AND NOT EXISTS"
+                            " (SELECT 1 FROM peers WHERE last_sync IS NULL) FROM peer_state",
+                            "");
     int64_t v = 0;
     enum store_rc rc = s ? store_scalar(st, s, "reading the peer state", &v) : STORE_ERR;
 
@@ -358,7 +353,8 @@ enum store_rc store_peer_authoritative(struct store *st, bool *out)
 
 enum store_rc store_peer_own_version(struct store *st, char **out)
 {
-    sqlite3_stmt *s = prep(st, "SELECT epoch || '-' || version FROM peer_state", "");
+    sqlite3_stmt *s = store_prepare_bound(st, "preparing a peer statement",
+                                          "SELECT epoch || '-' || version FROM peer_state", "");
     enum store_rc rc = s ? store_row(st, s, "reading the data version") : STORE_ERR;
 
     *out = NULL;
@@ -373,10 +369,11 @@ enum store_rc store_peer_own_version(struct store *st, char **out)
 enum store_rc store_peer_local_uris(struct store *st, int64_t after_id, int64_t limit, char ***out,
                                     size_t *n, int64_t *last_id)
 {
-    sqlite3_stmt *s = prep(st,
-                           "SELECT id, lower(directory_uri) FROM users"
-                           " WHERE id > ?1 AND directory_uri > '' ORDER BY id LIMIT ?2",
-                           "ii", after_id, store_limit(limit));
+    sqlite3_stmt *s =
+        store_prepare_bound(st, "preparing a peer statement",
+                            "SELECT id, lower(directory_uri) FROM users"
+                            " WHERE id > ?1 AND directory_uri > '' ORDER BY id LIMIT ?2",
+                            "ii", after_id, store_limit(limit));
     int rc = SQLITE_ERROR;
     char **v = NULL;
     size_t k = 0;
