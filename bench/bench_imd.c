@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <ftw.h>
 #include <getopt.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <stdlib.h>
@@ -163,6 +164,101 @@ static void bench_list(const char *dir, long n)
     char what[96];
     snprintf(what, sizeof(what), "domains/list over %ld domains (first page, best of 5)", n);
     report(what, best, "interactive (< 100 ms)");
+    adhoc_free(app.adhoc);
+    xmpp_ctx_free(app.ctx);
+    store_close(app.store);
+}
+
+/*
+ * domains/list with a default domain that `users` users have their IM address in (issue 12: the
+ * default domain is listed with that count). The count alone through the store (a lookup in the
+ * counter the schema's triggers keep), and the statement it replaced (a LIKE walk of the users
+ * table), on a second connection to the same file, for comparison. Best of 5 each; the import
+ * that fills the table (store_user_import_row, 10,000 per transaction) pays for the triggers.
+ */
+static void bench_default_list(const char *dir, long users)
+{
+    struct app app = {0};
+    struct store_settings set;
+    char uid[32], uri[96], what[160];
+    double best[3] = {1e12, 1e12, 1e12}, t0, c0;
+    int64_t count = 0, old_count = 0;
+    char *path = xasprintf("%s/default.db", dir);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *like = NULL;
+
+    app.store = fresh_store(dir, "default");
+    app.ctx = xmpp_ctx_new(NULL, NULL);
+    app.adhoc = adhoc_new(app.ctx, NULL);
+    if (commands_register(&app) < 0)
+        fatalx("commands_register");
+    if (store_settings_get(app.store, &set) != STORE_OK)
+        fatalx("settings: %s", store_errmsg(app.store));
+    free(set.default_domain);
+    set.default_domain = xstrdup("corp.example.com");
+    if (store_settings_set(app.store, &set) != STORE_OK)
+        fatalx("settings: %s", store_errmsg(app.store));
+    t0 = now_ms(), c0 = cpu_ms();
+    for (long i = 0; i < users; i++) {
+        if (i % 10000 == 0 && store_begin(app.store) != STORE_OK)
+            fatalx("begin: %s", store_errmsg(app.store));
+        snprintf(uid, sizeof(uid), "u%07ld", i);
+        snprintf(uri, sizeof(uri), "u%07ld@dept%02ld.example.com", i, i % 50);
+        if (store_user_import_row(app.store, &set, uid, uri, 0, true, NULL) != STORE_OK)
+            fatalx("import: %s", store_errmsg(app.store));
+        if (((i + 1) % 10000 == 0 || i + 1 == users) && store_commit(app.store) != STORE_OK)
+            fatalx("commit: %s", store_errmsg(app.store));
+    }
+    snprintf(what, sizeof(what), "set-up: %ld new users, store_user_import_row (CPU %.0f ms)",
+             users, cpu_ms() - c0);
+    report(what, now_ms() - t0, "");
+    store_settings_clear(&set);
+
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM users WHERE im_address LIKE '%@' || ?1", -1,
+                           &like, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(like, 1, "corp.example.com", -1, SQLITE_STATIC) != SQLITE_OK)
+        fatalx("%s: %s", path, sqlite3_errmsg(db));
+    for (int round = 0; round < 5; round++) {
+        double t;
+        t0 = now_ms();
+        xmpp_stanza_t *r = run_command(
+            &app, "<iq type='set' id='b'><command xmlns='http://jabber.org/protocol/commands' "
+                  "node='domains/list' action='execute'><x xmlns='jabber:x:data' type='submit'/>"
+                  "</command></iq>");
+        t = now_ms() - t0;
+        if (strcmp(xmpp_stanza_get_type(r), "result") != 0)
+            fatalx("domains/list did not answer with a result");
+        xmpp_stanza_release(r);
+        best[0] = t < best[0] ? t : best[0];
+
+        t0 = now_ms();
+        if (store_user_count_im_domain(app.store, "corp.example.com", &count) != STORE_OK)
+            fatalx("count: %s", store_errmsg(app.store));
+        t = now_ms() - t0;
+        best[1] = t < best[1] ? t : best[1];
+
+        t0 = now_ms();
+        if (sqlite3_step(like) != SQLITE_ROW)
+            fatalx("LIKE count: %s", sqlite3_errmsg(db));
+        old_count = sqlite3_column_int64(like, 0);
+        sqlite3_reset(like);
+        t = now_ms() - t0;
+        best[2] = t < best[2] ? t : best[2];
+    }
+    if (count != users || old_count != users)
+        fatalx("default domain: counted %lld (before: %lld), expected %ld", (long long)count,
+               (long long)old_count, users);
+    snprintf(what, sizeof(what), "domains/list, default domain with %ld users (best of 5)", users);
+    report(what, best[0], "a few ms (the loop)");
+    snprintf(what, sizeof(what), "store_user_count_im_domain, %ld users (best of 5: %.1f us)",
+             users, best[1] * 1e3);
+    report(what, best[1], "");
+    snprintf(what, sizeof(what), "before: the LIKE '%%@domain' walk, %ld users (best of 5)", users);
+    report(what, best[2], "");
+    sqlite3_finalize(like);
+    sqlite3_close(db);
+    free(path);
     adhoc_free(app.adhoc);
     xmpp_ctx_free(app.ctx);
     store_close(app.store);
@@ -556,7 +652,8 @@ int main(int argc, char **argv)
             break;
         default:
             fprintf(stderr, "usage: bench_imd [-u users] [-d domains] [-l list_domains] [-j "
-                            "job_users] [-b job_batch] [-s list,certs,sync,job,import,directory] [dir]\n");
+                            "job_users] [-b job_batch] [-s "
+                            "list,default,certs,sync,job,import,directory] [dir]\n");
             return 2;
         }
     }
@@ -567,6 +664,11 @@ int main(int argc, char **argv)
     printf("| benchmark | result | goal |\n|---|---|---|\n");
     if (wants(only, "list"))
         bench_list(dir, list_domains);
+    if (wants(only, "default")) {
+        if (users > 100000)
+            bench_default_list(dir, 100000);
+        bench_default_list(dir, users);
+    }
     if (wants(only, "certs"))
         bench_certs(dir);
     if (wants(only, "sync")) {

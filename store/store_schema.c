@@ -287,8 +287,53 @@ static const char schema_directory_sync[] =
 static const char schema_ha_changed_ms[] =
     "ALTER TABLE redundancy_groups ADD COLUMN ha_changed_ms INTEGER;";
 
-static const char *const migrations[] = {schema_v1, schema_v2, schema_v3, schema_v4,
-                                         schema_directory_sync, schema_ha_changed_ms};
+/*
+ * Users per IM address domain, kept by triggers: domains/list shows the default domain with the
+ * number of users whose IM address is in it, and counting them read the whole users table on the
+ * event loop (~0.1 s at 100,000 users, ~0.3 s at 1,000,000). An index on the domain part would
+ * not help: the default domain usually holds nearly every user, and counting them in an index
+ * still visits each. The triggers cover every writer (store_user_upsert, the import's upsert, the
+ * default-domain and address-scheme jobs, the directory sync, deletes) because they all change
+ * users by SQL. The key is the part after the last '@', lower-cased as LIKE folds case (ASCII):
+ * "ends in @domain" for any domain (which holds no '@'). Addresses without '@' are not counted.
+ * (The rtrim() strips every character but '@' from the right: what is left ends at the last
+ * '@'.) Rows that drop to 0 stay (one per domain ever seen).
+ */
+static const char schema_im_domain_users[] =
+    "CREATE TABLE im_domain_users ("
+    " domain TEXT PRIMARY KEY,"
+    " users INTEGER NOT NULL) WITHOUT ROWID;"
+    "INSERT INTO im_domain_users (domain, users)"
+    " SELECT lower(substr(im_address,"
+    "  length(rtrim(im_address, replace(im_address, '@', ''))) + 1)), count(*)"
+    " FROM users WHERE instr(im_address, '@') > 0 GROUP BY 1;"
+    "CREATE TRIGGER im_domain_user_insert AFTER INSERT ON users"
+    " WHEN instr(NEW.im_address, '@') > 0"
+    " BEGIN INSERT INTO im_domain_users (domain, users) VALUES (lower(substr(NEW.im_address,"
+    "  length(rtrim(NEW.im_address, replace(NEW.im_address, '@', ''))) + 1)), 1)"
+    "  ON CONFLICT (domain) DO UPDATE SET users = users + 1; END;"
+    "CREATE TRIGGER im_domain_user_delete AFTER DELETE ON users"
+    " WHEN instr(OLD.im_address, '@') > 0"
+    " BEGIN UPDATE im_domain_users SET users = users - 1"
+    "  WHERE domain = lower(substr(OLD.im_address,"
+    "  length(rtrim(OLD.im_address, replace(OLD.im_address, '@', ''))) + 1)); END;"
+    "CREATE TRIGGER im_domain_user_update AFTER UPDATE OF im_address ON users"
+    " WHEN NEW.im_address IS NOT OLD.im_address"
+    " BEGIN UPDATE im_domain_users SET users = users - 1"
+    "  WHERE instr(OLD.im_address, '@') > 0 AND domain = lower(substr(OLD.im_address,"
+    "  length(rtrim(OLD.im_address, replace(OLD.im_address, '@', ''))) + 1));"
+    " INSERT INTO im_domain_users (domain, users) SELECT lower(substr(NEW.im_address,"
+    "  length(rtrim(NEW.im_address, replace(NEW.im_address, '@', ''))) + 1)), 1"
+    "  WHERE instr(NEW.im_address, '@') > 0"
+    "  ON CONFLICT (domain) DO UPDATE SET users = users + 1; END;";
+
+static const char *const migrations[] = {schema_v1,
+                                         schema_v2,
+                                         schema_v3,
+                                         schema_v4,
+                                         schema_directory_sync,
+                                         schema_ha_changed_ms,
+                                         schema_im_domain_users};
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
                "one migration per schema version");

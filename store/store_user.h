@@ -118,9 +118,9 @@ enum store_rc store_users_derive_im_batch(struct store *st, enum store_im_scheme
                                           const char *domain, int64_t after_rowid, int64_t limit,
                                           int64_t *last_rowid, int64_t *n);
 
-/* Users whose IM address is in `domain` (borrowed, any case): the address ends in "@domain".
- * One walk of the users table (the addresses are not indexed by domain); for the default
- * domain's user count, read on demand. */
+/* Users whose IM address is in `domain` (borrowed, any case): the address ends in "@domain"
+ * (ASCII case folded, as LIKE does). One lookup in the per-domain counter the schema's triggers
+ * keep on every change to users; for the default domain's user count, read on demand. */
 enum store_rc store_user_count_im_domain(struct store *st, const char *domain, int64_t *count);
 
 void store_user_clear(struct store_user *u);

@@ -892,9 +892,11 @@ static bool plan_uses(const char *path, const char *sql, const char *index)
 }
 
 /* Undoes every schema version after 3 (peers, the directory sync's tables, the groups'
- * ha_changed_ms), so a test can pretend the file is older. */
+ * ha_changed_ms, the users per IM address domain), so a test can pretend the file is older. */
 static const char undo_v4[] =
-    "ALTER TABLE redundancy_groups DROP COLUMN ha_changed_ms;"
+    "DROP TABLE im_domain_users; DROP TRIGGER im_domain_user_insert;"
+    " DROP TRIGGER im_domain_user_delete; DROP TRIGGER im_domain_user_update;"
+    " ALTER TABLE redundancy_groups DROP COLUMN ha_changed_ms;"
     " DROP TABLE directory_entries; DROP TABLE directory_runs; DROP INDEX users_from_directory;"
     " ALTER TABLE users DROP COLUMN source;"
     " DROP TABLE peer_domains; DROP TABLE peers; DROP TABLE peer_state;"
@@ -944,6 +946,124 @@ static void test_migration_v2_im_address_index(void **state)
     assert_null(node); /* unassigned */
     assert_int_equal(store_user_node_by_im(f->st, "nobody@example.com", &node), STORE_NOTFOUND);
     assert_null(node);
+}
+
+/* What the old statement said: the users whose IM address ends in "@domain" (ASCII case
+ * folded), counted by walking the table on a second connection. */
+static int64_t like_count(const char *path, const char *domain)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int64_t n = -1;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "SELECT count(*) FROM users WHERE im_address LIKE '%@' || ?1", -1,
+                           &s, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    n = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    return n;
+}
+
+/* The count through the store, checked against the table walk; returns it. */
+static int64_t im_count(struct fixture *f, const char *domain)
+{
+    int64_t n = -1;
+
+    assert_int_equal(store_user_count_im_domain(f->st, domain, &n), STORE_OK);
+    assert_int_equal(n, like_count(f->path, domain));
+    return n;
+}
+
+/*
+ * The users per IM address domain: one key lookup in the counter the triggers keep (never a walk
+ * of the users table), right after every kind of write to users (the upsert, the import's fast
+ * path, the default-domain and address-scheme jobs' batches, a single address, deletes, plain
+ * SQL as the directory sync writes it), and built over existing rows by the migration.
+ */
+static void test_im_domain_count(void **state)
+{
+    struct fixture *f = *state;
+    struct store_settings set;
+    enum store_upsert how;
+    int64_t last, n;
+    const char *q = "SELECT coalesce((SELECT users FROM im_domain_users"
+                    " WHERE domain = lower('a.example')), 0)";
+
+    assert_true(plan_uses(f->path, q, "SEARCH im_domain_users USING PRIMARY KEY (domain=?)"));
+    assert_false(plan_uses(f->path, q, "SEARCH users"));
+    assert_false(plan_uses(f->path, q, "SCAN users"));
+
+    /* new users under the default domain, through both writers */
+    assert_int_equal(im_count(f, "domain.not.set"), 0);
+    assert_int_equal(store_user_upsert(f->st, "ann", "ann@corp.example", NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "ben", NULL, NULL, NULL), STORE_OK);
+    assert_int_equal(store_settings_get(f->st, &set), STORE_OK);
+    assert_int_equal(store_begin(f->st), STORE_OK);
+    assert_int_equal(store_user_import_row(f->st, &set, "cy", "Cy@Corp.Example", 0, false, &how),
+                     STORE_OK);
+    assert_int_equal(store_user_import_row(f->st, &set, "di", NULL, 0, false, &how), STORE_OK);
+    /* the same row again: an update that keeps the address */
+    assert_int_equal(store_user_import_row(f->st, &set, "di", NULL, 0, false, &how), STORE_OK);
+    assert_int_equal(store_commit(f->st), STORE_OK);
+    assert_int_equal(im_count(f, "domain.not.set"), 4);
+    assert_int_equal(im_count(f, "DOMAIN.not.SET"), 4);
+    assert_int_equal(im_count(f, "corp.example"), 0);
+
+    /* the address-scheme job's step moves the two with a URI, the default-domain job's all */
+    assert_int_equal(store_users_derive_im_batch(f->st, STORE_SCHEME_DIRECTORY_URI, "a.example", 0,
+                                                 100, &last, &n),
+                     STORE_OK);
+    assert_int_equal(im_count(f, "corp.example"), 2);
+    assert_int_equal(im_count(f, "a.example"), 2);
+    assert_int_equal(im_count(f, "domain.not.set"), 0);
+    assert_int_equal(store_users_rewrite_im_batch(f->st, "B.example", 0, 3, &last, &n), STORE_OK);
+    assert_int_equal(n, 3);
+    assert_int_equal(im_count(f, "b.example"), 3);
+    assert_int_equal(im_count(f, "a.example"), 1);
+    assert_int_equal(im_count(f, "corp.example"), 0);
+
+    /* one address by hand: a second '@', none at all, non-ASCII (LIKE folds ASCII only) */
+    assert_int_equal(store_user_set_im_address(f->st, "ann", "x@y@b.example"), STORE_OK);
+    assert_int_equal(im_count(f, "b.example"), 3);
+    assert_int_equal(store_user_set_im_address(f->st, "ben", "no-at-b.example"), STORE_OK);
+    assert_int_equal(im_count(f, "b.example"), 2);
+    assert_int_equal(store_user_set_im_address(f->st, "cy", "cy@Ü.example"), STORE_OK);
+    assert_int_equal(im_count(f, "Ü.example"), 1);
+    assert_int_equal(im_count(f, "ü.example"), 0);
+    assert_int_equal(im_count(f, "b.example"), 1);
+
+    /* deletes, one and by plain SQL (the directory sync removes its users so) */
+    assert_int_equal(store_user_delete(f->st, "cy"), STORE_OK);
+    assert_int_equal(im_count(f, "Ü.example"), 0);
+    assert_int_equal(store_user_upsert(f->st, "eve", NULL, NULL, NULL), STORE_OK);
+    assert_int_equal(im_count(f, "domain.not.set"), 1);
+    assert_int_equal(store_close(f->st), 0);
+    raw_sql(f->path, "DELETE FROM users WHERE userid IN ('eve', 'di');"
+                     " UPDATE users SET im_address = 'ann@A.example' WHERE userid = 'ann';");
+    f->st = open_ok(f->path);
+    assert_int_equal(im_count(f, "domain.not.set"), 0);
+    assert_int_equal(im_count(f, "b.example"), 0);
+    assert_int_equal(im_count(f, "a.example"), 1);
+
+    /* a file written before the counter: the migration counts the rows already there */
+    assert_int_equal(store_close(f->st), 0);
+    raw_sql(f->path, "INSERT INTO users (userid, im_address) VALUES ('fay', 'fay@A.EXAMPLE'),"
+                     " ('gus', 'gus@c.example'), ('hal', 'hal'), ('ida', '');");
+    raw_sql(f->path, undo_v4);
+    raw_sql(f->path, "PRAGMA user_version = 4;");
+    f->st = open_ok(f->path);
+    assert_int_equal(store_schema_version(f->st), STORE_SCHEMA_VERSION);
+    assert_int_equal(im_count(f, "a.example"), 2);
+    assert_int_equal(im_count(f, "c.example"), 1);
+    assert_int_equal(im_count(f, "hal"), 0);
+    assert_int_equal(store_user_upsert(f->st, "jo", "jo@c.example", NULL, NULL), STORE_OK);
+    assert_int_equal(im_count(f, "domain.not.set"), 1); /* userid@default: the URI is not used */
+    store_settings_clear(&set);
 }
 
 /* The procedure's progress: one active run, steps recorded, ended runs final, and a database
@@ -1245,6 +1365,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_audit_filters, setup, teardown),
         cmocka_unit_test_setup_teardown(test_settings_roundtrip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_topology, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_im_domain_count, setup, teardown),
         cmocka_unit_test_setup_teardown(test_procedure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_replace, setup, teardown),
