@@ -363,9 +363,8 @@ static void import_note(adhoc_call_t *call, const struct import *im)
 static void answer_import(adhoc_call_t *call, void *arg)
 {
     struct import *im = arg;
-    form_t *changes = im->audit ? sync_report_table(&im->sync, call->lang) : NULL;
-
-    char *finding = topology_release_finding(call->ctx, call->lang);
+    form_t *changes;
+    char *finding;
 
     import_note(call, im);
     if (!im->audit) {
@@ -378,6 +377,8 @@ static void answer_import(adhoc_call_t *call, void *arg)
         im->table = NULL;
         return;
     }
+    changes = sync_report_table(&im->sync, call->lang);
+    finding = topology_release_finding(call->ctx, call->lang);
     sync_report_note(call, &im->sync);
     if (finding != NULL) /* the guide's release rule: the domain is added, the nodes named */
         adhoc_note_str(call, ADHOC_NOTE_WARN, finding);
