@@ -106,10 +106,10 @@ def test_profanity_sees_every_result():
     at = _run(term, "domains/list", "Find and list IM address domains")
     _, screen = term.wait(r"\[any\] any", after=at)
     term.type("/form submit")
-    m, screen = term.wait(r"Rows 1–3 of 3:", after=at)
+    m, screen = term.wait(r"Rows 1–3 of 3", after=at)
     shown = screen[m.end():]
     for name in ("alpha.example", "beta.example", "gamma.example"):
-        check(re.search(r"\[val\d\] %s · admin · local" % re.escape(name), shown),
+        check(re.search(r"\[field\d+\] %s: admin · local" % re.escape(name), shown),
               "%s not listed:\n%s" % (name, shown))
     check("3 domains." in screen[at:], "the count note is not in the form:\n" + screen[at:])
     term.type("/form cancel")
@@ -125,7 +125,7 @@ def test_profanity_sees_every_result():
     term.type("/%s on" % _tag(screen, "Delete them", at))
     term.type("/form submit")
     term.wait(r"Deleted 1 domain: gamma\.example\.", after=at)
-    term.wait(r"\[val1\] gamma\.example · deleted", after=at)
+    term.wait(r"\[field\d+\] gamma\.example: deleted", after=at)
     term.type("/form cancel")
     rows = c.execute(JID, "domains/list", form={}).items()
     check(sorted(r["domain"][0] for r in rows) == ["alpha.example", "beta.example"], rows)
@@ -137,9 +137,9 @@ def test_profanity_sees_every_result():
     term.type("/%s add alice,alice@alpha.example" % tag)
     term.type("/%s add bob,not a uri" % tag)
     term.type("/form submit")
-    m, screen = term.wait(r"\[val2\] 2 · bob · REJECTED · (.*)", after=at)
+    m, screen = term.wait(r"\[field\d+\] 2: bob · REJECTED · (.*)", after=at)
     check(m.group(1).startswith("the directory URI must be name@domain"), "reason %r" % m.group(1))
-    check(re.search(r"\[val1\] 1 · alice · added", screen[at:]), screen[at:])
+    check(re.search(r"\[field\d+\] 1: alice · added", screen[at:]), screen[at:])
     check("1 added, 0 updated, 0 unchanged, 0 removed, 1 rejected." in screen[at:], screen[at:])
     check("Warning: Rejected lines changed nothing" in screen[at:], screen[at:])
     term.type("/form cancel")
