@@ -265,11 +265,19 @@ def test_poezio_sees_every_domain():
     check("30 domains." in first, "the count note is not in the form:\n" + first)
     check(names[-1] not in first, "the list fits one screen; nothing proves scrolling:\n" + first)
     # Down moves to the next field, and the form scrolls with it.
-    seen = first
+    seen = shown = first
     for _ in range(len(names) + 3):
         term.key("Down")
-        time.sleep(0.05)
-        seen += term.now()
+        # One step at a time: each Down moves the highlight, so wait for the screen to change
+        # (a loaded machine must not scroll several rows between two captures).
+        deadline = time.monotonic() + 2 * h.SLOW
+        while time.monotonic() < deadline:
+            now = term.now()
+            if now != shown:
+                break
+            time.sleep(0.05)
+        seen += now
+        shown = now
     seen += term.wait(re.escape(names[-1]))[1]
     for name in names:
         check(re.search(r"%s +admin · local · 0 · 0" % re.escape(name), seen),
