@@ -191,12 +191,14 @@ def test_profanity_sees_every_result():
     term.type("/%s 25:99" % audit)
     term.type("/form submit")
     # profanity redraws the window with the form that came back.
-    m, screen = term.wait(r"Error: Nightly sync audit time \[audit_time\]: '25:99' is not a "
-                          r"24-hour HH:MM time")
-    shown = screen[m.end():]
-    check(re.search(r"\[field\d+\] Nightly sync audit time: 25:99", shown), shown)
-    check(re.search(r"\[field\d+\] TLS XMPP federation: TRUE", shown), shown)
-    term.type("/%s 03:00" % _tag(screen, "Nightly sync audit time", m.end()))
+    error = "Error: Nightly sync audit time [audit_time]: '25:99' is not a 24-hour HH:MM time"
+    _, screen = term.wait(re.escape(error))
+    # The redrawn form below the last error line, complete (a loaded machine captures it half
+    # drawn; its tags then are not the ones profanity uses now).
+    after = screen.rindex(error)
+    term.wait(r"\[field\d+\] TLS XMPP federation: TRUE", after=after)
+    m, screen = term.wait(r"\[(field\d+)\] Nightly sync audit time: 25:99", after=after)
+    term.type("/%s 03:00" % m.group(1))
     term.type("/form submit")
     # The outcome is a form too (two notes: profanity would show only the first otherwise).
     term.wait(r"Form title: Cluster settings *\n.*\n.* - saved: tls_federation: off → on; "
