@@ -75,20 +75,20 @@ static void copy_fields(form_t *out, const form_t *in, const char *lang)
     }
 }
 
-/* One line per row: the cells as people read them, joined. Caller frees. */
-static char *row_line(const form_t *t, size_t row, const char *lang)
+/* Cells [from, cols) as people read them, joined, on one line: a cell with a line break would
+ * split the row. Caller frees. */
+static char *cells_line(const form_t *t, size_t row, size_t from, const char *lang)
 {
     size_t cols = form_column_count(t), len = 0;
     char *line = xstrdup("");
 
-    for (size_t c = 0; c < cols; c++) {
+    for (size_t c = from; c < cols; c++) {
         const char *cell = form_cell_display(t, row, c, lang);
         char *next =
-            xasprintf("%s%s%s", line, c ? CELL_SEP : "", cell && *cell ? cell : EMPTY_CELL);
+            xasprintf("%s%s%s", line, c > from ? CELL_SEP : "", cell && *cell ? cell : EMPTY_CELL);
         free(line);
         line = next;
     }
-    /* One value is one line: a cell with a line break would split the row in two. */
     len = strlen(line);
     for (size_t i = 0; i < len; i++)
         if (line[i] == '\n' || line[i] == '\r')
@@ -120,30 +120,50 @@ done:
     free(line);
 }
 
+/* Each row is a field of its own, labelled by its first cell (its position when the table has
+ * one column), the other cells its value: poezio shows a text-multi one value at a time and
+ * cannot scroll past fixed lines, but shows a field per line and scrolls through them with the
+ * arrows; profanity, Gajim and Psi show label and value on a line. */
+static void add_row(form_t *out, const form_t *t, size_t row, const char *lang, bool jids)
+{
+    bool one = form_column_count(t) < 2;
+    const char *first = one ? NULL : form_cell_display(t, row, 0, lang);
+    char *label = one ? xasprintf("%zu", row + 1) : xstrdup(first && *first ? first : EMPTY_CELL);
+    char *value = cells_line(t, row, one ? 0 : 1, lang);
+    char *want = xasprintf("%s-%zu", PRESENT_ROW_VAR, row + 1);
+    char *var = free_var(out, want);
+    struct text lt;
+    form_field_t *f;
+
+    for (char *c = label; *c; c++) /* a label is one line */
+        if (*c == '\n' || *c == '\r')
+            *c = ' ';
+    lt = same(label);
+    f = form_add_field(out, var, jids ? FIELD_JID_SINGLE : FIELD_TEXT_SINGLE, &lt);
+    form_field_add_value(f, value);
+    free(var);
+    free(want);
+    free(value);
+    free(label);
+}
+
 static void add_table(form_t *out, const form_t *t, const char *lang, const struct present_page *pg)
 {
     size_t total = form_row_count(t);
     size_t first = pg ? pg->first : 0, count = pg ? pg->count : SIZE_MAX;
-    char *label, *var;
-    struct text lt;
-    form_field_t *rows;
+    char *where;
 
     if (first > total)
         first = total;
     if (count > total - first)
         count = total - first;
+    /* Where this page is, then the columns, then a line per row. */
+    where = present_rows_text(first, count, total, pg, lang);
+    add_fixed_line(out, where);
+    free(where);
     add_header(out, t, lang);
-    label = present_rows_text(first, count, total, pg, lang);
-    lt = same(label);
-    var = free_var(out, PRESENT_ROWS_VAR);
-    rows = form_add_field(out, var, jid_list(t) ? FIELD_JID_MULTI : FIELD_TEXT_MULTI, &lt);
-    for (size_t r = first; r < first + count; r++) {
-        char *line = row_line(t, r, lang);
-        form_field_add_value(rows, line);
-        free(line);
-    }
-    free(var);
-    free(label);
+    for (size_t r = first; r < first + count; r++)
+        add_row(out, t, r, lang, jid_list(t));
 }
 
 char *present_rows_text(size_t first, size_t count, size_t total, const struct present_page *pg,

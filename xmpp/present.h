@@ -4,8 +4,10 @@
  * <command/> and its plain fields, but not <reported/>/<item/> tables (rows invisible, or the
  * dialog hangs), and some show one note or none. So every answer carries exactly one form for
  * people: the notes as fixed fields on top, the fields of every result, and each table as a
- * fixed header line plus one text-multi field holding a line per row (jid-multi for a list of
- * JIDs), values in the reader's language. Programs (slixmpp scripts, imdomainctl --json) get
+ * fixed line saying which rows these are, a fixed header line and one text-single field per row
+ * (jid-single for a list of JIDs) labelled by its first cell, the other cells its value, in the
+ * reader's language. Not one text-multi: poezio shows it one value at a time; nor fixed lines
+ * only: poezio cannot scroll past them. Programs (slixmpp scripts, imdomainctl --json) get
  * the results unchanged in a separate payload, <results xmlns='urn:imdomaind:results'/>, which
  * holds each result as the XEP-0004 form it is, <reported/> and <item/>s included; clients look
  * for the form among the direct children of <command/> and pass over this element. */
@@ -18,8 +20,8 @@
 #include "xmpp/form.h"
 
 #define NS_IMD_RESULTS "urn:imdomaind:results"
-/* var of the text-multi holding a table's rows ("rows_2", "rows_3"... for later tables). */
-#define PRESENT_ROWS_VAR "rows"
+/* var prefix of a table's row fields: "row-1", "row-2"... ("row-1_2"... for a later table). */
+#define PRESENT_ROW_VAR "row"
 
 /* The rows of each table to show: [first, first + count) of `total` at most, page `page` (from
  * 0) of `pages`; pages == 0 when the answer is not paged. */

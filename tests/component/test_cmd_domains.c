@@ -806,8 +806,10 @@ static void test_list_many(void **state)
     r = req(fx, NULL, "domains/list", NULL, "execute", "");
     expect_status(r, "executing", sid); /* page 1 of 100 */
     assert_has(r, "10000 domains.");
-    /* Programs read the columns in the results payload; people the rows as lines. */
-    assert_has(r, "label=\"Rows 1–100 of 10000 (page 1 of 100; next and prev move)\"");
+    /* Programs read the columns in the results payload; people a field per row. */
+    assert_has(r, "<value>Rows 1–100 of 10000 (page 1 of 100; next and prev move)</value>");
+    assert_has(r, "<field label=\"d00099.example\" type=\"text-single\" var=\"row-100\">");
+    assert_lacks(r, "var=\"row-101\"");
     x = stanza_child(
         stanza_child(stanza_child(r, "command", NS_COMMANDS), "results", "urn:imdomaind:results"),
         "x", "jabber:x:data");
