@@ -310,8 +310,11 @@ class ProsodyAsProsody(h.Prosody):
         uid, gid = _ids("prosody", "prosody")
         wrapper = os.path.join(self.dir, "prosody-as-prosody")
         with open(wrapper, "w") as f:
-            f.write("#!/bin/sh\nexec setpriv --reuid=prosody --regid=prosody --init-groups "
-                    "%s \"$@\"\n" % h.Prosody.BIN)
+            # umask 007 from the start, as UMask=0007 in prosody.service does: Prosody loads
+            # mod_admin_socket and mod_posix (which applies `umask`) in no fixed order, so the
+            # option alone left the socket without group write in about one run in three.
+            f.write("#!/bin/sh\numask 007\nexec setpriv --reuid=prosody --regid=prosody "
+                    "--init-groups %s \"$@\"\n" % h.Prosody.BIN)
         os.chmod(wrapper, 0o755)
         self.BIN = wrapper
         self.register("admin", "pw-admin")  # as root, before the files go to prosody
