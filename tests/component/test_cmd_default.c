@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "component/commands.h"
+#include "tests/lib/reply.h"
 #include "store/store_domain.h"
 #include "store/store_job.h"
 #include "store/store_settings.h"
@@ -85,45 +86,6 @@ static xmpp_stanza_t *run(struct fx *fx, const char *node, const char *action, c
     return reply;
 }
 
-static xmpp_stanza_t *command_of(xmpp_stanza_t *reply)
-{
-    xmpp_stanza_t *c = stanza_child(reply, "command", NULL);
-
-    assert_non_null(c);
-    return c;
-}
-
-static const char *status_of(xmpp_stanza_t *reply)
-{
-    return xmpp_stanza_get_attribute(command_of(reply), "status");
-}
-
-/* True when a <note/> of `type` contains `needle`. */
-static bool has_note(xmpp_stanza_t *reply, const char *type, const char *needle)
-{
-    for (xmpp_stanza_t *c = xmpp_stanza_get_children(command_of(reply)); c;
-         c = xmpp_stanza_get_next(c)) {
-        const char *name = xmpp_stanza_is_tag(c) ? xmpp_stanza_get_name(c) : NULL;
-        const char *t = name ? xmpp_stanza_get_attribute(c, "type") : NULL;
-        if (name == NULL || strcmp(name, "note") != 0 || strcmp(t ? t : "info", type) != 0)
-            continue;
-        char *text = xmpp_stanza_get_text(c);
-        bool found = text && strstr(text, needle);
-        xmpp_free(xmpp_stanza_get_context(reply), text);
-        if (found)
-            return true;
-    }
-    return false;
-}
-
-static bool is_bad_payload(xmpp_stanza_t *reply)
-{
-    xmpp_stanza_t *e = stanza_child(reply, "error", NULL);
-
-    return strcmp(xmpp_stanza_get_type(reply), "error") == 0 && e &&
-           stanza_child(e, "bad-request", NULL) && stanza_child(e, "bad-payload", NULL);
-}
-
 static int64_t count_jobs(struct fx *fx)
 {
     struct store_job *list = NULL;
@@ -140,10 +102,10 @@ static void test_form_offers_local_domains(void **state)
 {
     struct fx *fx = *state;
     xmpp_stanza_t *r = run(fx, "default-domain", "execute", NULL, NULL, NULL);
-    xmpp_stanza_t *x = stanza_child(command_of(r), "x", NULL), *field = NULL;
+    xmpp_stanza_t *x = stanza_child(reply_command(r), "x", NULL), *field = NULL;
     int options = 0;
 
-    assert_string_equal(status_of(r), "executing");
+    assert_string_equal(reply_status(r), "executing");
     for (xmpp_stanza_t *c = xmpp_stanza_get_children(x); c; c = xmpp_stanza_get_next(c))
         if (xmpp_stanza_is_tag(c) && xmpp_stanza_get_attribute(c, "var") &&
             strcmp(xmpp_stanza_get_attribute(c, "var"), "domain") == 0)
@@ -167,8 +129,8 @@ static void test_change_starts_a_job(void **state)
     xmpp_stanza_t *r = run(fx, "default-domain", "complete", NULL, "domain", "New.Example");
     struct store_job j;
 
-    assert_string_equal(status_of(r), "completed");
-    assert_true(has_note(r, "info", "started job 1"));
+    assert_string_equal(reply_status(r), "completed");
+    assert_true(reply_has_note(r, "info", "started job 1"));
     assert_int_equal(store_job_get(fx->app.store, 1, &j), STORE_OK);
     assert_int_equal(j.kind, STORE_JOB_DEFAULT_DOMAIN);
     assert_string_equal(j.new_value, "new.example");
@@ -177,14 +139,14 @@ static void test_change_starts_a_job(void **state)
 
     /* another change while that job is unfinished: refused, named, nothing new */
     r = run(fx, "default-domain", "complete", NULL, "domain", "other.example");
-    assert_string_equal(status_of(r), "completed");
-    assert_true(has_note(r, "error", "Job 1 (default-domain) has not ended (state running)"));
+    assert_string_equal(reply_status(r), "completed");
+    assert_true(reply_has_note(r, "error", "Job 1 (default-domain) has not ended (state running)"));
     assert_int_equal(count_jobs(fx), 1);
     xmpp_stanza_release(r);
 
     /* a name that breaks the rules: bad-payload */
     r = run(fx, "default-domain", "complete", NULL, "domain", "bad..example");
-    assert_true(is_bad_payload(r));
+    assert_true(reply_is_bad_payload(r));
     xmpp_stanza_release(r);
 }
 
@@ -200,7 +162,8 @@ static void test_already_default(void **state)
     assert_int_equal(store_settings_set(fx->app.store, &s), STORE_OK);
     store_settings_clear(&s);
     r = run(fx, "default-domain", "complete", NULL, "domain", "A.example");
-    assert_true(has_note(r, "error", "a.example is already the default domain; nothing changed"));
+    assert_true(
+        reply_has_note(r, "error", "a.example is already the default domain; nothing changed"));
     assert_int_equal(count_jobs(fx), 0);
     xmpp_stanza_release(r);
 }
@@ -210,17 +173,17 @@ static void test_jobs_status_none_and_bad(void **state)
     struct fx *fx = *state;
     xmpp_stanza_t *r = run(fx, "jobs/status", "execute", NULL, NULL, NULL);
 
-    assert_string_equal(status_of(r), "completed");
-    assert_true(has_note(r, "info", "No jobs yet"));
+    assert_string_equal(reply_status(r), "completed");
+    assert_true(reply_has_note(r, "info", "No jobs yet"));
     xmpp_stanza_release(r);
     assert_int_equal(store_job_create(fx->app.store, STORE_JOB_IM_SCHEME, "userid@default",
                                       "directory-uri", 10, NULL),
                      STORE_OK);
     r = run(fx, "jobs/status", "complete", NULL, "job", "abc");
-    assert_true(is_bad_payload(r));
+    assert_true(reply_is_bad_payload(r));
     xmpp_stanza_release(r);
     r = run(fx, "jobs/status", "complete", NULL, "job", "999");
-    assert_true(is_bad_payload(r));
+    assert_true(reply_is_bad_payload(r));
     xmpp_stanza_release(r);
 }
 
@@ -237,14 +200,15 @@ static void test_jobs_status_close_leaves_job(void **state)
         STORE_OK);
     snprintf(num, sizeof(num), "%lld", (long long)id);
     r = run(fx, "jobs/status", "execute", NULL, NULL, NULL);
-    snprintf(session, sizeof(session), "%s", xmpp_stanza_get_attribute(command_of(r), "sessionid"));
+    snprintf(session, sizeof(session), "%s",
+             xmpp_stanza_get_attribute(reply_command(r), "sessionid"));
     xmpp_stanza_release(r);
     r = run(fx, "jobs/status", "next", session, "job", num);
-    assert_string_equal(status_of(r), "executing");
+    assert_string_equal(reply_status(r), "executing");
     xmpp_stanza_release(r);
     r = run(fx, "jobs/status", "complete", session, NULL, NULL);
-    assert_string_equal(status_of(r), "completed");
-    assert_true(has_note(r, "info", "the job goes on"));
+    assert_string_equal(reply_status(r), "completed");
+    assert_true(reply_has_note(r, "info", "the job goes on"));
     xmpp_stanza_release(r);
     assert_int_equal(store_job_get(fx->app.store, id, &j), STORE_OK);
     assert_int_equal(j.state, STORE_JOB_RUNNING);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "component/commands.h"
+#include "tests/lib/reply.h"
 #include "component/peers.h"
 #include "store/store_peer.h"
 #include "util/log.h"
@@ -66,45 +67,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static xmpp_stanza_t *command_of(xmpp_stanza_t *reply)
-{
-    xmpp_stanza_t *c = stanza_child(reply, "command", NULL);
-
-    assert_non_null(c);
-    return c;
-}
-
-static const char *status_of(xmpp_stanza_t *reply)
-{
-    return xmpp_stanza_get_attribute(command_of(reply), "status");
-}
-
-/* True when a <note/> of `type` contains `needle`. */
-static bool has_note(xmpp_stanza_t *reply, const char *type, const char *needle)
-{
-    for (xmpp_stanza_t *c = xmpp_stanza_get_children(command_of(reply)); c;
-         c = xmpp_stanza_get_next(c)) {
-        const char *name = xmpp_stanza_is_tag(c) ? xmpp_stanza_get_name(c) : NULL;
-        const char *t = name ? xmpp_stanza_get_attribute(c, "type") : NULL;
-        if (name == NULL || strcmp(name, "note") != 0 || strcmp(t ? t : "info", type) != 0)
-            continue;
-        char *text = xmpp_stanza_get_text(c);
-        bool found = text && strstr(text, needle);
-        xmpp_free(xmpp_stanza_get_context(reply), text);
-        if (found)
-            return true;
-    }
-    return false;
-}
-
-static bool is_bad_payload(xmpp_stanza_t *reply)
-{
-    xmpp_stanza_t *e = stanza_child(reply, "error", NULL);
-
-    return strcmp(xmpp_stanza_get_type(reply), "error") == 0 && e &&
-           stanza_child(e, "bad-request", NULL) && stanza_child(e, "bad-payload", NULL);
-}
-
 /* peers with action and jid submitted at once. */
 static xmpp_stanza_t *peers(struct fx *fx, const char *action, const char *jid)
 {
@@ -140,15 +102,15 @@ static void test_add_again_self(void **state)
     struct fx *fx = *state;
     xmpp_stanza_t *r = peers(fx, "add", "B.Example");
 
-    assert_string_equal(status_of(r), "completed");
-    assert_true(has_note(r, "info", "The refresh has started"));
+    assert_string_equal(reply_status(r), "completed");
+    assert_true(reply_has_note(r, "info", "The refresh has started"));
     assert_true(is_peer(fx, "b.example"));
     xmpp_stanza_release(r);
     r = peers(fx, "add", "b.example");
-    assert_true(has_note(r, "error", "b.example is already a peer"));
+    assert_true(reply_has_note(r, "error", "b.example is already a peer"));
     xmpp_stanza_release(r);
     r = peers(fx, "add", SELF);
-    assert_true(has_note(r, "error", "cannot be its own peer"));
+    assert_true(reply_has_note(r, "error", "cannot be its own peer"));
     assert_false(is_peer(fx, SELF));
     xmpp_stanza_release(r);
 }
@@ -160,14 +122,14 @@ static void test_bad_jids(void **state)
 
     for (int i = 0; i < 2; i++) {
         xmpp_stanza_t *r = peers(fx, actions[i], "");
-        assert_true(is_bad_payload(r));
+        assert_true(reply_is_bad_payload(r));
         xmpp_stanza_release(r);
         r = peers(fx, actions[i], "bad..example");
-        assert_true(is_bad_payload(r));
+        assert_true(reply_is_bad_payload(r));
         xmpp_stanza_release(r);
     }
     xmpp_stanza_t *r = peers(fx, "refresh", "user@bad.example");
-    assert_true(is_bad_payload(r));
+    assert_true(reply_is_bad_payload(r));
     xmpp_stanza_release(r);
 }
 
@@ -176,10 +138,10 @@ static void test_not_a_peer(void **state)
     struct fx *fx = *state;
     xmpp_stanza_t *r = peers(fx, "remove", "c.example");
 
-    assert_true(has_note(r, "error", "c.example is not a peer; list shows the peers"));
+    assert_true(reply_has_note(r, "error", "c.example is not a peer; list shows the peers"));
     xmpp_stanza_release(r);
     r = peers(fx, "refresh", "c.example");
-    assert_true(has_note(r, "error", "c.example is not a peer; add it first"));
+    assert_true(reply_has_note(r, "error", "c.example is not a peer; add it first"));
     xmpp_stanza_release(r);
 }
 
@@ -190,14 +152,14 @@ static void test_refresh_all_and_remove(void **state)
 
     xmpp_stanza_release(r);
     r = peers(fx, "refresh", "");
-    assert_string_equal(status_of(r), "completed");
-    assert_true(has_note(r, "info", "The refresh has started"));
+    assert_string_equal(reply_status(r), "completed");
+    assert_true(reply_has_note(r, "info", "The refresh has started"));
     xmpp_stanza_release(r);
     r = peers(fx, "refresh", "b.example");
-    assert_true(has_note(r, "info", "The refresh has started"));
+    assert_true(reply_has_note(r, "info", "The refresh has started"));
     xmpp_stanza_release(r);
     r = peers(fx, "remove", "b.example");
-    assert_string_equal(status_of(r), "completed");
+    assert_string_equal(reply_status(r), "completed");
     assert_false(is_peer(fx, "b.example"));
     xmpp_stanza_release(r);
 }
@@ -210,7 +172,7 @@ static void test_no_scheduler(void **state)
 
     fx->app.peers = NULL; /* as in a daemon without a router link */
     r = peers(fx, "refresh", "");
-    assert_true(has_note(r, "error", "Peers are not being refreshed here"));
+    assert_true(reply_has_note(r, "error", "Peers are not being refreshed here"));
     xmpp_stanza_release(r);
     fx->app.peers = ps;
 }
