@@ -466,6 +466,7 @@ static int setup_app(struct daemon *dm)
         if (cfg->router_kind == CONFIG_ROUTER_EJABBERD)
             apply_set_format(app->apply, APPLY_FORMAT_EJABBERD);
     }
+    cert_files_set_key_group(cfg->cert_key_gid); /* before the repair: it fixes key modes */
     repair_cert_dir(cfg->cert_dir);
     app->adhoc = adhoc_new(dm->ctx, &lim);
     adhoc_on_end(app->adhoc, audit_run, app);
