@@ -2,7 +2,8 @@
 # The package check CI runs after the suites: the systemd unit passes `systemd-analyze verify`
 # and rates at most 2.0 in `systemd-analyze security --offline=true`, `make deb` builds the
 # imdomaind and imdomainctl packages without lintian errors, they install with dpkg -i, the
-# daemon checks the packaged configuration as the package's user, and a purge leaves nothing
+# daemon checks the packaged configuration as the package's user, with [certs] key_group =
+# prosody it writes a key user prosody can read and others cannot, and a purge leaves nothing
 # behind. Prints TAP and a last line "package: N passed, M failed". Needs root (dpkg -i).
 #   usage: tests/package/check-package.sh BUILDDIR    (a configured build directory)
 set -u
@@ -113,6 +114,48 @@ kill -TERM $pid 2>/dev/null; wait $pid
 ok $? "the packaged daemon runs as imdomaind; imdomainctl status answers CRITICAL (no router): exit $rc" "$work/status.out"
 [ "$(stat -c %U /var/lib/imdomaind/imdomaind.db 2>/dev/null)" = imdomaind ]
 ok $? "its store is /var/lib/imdomaind/imdomaind.db, owned by imdomaind" "$work/run.out"
+
+# The router reads the key ([certs] key_group): the postinst put imdomaind in the routers'
+# groups; the packaged daemon, run as imdomaind with key_group = prosody, writes a key that user
+# prosody can read and user nobody cannot.
+if getent group prosody >/dev/null; then
+    for g in prosody ejabberd; do
+        getent group "$g" >/dev/null && ! id -nG imdomaind | tr ' ' '\n' | grep -qx "$g" &&
+            echo "imdomaind is not in group $g: $(id imdomaind)"
+    done >"$work/groups.out"
+    [ ! -s "$work/groups.out" ]
+    ok $? "postinst added imdomaind to the routers' groups: $(id -nG imdomaind)" "$work/groups.out"
+    certs=$(mktemp -d /tmp/imd-package-certs.XXXXXX)
+    chown imdomaind:prosody "$certs" && chmod 0750 "$certs"
+    conf=/run/imdomaind/keygroup.conf
+    sed -e "s|^\[certs\]\$|[certs]\ndir = $certs\nkey_group = prosody|" \
+        /etc/imdomaind/imdomaind.conf >"$conf"
+    chmod 0644 "$conf"
+    setpriv --reuid=imdomaind --regid=imdomaind --init-groups \
+        /usr/sbin/imdomaind -f "$conf" >"$work/keygroup-log.out" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do [ -S /run/imdomaind/control.sock ] && break; sleep 0.1; done
+    ctl() { imdomainctl run "$@" >>"$work/keygroup.out" 2>&1; }
+    ctl domains/add domain=pkg.example.test && ctl certs/regenerate key_type=ec-p256
+    rc=$?
+    kill -TERM $pid 2>/dev/null; wait $pid
+    cat "$work/keygroup-log.out" >>"$work/keygroup.out"
+    key=$certs/pkg.example.test.key
+    got=$(stat -L -c '%a %U %G' "$key" 2>/dev/null)
+    echo "# $key: $got" | tee -a "$work/keygroup.out"
+    [ $rc -eq 0 ] && [ "$got" = "640 imdomaind prosody" ]
+    ok $? "key_group = prosody: the packaged daemon (as imdomaind) writes the key 0640 imdomaind:prosody" "$work/keygroup.out"
+    setpriv --reuid=prosody --regid=prosody --init-groups head -c 27 "$key" 2>&1 |
+        grep -q -- '-----BEGIN' >>"$work/keygroup.out"
+    ok $? "user prosody reads the key" "$work/keygroup.out"
+    ! setpriv --reuid=nobody --regid=nogroup --clear-groups cat "$key" >/dev/null 2>>"$work/keygroup.out"
+    ok $? "user nobody cannot read the key" "$work/keygroup.out"
+    ! grep -q 'PRIVATE KEY' "$work/keygroup-log.out"
+    ok $? "the daemon's log holds no key material" "$work/keygroup-log.out"
+    rm -rf "$certs" "$conf"
+else
+    echo "# no group prosody (Prosody is not installed): the key group is not checked"
+fi
 
 # Purge.
 dpkg --purge imdomainctl imdomaind >"$work/purge.out" 2>&1
