@@ -157,6 +157,57 @@ else
     echo "# no group prosody (Prosody is not installed): the key group is not checked"
 fi
 
+# systemd for real: a throwaway systemd as PID 1 (tests/package/systemd-boot.sh: new
+# namespaces, an overlay of / so nothing reaches the host) starts the installed unit:
+# Type=notify reaches active with a STATUS=, imdomainctl answers over the RuntimeDirectory
+# socket, the documented Debian certificate setup works inside the sandbox (ProtectSystem=strict
+# + ReadWritePaths, the prosody group from User='s initgroups), the reload hook runs from the
+# service, and stop is clean.
+boot=$work/systemd
+if "$srcdir/tests/package/systemd-boot.sh" start "$boot" >"$work/sd.out" 2>&1; then
+    sd() { timeout 120 "$srcdir/tests/package/systemd-boot.sh" run "$boot" "$@"; }
+    sd sh -ec '
+        install -d -o imdomaind -g prosody -m 0750 /etc/prosody/certs/imdomaind
+        sed -i -e "s|^\[certs\]\$|[certs]\ndir = /etc/prosody/certs/imdomaind\nkey_group = prosody|" \
+            -e "s|^\[router\]\$|[router]\nreload_hook = /usr/bin/touch /run/imdomaind/hook-ran|" \
+            /etc/imdomaind/imdomaind.conf' >>"$work/sd.out" 2>&1
+    sd systemctl start imdomaind.service >>"$work/sd.out" 2>&1
+    rc=$?
+    sd systemctl show -p ActiveState -p SubState -p StatusText -p MainPID -p User \
+        imdomaind.service >"$work/sd-show.out" 2>&1
+    cat "$work/sd-show.out" >>"$work/sd.out"
+    [ $rc -eq 0 ] && grep -qx ActiveState=active "$work/sd-show.out" &&
+        grep -qx SubState=running "$work/sd-show.out" && grep -q '^StatusText=..' "$work/sd-show.out"
+    ok $? "systemd (PID 1 of a throwaway boot) starts imdomaind.service: Type=notify reaches active, $(grep '^StatusText=' "$work/sd-show.out")" "$work/sd.out"
+    sd imdomainctl status >"$work/sd-status.out" 2>&1
+    rc=$?
+    [ $rc -eq 2 ] && head -1 "$work/sd-status.out" | grep -q '^IMDOMAIND CRITICAL - '
+    ok $? "under systemd: imdomainctl status over /run/imdomaind/control.sock answers CRITICAL (no router): exit $rc" "$work/sd-status.out"
+    sd imdomainctl run domains/add domain=sd.example.test >"$work/sd-hook.out" 2>&1 &&
+        sd test -e /run/imdomaind/hook-ran && grep -q "The router was updated" "$work/sd-hook.out"
+    ok $? "under systemd: domains/add runs the reload hook from the sandboxed service" "$work/sd-hook.out"
+    sd imdomainctl run certs/regenerate key_type=ec-p256 >"$work/sd-certs.out" 2>&1
+    got=$(sd stat -L -c '%a %U %G' /etc/prosody/certs/imdomaind/sd.example.test.key 2>>"$work/sd-certs.out")
+    echo "# key: $got" >>"$work/sd-certs.out"
+    [ "$got" = "640 imdomaind prosody" ] &&
+        sd setpriv --reuid=prosody --regid=prosody --init-groups head -c 27 \
+            /etc/prosody/certs/imdomaind/sd.example.test.key 2>>"$work/sd-certs.out" | grep -q -- -----BEGIN
+    ok $? "under systemd: certs/regenerate writes /etc/prosody/certs/imdomaind (ReadWritePaths), key $got, readable by prosody" "$work/sd-certs.out"
+    sd systemctl stop imdomaind.service >>"$work/sd.out" 2>&1
+    rc=$?
+    sd systemctl show -p ActiveState -p Result imdomaind.service >"$work/sd-stop.out" 2>&1
+    sd journalctl -u imdomaind.service --no-pager -o cat >>"$work/sd-stop.out" 2>&1
+    [ $rc -eq 0 ] && grep -qx ActiveState=inactive "$work/sd-stop.out" &&
+        grep -qx Result=success "$work/sd-stop.out" && grep -q 'stopped status=0' "$work/sd-stop.out"
+    ok $? "under systemd: systemctl stop: inactive, Result=success, the daemon logged 'stopped status=0'" "$work/sd-stop.out"
+    ! grep -q 'PRIVATE KEY' "$work/sd-stop.out"
+    ok $? "under systemd: the journal holds no key material" "$work/sd-stop.out"
+else
+    echo "# no throwaway systemd could be booted here (needs root with CAP_SYS_ADMIN, overlayfs):"
+    sed 's/^/#   /' "$work/sd.out" | tail -10
+fi
+"$srcdir/tests/package/systemd-boot.sh" stop "$boot" >/dev/null 2>&1
+
 # Purge.
 dpkg --purge imdomainctl imdomaind >"$work/purge.out" 2>&1
 ok $? "dpkg --purge removes both packages" "$work/purge.out"
