@@ -118,6 +118,35 @@ static int share_key(const char *path, char **err)
     return 0;
 }
 
+int cert_files_check_key_group(const char *dir, char **err)
+{
+    char *path;
+    struct stat st;
+    int fd, rc = 0;
+
+    if (key_gid == CERT_FILES_NO_GROUP || stat(dir, &st) != 0)
+        return 0;
+    path = xasprintf("%s/." CERT_FILES_NAME ".probe.XXXXXX", dir);
+    if ((fd = mkostemp(path, O_CLOEXEC)) < 0) {
+        *err = xasprintf("cannot create a file in %s: %s", dir, strerror(errno));
+        free(path);
+        return -1;
+    }
+    if (fchown(fd, (uid_t)-1, key_gid) != 0) {
+        int saved = errno;
+        *err = xasprintf("cannot give files in %s to group %ld: %s%s", dir, (long)key_gid,
+                         strerror(saved),
+                         saved == EPERM ? " (the daemon's user must be in the group, and a "
+                                          "systemd unit must allow @chown in SystemCallFilter=)"
+                                        : "");
+        rc = -1;
+    }
+    close(fd);
+    (void)unlink(path);
+    free(path);
+    return rc;
+}
+
 /* `dir`/`name` replaced by `data` with `mode` (see util/atomic_file.h). */
 static int write_file(const char *dir, const char *name, const char *data, mode_t mode, char **err)
 {

@@ -43,6 +43,14 @@ void cert_files_set_key_group(gid_t gid);
  */
 int cert_files_key_group_resolve(const char *name, gid_t *gid, char **err);
 
+/*
+ * Tries, at start-up, what every install will do with the key group: a scratch file in `dir`
+ * given to the group, then removed. Membership is checked by cert_files_key_group_resolve, but
+ * not what else may forbid chown(2) (a systemd unit's SystemCallFilter= without @chown, an
+ * LSM). 0 when it works, when no group is set or `dir` does not exist yet; -1 with *err.
+ */
+int cert_files_check_key_group(const char *dir, char **err);
+
 enum cert_file { CERT_FILE_CERT, CERT_FILE_KEY, CERT_FILE_PENDING_KEY };
 
 /* The path of one of imdomaind's own files in `dir` (caller frees). */

@@ -8,6 +8,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char *const set[] = {"a.example.test", "b.example.test"};
@@ -181,6 +183,17 @@ static void test_repair_plain_files(void **state)
     drop_dir(dir);
 }
 
+static bool process_has_group0(void)
+{
+    gid_t groups[NGROUPS_MAX];
+    int n = getgroups(NGROUPS_MAX, groups);
+
+    for (int i = 0; i < n; i++)
+        if (groups[i] == 0)
+            return true;
+    return getegid() == 0;
+}
+
 static void test_resolve(void **state)
 {
     char *err = NULL;
@@ -210,6 +223,55 @@ static void test_resolve(void **state)
     }
 }
 
+/* The start-up probe: works (and leaves nothing) with a usable group; refused, with the hint,
+ * when chown(2) is not allowed: here a process that is not in the group (as root, a child that
+ * became nobody: the probe does not rely on the membership check before it). */
+static void test_start_probe(void **state)
+{
+    char *dir = fresh_dir(), *err = NULL;
+    DIR *d;
+    struct dirent *e;
+
+    (void)state;
+    cert_files_set_key_group(usable_group());
+    assert_int_equal(cert_files_check_key_group(dir, &err), 0);
+    assert_int_equal(cert_files_check_key_group("/nonexistent/certs", &err), 0);
+    d = opendir(dir);
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            fail_msg("%s left behind", e->d_name);
+    closedir(d);
+    if (geteuid() == 0) {
+        pid_t pid;
+        int status;
+        assert_int_equal(chmod(dir, 0777), 0);
+        pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            gid_t none[1] = {65534};
+            if (setgroups(1, none) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+                _exit(2);
+            cert_files_set_key_group(0);
+            _exit(cert_files_check_key_group(dir, &err) == -1 &&
+                          strstr(err, "Operation not "
+                                      "permitted") &&
+                          strstr(err, "@chown")
+                      ? 0
+                      : 1);
+        }
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    } else if (!process_has_group0()) {
+        cert_files_set_key_group(0);
+        assert_int_equal(cert_files_check_key_group(dir, &err), -1);
+        assert_non_null(strstr(err, "@chown"));
+        free(err);
+    }
+    cert_files_set_key_group(CERT_FILES_NO_GROUP);
+    drop_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -218,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_repair_fixes_access),
         cmocka_unit_test(test_repair_plain_files),
         cmocka_unit_test(test_resolve),
+        cmocka_unit_test(test_start_probe),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
