@@ -164,7 +164,9 @@ fi
 # + ReadWritePaths, the prosody group from User='s initgroups), the reload hook runs from the
 # service, and stop is clean.
 boot=$work/systemd
-if "$srcdir/tests/package/systemd-boot.sh" start "$boot" >"$work/sd.out" 2>&1; then
+if ! getent group prosody >/dev/null; then
+    echo "# no group prosody (Prosody is not installed): the throwaway systemd checks are skipped"
+elif "$srcdir/tests/package/systemd-boot.sh" start "$boot" >"$work/sd.out" 2>&1; then
     sd() { timeout 120 "$srcdir/tests/package/systemd-boot.sh" run "$boot" "$@"; }
     sd sh -ec '
         install -d -o imdomaind -g prosody -m 0750 /etc/prosody/certs/imdomaind
