@@ -3,6 +3,7 @@
 #include "component/config.h"
 
 #include "component/engine/cert.h"
+#include "component/engine/cert_files.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 #include "xmpp/parser.h"
@@ -79,6 +80,7 @@ static const struct key_def keys[] = {
     {"certs", "ca_file", K_STR, OFF(cert_ca_file), 0, 0},
     {"certs", "warn_days", K_INT, OFF(cert_warn_days), 0, 3650},
     {"certs", "critical_days", K_INT, OFF(cert_critical_days), 0, 3650},
+    {"certs", "key_group", K_STR, OFF(cert_key_group), 0, 0},
     {"federation", "timeout", K_INT, OFF(federation_timeout), 1, 300},
     {"federation", "resolve", K_STR, OFF(federation_resolve), 0, 0},
     {"ha", "settle_time", K_INT, OFF(settle_time), 0, 86400},
@@ -132,6 +134,7 @@ void config_defaults(struct config *cfg)
     cfg->cert_days = 365;
     cfg->cert_warn_days = 30;
     cfg->cert_critical_days = 7;
+    cfg->cert_key_gid = CERT_FILES_NO_GROUP;
     cfg->federation_timeout = 10;
     cfg->settle_time = 120;
     cfg->service_hook_timeout = 30;
@@ -554,6 +557,12 @@ int config_finish(struct config *cfg, const char *path, FILE *errs)
     if (cfg->cert_critical_days > cfg->cert_warn_days)
         FINISH_PROBLEM("certs.critical_days (%d) must not be more than certs.warn_days (%d)",
                        cfg->cert_critical_days, cfg->cert_warn_days);
+    if (cfg->cert_key_group && cfg->cert_key_group[0]) {
+        char *kerr = NULL;
+        if (cert_files_key_group_resolve(cfg->cert_key_group, &cfg->cert_key_gid, &kerr) < 0)
+            FINISH_PROBLEM("certs.key_group: %s", kerr);
+        free(kerr);
+    }
     if (cfg->peer_forget_after > 0 && cfg->peer_forget_after <= cfg->peer_refresh)
         FINISH_PROBLEM("peers.forget_after (%d) must be 0 or longer than peers.refresh (%d): "
                        "a peer would stop counting between two refreshes",
@@ -596,6 +605,7 @@ void config_free(struct config *cfg)
     free(cfg->cert_dir);
     free(cfg->cert_key_type);
     free(cfg->cert_ca_file);
+    free(cfg->cert_key_group);
     free(cfg->federation_resolve);
     free(cfg->start_hook);
     free(cfg->stop_hook);

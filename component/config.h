@@ -58,6 +58,8 @@ struct config {
     char *cert_ca_file;  /* trust anchors for federation/check; NULL: the system's */
     int cert_warn_days;     /* a certificate expiring within this many days is a warning */
     int cert_critical_days; /* ... and within this many, critical (<= cert_warn_days) */
+    char *cert_key_group;   /* the router's group: keys 0640 in it (NULL: keys 0600) */
+    gid_t cert_key_gid;     /* cert_key_group resolved by config_finish; (gid_t)-1: none */
     /* [federation] */
     int federation_timeout;   /* seconds per federation/check step */
     char *federation_resolve; /* "domain=host:port ..." answered before DNS (tests, split DNS) */

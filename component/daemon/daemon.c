@@ -466,6 +466,12 @@ static int setup_app(struct daemon *dm)
         if (cfg->router_kind == CONFIG_ROUTER_EJABBERD)
             apply_set_format(app->apply, APPLY_FORMAT_EJABBERD);
     }
+    cert_files_set_key_group(cfg->cert_key_gid); /* before the repair: it fixes key modes */
+    if (cfg->cert_dir && *cfg->cert_dir && cert_files_check_key_group(cfg->cert_dir, &err) < 0) {
+        log_error("certs.key_group: %s", err);
+        free(err);
+        return -1;
+    }
     repair_cert_dir(cfg->cert_dir);
     app->adhoc = adhoc_new(dm->ctx, &lim);
     adhoc_on_end(app->adhoc, audit_run, app);

@@ -8,6 +8,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,6 +53,98 @@ char *cert_files_read(const char *dir, enum cert_file which, char **err)
     fclose(fp);
     free(path);
     return buf;
+}
+
+/* ---- the key group ---- */
+
+static gid_t key_gid = CERT_FILES_NO_GROUP;
+
+void cert_files_set_key_group(gid_t gid)
+{
+    key_gid = gid;
+}
+
+/* Whether this process's credentials include `gid` (what chown(2) checks, not the group
+ * database: a user added to a group is a member only in processes started after). */
+static bool process_in_group(gid_t gid)
+{
+    gid_t groups[NGROUPS_MAX];
+    int n;
+
+    if (geteuid() == 0 || getegid() == gid)
+        return true;
+    n = getgroups(NGROUPS_MAX, groups);
+    for (int i = 0; i < n; i++)
+        if (groups[i] == gid)
+            return true;
+    return false;
+}
+
+int cert_files_key_group_resolve(const char *name, gid_t *gid, char **err)
+{
+    struct group *gr = getgrnam(name);
+    struct passwd *pw;
+    char uid[24];
+
+    if (gr == NULL) {
+        *err = xasprintf("the group '%s' does not exist", name);
+        return -1;
+    }
+    if (!process_in_group(gr->gr_gid)) {
+        pw = getpwuid(geteuid());
+        snprintf(uid, sizeof(uid), "%ld", (long)geteuid());
+        *err = xasprintf("imdomaind runs as user %s, which is not a member of the group '%s', so "
+                         "it cannot give the keys to that group (a process's groups are fixed "
+                         "when it starts): add the user to the group (adduser %s %s) and "
+                         "start imdomaind again",
+                         pw ? pw->pw_name : uid, name, pw ? pw->pw_name : uid, name);
+        return -1;
+    }
+    *gid = gr->gr_gid;
+    return 0;
+}
+
+/* The new key at `path`, created 0600 and not yet published (nothing links to its directory),
+ * is given to the key group: group first, then the mode, so it is never readable by a group
+ * it was not meant for. 0, or -1 with *err. */
+static int share_key(const char *path, char **err)
+{
+    if (key_gid == CERT_FILES_NO_GROUP)
+        return 0;
+    if (chown(path, (uid_t)-1, key_gid) != 0 || chmod(path, CERT_FILES_GROUP_KEY_MODE) != 0) {
+        *err = xasprintf("cannot give %s to group %ld: %s", path, (long)key_gid, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int cert_files_check_key_group(const char *dir, char **err)
+{
+    char *path;
+    struct stat st;
+    int fd, rc = 0;
+
+    if (key_gid == CERT_FILES_NO_GROUP || stat(dir, &st) != 0)
+        return 0;
+    path = xasprintf("%s/." CERT_FILES_NAME ".probe.XXXXXX", dir);
+    if ((fd = mkostemp(path, O_CLOEXEC)) < 0) {
+        *err = xasprintf("cannot create a file in %s: %s", dir, strerror(errno));
+        free(path);
+        return -1;
+    }
+    if (fchown(fd, (uid_t)-1, key_gid) != 0) {
+        int saved = errno;
+        *err = xasprintf("cannot give files in %s to group %ld: %s%s", dir, (long)key_gid,
+                         strerror(saved),
+                         saved == EPERM ? " (the daemon's user must be in the group, and a "
+                                          "systemd unit must allow @chown in SystemCallFilter=)"
+                                        : "");
+        rc = -1;
+    }
+    close(fd);
+    (void)unlink(path);
+    free(path);
+    return rc;
 }
 
 /* `dir`/`name` replaced by `data` with `mode` (see util/atomic_file.h). */
@@ -161,7 +256,7 @@ int cert_files_write_pending(const char *dir, const char *key_pem, char **err)
 #define KEY_FILE CERT_FILES_NAME ".key"
 #define LINK_TO_CRT LIVE "/" CRT_FILE
 #define LINK_TO_KEY LIVE "/" KEY_FILE
-#define GEN_DIR_MODE 0755 /* the key inside is 0600; the certificate may be read by anyone */
+#define GEN_DIR_MODE 0755 /* the key inside is 0600/0640; the certificate may be read by anyone */
 
 bool (*cert_files_crash_point)(const char *step);
 
@@ -281,6 +376,7 @@ static char *write_generation(const char *dir, const char *cert_pem, const char 
     crt = xasprintf("%s/" CRT_FILE, gen);
     key = xasprintf("%s/" KEY_FILE, gen);
     rc = atomic_file_create(key, key_pem, strlen(key_pem), CERT_FILES_KEY_MODE, err) < 0 ||
+                 share_key(key, err) < 0 ||
                  atomic_file_create(crt, cert_pem, strlen(cert_pem), CERT_FILES_CERT_MODE, err) <
                      0 ||
                  atomic_dir_sync(gen, err) < 0
@@ -639,6 +735,51 @@ static int repair_entries(const char *dir, const char *live_gen)
     return n;
 }
 
+/* The mode (and group) `path` should have: `want`, in the key group when `grouped`. Returns
+ * 1 when it was changed, 0 when it was right (or is not a regular file of ours). */
+static int fix_file_access(const char *dir, const char *path, mode_t want, bool grouped)
+{
+    struct stat st;
+    int n = 0;
+
+    if (lstat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return 0;
+    if (grouped && st.st_gid != key_gid) {
+        if (chown(path, (uid_t)-1, key_gid) != 0) {
+            log_warn("certs: repair dir=%s cannot give %s to group %ld", dir, path, (long)key_gid);
+            return 0; /* and leave the mode: 0640 in a group not meant for it would leak */
+        }
+        log_info("certs: repair dir=%s %s group %ld -> %ld", dir, path, (long)st.st_gid,
+                 (long)key_gid);
+        n = 1;
+    }
+    if ((st.st_mode & 07777) != want) {
+        if (chmod(path, want) != 0) {
+            log_warn("certs: repair dir=%s cannot set the mode of %s", dir, path);
+            return n;
+        }
+        log_info("certs: repair dir=%s %s mode %04o -> %04o", dir, path,
+                 (unsigned)(st.st_mode & 07777), (unsigned)want);
+        n = 1;
+    }
+    return n;
+}
+
+/* The certificate and key kept in `base` (the live generation, or `dir` itself for the plain
+ * files of the layout before the links): 0644, and 0640 in the key group or 0600 without. */
+static int fix_access(const char *dir, const char *base)
+{
+    char *crt = xasprintf("%s/" CRT_FILE, base), *key = xasprintf("%s/" KEY_FILE, base);
+    bool grouped = key_gid != CERT_FILES_NO_GROUP;
+    int n = fix_file_access(dir, crt, CERT_FILES_CERT_MODE, false) +
+            fix_file_access(dir, key, grouped ? CERT_FILES_GROUP_KEY_MODE : CERT_FILES_KEY_MODE,
+                            grouped);
+
+    free(key);
+    free(crt);
+    return n;
+}
+
 int cert_files_repair(const char *dir, char **err)
 {
     struct stat st;
@@ -658,6 +799,13 @@ int cert_files_repair(const char *dir, char **err)
     live = read_link(dir, LIVE);
     if (live_gen != NULL || live == NULL)
         n += repair_entries(dir, live_gen);
+    if (live_gen != NULL) {
+        char *gen = xasprintf("%s/%s", dir, live_gen);
+        n += fix_access(dir, gen);
+        free(gen);
+    } else if (live == NULL) {
+        n += fix_access(dir, dir);
+    }
     free(live);
     if (n > 0) {
         char *e2 = NULL;

@@ -4,7 +4,8 @@
  *
  *   <domain>.crt -> .cup-xmpp-s2s.live/cup-xmpp-s2s.crt      (and .key the same way)
  *   .cup-xmpp-s2s.live -> .cup-xmpp-s2s.gen-XXXXXX             (switched by one rename)
- *   .cup-xmpp-s2s.gen-XXXXXX/cup-xmpp-s2s.crt (0644), cup-xmpp-s2s.key (0600)
+ *   .cup-xmpp-s2s.gen-XXXXXX/cup-xmpp-s2s.crt (0644), cup-xmpp-s2s.key (0600, or 0640 in
+ *                                                        the key group, see below)
  *
  * so a regeneration writes two files and switches one link, whatever the number of domains,
  * and the certificate and its key change together. The key a CSR was made for is a plain file,
@@ -16,10 +17,39 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #define CERT_FILES_NAME "cup-xmpp-s2s"
 #define CERT_FILES_KEY_MODE 0600
 #define CERT_FILES_CERT_MODE 0644
+#define CERT_FILES_GROUP_KEY_MODE 0640 /* the key when a key group is set */
+#define CERT_FILES_NO_GROUP ((gid_t)-1)
+
+/*
+ * The key group ([certs] key_group): the router runs as its own user (prosody, ejabberd) and
+ * must read the key that imdomaind, as its own user, writes. With a group set, every key the
+ * router reads (the generation's cup-xmpp-s2s.key) is written 0640 in that group; without,
+ * 0600. The pending key of a CSR is for imdomaind alone and stays 0600 either way. One setting
+ * per process (the daemon has one certificate directory): set it before the first install or
+ * repair. CERT_FILES_NO_GROUP (the default): none.
+ */
+void cert_files_set_key_group(gid_t gid);
+
+/*
+ * Resolves the group `name` for cert_files_set_key_group and checks that this process can give
+ * files to it: chown(2) to a group needs the caller to own the file and be a member of the
+ * group (or to be root). 0 with *gid, or -1 with *err (caller frees): the group does not exist,
+ * or the process (its user named) is not a member.
+ */
+int cert_files_key_group_resolve(const char *name, gid_t *gid, char **err);
+
+/*
+ * Tries, at start-up, what every install will do with the key group: a scratch file in `dir`
+ * given to the group, then removed. Membership is checked by cert_files_key_group_resolve, but
+ * not what else may forbid chown(2) (a systemd unit's SystemCallFilter= without @chown, an
+ * LSM). 0 when it works, when no group is set or `dir` does not exist yet; -1 with *err.
+ */
+int cert_files_check_key_group(const char *dir, char **err);
 
 enum cert_file { CERT_FILE_CERT, CERT_FILE_KEY, CERT_FILE_PENDING_KEY };
 
@@ -61,8 +91,12 @@ void cert_files_unlock(int fd);
 /* Start-up repair of what a crash (or two processes before the lock) left, under the lock:
  * .live pointing at a missing or incomplete generation is pointed at the newest complete one,
  * or removed with the links that led into it when there is none; generations nothing points at
- * and temporary links are removed. Returns the number of repairs (0: all was well), or -1 with
- * *err (the lock is held, or the directory cannot be read): nothing was touched then. */
+ * and temporary links are removed. The files kept (the live generation's, or the plain own
+ * files of the layout before the links) get the modes and group the key group asks for: a key
+ * group set or unset since they were written takes effect at the next start. Returns the
+ * number of repairs (0: all was well), or -1 with *err (the lock is held, or the directory
+ * cannot be read): nothing was touched then. A mode or group that cannot be changed is logged
+ * and left. */
 int cert_files_repair(const char *dir, char **err);
 
 /* Whether `name` (a domain) can have its `<name>.crt`/`.key` links in `dir`: the longest file

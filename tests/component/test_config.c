@@ -156,6 +156,32 @@ static void test_secret_rules(void **state)
     config_free(&cfg);
 }
 
+/* [certs] key_group: unset by default; resolved to its gid; a missing group is a problem. */
+static void test_cert_key_group(void **state)
+{
+    struct config cfg;
+    int n;
+    const char *out;
+
+    (void)state;
+    load(&cfg, "[component]\njid = d.example\nsecret = x\n", &n);
+    assert_int_equal(n, 0);
+    assert_null(cfg.cert_key_group);
+    assert_true(cfg.cert_key_gid == (gid_t)-1);
+    config_free(&cfg);
+    load(&cfg, "[component]\njid = d.example\nsecret = x\n[certs]\nkey_group = root\n", &n);
+    if (geteuid() == 0) { /* root may use any group; an unprivileged run gets the refusal */
+        assert_int_equal(n, 0);
+        assert_true(cfg.cert_key_gid == 0);
+    }
+    config_free(&cfg);
+    out = load(&cfg, "[component]\njid = d.example\nsecret = x\n[certs]\nkey_group = nosuchgrp\n",
+               &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(out, "certs.key_group: the group 'nosuchgrp' does not exist"));
+    config_free(&cfg);
+}
+
 /* [directory]: defaults, the password file, and every cross-key rule named. */
 static void test_directory(void **state)
 {
@@ -242,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_secret_rules),
         cmocka_unit_test(test_router_kind),
         cmocka_unit_test(test_directory),
+        cmocka_unit_test(test_cert_key_group),
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_missing_file),
     };

@@ -11,6 +11,7 @@ import sys
 sys.dont_write_bytecode = True  # keep the source tree clean (distcheck has it read-only)
 import harness as h  # noqa: E402
 from harness import check  # noqa: E402
+from as_users import DaemonAs, ProsodyAsProsody, ids as _ids  # noqa: E402
 
 
 def ctl_binary():
@@ -277,73 +278,6 @@ def test_notify_off_without_socket_and_other_pid():
 
 
 # ---- the reload hook without root: Prosody's admin socket and its group ----
-
-def _ids(user, group):
-    import grp
-    import pwd
-    try:
-        return pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid
-    except KeyError:
-        return None
-
-
-def _open_path(path):
-    """Lets other users traverse the directories down to `path` (the harness makes them 0700)."""
-    path = os.path.abspath(path)
-    while path not in ("/", "/tmp"):
-        os.chmod(path, os.stat(path).st_mode | 0o711)
-        path = os.path.dirname(path)
-
-
-class ProsodyAsProsody(h.Prosody):
-    """Prosody run as its Debian user, with the admin shell on a group-writable socket
-    (umask 007) and mod_imdomaind_hosts, including the daemon's vhosts file."""
-
-    def __init__(self, include):
-        h.Prosody.__init__(self, include=include, start=False, extra="\n".join([
-            'umask = "007"',
-            'plugin_paths = { %s }' % h._lua_str(os.path.join(
-                os.environ.get("IMD_SRCDIR", os.getcwd()), "contrib", "prosody")),
-        ]))
-        self.MODULES = self.MODULES + ["admin_shell", "imdomaind_hosts"]
-        self.write_config()
-        uid, gid = _ids("prosody", "prosody")
-        wrapper = os.path.join(self.dir, "prosody-as-prosody")
-        with open(wrapper, "w") as f:
-            # umask 007 from the start, as UMask=0007 in prosody.service does: Prosody loads
-            # mod_admin_socket and mod_posix (which applies `umask`) in no fixed order, so the
-            # option alone left the socket without group write in about one run in three.
-            f.write("#!/bin/sh\numask 007\nexec setpriv --reuid=prosody --regid=prosody "
-                    "--init-groups %s \"$@\"\n" % h.Prosody.BIN)
-        os.chmod(wrapper, 0o755)
-        self.BIN = wrapper
-        self.register("admin", "pw-admin")  # as root, before the files go to prosody
-        for root, dirs, files in os.walk(self.dir):
-            for name in dirs + files:
-                os.chown(os.path.join(root, name), uid, gid)
-        os.chown(self.dir, uid, gid)
-        os.chmod(self.config, 0o640)  # like /etc/prosody: root or the prosody group only
-        _open_path(self.dir)
-        self.start()
-
-
-class DaemonAs(h.Daemon):
-    """imdomaind run as `user` with the supplementary groups `groups` (gids)."""
-
-    def __init__(self, router, user, group, groups, **kw):
-        self.user, self.group, self.groups = user, group, groups
-        h.Daemon.__init__(self, router, start=False, **kw)
-        uid = _ids(user, "root")[0]
-        os.chown(self.dir, uid, -1)
-        _open_path(self.dir)
-        self.start()
-
-    def argv(self, *args):
-        groups = ",".join(str(g) for g in self.groups) if self.groups else None
-        pre = ["setpriv", "--reuid=" + self.user, "--regid=" + self.group]
-        pre += ["--groups=" + groups] if groups else ["--clear-groups"]
-        return pre + h.Daemon.argv(self, *args)
-
 
 def _reload_setup(with_group):
     if os.geteuid() != 0:

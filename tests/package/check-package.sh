@@ -2,7 +2,8 @@
 # The package check CI runs after the suites: the systemd unit passes `systemd-analyze verify`
 # and rates at most 2.0 in `systemd-analyze security --offline=true`, `make deb` builds the
 # imdomaind and imdomainctl packages without lintian errors, they install with dpkg -i, the
-# daemon checks the packaged configuration as the package's user, and a purge leaves nothing
+# daemon checks the packaged configuration as the package's user, with [certs] key_group =
+# prosody it writes a key user prosody can read and others cannot, and a purge leaves nothing
 # behind. Prints TAP and a last line "package: N passed, M failed". Needs root (dpkg -i).
 #   usage: tests/package/check-package.sh BUILDDIR    (a configured build directory)
 set -u
@@ -113,6 +114,101 @@ kill -TERM $pid 2>/dev/null; wait $pid
 ok $? "the packaged daemon runs as imdomaind; imdomainctl status answers CRITICAL (no router): exit $rc" "$work/status.out"
 [ "$(stat -c %U /var/lib/imdomaind/imdomaind.db 2>/dev/null)" = imdomaind ]
 ok $? "its store is /var/lib/imdomaind/imdomaind.db, owned by imdomaind" "$work/run.out"
+
+# The router reads the key ([certs] key_group): the postinst put imdomaind in the routers'
+# groups; the packaged daemon, run as imdomaind with key_group = prosody, writes a key that user
+# prosody can read and user nobody cannot.
+if getent group prosody >/dev/null; then
+    for g in prosody ejabberd; do
+        getent group "$g" >/dev/null && ! id -nG imdomaind | tr ' ' '\n' | grep -qx "$g" &&
+            echo "imdomaind is not in group $g: $(id imdomaind)"
+    done >"$work/groups.out"
+    [ ! -s "$work/groups.out" ]
+    ok $? "postinst added imdomaind to the routers' groups: $(id -nG imdomaind)" "$work/groups.out"
+    certs=$(mktemp -d /tmp/imd-package-certs.XXXXXX)
+    chown imdomaind:prosody "$certs" && chmod 0750 "$certs"
+    conf=/run/imdomaind/keygroup.conf
+    sed -e "s|^\[certs\]\$|[certs]\ndir = $certs\nkey_group = prosody|" \
+        /etc/imdomaind/imdomaind.conf >"$conf"
+    chmod 0644 "$conf"
+    setpriv --reuid=imdomaind --regid=imdomaind --init-groups \
+        /usr/sbin/imdomaind -f "$conf" >"$work/keygroup-log.out" 2>&1 &
+    pid=$!
+    for _ in $(seq 100); do [ -S /run/imdomaind/control.sock ] && break; sleep 0.1; done
+    ctl() { imdomainctl run "$@" >>"$work/keygroup.out" 2>&1; }
+    ctl domains/add domain=pkg.example.test && ctl certs/regenerate key_type=ec-p256
+    rc=$?
+    kill -TERM $pid 2>/dev/null; wait $pid
+    cat "$work/keygroup-log.out" >>"$work/keygroup.out"
+    key=$certs/pkg.example.test.key
+    got=$(stat -L -c '%a %U %G' "$key" 2>/dev/null)
+    echo "# $key: $got" | tee -a "$work/keygroup.out"
+    [ $rc -eq 0 ] && [ "$got" = "640 imdomaind prosody" ]
+    ok $? "key_group = prosody: the packaged daemon (as imdomaind) writes the key 0640 imdomaind:prosody" "$work/keygroup.out"
+    setpriv --reuid=prosody --regid=prosody --init-groups head -c 27 "$key" 2>&1 |
+        grep -q -- '-----BEGIN' >>"$work/keygroup.out"
+    ok $? "user prosody reads the key" "$work/keygroup.out"
+    ! setpriv --reuid=nobody --regid=nogroup --clear-groups cat "$key" >/dev/null 2>>"$work/keygroup.out"
+    ok $? "user nobody cannot read the key" "$work/keygroup.out"
+    ! grep -q 'PRIVATE KEY' "$work/keygroup-log.out"
+    ok $? "the daemon's log holds no key material" "$work/keygroup-log.out"
+    rm -rf "$certs" "$conf"
+else
+    echo "# no group prosody (Prosody is not installed): the key group is not checked"
+fi
+
+# systemd for real: a throwaway systemd as PID 1 (tests/package/systemd-boot.sh: new
+# namespaces, an overlay of / so nothing reaches the host) starts the installed unit:
+# Type=notify reaches active with a STATUS=, imdomainctl answers over the RuntimeDirectory
+# socket, the documented Debian certificate setup works inside the sandbox (ProtectSystem=strict
+# + ReadWritePaths, the prosody group from User='s initgroups), the reload hook runs from the
+# service, and stop is clean.
+boot=$work/systemd
+if ! getent group prosody >/dev/null; then
+    echo "# no group prosody (Prosody is not installed): the throwaway systemd checks are skipped"
+elif "$srcdir/tests/package/systemd-boot.sh" start "$boot" >"$work/sd.out" 2>&1; then
+    sd() { timeout 120 "$srcdir/tests/package/systemd-boot.sh" run "$boot" "$@"; }
+    sd sh -ec '
+        install -d -o imdomaind -g prosody -m 0750 /etc/prosody/certs/imdomaind
+        sed -i -e "s|^\[certs\]\$|[certs]\ndir = /etc/prosody/certs/imdomaind\nkey_group = prosody|" \
+            -e "s|^\[router\]\$|[router]\nreload_hook = /usr/bin/touch /run/imdomaind/hook-ran|" \
+            /etc/imdomaind/imdomaind.conf' >>"$work/sd.out" 2>&1
+    sd systemctl start imdomaind.service >>"$work/sd.out" 2>&1
+    rc=$?
+    sd systemctl show -p ActiveState -p SubState -p StatusText -p MainPID -p User \
+        imdomaind.service >"$work/sd-show.out" 2>&1
+    cat "$work/sd-show.out" >>"$work/sd.out"
+    [ $rc -eq 0 ] && grep -qx ActiveState=active "$work/sd-show.out" &&
+        grep -qx SubState=running "$work/sd-show.out" && grep -q '^StatusText=..' "$work/sd-show.out"
+    ok $? "systemd (PID 1 of a throwaway boot) starts imdomaind.service: Type=notify reaches active, $(grep '^StatusText=' "$work/sd-show.out")" "$work/sd.out"
+    sd imdomainctl status >"$work/sd-status.out" 2>&1
+    rc=$?
+    [ $rc -eq 2 ] && head -1 "$work/sd-status.out" | grep -q '^IMDOMAIND CRITICAL - '
+    ok $? "under systemd: imdomainctl status over /run/imdomaind/control.sock answers CRITICAL (no router): exit $rc" "$work/sd-status.out"
+    sd imdomainctl run domains/add domain=sd.example.test >"$work/sd-hook.out" 2>&1 &&
+        sd test -e /run/imdomaind/hook-ran && grep -q "The router was updated" "$work/sd-hook.out"
+    ok $? "under systemd: domains/add runs the reload hook from the sandboxed service" "$work/sd-hook.out"
+    sd imdomainctl run certs/regenerate key_type=ec-p256 >"$work/sd-certs.out" 2>&1
+    got=$(sd stat -L -c '%a %U %G' /etc/prosody/certs/imdomaind/sd.example.test.key 2>>"$work/sd-certs.out")
+    echo "# key: $got" >>"$work/sd-certs.out"
+    [ "$got" = "640 imdomaind prosody" ] &&
+        sd setpriv --reuid=prosody --regid=prosody --init-groups head -c 27 \
+            /etc/prosody/certs/imdomaind/sd.example.test.key 2>>"$work/sd-certs.out" | grep -q -- -----BEGIN
+    ok $? "under systemd: certs/regenerate writes /etc/prosody/certs/imdomaind (ReadWritePaths), key $got, readable by prosody" "$work/sd-certs.out"
+    sd systemctl stop imdomaind.service >>"$work/sd.out" 2>&1
+    rc=$?
+    sd systemctl show -p ActiveState -p Result imdomaind.service >"$work/sd-stop.out" 2>&1
+    sd journalctl -u imdomaind.service --no-pager -o cat >>"$work/sd-stop.out" 2>&1
+    [ $rc -eq 0 ] && grep -qx ActiveState=inactive "$work/sd-stop.out" &&
+        grep -qx Result=success "$work/sd-stop.out" && grep -q 'stopped status=0' "$work/sd-stop.out"
+    ok $? "under systemd: systemctl stop: inactive, Result=success, the daemon logged 'stopped status=0'" "$work/sd-stop.out"
+    ! grep -q 'PRIVATE KEY' "$work/sd-stop.out"
+    ok $? "under systemd: the journal holds no key material" "$work/sd-stop.out"
+else
+    echo "# no throwaway systemd could be booted here (needs root with CAP_SYS_ADMIN, overlayfs):"
+    sed 's/^/#   /' "$work/sd.out" | tail -10
+fi
+"$srcdir/tests/package/systemd-boot.sh" stop "$boot" >/dev/null 2>&1
 
 # Purge.
 dpkg --purge imdomainctl imdomaind >"$work/purge.out" 2>&1
