@@ -849,6 +849,8 @@ class Daemon:
             "log": {"level": "debug"},
             "commands": {"session_timeout": session_timeout},
         }
+        if getattr(router, "KIND", None) == "ejabberd":  # it spreads stanzas among instances
+            self.sections["router"] = {"kind": "ejabberd"}
         for section, values in (settings or {}).items():
             target = self.sections.setdefault(section, {})
             for key, value in values.items():
@@ -898,11 +900,14 @@ class Daemon:
         return self
 
     def wait_connected(self, timeout=10, after=None):
-        """Waits for a "connected to router" line (after byte offset `after`)."""
+        """Waits until the daemon is connected and serves (after byte offset `after`): under
+        ejabberd it bounces requests for the few milliseconds in which it makes sure that no
+        other instance serves the JID."""
         start = self._log_start if after is None else after
-        if not self.wait_log(r"connected to router", timeout, start=start):
-            raise TestFailure("imdomaind did not log 'connected to router' within %g s "
-                              "(exit status %s)" % (timeout * SLOW, self.proc.poll()))
+        if not self.wait_log(r"instance: serving as ", timeout, start=start):
+            raise TestFailure("imdomaind did not log 'connected to router' and 'instance: "
+                              "serving' within %g s (exit status %s)"
+                              % (timeout * SLOW, self.proc.poll()))
 
     def log_size(self):
         """Current log length; pass to wait_log(start=...) to look only at later lines."""
