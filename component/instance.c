@@ -237,7 +237,7 @@ bool instance_on_stanza(instance_t *in, xmpp_stanza_t *stanza)
         if (in->ready && ++in->own_back == INSTANCE_SETTLE_RETURNS && !in->serving) {
             char how[96];
             snprintf(how, sizeof(how),
-                     "%d of its own announcements came back in a row, no "
+                     "%d of its own announcements came back, no "
                      "other instance heard",
                      INSTANCE_SETTLE_RETURNS);
             become_serving(in, how);

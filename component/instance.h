@@ -19,10 +19,12 @@
 #define NS_IMD_INSTANCE "urn:xmpp:imdomaind:instance:0"
 #define INSTANCE_CHECK_MS 15000 /* between announcement bursts while connected */
 #define INSTANCE_BURST 4        /* announcements per burst: each reaches a random connection */
-/* Own announcements handed back in a row, with no other instance heard, before an instance
- * under a router that spreads stanzas (ejabberd) calls itself serving: with another instance
- * on the JID each one stays with us with probability 1/2, so a wrong "alone" is 2^-32 per
- * connection (a standby re-checks every few seconds: once in ~10^5 years at 8 s). */
+/* Own announcements handed back, with no other instance heard, before an instance under a
+ * router that spreads stanzas (ejabberd) calls itself serving. With another instance on the
+ * JID each announcement stays with us with probability 1/2; one that reaches the other is
+ * answered within a round trip (and a later instance steps down), long before the 32nd returns,
+ * so a wrong "alone" needs all 32 to stay with us: 2^-32 per connection (a standby re-checking
+ * every 8 s: about once in 1,000 years). */
 #define INSTANCE_SETTLE_RETURNS 32
 #define INSTANCE_RESEND_MAX 32 /* re-sends of returned announcements per eager window */
 /* Not serving by then (too few came back, nobody answered): stand by and retry later. */
