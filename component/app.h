@@ -36,6 +36,10 @@ struct app {
     struct peers *peers;       /* intercluster peers (cmd_peers_register); may be NULL */
     struct health *health;     /* runtime state (router link, start time); NULL in tests */
     struct dir_sync *dirsync;  /* directory sync fetches and schedule; NULL in tests */
+    /* Not (yet) the active instance: another may serve our JID on a shared store, so nothing
+     * runs on a timer that writes shared state (jobs, the nightly audit, directory sync, peer
+     * refreshes, checkpoints). The daemon clears it when this instance serves. */
+    bool standby;
 };
 
 /* Called once the router has been told (or telling it failed): ok 1/0 and a sentence. */

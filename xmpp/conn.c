@@ -220,6 +220,8 @@ static void link_lost(conn_t *c, const char *why)
     if (was_ready)
         raise_event(c, CONN_EV_LOST, NULL, why);
     schedule_reconnect(c, why);
+    if (!was_ready)
+        raise_event(c, CONN_EV_RETRY, NULL, why);
 }
 
 static void fatal_refusal(conn_t *c, const char *why)
@@ -279,6 +281,7 @@ static void handle_stream_error(conn_t *c, xmpp_stanza_t *err)
     } else if (strcmp(name, "conflict") == 0) {
         snprintf(why, sizeof(why), "another instance is connected as %s", c->cfg.jid);
         log_warnx("router link: %s; will retry", why);
+        raise_event(c, CONN_EV_CONFLICT, NULL, why);
         link_lost(c, why);
     } else {
         snprintf(why, sizeof(why), "the router closed the stream with error %s", name);

@@ -24,11 +24,14 @@ struct conn_config {
 };
 
 enum conn_event {
-    CONN_EV_READY,  /* authenticated: stanzas may be sent */
-    CONN_EV_STANZA, /* a stanza arrived (borrowed for the call) */
-    CONN_EV_LOST,   /* the link went down; a reconnect is scheduled (detail says why) */
-    CONN_EV_FATAL,  /* the router refused us for good (wrong secret, unknown JID) */
-    CONN_EV_CLOSED, /* conn_close finished: every handle is closed, conn_free may be called */
+    CONN_EV_READY,    /* authenticated: stanzas may be sent */
+    CONN_EV_STANZA,   /* a stanza arrived (borrowed for the call) */
+    CONN_EV_LOST,     /* the link went down; a reconnect is scheduled (detail says why) */
+    CONN_EV_FATAL,    /* the router refused us for good (wrong secret, unknown JID) */
+    CONN_EV_CLOSED,   /* conn_close finished: every handle is closed, conn_free may be called */
+    CONN_EV_RETRY,    /* an attempt failed before the link was ready; a reconnect is scheduled */
+    CONN_EV_CONFLICT, /* the router refused us because another connection holds our JID
+                       * (Prosody's `conflict`); CONN_EV_RETRY follows */
 };
 
 typedef void (*conn_event_cb)(void *ud, enum conn_event ev, xmpp_stanza_t *stanza,

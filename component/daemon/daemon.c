@@ -18,6 +18,7 @@
 #include "component/engine/peers.h"
 #include "component/engine/services.h"
 #include "component/engine/sessions.h"
+#include "component/engine/status.h"
 #include "component/engine/sync.h"
 #include "store/store_audit.h"
 #include "util/log.h"
@@ -25,6 +26,7 @@
 #include "xmpp/conn.h"
 #include "xmpp/disco.h"
 #include "xmpp/dispatch.h"
+#include "xmpp/i18n.h"
 #include "xmpp/ping.h"
 #include "xmpp/stanza.h"
 
@@ -56,6 +58,10 @@ struct daemon {
     struct ckpt_sched *ckpt; /* WAL checkpoints off the loop; NULL: sqlite's own */
     int exit_status;
     int stopping;
+    /* Whether this instance does the timed work that writes shared state (app.standby): active
+     * once it serves, or once the router proves unreachable at start-up with no other instance
+     * known; standby when the router or another instance says another one serves our JID. */
+    enum { ROLE_UNDECIDED, ROLE_ACTIVE, ROLE_STANDBY } role;
 };
 
 /* A command request waiting for its late answer: who asked, over which transport. */
@@ -103,6 +109,72 @@ static void on_signal(uv_signal_t *h, int signum)
     begin_stop(dm, DAEMON_EXIT_OK);
 }
 
+/* ---- active or standby ---- */
+
+static int send_to_router(void *ud, xmpp_stanza_t *stanza);
+
+static void become_active(struct daemon *dm, const char *why)
+{
+    if (dm->role == ROLE_ACTIVE)
+        return;
+    dm->role = ROLE_ACTIVE;
+    dm->app.standby = false;
+    log_info("instance: active (%s): jobs, the nightly sync audit, directory sync, peer "
+             "refreshes and checkpoints run here",
+             why);
+    job_runner_resume(dm->app.jobs); /* a job left unfinished (by us or the former active) */
+}
+
+static void become_standby(struct daemon *dm, const char *why)
+{
+    if (dm->role == ROLE_STANDBY)
+        return;
+    dm->role = ROLE_STANDBY;
+    dm->app.standby = true;
+    log_warnx("instance: standby (%s): no jobs, sync audit, directory sync, peer refreshes or "
+              "checkpoints here, and the control socket refuses commands, until this instance "
+              "serves",
+              why);
+}
+
+static void on_serving(void *ud)
+{
+    struct daemon *dm = ud;
+
+    become_active(dm, "it serves the JID");
+    sessions_on_ready(dm->app.sessions); /* rebuild the table from probes */
+}
+
+/* Connected but not yet known to be the only instance on the JID (ejabberd spreads stanzas
+ * among connections): a request must not start anything here, so it is bounced with a `wait`
+ * error the client may retry at once (the router then picks a connection again, and this one
+ * is gone or serving within milliseconds). Other stanzas are dropped: presences are rebuilt by
+ * probes once serving. */
+static void bounce_unsettled(struct daemon *dm, xmpp_stanza_t *st)
+{
+    const char *name = xmpp_stanza_get_name(st);
+    const char *type = xmpp_stanza_get_type(st);
+    xmpp_stanza_t *reply;
+
+    if (name == NULL || strcmp(name, "iq") != 0 || type == NULL ||
+        (strcmp(type, "get") != 0 && strcmp(type, "set") != 0)) {
+        log_debug("instance: not serving yet; dropped a %s from %s", name ? name : "stanza",
+                  xmpp_stanza_get_from(st) ? xmpp_stanza_get_from(st) : "-");
+        return;
+    }
+    bool ko = i18n_is_korean(stanza_lang(st, stanza_first_element(st)));
+    reply = stanza_error_reply(
+        st, "wait", "resource-constraint",
+        ko ? "이 imdomaind 인스턴스는 같은 JID를 다른 인스턴스가 서비스하는지 확인하는 중입니다. "
+             "잠시 후 다시 시도하십시오."
+           : "this imdomaind instance is checking whether another instance serves this JID; "
+             "retry in a moment");
+    log_info("instance: not serving yet; bounced an iq from %s (wait)",
+             xmpp_stanza_get_from(st) ? xmpp_stanza_get_from(st) : "-");
+    send_to_router(dm, reply);
+    xmpp_stanza_release(reply);
+}
+
 /* The service manager's STATUS= line follows the router link. */
 static void tell_link(struct daemon *dm)
 {
@@ -121,11 +193,22 @@ static void on_conn_event(void *ud, enum conn_event ev, xmpp_stanza_t *stanza, c
         instance_on_ready(dm->instance); /* first: another instance is told at once */
         health_link_up(&dm->health, time(NULL));
         tell_link(dm);
-        sessions_on_ready(dm->app.sessions); /* rebuild the table from probes */
         break;
     case CONN_EV_STANZA:
-        if (!instance_on_stanza(dm->instance, stanza))
+        if (instance_on_stanza(dm->instance, stanza))
+            break;
+        if (instance_serving(dm->instance))
             dispatch_stanza(dm->dispatch, stanza);
+        else
+            bounce_unsettled(dm, stanza);
+        break;
+    case CONN_EV_CONFLICT:
+        become_standby(dm, detail);
+        break;
+    case CONN_EV_RETRY:
+        if (dm->role == ROLE_UNDECIDED)
+            become_active(dm, "the router cannot be reached now and no other instance is known "
+                              "to serve the JID");
         break;
     case CONN_EV_LOST:
         instance_on_lost(dm->instance);
@@ -172,6 +255,7 @@ static void step_down(void *ud, const char *why)
 {
     struct daemon *dm = ud;
 
+    become_standby(dm, why);
     conn_step_down(dm->conn, why);
 }
 
@@ -331,6 +415,14 @@ static void on_ctl_closed(void *ud, const char *requester)
     adhoc_end_owner(dm->app.adhoc, requester);
 }
 
+/* What a standby still runs over the control socket: status, which reads only. */
+static bool standby_may_run(xmpp_stanza_t *command)
+{
+    const char *node = xmpp_stanza_get_attribute(command, "node");
+
+    return node && strcmp(node, STATUS_NODE) == 0;
+}
+
 static xmpp_stanza_t *on_ctl_request(void *ud, xmpp_stanza_t *iq, const char *requester,
                                      ctl_pending_t *pending)
 {
@@ -339,6 +431,16 @@ static xmpp_stanza_t *on_ctl_request(void *ud, xmpp_stanza_t *iq, const char *re
     const char *ns = payload ? xmpp_stanza_get_ns(payload) : NULL;
     const char *type = xmpp_stanza_get_type(iq);
 
+    if (ns && strcmp(ns, NS_COMMANDS) == 0 && dm->role == ROLE_STANDBY && !standby_may_run(payload))
+        return stanza_error_reply(
+            iq, "wait", "service-unavailable",
+            i18n_is_korean(stanza_lang(iq, payload))
+                ? "이 인스턴스는 대기(standby) 중입니다. 다른 인스턴스가 이 JID를 서비스하며 공유 "
+                  "저장소에 씁니다. 활성 인스턴스에서 명령을 실행하십시오(이 인스턴스는 활성 "
+                  "인스턴스가 사라지면 넘겨받습니다). status는 여기서도 동작합니다."
+                : "this instance stands by: another instance serves the JID and writes the "
+                  "shared store; run commands on the active instance (this one takes over when "
+                  "it goes away). status works here too.");
     if (ns && strcmp(ns, NS_COMMANDS) == 0)
         return run_command(dm, iq, requester, true, pending);
     if (ns && type && strcmp(type, "get") == 0 &&
@@ -379,6 +481,7 @@ static void setup_xmpp(struct daemon *dm)
 
     dm->conn = conn_new(&dm->loop, dm->ctx, &cc, on_conn_event, dm);
     dm->instance = instance_new(&dm->loop, dm->ctx, cfg->jid, send_to_router, step_down, dm);
+    instance_on_serving(dm->instance, cfg->router_kind == CONFIG_ROUTER_EJABBERD, on_serving);
     dm->dispatch = dispatch_new(&dm->loop, dm->ctx, send_to_router, dm);
     dm->disco = disco_new(dm->dispatch, dm->ctx, "component", "generic", "imdomaind");
     disco_add_feature(dm->disco, NS_COMMANDS);
@@ -552,6 +655,7 @@ int daemon_run(const struct config *cfg)
     daemon_malloc_policy();
     memset(&dm, 0, sizeof(dm));
     dm.cfg = cfg;
+    dm.app.standby = true; /* until this instance serves or the router proves unreachable */
     if (uv_loop_init(&dm.loop) < 0) {
         log_error("cannot start the event loop");
         return DAEMON_EXIT_STARTUP;

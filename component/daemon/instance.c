@@ -17,8 +17,7 @@
 /* One answering burst per burst received (its announcements arrive together); a later
  * instance reconnects no sooner than 250 ms after standing by, and must be told again. */
 #define ANSWER_GAP_MS 100
-#define RESEND_MAX 16
-#define RESEND_WINDOW_MS 2000
+#define RESEND_WINDOW_MS INSTANCE_SETTLE_MAX_MS
 
 struct instance {
     uv_loop_t *loop;
@@ -35,11 +34,18 @@ struct instance {
     uint64_t last_answer; /* loop time of the last answering burst */
     /* Re-sends: an announcement the router handed back to us reached nobody else, so while
      * another instance may be listening (just after connecting, just after hearing one) it
-     * goes out again, up to RESEND_MAX times within RESEND_WINDOW_MS. A burst alone misses
-     * the other instance with probability 1/2^INSTANCE_BURST; with the re-sends, 1/2^20. */
+     * goes out again, up to INSTANCE_RESEND_MAX times within RESEND_WINDOW_MS. A burst alone misses
+     * the other instance with probability 1/2^INSTANCE_BURST; with the re-sends, 1/2^36. */
     unsigned resends_left;
     uint64_t resend_until;
     unsigned seq;
+    /* Serving: see instance_on_serving. */
+    instance_serving_fn serving_cb;
+    bool spreads;
+    bool serving;      /* on the current link */
+    unsigned own_back; /* own announcements handed back on this link */
+    uv_timer_t settle; /* INSTANCE_SETTLE_MAX_MS after ready */
+    bool settle_init;
 };
 
 bool instance_is_later(uint64_t a_started, const char *a_nonce, uint64_t b_started,
@@ -75,7 +81,7 @@ static void send_one(instance_t *in)
 /* A burst, and a window in which returned announcements are sent again (see resends_left). */
 static void announce_eagerly(instance_t *in)
 {
-    in->resends_left = RESEND_MAX;
+    in->resends_left = INSTANCE_RESEND_MAX;
     in->resend_until = loop_now(in) + RESEND_WINDOW_MS;
     for (int i = 0; i < INSTANCE_BURST; i++)
         send_one(in);
@@ -120,17 +126,73 @@ instance_t *instance_new(uv_loop_t *loop, xmpp_ctx_t *ctx, const char *jid, inst
     return in;
 }
 
+static void become_serving(instance_t *in, const char *how)
+{
+    if (!in->ready || in->serving || in->serving_cb == NULL)
+        return;
+    in->serving = true;
+    if (in->settle_init)
+        uv_timer_stop(&in->settle);
+    log_info("instance: serving as %s (%s)", in->jid, how);
+    in->serving_cb(in->ud);
+}
+
+/* Too few of our announcements came back in time: the router handed the others to another
+ * connection for our JID that did not answer (a hung instance, or one that is slow to parse).
+ * Serving now could run two writers on one store, so stand by and look again later. */
+static void on_settle(uv_timer_t *t)
+{
+    instance_t *in = t->data;
+    char why[512];
+
+    if (!in->ready || in->serving)
+        return;
+    snprintf(why, sizeof(why),
+             "only %u of this instance's announcements to %s came back within %d ms and no "
+             "other instance answered: the router gave the others to another connection for "
+             "the JID that does not answer (a hung instance?), so this one stands by",
+             in->own_back, in->jid, INSTANCE_SETTLE_MAX_MS);
+    in->ready = false;
+    uv_timer_stop(&in->timer);
+    in->step_down(in->ud, why);
+}
+
+void instance_on_serving(instance_t *in, bool spreads, instance_serving_fn serving)
+{
+    in->serving_cb = serving;
+    in->spreads = spreads;
+    if (spreads && !in->settle_init) {
+        uv_timer_init(in->loop, &in->settle);
+        in->settle.data = in;
+        in->settle_init = true;
+    }
+}
+
+bool instance_serving(const instance_t *in)
+{
+    return in->serving;
+}
+
 void instance_on_ready(instance_t *in)
 {
     in->ready = true;
+    in->serving = false;
+    in->own_back = 0;
+    if (in->serving_cb && in->spreads)
+        uv_timer_start(&in->settle, on_settle, INSTANCE_SETTLE_MAX_MS, 0);
     announce_eagerly(in);
     uv_timer_start(&in->timer, on_timer, INSTANCE_CHECK_MS, INSTANCE_CHECK_MS);
+    if (in->serving_cb && !in->spreads)
+        become_serving(in, "the router refuses a second connection for a JID");
 }
 
 void instance_on_lost(instance_t *in)
 {
     in->ready = false;
+    in->serving = false;
     uv_timer_stop(&in->timer);
+    if (in->settle_init)
+        uv_timer_stop(&in->settle);
 }
 
 static void describe(char *buf, size_t size, uint64_t ms)
@@ -172,6 +234,14 @@ bool instance_on_stanza(instance_t *in, xmpp_stanza_t *stanza)
             in->resends_left--;
             send_one(in);
         }
+        if (in->ready && ++in->own_back == INSTANCE_SETTLE_RETURNS && !in->serving) {
+            char how[96];
+            snprintf(how, sizeof(how),
+                     "%d of its own announcements came back, no "
+                     "other instance heard",
+                     INSTANCE_SETTLE_RETURNS);
+            become_serving(in, how);
+        }
         return true;
     }
     if (!in->ready)
@@ -185,7 +255,10 @@ bool instance_on_stanza(instance_t *in, xmpp_stanza_t *stanza)
                  "later): the router would split stanzas between us, so this one stands by",
                  in->jid, when, nonce, mine);
         in->ready = false;
+        in->serving = false;
         uv_timer_stop(&in->timer);
+        if (in->settle_init)
+            uv_timer_stop(&in->settle);
         in->step_down(in->ud, why);
         return true;
     }

@@ -79,9 +79,10 @@ int main(int argc, char **argv)
             printf("configuration OK\n");
             printf("instances: one serving instance per component JID (%s): active/standby, "
                    "not load-balancing. A second imdomaind with the same jid and secret (its "
-                   "own store) is a standby: it stands by while another serves, re-checks "
-                   "with backoff up to reconnect_max (%d s) and takes over within that time "
-                   "once the active one is gone.\n",
+                   "own store, or the same one) is a standby: it stands by while another "
+                   "serves, runs no jobs, audits or other timed work and refuses commands on "
+                   "its control socket, re-checks with backoff up to reconnect_max (%d s) and "
+                   "takes over within that time once the active one is gone.\n",
                    cfg.jid ? cfg.jid : "-", cfg.reconnect_max);
             if (cfg.router_kind == CONFIG_ROUTER_EJABBERD)
                 printf("router: ejabberd: vhosts_file %s is a YAML `hosts` list for "

@@ -12,8 +12,9 @@ struct ckpt_sched {
     struct store_ckpt *ck;
     uv_timer_t timer;
     uv_work_t work;
-    bool busy;    /* a checkpoint is on the thread pool */
-    bool stopped; /* the timer handle is closed or closing */
+    bool busy;             /* a checkpoint is on the thread pool */
+    bool stopped;          /* the timer handle is closed or closing */
+    const struct app *app; /* borrowed: app->standby pauses the checkpoints */
 };
 
 static void run_checkpoint(uv_work_t *w)
@@ -35,7 +36,7 @@ static void on_tick(uv_timer_t *t)
 {
     struct ckpt_sched *cs = t->data;
 
-    if (cs->busy || !store_ckpt_due(cs->ck, CKPT_PAGES))
+    if (cs->busy || cs->app->standby || !store_ckpt_due(cs->ck, CKPT_PAGES))
         return;
     cs->busy = true;
     if (uv_queue_work(t->loop, &cs->work, run_checkpoint, checkpoint_done) < 0)
@@ -57,6 +58,7 @@ struct ckpt_sched *ckpt_sched_start(struct app *app)
     }
     cs = xcalloc(1, sizeof(*cs));
     cs->ck = ck;
+    cs->app = app;
     cs->work.data = cs;
     uv_timer_init(app->loop, &cs->timer);
     cs->timer.data = cs;

@@ -748,7 +748,7 @@ static void on_sched(uv_timer_t *t)
         uv_timer_start(&ds->timer, on_sched, 1000, 0);
         return;
     }
-    if (sync_due(ds->last_check, now, ds->app->cfg->dir_schedule))
+    if (sync_due(ds->last_check, now, ds->app->cfg->dir_schedule) && !ds->app->standby)
         dir_sync_scheduled(ds->app);
     ds->last_check = now;
     uv_timer_start(&ds->timer, on_sched, DIR_SCHED_CHECK_MS, 0);

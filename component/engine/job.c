@@ -243,7 +243,8 @@ static void on_idle(uv_idle_t *h)
 {
     struct job_runner *jr = h->data;
 
-    if (jr->app->stopping || job_runner_step(jr) == 0)
+    /* A standby leaves the job to the active instance; the daemon kicks us when we serve. */
+    if (jr->app->stopping || jr->app->standby || job_runner_step(jr) == 0)
         uv_idle_stop(h);
 }
 

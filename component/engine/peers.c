@@ -1145,7 +1145,7 @@ static void on_tick(uv_timer_t *t)
 {
     struct peers *ps = t->data;
 
-    if (ps->stopped || ps->app->stopping)
+    if (ps->stopped || ps->app->stopping || ps->app->standby)
         return;
     if (store_in_transaction(ps->app->store)) {
         log_info("peers: refresh waits for a transaction to end");

@@ -511,7 +511,7 @@ static void on_timer(uv_timer_t *t)
         uv_timer_start(&s->timer, on_timer, SYNC_CHECK_MAX_MS, 0);
         return;
     }
-    if (sync_due(s->last_check, now, set.audit_time)) {
+    if (sync_due(s->last_check, now, set.audit_time) && !s->app->standby) {
         if (store_in_transaction(s->app->store)) {
             /* Another command's transaction is open: look again shortly, still due. */
             log_info("sync: nightly audit waits for a transaction to end");

@@ -467,9 +467,14 @@ class Ejabberd:
     KIND = "ejabberd"
 
     def __init__(self, host="example.test", components=None, admins=None, include=None,
-                 extra="", certfiles=None, starttls=False, start=True):
+                 extra="", certfiles=None, starttls=False, start=True, s2s=None):
+        """s2s: None (no federation), or {"ip", "port", "ca_file", "dns_port"}: an s2s
+        listener on ip:port, STARTTLS required, peers' certificates checked against ca_file,
+        and names resolved (SRV, A) through the DNS server on 127.0.0.1:dns_port (the inetrc
+        the harness writes; there is no other DNS here)."""
         if components is None:
             components = {"domains." + host: "s3cret"}
+        self.s2s = dict(s2s) if s2s else None
         self.host = host
         self.components = dict(components)
         self.admins = list(admins) if admins is not None else ["admin@" + host]
@@ -491,7 +496,14 @@ class Ejabberd:
         os.makedirs(self.spool)
         os.makedirs(self.logs)
         with open(os.path.join(self.dir, "inetrc"), "w") as f:
-            f.write('{lookup,["file","native"]}.\n{host,{127,0,0,1}, ["localhost"]}.\n')
+            if self.s2s:
+                # resolv_conf first: reading /etc/resolv.conf would replace the nameserver
+                f.write('{resolv_conf,""}.\n{lookup,["file","dns"]}.\n'
+                        '{host,{127,0,0,1}, ["localhost"]}.\n'
+                        '{nameserver,{127,0,0,1},%d}.\n{timeout,2}.\n{retry,2}.\n'
+                        % self.s2s["dns_port"])
+            else:
+                f.write('{lookup,["file","native"]}.\n{host,{127,0,0,1}, ["localhost"]}.\n')
         with open(self.ctl_config, "w") as f:
             # As root the script would switch to the ejabberd user; +sbwt none: without it the
             # VM's schedulers busy-wait at 100% CPU.
@@ -537,10 +549,25 @@ class Ejabberd:
             lines += ["      %s:" % _yaml_str(jid), "        password: %s" % _yaml_str(secret)]
         if not self.components:
             lines[-1] = "    password: %s" % _yaml_str(secrets.token_hex(16))
+        if self.s2s:
+            lines += [
+                "  -",
+                "    port: %d" % self.s2s["port"],
+                "    ip: %s" % _yaml_str(self.s2s["ip"]),
+                "    module: ejabberd_s2s_in",
+                "s2s_access: all",
+                "s2s_use_starttls: required",
+                "ca_file: %s" % _yaml_str(self.s2s["ca_file"]),
+                "s2s_dns_timeout: 5",
+                "s2s_dns_retries: 1",
+                "outgoing_s2s_families: [ipv4]",
+                "s2s_timeout: 30",
+            ]
+        else:
+            lines += ["s2s_access: none"]
         lines += [
             "auth_method: internal",
             "auth_password_format: plain",
-            "s2s_access: none",
             "acl:",
             "  admin:",
             "    user:",
@@ -822,6 +849,8 @@ class Daemon:
             "log": {"level": "debug"},
             "commands": {"session_timeout": session_timeout},
         }
+        if getattr(router, "KIND", None) == "ejabberd":  # it spreads stanzas among instances
+            self.sections["router"] = {"kind": "ejabberd"}
         for section, values in (settings or {}).items():
             target = self.sections.setdefault(section, {})
             for key, value in values.items():
@@ -871,11 +900,14 @@ class Daemon:
         return self
 
     def wait_connected(self, timeout=10, after=None):
-        """Waits for a "connected to router" line (after byte offset `after`)."""
+        """Waits until the daemon is connected and serves (after byte offset `after`): under
+        ejabberd it bounces requests for the few milliseconds in which it makes sure that no
+        other instance serves the JID."""
         start = self._log_start if after is None else after
-        if not self.wait_log(r"connected to router", timeout, start=start):
-            raise TestFailure("imdomaind did not log 'connected to router' within %g s "
-                              "(exit status %s)" % (timeout * SLOW, self.proc.poll()))
+        if not self.wait_log(r"instance: serving as ", timeout, start=start):
+            raise TestFailure("imdomaind did not log 'connected to router' and 'instance: "
+                              "serving' within %g s (exit status %s)"
+                              % (timeout * SLOW, self.proc.poll()))
 
     def log_size(self):
         """Current log length; pass to wait_log(start=...) to look only at later lines."""

@@ -79,7 +79,48 @@ def test_alone_never_steps_down():
         check(not d.wait_log(r"stands by|another instance", 1), "%s: %s" % (p.KIND, d.log_text()))
 
 
+def _disco(conn, ident):
+    conn.send("<iq type='get' id='%s' from='admin@example.test/x' to='%s'><query xmlns='%s'/>"
+              "</iq>" % (ident, JID, h.NS_DISCO_INFO))
+    return conn.wait_data(r"<iq[^>]*id=['\"]%s['\"][^>]*>.*?</iq>" % ident, 5)
+
+
+def test_unsettled_bounces_then_serves():
+    "ejabberd kind, scripted router: wait errors until 32 announcements came back; silent: stands by"
+    r = h.FakeRouter(JID, "s3cret")
+    d = h.Daemon(r, wait_connected=False, settings={"router": {"kind": "ejabberd"}})
+    # A router that hands none of the announcements back (another connection takes them and
+    # does not answer, as a hung instance would): requests bounce, and it stands by.
+    first = r.accept()
+    check(first.authenticated, "no handshake: %r" % first.text())
+    m = _disco(first, "q1")
+    check(m and "type='wait'" in m.group(0).replace('"', "'") and "resource-constraint" in
+          m.group(0) and "checking whether another instance serves" in m.group(0),
+          "not a wait bounce: %r" % (m and m.group(0)))
+    check(d.wait_log(r"only 0 of this instance's announcements to %s came back within 5000 ms"
+                     % re.escape(JID), 10), "it did not stand by")
+    check(d.wait_log(r"instance: standby \(", 1), "no standby line")
+    check(not d.wait_log(r"instance: serving", 0.1), "it served without its announcements")
+    # The next connection hands every announcement back: it serves, and answers.
+    again = r.accept(15)
+    check(again.authenticated, "no second handshake")
+    seen = 0
+    t0 = time.monotonic()
+    while not d.wait_log(r"instance: serving as", 0.01) and time.monotonic() - t0 < 10 * h.SLOW:
+        msgs = re.findall(r"<message[^>]*>.*?</message>", again.text()[again.mark:], re.S)
+        for msg in msgs[seen:]:
+            again.send(msg)
+        seen = len(msgs)
+    check(d.wait_log(r"instance: serving as %s \(32 of its own announcements came back"
+                     % re.escape(JID), 1), "not serving after its announcements came back")
+    check(d.wait_log(r"instance: active \(it serves the JID\)", 1), "not active")
+    m = _disco(again, "q2")
+    check(m and "type='result'" in m.group(0).replace('"', "'"), "no answer: %r"
+          % (m and m.group(0)))
+
+
 h.tap.run([
     test_one_serves_under_ejabberd,
     test_alone_never_steps_down,
+    test_unsettled_bounces_then_serves,
 ])

@@ -133,6 +133,7 @@ h.tap.run([
     test_ha_enable_waits_for_sessions,
     test_small_cluster_and_restart,
 ] + h.under_ejabberd([
+    test_counts_through_logins_and_logouts,
     test_stranger_refused,
     test_small_cluster_and_restart,
 ]))

@@ -17,6 +17,7 @@
 
 struct fake {
     int sent;
+    int serving;
     int stepped_down;
     char why[512];
     char nonce[64];   /* of the last announcement sent */
@@ -43,6 +44,13 @@ static void fake_step_down(void *ud, const char *why)
 
     f->stepped_down++;
     snprintf(f->why, sizeof(f->why), "%s", why);
+}
+
+static void fake_serving(void *ud)
+{
+    struct fake *f = ud;
+
+    f->serving++;
 }
 
 static xmpp_stanza_t *announcement(xmpp_ctx_t *ctx, const char *from, const char *nonce,
@@ -133,7 +141,7 @@ static void test_own_returns_resent_then_stops(void **state)
     for (int i = 0; i < 100; i++)
         assert_true(feed(&e, announcement(e.ctx, JID, nonce, started)));
     assert_true(e.f.sent > before);
-    assert_true(e.f.sent - before <= 16);
+    assert_true(e.f.sent - before <= INSTANCE_RESEND_MAX);
     assert_int_equal(e.f.stepped_down, 0);
     env_close(&e);
 }
@@ -196,6 +204,71 @@ static void test_malformed_and_foreign(void **state)
     env_close(&e);
 }
 
+/* Under a router that spreads stanzas: serving only once INSTANCE_SETTLE_RETURNS of our own
+ * announcements came back; once per link; again after the next ready. */
+static void test_serving_after_own_returns(void **state)
+{
+    struct env e;
+
+    (void)state;
+    env_open(&e);
+    instance_on_serving(e.in, true, fake_serving);
+    instance_on_ready(e.in);
+    assert_false(instance_serving(e.in));
+    char nonce[64], started[32];
+    snprintf(nonce, sizeof(nonce), "%s", e.f.nonce);
+    snprintf(started, sizeof(started), "%s", e.f.started);
+    for (int i = 0; i < INSTANCE_SETTLE_RETURNS - 1; i++)
+        feed(&e, announcement(e.ctx, JID, nonce, started));
+    assert_int_equal(e.f.serving, 0);
+    assert_false(instance_serving(e.in));
+    feed(&e, announcement(e.ctx, JID, nonce, started));
+    assert_int_equal(e.f.serving, 1);
+    assert_true(instance_serving(e.in));
+    for (int i = 0; i < 10; i++)
+        feed(&e, announcement(e.ctx, JID, nonce, started));
+    assert_int_equal(e.f.serving, 1);
+    instance_on_lost(e.in);
+    assert_false(instance_serving(e.in));
+    instance_on_ready(e.in);
+    assert_int_equal(e.f.serving, 1);
+    for (int i = 0; i < INSTANCE_SETTLE_RETURNS; i++)
+        feed(&e, announcement(e.ctx, JID, nonce, started));
+    assert_int_equal(e.f.serving, 2);
+    env_close(&e);
+}
+
+/* An earlier instance heard before settling: step down, never serving. Under a router that
+ * refuses a second connection: serving as soon as the link is ready. */
+static void test_serving_rules(void **state)
+{
+    struct env e;
+
+    (void)state;
+    env_open(&e);
+    instance_on_serving(e.in, true, fake_serving);
+    instance_on_ready(e.in);
+    char nonce[64], started[32];
+    snprintf(nonce, sizeof(nonce), "%s", e.f.nonce);
+    snprintf(started, sizeof(started), "%s", e.f.started);
+    for (int i = 0; i < 5; i++)
+        feed(&e, announcement(e.ctx, JID, nonce, started));
+    feed(&e, announcement(e.ctx, JID, "0000000000000000", "1000"));
+    assert_int_equal(e.f.stepped_down, 1);
+    for (int i = 0; i < INSTANCE_SETTLE_RETURNS; i++)
+        feed(&e, announcement(e.ctx, JID, nonce, started));
+    assert_int_equal(e.f.serving, 0);
+    assert_false(instance_serving(e.in));
+    env_close(&e);
+
+    env_open(&e);
+    instance_on_serving(e.in, false, fake_serving);
+    instance_on_ready(e.in);
+    assert_int_equal(e.f.serving, 1);
+    assert_true(instance_serving(e.in));
+    env_close(&e);
+}
+
 static void test_not_ready_ignores(void **state)
 {
     struct env e;
@@ -222,6 +295,8 @@ int main(void)
         cmocka_unit_test(test_later_other_is_told),
         cmocka_unit_test(test_malformed_and_foreign),
         cmocka_unit_test(test_not_ready_ignores),
+        cmocka_unit_test(test_serving_after_own_returns),
+        cmocka_unit_test(test_serving_rules),
     };
 
     xmpp_initialize();
