@@ -4,6 +4,9 @@
 
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/form_check.h"
+#include "xmpp/form_parse.h"
+#include "xmpp/form_render.h"
 #include "xmpp/present.h"
 #include "xmpp/stanza.h"
 
