@@ -13,6 +13,7 @@
 #include "component/config.h"
 #include "store/store.h"
 #include "xmpp/adhoc.h"
+#include "xmpp/adhoc_outcome.h"
 
 struct job_runner; /* component/job.h */
 struct sessions;   /* component/sessions.h */

@@ -12,6 +12,7 @@
 #include "store/store_settings.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/adhoc_later.h"
 
 #include <errno.h>
 #include <stdarg.h>

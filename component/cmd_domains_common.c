@@ -10,6 +10,7 @@
 #include "store/store_settings.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/adhoc_later.h"
 
 #include <stdarg.h>
 #include <stdio.h>

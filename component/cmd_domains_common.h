@@ -12,6 +12,7 @@
 #include "component/domain_rules.h"
 #include "store/store_domain.h"
 #include "xmpp/adhoc.h"
+#include "xmpp/adhoc_outcome.h"
 
 /* Options a list field shows at most; beyond that the list is open (any editable name may be
  * typed) and a line says how many were left out, so a form stays far below Prosody's 512 KiB

@@ -9,6 +9,7 @@
 #include "store/store_peer.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/adhoc_later.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -12,6 +12,7 @@
 #include "store/store_topo.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/adhoc_later.h"
 
 #include <ctype.h>
 #include <stdio.h>

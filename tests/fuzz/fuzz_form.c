@@ -7,6 +7,7 @@
 
 #include "util/log.h"
 #include "xmpp/adhoc.h"
+#include "xmpp/adhoc_outcome.h"
 #include "xmpp/form.h"
 #include "xmpp/form_check.h"
 #include "xmpp/form_parse.h"
