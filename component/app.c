@@ -1,7 +1,7 @@
 /* Helpers shared by the commands: applying the domain set to the router, audit records. */
 #include "component/app.h"
 
-#include "component/hosted.h"
+#include "component/engine/hosted.h"
 #include "store/store_audit.h"
 #include "store/store_domain.h"
 #include "store/store_settings.h"

@@ -9,18 +9,18 @@
 #include <strophe.h>
 #include <uv.h>
 
-#include "component/apply.h"
+#include "component/engine/apply.h"
 #include "component/config.h"
 #include "store/store.h"
 #include "xmpp/adhoc.h"
 #include "xmpp/adhoc_outcome.h"
 
-struct job_runner; /* component/job.h */
-struct sessions;   /* component/sessions.h */
-struct services;   /* component/services.h */
-struct peers;      /* component/peers.h */
-struct health;     /* component/health.h */
-struct dir_sync;   /* component/dir_sync.h */
+struct job_runner; /* component/engine/job.h */
+struct sessions;   /* component/engine/sessions.h */
+struct services;   /* component/engine/services.h */
+struct peers;      /* component/engine/peers.h */
+struct health;     /* component/engine/health.h */
+struct dir_sync;   /* component/engine/dir_sync.h */
 
 struct app {
     const struct config *cfg;

@@ -2,7 +2,7 @@
  * problem is reported as file:line, and every problem is listed rather than only the first. */
 #include "component/config.h"
 
-#include "component/cert.h"
+#include "component/engine/cert.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 #include "xmpp/parser.h"

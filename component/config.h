@@ -76,7 +76,7 @@ struct config {
     int peer_timeout; /* seconds to wait for one answer of a peer */
     /* seconds after a peer's last good answer when its data stops counting (expired); 0: never */
     int peer_forget_after;
-    /* [directory] users and directory URIs from LDAP (component/directory.h); dir_uri NULL: no
+    /* [directory] users and directory URIs from LDAP (component/engine/directory.h); dir_uri NULL: no
      * directory configured, directory/test and directory/sync say so */
     char *dir_uri;      /* ldap:// or ldaps:// URIs separated by blanks, tried in order */
     int dir_starttls;   /* StartTLS on ldap:// URIs (required to succeed when set) */

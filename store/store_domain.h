@@ -84,8 +84,8 @@ struct store_domain_usage {
  * its local and peer user counts, plus every domain that local or peer users have, or a peer
  * configures, and the table lacks, in name order. Peer data counts only for peers whose last
  * good answer (last_sync) is at or after `peer_since` (unix seconds; 0: every peer that ever
- * answered): older ones are expired (peers_counted_since() in component/peers.h).
- * The input of the sync audit (component/sync.h), sized for a million users. Free with
+ * answered): older ones are expired (peers_counted_since() in component/engine/peers.h).
+ * The input of the sync audit (component/engine/sync.h), sized for a million users. Free with
  * store_domain_usage_free().
  */
 enum store_rc store_domain_usage(struct store *st, int64_t peer_since,

@@ -1,6 +1,6 @@
 /* The guided domain-change procedure's progress in the store (one row per run, at most one
  * active), so that it survives a daemon restart and can be resumed or canceled. The steps and
- * their rules live in component/procedure.c. */
+ * their rules live in component/engine/procedure.c. */
 #ifndef IMD_STORE_PROCEDURE_H
 #define IMD_STORE_PROCEDURE_H
 

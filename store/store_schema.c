@@ -147,7 +147,7 @@ static const char schema_v2[] =
     "CREATE INDEX users_im_address ON users (im_address COLLATE NOCASE);";
 
 /*
- * Version 3: the guided domain-change procedure (component/procedure.c). One row per run; at
+ * Version 3: the guided domain-change procedure (component/engine/procedure.c). One row per run; at
  * most one is active, so a restarted daemon finds it and offers to resume or cancel. `step` is
  * the first step not yet done (8: all done); job_id is the default-domain job step 3 started;
  * ha_groups lists (comma-separated) the groups whose HA step 1 turned off, for step 7.
@@ -168,7 +168,7 @@ static const char schema_v3[] =
     " BEGIN SELECT RAISE(ABORT, 'a finished procedure cannot change'); END;";
 
 /*
- * Version 4: intercluster peers (component/peers.c). peer_state holds this cluster's data
+ * Version 4: intercluster peers (component/engine/peers.c). peer_state holds this cluster's data
  * version marker (`epoch`-`version`), bumped by triggers whenever what a peer may ask for
  * changes (domains, users' directory URIs, default domain, address scheme), so an unchanged
  * cluster answers a peer cheaply; peering_seen is set once any peer answered, from then on
@@ -231,7 +231,7 @@ static const char schema_v4[] =
     " BEGIN UPDATE peer_state SET version = version + 1; END;";
 
 /*
- * The directory sync (component/dir_sync.c). users.source says where a user came from: 'import'
+ * The directory sync (component/engine/dir_sync.c). users.source says where a user came from: 'import'
  * (users/import, imdomainctl) or 'directory' (the LDAP sync; users/import leaves those alone
  * unless told to). directory_runs: one row per directory-sync job with its mode, phase, counts
  * and the latest modifyTimestamp its entries carried (the server's clock: the next incremental

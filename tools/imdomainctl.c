@@ -4,7 +4,7 @@
  * completes. It never takes a step that changes something unless asked: a stage that offers more
  * than one way on (next and complete) is shown with its choices, and action=... picks one. A
  * large users/import is split into calls the daemon accepts and their verdicts joined. */
-#include "component/ctl_proto.h"
+#include "component/daemon/ctl_proto.h"
 
 #include <errno.h>
 #include <fcntl.h>

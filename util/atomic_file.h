@@ -1,7 +1,7 @@
 /* Replacing a file so that readers see the old content or the new one, never a mix, and the
  * new one survives a crash once the call returned: temporary file in the same directory with
  * the final mode, fsync, rename over the old name, fsync of the directory. Also the pieces to
- * switch several files at once (component/cert_files.c): files created in a directory nobody
+ * switch several files at once (component/engine/cert_files.c): files created in a directory nobody
  * reads yet, symbolic links replaced by rename, directory syncs. */
 #ifndef IMD_ATOMIC_FILE_H
 #define IMD_ATOMIC_FILE_H

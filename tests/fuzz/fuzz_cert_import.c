@@ -1,4 +1,4 @@
-/* libFuzzer target for the certificate checks of certs/import (component/cert.c): the input is
+/* libFuzzer target for the certificate checks of certs/import (component/engine/cert.c): the input is
  * the PEM text an admin pastes, checked against a fixed pending key (the EC P-256 key below, a
  * test key and nothing else) and a fixed domain set at a fixed time. Properties: a re-encoded
  * chain comes back exactly when the verdict is OK or GAPS, and checking that clean text again
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "component/cert.h"
+#include "component/engine/cert.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "component/config.h"
-#include "component/hook.h"
+#include "component/engine/hook.h"
 #include "util/log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

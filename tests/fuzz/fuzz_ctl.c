@@ -1,4 +1,4 @@
-/* libFuzzer target for the control socket (component/ctl.c): the input is what a local client
+/* libFuzzer target for the control socket (component/daemon/ctl.c): the input is what a local client
  * writes, byte for byte, through a real UNIX socket to a real ctl server on a libuv loop; the
  * first two bytes choose how it is split into writes. Every frame the server sends back must be
  * well framed (a length within CTL_FRAME_MAX) and hold one <iq> of type result or error. Requests
@@ -14,8 +14,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "component/ctl.h"
-#include "component/ctl_proto.h"
+#include "component/daemon/ctl.h"
+#include "component/daemon/ctl_proto.h"
 #include "util/log.h"
 #include "xmpp/adhoc.h"
 #include "xmpp/adhoc_outcome.h"

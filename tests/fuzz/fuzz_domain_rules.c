@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "component/domain_rules.h"
+#include "component/engine/domain_rules.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* libFuzzer target for the peer protocol (component/peers.c) on both sides, as a hostile peer
+/* libFuzzer target for the peer protocol (component/engine/peers.c) on both sides, as a hostile peer
  * drives it: the input is a stream of stanzas from the peer (through the daemon's stream parser).
  * Each iq result or error answers our latest request to the peer (its id and from are set, so
  * the fuzzer need not guess them), which runs the client side: page parsing, paging, restarts,
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "component/peers.h"
+#include "component/engine/peers.h"
 #include "store/store_peer.h"
 #include "tests/fuzz/fuzz_store.h"
 #include "tests/fuzz/fuzz_stream.h"

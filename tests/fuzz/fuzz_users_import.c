@@ -1,4 +1,4 @@
-/* libFuzzer target for users/import (component/cmd_users.c): the input is what an admin pastes,
+/* libFuzzer target for users/import (component/cmd/cmd_users.c): the input is what an admin pastes,
  * run through the real command against a store with one node (reset for each input): bytes up to a
  * NUL are one <value/> of the `users` field (so values may hold any line shape), every line is
  * checked, kept or rejected, and the sync audit runs. Properties: the command always completes (or
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "component/commands.h"
+#include "component/cmd/commands.h"
 #include "store/store_topo.h"
 #include "tests/fuzz/fuzz_store.h"
 #include "store/store_user.h"

@@ -20,7 +20,7 @@ from harness import check  # noqa: E402
 
 JID = "domains.example.test"
 NOBODY = 65534
-FRAME_MAX = 1024 * 1024  # CTL_FRAME_MAX in component/ctl_proto.h
+FRAME_MAX = 1024 * 1024  # CTL_FRAME_MAX in component/daemon/ctl_proto.h
 
 
 def ctl_binary():

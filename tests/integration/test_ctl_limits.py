@@ -14,7 +14,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean (distcheck has it r
 import harness as h  # noqa: E402
 from harness import check  # noqa: E402
 
-FRAME_MAX = 1024 * 1024  # CTL_FRAME_MAX in component/ctl_proto.h
+FRAME_MAX = 1024 * 1024  # CTL_FRAME_MAX in component/daemon/ctl_proto.h
 ITEMS = "<iq type='get' id='%s'><query xmlns='%s' node='%s'/></iq>"
 
 

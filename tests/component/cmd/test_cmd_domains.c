@@ -1,0 +1,946 @@
+/* Unit tests for the domains commands (component/cmd_domains*.c): every state transition of a
+ * domain driven through adhoc_handle_async with a real store in a temporary directory: add,
+ * rename, delete (chosen, all, not confirmed, canceled), refusals (rules, duplicates,
+ * system-managed, preconditions at the start and at commit), two sessions racing, the list
+ * view, and the router apply with a real reload hook whose answer comes later. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "component/app.h"
+#include "component/cmd/commands.h"
+#include "store/store_audit.h"
+#include "store/store_domain.h"
+#include "store/store_settings.h"
+#include "store/store_topo.h"
+#include "store/store_user.h"
+#include "xmpp/stanza.h"
+#include "tests/lib/tmpstore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ADMIN "admin@example.com/laptop"
+#define NS_STANZAS_ "urn:ietf:params:xml:ns:xmpp-stanzas"
+#define CMD_OPEN "<command xmlns='http://jabber.org/protocol/commands' node='%s'"
+
+struct fx {
+    char dir[64];
+    char db[96];
+    char vhosts[96];
+    xmpp_ctx_t *ctx;
+    uv_loop_t loop;
+    struct app app;
+    xmpp_stanza_t *late; /* a deferred reply, once sent */
+};
+
+static int setup(void **state)
+{
+    struct fx *fx = calloc(1, sizeof(*fx));
+    char *err = NULL;
+
+    if (tmpstore_make(fx->dir, sizeof(fx->dir), fx->db, sizeof(fx->db), "cmd-domains") != 0)
+        return -1;
+    snprintf(fx->vhosts, sizeof(fx->vhosts), "%s/vhosts.cfg.lua", fx->dir);
+    fx->app.store = store_open(fx->db, &err);
+    if (fx->app.store == NULL)
+        return -1;
+    fx->ctx = xmpp_ctx_new(NULL, NULL);
+    uv_loop_init(&fx->loop);
+    fx->app.loop = &fx->loop;
+    fx->app.ctx = fx->ctx;
+    fx->app.adhoc = adhoc_new(fx->ctx, NULL);
+    assert_int_equal(cmd_domains_register(&fx->app), 0);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+
+    apply_free(fx->app.apply);
+    adhoc_free(fx->app.adhoc);
+    uv_run(&fx->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&fx->loop), 0);
+    assert_int_equal(store_close(fx->app.store), 0);
+    xmpp_ctx_free(fx->ctx);
+    unlink(fx->vhosts);
+    tmpstore_remove(fx->dir, fx->db);
+    free(fx);
+    return 0;
+}
+
+/* ---- talking to the commands ---- */
+
+static void on_late(void *ud, xmpp_stanza_t *reply)
+{
+    struct fx *fx = ud;
+
+    assert_null(fx->late);
+    fx->late = reply;
+}
+
+/* Sends <iq type='set'> holding `command` from `who`; runs the loop until a deferred answer
+ * comes. The caller releases the reply. */
+static xmpp_stanza_t *send_iq(struct fx *fx, const char *who, bool admin, const char *lang,
+                              const char *command)
+{
+    char *xml = NULL;
+    xmpp_stanza_t *iq, *reply;
+
+    assert_true(asprintf(&xml, "<iq type='set' id='q1' from='%s' to='imd.example'%s%s%s>%s</iq>",
+                         who, lang ? " xml:lang='" : "", lang ? lang : "", lang ? "'" : "",
+                         command) > 0);
+    iq = xmpp_stanza_new_from_string(fx->ctx, xml);
+    assert_non_null(iq);
+    reply = adhoc_handle_async(fx->app.adhoc, iq, who, admin, on_late, fx);
+    while (reply == NULL && fx->late == NULL)
+        assert_true(uv_run(&fx->loop, UV_RUN_ONCE) >= 0);
+    if (reply == NULL) {
+        reply = fx->late;
+        fx->late = NULL;
+    }
+    xmpp_stanza_release(iq);
+    free(xml);
+    return reply;
+}
+
+/* One request as ADMIN: `node`, `action` (NULL: none), session `sid` (NULL: new), and
+ * `fields` (NULL: no form), a run of <field/> elements. */
+static xmpp_stanza_t *req(struct fx *fx, const char *lang, const char *node, const char *sid,
+                          const char *action, const char *fields)
+{
+    char *cmd = NULL;
+    xmpp_stanza_t *reply;
+
+    assert_true(asprintf(&cmd, CMD_OPEN "%s%s%s%s%s%s>%s%s%s</command>", node,
+                         sid ? " sessionid='" : "", sid ? sid : "", sid ? "'" : "",
+                         action ? " action='" : "", action ? action : "", action ? "'" : "",
+                         fields ? "<x xmlns='jabber:x:data' type='submit'>" : "",
+                         fields ? fields : "", fields ? "</x>" : "") > 0);
+    reply = send_iq(fx, ADMIN, true, lang, cmd);
+    free(cmd);
+    return reply;
+}
+
+static char *text_of(xmpp_stanza_t *st)
+{
+    char *buf = NULL, *copy;
+    size_t len = 0;
+
+    assert_int_equal(xmpp_stanza_to_text(st, &buf, &len), XMPP_EOK);
+    copy = strdup(buf);
+    xmpp_free(xmpp_stanza_get_context(st), buf);
+    return copy;
+}
+
+static void assert_has(xmpp_stanza_t *st, const char *needle)
+{
+    char *s = text_of(st);
+    if (strstr(s, needle) == NULL)
+        fail_msg("'%s' not found in: %s", needle, s);
+    free(s);
+}
+
+static void assert_lacks(xmpp_stanza_t *st, const char *needle)
+{
+    char *s = text_of(st);
+    if (strstr(s, needle) != NULL)
+        fail_msg("'%s' found in: %s", needle, s);
+    free(s);
+}
+
+static const char *status_of(xmpp_stanza_t *reply)
+{
+    xmpp_stanza_t *cmd = stanza_child(reply, "command", NS_COMMANDS);
+    return cmd ? xmpp_stanza_get_attribute(cmd, "status") : "(no command)";
+}
+
+/* Asserts status `want` and copies the session id into sid (may be NULL). */
+static void expect_status(xmpp_stanza_t *reply, const char *want, char sid[64])
+{
+    if (strcmp(xmpp_stanza_get_type(reply), "result") != 0 || strcmp(status_of(reply), want)) {
+        char *s = text_of(reply);
+        fail_msg("expected status %s, got: %s", want, s);
+    }
+    if (sid)
+        snprintf(
+            sid, 64, "%s",
+            xmpp_stanza_get_attribute(stanza_child(reply, "command", NS_COMMANDS), "sessionid"));
+}
+
+static void expect_error(xmpp_stanza_t *reply, const char *cond, const char *app)
+{
+    xmpp_stanza_t *err = stanza_child(reply, "error", NULL);
+
+    if (strcmp(xmpp_stanza_get_type(reply), "error") != 0) {
+        char *s = text_of(reply);
+        fail_msg("expected an error %s, got: %s", cond, s);
+    }
+    assert_non_null(stanza_child(err, cond, NS_STANZAS_));
+    if (app)
+        assert_non_null(stanza_child(err, app, NS_COMMANDS));
+}
+
+/* A refused value in a session: the same stage again (executing) with an error note, the form
+ * still there to correct. */
+static void expect_rejected(xmpp_stanza_t *reply)
+{
+    xmpp_stanza_t *cmd = stanza_child(reply, "command", NS_COMMANDS);
+    xmpp_stanza_t *note = cmd ? stanza_child(cmd, "note", NULL) : NULL;
+
+    if (cmd == NULL || strcmp(xmpp_stanza_get_type(reply), "result") != 0 ||
+        strcmp(xmpp_stanza_get_attribute(cmd, "status"), "executing") != 0) {
+        char *s = text_of(reply);
+        fail_msg("expected the stage again, got: %s", s);
+    }
+    assert_non_null(note);
+    assert_string_equal(xmpp_stanza_get_attribute(note, "type"), "error");
+    assert_non_null(stanza_child(cmd, "x", "jabber:x:data"));
+}
+
+/* Asserts a completed reply whose notes hold `needle` (type `type`) and releases it. */
+static void expect_done_note(xmpp_stanza_t *reply, const char *type, const char *needle)
+{
+    char want[64];
+
+    expect_status(reply, "completed", NULL);
+    snprintf(want, sizeof(want), "<note type=\"%s\">", type);
+    assert_has(reply, want);
+    assert_has(reply, needle);
+    xmpp_stanza_release(reply);
+}
+
+/* Starts `node` and expects its first form; the session id goes to sid. */
+static void begin(struct fx *fx, const char *lang, const char *node, char sid[64])
+{
+    xmpp_stanza_t *r = req(fx, lang, node, NULL, "execute", NULL);
+
+    expect_status(r, "executing", sid);
+    xmpp_stanza_release(r);
+}
+
+#define FIELD(var, v) "<field var='" var "'><value>" v "</value></field>"
+
+/* domains/add in one request, as slixmpp scripts send it. */
+static xmpp_stanza_t *add(struct fx *fx, const char *lang, const char *name)
+{
+    char *f = NULL;
+    xmpp_stanza_t *r;
+
+    assert_true(asprintf(&f, "<field var='domain'><value>%s</value></field>", name) > 0);
+    r = req(fx, lang, "domains/add", NULL, "execute", f);
+    free(f);
+    return r;
+}
+
+static void add_ok(struct fx *fx, const char *name)
+{
+    expect_done_note(add(fx, NULL, name), "info", "Added the domain");
+}
+
+static int64_t domain_count(struct fx *fx)
+{
+    int64_t n = -1;
+    assert_int_equal(store_domain_count(fx->app.store, NULL, &n), STORE_OK);
+    return n;
+}
+
+static bool exists(struct fx *fx, const char *name)
+{
+    return store_domain_exists(fx->app.store, name) == STORE_OK;
+}
+
+static void enable_ha(struct fx *fx)
+{
+    assert_int_equal(store_group_insert(fx->app.store, "dg1", true), STORE_OK);
+}
+
+/* ---- domains/add ---- */
+
+static void test_add_two_stages(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    struct store_domain d = {0};
+    xmpp_stanza_t *r = req(fx, NULL, "domains/add", NULL, "execute", NULL);
+
+    expect_status(r, "executing", sid);
+    assert_has(r, "var=\"domain\"");
+    assert_has(r, "urn:imdomaind:domains/add");
+    xmpp_stanza_release(r);
+    r = req(fx, NULL, "domains/add", sid, "complete", FIELD("domain", "Corp.Example.COM"));
+    expect_status(r, "completed", NULL);
+    assert_has(r, "Added the domain corp.example.com.");
+    assert_has(r, "The router was updated");
+    assert_has(r, "No cup-xmpp-s2s certificate exists yet");
+    xmpp_stanza_release(r);
+    assert_int_equal(store_domain_get(fx->app.store, "corp.example.com", &d), STORE_OK);
+    assert_string_equal(d.name, "corp.example.com");
+    assert_int_equal(d.managed_by, STORE_MANAGED_ADMIN);
+    assert_true(d.configured_local);
+    store_domain_clear(&d);
+}
+
+static void test_add_rule_refused(void **state)
+{
+    struct fx *fx = *state;
+    xmpp_stanza_t *r = add(fx, NULL, "Abc.1om");
+
+    expect_error(r, "bad-request", "bad-payload");
+    assert_has(r, "the last label must not start with a digit");
+    xmpp_stanza_release(r);
+    r = add(fx, "ko", "Abc.1om");
+    expect_error(r, "bad-request", "bad-payload");
+    assert_has(r, "도메인 이름으로 쓸 수 없습니다");
+    assert_lacks(r, "must not");
+    xmpp_stanza_release(r);
+    r = add(fx, NULL, "-bad.example");
+    expect_error(r, "bad-request", "bad-payload");
+    assert_has(r, "a label must not start with a hyphen");
+    xmpp_stanza_release(r);
+    assert_int_equal(domain_count(fx), 0);
+}
+
+/* A bad name leaves the session at its stage: the admin corrects it and completes. */
+static void test_add_corrected_in_session(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    begin(fx, NULL, "domains/add", sid);
+    r = req(fx, NULL, "domains/add", sid, "complete", FIELD("domain", "bad_name.example"));
+    expect_rejected(r);
+    xmpp_stanza_release(r);
+    r = req(fx, NULL, "domains/add", sid, "complete", FIELD("domain", "good.example"));
+    expect_done_note(r, "info", "Added the domain good.example.");
+    assert_true(exists(fx, "good.example"));
+}
+
+static void test_add_duplicate_any_case(void **state)
+{
+    struct fx *fx = *state;
+
+    add_ok(fx, "corp.example");
+    expect_done_note(add(fx, NULL, "CORP.Example"), "error",
+                     "the domain corp.example already exists");
+    expect_done_note(add(fx, "ko", "Corp.example"), "error", "도메인 corp.example이(가) 이미");
+    assert_int_equal(domain_count(fx), 1);
+}
+
+/* A domain only a peer had becomes configured here too. */
+static void test_add_peer_only_domain(void **state)
+{
+    struct fx *fx = *state;
+    struct store_domain d = {0};
+
+    assert_int_equal(
+        store_domain_insert(fx->app.store, "peer.example", STORE_MANAGED_SYSTEM, false), STORE_OK);
+    add_ok(fx, "peer.example");
+    assert_int_equal(store_domain_get(fx->app.store, "peer.example", &d), STORE_OK);
+    assert_true(d.configured_local);
+    store_domain_clear(&d);
+}
+
+static void test_add_refused_precondition_at_start(void **state)
+{
+    struct fx *fx = *state;
+
+    enable_ha(fx);
+    expect_done_note(req(fx, NULL, "domains/add", NULL, "execute", NULL), "error",
+                     "HA is enabled on presence redundancy group dg1");
+    expect_done_note(add(fx, "ko", "x.example"), "error", "ha/disable");
+    assert_int_equal(domain_count(fx), 0);
+}
+
+/* The guide: several IM domains need every node at release 10.0 or later. One domain is fine on
+ * an old node; the second is refused, naming the node, and nothing is added. */
+static void test_add_second_domain_needs_release_10(void **state)
+{
+    struct fx *fx = *state;
+
+    assert_int_equal(
+        store_node_insert(fx->app.store, "cup1.example.com", STORE_NODE_PUBLISHER, "9.1", NULL),
+        STORE_OK);
+    add_ok(fx, "one.example");
+    expect_done_note(add(fx, NULL, "two.example"), "error", "cup1.example.com");
+    assert_false(exists(fx, "two.example"));
+    assert_int_equal(
+        store_node_update(fx->app.store, "cup1.example.com", STORE_NODE_PUBLISHER, "10.5", NULL),
+        STORE_OK);
+    add_ok(fx, "two.example");
+    assert_int_equal(domain_count(fx), 2);
+}
+
+/* The form was shown while everything was fine; HA came on before the submission. */
+static void test_add_refused_precondition_at_commit(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    begin(fx, NULL, "domains/add", sid);
+    assert_int_equal(store_node_insert(fx->app.store, "imp1", STORE_NODE_PUBLISHER, "15.0", NULL),
+                     STORE_OK);
+    assert_int_equal(store_service_set(fx->app.store, "imp1", "xcp-router", "running"), STORE_OK);
+    r = req(fx, NULL, "domains/add", sid, "complete", FIELD("domain", "late.example"));
+    expect_done_note(r, "error", "imp1 xcp-router (running)");
+    assert_int_equal(domain_count(fx), 0);
+    assert_false(store_in_transaction(fx->app.store));
+}
+
+static void test_not_admin_forbidden(void **state)
+{
+    struct fx *fx = *state;
+    xmpp_stanza_t *r = send_iq(fx, "user@example.com/x", false, NULL,
+                               "<command xmlns='http://jabber.org/protocol/commands' "
+                               "node='domains/add' action='execute'/>");
+
+    expect_error(r, "forbidden", NULL);
+    xmpp_stanza_release(r);
+}
+
+static void test_cancel_add(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    begin(fx, NULL, "domains/add", sid);
+    r = req(fx, NULL, "domains/add", sid, "cancel", NULL);
+    expect_status(r, "canceled", NULL);
+    xmpp_stanza_release(r);
+    assert_int_equal(domain_count(fx), 0);
+}
+
+/* ---- domains/update ---- */
+
+/* Opens domains/update on `from`: returns the session at the new_name stage. */
+static void rename_open(struct fx *fx, const char *from, char sid[64])
+{
+    char *f = NULL;
+    xmpp_stanza_t *r;
+
+    begin(fx, NULL, "domains/update", sid);
+    assert_true(asprintf(&f, "<field var='domain'><value>%s</value></field>", from) > 0);
+    r = req(fx, NULL, "domains/update", sid, "next", f);
+    free(f);
+    expect_status(r, "executing", NULL);
+    assert_has(r, "var=\"new_name\"");
+    xmpp_stanza_release(r);
+}
+
+static xmpp_stanza_t *rename_to(struct fx *fx, const char *sid, const char *to)
+{
+    char *f = NULL;
+    xmpp_stanza_t *r;
+
+    assert_true(asprintf(&f, "<field var='new_name'><value>%s</value></field>", to) > 0);
+    r = req(fx, NULL, "domains/update", sid, "complete", f);
+    free(f);
+    return r;
+}
+
+static void test_rename(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    add_ok(fx, "old.example");
+    add_ok(fx, "other.example");
+    r = req(fx, NULL, "domains/update", NULL, "execute", NULL);
+    expect_status(r, "executing", sid);
+    assert_has(r, "<option label=\"old.example\"><value>old.example</value></option>");
+    assert_has(r, "type=\"list-single\"");
+    xmpp_stanza_release(r);
+    r = req(fx, NULL, "domains/update", sid, "cancel", NULL);
+    expect_status(r, "canceled", NULL);
+    xmpp_stanza_release(r);
+
+    rename_open(fx, "old.example", sid);
+    r = rename_to(fx, sid, "Old.example");
+    expect_rejected(r); /* the same name */
+    xmpp_stanza_release(r);
+    r = rename_to(fx, sid, "1new.1x");
+    expect_rejected(r);
+    assert_has(r, "the last label must not start with a digit");
+    xmpp_stanza_release(r);
+    expect_done_note(rename_to(fx, sid, "Other.Example"), "error",
+                     "the domain other.example already exists");
+    assert_true(exists(fx, "old.example"));
+
+    rename_open(fx, "old.example", sid);
+    expect_done_note(rename_to(fx, sid, "New.Example"), "info",
+                     "Renamed the domain old.example to new.example.");
+    assert_false(exists(fx, "old.example"));
+    assert_true(exists(fx, "new.example"));
+}
+
+static void test_update_nothing_editable(void **state)
+{
+    struct fx *fx = *state;
+
+    assert_int_equal(store_domain_insert(fx->app.store, "sys.example", STORE_MANAGED_SYSTEM, true),
+                     STORE_OK);
+    expect_done_note(req(fx, NULL, "domains/update", NULL, "execute", NULL), "info",
+                     "There is no local admin-managed domain to change");
+    expect_done_note(req(fx, "ko", "domains/delete", NULL, "execute", NULL), "info",
+                     "삭제할 수 있는 로컬 관리자 관리 도메인이 없습니다");
+}
+
+/* Listed while admin-managed; the sync audit made it system-managed before the commit. */
+static void test_rename_refused_system_managed(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+
+    add_ok(fx, "flip.example");
+    rename_open(fx, "flip.example", sid);
+    assert_int_equal(
+        store_domain_set_managed_by(fx->app.store, "flip.example", STORE_MANAGED_SYSTEM), STORE_OK);
+    expect_done_note(rename_to(fx, sid, "flop.example"), "error", "flip.example is system-managed");
+    assert_true(exists(fx, "flip.example"));
+    assert_false(exists(fx, "flop.example"));
+}
+
+/* Two admins rename the same domain: the second hears that it is gone; nothing is lost. */
+static void test_rename_race(void **state)
+{
+    struct fx *fx = *state;
+    char a[64], b[64];
+
+    add_ok(fx, "shared.example");
+    rename_open(fx, "shared.example", a);
+    rename_open(fx, "shared.example", b);
+    expect_done_note(rename_to(fx, a, "first.example"), "info", "Renamed");
+    expect_done_note(rename_to(fx, b, "second.example"), "error",
+                     "there is no domain shared.example (another administrator");
+    assert_true(exists(fx, "first.example"));
+    assert_false(exists(fx, "second.example"));
+    assert_int_equal(domain_count(fx), 1);
+}
+
+/* ---- domains/delete ---- */
+
+static void delete_open(struct fx *fx, const char *fields, char sid[64], const char *lang,
+                        const char *confirmation)
+{
+    xmpp_stanza_t *r = req(fx, lang, "domains/delete", NULL, "execute", NULL);
+
+    expect_status(r, "executing", sid);
+    assert_has(r, "type=\"list-multi\"");
+    assert_has(r, "var=\"select_all\"");
+    xmpp_stanza_release(r);
+    r = req(fx, lang, "domains/delete", sid, "next", fields);
+    expect_status(r, "executing", NULL);
+    assert_has(r, "var=\"confirm\"");
+    assert_has(r, confirmation);
+    xmpp_stanza_release(r);
+}
+
+#define PICK(a, b) "<field var='domains'><value>" a "</value><value>" b "</value></field>"
+#define CONFIRM(v) FIELD("confirm", v)
+
+static void test_delete_chosen(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    add_ok(fx, "a.example");
+    add_ok(fx, "b.example");
+    add_ok(fx, "c.example");
+    delete_open(fx, PICK("a.example", "c.example"), sid, NULL,
+                "These 2 domains will be deleted: a.example, c.example. Staying listed as "
+                "configured on a peer cluster only: none.");
+    r = req(fx, NULL, "domains/delete", sid, "complete", CONFIRM("true"));
+    expect_status(r, "completed", NULL);
+    assert_has(r, "Deleted 2 domains: a.example, c.example.");
+    assert_has(r, "<value>deleted</value>");
+    xmpp_stanza_release(r);
+    assert_false(exists(fx, "a.example"));
+    assert_true(exists(fx, "b.example"));
+    assert_false(exists(fx, "c.example"));
+}
+
+static void test_delete_select_all_korean(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+
+    add_ok(fx, "a.example");
+    add_ok(fx, "b.example");
+    assert_int_equal(store_domain_insert(fx->app.store, "sys.example", STORE_MANAGED_SYSTEM, true),
+                     STORE_OK);
+    delete_open(fx, FIELD("select_all", "1"), sid, "ko", "삭제할 도메인 2개: a.example, b.example");
+    expect_done_note(req(fx, "ko", "domains/delete", sid, "complete", CONFIRM("1")), "info",
+                     "도메인 2개를 삭제했습니다");
+    assert_int_equal(domain_count(fx), 1);
+    assert_true(exists(fx, "sys.example"));
+}
+
+static void test_delete_not_confirmed_and_canceled(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    add_ok(fx, "keep.example");
+    delete_open(fx, FIELD("domains", "keep.example"), sid, NULL, "keep.example");
+    expect_done_note(req(fx, NULL, "domains/delete", sid, "complete", CONFIRM("0")), "info",
+                     "Nothing was deleted");
+    delete_open(fx, FIELD("domains", "keep.example"), sid, NULL, "keep.example");
+    r = req(fx, NULL, "domains/delete", sid, "cancel", NULL);
+    expect_status(r, "canceled", NULL);
+    xmpp_stanza_release(r);
+    begin(fx, NULL, "domains/delete", sid);
+    r = req(fx, NULL, "domains/delete", sid, "cancel", NULL);
+    expect_status(r, "canceled", NULL);
+    xmpp_stanza_release(r);
+    assert_true(exists(fx, "keep.example"));
+}
+
+static void test_delete_nothing_chosen(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    add_ok(fx, "a.example");
+    begin(fx, NULL, "domains/delete", sid);
+    r = req(fx, NULL, "domains/delete", sid, "next", FIELD("select_all", "0"));
+    expect_rejected(r);
+    assert_has(r, "choose at least one domain");
+    xmpp_stanza_release(r);
+    assert_true(exists(fx, "a.example"));
+}
+
+/* Two admins confirm overlapping deletions: the second is refused as a whole, so the domain
+ * only it chose survives. */
+static void test_delete_race(void **state)
+{
+    struct fx *fx = *state;
+    char a[64], b[64];
+
+    add_ok(fx, "x.example");
+    add_ok(fx, "y.example");
+    delete_open(fx, FIELD("domains", "x.example"), a, NULL, "x.example");
+    delete_open(fx, PICK("x.example", "y.example"), b, NULL, "x.example, y.example");
+    expect_done_note(req(fx, NULL, "domains/delete", a, "complete", CONFIRM("1")), "info",
+                     "Deleted 1 domain: x.example.");
+    expect_done_note(req(fx, NULL, "domains/delete", b, "complete", CONFIRM("1")), "error",
+                     "there is no domain x.example");
+    assert_true(exists(fx, "y.example"));
+}
+
+static void test_delete_refused_precondition_at_commit(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+
+    add_ok(fx, "x.example");
+    delete_open(fx, FIELD("domains", "x.example"), sid, NULL, "x.example");
+    enable_ha(fx);
+    expect_done_note(req(fx, NULL, "domains/delete", sid, "complete", CONFIRM("1")), "error",
+                     "ha/disable");
+    assert_true(exists(fx, "x.example"));
+}
+
+/* A system-managed domain is never offered, and typing it is refused. */
+static void test_delete_refused_system_managed(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    add_ok(fx, "a.example");
+    assert_int_equal(store_domain_insert(fx->app.store, "sys.example", STORE_MANAGED_SYSTEM, true),
+                     STORE_OK);
+    r = req(fx, NULL, "domains/delete", NULL, "execute", NULL);
+    expect_status(r, "executing", sid);
+    assert_lacks(r, "sys.example");
+    xmpp_stanza_release(r);
+    /* Not offered, but typed (the field is open): the reason, not "not one of the choices". */
+    expect_done_note(req(fx, NULL, "domains/delete", sid, "next", FIELD("domains", "sys.example")),
+                     "error", "sys.example is system-managed: it is used by 0 users");
+    r = req(fx, NULL, "domains/delete", NULL, "execute", NULL);
+    expect_status(r, "executing", sid);
+    xmpp_stanza_release(r);
+    /* Chosen while admin-managed, flipped before the confirmation. */
+    delete_open(fx, FIELD("domains", "a.example"), sid, NULL, "a.example");
+    assert_int_equal(store_domain_set_managed_by(fx->app.store, "a.example", STORE_MANAGED_SYSTEM),
+                     STORE_OK);
+    expect_done_note(req(fx, NULL, "domains/delete", sid, "complete", CONFIRM("1")), "error",
+                     "a.example is system-managed");
+    assert_int_equal(domain_count(fx), 2);
+}
+
+/* ---- the default domain is hosted ---- */
+
+static void set_default(struct fx *fx, const char *name)
+{
+    struct store_settings s = {0};
+
+    assert_int_equal(store_settings_get(fx->app.store, &s), STORE_OK);
+    free(s.default_domain);
+    s.default_domain = strdup(name);
+    assert_int_equal(store_settings_set(fx->app.store, &s), STORE_OK);
+    store_settings_clear(&s);
+}
+
+static void test_default_domain_hosted(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    add_ok(fx, "a.example");
+    set_default(fx, "dflt.example");
+    assert_int_equal(store_user_upsert(fx->app.store, "u1", "", NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_set_im_address(fx->app.store, "u1", "u1@Dflt.Example"), STORE_OK);
+    /* Listed with no row of its own, in name order, marked, counted by IM address. */
+    r = req(fx, NULL, "domains/list", NULL, "execute", "");
+    assert_has(r, "<value>a.example</value>");
+    assert_has(r, "<item><field var=\"domain\"><value>dflt.example</value></field><field "
+                  "var=\"managed_by\"><value>system</value></field><field var=\"where\"><value>"
+                  "local</value></field><field var=\"local_users\"><value>1</value></field>");
+    assert_has(r, "<value>yes</value></field></item>");
+    assert_has(r, "2 domains.");
+    xmpp_stanza_release(r);
+    /* Neither offered nor accepted for deletion or rename; not added twice. */
+    r = req(fx, NULL, "domains/delete", NULL, "execute", NULL);
+    expect_status(r, "executing", sid);
+    assert_lacks(r, "dflt.example");
+    xmpp_stanza_release(r);
+    expect_done_note(req(fx, NULL, "domains/delete", sid, "next", FIELD("domains", "dflt.example")),
+                     "error", "dflt.example is the cluster's default domain (1 users");
+    r = req(fx, NULL, "domains/update", NULL, "execute", NULL);
+    expect_status(r, "executing", sid);
+    xmpp_stanza_release(r);
+    expect_done_note(req(fx, "ko", "domains/update", sid, "next", FIELD("domain", "DFLT.example")),
+                     "error", "default-domain");
+    expect_done_note(add(fx, NULL, "dflt.example"), "error", "it is hosted already");
+    assert_int_equal(domain_count(fx), 1);
+}
+
+/* ---- domains/list ---- */
+
+static void set_cert_set(struct fx *fx, const char *set)
+{
+    struct store_settings s = {0};
+
+    assert_int_equal(store_settings_get(fx->app.store, &s), STORE_OK);
+    free(s.cert_domain_set);
+    s.cert_domain_set = set ? strdup(set) : NULL;
+    assert_int_equal(store_settings_set(fx->app.store, &s), STORE_OK);
+    store_settings_clear(&s);
+}
+
+static void test_list(void **state)
+{
+    struct fx *fx = *state;
+    xmpp_stanza_t *r;
+
+    add_ok(fx, "a.example");
+    add_ok(fx, "b.example");
+    assert_int_equal(
+        store_domain_insert(fx->app.store, "peer.example", STORE_MANAGED_SYSTEM, false), STORE_OK);
+    set_cert_set(fx, "a.example,peer.example");
+    r = req(fx, NULL, "domains/list", NULL, "execute", "");
+    expect_status(r, "completed", NULL);
+    assert_has(r, "<reported>");
+    assert_has(r, "<item><field var=\"domain\"><value>a.example</value></field><field "
+                  "var=\"managed_by\"><value>admin</value></field><field var=\"where\"><value>"
+                  "local</value></field><field var=\"local_users\"><value>0</value></field>"
+                  "<field var=\"peer_users\"><value>0</value></field><field var=\"cert\">"
+                  "<value>yes</value></field><field var=\"default\"><value>no</value></field>"
+                  "</item>");
+    assert_has(r, "<value>b.example</value></field><field var=\"managed_by\"><value>admin"
+                  "</value></field><field var=\"where\"><value>local</value></field><field "
+                  "var=\"local_users\"><value>0</value></field><field var=\"peer_users\"><value>"
+                  "0</value></field><field var=\"cert\"><value>stale</value>");
+    assert_has(r, "<value>peer.example</value></field><field var=\"managed_by\"><value>system"
+                  "</value></field><field var=\"where\"><value>peer-only</value>");
+    assert_has(r, "3 domains.");
+    assert_has(r, "it does not cover 1 of these domains");
+    xmpp_stanza_release(r);
+
+    r = req(fx, "ko", "domains/list", NULL, "execute",
+            FIELD("filter", "EXAMPLE") FIELD("managed_by", "system"));
+    expect_status(r, "completed", NULL);
+    assert_has(r, "peer.example");
+    assert_lacks(r, "a.example");
+    assert_has(r, "도메인 1개.");
+    assert_has(r, "label=\"관리 주체\"");
+    xmpp_stanza_release(r);
+
+    r = req(fx, NULL, "domains/list", NULL, "execute", FIELD("where", "local"));
+    assert_lacks(r, "peer.example");
+    assert_has(r, "2 domains.");
+    xmpp_stanza_release(r);
+}
+
+/* 10,000 domains: the table is paged by the framework. */
+static void test_list_many(void **state)
+{
+    struct fx *fx = *state;
+    char name[32], sid[64];
+    xmpp_stanza_t *r, *x;
+    int items = 0;
+
+    assert_int_equal(store_begin(fx->app.store), STORE_OK);
+    for (int i = 0; i < 10000; i++) {
+        snprintf(name, sizeof(name), "d%05d.example", i);
+        assert_int_equal(store_domain_insert(fx->app.store, name, STORE_MANAGED_ADMIN, true),
+                         STORE_OK);
+    }
+    assert_int_equal(store_commit(fx->app.store), STORE_OK);
+    r = req(fx, NULL, "domains/list", NULL, "execute", "");
+    expect_status(r, "executing", sid); /* page 1 of 100 */
+    assert_has(r, "10000 domains.");
+    /* Programs read the columns in the results payload; people a field per row. */
+    assert_has(r, "<value>Rows 1–100 of 10000 (page 1 of 100; next and prev move)</value>");
+    assert_has(r, "<field label=\"d00099.example\" type=\"text-single\" var=\"row-100\">");
+    assert_lacks(r, "var=\"row-101\"");
+    x = stanza_child(
+        stanza_child(stanza_child(r, "command", NS_COMMANDS), "results", "urn:imdomaind:results"),
+        "x", "jabber:x:data");
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(x); c; c = xmpp_stanza_get_next(c))
+        items += xmpp_stanza_get_name(c) && strcmp(xmpp_stanza_get_name(c), "item") == 0;
+    assert_int_equal(items, 100);
+    xmpp_stanza_release(r);
+    /* The update form offers a bounded list and accepts any editable name typed in. */
+    r = req(fx, NULL, "domains/update", NULL, "execute", NULL);
+    expect_status(r, "executing", sid);
+    assert_has(r, "first 1000 of 10000 editable domains");
+    assert_lacks(r, "d09999.example");
+    xmpp_stanza_release(r);
+    r = req(fx, NULL, "domains/update", sid, "next", FIELD("domain", "D09999.example"));
+    expect_status(r, "executing", NULL);
+    assert_has(r, "Enter the new name of d09999.example.");
+    xmpp_stanza_release(r);
+}
+
+/* ---- applying to the router ---- */
+
+static void use_hook(struct fx *fx, const char *hook)
+{
+    char *err = NULL;
+
+    fx->app.apply = apply_new(&fx->loop, fx->vhosts, hook, 5000, &err);
+    assert_non_null(fx->app.apply);
+}
+
+static bool audit_has(struct fx *fx, const char *node, enum store_outcome outcome,
+                      const char *needle)
+{
+    struct store_audit *list = NULL;
+    size_t n = 0;
+    bool found = false;
+
+    assert_int_equal(store_audit_list(fx->app.store, 0, NULL, 0, &list, &n), STORE_OK);
+    for (size_t i = 0; i < n; i++)
+        found |= strcmp(list[i].node, node) == 0 && list[i].outcome == outcome &&
+                 strstr(list[i].details, needle) != NULL;
+    store_audit_list_free(list, n);
+    return found;
+}
+
+static void test_apply_hook_ok(void **state)
+{
+    struct fx *fx = *state;
+    struct store_settings s = {0};
+    FILE *fp;
+    char buf[512] = "";
+
+    use_hook(fx, "/bin/true");
+    expect_done_note(add(fx, NULL, "applied.example"), "info",
+                     "The router was updated (router reloaded (/bin/true))");
+    fp = fopen(fx->vhosts, "r");
+    assert_non_null(fp);
+    assert_true(fread(buf, 1, sizeof(buf) - 1, fp) > 0);
+    fclose(fp);
+    assert_non_null(strstr(buf, "VirtualHost \"applied.example\""));
+    assert_int_equal(store_settings_get(fx->app.store, &s), STORE_OK);
+    assert_true(s.domains_applied);
+    store_settings_clear(&s);
+}
+
+static void test_apply_hook_fails(void **state)
+{
+    struct fx *fx = *state;
+    struct store_settings s = {0};
+
+    use_hook(fx, "/bin/false");
+    expect_done_note(add(fx, NULL, "unapplied.example"), "info",
+                     "The router was NOT updated: the reload hook /bin/false exited with status "
+                     "1. The change is not applied until a retry succeeds");
+    expect_done_note(add(fx, "ko", "second.example"), "info", "라우터를 갱신하지 못했습니다");
+    assert_true(exists(fx, "unapplied.example")); /* committed; only the router is behind */
+    assert_int_equal(store_settings_get(fx->app.store, &s), STORE_OK);
+    assert_false(s.domains_applied);
+    assert_non_null(s.apply_error);
+    store_settings_clear(&s);
+    assert_true(audit_has(fx, "router/apply", STORE_OUTCOME_ERROR, "/bin/false"));
+    /* Every listing says the router is behind. */
+    expect_done_note(req(fx, NULL, "domains/list", NULL, "execute", ""), "warn",
+                     "The router does not have the current domain set");
+}
+
+/* The certificate note: current when it was made for exactly the local set (plus the default
+ * domain), stale once the set changes. */
+static void test_cert_stale_note(void **state)
+{
+    struct fx *fx = *state;
+
+    add_ok(fx, "a.example");
+    set_cert_set(fx, "a.example,b.example");
+    expect_done_note(add(fx, NULL, "b.example"), "info",
+                     "The cup-xmpp-s2s certificate still covers the domain set.");
+    expect_done_note(add(fx, NULL, "c.example"), "info",
+                     "The cup-xmpp-s2s certificate is now stale");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_add_two_stages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_rule_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_corrected_in_session, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_duplicate_any_case, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_peer_only_domain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_refused_precondition_at_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_second_domain_needs_release_10, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_refused_precondition_at_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_admin_forbidden, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_add, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_nothing_editable, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rename_refused_system_managed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rename_race, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_chosen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_select_all_korean, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_not_confirmed_and_canceled, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_nothing_chosen, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_race, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_refused_precondition_at_commit, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_delete_refused_system_managed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_default_domain_hosted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_many, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_apply_hook_ok, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_apply_hook_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cert_stale_note, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

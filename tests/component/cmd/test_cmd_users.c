@@ -1,0 +1,598 @@
+/* Unit tests for users/import, users/list and sync/audit driven through the XEP-0050 framework:
+ * per-line verdicts and reasons (English and Korean), removal lines, the incremental sync at the
+ * end of an import, the line limit, list paging, and answers that wait for the router. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "component/cmd/commands.h"
+#include "component/engine/sync.h"
+#include "store/store_domain.h"
+#include "store/store_topo.h"
+#include "store/store_user.h"
+#include "util/log.h"
+#include "xmpp/stanza.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define ADMIN "admin@example.com/laptop"
+#define CMD "<command xmlns='http://jabber.org/protocol/commands' action='complete' "
+
+struct fx {
+    uv_loop_t loop;
+    struct app app;
+    char dir[64];
+    char vhosts[96];
+    xmpp_stanza_t *late; /* a deferred reply */
+};
+
+static int setup(void **state)
+{
+    struct fx *fx = calloc(1, sizeof(*fx));
+    char *err = NULL;
+
+    uv_loop_init(&fx->loop);
+    fx->app.loop = &fx->loop;
+    fx->app.ctx = xmpp_ctx_new(NULL, NULL);
+    fx->app.store = store_open(":memory:", &err);
+    fx->app.adhoc = adhoc_new(fx->app.ctx, NULL);
+    if (fx->app.store == NULL || cmd_users_register(&fx->app) < 0 ||
+        cmd_sync_register(&fx->app) < 0)
+        return -1;
+    assert_int_equal(
+        store_node_insert(fx->app.store, "pub.example", STORE_NODE_PUBLISHER, "15.0", NULL),
+        STORE_OK);
+    *state = fx;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *fx = *state;
+
+    apply_free(fx->app.apply);
+    adhoc_free(fx->app.adhoc);
+    store_close(fx->app.store);
+    xmpp_ctx_free(fx->app.ctx);
+    assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&fx->loop), 0);
+    if (fx->vhosts[0] != '\0') {
+        unlink(fx->vhosts);
+        rmdir(fx->dir);
+    }
+    free(fx);
+    return 0;
+}
+
+/* ---- requests ---- */
+
+static char *iq_text(const char *lang, const char *node, const char *form)
+{
+    char *xml = NULL;
+
+    assert_true(asprintf(&xml,
+                         "<iq type='set' id='q1' from='" ADMIN "' to='imd.example'%s%s%s>" CMD
+                         "node='%s'>%s</command></iq>",
+                         lang ? " xml:lang='" : "", lang ? lang : "", lang ? "'" : "", node,
+                         form) > 0);
+    return xml;
+}
+
+static xmpp_stanza_t *run(struct fx *fx, const char *lang, const char *node, const char *form)
+{
+    char *xml = iq_text(lang, node, form);
+    xmpp_stanza_t *iq = xmpp_stanza_new_from_string(fx->app.ctx, xml);
+    assert_non_null(iq);
+    xmpp_stanza_t *reply = adhoc_handle(fx->app.adhoc, iq, ADMIN, true);
+    xmpp_stanza_release(iq);
+    free(xml);
+    assert_non_null(reply);
+    return reply;
+}
+
+/* A submission with one field `var` holding `values` (NULL-terminated). */
+static char *form_of(const char *var, const char *const *values)
+{
+    size_t len = 256;
+    for (size_t i = 0; values[i] != NULL; i++)
+        len += strlen(values[i]) + 16;
+    char *x = malloc(len), *p = x;
+    p += sprintf(p, "<x xmlns='jabber:x:data' type='submit'><field var='%s'>", var);
+    for (size_t i = 0; values[i] != NULL; i++)
+        p += sprintf(p, "<value>%s</value>", values[i]);
+    strcpy(p, "</field></x>");
+    return x;
+}
+
+static xmpp_stanza_t *import(struct fx *fx, const char *lang, const char *const *lines)
+{
+    char *form = form_of("users", lines);
+    xmpp_stanza_t *r = run(fx, lang, "users/import", form);
+    free(form);
+    return r;
+}
+
+static xmpp_stanza_t *list(struct fx *fx, const char *lang, const char *filter, int page)
+{
+    char form[256];
+
+    snprintf(form, sizeof(form),
+             "<x xmlns='jabber:x:data' type='submit'><field var='filter'><value>%s</value>"
+             "</field><field var='page'><value>%d</value></field></x>",
+             filter, page);
+    return run(fx, lang, "users/list", form);
+}
+
+/* ---- reading replies ---- */
+
+static xmpp_stanza_t *command_of(xmpp_stanza_t *reply)
+{
+    xmpp_stanza_t *c = xmpp_stanza_get_child_by_name(reply, "command");
+    if (c == NULL) {
+        char *buf = NULL;
+        size_t len = 0;
+        xmpp_stanza_to_text(reply, &buf, &len);
+        fail_msg("no <command/> in %s", buf);
+    }
+    return c;
+}
+
+/* The n-th <x/> of the reply's command (0-based), or NULL: of the results for programs when
+ * there are (the form beside them is for people). */
+static xmpp_stanza_t *nth_x(xmpp_stanza_t *reply, int n)
+{
+    xmpp_stanza_t *data = xmpp_stanza_get_child_by_ns(command_of(reply), "urn:imdomaind:results");
+
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(data ? data : command_of(reply)); c;
+         c = xmpp_stanza_get_next(c)) {
+        const char *name = xmpp_stanza_get_name(c);
+        if (name != NULL && strcmp(name, "x") == 0 && n-- == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static const char *value_of(xmpp_stanza_t *field)
+{
+    xmpp_stanza_t *v = field ? xmpp_stanza_get_child_by_name(field, "value") : NULL;
+    xmpp_stanza_t *t = v ? xmpp_stanza_get_children(v) : NULL;
+    return t ? xmpp_stanza_get_text_ptr(t) : "";
+}
+
+static xmpp_stanza_t *field_in(xmpp_stanza_t *parent, const char *var)
+{
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(parent); c; c = xmpp_stanza_get_next(c)) {
+        const char *v = xmpp_stanza_get_attribute(c, "var");
+        if (v != NULL && strcmp(v, var) == 0)
+            return c;
+    }
+    return NULL;
+}
+
+static size_t row_count(xmpp_stanza_t *x)
+{
+    size_t n = 0;
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(x); c; c = xmpp_stanza_get_next(c))
+        if (strcmp(xmpp_stanza_get_name(c), "item") == 0)
+            n++;
+    return n;
+}
+
+static const char *cell(xmpp_stanza_t *x, size_t row, const char *var)
+{
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(x); c; c = xmpp_stanza_get_next(c))
+        if (strcmp(xmpp_stanza_get_name(c), "item") == 0 && row-- == 0)
+            return value_of(field_in(c, var));
+    fail_msg("no such row");
+    return NULL;
+}
+
+static const char *label_of(xmpp_stanza_t *x, const char *var)
+{
+    xmpp_stanza_t *rep = xmpp_stanza_get_child_by_name(x, "reported");
+    xmpp_stanza_t *f = field_in(rep != NULL ? rep : x, var);
+    assert_non_null(f);
+    return xmpp_stanza_get_attribute(f, "label");
+}
+
+/* True when some <note/> of the reply contains `needle`. */
+static bool has_note(xmpp_stanza_t *reply, const char *needle)
+{
+    for (xmpp_stanza_t *c = xmpp_stanza_get_children(command_of(reply)); c;
+         c = xmpp_stanza_get_next(c)) {
+        const char *name = xmpp_stanza_get_name(c);
+        xmpp_stanza_t *t = xmpp_stanza_get_children(c);
+        if (name && strcmp(name, "note") == 0 && t &&
+            strstr(xmpp_stanza_get_text_ptr(t), needle) != NULL)
+            return true;
+    }
+    return false;
+}
+
+static void assert_note(xmpp_stanza_t *reply, const char *needle)
+{
+    if (!has_note(reply, needle)) {
+        char *buf = NULL;
+        size_t len = 0;
+        xmpp_stanza_to_text(reply, &buf, &len);
+        fail_msg("no note with '%s' in %s", needle, buf);
+    }
+}
+
+static const char *status_of(xmpp_stanza_t *reply)
+{
+    return xmpp_stanza_get_attribute(command_of(reply), "status");
+}
+
+static void assert_domain(struct fx *fx, const char *name, enum store_managed_by by)
+{
+    struct store_domain d;
+
+    assert_int_equal(store_domain_get(fx->app.store, name, &d), STORE_OK);
+    assert_int_equal(d.managed_by, by);
+    store_domain_clear(&d);
+}
+
+/* ---- users/import ---- */
+
+static void test_import_verdicts(void **state)
+{
+    struct fx *fx = *state;
+    static const char *const lines[] = {
+        "alice,alice@sales.example.com",               /* 1 added */
+        "bob,bob@sales.example.com,nonode",            /* 2 unknown node */
+        ",x@y.example",                                /* 3 empty userid */
+        "carol,carol@abc.1om",                         /* 4 domain rule */
+        "dave,no-at-sign",                             /* 5 URI form */
+        "",                                            /* 6 skipped */
+        "# a comment",                                 /* 7 skipped */
+        " erin , erin@Eng.example.com , PUB.example ", /* 8 added, trimmed, node any case */
+        "frank",                                       /* 9 format */
+        "g h,g@x.example",                             /* 10 userid char */
+        "ivan,ivan@a.example,pub.example,x",           /* 11 too many fields */
+        "judy,",                                       /* 12 added: no directory URI */
+        NULL};
+    xmpp_stanza_t *r = import(fx, NULL, lines);
+    xmpp_stanza_t *t = nth_x(r, 0);
+    struct store_user u;
+
+    assert_string_equal(status_of(r), "completed");
+    assert_int_equal(row_count(t), 10);
+    assert_string_equal(cell(t, 0, "line"), "1");
+    assert_string_equal(cell(t, 0, "result"), "added");
+    assert_string_equal(cell(t, 1, "result"), "rejected");
+    assert_non_null(strstr(cell(t, 1, "reason"), "unknown node nonode"));
+    assert_string_equal(cell(t, 2, "reason"), "empty userid");
+    assert_non_null(strstr(cell(t, 3, "reason"), "the last label must not start with a digit"));
+    assert_non_null(strstr(cell(t, 4, "reason"), "name@domain"));
+    assert_string_equal(cell(t, 5, "line"), "8");
+    assert_string_equal(cell(t, 5, "userid"), "erin");
+    assert_string_equal(cell(t, 5, "result"), "added");
+    assert_non_null(strstr(cell(t, 6, "reason"), "expected userid,directory_uri"));
+    assert_non_null(strstr(cell(t, 7, "reason"), "space"));
+    assert_non_null(strstr(cell(t, 8, "reason"), "too many fields"));
+    assert_string_equal(cell(t, 9, "result"), "added");
+    assert_note(r, "3 added, 0 updated, 0 unchanged, 0 removed, 7 rejected.");
+    assert_note(r, "Rejected lines changed nothing");
+    assert_note(r, "2 domain(s) added");
+
+    assert_int_equal(store_user_get(fx->app.store, "erin", &u), STORE_OK);
+    assert_string_equal(u.node, "pub.example");
+    assert_string_equal(u.directory_uri, "erin@Eng.example.com");
+    store_user_clear(&u);
+    assert_int_equal(store_user_get(fx->app.store, "bob", NULL), STORE_NOTFOUND);
+    assert_domain(fx, "sales.example.com", STORE_MANAGED_SYSTEM);
+    assert_domain(fx, "eng.example.com", STORE_MANAGED_SYSTEM);
+    assert_int_equal(store_domain_exists(fx->app.store, "abc.1om"), STORE_NOTFOUND);
+    /* the sync audit's counts come second, its changes third */
+    assert_string_equal(value_of(field_in(nth_x(r, 1), "added")), "2");
+    assert_int_equal(row_count(nth_x(r, 2)), 2);
+    xmpp_stanza_release(r);
+}
+
+static void test_import_update_remove(void **state)
+{
+    struct fx *fx = *state;
+    xmpp_stanza_t *r;
+
+    r = import(fx, NULL, (const char *const[]){"alice,alice@a.example", NULL});
+    xmpp_stanza_release(r);
+    r = import(fx, NULL, (const char *const[]){"ALICE,alice@b.example", "bob,bob@b.example", NULL});
+    assert_string_equal(cell(nth_x(r, 0), 0, "result"), "updated");
+    assert_note(r, "1 flipped system-managed to admin-managed"); /* a.example is unused now */
+    xmpp_stanza_release(r);
+    assert_domain(fx, "a.example", STORE_MANAGED_ADMIN);
+
+    r = import(
+        fx, NULL,
+        (const char *const[]){"ALICE,alice@b.example", "-alice", "- bob ", "-nobody", "-", NULL});
+    xmpp_stanza_t *t = nth_x(r, 0);
+    assert_string_equal(cell(t, 0, "result"), "unchanged");
+    assert_string_equal(cell(t, 1, "result"), "removed");
+    assert_string_equal(cell(t, 2, "userid"), "bob");
+    assert_string_equal(cell(t, 2, "result"), "removed");
+    assert_string_equal(cell(t, 3, "reason"), "no such user to remove");
+    assert_string_equal(cell(t, 4, "reason"), "empty userid");
+    assert_string_equal(value_of(field_in(nth_x(r, 1), "system_to_admin")), "1");
+    xmpp_stanza_release(r);
+    assert_domain(fx, "b.example", STORE_MANAGED_ADMIN);
+    assert_int_equal(store_user_get(fx->app.store, "alice", NULL), STORE_NOTFOUND);
+}
+
+/* A client that sends the whole text as one value with newlines (and CRLF). */
+static void test_import_one_value(void **state)
+{
+    struct fx *fx = *state;
+    xmpp_stanza_t *r =
+        import(fx, NULL, (const char *const[]){"a,a@x.example\r\n\r\nb,b@x.example\r\nc", NULL});
+    xmpp_stanza_t *t = nth_x(r, 0);
+
+    assert_int_equal(row_count(t), 3);
+    assert_string_equal(cell(t, 0, "line"), "1");
+    assert_string_equal(cell(t, 1, "line"), "3");
+    assert_string_equal(cell(t, 1, "result"), "added");
+    assert_string_equal(cell(t, 2, "line"), "4");
+    assert_string_equal(cell(t, 2, "result"), "rejected");
+    xmpp_stanza_release(r);
+}
+
+static void test_import_korean(void **state)
+{
+    struct fx *fx = *state;
+    xmpp_stanza_t *r =
+        import(fx, "ko", (const char *const[]){"kim,kim@abc.1om", "lee,lee@ko.example", NULL});
+    xmpp_stanza_t *t = nth_x(r, 0);
+
+    assert_string_equal(label_of(t, "userid"), "사용자 ID");
+    assert_string_equal(label_of(t, "reason"), "이유");
+    assert_non_null(strstr(cell(t, 0, "reason"), "디렉터리 URI의 도메인 부분이 잘못되었습니다"));
+    assert_note(r, "추가 1, 변경 0, 그대로 0, 삭제 0, 거부 1.");
+    assert_note(r, "동기화 감사: 도메인 1개 추가");
+    assert_string_equal(label_of(nth_x(r, 1), "added"), "추가된 도메인");
+    xmpp_stanza_release(r);
+}
+
+/* ~10,000 lines, about what a 512 KiB stanza holds: all kept in one call. */
+static void test_import_large(void **state)
+{
+    struct fx *fx = *state;
+    enum { N = 10000 };
+    char **lines = calloc(N + 1, sizeof(*lines));
+    int64_t count = 0;
+
+    for (int i = 0; i < N; i++)
+        assert_true(asprintf(&lines[i], "user%05d,user%05d@dept%02d.example.com", i, i, i % 50) >
+                    0);
+    xmpp_stanza_t *r = import(fx, NULL, (const char *const *)lines);
+    assert_note(r, "10000 added, 0 updated");
+    assert_note(r, "50 domain(s) added");
+    xmpp_stanza_release(r);
+    assert_int_equal(store_user_count(fx->app.store, NULL, &count), STORE_OK);
+    assert_int_equal(count, N);
+    assert_int_equal(store_domain_count(fx->app.store, NULL, &count), STORE_OK);
+    assert_int_equal(count, 50);
+    for (int i = 0; i < N; i++)
+        free(lines[i]);
+    free(lines);
+}
+
+/* More lines than one call takes: refused as a whole, nothing stored. */
+static void test_import_too_many_lines(void **state)
+{
+    struct fx *fx = *state;
+    enum { PER_VALUE = 8000, VALUES = 7 }; /* 56,000 lines, each value under 8 KiB */
+    char *v = malloc(PER_VALUE + 32);
+    const char *values[VALUES + 1];
+    int64_t count = -1;
+
+    snprintf(v, PER_VALUE + 32, "x,x@x.example");
+    memset(v + strlen(v), '\n', PER_VALUE - strlen(v));
+    v[PER_VALUE] = '\0';
+    for (int i = 0; i < VALUES; i++)
+        values[i] = v;
+    values[VALUES] = NULL;
+    xmpp_stanza_t *r = import(fx, NULL, values);
+    assert_string_equal(xmpp_stanza_get_type(r), "error");
+    xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(r, "error");
+    assert_non_null(xmpp_stanza_get_child_by_name(err, "bad-payload"));
+    xmpp_stanza_release(r);
+    assert_int_equal(store_user_count(fx->app.store, NULL, &count), STORE_OK);
+    assert_int_equal(count, 0);
+    free(v);
+}
+
+static void test_import_form(void **state)
+{
+    struct fx *fx = *state;
+    char *xml = NULL;
+
+    assert_true(asprintf(&xml,
+                         "<iq type='set' id='q1' from='" ADMIN "' to='imd.example' xml:lang='ko'>"
+                         "<command xmlns='http://jabber.org/protocol/commands' "
+                         "node='users/import' action='execute'/></iq>") > 0);
+    xmpp_stanza_t *iq = xmpp_stanza_new_from_string(fx->app.ctx, xml);
+    xmpp_stanza_t *r = adhoc_handle(fx->app.adhoc, iq, ADMIN, true);
+    xmpp_stanza_t *x = nth_x(r, 0);
+
+    assert_string_equal(status_of(r), "executing");
+    assert_string_equal(xmpp_stanza_get_attribute(field_in(x, "users"), "type"), "text-multi");
+    assert_non_null(xmpp_stanza_get_child_by_name(field_in(x, "users"), "required"));
+    char *instr = xmpp_stanza_get_text(xmpp_stanza_get_child_by_name(x, "instructions"));
+    assert_non_null(strstr(instr, "-userid 줄은 그 사용자를 삭제합니다"));
+    xmpp_free(fx->app.ctx, instr);
+    xmpp_stanza_release(r);
+    xmpp_stanza_release(iq);
+    free(xml);
+}
+
+/* ---- users/list ---- */
+
+static void test_list_paging(void **state)
+{
+    struct fx *fx = *state;
+    char uid[16], uri[48];
+    xmpp_stanza_t *r;
+
+    store_begin(fx->app.store);
+    for (int i = 0; i < 250; i++) {
+        snprintf(uid, sizeof(uid), "u%03d", i);
+        snprintf(uri, sizeof(uri), "u%03d@x.example", i);
+        assert_int_equal(
+            store_user_upsert(fx->app.store, uid, uri, i == 0 ? "pub.example" : NULL, NULL),
+            STORE_OK);
+    }
+    store_commit(fx->app.store);
+
+    r = list(fx, NULL, "", 1);
+    assert_string_equal(status_of(r), "completed");
+    assert_int_equal(row_count(nth_x(r, 0)), 100);
+    assert_string_equal(cell(nth_x(r, 0), 0, "userid"), "u000");
+    assert_string_equal(cell(nth_x(r, 0), 0, "node"), "pub.example");
+    assert_string_equal(cell(nth_x(r, 0), 0, "directory_uri"), "u000@x.example");
+    assert_string_equal(cell(nth_x(r, 0), 0, "im_address"), "u000@DOMAIN.NOT.SET");
+    assert_note(r, "Page 1 of 3 (250 users).");
+    xmpp_stanza_release(r);
+
+    r = list(fx, NULL, "", 3);
+    assert_int_equal(row_count(nth_x(r, 0)), 50);
+    assert_string_equal(cell(nth_x(r, 0), 0, "userid"), "u200");
+    xmpp_stanza_release(r);
+
+    r = list(fx, NULL, "", 4);
+    assert_int_equal(row_count(nth_x(r, 0)), 0);
+    assert_note(r, "Page 4 of 3 (250 users): no users on this page.");
+    xmpp_stanza_release(r);
+
+    r = list(fx, "ko", "U01", 1);
+    assert_int_equal(row_count(nth_x(r, 0)), 10);
+    assert_note(r, "1 / 1 페이지(사용자 10명).");
+    assert_string_equal(label_of(nth_x(r, 0), "im_address"), "IM 주소");
+    xmpp_stanza_release(r);
+}
+
+/* ---- sync/audit ---- */
+
+static void test_sync_audit_command(void **state)
+{
+    struct fx *fx = *state;
+    xmpp_stanza_t *r = run(fx, NULL, "sync/audit", "");
+
+    assert_string_equal(status_of(r), "completed");
+    assert_note(r, "Nothing to do");
+    assert_string_equal(value_of(field_in(nth_x(r, 0), "added")), "0");
+    assert_null(nth_x(r, 1));
+    xmpp_stanza_release(r);
+
+    assert_int_equal(store_domain_insert(fx->app.store, "idle.example", STORE_MANAGED_SYSTEM, true),
+                     STORE_OK);
+    assert_int_equal(store_user_upsert(fx->app.store, "u1", "u1@new.example", NULL, NULL),
+                     STORE_OK);
+    r = run(fx, "ko", "sync/audit", "");
+    assert_note(r, "동기화 감사: 도메인 1개 추가");
+    xmpp_stanza_t *t = nth_x(r, 1);
+    assert_int_equal(row_count(t), 2);
+    assert_string_equal(cell(t, 0, "domain"), "new.example");
+    assert_string_equal(cell(t, 0, "change"), "added");
+    assert_string_equal(cell(t, 1, "change"), "system-to-admin");
+    assert_string_equal(label_of(nth_x(r, 0), "system_to_admin"),
+                        "시스템 관리에서 관리자 관리로 전환");
+    xmpp_stanza_release(r);
+    assert_domain(fx, "idle.example", STORE_MANAGED_ADMIN);
+}
+
+/* ---- answers that wait for the router ---- */
+
+static void on_late(void *ud, xmpp_stanza_t *reply)
+{
+    struct fx *fx = ud;
+    fx->late = reply;
+}
+
+static void with_hook(struct fx *fx, const char *hook)
+{
+    char *err = NULL;
+
+    snprintf(fx->dir, sizeof(fx->dir), "/tmp/imd-cmdusers-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->vhosts, sizeof(fx->vhosts), "%s/vhosts.cfg.lua", fx->dir);
+    fx->app.apply = apply_new(&fx->loop, fx->vhosts, hook, 10000, &err);
+    assert_non_null(fx->app.apply);
+}
+
+static xmpp_stanza_t *run_late(struct fx *fx, const char *node, const char *form)
+{
+    char *xml = iq_text(NULL, node, form);
+    xmpp_stanza_t *iq = xmpp_stanza_new_from_string(fx->app.ctx, xml);
+    xmpp_stanza_t *now = adhoc_handle_async(fx->app.adhoc, iq, ADMIN, true, on_late, fx);
+
+    assert_null(now); /* deferred until the hook ends */
+    while (fx->late == NULL)
+        assert_int_equal(uv_run(&fx->loop, UV_RUN_ONCE) >= 0, 1);
+    xmpp_stanza_release(iq);
+    free(xml);
+    xmpp_stanza_t *r = fx->late;
+    fx->late = NULL;
+    return r;
+}
+
+static void test_waits_for_router(void **state)
+{
+    struct fx *fx = *state;
+    char buf[512] = "";
+    FILE *fp;
+
+    with_hook(fx, "/bin/true");
+    char *form = form_of("users", (const char *const[]){"a,a@applied.example", NULL});
+    xmpp_stanza_t *r = run_late(fx, "users/import", form);
+    free(form);
+    assert_string_equal(status_of(r), "completed");
+    assert_note(r, "Applied to the router: router reloaded");
+    assert_note(r, "1 added");
+    xmpp_stanza_release(r);
+    fp = fopen(fx->vhosts, "r");
+    assert_non_null(fp);
+    assert_true(fread(buf, 1, sizeof(buf) - 1, fp) > 0);
+    fclose(fp);
+    assert_non_null(strstr(buf, "VirtualHost \"applied.example\""));
+}
+
+static void test_router_refuses(void **state)
+{
+    struct fx *fx = *state;
+
+    with_hook(fx, "/bin/false");
+    assert_int_equal(store_user_upsert(fx->app.store, "u1", "u1@new.example", NULL, NULL),
+                     STORE_OK);
+    xmpp_stanza_t *r = run_late(fx, "sync/audit", "");
+    assert_note(r, "Saved, but not applied to the router");
+    assert_note(r, "1 domain(s) added");
+    xmpp_stanza_release(r);
+    assert_domain(fx, "new.example", STORE_MANAGED_SYSTEM);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_import_verdicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_update_remove, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_one_value, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_korean, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_too_many_lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_form, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sync_audit_command, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_waits_for_router, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_router_refuses, setup, teardown),
+    };
+    log_set_level(LOG_LEVEL_ERROR);
+    xmpp_initialize();
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    xmpp_shutdown();
+    return rc;
+}

@@ -1,0 +1,193 @@
+/* Unit tests for component/federation's probe up to the stream step, without DNS: the
+ * configured resolve map, a numeric address, a name looked up on the bounded resolver thread
+ * (localhost), a name that does not resolve, a closed port, and a peer that never speaks. */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "component/engine/federation.h"
+
+/* A listening socket on 127.0.0.1 that never accepts (the kernel completes connects). */
+static int silent_listener(unsigned *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(fd >= 0);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+/* A port nobody listens on: bound, then closed. */
+static unsigned closed_port(void)
+{
+    unsigned port;
+
+    close(silent_listener(&port));
+    return port;
+}
+
+static void probe(const char *overrides, unsigned timeout_ms, struct fed_report *r)
+{
+    struct fed_options o = {.domain = "peer.example.test",
+                            .from = "us.example.test",
+                            .overrides = overrides,
+                            .timeout_ms = timeout_ms};
+
+    federation_probe(&o, r);
+}
+
+static void assert_step(const struct fed_report *r, enum fed_step step, enum fed_state state,
+                        const char *detail_part)
+{
+    const struct fed_step_result *s = &r->steps[step];
+
+    if (s->state != state || strstr(s->detail, detail_part) == NULL)
+        fail_msg("step %s: state %d, detail '%s' (wanted state %d and '%s')",
+                 federation_step_name(step), s->state, s->detail, state, detail_part);
+}
+
+static void test_override_numeric_silent_peer(void **state)
+{
+    struct fed_report r;
+    char map[128];
+    unsigned port;
+    int fd = silent_listener(&port);
+
+    (void)state;
+    snprintf(map, sizeof(map), "other.example.test=10.0.0.1:1 peer.example.test=127.0.0.1:%u",
+             port);
+    probe(map, 500, &r); /* the silent peer makes the stream step wait this long */
+    assert_step(&r, FED_RESOLVE, FED_OK, "configured in [federation] resolve");
+    assert_step(&r, FED_CONNECT, FED_OK, "connected to 127.0.0.1");
+    assert_step(&r, FED_STREAM, FED_FAILED, "127.0.0.1 port "); /* where it connected */
+    assert_step(&r, FED_STREAM, FED_FAILED,
+                "accepted the connection but sent nothing within 0.5 s");
+    assert_int_equal(r.steps[FED_STARTTLS].state, FED_NOT_RUN);
+    assert_int_equal(federation_first_failure(&r), FED_STREAM);
+    close(fd);
+}
+
+/* "localhost" is a name, not an address: it goes through the resolver thread, and the connect
+ * that follows is refused (a closed port), which proves the name was resolved. */
+static void test_name_through_resolver_thread(void **state)
+{
+    struct fed_report r;
+    char map[128];
+
+    (void)state;
+    snprintf(map, sizeof(map), "peer.example.test=localhost:%u", closed_port());
+    probe(map, 10000, &r);
+    assert_step(&r, FED_CONNECT, FED_FAILED, "Connection refused");
+}
+
+static void test_name_that_does_not_resolve(void **state)
+{
+    struct fed_report r;
+
+    (void)state;
+    probe("peer.example.test=no-such-host.invalid:5269", 2000, &r);
+    /* Reported under resolve, where it happens, not under connect. */
+    assert_step(&r, FED_RESOLVE, FED_FAILED, "no-such-host.invalid:5269");
+    assert_step(&r, FED_RESOLVE, FED_FAILED, "cannot resolve no-such-host.invalid");
+    assert_int_equal(r.steps[FED_CONNECT].state, FED_NOT_RUN);
+    assert_int_equal(federation_first_failure(&r), FED_RESOLVE);
+}
+
+/* A peer that accepts, reads the header and closes without a word; another that answers with
+ * something that is not XMPP and closes. */
+struct peer_script {
+    int listener;
+    const char *says; /* NULL: nothing */
+};
+
+static void *peer_run(void *arg)
+{
+    struct peer_script *s = arg;
+    char buf[1024];
+    int fd = accept(s->listener, NULL, NULL);
+
+    if (fd >= 0) {
+        (void)recv(fd, buf, sizeof(buf), 0);
+        if (s->says)
+            (void)send(fd, s->says, strlen(s->says), 0);
+        close(fd);
+    }
+    return NULL;
+}
+
+static void probe_scripted(const char *says, struct fed_report *r)
+{
+    struct peer_script s = {.says = says};
+    unsigned port;
+    char map[128];
+    pthread_t t;
+
+    s.listener = silent_listener(&port);
+    assert_int_equal(pthread_create(&t, NULL, peer_run, &s), 0);
+    snprintf(map, sizeof(map), "peer.example.test=127.0.0.1:%u", port);
+    probe(map, 5000, r);
+    pthread_join(t, NULL);
+    close(s.listener);
+}
+
+static void test_peer_closes(void **state)
+{
+    struct fed_report r;
+
+    (void)state;
+    probe_scripted(NULL, &r);
+    assert_step(&r, FED_STREAM, FED_FAILED, "closed the connection without sending anything");
+    probe_scripted("HTTP/1.1 400 Bad Request\r\n\r\n", &r);
+    assert_step(&r, FED_STREAM, FED_FAILED,
+                "closed the connection before its stream features; 28 bytes received: HTTP/1.1 "
+                "400");
+}
+
+static void test_closed_port(void **state)
+{
+    struct fed_report r;
+    char map[128];
+
+    (void)state;
+    snprintf(map, sizeof(map), "peer.example.test=127.0.0.1:%u", closed_port());
+    probe(map, 10000, &r);
+    assert_step(&r, FED_CONNECT, FED_FAILED, "Connection refused");
+    assert_int_equal(federation_first_failure(&r), FED_CONNECT);
+}
+
+static void test_step_names(void **state)
+{
+    (void)state;
+    assert_string_equal(federation_step_name(FED_RESOLVE), "resolve");
+    assert_string_equal(federation_step_name(FED_PING), "ping");
+    assert_string_equal(federation_step_name((enum fed_step)99), "?");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_override_numeric_silent_peer),
+        cmocka_unit_test(test_name_through_resolver_thread),
+        cmocka_unit_test(test_name_that_does_not_resolve),
+        cmocka_unit_test(test_closed_port),
+        cmocka_unit_test(test_peer_closes),
+        cmocka_unit_test(test_step_names),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

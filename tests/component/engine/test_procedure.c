@@ -1,0 +1,431 @@
+/* Unit tests for component/procedure: the step machine of the guided domain change on a real
+ * store (two nodes in one redundancy group, services without hooks, no presence tracking so
+ * every count is 0): each step's guard, the transitions, resume after a simulated restart (the
+ * store closed and opened again), and cancel with what it leaves behind. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "component/config.h"
+#include "component/engine/procedure.h"
+#include "component/engine/services.h"
+#include "store/store_domain.h"
+#include "store/store_job.h"
+#include "store/store_settings.h"
+#include "store/store_topo.h"
+#include "tests/lib/tmpstore.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define NODE_A "imp1.example.test"
+#define NODE_B "imp2.example.test"
+
+struct fixture {
+    char dir[64];
+    char path[96];
+    struct config cfg;
+    struct app app;
+    struct store_procedure p;
+    /* the last services run */
+    bool ran, ok;
+    size_t actions;
+};
+
+static void open_store(struct fixture *f)
+{
+    char *err = NULL;
+
+    f->app.store = store_open(f->path, &err);
+    if (f->app.store == NULL)
+        fail_msg("store_open: %s", err);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+
+    if (tmpstore_make(f->dir, sizeof(f->dir), f->path, sizeof(f->path), "proc") != 0)
+        return -1;
+    f->cfg.settle_time = 120;
+    f->app.cfg = &f->cfg;
+    open_store(f);
+    f->app.services = services_new(&f->app);
+    assert_int_equal(store_group_insert(f->app.store, "dg1", true), STORE_OK);
+    assert_int_equal(store_node_insert(f->app.store, NODE_A, STORE_NODE_PUBLISHER, "15.0", "dg1"),
+                     STORE_OK);
+    assert_int_equal(store_node_insert(f->app.store, NODE_B, STORE_NODE_SUBSCRIBER, "15.0", "dg1"),
+                     STORE_OK);
+    assert_int_equal(services_init_node(&f->app, NODE_A), 0);
+    assert_int_equal(services_init_node(&f->app, NODE_B), 0);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+
+    store_procedure_clear(&f->p);
+    services_free(f->app.services);
+    assert_int_equal(store_close(f->app.store), 0);
+    tmpstore_remove(f->dir, f->path);
+    free(f);
+    return 0;
+}
+
+/* ---- helpers ---- */
+
+static void assert_contains(char *text, const char *needle)
+{
+    if (text == NULL)
+        fail_msg("no refusal, expected one with '%s'", needle);
+    if (strstr(text, needle) == NULL)
+        fail_msg("'%s' not in: %s", needle, text);
+    free(text);
+}
+
+static void assert_guard_ok(struct fixture *f, int step)
+{
+    char *why = procedure_guard(&f->app, f->p.id ? &f->p : NULL, step, NULL);
+    if (why != NULL)
+        fail_msg("step %d refused: %s", step, why);
+}
+
+static void on_services(void *arg, bool ok, const struct service_outcome *out, size_t n)
+{
+    struct fixture *f = arg;
+
+    (void)out;
+    f->ran = true;
+    f->ok = ok;
+    f->actions = n;
+}
+
+static void reload(struct fixture *f)
+{
+    store_procedure_clear(&f->p);
+    assert_int_equal(procedure_load(&f->app, &f->p), STORE_OK);
+}
+
+/* The settle period has passed: HA was turned off long ago. */
+static void settle(struct fixture *f)
+{
+    assert_int_equal(store_group_set_ha(f->app.store, "dg1", false, time(NULL) - 600), STORE_OK);
+}
+
+static void run_services(struct fixture *f, bool up)
+{
+    const char *why = NULL;
+
+    f->ran = false;
+    assert_int_equal(procedure_run_services(&f->app, &f->p, up, NULL, on_services, f, NULL, &why),
+                     0);
+    assert_true(f->ran); /* no hooks: the run ends before the call returns */
+    assert_true(f->ok);
+    reload(f);
+}
+
+static const char *state_of(struct fixture *f, const char *node, const char *service)
+{
+    static char buf[32];
+    struct store_service s;
+
+    assert_int_equal(store_service_get(f->app.store, node, service, &s), STORE_OK);
+    snprintf(buf, sizeof(buf), "%s", s.state);
+    store_service_clear(&s);
+    return buf;
+}
+
+static bool ha_on(struct fixture *f)
+{
+    struct store_group g;
+    bool on;
+
+    assert_int_equal(store_group_get(f->app.store, "dg1", &g), STORE_OK);
+    on = g.ha_enabled;
+    store_group_clear(&g);
+    return on;
+}
+
+/* Steps 1 and 2, with the settle period over: the run is at step 3. */
+static void through_step2(struct fixture *f)
+{
+    assert_int_equal(procedure_disable_ha(&f->app, "admin@example.test", &f->p), STORE_OK);
+    settle(f);
+    run_services(f, false);
+    assert_int_equal(f->p.step, PROC_DOMAINS);
+}
+
+/* ---- tests ---- */
+
+static void test_step1_guard_needs_topology(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_guard_ok(f, PROC_HA_OFF);
+    assert_int_equal(store_node_delete(f->app.store, NODE_A), STORE_OK);
+    assert_int_equal(store_node_delete(f->app.store, NODE_B), STORE_OK);
+    assert_contains(procedure_guard(&f->app, NULL, PROC_HA_OFF, NULL), "topology/edit");
+    assert_contains(procedure_guard(&f->app, NULL, PROC_HA_OFF, "ko"), "topology/edit로");
+}
+
+static void test_step1_disables_and_records(void **state)
+{
+    struct fixture *f = *state;
+    struct store_recorded *rec = NULL;
+    size_t n = 0;
+
+    assert_int_equal(procedure_load(&f->app, &f->p), STORE_NOTFOUND);
+    assert_int_equal(procedure_disable_ha(&f->app, "admin@example.test", &f->p), STORE_OK);
+    assert_true(f->p.id > 0);
+    assert_int_equal(f->p.step, PROC_STOP);
+    assert_string_equal(f->p.ha_groups, "dg1");
+    assert_string_equal(f->p.actor, "admin@example.test");
+    assert_false(ha_on(f));
+    assert_int_equal(store_recorded_list(f->app.store, NULL, &rec, &n), STORE_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(rec[0].active_users, 0);
+    store_recorded_list_free(rec, n);
+    /* A second run cannot start while this one is active. */
+    struct store_procedure other = {0};
+    assert_int_equal(procedure_disable_ha(&f->app, "other@example.test", &other), STORE_CONFLICT);
+    assert_int_equal(other.id, 0);
+    store_procedure_clear(&other);
+}
+
+static void test_step2_guard_settle_and_ha(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_int_equal(procedure_disable_ha(&f->app, "admin@example.test", &f->p), STORE_OK);
+    assert_contains(procedure_guard(&f->app, &f->p, PROC_STOP, NULL), "wait");
+    assert_contains(procedure_guard(&f->app, &f->p, PROC_STOP, "ko"), "기다린 뒤");
+    settle(f);
+    assert_guard_ok(f, PROC_STOP);
+    /* Someone turned HA on again behind the procedure's back. */
+    assert_int_equal(store_group_set_ha(f->app.store, "dg1", true, 0), STORE_OK);
+    assert_contains(procedure_guard(&f->app, &f->p, PROC_STOP, NULL), "HA is enabled on group dg1");
+}
+
+static void test_step2_stops_in_order(void **state)
+{
+    struct fixture *f = *state;
+
+    /* Before step 2 the domain change is refused: the services run. */
+    assert_int_equal(procedure_disable_ha(&f->app, "admin@example.test", &f->p), STORE_OK);
+    settle(f);
+    assert_contains(procedure_guard(&f->app, &f->p, PROC_DOMAINS, NULL), "still running");
+    run_services(f, false);
+    assert_int_equal(f->actions, 2 * SERVICES_N);
+    assert_int_equal(f->p.step, PROC_DOMAINS);
+    for (int k = 0; k < SERVICES_N; k++) {
+        const char *svc = services_stop_order[k];
+        assert_string_equal(state_of(f, NODE_A, svc), services_state_word(svc, false));
+        assert_string_equal(state_of(f, NODE_B, svc), services_state_word(svc, false));
+    }
+    assert_guard_ok(f, PROC_DOMAINS);
+}
+
+static void test_step3_domains_and_job(void **state)
+{
+    struct fixture *f = *state;
+    struct proc_changes c = {0};
+    struct store_job j;
+    char *why = NULL;
+    int64_t job = 0;
+
+    through_step2(f);
+    assert_int_equal(store_domain_insert(f->app.store, "old.example", STORE_MANAGED_ADMIN, true),
+                     STORE_OK);
+    assert_int_equal(store_domain_insert(f->app.store, "gone.example", STORE_MANAGED_ADMIN, true),
+                     STORE_OK);
+    c.add = calloc(1, sizeof(*c.add));
+    strcpy(c.add[0], "new.example");
+    c.nadd = 1;
+    c.rename = calloc(1, sizeof(*c.rename));
+    strcpy(c.rename[0].from, "old.example");
+    strcpy(c.rename[0].to, "renamed.example");
+    c.nrename = 1;
+    c.del = calloc(1, sizeof(*c.del));
+    strcpy(c.del[0], "gone.example");
+    c.ndel = 1;
+    strcpy(c.default_domain, "new.example");
+    assert_false(procedure_changes_empty(&c));
+    assert_int_equal(procedure_change_domains(&f->app, &f->p, &c, NULL, &why, &job),
+                     DOMAINS_WORK_DONE);
+    procedure_changes_clear(&c);
+    assert_null(why);
+    assert_true(job > 0);
+    assert_int_equal(f->p.step, PROC_DOMAINS); /* waits for the job */
+    assert_int_equal(f->p.job_id, job);
+    assert_int_equal(store_domain_exists(f->app.store, "new.example"), STORE_OK);
+    assert_int_equal(store_domain_exists(f->app.store, "renamed.example"), STORE_OK);
+    assert_int_equal(store_domain_exists(f->app.store, "old.example"), STORE_NOTFOUND);
+    assert_int_equal(store_domain_exists(f->app.store, "gone.example"), STORE_NOTFOUND);
+
+    /* While the job runs, step 3 waits and the services may not start. */
+    assert_int_equal(procedure_job_wait(&f->app, &f->p, &j), 1);
+    assert_int_equal(j.id, job);
+    store_job_clear(&j);
+    assert_contains(procedure_guard(&f->app, &f->p, PROC_START, NULL), "jobs/status");
+    assert_contains(procedure_guard(&f->app, &f->p, PROC_CERT, NULL), "has not ended");
+    assert_int_equal(store_job_set_state(f->app.store, job, STORE_JOB_COMPLETED, NULL), STORE_OK);
+    assert_int_equal(procedure_job_wait(&f->app, &f->p, &j), 0);
+    assert_int_equal(f->p.step, PROC_CERT);
+    assert_guard_ok(f, PROC_CERT);
+    assert_guard_ok(f, PROC_START);
+}
+
+static void test_step3_refusal_changes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct proc_changes c = {0};
+    char *why = NULL;
+    int64_t job = 0;
+
+    through_step2(f);
+    assert_int_equal(store_domain_insert(f->app.store, "used.example", STORE_MANAGED_SYSTEM, true),
+                     STORE_OK);
+    c.add = calloc(1, sizeof(*c.add));
+    strcpy(c.add[0], "fresh.example");
+    c.nadd = 1;
+    c.del = calloc(1, sizeof(*c.del));
+    strcpy(c.del[0], "used.example");
+    c.ndel = 1;
+    strcpy(c.default_domain, "fresh.example");
+    assert_int_equal(procedure_change_domains(&f->app, &f->p, &c, NULL, &why, &job),
+                     DOMAINS_WORK_REFUSED);
+    procedure_changes_clear(&c);
+    assert_contains(why, "system-managed");
+    assert_int_equal(job, 0);
+    assert_int_equal(store_domain_exists(f->app.store, "fresh.example"), STORE_NOTFOUND);
+    reload(f);
+    assert_int_equal(f->p.step, PROC_DOMAINS);
+    assert_int_equal(f->p.job_id, 0);
+
+    /* HA back on: the preconditions refuse the whole step. */
+    assert_int_equal(store_group_set_ha(f->app.store, "dg1", true, 0), STORE_OK);
+    c.add = calloc(1, sizeof(*c.add));
+    strcpy(c.add[0], "fresh.example");
+    c.nadd = 1;
+    assert_int_equal(procedure_change_domains(&f->app, &f->p, &c, NULL, &why, &job),
+                     DOMAINS_WORK_REFUSED);
+    procedure_changes_clear(&c);
+    assert_contains(why, "ha/disable");
+    assert_int_equal(store_domain_exists(f->app.store, "fresh.example"), STORE_NOTFOUND);
+}
+
+static void test_resume_after_restart(void **state)
+{
+    struct fixture *f = *state;
+    struct proc_changes c = {0};
+    char *why = NULL;
+    int64_t id, job = 0;
+
+    through_step2(f);
+    id = f->p.id;
+    /* The daemon stops and starts again: a new store connection, a new control center. */
+    services_free(f->app.services);
+    assert_int_equal(store_close(f->app.store), 0);
+    store_procedure_clear(&f->p);
+    open_store(f);
+    f->app.services = services_new(&f->app);
+    reload(f);
+    assert_int_equal(f->p.id, id);
+    assert_int_equal(f->p.step, PROC_DOMAINS);
+    assert_string_equal(f->p.ha_groups, "dg1");
+    assert_guard_ok(f, PROC_DOMAINS);
+    /* Running step 2 again after a restart is harmless: everything is already stopped. */
+    assert_int_equal(procedure_change_domains(&f->app, &f->p, &c, NULL, &why, &job),
+                     DOMAINS_WORK_DONE);
+    assert_int_equal(f->p.step, PROC_CERT); /* no default domain: no job to wait for */
+    assert_int_equal(procedure_advance(&f->app, &f->p, PROC_START, -1), STORE_OK);
+    run_services(f, true);
+    assert_int_equal(f->p.step, PROC_SESSIONS);
+    for (int k = 0; k < SERVICES_N; k++)
+        assert_string_equal(state_of(f, NODE_B, services_stop_order[k]),
+                            services_state_word(services_stop_order[k], true));
+}
+
+static void test_step7_guards_and_done(void **state)
+{
+    struct fixture *f = *state;
+    struct proc_changes c = {0};
+    char *why = NULL;
+    int64_t job = 0;
+
+    through_step2(f);
+    assert_int_equal(procedure_change_domains(&f->app, &f->p, &c, NULL, &why, &job),
+                     DOMAINS_WORK_DONE);
+    assert_int_equal(procedure_advance(&f->app, &f->p, PROC_START, -1), STORE_OK);
+    run_services(f, true);
+    assert_int_equal(procedure_advance(&f->app, &f->p, PROC_HA_ON, -1), STORE_OK);
+    /* One service down again: HA may not come back. */
+    assert_int_equal(store_service_set(f->app.store, NODE_B, SERVICE_SIP_PROXY, "deactivated"),
+                     STORE_OK);
+    assert_contains(procedure_enable_ha(&f->app, &f->p, NULL), "sip-proxy deactivated");
+    assert_false(ha_on(f));
+    assert_int_equal(store_service_set(f->app.store, NODE_B, SERVICE_SIP_PROXY, "activated"),
+                     STORE_OK);
+    /* Sessions short of the recorded count within 30 minutes of the restart. */
+    assert_int_equal(store_recorded_set(f->app.store, NODE_A, 3, 0), STORE_OK);
+    assert_contains(procedure_enable_ha(&f->app, &f->p, NULL), "0 sessions, 3 recorded");
+    assert_int_equal(store_recorded_set(f->app.store, NODE_A, 0, 0), STORE_OK);
+    size_t n;
+    char **lines = procedure_session_lines(&f->app, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(lines[0], "node " NODE_A ": 0 sessions, 0 recorded");
+    procedure_lines_free(lines, n);
+    assert_null(procedure_enable_ha(&f->app, &f->p, NULL));
+    assert_true(ha_on(f));
+    assert_int_equal(f->p.state, STORE_PROC_DONE);
+    store_procedure_clear(&f->p);
+    assert_int_equal(procedure_load(&f->app, &f->p), STORE_NOTFOUND);
+}
+
+static void test_cancel_leaves_state_and_says_so(void **state)
+{
+    struct fixture *f = *state;
+    struct store_procedure again = {0};
+
+    through_step2(f);
+    assert_int_equal(procedure_end(&f->app, &f->p, STORE_PROC_CANCELED), STORE_OK);
+    assert_int_equal(f->p.state, STORE_PROC_CANCELED);
+    char *left = procedure_leftovers(&f->app, &f->p, NULL);
+    assert_non_null(strstr(left, NODE_A " (client-profile-agent"));
+    assert_non_null(strstr(left, "start-stopped"));
+    assert_contains(left, "HA is still off on group dg1");
+    assert_contains(procedure_leftovers(&f->app, &f->p, "ko"), "ha/enable로");
+    /* Nothing is undone, and a new run may start. */
+    assert_string_equal(state_of(f, NODE_A, SERVICE_XCP_ROUTER), "stopped");
+    assert_int_equal(procedure_load(&f->app, &again), STORE_NOTFOUND);
+    assert_int_equal(store_procedure_set_step(f->app.store, f->p.id, PROC_START, 0, NULL),
+                     STORE_NOTFOUND);
+    assert_int_equal(procedure_disable_ha(&f->app, "admin@example.test", &again), STORE_OK);
+    assert_int_equal(again.step, PROC_STOP);
+    assert_string_equal(again.ha_groups, ""); /* HA was off already */
+    store_procedure_clear(&again);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_step1_guard_needs_topology, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step1_disables_and_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step2_guard_settle_and_ha, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step2_stops_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step3_domains_and_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step3_refusal_changes_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_after_restart, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step7_guards_and_done, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_leaves_state_and_says_so, setup, teardown),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
