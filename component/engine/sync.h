@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "component/app.h"
+#include "component/engine/app_apply.h"
 #include "store/store.h"
 #include "xmpp/adhoc.h"
 #include "xmpp/adhoc_later.h"
