@@ -130,7 +130,7 @@ struct adhoc_later {
     adhoc_call_t call;
     struct adhoc_outcome out;
     /* The step that deferred is still running: its call (to take the state from) and whether
-     * adhoc_later_finish came already; apply() then answers now instead of sending late. */
+     * adhoc_later_finish came already; adhoc_apply() then answers now instead of sending late. */
     adhoc_call_t *step_call;
     bool finished_in_step;
 };
