@@ -623,6 +623,51 @@ static bool wants(const char *only, const char *section)
     return only == NULL;
 }
 
+/* certs/import's check of a pasted chain, on the event loop: the leaf followed by copies of it.
+ * The longest chain accepted (CERT_CHAIN_MAX), and the largest paste (CERT_PEM_MAX bytes of
+ * certificates), which must be refused after CERT_CHAIN_MAX + 1 decodings, not all of them. */
+static void bench_chain_size(const char *key, const char *leaf, size_t bytes,
+                             enum cert_import_rc expect)
+{
+    const char *names[] = {"chain.example.com"};
+    size_t one = strlen(leaf), copies = bytes / one;
+    char *pem = xmalloc(copies * one + 1), what[160];
+    double best = 1e300;
+
+    for (size_t i = 0; i < copies; i++)
+        memcpy(pem + i * one, leaf, one);
+    pem[copies * one] = '\0';
+    for (int r = 0; r < 5; r++) {
+        char *clean = NULL, *why = NULL;
+        double t0 = now_ms();
+        enum cert_import_rc rc = cert_check_import(key, pem, names, 1, time(NULL), &clean, &why);
+        double t = now_ms() - t0;
+        if (rc != expect)
+            fatalx("chain: %s", why);
+        best = t < best ? t : best;
+        free(clean);
+        free(why);
+    }
+    snprintf(what, sizeof(what), "certs/import check of a %zu-certificate paste, %zu KiB, %s (best of 5)",
+             copies, copies * one / 1024, expect == CERT_IMPORT_OK ? "accepted" : "refused");
+    report(what, best, "a few ms (the loop)");
+    free(pem);
+}
+
+static void bench_chain(void)
+{
+    const char *names[] = {"chain.example.com"};
+    struct cert_names cn = {.common_name = names[0], .domains = names, .n_domains = 1};
+    char *err = NULL, *key = cert_key_generate(CERT_KEY_EC_P256, &err), *leaf;
+
+    if (key == NULL || (leaf = cert_self_sign(key, &cn, 0, 30, &err)) == NULL)
+        fatalx("chain: %s", err);
+    bench_chain_size(key, leaf, CERT_CHAIN_MAX * strlen(leaf), CERT_IMPORT_OK);
+    bench_chain_size(key, leaf, CERT_PEM_MAX - 1, CERT_IMPORT_CHAIN_TOO_LONG);
+    free(leaf);
+    free(key);
+}
+
 int main(int argc, char **argv)
 {
     const char *only = NULL;
@@ -653,7 +698,7 @@ int main(int argc, char **argv)
         default:
             fprintf(stderr, "usage: bench_imd [-u users] [-d domains] [-l list_domains] [-j "
                             "job_users] [-b job_batch] [-s "
-                            "list,default,certs,sync,job,import,directory] [dir]\n");
+                            "list,default,certs,chain,sync,job,import,directory] [dir]\n");
             return 2;
         }
     }
@@ -671,6 +716,8 @@ int main(int argc, char **argv)
     }
     if (wants(only, "certs"))
         bench_certs(dir);
+    if (wants(only, "chain"))
+        bench_chain();
     if (wants(only, "sync")) {
         struct store *st = fresh_store(dir, "users");
         double t0 = now_ms();

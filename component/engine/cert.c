@@ -696,28 +696,43 @@ char *cert_info_missing(const struct cert_info *info, const char *const *domains
 
 /* ---- import ---- */
 
-/* Every certificate in `pem`, in order; NULL when there is none or one does not parse. */
-static STACK_OF(X509) * read_chain(const char *pem)
+/* Every certificate in `pem`, in order; NULL when there is none or one does not parse, and
+ * *too_long set when there are more than CERT_CHAIN_MAX (none is decoded past that). One
+ * BIO reads the blocks one after the other: a BIO per certificate would measure the rest of the
+ * text each time, quadratic in the number of certificates pasted. The reader skips what lies
+ * between blocks and blocks of other kinds, and stops at the end with PEM_R_NO_START_LINE; any
+ * other error is a certificate that does not parse. */
+static STACK_OF(X509) * read_chain(const char *pem, bool *too_long)
 {
-    STACK_OF(X509) *chain = sk_X509_new_null();
-    const char *p = pem;
-    const char *begin = "-----BEGIN CERTIFICATE-----";
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    STACK_OF(X509) *chain = bio ? sk_X509_new_null() : NULL;
+    X509 *x;
+    unsigned long e;
 
-    while (chain && (p = strstr(p, begin)) != NULL) {
-        X509 *x = cert_from_pem(p, NULL);
-        if (x == NULL || sk_X509_push(chain, x) <= 0) {
-            X509_free(x);
-            sk_X509_pop_free(chain, X509_free);
-            return NULL;
-        }
-        p += strlen(begin);
-    }
-    if (chain && sk_X509_num(chain) == 0) {
-        sk_X509_free(chain);
-        chain = NULL;
-    }
+    *too_long = false;
     ERR_clear_error();
+    while (chain && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+        if (sk_X509_push(chain, x) <= 0) {
+            X509_free(x);
+            goto fail;
+        }
+        if (sk_X509_num(chain) > CERT_CHAIN_MAX) {
+            *too_long = true;
+            goto fail;
+        }
+    }
+    e = ERR_peek_last_error();
+    if (chain == NULL || sk_X509_num(chain) == 0 || ERR_GET_LIB(e) != ERR_LIB_PEM ||
+        ERR_GET_REASON(e) != PEM_R_NO_START_LINE)
+        goto fail;
+    ERR_clear_error();
+    BIO_free(bio);
     return chain;
+fail:
+    sk_X509_pop_free(chain, X509_free);
+    BIO_free(bio);
+    ERR_clear_error();
+    return NULL;
 }
 
 static char *chain_to_pem(STACK_OF(X509) * chain)
@@ -792,10 +807,17 @@ enum cert_import_rc cert_check_import(const char *key_pem, const char *chain_pem
 {
     STACK_OF(X509) * chain;
     enum cert_import_rc rc;
+    bool too_long = false;
 
     *clean = NULL;
     if (chain_pem == NULL || strlen(chain_pem) > CERT_PEM_MAX ||
-        (chain = read_chain(chain_pem)) == NULL) {
+        (chain = read_chain(chain_pem, &too_long)) == NULL) {
+        if (too_long) {
+            set_why(why, "the chain holds more than %d certificates: paste the server's "
+                         "certificate and its intermediates only, not a whole CA bundle",
+                    CERT_CHAIN_MAX);
+            return CERT_IMPORT_CHAIN_TOO_LONG;
+        }
         set_why(why, "no readable certificate: paste the PEM text, from -----BEGIN "
                      "CERTIFICATE----- to -----END CERTIFICATE-----, the server's certificate "
                      "first");

@@ -13,6 +13,10 @@
 #define CERT_MAX_DAYS 3650      /* ten years: anything longer is a typo */
 #define CERT_MAX_NAMES 4096     /* domains in one certificate */
 #define CERT_PEM_MAX (1u << 20) /* bytes of PEM accepted for an import (a chain fits easily) */
+/* Certificates accepted in an imported chain, the leaf included. Real chains hold two to five;
+ * decoding one costs OpenSSL 3 about half a millisecond on the event loop, so a paste of
+ * CERT_PEM_MAX bytes of certificates would hold the loop for a second (bench_imd -s chain). */
+#define CERT_CHAIN_MAX 16
 #define CERT_FP_LEN (32 * 3)    /* "AB:CD:...": 32 bytes as hex pairs with colons, plus NUL */
 
 enum cert_key_type {
@@ -88,6 +92,7 @@ enum cert_import_rc {
     CERT_IMPORT_NOT_YET_VALID,
     CERT_IMPORT_EXPIRED,
     CERT_IMPORT_GAPS, /* all fine except that some domains are not covered: *why names them */
+    CERT_IMPORT_CHAIN_TOO_LONG, /* more than CERT_CHAIN_MAX certificates */
 };
 
 /*

@@ -346,6 +346,75 @@ static void test_import_accepts_match(void **state)
     free(key);
 }
 
+static char *repeat(const char *sep, const char *pem, int times)
+{
+    size_t one = strlen(sep) + strlen(pem);
+    char *out = calloc(1, one * (size_t)times + 1);
+
+    assert_non_null(out);
+    for (int i = 0; i < times; i++) {
+        strcat(out, sep);
+        strcat(out, pem);
+    }
+    return out;
+}
+
+static size_t count_blocks(const char *pem)
+{
+    size_t n = 0;
+
+    for (const char *p = pem; (p = strstr(p, "-----BEGIN CERTIFICATE-----")) != NULL; p++)
+        n++;
+    return n;
+}
+
+/* The chain is read block after block: text and other blocks between certificates are skipped,
+ * a broken certificate anywhere refuses the whole paste, and a chain longer than CERT_CHAIN_MAX
+ * is refused with its own verdict (the leaf and 15 intermediates are the most accepted). */
+static void test_import_chain_limits(void **state)
+{
+    char *key = must_key(CERT_KEY_EC_P256), *pem = must_cert(key, &names3, 0, 10);
+    char *chain = NULL, *why = NULL, *paste, *mixed;
+    time_t now = time(NULL);
+    (void)state;
+
+    paste = repeat("issuer: somebody\n", pem, CERT_CHAIN_MAX);
+    assert_int_equal(cert_check_import(key, paste, three, 3, now, &chain, &why), CERT_IMPORT_OK);
+    assert_int_equal(count_blocks(chain), CERT_CHAIN_MAX);
+    free(chain);
+    free(why);
+    free(paste);
+
+    paste = repeat("\n", pem, CERT_CHAIN_MAX + 1);
+    assert_int_equal(cert_check_import(key, paste, three, 3, now, &chain, &why),
+                     CERT_IMPORT_CHAIN_TOO_LONG);
+    assert_null(chain);
+    assert_non_null(strstr(why, "more than 16 certificates"));
+    free(why);
+    free(paste);
+
+    /* the pending key's own block pasted between the certificates is skipped, not decoded */
+    mixed = calloc(1, 2 * strlen(pem) + strlen(key) + 1);
+    sprintf(mixed, "%s%s%s", pem, key, pem);
+    assert_int_equal(cert_check_import(key, mixed, three, 3, now, &chain, &why), CERT_IMPORT_OK);
+    assert_int_equal(count_blocks(chain), 2);
+    assert_null(strstr(chain, "PRIVATE KEY"));
+    free(chain);
+    free(why);
+    free(mixed);
+
+    /* a second certificate that does not parse refuses the paste */
+    mixed = calloc(1, strlen(pem) + 128);
+    sprintf(mixed, "%s-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n", pem);
+    assert_int_equal(cert_check_import(key, mixed, three, 3, now, &chain, &why),
+                     CERT_IMPORT_GARBAGE);
+    assert_null(chain);
+    free(why);
+    free(mixed);
+    free(pem);
+    free(key);
+}
+
 static void test_import_refusals(void **state)
 {
     static const char *const four[] = {"a.example.test", "b.example.test", "c.example.test",
@@ -969,6 +1038,7 @@ int main(void)
         cmocka_unit_test(test_csr_verifies),
         cmocka_unit_test(test_import_accepts_match),
         cmocka_unit_test(test_import_refusals),
+        cmocka_unit_test(test_import_chain_limits),
         cmocka_unit_test(test_serials_differ),
         cmocka_unit_test(test_files_layout),
         cmocka_unit_test(test_files_regenerate_keeps_links),
