@@ -13,6 +13,7 @@
 #include "component/config.h"
 #include "store/store.h"
 #include "xmpp/adhoc.h"
+#include "xmpp/adhoc_outcome.h"
 
 struct job_runner; /* component/engine/job.h */
 struct sessions;   /* component/engine/sessions.h */
@@ -41,16 +42,6 @@ struct app {
      * refreshes, checkpoints). The daemon clears it when this instance serves. */
     bool standby;
 };
-
-/* Called once the router has been told (or telling it failed): ok 1/0 and a sentence. */
-typedef void (*app_applied_cb)(void *arg, int ok, const char *detail);
-
-/*
- * Writes the current local domain set to the router and runs the reload hook, then records the
- * outcome in the settings (domains_applied / apply_error) and, when it failed, in the audit log
- * under `actor`. `cb` (may be NULL) is called exactly once, possibly before this returns.
- */
-void app_apply_domains(struct app *app, const char *actor, app_applied_cb cb, void *arg);
 
 /* The actor string for the audit log: the bare JID of `requester` ("uid:N" for "uid:N/cK"). Caller
  * frees. */

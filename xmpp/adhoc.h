@@ -1,6 +1,8 @@
-/* XEP-0050 ad-hoc commands, transport-neutral: a registry of commands, their sessions (ids,
- * owners, idle expiry, limits), actions and client quirks, stanza errors, disco answers, and
- * the paging of long result tables. A command is a `step` function: form in, result out. */
+/* XEP-0050 ad-hoc commands, transport-neutral: a registry of commands and the handling of a
+ * request (sessions, actions and client quirks, stanza errors, paging of long tables). A command
+ * is a `step` function: form in, result out; what it answers with is in adhoc_outcome.h, a late
+ * answer in adhoc_later.h. The daemon's side: adhoc_session.h (expiry, owners, the end hook)
+ * and adhoc_disco.h. The registry owns its sessions; command definitions are borrowed. */
 #ifndef IMD_ADHOC_H
 #define IMD_ADHOC_H
 
@@ -43,8 +45,6 @@ enum adhoc_action { ADHOC_EXECUTE, ADHOC_NEXT, ADHOC_PREV, ADHOC_COMPLETE, ADHOC
 enum adhoc_note_type { ADHOC_NOTE_INFO, ADHOC_NOTE_WARN, ADHOC_NOTE_ERROR };
 
 typedef struct adhoc adhoc_t;
-/* A step's answer that comes later (a command waiting for a reload hook). */
-typedef struct adhoc_later adhoc_later_t;
 /* Delivers a late reply; the callee owns `reply`. */
 typedef void (*adhoc_send_fn)(void *ud, xmpp_stanza_t *reply);
 struct adhoc_outcome; /* private */
@@ -87,44 +87,6 @@ struct adhoc_command {
     void (*cancel)(adhoc_call_t *call);
 };
 
-/* ---- outcomes, called from a step ---- */
-
-/* Shows `form` (taken; a FORM_FORM gets the hidden FORM_TYPE urn:imdomaind:<node> if it has
- * none) as the next stage, with status executing. `allowed` is a mask of ADHOC_ALLOW_*
- * (0 means complete only); `dflt` is the action the client's default button takes and must be
- * one of them (else the framework picks next or complete). */
-void adhoc_show(adhoc_call_t *call, form_t *form, unsigned allowed, enum adhoc_action dflt);
-/* Like adhoc_show, but the form takes the place of the stage just answered, so the stage
- * number stays and `prev` skips it: a refreshed progress view, a retry. */
-void adhoc_replace(adhoc_call_t *call, form_t *form, unsigned allowed, enum adhoc_action dflt);
-/* Completes the command with `result` (taken, may be NULL). A result table with more rows
- * than the page size is paged by the framework: the session stays open on page 1 with
- * next/prev/complete. */
-void adhoc_complete(adhoc_call_t *call, form_t *result);
-/* Adds one more result form (taken) to a completion (several tables, say). */
-void adhoc_add_result(adhoc_call_t *call, form_t *result);
-/* Completes with a <note type='error'/> saying `why` (a refused precondition: state the rule
- * and the remedy). Nothing else is returned. */
-void adhoc_fail(adhoc_call_t *call, const struct text *why);
-/* Answers with a stanza error instead: RFC 6120 `condition` (its type is implied: bad-request
- * modify, not-allowed cancel, forbidden auth, resource-constraint wait, ...), an optional
- * XEP-0050 `app_condition` ("bad-payload", ...) and a human `text` (copied; already in the
- * request's language). A session stays at the stage it was on. */
-void adhoc_refuse(adhoc_call_t *call, const char *condition, const char *app_condition,
-                  const char *text);
-/* A submitted value breaks a rule the step checks: the same stage comes back (status
- * executing, same session) with what was entered and an error note naming the field `var`
- * (may be NULL) by its label, then `why` (copied; in the request's language). When the form
- * came with the request that started the command, there is no stage to go back to: that is a
- * bad-request (bad-payload) error instead, and no session stays open. The framework does the
- * same for a value the form's declaration refuses (a required field left empty, a number out of
- * range, a choice not offered) and for adhoc_refuse(bad-request, bad-payload) after a
- * submission; only a malformed request is answered with an iq error. */
-void adhoc_reject(adhoc_call_t *call, const char *var, const char *why);
-/* Adds a note (text copied) to whatever the step answers. */
-void adhoc_note(adhoc_call_t *call, enum adhoc_note_type type, const struct text *text);
-void adhoc_note_str(adhoc_call_t *call, enum adhoc_note_type type, const char *text);
-
 /* ---- the registry ---- */
 
 /* `ctx` is borrowed (it must outlive the registry); `limits` is copied, NULL for defaults. */
@@ -147,65 +109,5 @@ xmpp_stanza_t *adhoc_handle(adhoc_t *adhoc, xmpp_stanza_t *iq, const char *reque
  * first (an internal-server-error). While deferred, the session answers resource-constraint. */
 xmpp_stanza_t *adhoc_handle_async(adhoc_t *adhoc, xmpp_stanza_t *iq, const char *requester,
                                   bool is_admin, adhoc_send_fn send, void *send_ud);
-
-/* In a step, instead of an outcome: the answer will come later. Returns NULL when this request
- * cannot be deferred (adhoc_handle, or a cancel): the step must answer now. The returned handle
- * stays valid until adhoc_later_finish, which must be called exactly once, or until
- * adhoc_free (which answers for it): whoever holds handles must let go of them before then.
- * adhoc_later_call and adhoc_later_finish may also be called before the step returns (the
- * awaited thing happened at once): the reply is then returned by adhoc_handle_async as if the
- * step had answered directly, and the send callback is not called. */
-adhoc_later_t *adhoc_defer(adhoc_call_t *call);
-/* The call to record the late outcome on (adhoc_complete, adhoc_note, ...), with the step's
- * stage, state and language. Owned by `later`. */
-adhoc_call_t *adhoc_later_call(adhoc_later_t *later);
-/* Sends the outcome recorded on adhoc_later_call() and frees `later`. */
-void adhoc_later_finish(adhoc_later_t *later);
-
-/* Fills a disco#items <query/> (borrowed) for node NS_COMMANDS: one <item jid=self_jid node
- * name/> per command the requester may run, names in `lang`. Non-admins see only commands
- * open to all (none, today). */
-void adhoc_disco_items(adhoc_t *adhoc, xmpp_stanza_t *query, const char *self_jid, bool is_admin,
-                       const char *lang);
-/* Fills a disco#info <query/> for `node`: NS_COMMANDS itself (automation/command-list) or a
- * command node (automation/command-node, features commands and jabber:x:data). Returns 0, or
- * -1 when the node is not a command the requester may see (the caller answers
- * item-not-found). */
-int adhoc_disco_info(adhoc_t *adhoc, const char *node, xmpp_stanza_t *query, bool is_admin,
-                     const char *lang);
-
-/* How a command's run ended, for the audit log: its step completed (FAILED: with an error
- * note), the user canceled it, it was left idle until it expired, or its owner went away
- * (adhoc_end_owner: a control connection closed). */
-enum adhoc_end {
-    ADHOC_END_COMPLETED,
-    ADHOC_END_FAILED,
-    ADHOC_END_CANCELED,
-    ADHOC_END_EXPIRED,
-    ADHOC_END_ABANDONED
-};
-/* `node` and `requester` (the owner's full JID or "uid:N") and `note` (the first error note, or
- * else the first note; may be NULL) are borrowed for the call. */
-typedef void (*adhoc_end_fn)(void *ud, const char *node, const char *requester, enum adhoc_end how,
-                             const char *note);
-/* Calls `fn` once per run that ends: when its step completes (a long table paged afterwards
- * does not change that), is canceled, or expires. Stanza errors are not runs ending: the caller
- * sees those in the reply. */
-void adhoc_on_end(adhoc_t *adhoc, adhoc_end_fn fn, void *ud);
-
-/* Ends sessions idle for longer than the timeout and forgets ended ids older than their keep
- * time, as of `now_ms` (the same clock as limits.clock). Returns the number of sessions
- * expired. Call it from a periodic timer; adhoc_handle also checks the session it is asked
- * about. */
-unsigned adhoc_expire(adhoc_t *adhoc, uint64_t now_ms);
-
-/* Ends every session owned by exactly `requester` (a full JID or "uid:N/cK") the way an expiry
- * does: the command's cancel hook is NOT called (a cancel may act, e.g. roll a job back, and
- * nobody asked for that), state_free is, and the end hook hears ADHOC_END_ABANDONED. A session
- * whose step is deferred is left to finish and expire. Returns how many ended. */
-unsigned adhoc_end_owner(adhoc_t *adhoc, const char *requester);
-
-/* Open sessions, in all or for one requester's bare JID (for tests and stats). */
-unsigned adhoc_session_count(const adhoc_t *adhoc, const char *requester);
 
 #endif

@@ -1,12 +1,14 @@
 /* XEP-0004 data forms as a typed model: commands build forms and read checked values through
- * this API and never walk XML. Validation follows XEP-0004 field types plus XEP-0122
- * datatypes and ranges, and reports one reason per field, in English or Korean. */
+ * this API and never walk XML. The wire is in form_render.h (out) and form_parse.h (in); the
+ * checks of a submission (XEP-0004 field types plus XEP-0122 datatypes and ranges, one reason
+ * per field, in English or Korean) in form_check.h and form_error.h.
+ * Ownership: a form_t owns everything in it; fields and strings read from it are borrowed
+ * until form_free. */
 #ifndef IMD_FORM_H
 #define IMD_FORM_H
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <strophe.h>
 
 #include "xmpp/i18n.h"
 
@@ -172,84 +174,6 @@ const char *form_value(const form_t *form, const char *var); /* first value or N
 size_t form_values(const form_t *form, const char *var, const char *const **out);
 bool form_bool(const form_t *form, const char *var, bool dflt);
 long long form_int(const form_t *form, const char *var, long long dflt);
-
-/* ---- Wire ---- */
-
-/* Renders `form` as <x xmlns='jabber:x:data'/> with texts in `lang` (may be NULL). The caller
- * owns the result. A submission renders only var and values, as XEP-0004 asks. */
-xmpp_stanza_t *form_to_stanza(xmpp_ctx_t *ctx, const form_t *form, const char *lang);
-/* The same with only rows [first, first + count) of its table. */
-xmpp_stanza_t *form_to_stanza_rows(xmpp_ctx_t *ctx, const form_t *form, const char *lang,
-                                   size_t first, size_t count);
-
-/* Why a form or one of its fields was refused. */
-enum form_err {
-    FORM_ERR_NONE,
-    FORM_ERR_NOT_A_FORM, /* not a jabber:x:data <x/> */
-    FORM_ERR_KIND,       /* type is not 'submit' */
-    FORM_ERR_FORM_TYPE,  /* FORM_TYPE differs from the shown form's */
-    FORM_ERR_TOO_BIG,    /* over one of the FORM_MAX_* limits */
-    FORM_ERR_DUPLICATE,  /* the field appears twice */
-    FORM_ERR_MISSING,    /* required and empty */
-    FORM_ERR_MULTIPLE,   /* several values for a single-value field */
-    FORM_ERR_BOOLEAN,
-    FORM_ERR_INTEGER,
-    FORM_ERR_RANGE,
-    FORM_ERR_DATE,
-    FORM_ERR_DATETIME,
-    FORM_ERR_JID,
-    FORM_ERR_OPTION, /* not among the options of a list field */
-    FORM_ERR_LENGTH, /* a value longer than FORM_MAX_VALUE_LEN */
-};
-
-struct form_error {
-    char *var; /* owned; NULL when about the whole form */
-    enum form_err code;
-    char *value; /* owned, may be NULL: the offending value (shortened) */
-    bool has_min, has_max;
-    long long min, max; /* FORM_ERR_RANGE */
-    char *expected;     /* owned, may be NULL: the FORM_TYPE expected */
-};
-
-/* A list of errors; zero-initialise (`struct form_errors e = {0};`), free with
- * form_errors_clear. */
-struct form_errors {
-    struct form_error *v;
-    size_t n;
-};
-void form_errors_clear(struct form_errors *errs);
-/* One sentence per error, joined with "; ", naming each field by var and by its label in
- * `shown` (may be NULL) and saying why, in `lang`. The caller frees the result (free). */
-char *form_errors_text(const struct form_errors *errs, const form_t *shown, const char *lang);
-
-/* True when one of `errs` is about the request's shape (not a form, wrong type or FORM_TYPE,
- * too big, a field given twice) rather than about a value a person entered. */
-bool form_errors_malformed(const struct form_errors *errs);
-/* For people: one sentence per error, "Label [var]: reason", joined with "; ", in `lang`;
- * `shown` (may be NULL) gives the labels. The caller frees the result. */
-char *form_errors_text_people(const struct form_errors *errs, const form_t *shown,
-                              const char *lang);
-/* "Label [var]: why" for the field `var` of `shown` (either may be NULL: then just what is
- * there). The caller frees the result. */
-char *form_field_problem(const form_t *shown, const char *var, const char *why, const char *lang);
-
-/* Parses <x xmlns='jabber:x:data'/> (borrowed) into a model without checking values against
- * any declaration: structure and limits only. A missing type attribute reads as 'submit'; the
- * first field named FORM_TYPE becomes the form type (whatever its type), later ones are
- * dropped; duplicate vars are kept for form_check to name. Returns NULL and appends to `errs`
- * on failure; the caller owns the result. */
-form_t *form_from_stanza(xmpp_stanza_t *x, struct form_errors *errs);
-
-/* Checks a submission against the form that was shown: type 'submit' (or none), FORM_TYPE
- * (a missing one is accepted), and per declared field: duplicates, required, single value,
- * boolean, XEP-0122 datatype and range, JIDs, list options. Undeclared fields are ignored;
- * hidden fields, and fields the submission leaves out, keep the shown values. Returns a new SUBMIT form holding every declared input
- * field with its normalised values, or NULL with one error per failing field in `errs`. */
-form_t *form_check(const form_t *shown, const form_t *submitted, struct form_errors *errs);
-
-/* A copy of `shown` whose input fields carry the values of `values` (a checked submission)
- * where it has any: re-showing a stage with what the user entered. */
-form_t *form_prefill(const form_t *shown, const form_t *values);
 
 /* True when `form` asks for input: a FORM_FORM with a field that is neither fixed nor
  * hidden. */

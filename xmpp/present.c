@@ -2,6 +2,7 @@
 #include "xmpp/present.h"
 
 #include "util/xmalloc.h"
+#include "xmpp/form_render.h"
 #include "xmpp/stanza.h"
 
 #include <stdint.h>

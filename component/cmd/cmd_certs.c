@@ -2,6 +2,7 @@
  * made on libuv's thread pool so the daemon keeps answering while RSA-4096 is generated; the
  * command answers late (adhoc_defer). After a new certificate the files go where the router
  * reads them, settings.cert_domain_set records the domain set, and the reload hook runs. */
+#include "component/engine/app_apply.h"
 #include "component/engine/cert.h"
 #include "component/engine/cert_expiry.h"
 #include "component/engine/cert_files.h"
@@ -12,6 +13,7 @@
 #include "store/store_settings.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/adhoc_later.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "xmpp/adhoc.h"
+#include "xmpp/adhoc_outcome.h"
 
 /* Called instead of completing the command: `call` (the step's, or the deferred one) carries
  * the notes certs/regenerate would give; the callee answers it (show, complete, ...). */

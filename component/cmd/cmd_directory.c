@@ -11,6 +11,7 @@
 #include "store/store_settings.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/adhoc_later.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -6,7 +6,8 @@
 #include "component/cmd/commands.h"
 #include "component/engine/domain_rules.h"
 #include "component/engine/hosted.h"
-#include "component/engine/peers.h"
+#include "component/engine/peer_findings.h"
+#include "component/engine/peers_window.h"
 #include "component/engine/topology.h"
 #include "store/store_peer.h"
 #include "store/store_settings.h"
@@ -301,50 +302,7 @@ static const struct text T_ADD_HOW = {
     "영문자 a-z, 숫자, 하이픈, 점만 쓸 수 있고 최대 255자이며, 마지막 레이블은 숫자로 시작할 수 "
     "없습니다. 로컬 관리자 관리 도메인으로 추가됩니다."};
 
-/* Hosted domains (the local ones and the default) inside the caller's transaction; -1 when
- * unreadable. */
-static long local_domain_count(struct app *app)
-{
-    size_t n = 0;
 
-    return hosted_count(app, &n) == STORE_OK ? (long)n : -1;
-}
-
-/* Inserts the domain, or configures locally one that only a peer had; a second local domain
- * needs every node at release 10.0 (the guide). */
-enum domains_work domains_add_work(struct app *app, void *arg, const char *lang, char **why)
-{
-    const char *name = arg;
-    struct store_domain d = {0};
-    enum store_rc rc;
-
-    if (hosted_is_default(app, name)) {
-        *why = xasprintf(i18n_is_korean(lang)
-                             ? "%s은(는) 클러스터의 기본 도메인이므로 이미 호스트하고 있습니다"
-                             : "%s is the cluster's default domain: it is hosted already",
-                         name);
-        return DOMAINS_WORK_REFUSED;
-    }
-    rc = store_domain_get(app->store, name, &d);
-
-    if (rc == STORE_OK && !d.configured_local)
-        rc = store_domain_set_local(app->store, name, true);
-    else if (rc == STORE_OK)
-        *why = domains_duplicate_text(d.name, lang);
-    else if (rc == STORE_NOTFOUND)
-        rc = store_domain_insert(app->store, name, STORE_MANAGED_ADMIN, true);
-    store_domain_clear(&d);
-    if (*why)
-        return DOMAINS_WORK_REFUSED;
-    if (rc == STORE_CONFLICT) { /* added by another connection since the lookup */
-        *why = domains_duplicate_text(name, lang);
-        return DOMAINS_WORK_REFUSED;
-    }
-    if (rc == STORE_OK && local_domain_count(app) > 1 &&
-        (*why = topology_multi_domain_refusal(app, lang)) != NULL)
-        return DOMAINS_WORK_REFUSED; /* the guide: several IM domains need release 10.0 */
-    return rc == STORE_OK ? DOMAINS_WORK_DONE : DOMAINS_WORK_FAILED;
-}
 
 static void add_run(adhoc_call_t *call)
 {
@@ -391,28 +349,6 @@ static const struct text T_NONE_EDITABLE = {
     "바꿀 수 있는 로컬 관리자 관리 도메인이 없습니다. 시스템 관리 도메인과 피어 클러스터의 "
     "도메인은 편집하거나 삭제할 수 없습니다."};
 
-enum domains_work domains_rename_work(struct app *app, void *arg, const char *lang, char **why)
-{
-    struct domains_rename *r = arg;
-    struct store_domain d;
-    enum store_rc rc;
-
-    *why = domains_why_not_editable(app, r->from, lang, &d, &rc);
-    store_domain_clear(&d);
-    if (*why == NULL && rc == STORE_OK) {
-        rc = store_domain_get(app->store, r->to, &d);
-        if (rc == STORE_OK)
-            *why = domains_duplicate_text(d.name, lang);
-        store_domain_clear(&d);
-        if (rc == STORE_NOTFOUND)
-            rc = store_domain_rename(app->store, r->from, r->to);
-        if (rc == STORE_CONFLICT)
-            *why = domains_duplicate_text(r->to, lang);
-    }
-    if (*why)
-        return DOMAINS_WORK_REFUSED;
-    return rc == STORE_OK ? DOMAINS_WORK_DONE : DOMAINS_WORK_FAILED;
-}
 
 /* Stage 0: pick one of the editable domains. */
 static void update_pick(adhoc_call_t *call)

@@ -2,14 +2,16 @@
  * preconditions, the router apply with a deferred answer, and the certificate's domain set. */
 #include "component/cmd/cmd_domains_common.h"
 
+#include "component/engine/app_apply.h"
 #include "component/engine/domain_rules.h"
 #include "component/engine/hosted.h"
-#include "component/engine/peers.h"
+#include "component/engine/peers_window.h"
 #include "component/engine/precond.h"
 #include "store/store_peer.h"
 #include "store/store_settings.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/adhoc_later.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -70,10 +72,6 @@ char *domains_text_close(struct domains_text *t)
 
 /* ---- editability ---- */
 
-bool domains_is_editable(const struct store_domain *d)
-{
-    return d->configured_local && d->managed_by == STORE_MANAGED_ADMIN && d->local_users == 0;
-}
 
 enum store_rc domains_list_editable(struct app *app, struct store_domain **out, size_t *n)
 {
@@ -160,72 +158,7 @@ form_t *domains_choice_form(adhoc_call_t *call, const struct domains_choice *cho
     return f;
 }
 
-/* Users of the counted peers in `name` (0 when unreadable: the message is then about the local
- * users only). */
-static int64_t peer_users(struct app *app, const char *name)
-{
-    struct store_peer_total *v = NULL;
-    size_t n = 0;
-    int64_t users = 0;
 
-    if (store_peer_totals(app->store, peers_counted_now(app), &v, &n) == STORE_OK)
-        for (size_t i = 0; i < n; i++)
-            if (strcmp(v[i].name, name) == 0)
-                users = v[i].users;
-    store_peer_totals_free(v, n);
-    return users;
-}
-
-char *domains_why_not_editable(struct app *app, const char *name, const char *lang,
-                               struct store_domain *d, enum store_rc *rc)
-{
-    bool ko = i18n_is_korean(lang);
-    char *dflt;
-
-    memset(d, 0, sizeof(*d));
-    if ((dflt = hosted_default(app, rc)) != NULL && strcasecmp(dflt, name) == 0) {
-        int64_t users = 0;
-        char *why;
-        if ((*rc = hosted_default_users(app, dflt, &users)) != STORE_OK) {
-            free(dflt);
-            return NULL;
-        }
-        why = hosted_default_refusal(dflt, users, lang);
-        free(dflt);
-        return why;
-    }
-    free(dflt);
-    if (*rc != STORE_OK)
-        return NULL;
-    *rc = store_domain_get(app->store, name, d);
-    if (*rc == STORE_NOTFOUND)
-        return xasprintf(ko ? "도메인 %s이(가) 없습니다(다른 관리자가 방금 바꾸거나 지웠을 수 "
-                              "있습니다). 명령을 다시 시작하세요."
-                            : "there is no domain %s (another administrator may have renamed or "
-                              "deleted it meanwhile); start the command again",
-                         name);
-    if (*rc != STORE_OK)
-        return NULL;
-    if (!d->configured_local)
-        return xasprintf(ko ? "%s은(는) 피어 클러스터에만 구성된 도메인입니다. 다른 클러스터의 "
-                              "도메인은 여기서 편집하거나 삭제할 수 없습니다."
-                            : "%s is configured on a peer cluster only: domains that belong to "
-                              "another cluster cannot be edited or deleted here",
-                         d->name);
-    if (!domains_is_editable(d)) {
-        int64_t peer = peer_users(app, d->name);
-        return xasprintf(ko ? "%s은(는) 시스템 관리 도메인이며 사용자 %lld명이 사용 중입니다(이 "
-                              "클러스터 %lld명, 피어 클러스터 %lld명). 사용 중인 도메인은 "
-                              "편집하거나 삭제할 수 없으며, 마지막 사용자가 없어지면 다시 관리자 "
-                              "관리 도메인이 됩니다."
-                            : "%s is system-managed: it is used by %lld users (%lld on this "
-                              "cluster, %lld on peer clusters), so it cannot be edited or "
-                              "deleted; it becomes admin-managed again when its last user goes",
-                         d->name, (long long)(d->local_users + peer), (long long)d->local_users,
-                         (long long)peer);
-    }
-    return NULL;
-}
 
 /* ---- names ---- */
 
@@ -245,14 +178,6 @@ bool domains_check_name(adhoc_call_t *call, const char *raw, char *normalized)
     return false;
 }
 
-char *domains_duplicate_text(const char *existing, const char *lang)
-{
-    const char *tag = i18n_tag(lang);
-
-    return xasprintf(i18n_is_korean(lang) ? "도메인 %s이(가) 이미 있습니다: %s"
-                                          : "the domain %s already exists: %s",
-                     existing, domain_rules_explain(DOMAIN_DUPLICATE, tag));
-}
 
 /* ---- changing ---- */
 

@@ -9,9 +9,11 @@
 #include <stdio.h>
 
 #include "component/app.h"
+#include "component/engine/domain_change.h"
 #include "component/engine/domain_rules.h"
 #include "store/store_domain.h"
 #include "xmpp/adhoc.h"
+#include "xmpp/adhoc_outcome.h"
 
 /* Options a list field shows at most; beyond that the list is open (any editable name may be
  * typed) and a line says how many were left out, so a form stays far below Prosody's 512 KiB
@@ -39,8 +41,6 @@ char *domains_text_close(struct domains_text *t);
 
 /* ---- which domains an admin may change ---- */
 
-/* Local, admin-managed and used by nobody: the guide's editable domains. */
-bool domains_is_editable(const struct store_domain *d);
 /* Every editable domain in name order (caller frees with store_domain_list_free). */
 enum store_rc domains_list_editable(struct app *app, struct store_domain **out, size_t *n);
 /* Adds the editable domains as options of `field` (at most DOMAINS_MAX_OPTIONS, then the field
@@ -60,11 +60,6 @@ struct domains_choice {
  * options of `var` (domains_add_choices). NULL when the call was answered instead: a refused
  * precondition, a store error, or nothing editable. */
 form_t *domains_choice_form(adhoc_call_t *call, const struct domains_choice *choice);
-/* Why `name` may not be changed now, in `lang` (caller frees); NULL when it is editable.
- * Reads the store: `d` gets the row when it exists (cleared by the caller); *rc gets the
- * store's verdict (STORE_ERR: the text is NULL and the caller reports the store error). */
-char *domains_why_not_editable(struct app *app, const char *name, const char *lang,
-                               struct store_domain *d, enum store_rc *rc);
 
 /* ---- names ---- */
 
@@ -72,8 +67,6 @@ char *domains_why_not_editable(struct app *app, const char *name, const char *la
  * `normalized` (DOMAIN_NAME_BUF bytes) and returns true. Otherwise answers bad-request +
  * bad-payload with the rule that failed (the session stays at its stage) and returns false. */
 bool domains_check_name(adhoc_call_t *call, const char *raw, char *normalized);
-/* The refusal for a name that exists already, naming the domain as stored (caller frees). */
-char *domains_duplicate_text(const char *existing, const char *lang);
 
 /* ---- changing ---- */
 
@@ -81,31 +74,11 @@ char *domains_duplicate_text(const char *existing, const char *lang);
  * false when a change could not go ahead now. */
 bool domains_precheck(adhoc_call_t *call);
 
-enum domains_work {
-    DOMAINS_WORK_DONE,    /* the change is made: commit */
-    DOMAINS_WORK_REFUSED, /* *why says why (a conflict): roll back, answer with it */
-    DOMAINS_WORK_FAILED,  /* the store failed: roll back, answer internal-server-error */
-};
-typedef enum domains_work (*domains_work_fn)(struct app *app, void *arg, const char *lang,
-                                             char **why);
 
 /* One transaction: the preconditions again (another admin may have changed things since the
  * form was shown), then `work`, then commit. Returns true when committed; otherwise the call
  * has been answered and nothing changed. */
 bool domains_transact(adhoc_call_t *call, domains_work_fn work, void *arg);
-
-/* The works of domains/add (arg: the checked lower-case name) and domains/update (arg: a struct
- * domains_rename), for domains_transact; the procedure's step 3 runs them too. */
-struct domains_rename {
-    char from[DOMAIN_NAME_BUF];
-    char to[DOMAIN_NAME_BUF];
-};
-enum domains_work domains_add_work(struct app *app, void *arg, const char *lang, char **why);
-enum domains_work domains_rename_work(struct app *app, void *arg, const char *lang, char **why);
-/* domains/delete's work for one name: deletes it, or with `stays` (a peer still configures it)
- * keeps it listed as configured on the peer only. */
-enum domains_work domains_delete_one(struct app *app, const char *name, bool stays,
-                                     const char *lang, char **why);
 
 /* After a commit: applies the domain set to the router and completes the command once the
  * reload hook has finished (deferring the answer when it can), with one note: `summary`

@@ -3,7 +3,7 @@
  * router. Cancel at any stage changes nothing; everything is checked again at commit. */
 #include "component/cmd/cmd_domains_common.h"
 #include "component/engine/domain_rules.h"
-#include "component/engine/peers.h"
+#include "component/engine/peers_window.h"
 #include "store/store_peer.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -222,21 +222,6 @@ static void choose(adhoc_call_t *call)
 
 /* ---- stage 2: delete ---- */
 
-enum domains_work domains_delete_one(struct app *app, const char *name, bool stays,
-                                     const char *lang, char **why)
-{
-    struct store_domain d;
-    enum store_rc rc;
-
-    *why = domains_why_not_editable(app, name, lang, &d, &rc);
-    store_domain_clear(&d);
-    if (*why)
-        return DOMAINS_WORK_REFUSED;
-    if (rc == STORE_OK)
-        rc = stays ? store_domain_set_local(app->store, name, false)
-                   : store_domain_delete(app->store, name);
-    return rc == STORE_OK ? DOMAINS_WORK_DONE : DOMAINS_WORK_FAILED;
-}
 
 static enum domains_work delete_work(struct app *app, void *arg, const char *lang, char **why)
 {

@@ -7,6 +7,7 @@
 #include "store/store_settings.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/adhoc_later.h"
 #include "xmpp/dispatch.h"
 
 #include <stdio.h>

@@ -3,12 +3,16 @@
  * one or all now. Answers that wait for a refresh are deferred until it has finished. */
 #include "component/cmd/cmd_domains_common.h"
 #include "component/cmd/commands.h"
+#include "component/engine/app_apply.h"
 #include "component/engine/domain_rules.h"
+#include "component/engine/peer_findings.h"
 #include "component/engine/peers.h"
+#include "component/engine/peers_window.h"
 #include "component/engine/sync.h"
 #include "store/store_peer.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/adhoc_later.h"
 
 #include <inttypes.h>
 #include <stdio.h>

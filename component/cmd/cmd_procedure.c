@@ -4,6 +4,8 @@
  * the step it stopped at, or to cancel. Canceling the session only closes the view. */
 #include "component/cmd/cmd_certs.h"
 #include "component/cmd/commands.h"
+#include "component/cmd/cmd_domains_common.h"
+#include "component/engine/app_apply.h"
 #include "component/engine/job.h"
 #include "component/engine/procedure.h"
 #include "store/store_domain.h"
@@ -12,6 +14,7 @@
 #include "store/store_topo.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/adhoc_later.h"
 
 #include <ctype.h>
 #include <stdio.h>

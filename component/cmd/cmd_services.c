@@ -6,6 +6,7 @@
 #include "store/store_topo.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/adhoc_later.h"
 
 #include <stdio.h>
 #include <stdlib.h>

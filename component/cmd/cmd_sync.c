@@ -1,7 +1,7 @@
 /* sync/audit: runs the sync audit now and answers with what it found and changed; the router
  * is told first when the local domain set changed. */
 #include "component/cmd/commands.h"
-#include "component/engine/peers.h"
+#include "component/engine/peers_window.h"
 #include "component/engine/sync.h"
 #include "component/engine/topology.h"
 

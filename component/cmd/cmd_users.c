@@ -3,7 +3,7 @@
  * users, filtered and paged by the store. */
 #include "component/cmd/commands.h"
 #include "component/engine/domain_rules.h"
-#include "component/engine/peers.h"
+#include "component/engine/peers_window.h"
 #include "component/engine/sync.h"
 #include "component/engine/user_check.h"
 #include "component/engine/topology.h"

@@ -23,6 +23,8 @@
 #include "store/store_audit.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/adhoc_disco.h"
+#include "xmpp/adhoc_session.h"
 #include "xmpp/conn.h"
 #include "xmpp/disco.h"
 #include "xmpp/dispatch.h"

@@ -9,6 +9,7 @@
 
 #include "component/config.h"
 #include "xmpp/adhoc.h"
+#include "xmpp/adhoc_outcome.h"
 
 #define CERT_EXPIRY_LOG_INTERVAL_MS (24u * 3600u * 1000u) /* the log line comes once a day */
 

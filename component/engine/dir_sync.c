@@ -4,10 +4,11 @@
  * any crash leaves a state the next start resumes (see dir_sync.h). */
 #include "component/engine/dir_sync.h"
 
+#include "component/engine/app_apply.h"
 #include "component/engine/dir_map.h"
 #include "component/engine/directory.h"
 #include "component/engine/job.h"
-#include "component/engine/peers.h"
+#include "component/engine/peers_window.h"
 #include "component/engine/sync.h"
 #include "store/store_audit.h"
 #include "store/store_topo.h"
@@ -754,10 +755,14 @@ static void on_sched(uv_timer_t *t)
     uv_timer_start(&ds->timer, on_sched, DIR_SCHED_CHECK_MS, 0);
 }
 
+static const struct job_kind dir_sync_kind = {dir_sync_step, dir_sync_restart, dir_sync_describe};
+
 struct dir_sync *dir_sync_new(struct app *app)
 {
     struct dir_sync *ds;
 
+    /* Jobs of this kind may be left in the store from a run with a directory configured. */
+    job_register_kind(STORE_JOB_DIRECTORY_SYNC, &dir_sync_kind);
     if (app->cfg->dir_uri == NULL)
         return NULL;
     ds = xcalloc(1, sizeof(*ds));

@@ -3,7 +3,7 @@
  * job's end are one transaction; see job.h for why every crash ends all-old or all-new. */
 #include "component/engine/job.h"
 
-#include "component/engine/dir_sync.h"
+#include "component/engine/app_apply.h"
 #include "store/store_audit.h"
 #include "store/store_settings.h"
 #include "store/store_user.h"
@@ -23,6 +23,21 @@ struct job_runner {
 };
 
 /* ---- the setting a job changes ---- */
+
+/* The kinds other modules run (job_register_kind), indexed by enum store_job_kind. */
+#define JOB_KINDS 8
+static const struct job_kind *job_kinds[JOB_KINDS];
+
+void job_register_kind(enum store_job_kind kind, const struct job_kind *ops)
+{
+    if ((size_t)kind < JOB_KINDS)
+        job_kinds[kind] = ops;
+}
+
+static const struct job_kind *kind_of(enum store_job_kind kind)
+{
+    return (size_t)kind < JOB_KINDS ? job_kinds[kind] : NULL;
+}
 
 /* The current value of the setting `kind` changes, malloc'd. */
 static char *setting_value(const struct store_settings *s, enum store_job_kind kind)
@@ -232,7 +247,7 @@ int job_runner_step(struct job_runner *jr)
         return 0;
     }
     if (j.state != STORE_JOB_FAILED)
-        more = j.kind == STORE_JOB_DIRECTORY_SYNC ? dir_sync_step(jr->app, &j) : run_batch(jr, &j);
+        more = kind_of(j.kind) ? kind_of(j.kind)->step(jr->app, &j) : run_batch(jr, &j);
     store_job_clear(&j);
     return more;
 }
@@ -332,8 +347,8 @@ static enum store_rc restart_failed(struct store *st, struct store_job *j, bool 
     bool back;
     enum store_rc rc = STORE_OK;
 
-    if (j->kind == STORE_JOB_DIRECTORY_SYNC)
-        return dir_sync_restart(st, j, cancel); /* its own ways out: see dir_sync.h */
+    if (kind_of(j->kind))
+        return kind_of(j->kind)->restart(st, j, cancel); /* its own ways out (dir_sync.h) */
     back = job_failed_in_rollback(st, j);
 
     if (cancel && !back) {
@@ -423,8 +438,8 @@ char *job_describe(const struct store_job *j, const char *lang)
     const char *old = j->old_value ? j->old_value : "-", *nv = j->new_value ? j->new_value : "-";
     char *head, *out;
 
-    if (j->kind == STORE_JOB_DIRECTORY_SYNC)
-        return dir_sync_describe(j, lang);
+    if (kind_of(j->kind))
+        return kind_of(j->kind)->describe(j, lang);
     if (i18n_is_korean(lang))
         head = xasprintf("작업 %" PRId64 ", %s %s → %s: %s, 사용자 %" PRId64 "명 중 %" PRId64
                          "명 (%d%%), 시도 %" PRId64 "회",

@@ -9,7 +9,7 @@
 #include <stddef.h>
 
 #include "component/app.h"
-#include "component/cmd/cmd_domains_common.h"
+#include "component/engine/domain_change.h"
 #include "component/engine/services.h"
 #include "store/store_job.h"
 #include "store/store_procedure.h"

@@ -4,7 +4,6 @@
 
 #include "component/app.h"
 #include "component/engine/hook.h"
-#include "component/engine/sessions.h"
 #include "store/store_topo.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
@@ -192,6 +191,8 @@ struct services {
     char **status_argv;
     const char *problem;
     struct run *run; /* the one in progress, or NULL */
+    services_engine_fn on_engine; /* services_on_engine_changed */
+    void *on_engine_ud;
 };
 
 struct run {
@@ -240,6 +241,12 @@ struct services *services_new(struct app *app)
             split_hook(cfg->status_hook, &sv->problem, "status_hook does not parse");
     }
     return sv;
+}
+
+void services_on_engine_changed(struct services *sv, services_engine_fn fn, void *ud)
+{
+    sv->on_engine = fn;
+    sv->on_engine_ud = ud;
 }
 
 const char *services_config_problem(const struct services *sv)
@@ -361,8 +368,8 @@ static void finish(struct run *r)
     for (size_t i = 0; i < r->nout; i++)
         engine |= strcmp(r->out[i].service, SERVICE_PRESENCE_ENGINE) == 0;
     sv->run = NULL;
-    if (engine)
-        sessions_engine_changed(sv->app->sessions);
+    if (engine && sv->on_engine != NULL)
+        sv->on_engine(sv->on_engine_ud);
     r->cb(r->arg, r->out, r->nout);
     run_free(r);
 }

@@ -90,6 +90,12 @@ typedef void (*services_done_cb)(void *arg, const struct service_outcome *out, s
 struct services *services_new(struct app *app);
 /* Gives up running hooks (no callback; the run's arg_free, if any) and frees. */
 void services_free(struct services *sv);
+
+/* Called after a run that touched SERVICE_PRESENCE_ENGINE (it may be up or down anywhere now).
+ * The presence sessions register here (sessions_new), so that this lower module needs no
+ * knowledge of them. One listener; fn NULL removes it; `ud` borrowed. */
+typedef void (*services_engine_fn)(void *ud);
+void services_on_engine_changed(struct services *sv, services_engine_fn fn, void *ud);
 /* A configured hook does not parse: the sentence (static + config), else NULL. */
 const char *services_config_problem(const struct services *sv);
 /* True when a run may finish later (a hook is configured). */

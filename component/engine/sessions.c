@@ -432,6 +432,11 @@ static void read_engine_states(struct sessions *s)
     store_service_list_free(v, n);
 }
 
+static void engine_changed(void *ud)
+{
+    sessions_engine_changed(ud);
+}
+
 struct sessions *sessions_new(struct app *app, dispatch_t *d, const char *self_jid)
 {
     struct sessions *s = xcalloc(1, sizeof(*s));
@@ -452,6 +457,8 @@ struct sessions *sessions_new(struct app *app, dispatch_t *d, const char *self_j
         s->check->data = s;
     }
     read_engine_states(s);
+    if (app->services != NULL) /* runs of the presence engine's hooks tell us */
+        services_on_engine_changed(app->services, engine_changed, s);
     return s;
 }
 
@@ -469,6 +476,8 @@ void sessions_free(struct sessions *s)
 {
     if (s == NULL)
         return;
+    if (s->app->services != NULL)
+        services_on_engine_changed(s->app->services, NULL, NULL);
     for (size_t i = 0; i < s->nqueue; i++) /* the daemon stops: what came last is dropped */
         xmpp_stanza_release(s->queue[i]);
     free(s->queue);

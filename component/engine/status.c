@@ -2,7 +2,7 @@
 #include "component/engine/status.h"
 
 #include "component/engine/job.h"
-#include "component/engine/peers.h"
+#include "component/engine/peers_window.h"
 #include "component/engine/sessions.h"
 #include "component/engine/sync.h"
 #include "store/store_audit.h"

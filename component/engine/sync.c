@@ -1,10 +1,11 @@
 /* The sync audit: the rules that derive the domain set from the users (one grouped query, then
  * per-domain work), how a run is shown in a command's answer, and the nightly timer. */
 #include "component/engine/sync.h"
+#include "component/engine/app_apply.h"
+#include "component/engine/peers_window.h"
 #include "component/engine/topology.h"
 
 #include "component/engine/domain_rules.h"
-#include "component/engine/peers.h"
 #include "component/engine/services.h"
 #include "store/store_audit.h"
 #include "store/store_domain.h"
@@ -12,6 +13,7 @@
 #include "store/store_settings.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
+#include "xmpp/adhoc_later.h"
 
 #include <stdio.h>
 #include <stdlib.h>

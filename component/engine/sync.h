@@ -10,8 +10,11 @@
 #include <time.h>
 
 #include "component/app.h"
+#include "component/engine/app_apply.h"
 #include "store/store.h"
 #include "xmpp/adhoc.h"
+#include "xmpp/adhoc_later.h"
+#include "xmpp/adhoc_outcome.h"
 #include "xmpp/form.h"
 
 #define SYNC_ACTOR "sync-agent"  /* the audit log's actor for nightly runs */

@@ -18,6 +18,7 @@
 #include "component/daemon/ctl_proto.h"
 #include "util/log.h"
 #include "xmpp/adhoc.h"
+#include "xmpp/adhoc_outcome.h"
 #include "xmpp/stanza.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -7,7 +7,11 @@
 
 #include "util/log.h"
 #include "xmpp/adhoc.h"
+#include "xmpp/adhoc_outcome.h"
 #include "xmpp/form.h"
+#include "xmpp/form_check.h"
+#include "xmpp/form_parse.h"
+#include "xmpp/form_render.h"
 #include "xmpp/stanza.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

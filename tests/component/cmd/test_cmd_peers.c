@@ -15,8 +15,8 @@
 #include <string.h>
 
 #include "component/cmd/commands.h"
-#include "tests/lib/reply.h"
 #include "component/engine/peers.h"
+#include "tests/lib/reply.h"
 #include "store/store_peer.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
