@@ -4,6 +4,7 @@
 #include "component/job.h"
 
 #include "component/dir_sync.h"
+#include "component/import_job.h"
 #include "store/store_audit.h"
 #include "store/store_settings.h"
 #include "store/store_user.h"
@@ -232,7 +233,9 @@ int job_runner_step(struct job_runner *jr)
         return 0;
     }
     if (j.state != STORE_JOB_FAILED)
-        more = j.kind == STORE_JOB_DIRECTORY_SYNC ? dir_sync_step(jr->app, &j) : run_batch(jr, &j);
+        more = j.kind == STORE_JOB_DIRECTORY_SYNC ? dir_sync_step(jr->app, &j)
+               : j.kind == STORE_JOB_USER_IMPORT  ? import_job_step(jr->app, &j)
+                                                  : run_batch(jr, &j);
     store_job_clear(&j);
     return more;
 }
@@ -288,8 +291,10 @@ void job_runner_resume(struct job_runner *jr)
 {
     struct store *st = jr->app->store;
     struct store_job j;
-    enum store_rc rc = store_job_get_active(st, &j);
+    enum store_rc rc;
 
+    import_job_startup(jr->app); /* uploads the restart interrupted: their senders are gone */
+    rc = store_job_get_active(st, &j);
     if (rc != STORE_OK) {
         if (rc != STORE_NOTFOUND)
             log_warnx("job: cannot read the active job: %s", store_errmsg(st));
@@ -333,6 +338,8 @@ static enum store_rc restart_failed(struct store *st, struct store_job *j, bool 
 
     if (j->kind == STORE_JOB_DIRECTORY_SYNC)
         return dir_sync_restart(st, j, cancel); /* its own ways out: see dir_sync.h */
+    if (j->kind == STORE_JOB_USER_IMPORT)
+        return import_job_restart(st, j, cancel); /* see import_job.h */
     back = job_failed_in_rollback(st, j);
 
     if (cancel && !back) {
@@ -393,6 +400,7 @@ static const struct text T_KIND[] = {
     [STORE_JOB_DEFAULT_DOMAIN] = {"default domain", "기본 도메인"},
     [STORE_JOB_IM_SCHEME] = {"IM address scheme", "IM 주소 체계"},
     [STORE_JOB_DIRECTORY_SYNC] = {"directory sync", "디렉터리 동기화"},
+    [STORE_JOB_USER_IMPORT] = {"users/import", "사용자 가져오기"},
 };
 
 static const struct text T_STATE[] = {
@@ -424,6 +432,8 @@ char *job_describe(const struct store_job *j, const char *lang)
 
     if (j->kind == STORE_JOB_DIRECTORY_SYNC)
         return dir_sync_describe(j, lang);
+    if (j->kind == STORE_JOB_USER_IMPORT)
+        return import_job_describe(j, lang);
     if (i18n_is_korean(lang))
         head = xasprintf("작업 %" PRId64 ", %s %s → %s: %s, 사용자 %" PRId64 "명 중 %" PRId64
                          "명 (%d%%), 시도 %" PRId64 "회",
