@@ -651,6 +651,7 @@ static int finish(struct app *app, struct store_job *j, struct store_import *r)
     struct store *st = app->store;
     struct sync_report rep = {0};
     char *err = NULL, *line = NULL;
+    uint64_t t0 = uv_hrtime(), c0 = cpu_ns();
     enum store_rc rc = store_begin(st);
     const int64_t *c = r->counts;
 
@@ -682,8 +683,9 @@ static int finish(struct app *app, struct store_job *j, struct store_import *r)
         fail_job(app, j, why);
         free(why);
     } else {
-        log_info("import: job done id=%" PRId64 " state=%s %s", j->id,
-                 store_job_state_name(j->state), r->summary);
+        log_info("import: job done id=%" PRId64 " state=%s %s (ms=%.1f cpu_ms=%.1f)", j->id,
+                 store_job_state_name(j->state), r->summary, (double)(uv_hrtime() - t0) / 1e6,
+                 (double)(cpu_ns() - c0) / 1e6);
         app_audit(app, JOB_ACTOR, "job/user-import",
                   r->canceled ? STORE_OUTCOME_CANCELED : STORE_OUTCOME_OK, r->summary);
         if (sync_report_local_changed(&rep)) {
