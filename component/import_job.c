@@ -18,7 +18,8 @@
 #include <string.h>
 #include <time.h>
 
-#define LIST_MAX 50 /* rejected lines jobs/status lists */
+#define LIST_MAX 50      /* rejected lines jobs/status lists */
+#define ANSWER_MAX 20000 /* lines worth reading the answer lists (FORM_MAX_ROWS) */
 
 /* One character a line in user_import_slices.codes, by enum import_verdict; '-' a blank or
  * comment line. */
@@ -228,6 +229,13 @@ static char *start_refusal(adhoc_call_t *call, struct app *app)
     struct store_job j;
     char *why = NULL;
 
+    int64_t uploading = 0;
+
+    if (store_import_uploading(app->store, &uploading) == STORE_OK && uploading > 0)
+        return xstrdup(ko ? "다른 큰 가져오기를 보내는 중입니다(한 번에 하나). 그것이 끝난 뒤 "
+                            "다시 실행하십시오"
+                          : "another large import is being sent (one at a time): run this one "
+                            "again when it is done");
     if (store_job_get_active(app->store, &j) == STORE_OK) {
         char *d = job_describe(&j, call->lang);
         why = xasprintf(ko ? "다른 작업이 진행 중입니다(%s). 큰 가져오기는 작업으로 실행되므로 그 "
@@ -373,7 +381,7 @@ static void answer_done(adhoc_call_t *call, struct upload *u, const struct store
     char *line;
 
     if (store_import_get(app->store, u->id, &r) != STORE_OK ||
-        store_import_verdicts(app->store, u->id, 0, 0, &v, &n) != STORE_OK) {
+        store_import_verdicts(app->store, u->id, 0, ANSWER_MAX, &v, &n) != STORE_OK) {
         store_import_clear(&r);
         store_failed(call, app);
         return;
@@ -385,6 +393,18 @@ static void answer_done(adhoc_call_t *call, struct upload *u, const struct store
         adhoc_note(call, ADHOC_NOTE_WARN, &T_REJECTED);
     if (j->state == STORE_JOB_CANCELED)
         adhoc_note(call, ADHOC_NOTE_WARN, &T_CANCELED);
+    if (r.counts[IMPORT_UPDATED] + r.counts[IMPORT_REMOVED] + r.counts[IMPORT_REJECTED] >
+        ANSWER_MAX) {
+        char *en = xasprintf("Only the first %d updated, removed or rejected lines are listed "
+                             "here; the counts cover every line.",
+                             ANSWER_MAX);
+        char *ko = xasprintf("변경·삭제·거부된 줄은 처음 %d개만 표시합니다. 건수는 모든 줄을 "
+                             "셉니다.",
+                             ANSWER_MAX);
+        adhoc_note(call, ADHOC_NOTE_WARN, &(struct text){en, ko});
+        free(en);
+        free(ko);
+    }
     if (r.summary) {
         line =
             xasprintf(i18n_is_korean(call->lang) ? "작업 %" PRId64 ": %s" : "job %" PRId64 ": %s",

@@ -249,7 +249,7 @@ void import_lines_free(struct import_lines *im)
 
 enum store_rc import_lines_begin(struct import_lines *im)
 {
-    int64_t dir_users = 0;
+    bool any = true;
     enum store_rc rc;
 
     if (im->have_settings)
@@ -261,8 +261,8 @@ enum store_rc import_lines_begin(struct import_lines *im)
     if (rc != STORE_OK)
         return rc;
     im->have_settings = true;
-    rc = store_dir_count_users(im->st, &dir_users);
-    im->any_directory = rc != STORE_OK || dir_users > 0;
+    rc = store_dir_any_user(im->st, &any);
+    im->any_directory = rc != STORE_OK || any;
     return STORE_OK;
 }
 

@@ -73,6 +73,19 @@ enum store_rc store_import_discard_upload(struct store *st, int64_t id)
                "discarding an upload", NULL);
 }
 
+enum store_rc store_import_uploading(struct store *st, int64_t *n)
+{
+    sqlite3_stmt *s = store_prepare_bound(
+        st, "counting uploads", "SELECT count(*) FROM user_imports WHERE phase = 'upload'", "");
+    enum store_rc rc;
+
+    if (s == NULL)
+        return STORE_ERR;
+    rc = store_scalar(st, s, "counting uploads", n);
+    sqlite3_finalize(s);
+    return rc;
+}
+
 enum store_rc store_import_add_part(struct store *st, int64_t id, int64_t first_line, int64_t lines,
                                     const char *text, size_t len)
 {

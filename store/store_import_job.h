@@ -53,6 +53,9 @@ enum store_rc store_import_create(struct store *st, const char *actor, const cha
  * (`id` > 0). */
 enum store_rc store_import_discard_upload(struct store *st, int64_t id);
 
+/* How many imports are being uploaded (by a live session: the others were discarded). */
+enum store_rc store_import_uploading(struct store *st, int64_t *n);
+
 /* Appends a part: `text` (`len` bytes, lines separated by '\n'), holding `lines` lines numbered
  * from `first_line`. */
 enum store_rc store_import_add_part(struct store *st, int64_t id, int64_t first_line, int64_t lines,
