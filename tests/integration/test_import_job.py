@@ -210,9 +210,63 @@ def test_export_import_unchanged_job():
                      " 'completed'")[0] == 2, "two jobs")
 
 
+def _inject(d, sql):
+    db = sqlite3.connect(d.store, timeout=10)
+    try:
+        db.execute("PRAGMA busy_timeout = 10000")
+        db.executescript(sql)
+        db.commit()
+    finally:
+        db.close()
+
+
+def test_failed_job_retry_and_cancel():
+    "a slice the store refuses fails the job with the lines before it applied: imdomainctl "
+    "exits 1 naming jobs/status; Cancel audits what was applied and ends it canceled; Retry "
+    "goes on from the cursor"
+    d = _daemon()
+    n = 40000
+    # A verdict row the store refuses: the slice holding line 30000 (a rejected line) fails.
+    _inject(d, "CREATE TRIGGER inject BEFORE INSERT ON user_import_verdicts"
+               " WHEN NEW.line = 30000 BEGIN SELECT RAISE(ABORT, 'injected fault'); END;")
+    for rnd, how in enumerate(("cancel", "retry")):
+        lines = ["f%d%05d,f%d%05d@fail%d.example" % (rnd, i, rnd, i, rnd) for i in range(n)]
+        lines[29999] = "bad user %d,x@y.example" % rnd
+        rc, out, err = ctl(d, "run", "users/import", "users=@" + _csv(lines))
+        job = _job(d)
+        check(rc == 1 and "failed" in err and "jobs/status job=%d" % job[0] in err,
+              "exit %d %r" % (rc, err[-800:]))
+        check(job[1] == "failed" and 0 < job[2] < 30000, "job %r" % (job,))
+        applied = _scalar(d, "SELECT count(*) FROM users WHERE userid LIKE ?", "f%d%%" % rnd)[0]
+        check(applied == job[2], "%d users in, cursor %d" % (applied, job[2]))
+        if how == "cancel":
+            rc, out, err = ctl(d, "-a", "cancel", "run", "jobs/status", "job=%d" % job[0])
+            check(rc == 0, "cancel: exit %d %r %r" % (rc, out[-500:], err[-500:]))
+            check(h.wait_for(lambda: _job(d)[1] == "canceled", 60 * h.SLOW, 0.05),
+                  "not canceled: %r" % (_job(d),))
+            check(_scalar(d, "SELECT count(*) FROM users WHERE userid LIKE 'f0%'")[0] == applied,
+                  "lines applied after the cancel")
+            check(_scalar(d, "SELECT 1 FROM domains WHERE name = 'fail0.example'") == (1,),
+                  "the cancel's audit did not add the domain")
+            check(_scalar(d, "SELECT count(*) FROM audit_log WHERE node = 'job/user-import'"
+                             " AND outcome = 'canceled'")[0] == 1, "no canceled record")
+        else:
+            _inject(d, "DROP TRIGGER inject;")
+            rc, out, err = ctl(d, "run", "jobs/status", "job=%d" % job[0], "action=next")
+            check(rc == 0, "retry: exit %d %r %r" % (rc, out[-500:], err[-500:]))
+            check(h.wait_for(lambda: _job(d)[1] == "completed", 120 * h.SLOW, 0.05),
+                  "not completed: %r" % (_job(d),))
+            check(_scalar(d, "SELECT count(*) FROM users WHERE userid LIKE 'f1%'")[0] == n - 1,
+                  "users after the retry")
+            check(_scalar(d, "SELECT attempts, done FROM jobs WHERE id = ?", job[0]) == (2, n),
+                  "attempts/done %r" % (_scalar(d, "SELECT attempts, done FROM jobs"
+                                                   " WHERE id = ?", job[0]),))
+
+
 h.tap.run([
     test_job_100k_progress_and_effect,
     test_job_resumes_after_kill9,
     test_small_path_and_upload_discarded,
     test_export_import_unchanged_job,
+    test_failed_job_retry_and_cancel,
 ])
