@@ -6,8 +6,8 @@
 # daemon's loop was unavailable. The daemon's peak RSS is VmHWM at the end. Prints Markdown
 # table rows. Then (bench_xmpp) 100,000 users over XMPP from slixmpp through a private Prosody in
 # pages of 3000 lines sent to one session ('more' on but for the last), then the job followed to
-# its end, while a second client pings the component every 5 ms. Usage (from the build directory): bench_import.py [-n USERS] [-x XMPP_USERS]
-# [-r ROUNDS] [-s ctl|xmpp].
+# its end, while a second client pings the component every 5 ms. Usage (from the build
+# directory): bench_import.py [-n USERS] [-x XMPP_USERS] [-r ROUNDS] [-s ctl|xmpp].
 import getopt
 import os
 import re
