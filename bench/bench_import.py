@@ -75,6 +75,10 @@ def one_round(users, csv):
     slices = [(float(a), float(b)) for a, b in
               re.findall(r"import: slice .* ms=([0-9.]+) cpu_ms=([0-9.]+)", d.log_text())]
     done = re.findall(r"import: job done .*\(ms=([0-9.]+) cpu_ms=([0-9.]+)\)", d.log_text())
+    parts = [float(x) for x in re.findall(r"import: upload .* store_ms=([0-9.]+)", d.log_text())]
+    if parts:
+        print("# upload: %d parts; longest %.1f ms to join and store one (the parse before it"
+              " is not counted)" % (len(parts), max(parts)))
     if slices:
         print("# job: %d slices; longest %.1f ms wall, %.1f ms CPU; the end (audit) %s ms wall,"
               " %s ms CPU" % (len(slices), max(a for a, _ in slices), max(b for _, b in slices),

@@ -261,6 +261,7 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
     size_t len = 0, off = 0;
     char *text, *why;
     enum store_rc rc;
+    uint64_t t0 = uv_hrtime();
 
     if (u == NULL) {
         if ((why = start_refusal(call, app)) != NULL) {
@@ -304,8 +305,8 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
         return;
     }
     u->lines += (int64_t)lines;
-    log_info("import: upload %" PRId64 " part lines=%zu total=%" PRId64 " more=%d", u->id, lines,
-             u->lines, more);
+    log_info("import: upload %" PRId64 " part lines=%zu total=%" PRId64 " more=%d store_ms=%.1f",
+             u->id, lines, u->lines, more, (double)(uv_hrtime() - t0) / 1e6);
     if (more) {
         char *en = xasprintf("Part stored: lines %" PRId64 " to %" PRId64 " (%" PRId64
                              " so far). Send the next part, with 'more' off on the last one.",

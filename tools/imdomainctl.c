@@ -36,7 +36,7 @@
 #define VALUE_MAX 8192 /* FORM_MAX_VALUE_LEN: the daemon refuses a whole form for a longer one */
 /* A part of a large import (the job mode): lines packed into values of at most VALUE_MAX bytes,
  * in a request well under CTL_FRAME_MAX, under IMPORT_LINES_MAX lines. */
-#define PART_BYTES (896u * 1024u)
+#define PART_BYTES (224u * 1024u) /* storing one is a few tens of ms: it is one loop turn */
 #define PART_LINES 40000u
 #define FOLLOW_MS 100 /* between two looks at the job's progress */
 
