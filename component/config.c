@@ -106,6 +106,7 @@ static const struct key_def keys[] = {
     {"directory", "schedule", K_STR, OFF(dir_schedule), 0, 0},
     {"directory", "timeout", K_INT, OFF(dir_timeout), 1, 3600},
     {"directory", "max_drop", K_INT, OFF(dir_max_drop), 0, 100},
+    {"users", "import_job_lines", K_INT, OFF(import_job_lines), 1, 50000},
 };
 
 void config_defaults(struct config *cfg)
@@ -147,6 +148,7 @@ void config_defaults(struct config *cfg)
     cfg->dir_page_size = 500;
     cfg->dir_timeout = 30;
     cfg->dir_max_drop = 20;
+    cfg->import_job_lines = 5000;
 }
 
 static void problem(struct load_ctx *lc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -96,6 +96,8 @@ struct config {
     int dir_timeout;        /* seconds per directory operation (connect, bind, each page) */
     int dir_max_drop;       /* percent: a full sync that finds more fewer users than this waits
                              * for confirmation */
+    int import_job_lines;   /* [users] import_job_lines: a users/import of more lines runs as a
+                             * job (import_job.c) */
 };
 
 /* Fills `cfg` with the built-in defaults. */

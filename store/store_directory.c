@@ -321,6 +321,19 @@ enum store_rc store_dir_count_users(struct store *st, int64_t *n)
                   "counting users from the directory", n);
 }
 
+enum store_rc store_dir_any_user(struct store *st, bool *yes)
+{
+    int64_t n = 0;
+    enum store_rc rc = scalar(
+        st,
+        store_prepare_bound(st, "preparing a directory statement",
+                            "SELECT EXISTS (SELECT 1 FROM users WHERE source = 'directory')", ""),
+        "looking for users from the directory", &n);
+
+    *yes = n != 0;
+    return rc;
+}
+
 enum store_rc store_user_from_directory(struct store *st, const char *userid, bool *yes)
 {
     sqlite3_stmt *s = store_prepare_bound(

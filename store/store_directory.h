@@ -94,6 +94,9 @@ enum store_rc store_dir_mark_users(struct store *st, int64_t first_id, int64_t l
 
 /* Users from the directory. */
 enum store_rc store_dir_count_users(struct store *st, int64_t *n);
+/* Whether any user came from the directory: one index probe, whatever the count (the import
+ * job asks once a slice). */
+enum store_rc store_dir_any_user(struct store *st, bool *yes);
 
 /* One removal step of a full run: looks at the next `limit` directory users after user id
  * `after_id` and deletes those no staged entry names (any case), recording each as a 'removed'

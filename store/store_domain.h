@@ -90,6 +90,10 @@ struct store_domain_usage {
  */
 enum store_rc store_domain_usage(struct store *st, int64_t peer_since,
                                  struct store_domain_usage **out, size_t *n);
+/* As store_domain_usage(), but local_users is 1 (in use) or 0: the domains in use are found one
+ * index seek each, without reading every user (the import job's audit at 1,000,000 users). */
+enum store_rc store_domain_usage_walk(struct store *st, int64_t peer_since,
+                                      struct store_domain_usage **out, size_t *n);
 
 void store_domain_clear(struct store_domain *d);
 void store_domain_list_free(struct store_domain *list, size_t n);

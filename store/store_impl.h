@@ -87,6 +87,7 @@ enum stmt_id {
     STMT_PROC_END,
 
     STMT_USER_IMPORT_UPSERT,
+    STMT_IMPORT_VERDICT_ADD,
 
     STMT_COUNT
 };

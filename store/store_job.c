@@ -11,6 +11,7 @@ static const char *const kind_names[] = {
     [STORE_JOB_DEFAULT_DOMAIN] = "default-domain",
     [STORE_JOB_IM_SCHEME] = "im-scheme",
     [STORE_JOB_DIRECTORY_SYNC] = "directory-sync",
+    [STORE_JOB_USER_IMPORT] = "user-import",
 };
 
 static const char *const state_names[] = {

@@ -10,6 +10,8 @@ enum store_job_kind {
     STORE_JOB_IM_SCHEME,      /* "im-scheme": values are scheme names (store_im_scheme_name) */
     STORE_JOB_DIRECTORY_SYNC, /* "directory-sync": old_value the mode (full, incremental), new_value
                                * the base DN; progress and phase in directory_runs */
+    STORE_JOB_USER_IMPORT,    /* "user-import": a large users/import; old_value the actor,
+                               * new_value the line count; progress in user_imports */
 };
 
 enum store_job_state {

@@ -327,13 +327,61 @@ static const char schema_im_domain_users[] =
     "  WHERE instr(NEW.im_address, '@') > 0"
     "  ON CONFLICT (domain) DO UPDATE SET users = users + 1; END;";
 
+/*
+ * users/import as a job (a large import): the lines are kept here first, as the admin sends
+ * them (one row per part, its text as sent), then applied in slices by the job runner, so a
+ * restart goes on from the last slice. Verdicts: every line's in `codes` of the slice that
+ * applied it (one character a line), the reason and userid of the lines worth reading (updated,
+ * removed, rejected) in user_import_verdicts. An import still being uploaded has no job yet;
+ * the rows of the last finished import stay until the next large import starts.
+ */
+static const char schema_user_import_job[] =
+    "CREATE TABLE user_imports ("
+    " id INTEGER PRIMARY KEY,"
+    " job_id INTEGER UNIQUE,"
+    " phase TEXT NOT NULL DEFAULT 'upload' CHECK (phase IN ('upload', 'apply', 'audit', 'done')),"
+    " lines INTEGER NOT NULL DEFAULT 0,"
+    " lang TEXT,"
+    " actor TEXT NOT NULL DEFAULT '',"
+    " edit_directory INTEGER NOT NULL DEFAULT 0 CHECK (edit_directory IN (0, 1)),"
+    " audit INTEGER NOT NULL DEFAULT 1 CHECK (audit IN (0, 1)),"
+    " canceled INTEGER NOT NULL DEFAULT 0 CHECK (canceled IN (0, 1)),"
+    " cursor INTEGER NOT NULL DEFAULT 0,"
+    " added INTEGER NOT NULL DEFAULT 0,"
+    " updated INTEGER NOT NULL DEFAULT 0,"
+    " unchanged INTEGER NOT NULL DEFAULT 0,"
+    " removed INTEGER NOT NULL DEFAULT 0,"
+    " rejected INTEGER NOT NULL DEFAULT 0,"
+    " summary TEXT,"
+    " created_at INTEGER NOT NULL);"
+    "CREATE TABLE user_import_parts ("
+    " id INTEGER PRIMARY KEY,"
+    " import_id INTEGER NOT NULL REFERENCES user_imports (id) ON DELETE CASCADE,"
+    " first_line INTEGER NOT NULL,"
+    " lines INTEGER NOT NULL,"
+    " text TEXT NOT NULL);"
+    "CREATE UNIQUE INDEX user_import_parts_line ON user_import_parts (import_id, first_line);"
+    "CREATE TABLE user_import_slices ("
+    " import_id INTEGER NOT NULL REFERENCES user_imports (id) ON DELETE CASCADE,"
+    " first_line INTEGER NOT NULL,"
+    " codes TEXT NOT NULL,"
+    " PRIMARY KEY (import_id, first_line));"
+    "CREATE TABLE user_import_verdicts ("
+    " import_id INTEGER NOT NULL REFERENCES user_imports (id) ON DELETE CASCADE,"
+    " line INTEGER NOT NULL,"
+    " userid TEXT NOT NULL,"
+    " verdict TEXT NOT NULL CHECK (verdict IN ('updated', 'removed', 'rejected')),"
+    " reason TEXT NOT NULL DEFAULT '',"
+    " PRIMARY KEY (import_id, line));";
+
 static const char *const migrations[] = {schema_v1,
                                          schema_v2,
                                          schema_v3,
                                          schema_v4,
                                          schema_directory_sync,
                                          schema_ha_changed_ms,
-                                         schema_im_domain_users};
+                                         schema_im_domain_users,
+                                         schema_user_import_job};
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -118,6 +118,10 @@ static const char *const sql[STMT_COUNT] = {
         " WHERE users.userid <> excluded.userid COLLATE BINARY"
         " OR users.directory_uri <> excluded.directory_uri"
         " OR (NOT ?5 AND users.node_id IS NOT excluded.node_id)",
+    /* The import job's lines worth reading (updated, removed, rejected), one a row. */
+    [STMT_IMPORT_VERDICT_ADD] = "INSERT OR REPLACE INTO user_import_verdicts"
+                                " (import_id, line, userid, verdict, reason)"
+                                " VALUES (?1, ?2, ?3, ?4, ?5)",
 
     [STMT_JOB_INSERT] = "INSERT INTO jobs (kind, state, old_value, new_value, total, created_at,"
                         " updated_at) VALUES (?1, 'running', ?2, ?3, ?4, " NOW ", " NOW ")",

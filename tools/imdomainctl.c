@@ -17,6 +17,7 @@
 #include <strophe.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NS_COMMANDS "http://jabber.org/protocol/commands"
@@ -33,6 +34,11 @@
 #define IMPORT_CHUNK_BYTES (32u * 1024u)
 #define IMPORT_CHUNK_LINES 5000u
 #define VALUE_MAX 8192 /* FORM_MAX_VALUE_LEN: the daemon refuses a whole form for a longer one */
+/* A part of a large import (the job mode): lines packed into values of at most VALUE_MAX bytes,
+ * in a request well under CTL_FRAME_MAX, under IMPORT_LINES_MAX lines. */
+#define PART_BYTES (224u * 1024u) /* storing one is a few tens of ms: it is one loop turn */
+#define PART_LINES 40000u
+#define FOLLOW_MS 100 /* between two looks at the job's progress */
 
 /* Exit statuses (doc/imdomainctl.1). */
 enum {
@@ -1400,6 +1406,208 @@ static int call_used(const struct arg *call, const char *var)
     return 0;
 }
 
+/* ---- users/import as a job (more lines than the daemon's job_lines) ---- */
+
+/* The end of the next part from line `from`, and its cost in bytes of XML. */
+static size_t part_end(char *const *v, size_t n, size_t from)
+{
+    size_t bytes = 0, i = from;
+
+    for (; i < n && i - from < PART_LINES; i++) {
+        size_t cost = 1; /* the newline */
+        for (const char *p = v[i]; *p; p++)
+            cost += *p == '&' ? 5 : *p == '<' || *p == '>' ? 4 : *p == '"' || *p == '\'' ? 6 : 1;
+        if (i > from && bytes + cost + 16 * (bytes / VALUE_MAX + 2) > PART_BYTES)
+            break;
+        bytes += cost;
+    }
+    return i;
+}
+
+/* Adds lines [from, end) to `field` as values of at most VALUE_MAX bytes, lines joined by
+ * newlines (the daemon numbers the lines of every value in order, as if one a value). */
+static void add_packed(xmpp_stanza_t *field, char *const *v, size_t from, size_t end)
+{
+    size_t cap = VALUE_MAX + 1, len = 0;
+    char *buf = malloc(cap);
+
+    if (buf == NULL)
+        die("out of memory");
+    for (size_t i = from; i < end; i++) {
+        size_t l = strlen(v[i]);
+        if (len > 0 && len + 1 + l > VALUE_MAX) {
+            buf[len] = '\0';
+            add_text(field, "value", buf);
+            len = 0;
+        }
+        if (len > 0)
+            buf[len++] = '\n';
+        memcpy(buf + len, v[i], l); /* l <= VALUE_MAX: longer lines were replaced */
+        len += l;
+    }
+    buf[len] = '\0';
+    add_text(field, "value", buf);
+    free(buf);
+}
+
+static void add_field(xmpp_stanza_t *x, const char *var, const char *value)
+{
+    xmpp_stanza_t *f = add(x, "field", NULL);
+    xmpp_stanza_set_attribute(f, "var", var);
+    add_text(f, "value", value);
+}
+
+/* The request for lines [from, end): the part, `more` unless it is the last, and the other
+ * arguments (audit, edit_directory_users) as given. */
+static xmpp_stanza_t *part_iq(const struct opts *o, const char *sid, char *const *lines,
+                              size_t from, size_t end, int more, struct arg *args, size_t nargs)
+{
+    xmpp_stanza_t *iq = command_iq(o, "users/import", sid, "complete");
+    xmpp_stanza_t *x = add(child(iq, "command", NULL), "x", NS_DATA);
+    xmpp_stanza_t *users;
+
+    xmpp_stanza_set_type(x, "submit");
+    users = add(x, "field", NULL);
+    xmpp_stanza_set_attribute(users, "var", "users");
+    add_packed(users, lines, from, end);
+    add_field(x, "more", more ? "1" : "0");
+    for (size_t i = 0; i < nargs; i++) {
+        if (strcmp(args[i].var, "users") == 0 || strcmp(args[i].var, "more") == 0 || args[i].n == 0)
+            continue;
+        add_field(x, args[i].var, args[i].values[0]);
+        args[i].used = 1;
+    }
+    return iq;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+        ;
+}
+
+/* The counts of the job's answer (the form with an `added` field) into j->counts. */
+static void job_counts(struct joiner *j, xmpp_stanza_t *cmd)
+{
+    for (xmpp_stanza_t *x = xmpp_stanza_get_children(results_of(cmd)); x;
+         x = xmpp_stanza_get_next(x)) {
+        if (!xmpp_stanza_is_tag(x) || strcmp(xmpp_stanza_get_name(x), "x") != 0)
+            continue;
+        char *added = form_value_of(x, "added");
+        if (added == NULL)
+            continue;
+        xmpp_free(ctx, added);
+        for (int v = 0; v < V_COUNT; v++) {
+            char *t = form_value_of(x, verdict_names[v]);
+            j->counts[v] += t ? strtoul(t, NULL, 10) : 0;
+            if (t)
+                xmpp_free(ctx, t);
+        }
+        return;
+    }
+}
+
+/*
+ * Sends the lines in parts over the session `sid` (its form already shown), then follows the
+ * job until it ends and joins its verdicts: the counts, and the lines worth reading (updated,
+ * removed, rejected), numbered from the first input line. *sent gets the lines the daemon holds.
+ */
+static int run_import_job(struct opts *o, struct joiner *j, char *const *lines, size_t total,
+                          size_t *sent, char *sid, struct arg *args, size_t nargs)
+{
+    int progress = isatty(STDERR_FILENO), rc = EXIT_OK;
+    size_t from = 0, parts = 0;
+    xmpp_stanza_t *reply = NULL, *cmd = NULL;
+    const char *status = NULL;
+    size_t counted[V_COUNT];
+
+    memcpy(counted, j->counts, sizeof(counted)); /* the client's own (lines too long) */
+    snprintf(die_hint, sizeof(die_hint),
+             "nothing was imported: the lines were still being sent (run the same import "
+             "again)");
+    while (from < total || parts == 0) {
+        size_t end = part_end(lines, total, from);
+        reply = roundtrip(part_iq(o, sid, lines, from, end, end < total, args, nargs));
+        parts++;
+        if (strcmp(xmpp_stanza_get_type(reply), "error") == 0) {
+            rc = report_error(reply, o);
+            xmpp_stanza_release(reply);
+            return rc;
+        }
+        cmd = child(reply, "command", NS_COMMANDS);
+        status = cmd ? xmpp_stanza_get_attribute(cmd, "status") : NULL;
+        if (status == NULL)
+            die("imdomaind answered without a command status");
+        from = end;
+        if (progress)
+            fprintf(stderr, "\rusers/import: sent %zu of %zu lines ", from, total);
+        if (from < total) {
+            if (strcmp(status, "executing") != 0 || rejected(cmd, o)) {
+                int failed = join_done(&j->sink, cmd, &(struct pages){0});
+                xmpp_stanza_release(reply);
+                return failed == EXIT_OK ? EXIT_FAILED : failed;
+            }
+            xmpp_stanza_release(reply);
+        }
+    }
+    *sent = total;
+    die_hint[0] = '\0';
+    /* Follow the job: next refreshes until it completes with the verdicts (maybe in pages). */
+    while (strcmp(status, "executing") == 0) {
+        if (is_page(cmd)) {
+            join_page(&j->sink, cmd);
+        } else {
+            xmpp_stanza_t *x = child(cmd, "x", NS_DATA);
+            char *job = form_value_of(x, "job"), *done = form_value_of(x, "done");
+            char *all = form_value_of(x, "total"), *state = form_value_of(x, "state");
+            if (state && strcmp(state, "failed") == 0) {
+                struct pages none = {0};
+                if (progress)
+                    fprintf(stderr, "\r\033[K");
+                print_outcome(cmd, o, &none, NULL);
+                fprintf(stderr,
+                        "imdomainctl: import job %s failed: Retry or Cancel it in "
+                        "jobs/status (run jobs/status job=%s)\n",
+                        job ? job : "?", job ? job : "N");
+                xmpp_free(ctx, job);
+                xmpp_free(ctx, done);
+                xmpp_free(ctx, all);
+                xmpp_free(ctx, state);
+                xmpp_stanza_release(reply);
+                return EXIT_FAILED;
+            }
+            if (progress && done && all)
+                fprintf(stderr, "\rusers/import: job %s: %s of %s lines applied ", job ? job : "?",
+                        done, all);
+            xmpp_free(ctx, job);
+            xmpp_free(ctx, done);
+            xmpp_free(ctx, all);
+            xmpp_free(ctx, state);
+            sleep_ms(FOLLOW_MS);
+        }
+        const char *sess = xmpp_stanza_get_attribute(cmd, "sessionid");
+        xmpp_stanza_t *iq = command_iq(o, "users/import", sess, "next");
+        xmpp_stanza_release(reply);
+        reply = roundtrip(iq);
+        if (strcmp(xmpp_stanza_get_type(reply), "error") == 0) {
+            rc = report_error(reply, o);
+            xmpp_stanza_release(reply);
+            return rc;
+        }
+        cmd = child(reply, "command", NS_COMMANDS);
+        status = cmd ? xmpp_stanza_get_attribute(cmd, "status") : NULL;
+        if (status == NULL)
+            die("imdomaind answered without a command status");
+    }
+    rc = join_done(&j->sink, cmd, &(struct pages){0});
+    /* The joined rows counted only the lines worth reading: the counts are the job's. */
+    memcpy(j->counts, counted, sizeof(counted));
+    job_counts(j, cmd);
+    xmpp_stanza_release(reply);
+    return rc;
+}
+
 /* users/import: every `users` value, in calls of at most IMPORT_CHUNK_* each; the verdicts are
  * joined, numbered from the first line of the input, and counted. */
 static int run_import(struct opts *o, struct arg *args, size_t nargs)
@@ -1431,7 +1639,24 @@ static int run_import(struct opts *o, struct arg *args, size_t nargs)
     struct arg *call = calloc(nargs + 2, sizeof(*call));
     if (call == NULL)
         die("out of memory");
-    while (sent < total) {
+    /* The form says above how many lines the daemon runs an import as a job: then the lines go
+     * in parts to one session and the job is followed to its end. */
+    xmpp_stanza_t *first = roundtrip(command_iq(o, "users/import", NULL, "execute"));
+    xmpp_stanza_t *fcmd = child(first, "command", NS_COMMANDS);
+    char *limit = fcmd ? form_value_of(child(fcmd, "x", NS_DATA), "job_lines") : NULL;
+    const char *fsid = fcmd ? xmpp_stanza_get_attribute(fcmd, "sessionid") : NULL;
+    int job_mode = limit && fsid && total > strtoul(limit, NULL, 10);
+    if (job_mode) {
+        char *sid = strdup(fsid);
+        rc = run_import_job(o, &j, lines, total, &sent, sid, args, nargs);
+        free(sid);
+    } else if (fsid) {
+        cancel_session(o, "users/import", fsid);
+    }
+    if (limit)
+        xmpp_free(ctx, limit);
+    xmpp_stanza_release(first);
+    while (!job_mode && sent < total) {
         size_t end = chunk_end(lines, total, sent), n = 0;
         call[n++] = (struct arg){.var = "users", .values = lines + sent, .n = end - sent};
         /* The sync audit once, with the last part (or as asked, then). */

@@ -5,6 +5,7 @@
 
 #include "component/engine/dir_sync.h"
 #include "component/engine/domain_rules.h"
+#include "component/engine/import_job.h"
 #include "component/engine/job.h"
 #include "component/engine/precond.h"
 #include "store/store_domain.h"
@@ -297,6 +298,18 @@ static const struct text T_JS_DIR_CONFIRM = {
     "안전 정지: 디렉터리가 이전보다 훨씬 적은 사용자를 돌려주어 아무것도 바꾸지 않았습니다. "
     "다음(next) = 그래도 적용합니다(없어진 사용자가 삭제됩니다). 취소(cancel) = 이 동기화를 "
     "버립니다(아무것도 바뀌지 않습니다). 완료(complete)는 이 화면을 닫고 작업을 기다리게 둡니다."};
+static const struct text T_JS_IMPORT_FAILED = {
+    "The users/import job failed; the lines before the failure are applied. Next = Retry: go on "
+    "from there. Cancel = apply no more lines: the sync audit runs over what was applied and the "
+    "job ends canceled (applied lines stay). Complete closes this view and leaves the job failed.",
+    "사용자 가져오기 작업이 실패했습니다. 실패 전의 줄은 적용되었습니다. 다음(next) = 재시도: "
+    "거기서부터 계속합니다. 취소(cancel) = 더 적용하지 않습니다. 적용된 것에 대해 동기화 감사를 "
+    "실행하고 작업을 취소로 끝냅니다(적용된 줄은 남습니다). 완료(complete)는 이 화면을 닫고 작업을 "
+    "실패 상태로 둡니다."};
+static const struct text T_JS_IMPORT_CANCEL = {
+    "Canceled: no more lines are applied; the sync audit runs over what was, then the job ends.",
+    "취소했습니다. 더 이상 줄을 적용하지 않으며, 적용된 것에 대해 동기화 감사를 실행한 뒤 작업을 "
+    "끝냅니다."};
 static const struct text T_JS_DIR_CANCEL = {"Canceled: the directory sync ended.",
                                             "취소했습니다. 디렉터리 동기화를 끝냈습니다."};
 static const struct text T_JS_RETRY = {"Retry started.", "재시도를 시작했습니다."};
@@ -393,6 +406,8 @@ static form_t *js_result(struct store *st, const struct store_job *j, const char
                              values[i]);
     if (j->kind == STORE_JOB_DIRECTORY_SYNC)
         dir_sync_add_fields(st, j, form, lang);
+    if (j->kind == STORE_JOB_USER_IMPORT)
+        import_job_add_fields(st, j, form, lang);
     return form;
 }
 
@@ -424,9 +439,10 @@ static void js_view(adhoc_call_t *call, const struct store_job *j, bool replace)
     d = job_describe(j, call->lang);
     form = form_new(FORM_FORM);
     form_set_title(form, &T_JS_TITLE);
-    form_add_instructions(form, !failed ? &T_JS_RUNNING
+    form_add_instructions(form, !failed                                      ? &T_JS_RUNNING
                                 : dir_sync_waits_confirmation(app->store, j) ? &T_JS_DIR_CONFIRM
                                 : j->kind == STORE_JOB_DIRECTORY_SYNC        ? &T_JS_DIR_FAILED
+                                : j->kind == STORE_JOB_USER_IMPORT           ? &T_JS_IMPORT_FAILED
                                 : job_failed_in_rollback(app->store, j)      ? &T_JS_FAILED_BACK
                                                                              : &T_JS_FAILED);
     add_line(form, d);
@@ -521,14 +537,18 @@ static void js_cancel(adhoc_call_t *call)
     struct js_state *s = call->state;
 
     struct store_job j;
-    bool dir;
+    enum store_job_kind kind = STORE_JOB_DEFAULT_DOMAIN;
 
     if (s == NULL || !s->offered || app->jobs == NULL)
         return;
-    dir = store_job_get(app->store, s->job, &j) == STORE_OK && j.kind == STORE_JOB_DIRECTORY_SYNC;
+    if (store_job_get(app->store, s->job, &j) == STORE_OK)
+        kind = j.kind;
     store_job_clear(&j);
     if (job_cancel(app->jobs, s->job) == STORE_OK)
-        adhoc_note(call, ADHOC_NOTE_INFO, dir ? &T_JS_DIR_CANCEL : &T_JS_CANCEL);
+        adhoc_note(call, ADHOC_NOTE_INFO,
+                   kind == STORE_JOB_DIRECTORY_SYNC ? &T_JS_DIR_CANCEL
+                   : kind == STORE_JOB_USER_IMPORT  ? &T_JS_IMPORT_CANCEL
+                                                    : &T_JS_CANCEL);
 }
 
 static const struct adhoc_command js_def = {

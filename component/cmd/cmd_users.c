@@ -3,6 +3,8 @@
  * users, filtered and paged by the store. */
 #include "component/cmd/commands.h"
 #include "component/engine/domain_rules.h"
+#include "component/engine/import_job.h"
+#include "component/engine/import_lines.h"
 #include "component/engine/peers_window.h"
 #include "component/engine/sync.h"
 #include "component/engine/user_check.h"
@@ -21,12 +23,13 @@
 #define USERS_PAGE_ROWS 100         /* users/list rows per page (the framework's page size too) */
 #define USERS_PAGE_MAX 1000000000LL /* highest page number users/list accepts (no overflow) */
 #define IMPORT_LINES_MAX 50000      /* lines in one users/import call (FORM_MAX_TOTAL_VALUES) */
-#define LINE_FIELDS_MAX 3           /* userid, directory_uri, node */
 
-/* What a line did; the names are the `result` cells scripts match. */
-enum verdict { V_ADDED, V_UPDATED, V_UNCHANGED, V_REMOVED, V_REJECTED, V_COUNT };
-static const char *const verdict_names[V_COUNT] = {"added", "updated", "unchanged", "removed",
-                                                   "rejected"};
+#define V_COUNT IMPORT_V_COUNT
+#define V_ADDED IMPORT_ADDED
+#define V_UPDATED IMPORT_UPDATED
+#define V_UNCHANGED IMPORT_UNCHANGED
+#define V_REMOVED IMPORT_REMOVED
+#define V_REJECTED IMPORT_REJECTED
 
 static const struct text verdict_texts[V_COUNT] = {{"added", "추가됨"},
                                                    {"updated", "변경됨"},
@@ -41,12 +44,8 @@ struct import {
     const char *lang;   /* borrowed from the call */
     bool audit;         /* run the sync audit afterwards (off for all but a large import's last
                            part, so that it runs once) */
-    struct store_settings settings; /* read once: a new user's IM address follows them */
-    char *node;                     /* the node named last, and its id: lines name few nodes */
-    int64_t node_id;
-    bool edit_directory; /* the admin asked to edit users that came from the directory too */
-    bool any_directory;  /* some user came from the directory (else no line needs the check) */
-    form_t *table;       /* line, userid, result, reason; handed to the answer */
+    struct import_lines *lines; /* applies each line, calling verdict() */
+    form_t *table;              /* line, userid, result, reason; handed to the answer */
     size_t counts[V_COUNT];
     struct sync_report sync;
 };
@@ -82,206 +81,28 @@ static const struct text I_IMPORT = {
     "표시되며, 일부 줄이 거부되어도 올바른 줄은 저장됩니다. 이어서 동기화 감사가 실행되어 새 "
     "도메인은 시스템 관리로 나타나고 더 이상 쓰이지 않는 도메인은 관리자 관리로 바뀝니다."};
 
-static const struct text R_FORMAT = {"expected userid,directory_uri[,node]",
-                                     "userid,directory_uri[,node] 형식이어야 합니다"};
-static const struct text R_FIELDS = {"too many fields: expected userid,directory_uri[,node]",
-                                     "필드가 너무 많습니다. userid,directory_uri[,node] 형식이어야 "
-                                     "합니다"};
 static const struct text T_EDIT_DIR = {
     "Also edit users that come from the directory (the next directory sync puts the directory's "
     "values back)",
     "디렉터리에서 온 사용자도 편집(다음 디렉터리 동기화가 디렉터리의 값으로 되돌립니다)"};
-static const struct text R_FROM_DIRECTORY = {
-    "this user comes from the directory: change it there, or tick 'Also edit users that come "
-    "from the directory'",
-    "이 사용자는 디렉터리에서 왔습니다. 디렉터리에서 바꾸거나 '디렉터리에서 온 사용자도 편집'을 "
-    "선택하십시오"};
-static const struct text R_NO_USER = {"no such user to remove", "삭제할 사용자가 없습니다"};
-static const struct text R_CONFLICT = {"conflicts with another user", "다른 사용자와 충돌합니다"};
-
-/* ---- checking one line ---- */
-
-/* An empty node keeps the assignment; a named one must exist (its id lands in im->node_id).
- * STORE_ERR aborts the import. */
-static enum store_rc check_node(struct import *im, const char *node, const char *lang,
-                                char **reason)
-{
-    enum store_rc rc;
-
-    if (node[0] == '\0')
-        return STORE_OK;
-    if (im->node != NULL && strcmp(im->node, node) == 0)
-        return STORE_OK;
-    free(im->node);
-    im->node = NULL;
-    rc = store_user_node_id(im->st, node, &im->node_id);
-    if (rc == STORE_OK)
-        im->node = xstrdup(node);
-    if (rc == STORE_NOTFOUND) {
-        *reason = xasprintf(i18n_is_korean(lang)
-                                ? "알 수 없는 노드 %s: 먼저 topology/edit로 추가하거나 노드를 "
-                                  "비워 두십시오"
-                                : "unknown node %s: add it with topology/edit first, or leave "
-                                  "the node out",
-                            node);
-        return STORE_OK;
-    }
-    return rc;
-}
 
 /* ---- the verdict table ---- */
 
-static void trim(char **s)
-{
-    char *p = *s, *end;
-
-    while (*p == ' ' || *p == '\t')
-        p++;
-    end = p + strlen(p);
-    while (end > p && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-        *--end = '\0';
-    *s = p;
-}
-
-static void verdict(struct import *im, size_t lineno, const char *userid, enum verdict v,
+static void verdict(void *ud, size_t lineno, const char *userid, enum import_verdict v,
                     const char *reason)
 {
+    struct import *im = ud;
     char num[24];
 
     snprintf(num, sizeof(num), "%zu", lineno);
-    const char *cells[] = {num, userid, verdict_names[v], reason != NULL ? reason : ""};
+    const char *cells[] = {num, userid, import_verdict_names[v], reason != NULL ? reason : ""};
     form_add_row(im->table, cells);
     im->counts[v]++;
 }
 
-/* Rejects the line with `reason` (taken). */
-static void reject(struct import *im, size_t lineno, const char *userid, char *reason)
-{
-    verdict(im, lineno, userid, V_REJECTED, reason);
-    free(reason);
-}
-
-/* Splits at commas into at most LINE_FIELDS_MAX + 1 trimmed fields; returns how many. */
-static size_t split(char *line, char *fields[LINE_FIELDS_MAX + 1])
-{
-    size_t n = 0;
-    char *p = line;
-
-    while (n < LINE_FIELDS_MAX + 1) {
-        char *comma = strchr(p, ',');
-        if (comma != NULL && n < LINE_FIELDS_MAX)
-            *comma = '\0';
-        fields[n] = p;
-        trim(&fields[n]);
-        n++;
-        if (comma == NULL || n == LINE_FIELDS_MAX + 1)
-            break;
-        p = comma + 1;
-    }
-    return n;
-}
-
-/* ---- applying one line ---- */
-
-/* True (and the line rejected) when `userid` came from the directory and the admin did not ask
- * to edit those. *failed is set when the store fails. */
-static bool directory_owned(struct import *im, size_t lineno, const char *userid, bool *failed)
-{
-    bool yes = false;
-    enum store_rc rc;
-
-    if (im->edit_directory || !im->any_directory)
-        return false;
-    rc = store_user_from_directory(im->st, userid, &yes);
-    if (rc != STORE_OK && rc != STORE_NOTFOUND) {
-        *failed = true;
-        return true;
-    }
-    if (yes)
-        reject(im, lineno, userid, xstrdup(text_get(&R_FROM_DIRECTORY, im->lang)));
-    return yes;
-}
-
-/* "-userid": removes the user. Returns -1 only when the store fails. */
-static int remove_line(struct import *im, size_t lineno, char *userid)
-{
-    char *reason;
-    enum store_rc rc;
-    bool failed = false;
-
-    trim(&userid);
-    if ((reason = user_check_userid(userid, im->lang)) != NULL) {
-        reject(im, lineno, userid, reason);
-        return 0;
-    }
-    if (directory_owned(im, lineno, userid, &failed))
-        return failed ? -1 : 0;
-    rc = store_user_delete(im->st, userid);
-    if (rc == STORE_NOTFOUND)
-        reject(im, lineno, userid, xstrdup(text_get(&R_NO_USER, im->lang)));
-    else if (rc == STORE_OK)
-        verdict(im, lineno, userid, V_REMOVED, NULL);
-    return rc == STORE_OK || rc == STORE_NOTFOUND ? 0 : -1;
-}
-
-static int upsert_line(struct import *im, size_t lineno, const char *userid, const char *uri,
-                       const char *node)
-{
-    static const enum verdict how_verdict[] = {
-        [STORE_UPSERT_INSERTED] = V_ADDED,
-        [STORE_UPSERT_UPDATED] = V_UPDATED,
-        [STORE_UPSERT_UNCHANGED] = V_UNCHANGED,
-    };
-    enum store_upsert how;
-    enum store_rc rc;
-    bool failed = false;
-
-    if (directory_owned(im, lineno, userid, &failed))
-        return failed ? -1 : 0;
-    rc = store_user_import_row(im->st, &im->settings, userid, uri, node[0] ? im->node_id : 0,
-                               node[0] == '\0', &how);
-
-    if (rc == STORE_OK)
-        verdict(im, lineno, userid, how_verdict[how], NULL);
-    else if (rc == STORE_CONFLICT)
-        reject(im, lineno, userid, xstrdup(text_get(&R_CONFLICT, im->lang)));
-    return rc == STORE_OK || rc == STORE_CONFLICT ? 0 : -1;
-}
-
-/* "userid,directory_uri[,node]". Returns -1 only when the store fails. */
-static int user_line(struct import *im, size_t lineno, char *line)
-{
-    char *f[LINE_FIELDS_MAX + 1], *reason = NULL;
-    size_t n = split(line, f);
-
-    if (n < 2 || n > LINE_FIELDS_MAX)
-        reason = xstrdup(text_get(n < 2 ? &R_FORMAT : &R_FIELDS, im->lang));
-    if (reason == NULL)
-        reason = user_check_userid(f[0], im->lang);
-    if (reason == NULL)
-        reason = user_check_uri(f[1], im->lang);
-    if (reason == NULL && n == 3 && check_node(im, f[2], im->lang, &reason) != STORE_OK)
-        return -1;
-    if (reason != NULL) {
-        reject(im, lineno, f[0], reason);
-        return 0;
-    }
-    return upsert_line(im, lineno, f[0], f[1], n == 3 ? f[2] : "");
-}
-
-/* One line of text (not NUL-terminated). Returns -1 only when the store fails. */
 static int import_line(struct import *im, size_t lineno, const char *text, size_t len)
 {
-    char *copy = xstrndup(text, len), *line = copy;
-    int rc = 0;
-
-    trim(&line);
-    if (line[0] == '-')
-        rc = remove_line(im, lineno, line + 1);
-    else if (line[0] != '\0' && line[0] != '#')
-        rc = user_line(im, lineno, line);
-    free(copy);
-    return rc;
+    return import_lines_one(im->lines, lineno, text, len);
 }
 
 /* Calls fn for each '\n'-separated line of each value, numbering lines from 1. */
@@ -325,7 +146,7 @@ static struct import *import_new(struct store *st, const char *lang)
     form_add_column(im->table, "result", FIELD_TEXT_SINGLE, &T_RESULT);
     form_add_column(im->table, "reason", FIELD_TEXT_SINGLE, &T_REASON);
     for (int v = 0; v < V_COUNT; v++) /* what people read; the cells keep the names */
-        form_column_value_label(im->table, "result", verdict_names[v], &verdict_texts[v]);
+        form_column_value_label(im->table, "result", import_verdict_names[v], &verdict_texts[v]);
     return im;
 }
 
@@ -334,8 +155,7 @@ static void import_free(void *arg)
     struct import *im = arg;
 
     form_free(im->table);
-    free(im->node);
-    store_settings_clear(&im->settings);
+    import_lines_free(im->lines);
     sync_report_clear(&im->sync);
     free(im);
 }
@@ -390,19 +210,65 @@ static void answer_import(adhoc_call_t *call, void *arg)
         adhoc_add_result(call, changes);
 }
 
-static void import_form(adhoc_call_t *call)
+static const struct text T_MORE = {
+    "More parts follow (a large import sent in parts: on for every part but the last)",
+    "다음 부분이 더 있음(큰 가져오기를 나누어 보낼 때 마지막 부분을 뺀 모든 부분에서 켜십시오)"};
+
+/* [users] import_job_lines (the default without a configuration: unit tests). */
+static int job_lines(const struct app *app)
 {
+    return app->cfg ? app->cfg->import_job_lines : 5000;
+}
+
+/* The form; also shown again for the next part of a large import. */
+static form_t *import_form_new(adhoc_call_t *call)
+{
+    struct app *app = call->ctx;
     form_t *f = form_new(FORM_FORM);
     form_field_t *users;
+    char *en, *ko;
 
     form_set_title(f, &T_IMPORT);
     form_add_instructions(f, &I_IMPORT);
+    en = xasprintf("An import of more than %d lines (or sent in parts with 'more') runs as a job: "
+                   "its progress shows here and in jobs/status, it goes on after a restart, and "
+                   "its answer lists the updated, removed and rejected lines with the counts.",
+                   job_lines(app));
+    ko = xasprintf("%d줄보다 많은 가져오기(또는 'more'로 나누어 보낸 가져오기)는 작업으로 "
+                   "실행됩니다. 진행 상황은 여기와 jobs/status에 표시되고, 재시작 뒤에도 "
+                   "계속되며, 결과에는 건수와 변경·삭제·거부된 줄이 나옵니다.",
+                   job_lines(app));
+    form_add_fixed(f, &(struct text){en, ko});
+    free(en);
+    free(ko);
     users = form_add_field(f, "users", FIELD_TEXT_MULTI, &T_USERS);
     form_field_set_required(users, true);
     form_field_add_bool(form_add_field(f, "audit", FIELD_BOOLEAN, &T_AUDIT), true);
     form_field_add_bool(form_add_field(f, "edit_directory_users", FIELD_BOOLEAN, &T_EDIT_DIR),
                         false);
-    adhoc_show(call, f, ADHOC_ALLOW_COMPLETE, ADHOC_COMPLETE);
+    form_field_add_bool(form_add_field(f, "more", FIELD_BOOLEAN, &T_MORE), false);
+    /* For programs: above this many lines the import is a job (imdomainctl sends it in parts). */
+    form_field_add_int(form_add_field(f, "job_lines", FIELD_HIDDEN, &T_MORE),
+                       job_lines(app));
+    return f;
+}
+
+static void import_form(adhoc_call_t *call)
+{
+    adhoc_show(call, import_form_new(call), ADHOC_ALLOW_COMPLETE, ADHOC_COMPLETE);
+}
+
+/* Lines in the values, as each_line numbers them. */
+static size_t count_lines(const char *const *values, size_t n)
+{
+    size_t lines = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        lines++;
+        for (const char *p = values[i]; (p = strchr(p, '\n')) != NULL; p++)
+            lines++;
+    }
+    return lines;
 }
 
 /* Every line, then the sync audit, in one transaction. Returns -1 (rolled back) on a store
@@ -413,8 +279,7 @@ static int import_all(struct import *im, const char *const *values, size_t n, ch
         *err = xasprintf("cannot start the import: %s", store_errmsg(im->st));
         return -1;
     }
-    if (store_settings_get(im->st, &im->settings) != STORE_OK ||
-        each_line(im, values, n, import_line) == -1) {
+    if (import_lines_begin(im->lines) != STORE_OK || each_line(im, values, n, import_line) == -1) {
         *err = xasprintf("the import failed: %s", store_errmsg(im->st));
     } else if (!im->audit || sync_run(im->st, im->peer_since, &im->sync, err) == 0) {
         if (store_commit(im->st) == STORE_OK)
@@ -427,7 +292,6 @@ static int import_all(struct import *im, const char *const *values, size_t n, ch
 
 static void import_step(adhoc_call_t *call)
 {
-    int64_t dir_users = 0;
     struct app *app = call->ctx;
     const char *const *values = NULL;
     size_t n;
@@ -438,18 +302,29 @@ static void import_step(adhoc_call_t *call)
         import_form(call);
         return;
     }
+    if (import_job_session(call) == 2) {
+        import_job_follow(call);
+        return;
+    }
     n = form_values(call->form, "users", &values);
     im = import_new(app->store, call->lang);
     im->peer_since = peers_counted_now(app);
     im->audit = form_bool(call->form, "audit", true);
-    im->edit_directory = form_bool(call->form, "edit_directory_users", false);
-    im->any_directory = store_dir_count_users(app->store, &dir_users) != STORE_OK || dir_users > 0;
+    im->lines = import_lines_new(app->store, call->lang,
+                                 form_bool(call->form, "edit_directory_users", false), verdict, im);
     if (each_line(im, values, n, count_line) == -1) {
         char *why = xasprintf("more than %d lines in one import; split it into several calls",
                               IMPORT_LINES_MAX);
         adhoc_refuse(call, "bad-request", "bad-payload", why);
         free(why);
         import_free(im);
+        return;
+    }
+    size_t lines = count_lines(values, n);
+    bool more = form_bool(call->form, "more", false);
+    if (import_job_session(call) == 1 || more || lines > (size_t)job_lines(app)) {
+        import_free(im);
+        import_job_submit(call, values, n, lines, more, import_form_new);
         return;
     }
     if (import_all(im, values, n, &err) == -1) {
@@ -554,6 +429,7 @@ static const struct adhoc_command list_cmd = {
 
 int cmd_users_register(struct app *app)
 {
+    import_job_register_kind(); /* before the runner picks up a job a restart left */
     if (adhoc_register(app->adhoc, &import_cmd, app) < 0)
         return -1;
     return adhoc_register(app->adhoc, &list_cmd, app);

@@ -755,7 +755,8 @@ static void on_sched(uv_timer_t *t)
     uv_timer_start(&ds->timer, on_sched, DIR_SCHED_CHECK_MS, 0);
 }
 
-static const struct job_kind dir_sync_kind = {dir_sync_step, dir_sync_restart, dir_sync_describe};
+static const struct job_kind dir_sync_kind = {
+    .step = dir_sync_step, .restart = dir_sync_restart, .describe = dir_sync_describe};
 
 struct dir_sync *dir_sync_new(struct app *app)
 {

@@ -304,8 +304,12 @@ void job_runner_resume(struct job_runner *jr)
 {
     struct store *st = jr->app->store;
     struct store_job j;
-    enum store_rc rc = store_job_get_active(st, &j);
+    enum store_rc rc;
 
+    for (size_t k = 0; k < JOB_KINDS; k++)
+        if (job_kinds[k] && job_kinds[k]->startup)
+            job_kinds[k]->startup(jr->app); /* e.g. uploads a restart interrupted (import_job.h) */
+    rc = store_job_get_active(st, &j);
     if (rc != STORE_OK) {
         if (rc != STORE_NOTFOUND)
             log_warnx("job: cannot read the active job: %s", store_errmsg(st));
@@ -409,6 +413,7 @@ static const struct text T_KIND[] = {
     [STORE_JOB_DEFAULT_DOMAIN] = {"default domain", "기본 도메인"},
     [STORE_JOB_IM_SCHEME] = {"IM address scheme", "IM 주소 체계"},
     [STORE_JOB_DIRECTORY_SYNC] = {"directory sync", "디렉터리 동기화"},
+    [STORE_JOB_USER_IMPORT] = {"users/import", "사용자 가져오기"},
 };
 
 static const struct text T_STATE[] = {

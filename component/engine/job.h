@@ -22,14 +22,16 @@
 #define JOB_RECENT_MAX 20     /* jobs jobs/status offers to pick from */
 #define JOB_ACTOR "imdomaind" /* the actor of the audit records a job writes by itself */
 
-/* A kind of job that its own module runs instead of the runner's batches (the directory sync):
- * that module registers how its jobs step, restart and read, so that the runner, below it,
- * needs no knowledge of it. `step` returns 1 while more is due on the loop, else 0; `restart`
- * runs in job_retry / job_cancel's transaction; `describe` returns a malloc'd sentence. */
+/* A kind of job that its own module runs instead of the runner's batches (the directory sync,
+ * a large users/import): that module registers how its jobs step, restart and read, so that the
+ * runner, below it, needs no knowledge of it. `step` returns 1 while more is due on the loop,
+ * else 0; `restart` runs in job_retry / job_cancel's transaction; `describe` returns a malloc'd
+ * sentence; `startup` (may be NULL) runs once in job_runner_resume(), before a job is picked up. */
 struct job_kind {
     int (*step)(struct app *app, struct store_job *j);
     enum store_rc (*restart)(struct store *st, struct store_job *j, bool cancel);
     char *(*describe)(const struct store_job *j, const char *lang);
+    void (*startup)(struct app *app);
 };
 /* Registers `ops` (borrowed; a static const) for `kind`, for every runner of the process; a
  * second call for the same kind replaces the first. Call before the runner steps. */

@@ -102,7 +102,8 @@ static enum store_rc mark_unused(struct store *st, const struct store_domain_usa
     return rc;
 }
 
-static enum store_rc apply_rules(struct store *st, int64_t peer_since, struct sync_report *r)
+static enum store_rc apply_rules(struct store *st, int64_t peer_since, bool walk,
+                                 struct sync_report *r)
 {
     struct store_domain_usage *du = NULL;
     size_t n = 0;
@@ -110,7 +111,8 @@ static enum store_rc apply_rules(struct store *st, int64_t peer_since, struct sy
     enum store_rc rc = store_peer_authoritative(st, &peers_known);
 
     if (rc == STORE_OK)
-        rc = store_domain_usage(st, peer_since, &du, &n);
+        rc = walk ? store_domain_usage_walk(st, peer_since, &du, &n)
+                  : store_domain_usage(st, peer_since, &du, &n);
     for (size_t i = 0; rc == STORE_OK && i < n; i++) {
         if (du[i].local_users > 0) {
             r->users_scanned += du[i].local_users;
@@ -127,14 +129,14 @@ static enum store_rc apply_rules(struct store *st, int64_t peer_since, struct sy
     return rc;
 }
 
-int sync_run(struct store *st, int64_t peer_since, struct sync_report *out, char **err)
+static int run(struct store *st, int64_t peer_since, bool walk, struct sync_report *out, char **err)
 {
     bool own = !store_in_transaction(st);
     enum store_rc rc = own ? store_begin(st) : STORE_OK;
 
     memset(out, 0, sizeof(*out));
     if (rc == STORE_OK)
-        rc = apply_rules(st, peer_since, out);
+        rc = apply_rules(st, peer_since, walk, out);
     if (own && rc == STORE_OK)
         rc = store_commit(st);
     if (rc == STORE_OK) {
@@ -150,6 +152,16 @@ int sync_run(struct store *st, int64_t peer_since, struct sync_report *out, char
         log_warnx("sync: rollback failed: %s", store_errmsg(st));
     sync_report_clear(out);
     return -1;
+}
+
+int sync_run(struct store *st, int64_t peer_since, struct sync_report *out, char **err)
+{
+    return run(st, peer_since, false, out, err);
+}
+
+int sync_run_walk(struct store *st, int64_t peer_since, struct sync_report *out, char **err)
+{
+    return run(st, peer_since, true, out, err);
 }
 
 bool sync_report_local_changed(const struct sync_report *r)

@@ -63,6 +63,9 @@ struct sync_report {
  * a malloc'd sentence and nothing changed when the transaction is its own.
  */
 int sync_run(struct store *st, int64_t peer_since, struct sync_report *out, char **err);
+/* The same rules, with the domains in use found one index seek each instead of by reading every
+ * user (store_domain_usage_walk): users_scanned counts domains in use, not users. */
+int sync_run_walk(struct store *st, int64_t peer_since, struct sync_report *out, char **err);
 
 /* True when the run changed anything, and when it changed the local domain set (the router's
  * virtual hosts: added or made local; managed_by flips do not count). */

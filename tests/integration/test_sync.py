@@ -182,8 +182,10 @@ def test_list_paging():
 
 
 def test_half_megabyte_import():
-    "a ~500 KiB stanza of lines is imported in one call (router and daemon limits raised)"
-    _, d, c = _setup(daemon_settings={"component": {"max_stanza_size": "1M"}},
+    "a ~500 KiB stanza of lines is imported in one call (router and daemon limits raised; "
+    "[users] import_job_lines too, else 9500 lines would run as a job)"
+    _, d, c = _setup(daemon_settings={"component": {"max_stanza_size": "1M"},
+                                      "users": {"import_job_lines": 50000}},
                      prosody_extra="c2s_stanza_size_limit = 1024 * 1024")
     lines = ["user%05d,user%05d@dept%02d.example.com" % (i, i, i % 50) for i in range(9500)]
     size = sum(len(x) + len("<value></value>") for x in lines)

@@ -892,9 +892,12 @@ static bool plan_uses(const char *path, const char *sql, const char *index)
 }
 
 /* Undoes every schema version after 3 (peers, the directory sync's tables, the groups'
- * ha_changed_ms, the users per IM address domain), so a test can pretend the file is older. */
+ * ha_changed_ms, the users per IM address domain, the import job's tables), so a test can
+ * pretend the file is older. */
 static const char undo_v4[] =
-    "DROP TABLE im_domain_users; DROP TRIGGER im_domain_user_insert;"
+    "DROP TABLE user_import_verdicts; DROP TABLE user_import_slices;"
+    " DROP TABLE user_import_parts; DROP TABLE user_imports;"
+    " DROP TABLE im_domain_users; DROP TRIGGER im_domain_user_insert;"
     " DROP TRIGGER im_domain_user_delete; DROP TRIGGER im_domain_user_update;"
     " ALTER TABLE redundancy_groups DROP COLUMN ha_changed_ms;"
     " DROP TABLE directory_entries; DROP TABLE directory_runs; DROP INDEX users_from_directory;"

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "component/cmd/commands.h"
+#include "component/engine/import_job.h"
 #include "component/engine/sync.h"
 #include "store/store_domain.h"
 #include "store/store_topo.h"
@@ -358,10 +359,11 @@ static void test_import_korean(void **state)
 }
 
 /* ~10,000 lines, about what a 512 KiB stanza holds: all kept in one call. */
+/* The largest import that runs at once under the default [users] import_job_lines. */
 static void test_import_large(void **state)
 {
     struct fx *fx = *state;
-    enum { N = 10000 };
+    enum { N = 5000 };
     char **lines = calloc(N + 1, sizeof(*lines));
     int64_t count = 0;
 
@@ -369,13 +371,56 @@ static void test_import_large(void **state)
         assert_true(asprintf(&lines[i], "user%05d,user%05d@dept%02d.example.com", i, i, i % 50) >
                     0);
     xmpp_stanza_t *r = import(fx, NULL, (const char *const *)lines);
-    assert_note(r, "10000 added, 0 updated");
+    assert_note(r, "5000 added, 0 updated");
     assert_note(r, "50 domain(s) added");
     xmpp_stanza_release(r);
     assert_int_equal(store_user_count(fx->app.store, NULL, &count), STORE_OK);
     assert_int_equal(count, N);
     assert_int_equal(store_domain_count(fx->app.store, NULL, &count), STORE_OK);
     assert_int_equal(count, 50);
+    for (int i = 0; i < N; i++)
+        free(lines[i]);
+    free(lines);
+}
+
+/* Above the threshold: the lines are stored and a user-import job applies them in slices (run
+ * here by hand: the fixture has no job runner), the audit once at the end. */
+static void test_import_job(void **state)
+{
+    struct fx *fx = *state;
+    enum { N = 12000 };
+    char **lines = calloc(N + 1, sizeof(*lines));
+    int64_t count = 0;
+    struct store_job j;
+    int steps = 0;
+
+    for (int i = 0; i < N; i++)
+        assert_true(asprintf(&lines[i], "job%05d,job%05d@dept%02d.example.com", i, i, i % 7) > 0);
+    free(lines[17]);
+    lines[17] = strdup("bad user,x@y.example");
+    xmpp_stanza_t *r = import(fx, NULL, (const char *const *)lines);
+    assert_string_equal(status_of(r), "executing");
+    assert_note(r, "users/import of 12000 lines: running, 0 of 12000");
+    xmpp_stanza_release(r);
+    assert_int_equal(store_user_count(fx->app.store, NULL, &count), STORE_OK);
+    assert_int_equal(count, 0);
+    assert_int_equal(store_job_get_active(fx->app.store, &j), STORE_OK);
+    assert_int_equal(j.kind, STORE_JOB_USER_IMPORT);
+    while (import_job_step(&fx->app, &j) == 1) {
+        store_job_clear(&j);
+        assert_int_equal(store_job_get(fx->app.store, 1, &j), STORE_OK);
+        steps++;
+    }
+    store_job_clear(&j);
+    assert_true(steps >= 2); /* at most IMPORT_SLICE_LINES a slice, then the audit */
+    assert_int_equal(store_job_get(fx->app.store, 1, &j), STORE_OK);
+    assert_int_equal(j.state, STORE_JOB_COMPLETED);
+    assert_int_equal(j.done, N);
+    store_job_clear(&j);
+    assert_int_equal(store_user_count(fx->app.store, NULL, &count), STORE_OK);
+    assert_int_equal(count, N - 1);
+    assert_int_equal(store_domain_count(fx->app.store, NULL, &count), STORE_OK);
+    assert_int_equal(count, 7); /* the audit (walking the domains) added them */
     for (int i = 0; i < N; i++)
         free(lines[i]);
     free(lines);
@@ -583,6 +628,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_import_one_value, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_korean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_too_many_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_form, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_paging, setup, teardown),
