@@ -931,7 +931,11 @@ static int run_command(struct opts *o, const char *node, struct arg *args, size_
             return rc;
         }
         free(sid);
-        sid = strdup(xmpp_stanza_get_attribute(cmd, "sessionid"));
+        const char *sessionid = xmpp_stanza_get_attribute(cmd, "sessionid");
+        if (sessionid == NULL) /* XEP-0050 requires it on every executing stage */
+            die("imdomaind answered an executing stage without a session id");
+        if ((sid = strdup(sessionid)) == NULL)
+            die("out of memory");
         struct offer of;
         offered(cmd, &of);
         if (is_page(cmd)) { /* the run completed; the pages only browse its table */

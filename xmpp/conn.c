@@ -53,6 +53,7 @@ struct conn {
     uv_timer_t retry_timer, keepalive_timer, deadline_timer;
     uv_prepare_t flusher;
     int handles_open; /* loop handles and requests not yet finished, for conn_close */
+    int resolving;    /* the resolver request is out (its callback has not run yet) */
     int handles_closing;
     char *out;        /* coalesced bytes to write this loop turn */
     size_t out_len, out_cap;
@@ -438,9 +439,17 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     conn_t *c = req->data;
 
+    c->resolving = 0;
     if (c->state == ST_CLOSING || c->state == ST_CLOSED) {
         uv_freeaddrinfo(res);
         finish_one(c); /* conn_close counted this request */
+        return;
+    }
+    if (c->state != ST_RESOLVING) {
+        /* The deadline gave up on this lookup and a retry is scheduled: connecting now would
+         * race the retry for the one socket and request this link has. */
+        uv_freeaddrinfo(res);
+        log_debug("router link: late resolver answer ignored");
         return;
     }
     if (status < 0) {
@@ -462,8 +471,15 @@ static void begin_attempt(conn_t *c)
     snprintf(port, sizeof(port), "%d", c->cfg.port);
     c->state = ST_RESOLVING;
     c->resolver.data = c;
+    /* The loop's clock may be stale (a long start-up before the first attempt): the deadline
+     * counts from now. */
+    uv_update_time(c->loop);
     uv_timer_start(&c->deadline_timer, on_deadline, (uint64_t)c->cfg.handshake_timeout_ms, 0);
+    if (c->resolving)
+        return; /* the last attempt's lookup is still out: its answer serves this attempt */
     int rc = uv_getaddrinfo(c->loop, &c->resolver, on_resolved, c->cfg.host, port, &hints);
+    if (rc == 0)
+        c->resolving = 1;
     if (rc < 0) {
         char why[300];
         snprintf(why, sizeof(why), "cannot resolve router host %s: %s", c->cfg.host,
@@ -609,7 +625,7 @@ void conn_close(conn_t *c)
         return;
     c->state = ST_CLOSING;
     uv_timer_stop(&c->retry_timer);
-    if (was == ST_RESOLVING) {
+    if (c->resolving) {
         c->handles_open++; /* the resolver's callback still has to run */
         uv_cancel((uv_req_t *)&c->resolver);
     }

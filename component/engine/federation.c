@@ -122,12 +122,17 @@ static unsigned get16(const unsigned char *p)
 
 /* Walks the answer section of a DNS reply (RFC 1035 §4.1) by hand: libc has the resolver but
  * the ns_* parser lives in libresolv. Keeps the SRV record with the lowest priority. */
-static int best_srv(const unsigned char *msg, int len, struct probe *p)
+int federation_best_srv(const unsigned char *msg, int len, char *host, size_t host_size,
+                        unsigned *port)
 {
     const unsigned char *end = msg + len, *cur = msg + HFIXEDSZ;
-    unsigned qd = get16(msg + 4), an = get16(msg + 6), best = 65536;
+    unsigned qd, an, best = 65536;
     int n, found = 0;
 
+    if (len < HFIXEDSZ)
+        return 0;
+    qd = get16(msg + 4);
+    an = get16(msg + 6);
     for (unsigned i = 0; i < qd && cur < end; i++) {
         if ((n = dn_skipname(cur, end)) < 0)
             return 0;
@@ -145,8 +150,8 @@ static int best_srv(const unsigned char *msg, int len, struct probe *p)
         if (type == T_SRV && rdlen >= 7 && get16(cur) < best &&
             dn_expand(msg, end, cur + 6, target, sizeof(target)) >= 0) {
             best = get16(cur);
-            p->port = get16(cur + 4);
-            snprintf(p->host, sizeof(p->host), "%s", target);
+            *port = get16(cur + 4);
+            snprintf(host, host_size, "%s", target);
             found = 1;
         }
         cur += rdlen;
@@ -172,7 +177,7 @@ static int lookup_srv(struct probe *p)
     res_nclose(&rs);
     if (len < HFIXEDSZ)
         return 0;
-    found = best_srv(answer, len, p);
+    found = federation_best_srv(answer, len, p->host, sizeof(p->host), &p->port);
     return found && (strcmp(p->host, ".") == 0 || p->host[0] == '\0') ? -1 : found;
 }
 

@@ -47,4 +47,10 @@ void federation_probe(const struct fed_options *opts, struct fed_report *report)
 /* The first failed step, or -1 when none failed. */
 int federation_first_failure(const struct fed_report *report);
 
+/* The SRV record with the lowest priority in the DNS answer `msg` of `len` bytes (RFC 1035
+ * wire format, as res_nquery returns it): 1 with its target in `host` and its port in `port`,
+ * 0 when there is none or the message is cut short before one. Public for its unit test. */
+int federation_best_srv(const unsigned char *msg, int len, char *host, size_t host_size,
+                        unsigned *port);
+
 #endif

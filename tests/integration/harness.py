@@ -804,6 +804,31 @@ def daemon_binary():
     return os.path.join(builddir(), "imdomaind")
 
 
+def srcdir():
+    return os.environ.get("IMD_SRCDIR") or os.path.join(os.path.dirname(__file__), "..", "..")
+
+
+def valgrind_argv(log_dir):
+    """The valgrind command line for a daemon run: memcheck, errors and definite leaks fail
+    (exit status 99), one log per process in log_dir (see valgrind_reports), the library
+    suppressions of tests/valgrind.supp. Same options as `make check-valgrind`'s unit tests."""
+    return ["valgrind", "-q", "--error-exitcode=99", "--leak-check=full",
+            "--show-leak-kinds=definite", "--errors-for-leak-kinds=definite",
+            "--num-callers=30",
+            "--suppressions=" + os.path.join(srcdir(), "tests", "valgrind.supp"),
+            "--log-file=" + os.path.join(log_dir, "valgrind.%p.log")]
+
+
+def valgrind_reports(log_dir):
+    """The valgrind logs in log_dir that are not empty: with -q valgrind writes only errors."""
+    found = []
+    for name in sorted(os.listdir(log_dir)):
+        path = os.path.join(log_dir, name)
+        if name.startswith("valgrind.") and read_text(path).strip():
+            found.append(path)
+    return found
+
+
 class Daemon:
     """imdomaind with a generated config in its own directory.
 
@@ -880,8 +905,7 @@ class Daemon:
     def argv(self, *args):
         cmd = [daemon_binary()] + list(args)
         if VALGRIND:
-            cmd = ["valgrind", "--error-exitcode=99", "--leak-check=full", "-q",
-                   "--log-file=" + os.path.join(self.dir, "valgrind.%p.log")] + cmd
+            cmd = valgrind_argv(self.dir) + cmd
         return cmd
 
     def start(self, wait_connected=True, timeout=10):
@@ -962,14 +986,17 @@ class Daemon:
     def _cleanup(self):
         was_running = self.running()
         rc = self.stop()
-        if VALGRIND:
-            for name in os.listdir(self.dir):
-                if name.startswith("valgrind.") and read_text(os.path.join(self.dir, name)):
-                    show_log("valgrind", os.path.join(self.dir, name))
+        reports = valgrind_reports(self.dir) if VALGRIND else []
+        for path in reports:
+            show_log("valgrind", path)
         # A crash, a sanitizer report or a valgrind error at shutdown fails the test.
         if was_running and rc != 0:
             raise TestFailure("imdomaind exited with status %s on SIGTERM at the end of the test"
                               % rc)
+        # Also a valgrind report of a run that ended earlier (exit status checked by the test,
+        # imdomaind -n, a child that failed before its exec).
+        if reports:
+            raise TestFailure("valgrind reported errors in imdomaind: %s" % ", ".join(reports))
 
     def check_config(self):
         """Runs `imdomaind -n -f CONFIG`; returns (exit status, stdout, stderr)."""

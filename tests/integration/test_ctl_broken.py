@@ -1,0 +1,313 @@
+# imdomainctl against a control socket that misbehaves: a fake daemon (a Python thread on a UNIX
+# socket) answers each frame as a test scripts it. Nothing here needs Prosody or imdomaind: what
+# is checked is that imdomainctl reports a broken, refusing or endless daemon with a clear message
+# and the documented exit status, never a crash, a hang or a wrong success.
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import xml.etree.ElementTree as ET
+
+sys.dont_write_bytecode = True  # keep the source tree clean (distcheck has it read-only)
+import harness as h  # noqa: E402
+from harness import check  # noqa: E402
+
+NS_COMMANDS = "http://jabber.org/protocol/commands"
+NS_DATA = "jabber:x:data"
+NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+FRAME_MAX = 1024 * 1024  # CTL_FRAME_MAX in component/ctl_proto.h
+
+
+def ctl_binary():
+    return os.path.join(h.builddir(), "imdomainctl")
+
+
+class FakeDaemon:
+    """Accepts control connections; answer(request_element) -> bytes of one frame's payload, a
+    FakeDaemon.RAW(bytes) written as they are (header included) before closing, or None to
+    close at once. Every
+    request is kept in .requests (parsed)."""
+
+    class RAW(bytes):
+        pass
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.requests = []
+        self.path = os.path.join(h.tmpdir("ctl"), "ctl.sock")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(8)
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+        h.defer(self.sock.close)
+
+    def _serve(self):
+        while True:
+            try:
+                con, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._conn, args=(con,), daemon=True).start()
+
+    @staticmethod
+    def _read(con, n):
+        data = b""
+        while len(data) < n:
+            chunk = con.recv(n - len(data))
+            if not chunk:
+                return None
+            data += chunk
+        return data
+
+    def _conn(self, con):
+        with con:
+            while True:
+                hdr = self._read(con, 4)
+                if hdr is None:
+                    return
+                body = self._read(con, struct.unpack(">I", hdr)[0])
+                if body is None:
+                    return
+                req = ET.fromstring(body)
+                self.requests.append(req)
+                out = self.answer(req)
+                if out is None:
+                    return
+                if isinstance(out, FakeDaemon.RAW):
+                    con.sendall(out)
+                    return
+                else:
+                    con.sendall(struct.pack(">I", len(out)) + out)
+
+    def run(self, *args, stdin=""):
+        if not os.access(ctl_binary(), os.X_OK):
+            raise h.Skip("no imdomainctl at %s" % ctl_binary())
+        r = subprocess.run([ctl_binary(), "-s", self.path] + list(args), input=stdin,
+                           capture_output=True, text=True, timeout=30 * h.SLOW)
+        return r.returncode, r.stdout, r.stderr
+
+
+def command_of(req):
+    return req.find("{%s}command" % NS_COMMANDS)
+
+
+def iq_result(req, inner):
+    return ("<iq xmlns='jabber:client' type='result' id='%s'>%s</iq>"
+            % (req.get("id"), inner)).encode()
+
+
+def iq_error(req, inner):
+    return ("<iq xmlns='jabber:client' type='error' id='%s'><error type='cancel'>%s</error></iq>"
+            % (req.get("id"), inner)).encode()
+
+
+def command(status, inner="", sid="s1", node="x/y", actions=""):
+    sid_attr = " sessionid='%s'" % sid if sid is not None else ""
+    return ("<command xmlns='%s' node='%s' status='%s'%s>%s%s</command>"
+            % (NS_COMMANDS, node, status, sid_attr, actions, inner))
+
+
+def form(fields, type_="form"):
+    return "<x xmlns='%s' type='%s'>%s</x>" % (NS_DATA, type_, fields)
+
+
+def test_broken_answers():
+    "an answer that is not XML, too large, cut off, or without a status: exit 1 and the reason"
+    cases = [
+        (lambda req: b"<iq this is not xml", "imdomaind sent an answer that is not XML"),
+        (lambda req: FakeDaemon.RAW(struct.pack(">I", FRAME_MAX + 1)),
+         "answer too large (%d bytes)" % (FRAME_MAX + 1)),
+        (lambda req: FakeDaemon.RAW(struct.pack(">I", 100) + b"<iq"), "cannot read the answer"),
+        (lambda req: None, "imdomaind closed the control connection"),
+        (lambda req: iq_result(req, ""), "imdomaind answered without a command status"),
+    ]
+    for answer, message in cases:
+        f = FakeDaemon(answer)
+        rc, out, err = f.run("run", "x/y")
+        check(rc == 1 and message in err, "%r: exit %d, stderr %r" % (message, rc, err))
+        check(out == "", "%r: something printed on stdout: %r" % (message, out))
+
+
+def test_executing_without_session():
+    "a stage answered without a sessionid: exit 1 and the reason (no crash)"
+    f = FakeDaemon(lambda req: iq_result(req, command("executing", form(""), sid=None)))
+    rc, out, err = f.run("run", "x/y")
+    check(rc == 1 and "without a session id" in err, "exit %d, stderr %r" % (rc, err))
+
+
+def test_error_json_escapes():
+    "a stanza error in --json: condition, command condition and text, escaped; forbidden is exit 3"
+    text = 'quote " backslash \\ tab \t newline \n return \r <&> 한국어'
+    esc = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace(
+        "\r", "&#13;")
+
+    def answer(req):
+        return iq_error(req, "<bad-request xmlns='%s'/><bad-payload xmlns='%s'/>"
+                        "<text xmlns='%s'>%s</text>" % (NS_STANZAS, NS_COMMANDS, NS_STANZAS, esc))
+    f = FakeDaemon(answer)
+    rc, out, err = f.run("--json", "run", "x/y")
+    check(rc == 2, "exit %d, stderr %r" % (rc, err))
+    check("\\u000d" in out and "\r" not in out, "carriage return not escaped as \\u000d: %r" % out)
+    doc = json.loads(out)
+    check(doc == {"status": "error", "condition": "bad-request",
+                  "command_condition": "bad-payload", "text": text}, "json %r" % doc)
+    # Without --json: both conditions on stderr, the text on the next line.
+    rc, out, err = f.run("run", "x/y")
+    check(rc == 2 and "error: bad-request (bad-payload)" in err and "backslash" in err,
+          "exit %d %r" % (rc, err))
+    # forbidden is exit 3; an error without any condition is undefined-condition.
+    f = FakeDaemon(lambda req: iq_error(req, "<forbidden xmlns='%s'/>" % NS_STANZAS))
+    rc, out, err = f.run("--json", "list")
+    check(rc == 3 and json.loads(out)["condition"] == "forbidden", "exit %d %r" % (rc, out))
+    f = FakeDaemon(lambda req: iq_error(req, ""))
+    rc, out, err = f.run("--json", "run", "x/y")
+    check(rc == 2 and json.loads(out) == {"status": "error", "condition": "undefined-condition",
+                                          "text": ""}, "exit %d %r" % (rc, out))
+
+
+def test_json_control_characters():
+    "--json output of a completed command: a value with control characters comes back intact"
+    value = 'a\rb\tc"d\\e\nf'
+    esc = value.replace("\r", "&#13;")
+    f = FakeDaemon(lambda req: iq_result(req, command("completed", form(
+        "<field var='v' type='text-single' label='V'><value>%s</value></field>" % esc,
+        "result"))))
+    rc, out, err = f.run("--json", "run", "x/y")
+    check(rc == 0, "exit %d %r %r" % (rc, out, err))
+    check(all(ord(c) >= 0x20 for c in out.rstrip("\n")), "raw control character in %r" % out)
+    doc = json.loads(out)
+    check(doc["forms"][0]["fields"]["v"] == [value], "the value came back as %r" % doc)
+
+
+def test_never_completes():
+    "a daemon that keeps asking for the next stage: exit 1 after 64 stages, the session canceled"
+    def answer(req):
+        cmd = command_of(req)
+        if cmd.get("action") == "cancel":
+            return iq_result(req, command("canceled"))
+        return iq_result(req, command("executing", form(
+            "<field var='a' type='text-single'><value>1</value></field>"),
+            actions="<actions execute='next'><next/></actions>"))
+    f = FakeDaemon(answer)
+    rc, out, err = f.run("run", "x/y")
+    check(rc == 1 and "did not complete after 64 stages" in err, "exit %d %r" % (rc, err))
+    actions = [command_of(r).get("action") for r in f.requests]
+    check(actions[0] == "execute" and actions[1:65] == ["next"] * 64 and actions[65:] == ["cancel"],
+          "actions sent %r" % actions)
+
+
+def test_refused_value_and_missing_field():
+    "an error note at an input stage: exit 2, the session canceled; a required field without value: exit 1"
+    def refuse(req):
+        cmd = command_of(req)
+        if cmd.get("action") == "cancel":
+            return iq_result(req, command("canceled"))
+        return iq_result(req, command("executing", "<note type='error'>no such domain</note>" + form(
+            "<field var='domain' type='text-single'/>")))
+    f = FakeDaemon(refuse)
+    rc, out, err = f.run("--json", "run", "x/y", "domain=nope")
+    check(rc == 2, "exit %d %r" % (rc, err))
+    check(json.loads(out) == {"status": "error", "condition": "bad-request",
+                              "command_condition": "bad-payload", "text": "no such domain"}, out)
+    check([command_of(r).get("action") for r in f.requests] == ["execute", "cancel"],
+          "actions %r" % [command_of(r).get("action") for r in f.requests])
+
+    def ask(req):
+        cmd = command_of(req)
+        if cmd.get("action") == "cancel":
+            return iq_result(req, command("canceled"))
+        return iq_result(req, command("executing", form(
+            "<field var='domain' type='text-single' label='Domain'><required/></field>")))
+    f = FakeDaemon(ask)
+    rc, out, err = f.run("run", "x/y")  # stdin is not a terminal: no prompt
+    check(rc == 1 and "missing value for required field 'domain'" in err, "exit %d %r" % (rc, err))
+    check(command_of(f.requests[-1]).get("action") == "cancel", "session not canceled")
+
+
+def test_choice_not_offered():
+    "action=prev where only next and complete are offered: exit 1, the choices listed, nothing sent"
+    f = FakeDaemon(lambda req: iq_result(req, command("executing", form(""),
+                   actions="<actions execute='next'><next/><complete/></actions>")))
+    rc, out, err = f.run("run", "x/y", "action=prev")
+    check(rc == 1 and "action=prev is not offered" in err, "exit %d %r" % (rc, err))
+    check("choices: action=next (default) action=complete action=cancel" in out, out)
+    check(len(f.requests) == 1, "%d requests" % len(f.requests))
+
+
+def test_status_broken():
+    "status: a refusal, an answer without a state, an unknown state: exit 3 (UNKNOWN)"
+    f = FakeDaemon(lambda req: iq_error(req, "<forbidden xmlns='%s'/>" % NS_STANZAS))
+    rc, out, err = f.run("status")
+    check(rc == 3 and "refused the status command (forbidden)" in (out + err),
+          "exit %d %r %r" % (rc, out, err))
+    f = FakeDaemon(lambda req: iq_result(req, command("completed", form("", "result"))))
+    rc, out, err = f.run("status")
+    check(rc == 3 and "without a state" in (out + err), "exit %d %r %r" % (rc, out, err))
+    for state, code in (("ok", 0), ("warning", 1), ("critical", 2), ("odd", 3)):
+        f = FakeDaemon(lambda req, s=state: iq_result(req, command("completed", form(
+            "<field var='state'><value>%s</value></field>"
+            "<field var='summary'><value>all %s</value></field>" % (s, s), "result"))))
+        rc, out, err = f.run("status")
+        check(rc == code and ("all %s" % state) in out, "%s: exit %d %r %r" % (state, rc, out, err))
+
+
+def test_argument_files():
+    "var=@FILE: a missing file, a NUL byte, @- twice, CRLF lines, @@ for a literal @"
+    def echo(req):
+        cmd = command_of(req)
+        x = cmd.find("{%s}x" % NS_DATA)
+        if x is None:
+            return iq_result(req, command("executing", form(
+                "<field var='users' type='text-multi'/><field var='note' type='text-single'/>")))
+        fields = []
+        for fl in x.findall("{%s}field" % NS_DATA):
+            vals = "|".join(v.text or "" for v in fl.findall("{%s}value" % NS_DATA))
+            fields.append("<field var='%s' type='text-single' label='%s'><value>%s</value></field>"
+                          % (fl.get("var"), fl.get("var"), vals))
+        return iq_result(req, command("completed", form("".join(fields), "result")))
+    f = FakeDaemon(echo)
+    d = h.tmpdir("args")
+    rc, out, err = f.run("run", "x/y", "users=@" + os.path.join(d, "missing"))
+    check(rc == 1 and "cannot open" in err and "missing" in err, "exit %d %r" % (rc, err))
+    nul = os.path.join(d, "nul")
+    with open(nul, "wb") as fh:
+        fh.write(b"a\0b\n")
+    rc, out, err = f.run("run", "x/y", "users=@" + nul)
+    check(rc == 1 and "holds a NUL byte" in err, "exit %d %r" % (rc, err))
+    rc, out, err = f.run("run", "x/y", "users=@-", "note=@-", stdin="x\n")
+    check(rc == 1 and "only one argument can read standard input" in err, "exit %d %r" % (rc, err))
+    crlf = os.path.join(d, "crlf")
+    with open(crlf, "wb") as fh:
+        fh.write(b"one\r\ntwo\r\nthree")
+    rc, out, err = f.run("--json", "run", "x/y", "users=@" + crlf, "note=@@at")
+    check(rc == 0, "exit %d %r" % (rc, err))
+    check("one|two|three" in out and "\\r" not in out, "CRLF lines: %r" % out)
+    check('"@at"' in out, "@@at is the value @at: %r" % out)
+
+
+def test_socket_path_too_long():
+    "a socket path longer than sun_path: exit 1 and the reason"
+    if not os.access(ctl_binary(), os.X_OK):
+        raise h.Skip("no imdomainctl at %s" % ctl_binary())
+    r = subprocess.run([ctl_binary(), "-s", "/tmp/" + "x" * 200, "list"], capture_output=True,
+                       text=True, timeout=30)
+    check(r.returncode == 1 and "socket path too long" in r.stderr, "%d %r" % (r.returncode,
+                                                                            r.stderr))
+
+
+h.tap.run([
+    test_broken_answers,
+    test_executing_without_session,
+    test_error_json_escapes,
+    test_json_control_characters,
+    test_never_completes,
+    test_refused_value_and_missing_field,
+    test_choice_not_offered,
+    test_status_broken,
+    test_argument_files,
+    test_socket_path_too_long,
+])
