@@ -18,7 +18,7 @@ from harness import check  # noqa: E402
 NS_COMMANDS = "http://jabber.org/protocol/commands"
 NS_DATA = "jabber:x:data"
 NS_STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
-FRAME_MAX = 1024 * 1024  # CTL_FRAME_MAX in component/ctl_proto.h
+FRAME_MAX = 1024 * 1024  # CTL_FRAME_MAX in component/daemon/ctl_proto.h
 
 
 def ctl_binary():

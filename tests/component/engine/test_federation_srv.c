@@ -1,4 +1,4 @@
-/* Unit tests for federation_best_srv (component/federation.c): the hand-written walk over a DNS
+/* Unit tests for federation_best_srv (component/engine/federation.c): the hand-written walk over a DNS
  * answer that federation/check's resolve step uses for _xmpp-server._tcp records. The tests
  * have no DNS server to ask, so the messages are built here in RFC 1035 wire format: the lowest
  * priority wins, compressed names, other record types, cut-off and malformed messages. */
@@ -11,7 +11,7 @@
 
 #include <string.h>
 
-#include "component/federation.h"
+#include "component/engine/federation.h"
 
 #define T_SRV_ 33
 #define T_CNAME_ 5
