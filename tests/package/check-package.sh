@@ -195,6 +195,20 @@ elif "$srcdir/tests/package/systemd-boot.sh" start "$boot" >"$work/sd.out" 2>&1;
         sd setpriv --reuid=prosody --regid=prosody --init-groups head -c 27 \
             /etc/prosody/certs/imdomaind/sd.example.test.key 2>>"$work/sd-certs.out" | grep -q -- -----BEGIN
     ok $? "under systemd: certs/regenerate writes /etc/prosody/certs/imdomaind (ReadWritePaths), key $got, readable by prosody" "$work/sd-certs.out"
+    # The README's reload path, end to end: dbus + polkitd + Debian's prosody.service in the
+    # throwaway; contrib/polkit/50-imdomaind.rules lets user imdomaind reload (only reload, only
+    # the router units); the service's own hook `/bin/systemctl reload prosody.service`; and the
+    # watchdog with WatchdogSec=2s (tests/package/systemd-reload.sh).
+    "$srcdir/tests/package/systemd-reload.sh" "$boot" "$srcdir/contrib/polkit/50-imdomaind.rules" \
+        "$work/sd-reload.log" >"$work/sd-reload.out" 2>&1
+    while read -r line; do
+        case $line in
+        "ok "*) ok 0 "${line#ok - }" ;;
+        "not ok "*) ok 1 "${line#not ok - }" "$work/sd-reload.log" ;;
+        "# "*) echo "$line" ;;
+        esac
+    done <"$work/sd-reload.out"
+    grep -q '^ok \|^# ' "$work/sd-reload.out" || ok 1 "under systemd: the polkit reload checks ran" "$work/sd-reload.out"
     sd systemctl stop imdomaind.service >>"$work/sd.out" 2>&1
     rc=$?
     sd systemctl show -p ActiveState -p Result imdomaind.service >"$work/sd-stop.out" 2>&1
