@@ -3,8 +3,9 @@
 # and rates at most 2.0 in `systemd-analyze security --offline=true`, `make deb` builds the
 # imdomaind and imdomainctl packages without lintian errors, they install with dpkg -i, the
 # daemon checks the packaged configuration as the package's user, with [certs] key_group =
-# prosody it writes a key user prosody can read and others cannot, and a purge leaves nothing
-# behind. Prints TAP and a last line "package: N passed, M failed". Needs root (dpkg -i).
+# prosody it writes a key user prosody can read and others cannot, a throwaway systemd runs the
+# unit (with polkit: the service reloads prosody.service through 50-imdomaind.rules; the
+# watchdog), and a purge leaves nothing behind. Prints TAP and a last line "package: N passed, M failed". Needs root (dpkg -i).
 #   usage: tests/package/check-package.sh BUILDDIR    (a configured build directory)
 set -u
 builddir=$(cd "${1:?usage: check-package.sh BUILDDIR}" && pwd)
