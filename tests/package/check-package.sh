@@ -3,8 +3,9 @@
 # and rates at most 2.0 in `systemd-analyze security --offline=true`, `make deb` builds the
 # imdomaind and imdomainctl packages without lintian errors, they install with dpkg -i, the
 # daemon checks the packaged configuration as the package's user, with [certs] key_group =
-# prosody it writes a key user prosody can read and others cannot, and a purge leaves nothing
-# behind. Prints TAP and a last line "package: N passed, M failed". Needs root (dpkg -i).
+# prosody it writes a key user prosody can read and others cannot, a throwaway systemd runs the
+# unit (with polkit: the service reloads prosody.service through 50-imdomaind.rules; the
+# watchdog), and a purge leaves nothing behind. Prints TAP and a last line "package: N passed, M failed". Needs root (dpkg -i).
 #   usage: tests/package/check-package.sh BUILDDIR    (a configured build directory)
 set -u
 builddir=$(cd "${1:?usage: check-package.sh BUILDDIR}" && pwd)
@@ -195,6 +196,20 @@ elif "$srcdir/tests/package/systemd-boot.sh" start "$boot" >"$work/sd.out" 2>&1;
         sd setpriv --reuid=prosody --regid=prosody --init-groups head -c 27 \
             /etc/prosody/certs/imdomaind/sd.example.test.key 2>>"$work/sd-certs.out" | grep -q -- -----BEGIN
     ok $? "under systemd: certs/regenerate writes /etc/prosody/certs/imdomaind (ReadWritePaths), key $got, readable by prosody" "$work/sd-certs.out"
+    # The README's reload path, end to end: dbus + polkitd + Debian's prosody.service in the
+    # throwaway; contrib/polkit/50-imdomaind.rules lets user imdomaind reload (only reload, only
+    # the router units); the service's own hook `/bin/systemctl reload prosody.service`; and the
+    # watchdog with WatchdogSec=2s (tests/package/systemd-reload.sh).
+    "$srcdir/tests/package/systemd-reload.sh" "$boot" "$srcdir/contrib/polkit/50-imdomaind.rules" \
+        "$work/sd-reload.log" >"$work/sd-reload.out" 2>&1
+    while read -r line; do
+        case $line in
+        "ok "*) ok 0 "${line#ok - }" ;;
+        "not ok "*) ok 1 "${line#not ok - }" "$work/sd-reload.log" ;;
+        "# "*) echo "$line" ;;
+        esac
+    done <"$work/sd-reload.out"
+    grep -q '^ok \|^# ' "$work/sd-reload.out" || ok 1 "under systemd: the polkit reload checks ran" "$work/sd-reload.out"
     sd systemctl stop imdomaind.service >>"$work/sd.out" 2>&1
     rc=$?
     sd systemctl show -p ActiveState -p Result imdomaind.service >"$work/sd-stop.out" 2>&1
