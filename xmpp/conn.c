@@ -459,6 +459,9 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         link_lost(c, why);
         return;
     }
+    /* An attempt the deadline gave up on while it was connecting leaves its list behind. */
+    if (c->addrs)
+        uv_freeaddrinfo(c->addrs);
     c->addrs = c->next_addr = res;
     try_next_address(c);
 }
