@@ -79,10 +79,21 @@ def one_round(users, csv):
     if parts:
         print("# upload: %d parts; longest %.1f ms to join and store one (the parse before it"
               " is not counted)" % (len(parts), max(parts)))
+    tails = [float(x) for x in re.findall(r"import: slice .* tail_ms=([0-9.]+)", d.log_text())]
     if slices:
         print("# job: %d slices; longest %.1f ms wall, %.1f ms CPU; the end (audit) %s ms wall,"
               " %s ms CPU" % (len(slices), max(a for a, _ in slices), max(b for _, b in slices),
                                done[0][0] if done else "?", done[0][1] if done else "?"))
+        walls = sorted(a for a, _ in slices)
+        print("# slices' wall ms: median %.1f, 99th percentile %.1f; over 50 ms: %d; the tail"
+              " (verdicts, counts, commit) longest %.1f ms" %
+              (walls[len(walls) // 2], walls[min(len(walls) - 1, len(walls) * 99 // 100)],
+               sum(1 for a in walls if a > 50), max(tails) if tails else 0.0))
+    if waits:
+        w = sorted(waits)
+        print("# probe: %d answers; median %.1f ms, 99th percentile %.1f ms, over 50 ms: %d" %
+              (len(w), w[len(w) // 2], w[min(len(w) - 1, len(w) * 99 // 100)],
+               sum(1 for x in w if x > 50)))
     with open("/proc/%d/stat" % d.proc.pid) as f:
         st = f.read().rsplit(")", 1)[1].split()
     tick = os.sysconf("SC_CLK_TCK")

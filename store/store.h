@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 8     /* the newest schema this build knows */
+#define STORE_SCHEMA_VERSION 9     /* the newest schema this build knows */
 #define STORE_BUSY_TIMEOUT_MS 5000 /* how long a statement waits for another connection's lock */
 
 /* Every call that can fail returns one of these. */
@@ -53,6 +53,11 @@ int store_schema_version(struct store *st);
  * Transactions do not nest: store_begin() inside one fails with STORE_ERR.
  */
 enum store_rc store_begin(struct store *st);
+/* A transaction that does not check foreign keys: the caller guarantees every reference it
+ * writes (ids it has just looked up in the same transaction). sqlite checks them per statement,
+ * and doing so makes it keep a statement journal for every row: a third of a bulk insert's
+ * cost (bench/README.md). Checking resumes when it ends. Only users/import's lines use it. */
+enum store_rc store_begin_bulk(struct store *st);
 enum store_rc store_commit(struct store *st);
 enum store_rc store_rollback(struct store *st);
 

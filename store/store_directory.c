@@ -373,13 +373,20 @@ static enum store_rc remove_range(struct store *st, int64_t after_id, int64_t la
     if (*removed == 0)
         return STORE_OK;
     /* The same users as just recorded, through the userid index (never a scan of every
-     * removal so far). */
+     * removal so far). The range is counted out and what stays back in. */
     s = store_prepare_bound(st, "preparing a directory statement",
                             "DELETE FROM users WHERE source = 'directory' AND id > ?1 AND id <= ?2"
                             " AND NOT EXISTS (SELECT 1 FROM directory_entries e"
                             "  WHERE e.userid = users.userid AND e.verdict IS NOT 'removed')",
                             "ii", after_id, last);
-    return run(st, s, "removing users gone from the directory");
+    rc = store_user_counts_shift(st, after_id, last, -1);
+    if (rc == STORE_OK)
+        rc = run(st, s, "removing users gone from the directory");
+    else
+        sqlite3_finalize(s);
+    if (rc == STORE_OK)
+        rc = store_user_counts_shift(st, after_id, last, 1);
+    return rc == STORE_OK ? store_user_peers_stale(st) : rc;
 }
 
 enum store_rc store_dir_remove_batch(struct store *st, int64_t after_id, int64_t limit,

@@ -88,6 +88,12 @@ enum stmt_id {
 
     STMT_USER_IMPORT_UPSERT,
     STMT_IMPORT_VERDICT_ADD,
+    STMT_USER_MAX_ID,
+    STMT_IM_COUNT_SHIFT,
+    STMT_IM_COUNT_ADD,
+    STMT_USER_SET_IM_BY_ID,
+    STMT_USER_ID_IM,
+    STMT_PEER_VERSION_BUMP,
 
     STMT_COUNT
 };
@@ -98,7 +104,38 @@ struct store {
     sqlite3 *db;
     sqlite3_stmt *stmts[STMT_COUNT]; /* prepared on first use, finalized by store_close() */
     char errmsg[STORE_ERRMSG_MAX];   /* the last failure, for logs */
+    bool bulk;                       /* in a store_begin_bulk() transaction */
+    /* An open batch of new users (store_user_batch_start()): users with an id above `first`
+     * are counted in im_domain_users when it ends, not one by one. */
+    struct {
+        bool open;
+        bool peers_stale; /* a directory URI changed: peer_state's version moves once */
+        int64_t first;    /* the highest user id when it began */
+    } batch;
 };
+
+/* store_user_counts.c: the users per IM address domain (im_domain_users) and the data version
+ * peers compare (peer_state), kept by the writers of users rather than by triggers: a trigger
+ * on users made sqlite keep a statement journal for every row written, and doubled the cost of
+ * a new user (bench/README.md). Every statement that inserts, deletes or changes the IM address
+ * or directory URI of users calls these in the same transaction. */
+/* Takes the users with ids in (after, last] out of the counts (sign -1) or back in (+1): around
+ * a statement that changes those rows, -1 before and +1 after. Users above an open batch's
+ * start are left to the batch. */
+enum store_rc store_user_counts_shift(struct store *st, int64_t after, int64_t last, int sign);
+/* Counts one IM address in (delta 1) or out (-1), for a row changed by key. */
+enum store_rc store_user_counts_add(struct store *st, const char *im_address, int delta);
+/* peer_state's version moves on: what peers cached of our users may be stale. Inside an open
+ * batch it moves once, when the batch ends. */
+enum store_rc store_user_peers_stale(struct store *st);
+/* Opens a batch inside the caller's transaction (nothing when one is open). It ends with the
+ * transaction: store_commit() finishes it, store_rollback() discards it. */
+enum store_rc store_user_batch_start(struct store *st);
+/* Ends an open batch (store_commit() calls it): counts the users added since it began and
+ * moves the version once if a URI changed. Nothing when none is open. */
+enum store_rc store_user_batch_finish(struct store *st);
+/* Forgets an open batch whose transaction was rolled back. */
+void store_user_batch_discard(struct store *st);
 
 /* store_sql.c: the SQL text of statement `id` (static). */
 const char *store_sql_text(enum stmt_id id);

@@ -288,7 +288,7 @@ static const char schema_ha_changed_ms[] =
     "ALTER TABLE redundancy_groups ADD COLUMN ha_changed_ms INTEGER;";
 
 /*
- * Users per IM address domain, kept by triggers: domains/list shows the default domain with the
+ * Users per IM address domain, kept by triggers (until version 9): domains/list shows the default domain with the
  * number of users whose IM address is in it, and counting them read the whole users table on the
  * event loop (~0.1 s at 100,000 users, ~0.3 s at 1,000,000). An index on the domain part would
  * not help: the default domain usually holds nearly every user, and counting them in an index
@@ -374,6 +374,25 @@ static const char schema_user_import_job[] =
     " reason TEXT NOT NULL DEFAULT '',"
     " PRIMARY KEY (import_id, line));";
 
+/*
+ * Version 9: the triggers on users that kept im_domain_users and peer_state's version are gone;
+ * the store's writers keep both (store_user_counts.c). A trigger on users, even one whose WHEN
+ * never held, made sqlite keep a statement journal for every row written: a new user cost
+ * about twice as much, and a million-user import spent 5-7 s of CPU on it (bench/README.md).
+ * The counts are built again from the rows, in case anything wrote users outside the store.
+ */
+static const char schema_user_counts_by_writers[] =
+    "DROP TRIGGER IF EXISTS im_domain_user_insert; DROP TRIGGER IF EXISTS im_domain_user_delete;"
+    "DROP TRIGGER IF EXISTS im_domain_user_update;"
+    "DROP TRIGGER IF EXISTS peer_version_user_insert;"
+    "DROP TRIGGER IF EXISTS peer_version_user_delete;"
+    "DROP TRIGGER IF EXISTS peer_version_user_update;"
+    "DELETE FROM im_domain_users;"
+    "INSERT INTO im_domain_users (domain, users)"
+    " SELECT lower(substr(im_address,"
+    "  length(rtrim(im_address, replace(im_address, '@', ''))) + 1)), count(*)"
+    " FROM users WHERE instr(im_address, '@') > 0 GROUP BY 1;";
+
 static const char *const migrations[] = {schema_v1,
                                          schema_v2,
                                          schema_v3,
@@ -381,7 +400,8 @@ static const char *const migrations[] = {schema_v1,
                                          schema_directory_sync,
                                          schema_ha_changed_ms,
                                          schema_im_domain_users,
-                                         schema_user_import_job};
+                                         schema_user_import_job,
+                                         schema_user_counts_by_writers};
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -13,6 +13,11 @@
  * cheaper than lower() on every row of a million-user table. */
 #define DOMAIN_FILTER "(?1 IS NULL OR d.name LIKE ?1 ESCAPE '\\')"
 
+/* The part of an IM address after its last '@', lower-cased as LIKE folds case (ASCII): the
+ * key of im_domain_users. (rtrim() strips every character but '@' from the right: what is left
+ * ends at the last '@'.) */
+#define IM_DOMAIN(a) "lower(substr(" a ", length(rtrim(" a ", replace(" a ", '@', ''))) + 1))"
+
 #define USER_COLS "u.id, u.userid, u.directory_uri, u.uri_domain, u.im_address, n.name"
 #define USER_FROM "users u LEFT JOIN nodes n ON n.id = u.node_id"
 #define USER_FILTER                                                                                \
@@ -105,16 +110,14 @@ static const char *const sql[STMT_COUNT] = {
     [STMT_NODE_ID] = "SELECT id FROM nodes WHERE name = ?1",
     /* users/import's one statement a line: insert, or update only what differs (the WHERE makes
      * an identical line change no row, which is how "unchanged" is told). ?4 is the node id
-     * (NULL: unassigned), ?5 = 1 keeps the current node, ?6 a new user's IM address, ?7 = 1
-     * under the directory-uri scheme (the URI is the address). */
+     * (NULL: unassigned), ?5 = 1 keeps the current node, ?6 a new user's IM address. An update
+     * leaves the IM address to store_user_import_row(), which counts the change. */
     [STMT_USER_IMPORT_UPSERT] =
         "INSERT INTO users (userid, directory_uri, uri_domain, node_id, im_address)"
         " VALUES (?1, ?2, ?3, ?4, ?6)"
         " ON CONFLICT (userid) DO UPDATE SET userid = excluded.userid,"
         " directory_uri = excluded.directory_uri, uri_domain = excluded.uri_domain,"
-        " node_id = CASE WHEN ?5 THEN users.node_id ELSE excluded.node_id END,"
-        " im_address = CASE WHEN ?7 AND excluded.directory_uri <> '' THEN excluded.directory_uri"
-        " ELSE users.im_address END"
+        " node_id = CASE WHEN ?5 THEN users.node_id ELSE excluded.node_id END"
         " WHERE users.userid <> excluded.userid COLLATE BINARY"
         " OR users.directory_uri <> excluded.directory_uri"
         " OR (NOT ?5 AND users.node_id IS NOT excluded.node_id)",
@@ -122,6 +125,20 @@ static const char *const sql[STMT_COUNT] = {
     [STMT_IMPORT_VERDICT_ADD] = "INSERT OR REPLACE INTO user_import_verdicts"
                                 " (import_id, line, userid, verdict, reason)"
                                 " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [STMT_USER_MAX_ID] = "SELECT coalesce(max(id), 0) FROM users",
+    /* One range read by rowid, grouped in memory: cheap beside the rows just written. The
+     * WHERE before ON CONFLICT is what lets sqlite parse the upsert of a SELECT. */
+    [STMT_IM_COUNT_SHIFT] = "INSERT INTO im_domain_users (domain, users)"
+                            " SELECT " IM_DOMAIN("im_address") ", ?3 * count(*) FROM users"
+                            " WHERE id > ?1 AND id <= ?2 AND instr(im_address, '@') > 0"
+                            " GROUP BY 1 ON CONFLICT (domain) DO UPDATE"
+                            " SET users = users + excluded.users",
+    [STMT_IM_COUNT_ADD] = "INSERT INTO im_domain_users (domain, users)"
+                          " SELECT " IM_DOMAIN("?1") ", ?2 WHERE instr(?1, '@') > 0"
+                          " ON CONFLICT (domain) DO UPDATE SET users = users + excluded.users",
+    [STMT_USER_SET_IM_BY_ID] = "UPDATE users SET im_address = ?2 WHERE id = ?1",
+    [STMT_USER_ID_IM] = "SELECT id, im_address FROM users WHERE userid = ?1",
+    [STMT_PEER_VERSION_BUMP] = "UPDATE peer_state SET version = version + 1",
 
     [STMT_JOB_INSERT] = "INSERT INTO jobs (kind, state, old_value, new_value, total, created_at,"
                         " updated_at) VALUES (?1, 'running', ?2, ?3, ?4, " NOW ", " NOW ")",

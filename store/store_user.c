@@ -57,8 +57,13 @@ static enum store_rc insert(struct store *st, const char *userid, const char *ur
     char *domain = uri_domain(uri);
     sqlite3_stmt *s = store_stmt(st, STMT_USER_INSERT, "tttr", userid, uri, domain, node);
     enum store_rc rc = store_exec(st, s, "adding user", NULL);
+    int64_t id = sqlite3_last_insert_rowid(st->db);
 
     free(domain);
+    if (rc == STORE_OK)
+        rc = store_user_counts_shift(st, id - 1, id, 1);
+    if (rc == STORE_OK && uri[0] != '\0')
+        rc = store_user_peers_stale(st);
     return rc;
 }
 
@@ -71,9 +76,16 @@ static enum store_rc update(struct store *st, const struct existing *ex, const c
         return STORE_OK;
     }
     char *domain = uri_domain(uri);
-    sqlite3_stmt *s = store_stmt(st, STMT_USER_UPDATE, "itttr", ex->id, userid, uri, domain, node);
-    enum store_rc rc = store_exec_one(st, s, "updating user");
+    enum store_rc rc = store_user_counts_shift(st, ex->id - 1, ex->id, -1);
+    if (rc == STORE_OK)
+        rc = store_exec_one(
+            st, store_stmt(st, STMT_USER_UPDATE, "itttr", ex->id, userid, uri, domain, node),
+            "updating user");
     free(domain);
+    if (rc == STORE_OK)
+        rc = store_user_counts_shift(st, ex->id - 1, ex->id, 1);
+    if (rc == STORE_OK && strcmp(ex->directory_uri, uri) != 0)
+        rc = store_user_peers_stale(st);
     *how = STORE_UPSERT_UPDATED;
     return rc;
 }
@@ -173,7 +185,21 @@ enum store_rc store_user_node_by_im(struct store *st, const char *im_address, ch
 
 enum store_rc store_user_delete(struct store *st, const char *userid)
 {
-    return store_exec_one(st, store_stmt(st, STMT_USER_DELETE, "t", userid), "deleting user");
+    struct existing ex;
+    enum store_rc rc = store_atomic_begin(st);
+
+    if (rc != STORE_OK)
+        return rc;
+    rc = find(st, userid, &ex);
+    if (rc == STORE_OK)
+        rc = store_user_counts_shift(st, ex.id - 1, ex.id, -1);
+    if (rc == STORE_OK)
+        rc = store_exec_one(st, store_stmt(st, STMT_USER_DELETE, "t", userid), "deleting user");
+    if (rc == STORE_OK && ex.directory_uri[0] != '\0')
+        rc = store_user_peers_stale(st);
+    free(ex.userid);
+    free(ex.directory_uri);
+    return store_atomic_end(st, rc);
 }
 
 enum store_rc store_user_set_node(struct store *st, const char *userid, const char *node)
@@ -190,8 +216,22 @@ enum store_rc store_user_set_node(struct store *st, const char *userid, const ch
 enum store_rc store_user_set_im_address(struct store *st, const char *userid,
                                         const char *im_address)
 {
-    sqlite3_stmt *s = store_stmt(st, STMT_USER_SET_IM, "tt", userid, im_address);
-    return store_exec_one(st, s, "setting IM address");
+    struct existing ex;
+    enum store_rc rc = store_atomic_begin(st);
+
+    if (rc != STORE_OK)
+        return rc;
+    rc = find(st, userid, &ex);
+    if (rc == STORE_OK)
+        rc = store_user_counts_shift(st, ex.id - 1, ex.id, -1);
+    if (rc == STORE_OK)
+        rc = store_exec_one(st, store_stmt(st, STMT_USER_SET_IM, "tt", userid, im_address),
+                            "setting IM address");
+    if (rc == STORE_OK)
+        rc = store_user_counts_shift(st, ex.id - 1, ex.id, 1);
+    free(ex.userid);
+    free(ex.directory_uri);
+    return store_atomic_end(st, rc);
 }
 
 enum store_rc store_user_list(struct store *st, const char *filter, int64_t limit, int64_t offset,
@@ -276,12 +316,16 @@ static enum store_rc rewrite_batch(struct store *st, enum stmt_id id, const char
     if ((rc = store_atomic_begin(st)) != STORE_OK)
         return rc;
     rc = batch_end(st, after_rowid, limit, last_rowid, n);
+    if (rc == STORE_OK && *n > 0)
+        rc = store_user_counts_shift(st, after_rowid, *last_rowid, -1);
     if (rc == STORE_OK && *n > 0) {
         sqlite3_stmt *s = id == STMT_USER_BATCH_DERIVE
                               ? store_stmt(st, id, "iitt", after_rowid, *last_rowid, scheme, domain)
                               : store_stmt(st, id, "iit", after_rowid, *last_rowid, domain);
         rc = store_exec(st, s, "rewriting IM addresses", NULL);
     }
+    if (rc == STORE_OK && *n > 0)
+        rc = store_user_counts_shift(st, after_rowid, *last_rowid, 1);
     rc = store_atomic_end(st, rc);
     if (rc != STORE_OK) {
         *last_rowid = after_rowid;

@@ -50,7 +50,8 @@ enum store_rc store_user_upsert(struct store *st, const char *userid, const char
  * `node_id` is the resolved node (store_user_node_id; 0: unassigned); keep_node leaves the
  * current assignment. `s` (borrowed) is the settings, read once for the whole import: they
  * give a new user's IM address. Run inside the caller's store_begin() transaction, so that the
- * pages are written once per commit. STORE_CONFLICT when a constraint refuses the line.
+ * pages are written once per commit; the users it adds are counted per IM address domain once,
+ * at store_commit(). STORE_CONFLICT when a constraint refuses the line.
  */
 enum store_rc store_user_import_row(struct store *st, const struct store_settings *s,
                                     const char *userid, const char *directory_uri, int64_t node_id,

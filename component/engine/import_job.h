@@ -22,8 +22,8 @@
 #include <stddef.h>
 
 #define IMPORT_SLICE_LINES 10000 /* lines applied per slice at most */
-#define IMPORT_SLICE_MS 20       /* and milliseconds of CPU per slice, checked every few lines */
-#define IMPORT_SLICE_WALL_MS 40  /* and of wall time (a busy machine's other processes) */
+#define IMPORT_SLICE_MS 12       /* and milliseconds of CPU per slice, checked every few lines */
+#define IMPORT_SLICE_WALL_MS 25  /* and of wall time (a busy machine's other processes) */
 #define IMPORT_JOB_NODE "users/import"
 
 /* users/import's submission when it goes the job's way: `values` (borrowed) hold `lines` lines

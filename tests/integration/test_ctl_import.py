@@ -236,6 +236,7 @@ def _insert_users(d, n):
                    " VALUES (?, '', '', ?)", (("u%06d" % i, "u%06d@%s" % (i, OLD))
                                               for i in range(n)))
     db.commit()
+    h.recount_im_domains(db)
     db.close()
 
 

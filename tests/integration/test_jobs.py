@@ -32,6 +32,7 @@ def _insert_users(d, n, with_uri=False):
     db.executemany("INSERT INTO users (userid, directory_uri, uri_domain, im_address)"
                    " VALUES (?, ?, ?, ?)", rows)
     db.commit()
+    h.recount_im_domains(db)
     db.close()
 
 

@@ -59,6 +59,8 @@ def store_sql(d, sql, *args):
     try:
         db.execute(sql, args)
         db.commit()
+        if " users " in sql:
+            h.recount_im_domains(db)
     finally:
         db.close()
 

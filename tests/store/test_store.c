@@ -892,21 +892,19 @@ static bool plan_uses(const char *path, const char *sql, const char *index)
 }
 
 /* Undoes every schema version after 3 (peers, the directory sync's tables, the groups'
- * ha_changed_ms, the users per IM address domain, the import job's tables), so a test can
- * pretend the file is older. */
+ * ha_changed_ms, the users per IM address domain, the import job's tables; the triggers on
+ * users that versions 4 and 7 made, version 9 dropped), so a test can pretend the file is
+ * older. */
 static const char undo_v4[] =
     "DROP TABLE user_import_verdicts; DROP TABLE user_import_slices;"
     " DROP TABLE user_import_parts; DROP TABLE user_imports;"
-    " DROP TABLE im_domain_users; DROP TRIGGER im_domain_user_insert;"
-    " DROP TRIGGER im_domain_user_delete; DROP TRIGGER im_domain_user_update;"
+    " DROP TABLE im_domain_users;"
     " ALTER TABLE redundancy_groups DROP COLUMN ha_changed_ms;"
     " DROP TABLE directory_entries; DROP TABLE directory_runs; DROP INDEX users_from_directory;"
     " ALTER TABLE users DROP COLUMN source;"
     " DROP TABLE peer_domains; DROP TABLE peers; DROP TABLE peer_state;"
     " DROP TRIGGER peer_version_domain_insert; DROP TRIGGER peer_version_domain_delete;"
-    " DROP TRIGGER peer_version_domain_update; DROP TRIGGER peer_version_user_insert;"
-    " DROP TRIGGER peer_version_user_delete; DROP TRIGGER peer_version_user_update;"
-    " DROP TRIGGER peer_version_settings;";
+    " DROP TRIGGER peer_version_domain_update; DROP TRIGGER peer_version_settings;";
 
 /* Version 1 -> 2 adds the IM address index over existing rows; lookups by IM address use it
  * and ignore case. */
@@ -983,10 +981,11 @@ static int64_t im_count(struct fixture *f, const char *domain)
 }
 
 /*
- * The users per IM address domain: one key lookup in the counter the triggers keep (never a walk
- * of the users table), right after every kind of write to users (the upsert, the import's fast
- * path, the default-domain and address-scheme jobs' batches, a single address, deletes, plain
- * SQL as the directory sync writes it), and built over existing rows by the migration.
+ * The users per IM address domain: one key lookup in the counter the store's writers keep (never
+ * a walk of the users table), right after every kind of write to users (the upsert, the
+ * import's fast path and its batch, the default-domain and address-scheme jobs' batches, a
+ * single address, deletes; the directory sync's removals in test_store_directory), and built
+ * over existing rows by the migration.
  */
 static void test_im_domain_count(void **state)
 {
@@ -1040,17 +1039,52 @@ static void test_im_domain_count(void **state)
     assert_int_equal(im_count(f, "ü.example"), 0);
     assert_int_equal(im_count(f, "b.example"), 1);
 
-    /* deletes, one and by plain SQL (the directory sync removes its users so) */
+    /* deletes; an unknown user changes nothing */
     assert_int_equal(store_user_delete(f->st, "cy"), STORE_OK);
     assert_int_equal(im_count(f, "Ü.example"), 0);
+    assert_int_equal(store_user_delete(f->st, "cy"), STORE_NOTFOUND);
+    assert_int_equal(store_user_set_im_address(f->st, "cy", "cy@b.example"), STORE_NOTFOUND);
     assert_int_equal(store_user_upsert(f->st, "eve", NULL, NULL, NULL), STORE_OK);
     assert_int_equal(im_count(f, "domain.not.set"), 1);
-    assert_int_equal(store_close(f->st), 0);
-    raw_sql(f->path, "DELETE FROM users WHERE userid IN ('eve', 'di');"
-                     " UPDATE users SET im_address = 'ann@A.example' WHERE userid = 'ann';");
-    f->st = open_ok(f->path);
+    assert_int_equal(store_user_delete(f->st, "eve"), STORE_OK);
+    assert_int_equal(store_user_delete(f->st, "di"), STORE_OK);
+    assert_int_equal(store_user_set_im_address(f->st, "ann", "ann@A.example"), STORE_OK);
     assert_int_equal(im_count(f, "domain.not.set"), 0);
     assert_int_equal(im_count(f, "b.example"), 0);
+    assert_int_equal(im_count(f, "a.example"), 1);
+
+    /* an import's batch: users it adds are counted at the commit, whatever happened to them in
+     * the transaction (changed, deleted, added by the other writer), and not at all when it
+     * rolls back */
+    assert_int_equal(store_begin(f->st), STORE_OK);
+    assert_int_equal(store_user_import_row(f->st, &set, "kim", NULL, 0, false, &how), STORE_OK);
+    assert_int_equal(how, STORE_UPSERT_INSERTED);
+    assert_int_equal(store_user_import_row(f->st, &set, "lea", NULL, 0, false, &how), STORE_OK);
+    assert_int_equal(store_user_import_row(f->st, &set, "max", NULL, 0, false, &how), STORE_OK);
+    assert_int_equal(store_user_delete(f->st, "lea"), STORE_OK);
+    assert_int_equal(store_user_set_im_address(f->st, "max", "max@c.example"), STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "ned", NULL, NULL, NULL), STORE_OK);
+    assert_int_equal(store_user_set_im_address(f->st, "ann", "ann@c.example"), STORE_OK);
+    assert_int_equal(store_users_rewrite_im_batch(f->st, "c.example", 0, 100, &last, &n),
+                     STORE_OK);
+    assert_int_equal(store_commit(f->st), STORE_OK);
+    assert_int_equal(im_count(f, "c.example"), 5); /* ann, ben, kim, max, ned */
+    assert_int_equal(im_count(f, "a.example"), 0);
+    assert_int_equal(im_count(f, "domain.not.set"), 0);
+    assert_int_equal(store_begin(f->st), STORE_OK);
+    assert_int_equal(store_user_import_row(f->st, &set, "ova", NULL, 0, false, &how), STORE_OK);
+    assert_int_equal(store_user_upsert(f->st, "pia", NULL, NULL, NULL), STORE_OK);
+    assert_int_equal(store_rollback(f->st), STORE_OK);
+    assert_int_equal(im_count(f, "domain.not.set"), 0);
+    assert_int_equal(store_user_upsert(f->st, "pia", NULL, NULL, NULL), STORE_OK);
+    assert_int_equal(im_count(f, "domain.not.set"), 1);
+    assert_int_equal(store_user_delete(f->st, "pia"), STORE_OK);
+    assert_int_equal(store_user_delete(f->st, "kim"), STORE_OK);
+    assert_int_equal(store_user_delete(f->st, "max"), STORE_OK);
+    assert_int_equal(store_user_delete(f->st, "ned"), STORE_OK);
+    assert_int_equal(store_user_delete(f->st, "ben"), STORE_OK);
+    assert_int_equal(store_user_set_im_address(f->st, "ann", "ann@A.example"), STORE_OK);
+    assert_int_equal(im_count(f, "c.example"), 0);
     assert_int_equal(im_count(f, "a.example"), 1);
 
     /* a file written before the counter: the migration counts the rows already there */
@@ -1058,7 +1092,7 @@ static void test_im_domain_count(void **state)
     raw_sql(f->path, "INSERT INTO users (userid, im_address) VALUES ('fay', 'fay@A.EXAMPLE'),"
                      " ('gus', 'gus@c.example'), ('hal', 'hal'), ('ida', '');");
     raw_sql(f->path, undo_v4);
-    raw_sql(f->path, "PRAGMA user_version = 4;");
+    raw_sql(f->path, "PRAGMA user_version = 3;");
     f->st = open_ok(f->path);
     assert_int_equal(store_schema_version(f->st), STORE_SCHEMA_VERSION);
     assert_int_equal(im_count(f, "a.example"), 2);

@@ -102,11 +102,30 @@ static void test_directory_uri_scheme(void **state)
     struct store_user u;
 
     fx->set.im_address_scheme = STORE_SCHEME_DIRECTORY_URI;
+    /* outside a transaction a line is refused: its new users would be counted at a commit */
+    enum store_upsert how;
+    assert_int_equal(store_user_import_row(fx->st, &fx->set, "carol", "c@uri.example", 0, true,
+                                           &how),
+                     STORE_ERR);
+    assert_int_equal(store_user_get(fx->st, "carol", NULL), STORE_NOTFOUND);
+
+    assert_int_equal(store_begin(fx->st), STORE_OK);
     assert_int_equal(row(fx, "carol", "carol@uri.example", 0, true), STORE_UPSERT_INSERTED);
     assert_int_equal(row(fx, "carol", "carol2@uri.example", 0, true), STORE_UPSERT_UPDATED);
+    assert_int_equal(store_commit(fx->st), STORE_OK);
     assert_int_equal(store_user_get(fx->st, "carol", &u), STORE_OK);
     assert_string_equal(u.im_address, "carol2@uri.example");
     store_user_clear(&u);
+    /* an existing user's new URI moves the count from the old address's domain */
+    assert_int_equal(store_begin(fx->st), STORE_OK);
+    assert_int_equal(row(fx, "carol", "carol@other.example", 0, true), STORE_UPSERT_UPDATED);
+    assert_int_equal(row(fx, "dave", "dave@other.example", 0, true), STORE_UPSERT_INSERTED);
+    assert_int_equal(store_commit(fx->st), STORE_OK);
+    int64_t n = -1;
+    assert_int_equal(store_user_count_im_domain(fx->st, "uri.example", &n), STORE_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_user_count_im_domain(fx->st, "other.example", &n), STORE_OK);
+    assert_int_equal(n, 2);
 }
 
 int main(void)

@@ -207,6 +207,10 @@ static void test_store_staging_and_removal(void **state)
     assert_false(v[0].duplicate);
     assert_true(v[1].duplicate);
     store_dir_entries_free(v, k);
+    /* the users per IM address domain follow the removals (domains/list shows them) */
+    int64_t before = -1, after = -1;
+    assert_int_equal(store_user_count_im_domain(f->st, "domain.not.set", &before), STORE_OK);
+    assert_int_equal(before, 4);
     assert_int_equal(store_dir_remove_batch(f->st, 0, 2, &last, &looked, &removed), STORE_OK);
     assert_int_equal(looked, 2);
     assert_int_equal(removed, 1); /* u0 */
@@ -218,6 +222,8 @@ static void test_store_staging_and_removal(void **state)
     assert_int_equal(store_user_get(f->st, "u0", NULL), STORE_NOTFOUND);
     assert_int_equal(store_user_get(f->st, "u1", NULL), STORE_OK);
     assert_int_equal(store_user_get(f->st, "hand", NULL), STORE_OK); /* never the hand-made */
+    assert_int_equal(store_user_count_im_domain(f->st, "domain.not.set", &after), STORE_OK);
+    assert_int_equal(after, 2);
     assert_int_equal(store_dir_entries_with(f->st, STORE_DIR_REMOVED, 10, &v, &k), STORE_OK);
     assert_int_equal(k, 2);
     assert_string_equal(v[0].userid, "u0");
