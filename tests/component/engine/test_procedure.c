@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 #define NODE_A "imp1.example.test"
 #define NODE_B "imp2.example.test"
@@ -162,6 +163,29 @@ static void through_step2(struct fixture *f)
     assert_int_equal(f->p.step, PROC_DOMAINS);
 }
 
+/* The control center again, now with `hook` as stop and start hook on `loop`: the runs of
+ * steps 2 and 5 then end on the loop, as in the daemon. */
+static void use_hook(struct fixture *f, uv_loop_t *loop, char *hook)
+{
+    assert_int_equal(uv_loop_init(loop), 0);
+    f->app.loop = loop;
+    f->cfg.stop_hook = hook;
+    f->cfg.start_hook = hook;
+    f->cfg.service_hook_timeout = 30;
+    services_free(f->app.services);
+    f->app.services = services_new(&f->app);
+    assert_null(services_config_problem(f->app.services));
+}
+
+/* Runs the loop until the services run has ended and every hook's handles are closed. */
+static void run_loop(struct fixture *f, uv_loop_t *loop)
+{
+    assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+    assert_true(f->ran);
+    assert_int_equal(uv_loop_close(loop), 0);
+    f->app.loop = NULL;
+}
+
 /* ---- tests ---- */
 
 static void test_step1_guard_needs_topology(void **state)
@@ -230,6 +254,65 @@ static void test_step2_stops_in_order(void **state)
         assert_string_equal(state_of(f, NODE_B, svc), services_state_word(svc, false));
     }
     assert_guard_ok(f, PROC_DOMAINS);
+}
+
+/* A stop hook that fails: the run stays at step 2 (the daemon used to free an unread run here
+ * and crash), and a retry with a working hook moves it on. */
+static void test_step2_hook_fails_run_stays(void **state)
+{
+    struct fixture *f = *state;
+    const char *why = NULL;
+    uv_loop_t loop;
+
+    use_hook(f, &loop, "/bin/false {node} {service} {operation}");
+    assert_int_equal(procedure_disable_ha(&f->app, "admin@example.test", &f->p), STORE_OK);
+    settle(f);
+    f->ran = false;
+    assert_int_equal(
+        procedure_run_services(&f->app, &f->p, false, NULL, on_services, f, NULL, &why), 0);
+    assert_false(f->ran); /* the hooks run on the loop */
+    run_loop(f, &loop);
+    assert_false(f->ok);
+    reload(f);
+    assert_int_equal(f->p.step, PROC_STOP);
+    assert_contains(procedure_guard(&f->app, &f->p, PROC_DOMAINS, NULL), "still running");
+
+    use_hook(f, &loop, "/bin/true {node} {service} {operation}");
+    f->ran = false;
+    assert_int_equal(
+        procedure_run_services(&f->app, &f->p, false, NULL, on_services, f, NULL, &why), 0);
+    run_loop(f, &loop);
+    assert_true(f->ok);
+    assert_int_equal(f->actions, 2 * SERVICES_N);
+    reload(f);
+    assert_int_equal(f->p.step, PROC_DOMAINS);
+}
+
+/* A services run that ends after the run was moved on elsewhere (another administrator, or a
+ * cancel and a new run) moves nothing: only the run that asked, at that step, goes on. */
+static void test_services_end_after_run_moved(void **state)
+{
+    struct fixture *f = *state;
+    struct store_procedure other = {0};
+    const char *why = NULL;
+    uv_loop_t loop;
+
+    through_step2(f);
+    use_hook(f, &loop, "/bin/true {node}");
+    assert_int_equal(procedure_advance(&f->app, &f->p, PROC_START, -1), STORE_OK);
+    f->ran = false;
+    assert_int_equal(procedure_run_services(&f->app, &f->p, true, NULL, on_services, f, NULL, &why),
+                     0);
+    /* Meanwhile the run is canceled and a new one reaches step 5 too. */
+    assert_int_equal(procedure_end(&f->app, &f->p, STORE_PROC_CANCELED), STORE_OK);
+    assert_int_equal(procedure_disable_ha(&f->app, "other@example.test", &other), STORE_OK);
+    assert_int_equal(procedure_advance(&f->app, &other, PROC_START, -1), STORE_OK);
+    run_loop(f, &loop);
+    assert_true(f->ok);
+    store_procedure_clear(&other);
+    assert_int_equal(procedure_load(&f->app, &other), STORE_OK);
+    assert_int_equal(other.step, PROC_START); /* not moved on by the old run's services */
+    store_procedure_clear(&other);
 }
 
 static void test_step3_domains_and_job(void **state)
@@ -420,6 +503,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_step1_disables_and_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step2_guard_settle_and_ha, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step2_stops_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step2_hook_fails_run_stays, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_services_end_after_run_moved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step3_domains_and_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step3_refusal_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_restart, setup, teardown),
