@@ -586,7 +586,7 @@ static void run_domains(adhoc_call_t *call, struct store_procedure *p)
 
 static void cert_done(adhoc_call_t *call, bool ok, void *arg)
 {
-    struct store_procedure p;
+    struct store_procedure p = {0}; /* read only when the certificate was installed */
 
     (void)arg;
     if (ok && procedure_load(call->ctx, &p) == STORE_OK && p.step == PROC_CERT)
@@ -701,6 +701,17 @@ static const struct text T_PAUSED = {
     "Closed; the procedure stays where it is: run procedure/domain-change again to resume it.",
     "닫았습니다. 절차는 그대로 남아 있습니다. procedure/domain-change를 다시 실행해 이어 가세요."};
 
+/* The form answered is stale: another administrator moved the run on, canceled or finished
+ * it (`p` is then empty). Says so and shows where the run is now, running nothing. */
+static void show_moved_on(adhoc_call_t *call, struct store_procedure *p)
+{
+    adhoc_note(call, ADHOC_NOTE_WARN,
+               &(struct text){"The procedure moved on (or ended) meanwhile: this is where it "
+                              "is now.",
+                              "그사이 절차가 진행되었거나 끝났습니다. 지금 위치입니다."});
+    show_current(call, p, true);
+}
+
 /* Next on a step's form: run it, unless the run moved on elsewhere meanwhile. */
 static void on_step(adhoc_call_t *call, struct proc_session *s)
 {
@@ -711,11 +722,7 @@ static void on_step(adhoc_call_t *call, struct proc_session *s)
     if (rc == STORE_ERR) {
         store_failed(call);
     } else if (at != s->step) {
-        adhoc_note(call, ADHOC_NOTE_WARN,
-                   &(struct text){"The procedure moved on (or ended) meanwhile: this is where it "
-                                  "is now.",
-                                  "그사이 절차가 진행되었거나 끝났습니다. 지금 위치입니다."});
-        show_current(call, &p, true);
+        show_moved_on(call, &p);
     } else {
         run_step(call, &p, s->step);
     }
@@ -726,6 +733,7 @@ static void on_step(adhoc_call_t *call, struct proc_session *s)
 static void on_sessions(adhoc_call_t *call)
 {
     struct store_procedure p;
+    enum store_rc rc;
     char *why;
 
     if (call->action == ADHOC_COMPLETE) {
@@ -733,17 +741,28 @@ static void on_sessions(adhoc_call_t *call)
         adhoc_complete(call, NULL);
         return;
     }
-    if (procedure_load(call->ctx, &p) != STORE_OK) {
+    rc = procedure_load(call->ctx, &p);
+    if (rc == STORE_ERR) {
         store_failed(call);
         return;
     }
+    /* Ended (no run: not a store failure) or moved on by someone else meanwhile. */
+    if (rc == STORE_NOTFOUND || p.step != PROC_SESSIONS) {
+        show_moved_on(call, &p);
+        store_procedure_clear(&p);
+        return;
+    }
     why = procedure_guard(call->ctx, &p, PROC_HA_ON, call->lang);
-    if (why == NULL && p.step == PROC_SESSIONS &&
-        procedure_advance(call->ctx, &p, PROC_HA_ON, -1) == STORE_OK)
+    if (why != NULL) {
+        adhoc_note_str(call, ADHOC_NOTE_INFO, why);
+    } else if (procedure_advance(call->ctx, &p, PROC_HA_ON, -1) != STORE_OK) {
+        store_failed(call);
+        store_procedure_clear(&p);
+        return;
+    } else {
         adhoc_note(call, ADHOC_NOTE_INFO,
                    &(struct text){"The sessions are back.", "세션이 돌아왔습니다."});
-    else if (why != NULL)
-        adhoc_note_str(call, ADHOC_NOTE_INFO, why);
+    }
     show_current(call, &p, why != NULL);
     free(why);
     store_procedure_clear(&p);
