@@ -1,7 +1,7 @@
 /* procedure/domain-change: the guide's seven steps as one multi-stage command. Each form shows a
  * step with its live status; `next` runs it after checking its guard again. The run's progress
- * is in the store (component/engine/procedure.c), so after a restart the command offers to resume at
- * the step it stopped at, or to cancel. Canceling the session only closes the view. */
+ * is in the store (component/engine/procedure.c), so after a restart the command offers to resume
+ * at the step it stopped at, or to cancel. Canceling the session only closes the view. */
 #include "component/cmd/cmd_certs.h"
 #include "component/cmd/commands.h"
 #include "component/cmd/cmd_domains_common.h"
@@ -342,6 +342,7 @@ struct late {
     adhoc_later_t *later; /* the deferred answer */
     bool in_step, finished;
     bool ok;
+    bool warn;    /* the step went through, but something after it did not (the router) */
     bool ko;      /* the request's language is Korean */
     char **lines; /* what happened, one line each */
     size_t n;
@@ -415,7 +416,7 @@ static void late_started(adhoc_call_t *call, struct late *l)
 static void answer_with_lines(adhoc_call_t *call, struct late *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        adhoc_note_str(call, l->ok ? ADHOC_NOTE_INFO : ADHOC_NOTE_WARN, l->lines[i]);
+        adhoc_note_str(call, l->ok && !l->warn ? ADHOC_NOTE_INFO : ADHOC_NOTE_WARN, l->lines[i]);
     show_loaded(call, !l->ok);
 }
 
@@ -537,6 +538,7 @@ static void router_applied(void *arg, int ok, const char *detail)
     struct late *l = arg;
 
     l->ok = true; /* the change is committed either way: the run moved on */
+    l->warn = !ok;
     if (ok)
         late_add(l, xasprintf(l->ko ? "라우터를 갱신했습니다(%s)." : "The router was updated (%s).",
                               detail));
