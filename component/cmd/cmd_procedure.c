@@ -1,7 +1,7 @@
 /* procedure/domain-change: the guide's seven steps as one multi-stage command. Each form shows a
  * step with its live status; `next` runs it after checking its guard again. The run's progress
- * is in the store (component/engine/procedure.c), so after a restart the command offers to resume at
- * the step it stopped at, or to cancel. Canceling the session only closes the view. */
+ * is in the store (component/engine/procedure.c), so after a restart the command offers to resume
+ * at the step it stopped at, or to cancel. Canceling the session only closes the view. */
 #include "component/cmd/cmd_certs.h"
 #include "component/cmd/commands.h"
 #include "component/cmd/cmd_domains_common.h"
@@ -342,6 +342,7 @@ struct late {
     adhoc_later_t *later; /* the deferred answer */
     bool in_step, finished;
     bool ok;
+    bool warn;    /* the step went through, but something after it did not (the router) */
     bool ko;      /* the request's language is Korean */
     char **lines; /* what happened, one line each */
     size_t n;
@@ -415,7 +416,7 @@ static void late_started(adhoc_call_t *call, struct late *l)
 static void answer_with_lines(adhoc_call_t *call, struct late *l)
 {
     for (size_t i = 0; i < l->n; i++)
-        adhoc_note_str(call, l->ok ? ADHOC_NOTE_INFO : ADHOC_NOTE_WARN, l->lines[i]);
+        adhoc_note_str(call, l->ok && !l->warn ? ADHOC_NOTE_INFO : ADHOC_NOTE_WARN, l->lines[i]);
     show_loaded(call, !l->ok);
 }
 
@@ -537,6 +538,7 @@ static void router_applied(void *arg, int ok, const char *detail)
     struct late *l = arg;
 
     l->ok = true; /* the change is committed either way: the run moved on */
+    l->warn = !ok;
     if (ok)
         late_add(l, xasprintf(l->ko ? "라우터를 갱신했습니다(%s)." : "The router was updated (%s).",
                               detail));
@@ -586,7 +588,7 @@ static void run_domains(adhoc_call_t *call, struct store_procedure *p)
 
 static void cert_done(adhoc_call_t *call, bool ok, void *arg)
 {
-    struct store_procedure p;
+    struct store_procedure p = {0}; /* read only when the certificate was installed */
 
     (void)arg;
     if (ok && procedure_load(call->ctx, &p) == STORE_OK && p.step == PROC_CERT)
@@ -701,6 +703,17 @@ static const struct text T_PAUSED = {
     "Closed; the procedure stays where it is: run procedure/domain-change again to resume it.",
     "닫았습니다. 절차는 그대로 남아 있습니다. procedure/domain-change를 다시 실행해 이어 가세요."};
 
+/* The form answered is stale: another administrator moved the run on, canceled or finished
+ * it (`p` is then empty). Says so and shows where the run is now, running nothing. */
+static void show_moved_on(adhoc_call_t *call, struct store_procedure *p)
+{
+    adhoc_note(call, ADHOC_NOTE_WARN,
+               &(struct text){"The procedure moved on (or ended) meanwhile: this is where it "
+                              "is now.",
+                              "그사이 절차가 진행되었거나 끝났습니다. 지금 위치입니다."});
+    show_current(call, p, true);
+}
+
 /* Next on a step's form: run it, unless the run moved on elsewhere meanwhile. */
 static void on_step(adhoc_call_t *call, struct proc_session *s)
 {
@@ -711,11 +724,7 @@ static void on_step(adhoc_call_t *call, struct proc_session *s)
     if (rc == STORE_ERR) {
         store_failed(call);
     } else if (at != s->step) {
-        adhoc_note(call, ADHOC_NOTE_WARN,
-                   &(struct text){"The procedure moved on (or ended) meanwhile: this is where it "
-                                  "is now.",
-                                  "그사이 절차가 진행되었거나 끝났습니다. 지금 위치입니다."});
-        show_current(call, &p, true);
+        show_moved_on(call, &p);
     } else {
         run_step(call, &p, s->step);
     }
@@ -726,6 +735,7 @@ static void on_step(adhoc_call_t *call, struct proc_session *s)
 static void on_sessions(adhoc_call_t *call)
 {
     struct store_procedure p;
+    enum store_rc rc;
     char *why;
 
     if (call->action == ADHOC_COMPLETE) {
@@ -733,17 +743,28 @@ static void on_sessions(adhoc_call_t *call)
         adhoc_complete(call, NULL);
         return;
     }
-    if (procedure_load(call->ctx, &p) != STORE_OK) {
+    rc = procedure_load(call->ctx, &p);
+    if (rc == STORE_ERR) {
         store_failed(call);
         return;
     }
+    /* Ended (no run: not a store failure) or moved on by someone else meanwhile. */
+    if (rc == STORE_NOTFOUND || p.step != PROC_SESSIONS) {
+        show_moved_on(call, &p);
+        store_procedure_clear(&p);
+        return;
+    }
     why = procedure_guard(call->ctx, &p, PROC_HA_ON, call->lang);
-    if (why == NULL && p.step == PROC_SESSIONS &&
-        procedure_advance(call->ctx, &p, PROC_HA_ON, -1) == STORE_OK)
+    if (why != NULL) {
+        adhoc_note_str(call, ADHOC_NOTE_INFO, why);
+    } else if (procedure_advance(call->ctx, &p, PROC_HA_ON, -1) != STORE_OK) {
+        store_failed(call);
+        store_procedure_clear(&p);
+        return;
+    } else {
         adhoc_note(call, ADHOC_NOTE_INFO,
                    &(struct text){"The sessions are back.", "세션이 돌아왔습니다."});
-    else if (why != NULL)
-        adhoc_note_str(call, ADHOC_NOTE_INFO, why);
+    }
     show_current(call, &p, why != NULL);
     free(why);
     store_procedure_clear(&p);

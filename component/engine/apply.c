@@ -8,6 +8,7 @@
 #include "util/log.h"
 #include "util/xmalloc.h"
 
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,10 +103,13 @@ static void on_hook_done(const struct hook_result *res, void *arg)
     if (ok) {
         detail = xasprintf("router reloaded (%s)", a->hook_argv[0]);
     } else {
-        detail = xasprintf("the reload hook %s %s%s%.*s", a->hook_argv[0], why,
-                           res->output_len ? ": " : "", (int)(res->output_len > 300 ? 300
-                                                                 : res->output_len),
-                           res->output ? res->output : "");
+        /* Up to 300 bytes of what it said, without its last newline: the detail ends a
+         * sentence in a note and a log line. */
+        size_t len = res->output ? (res->output_len > 300 ? 300 : res->output_len) : 0;
+        while (len > 0 && isspace((unsigned char)res->output[len - 1]))
+            len--;
+        detail = xasprintf("the reload hook %s %s%s%.*s", a->hook_argv[0], why, len ? ": " : "",
+                           (int)len, len ? res->output : "");
         log_warnx("apply: %s", detail);
     }
     free(why);

@@ -492,7 +492,7 @@ static void services_given_up(void *arg)
 static void services_done(void *arg, const struct service_outcome *out, size_t n)
 {
     struct services_run *r = arg;
-    struct store_procedure p;
+    struct store_procedure p = {0}; /* read only when every action succeeded; cleared always */
     bool ok = true;
 
     for (size_t i = 0; i < n; i++)

@@ -1,6 +1,7 @@
 /* Unit tests for component/federation's probe up to the stream step, without DNS: the
  * configured resolve map, a numeric address, a name looked up on the bounded resolver thread
- * (localhost), a name that does not resolve, a closed port, and a peer that never speaks. */
+ * (localhost), a name that does not resolve, a closed port, a peer that never speaks, and
+ * scripted peers that go wrong in the stream and STARTTLS steps. */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -158,6 +160,137 @@ static void test_peer_closes(void **state)
                 "400");
 }
 
+/* A peer that plays a scripted s2s exchange: before each answer it reads what the probe sent
+ * (one recv), then sends the answer; after the last it waits for the probe to close. */
+struct peer_dialogue {
+    int listener;
+    const char *const *answers; /* NULL-terminated */
+};
+
+static void *dialogue_run(void *arg)
+{
+    struct peer_dialogue *d = arg;
+    char buf[4096];
+    int fd = accept(d->listener, NULL, NULL);
+
+    if (fd < 0)
+        return NULL;
+    for (const char *const *a = d->answers; *a; a++)
+        if (recv(fd, buf, sizeof(buf), 0) <= 0 || send(fd, *a, strlen(*a), MSG_NOSIGNAL) < 0)
+            break;
+    while (recv(fd, buf, sizeof(buf), 0) > 0)
+        ;
+    close(fd);
+    return NULL;
+}
+
+static void probe_dialogue(const char *const *answers, const char *ca_file, unsigned timeout_ms,
+                           struct fed_report *r)
+{
+    struct peer_dialogue d = {.answers = answers};
+    struct fed_options o = {.domain = "peer.example.test",
+                            .from = "us.example.test",
+                            .ca_file = ca_file,
+                            .timeout_ms = timeout_ms};
+    unsigned port;
+    char map[128];
+    pthread_t t;
+
+    d.listener = silent_listener(&port);
+    snprintf(map, sizeof(map), "peer.example.test=127.0.0.1:%u", port);
+    o.overrides = map;
+    assert_int_equal(pthread_create(&t, NULL, dialogue_run, &d), 0);
+    federation_probe(&o, r);
+    pthread_join(t, NULL);
+    close(d.listener);
+}
+
+#define HEADER                                                                                     \
+    "<?xml version='1.0'?><stream:stream xmlns='jabber:server' "                                   \
+    "xmlns:stream='http://etherx.jabber.org/streams' from='peer.example.test' id='s1' "            \
+    "version='1.0'>"
+#define TLS_FEATURES                                                                               \
+    "<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'><required/></starttls>"    \
+    "</stream:features>"
+
+/* Stream answers that are not features: a stream error, features without STARTTLS, more bytes
+ * than the features may take, and a header followed by silence. */
+static void test_stream_answers(void **state)
+{
+    static const char *const error[] = {
+        HEADER "<stream:error><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
+               "</stream:error></stream:stream>",
+        NULL};
+    static const char *const plain[] = {
+        HEADER "<stream:features><dialback xmlns='urn:xmpp:features:dialback'/>"
+               "</stream:features>",
+        NULL};
+    static const char *const silent_after_header[] = {HEADER, NULL};
+    static char flood[FED_FEATURES_MAX + 100];
+    const char *const too_long[] = {flood, NULL};
+    struct fed_report r;
+
+    (void)state;
+    probe_dialogue(error, NULL, 5000, &r);
+    assert_step(&r, FED_STREAM, FED_FAILED,
+                "the server answered with a stream error: <stream:error><host-unknown");
+    assert_int_equal(r.steps[FED_STARTTLS].state, FED_NOT_RUN);
+
+    probe_dialogue(plain, NULL, 5000, &r);
+    assert_step(&r, FED_STREAM, FED_OK, "stream opened; features received");
+    assert_step(&r, FED_STARTTLS, FED_FAILED, "the server does not offer STARTTLS");
+    assert_int_equal(federation_first_failure(&r), FED_STARTTLS);
+
+    memcpy(flood, HEADER, strlen(HEADER));
+    memset(flood + strlen(HEADER), ' ', sizeof(flood) - 1 - strlen(HEADER));
+    flood[sizeof(flood) - 1] = '\0';
+    probe_dialogue(too_long, NULL, 5000, &r);
+    assert_step(&r, FED_STREAM, FED_FAILED, "no stream features in the first 16384 bytes");
+
+    /* The header, then nothing until the step's time is up. */
+    probe_dialogue(silent_after_header, NULL, 2000, &r);
+    assert_step(&r, FED_STREAM, FED_FAILED, "no stream features within 2.0 s; 153 bytes");
+}
+
+/* STARTTLS offered, then: refused; accepted with a CA file that cannot be loaded; accepted
+ * and followed by bytes that are not TLS. */
+static void test_starttls_failures(void **state)
+{
+    static const char *const refused[] = {
+        HEADER TLS_FEATURES, "<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>",
+        NULL};
+    static const char *const proceed[] = {
+        HEADER TLS_FEATURES, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", NULL};
+    static const char *const not_tls[] = {HEADER TLS_FEATURES,
+                                          "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>",
+                                          "HTTP/1.1 400 Bad Request\r\n\r\n", NULL};
+    char ca[] = "/tmp/imd-fed-ca-XXXXXX";
+    struct fed_report r;
+    int fd;
+
+    (void)state;
+    probe_dialogue(refused, NULL, 5000, &r);
+    assert_step(&r, FED_STREAM, FED_OK, "STARTTLS offered");
+    assert_step(&r, FED_STARTTLS, FED_FAILED, "STARTTLS refused or no answer");
+
+    /* A CA file that holds no certificate (an admin's typo'd path gets the same). */
+    fd = mkstemp(ca);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "not a certificate\n", 18), 18);
+    close(fd);
+    probe_dialogue(proceed, ca, 5000, &r);
+    assert_step(&r, FED_STARTTLS, FED_FAILED, "TLS setup failed (CA file /tmp/imd-fed-ca-");
+    assert_int_equal(r.steps[FED_CHAIN].state, FED_NOT_RUN);
+    unlink(ca);
+    probe_dialogue(proceed, "/nonexistent/imd-ca.pem", 5000, &r);
+    assert_step(&r, FED_STARTTLS, FED_FAILED,
+                "TLS setup failed (CA file /nonexistent/imd-ca.pem): ");
+
+    probe_dialogue(not_tls, NULL, 5000, &r);
+    assert_step(&r, FED_STARTTLS, FED_FAILED, "TLS handshake failed: ");
+    assert_int_equal(federation_first_failure(&r), FED_STARTTLS);
+}
+
 static void test_closed_port(void **state)
 {
     struct fed_report r;
@@ -186,6 +319,8 @@ int main(void)
         cmocka_unit_test(test_name_that_does_not_resolve),
         cmocka_unit_test(test_closed_port),
         cmocka_unit_test(test_peer_closes),
+        cmocka_unit_test(test_stream_answers),
+        cmocka_unit_test(test_starttls_failures),
         cmocka_unit_test(test_step_names),
     };
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <uv.h>
 
 #define NODE_A "imp1.example.test"
 #define NODE_B "imp2.example.test"
@@ -162,6 +163,29 @@ static void through_step2(struct fixture *f)
     assert_int_equal(f->p.step, PROC_DOMAINS);
 }
 
+/* The control center again, now with `hook` as stop and start hook on `loop`: the runs of
+ * steps 2 and 5 then end on the loop, as in the daemon. */
+static void use_hook(struct fixture *f, uv_loop_t *loop, char *hook)
+{
+    assert_int_equal(uv_loop_init(loop), 0);
+    f->app.loop = loop;
+    f->cfg.stop_hook = hook;
+    f->cfg.start_hook = hook;
+    f->cfg.service_hook_timeout = 30;
+    services_free(f->app.services);
+    f->app.services = services_new(&f->app);
+    assert_null(services_config_problem(f->app.services));
+}
+
+/* Runs the loop until the services run has ended and every hook's handles are closed. */
+static void run_loop(struct fixture *f, uv_loop_t *loop)
+{
+    assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
+    assert_true(f->ran);
+    assert_int_equal(uv_loop_close(loop), 0);
+    f->app.loop = NULL;
+}
+
 /* ---- tests ---- */
 
 static void test_step1_guard_needs_topology(void **state)
@@ -230,6 +254,160 @@ static void test_step2_stops_in_order(void **state)
         assert_string_equal(state_of(f, NODE_B, svc), services_state_word(svc, false));
     }
     assert_guard_ok(f, PROC_DOMAINS);
+}
+
+/* A stop hook that fails: the run stays at step 2 (the daemon used to free an unread run here
+ * and crash), and a retry with a working hook moves it on. */
+static void test_step2_hook_fails_run_stays(void **state)
+{
+    struct fixture *f = *state;
+    const char *why = NULL;
+    uv_loop_t loop;
+
+    use_hook(f, &loop, "/bin/false {node} {service} {operation}");
+    assert_int_equal(procedure_disable_ha(&f->app, "admin@example.test", &f->p), STORE_OK);
+    settle(f);
+    f->ran = false;
+    assert_int_equal(
+        procedure_run_services(&f->app, &f->p, false, NULL, on_services, f, NULL, &why), 0);
+    assert_false(f->ran); /* the hooks run on the loop */
+    run_loop(f, &loop);
+    assert_false(f->ok);
+    reload(f);
+    assert_int_equal(f->p.step, PROC_STOP);
+    assert_contains(procedure_guard(&f->app, &f->p, PROC_DOMAINS, NULL), "still running");
+
+    use_hook(f, &loop, "/bin/true {node} {service} {operation}");
+    f->ran = false;
+    assert_int_equal(
+        procedure_run_services(&f->app, &f->p, false, NULL, on_services, f, NULL, &why), 0);
+    run_loop(f, &loop);
+    assert_true(f->ok);
+    assert_int_equal(f->actions, 2 * SERVICES_N);
+    reload(f);
+    assert_int_equal(f->p.step, PROC_DOMAINS);
+}
+
+/* A services run that ends after the run was moved on elsewhere (another administrator, or a
+ * cancel and a new run) moves nothing: only the run that asked, at that step, goes on. */
+static void test_services_end_after_run_moved(void **state)
+{
+    struct fixture *f = *state;
+    struct store_procedure other = {0};
+    const char *why = NULL;
+    uv_loop_t loop;
+
+    through_step2(f);
+    use_hook(f, &loop, "/bin/true {node}");
+    assert_int_equal(procedure_advance(&f->app, &f->p, PROC_START, -1), STORE_OK);
+    f->ran = false;
+    assert_int_equal(procedure_run_services(&f->app, &f->p, true, NULL, on_services, f, NULL, &why),
+                     0);
+    /* Meanwhile the run is canceled and a new one reaches step 5 too. */
+    assert_int_equal(procedure_end(&f->app, &f->p, STORE_PROC_CANCELED), STORE_OK);
+    assert_int_equal(procedure_disable_ha(&f->app, "other@example.test", &other), STORE_OK);
+    assert_int_equal(procedure_advance(&f->app, &other, PROC_START, -1), STORE_OK);
+    run_loop(f, &loop);
+    assert_true(f->ok);
+    store_procedure_clear(&other);
+    assert_int_equal(procedure_load(&f->app, &other), STORE_OK);
+    assert_int_equal(other.step, PROC_START); /* not moved on by the old run's services */
+    store_procedure_clear(&other);
+}
+
+static void count_given_up(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+static void never_called(void *arg, bool ok, const struct service_outcome *out, size_t n)
+{
+    (void)arg, (void)ok, (void)out, (void)n;
+    fail_msg("the services run ended after it was given up");
+}
+
+/* The daemon stops while step 5's hook runs: the run is given up (its argument freed, no
+ * outcome), and the procedure stays at step 5 for the next start. Without a control center
+ * nothing starts at all. */
+static void test_services_given_up_at_stop(void **state)
+{
+    struct fixture *f = *state;
+    const char *why = NULL;
+    int given_up = 0;
+    uv_loop_t loop;
+
+    through_step2(f);
+    assert_int_equal(procedure_advance(&f->app, &f->p, PROC_START, -1), STORE_OK);
+    use_hook(f, &loop, "/bin/sleep 30 {node}");
+    assert_int_equal(procedure_run_services(&f->app, &f->p, true, NULL, never_called, &given_up,
+                                            count_given_up, &why),
+                     0);
+    services_free(f->app.services); /* what the daemon does when it stops */
+    f->app.services = NULL;
+    assert_int_equal(given_up, 1);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    f->app.loop = NULL;
+    reload(f);
+    assert_int_equal(f->p.step, PROC_START);
+    assert_int_equal(
+        procedure_run_services(&f->app, &f->p, true, "ko", never_called, NULL, NULL, &why), -1);
+    assert_string_equal(why, "컨트롤 센터가 실행 중이 아닙니다");
+    assert_int_equal(
+        procedure_run_services(&f->app, &f->p, true, NULL, never_called, NULL, NULL, &why), -1);
+    assert_string_equal(why, "the control center is not running");
+}
+
+/* Two groups with HA on: step 1 remembers both; a cancel names those still off, and once HA
+ * is back on them only the stopped services are left to say. */
+static void test_two_groups_and_what_cancel_leaves(void **state)
+{
+    struct fixture *f = *state;
+    char *left;
+
+    assert_int_equal(store_group_insert(f->app.store, "dg2", true), STORE_OK);
+    assert_int_equal(
+        store_node_insert(f->app.store, "imp3.example.test", STORE_NODE_SUBSCRIBER, "15.0", "dg2"),
+        STORE_OK);
+    assert_int_equal(services_init_node(&f->app, "imp3.example.test"), 0);
+    assert_int_equal(procedure_disable_ha(&f->app, "admin@example.test", &f->p), STORE_OK);
+    assert_string_equal(f->p.ha_groups, "dg1,dg2");
+    assert_int_equal(store_group_set_ha(f->app.store, "dg1", false, time(NULL) - 600), STORE_OK);
+    assert_int_equal(store_group_set_ha(f->app.store, "dg2", false, time(NULL) - 600), STORE_OK);
+    run_services(f, false);
+    assert_int_equal(f->actions, 3 * SERVICES_N);
+    assert_int_equal(procedure_end(&f->app, &f->p, STORE_PROC_CANCELED), STORE_OK);
+    left = procedure_leftovers(&f->app, &f->p, NULL);
+    assert_non_null(strstr(left, "imp3.example.test (client-profile-agent"));
+    assert_contains(left, "HA is still off on group dg1, dg2");
+    assert_int_equal(store_group_set_ha(f->app.store, "dg1", true, 0), STORE_OK);
+    assert_int_equal(store_group_set_ha(f->app.store, "dg2", true, 0), STORE_OK);
+    left = procedure_leftovers(&f->app, &f->p, "ko");
+    assert_null(strstr(left, "HA가"));
+    assert_contains(left, "start-stopped로 시작하세요");
+}
+
+/* A default domain that is the default already starts no job: the run goes straight to 4. */
+static void test_step3_same_default_no_job(void **state)
+{
+    struct fixture *f = *state;
+    struct store_settings s;
+    struct proc_changes c = {0};
+    char *why = NULL;
+    int64_t job = -1;
+
+    through_step2(f);
+    assert_int_equal(store_settings_get(f->app.store, &s), STORE_OK);
+    free(s.default_domain);
+    s.default_domain = strdup("im.example.test");
+    assert_int_equal(store_settings_set(f->app.store, &s), STORE_OK);
+    store_settings_clear(&s);
+    strcpy(c.default_domain, "im.example.test");
+    assert_int_equal(procedure_change_domains(&f->app, &f->p, &c, NULL, &why, &job),
+                     DOMAINS_WORK_DONE);
+    assert_null(why);
+    assert_int_equal(job, 0);
+    assert_int_equal(f->p.step, PROC_CERT);
 }
 
 static void test_step3_domains_and_job(void **state)
@@ -420,6 +598,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_step1_disables_and_records, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step2_guard_settle_and_ha, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step2_stops_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step2_hook_fails_run_stays, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_services_end_after_run_moved, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_services_given_up_at_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_two_groups_and_what_cancel_leaves, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step3_same_default_no_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step3_domains_and_job, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step3_refusal_changes_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_restart, setup, teardown),
