@@ -18,6 +18,7 @@
 #include "store/store.h"
 #include "store/store_domain.h"
 #include "store/store_settings.h"
+#include "store/store_user.h"
 #include "tests/lib/store_fault.h"
 #include "tests/lib/tmpstore.h"
 #include "util/log.h"
@@ -89,12 +90,15 @@ static void assert_domains(struct store *st, const char *want)
     assert_string_equal(got, want);
 }
 
-/* Another connection changes the file: ours must read it again from the disk (its page cache
- * is stale), so the next query reads through the VFS. */
+/* Another connection changes the file, its schema too: ours must read both again from the
+ * disk (its page cache and its parsed schema are stale), so the next query reads through the
+ * VFS, also while it prepares a statement. */
 static void change_behind(struct fx *fx)
 {
     assert_int_equal(store_fault_sql(fx->path, "UPDATE settings SET wildcard_sans ="
-                                               " 1 - wildcard_sans"),
+                                               " 1 - wildcard_sans;"
+                                               " DROP TABLE IF EXISTS behind;"
+                                               " CREATE TABLE behind (x)"),
                      0);
 }
 
@@ -223,44 +227,257 @@ static void test_close_checkpoint_fails(void **state)
     assert_domains(fx->st, "kept.example,wal.example,");
 }
 
-/* Closing inside a transaction whose rollback fails: -1, and the transaction is not kept. */
-static void test_close_rollback_fails(void **state)
-{
-    struct fx *fx = *state;
+/* ---- every position of a fault in turn ---- */
 
-    assert_int_equal(store_begin(fx->st), STORE_OK);
-    assert_int_equal(store_domain_insert(fx->st, "lost.example", STORE_MANAGED_ADMIN, true),
-                     STORE_OK);
-    /* Every file write and truncation fails: the rollback, then the checkpoint. */
-    store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_ANY, 0, -1, SQLITE_IOERR_WRITE);
-    int rc = store_close(fx->st);
-    fx->st = NULL;
-    store_fault_disarm();
-    (void)rc; /* a WAL rollback writes nothing: whether close reports it depends on sqlite */
-    fx->st = open_store(fx->path);
-    assert_domains(fx->st, "kept.example,");
+/* One write transaction: two users (upserts inside savepoints), a domain, the commit; on any
+ * failure the caller's rollback. Returns the first failure, or STORE_OK when it committed. */
+static enum store_rc work(struct store *st, int round)
+{
+    char u1[32], u2[32], uri[64], dom[32];
+    enum store_rc rc;
+
+    snprintf(u1, sizeof(u1), "a%03d", round);
+    snprintf(u2, sizeof(u2), "b%03d", round);
+    snprintf(uri, sizeof(uri), "b%03d@sweep.example", round);
+    snprintf(dom, sizeof(dom), "d%03d.example", round);
+    rc = store_begin(st);
+    if (rc == STORE_OK)
+        rc = store_user_upsert(st, u1, NULL, NULL, NULL);
+    if (rc == STORE_OK)
+        rc = store_user_upsert(st, u2, uri, NULL, NULL);
+    if (rc == STORE_OK)
+        rc = store_domain_insert(st, dom, STORE_MANAGED_ADMIN, true);
+    if (rc == STORE_OK)
+        rc = store_commit(st);
+    if (rc != STORE_OK) {
+        assert_int_equal(rc, STORE_ERR); /* a failing disk is never a conflict */
+        assert_true(store_errmsg(st)[0] != '\0');
+        assert_int_equal(store_rollback(st), STORE_OK);
+    }
+    assert_false(store_in_transaction(st));
+    return rc;
 }
 
-/* A savepoint inside a transaction whose statement cannot be written: the savepoint ends with
- * the error, the caller rolls back, nothing stays. */
-static void test_settings_write_fails_in_transaction(void **state)
+/* All of round `round` is in the store, or none of it. */
+static void assert_all_or_nothing(struct store *st, int round, bool all)
+{
+    char u1[32], u2[32], uri[64], dom[32];
+    struct store_user u;
+
+    snprintf(u1, sizeof(u1), "a%03d", round);
+    snprintf(u2, sizeof(u2), "b%03d", round);
+    snprintf(uri, sizeof(uri), "b%03d@sweep.example", round);
+    snprintf(dom, sizeof(dom), "d%03d.example", round);
+    enum store_rc want = all ? STORE_OK : STORE_NOTFOUND;
+    assert_int_equal(store_user_get(st, u1, &u), want);
+    if (all)
+        store_user_clear(&u);
+    assert_int_equal(store_user_get(st, u2, &u), want);
+    if (all) {
+        assert_string_equal(u.directory_uri, uri);
+        store_user_clear(&u);
+    }
+    assert_int_equal(store_domain_exists(st, dom), want);
+}
+
+/* Each read of the transaction fails in turn (another connection changed the file first, so
+ * the reads reach the disk): whichever call it hits says STORE_ERR, the rollback leaves nothing
+ * of the transaction, and the same connection commits the next one. */
+static void test_read_sweep(void **state)
 {
     struct fx *fx = *state;
-    struct store_settings s;
+    int round = 0;
 
-    assert_int_equal(store_settings_get(fx->st, &s), STORE_OK);
-    bool before = s.wildcard_sans;
-    s.wildcard_sans = !before;
+    for (;; round++) {
+        assert_true(round < 200);
+        change_behind(fx);
+        store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, round, 1, SQLITE_IOERR_READ);
+        enum store_rc rc = work(fx->st, round);
+        int hit = store_fault_hits();
+        store_fault_disarm();
+        assert_int_equal(rc == STORE_OK, hit == 0);
+        assert_all_or_nothing(fx->st, round, rc == STORE_OK);
+        if (hit == 0)
+            break;
+    }
+    assert_true(round > 1); /* several positions failed before one passed */
+    print_message("# %d reads failed in turn\n", round);
+}
+
+/* The same with each write of the commit failing in turn (the disk fills up). */
+static void test_write_sweep(void **state)
+{
+    struct fx *fx = *state;
+    int round = 0;
+
+    for (;; round++) {
+        assert_true(round < 200);
+        store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_ANY, round, -1, SQLITE_FULL);
+        enum store_rc rc = work(fx->st, round);
+        int hit = store_fault_hits();
+        store_fault_disarm();
+        assert_int_equal(rc == STORE_OK, hit == 0);
+        assert_all_or_nothing(fx->st, round, rc == STORE_OK);
+        if (hit == 0)
+            break;
+    }
+    assert_true(round > 1);
+    print_message("# %d writes failed in turn\n", round);
+}
+
+/* A list of many rows, each read of it failing in turn, some after rows were read: STORE_ERR
+ * and nothing returned (the rows read so far freed), or the whole list. */
+static void test_list_sweep(void **state)
+{
+    struct fx *fx = *state;
+    char name[32];
+    int round = 0;
+
     assert_int_equal(store_begin(fx->st), STORE_OK);
-    assert_int_equal(store_settings_set(fx->st, &s), STORE_OK);
-    store_settings_clear(&s);
-    store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_WAL, 0, -1, SQLITE_FULL);
-    assert_int_equal(store_commit(fx->st), STORE_ERR);
-    store_fault_disarm();
-    assert_int_equal(store_rollback(fx->st), STORE_OK);
-    assert_int_equal(store_settings_get(fx->st, &s), STORE_OK);
-    assert_int_equal(s.wildcard_sans, before);
-    store_settings_clear(&s);
+    for (int i = 0; i < 400; i++) {
+        snprintf(name, sizeof(name), "many%03d.example", i);
+        assert_int_equal(store_domain_insert(fx->st, name, STORE_MANAGED_ADMIN, true), STORE_OK);
+    }
+    assert_int_equal(store_commit(fx->st), STORE_OK);
+    for (;; round++) {
+        struct store_domain *list = NULL;
+        size_t n = 99;
+        assert_true(round < 500);
+        change_behind(fx);
+        store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, round, 1, SQLITE_IOERR_READ);
+        enum store_rc rc = store_domain_list(fx->st, NULL, 0, 0, &list, &n);
+        int hit = store_fault_hits();
+        store_fault_disarm();
+        if (hit == 0) {
+            assert_int_equal(rc, STORE_OK);
+            assert_int_equal(n, 401);
+            store_domain_list_free(list, n);
+            break;
+        }
+        assert_int_equal(rc, STORE_ERR);
+        assert_null(list);
+        assert_int_equal(n, 0);
+    }
+    assert_true(round > 2);
+    print_message("# %d reads failed in turn\n", round);
+}
+
+/* Queries a connection runs for the first time (their statements not prepared yet), a read
+ * failing at each position in turn, also while preparing: every call is right or STORE_ERR,
+ * never a wrong answer, and all are right once the disk is. Returns the failures seen. */
+static int first_queries(struct store *st, bool must_pass)
+{
+    struct store_settings set;
+    struct store_domain *list = NULL;
+    int64_t count = -1;
+    size_t n = 0;
+    int failed = 0;
+    enum store_rc rc;
+
+    if ((rc = store_settings_get(st, &set)) == STORE_OK)
+        store_settings_clear(&set);
+    failed += rc != STORE_OK;
+    assert_true(rc == STORE_OK || (!must_pass && rc == STORE_ERR));
+    rc = store_domain_exists(st, "kept.example");
+    failed += rc != STORE_OK;
+    assert_true(rc == STORE_OK || (!must_pass && rc == STORE_ERR));
+    rc = store_user_count(st, NULL, &count);
+    failed += rc != STORE_OK;
+    assert_true((rc == STORE_OK && count == 0) || (!must_pass && rc == STORE_ERR));
+    rc = store_domain_list(st, "kept", 0, 0, &list, &n);
+    failed += rc != STORE_OK;
+    assert_true((rc == STORE_OK && n == 1) || (!must_pass && rc == STORE_ERR && n == 0));
+    store_domain_list_free(list, n);
+    rc = store_domain_insert(st, "kept.example", STORE_MANAGED_ADMIN, true);
+    failed += rc != STORE_CONFLICT;
+    assert_true(rc == STORE_CONFLICT || (!must_pass && rc == STORE_ERR));
+    return failed;
+}
+
+static void test_first_queries_sweep(void **state)
+{
+    struct fx *fx = *state;
+    int round = 0;
+
+    for (;; round++) {
+        assert_true(round < 200);
+        assert_int_equal(store_close(fx->st), 0);
+        fx->st = open_store(fx->path);
+        change_behind(fx);
+        store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, round, -1, SQLITE_IOERR_READ);
+        int failed = first_queries(fx->st, false);
+        int hit = store_fault_hits();
+        store_fault_disarm();
+        assert_int_equal(failed > 0, hit > 0);
+        assert_int_equal(first_queries(fx->st, true), 0);
+        if (hit == 0)
+            break;
+    }
+    assert_true(round > 2);
+    print_message("# %d reads failed in turn\n", round);
+}
+
+/* The schema version a raw connection reads from the file (-1 when it has none). */
+static int file_version(const char *path)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int v = -1;
+
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+    sqlite3_close(db);
+    return v;
+}
+
+/* A new store on a disk that fills up at each write in turn, from the WAL switch through every
+ * migration: the open fails with what sqlite said, the file holds a whole schema version (each
+ * migration is one transaction with its version bump), and the next open on a good disk
+ * migrates the rest and works. */
+static void test_open_disk_full_each_step(void **state)
+{
+    struct fx *fx = *state;
+    int round = 0, failed_at_version[STORE_SCHEMA_VERSION + 1] = {0};
+
+    assert_int_equal(store_close(fx->st), 0);
+    fx->st = NULL;
+    for (;; round++) {
+        char *err = NULL;
+        assert_true(round < 1000);
+        assert_int_equal(tmpstore_remove(fx->dir, fx->path), 0);
+        assert_int_equal(tmpstore_make(fx->dir, sizeof(fx->dir), fx->path, sizeof(fx->path),
+                                       "fault"),
+                         0);
+        store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_ANY, round, -1, SQLITE_FULL);
+        struct store *st = store_open(fx->path, &err);
+        int hit = store_fault_hits();
+        store_fault_disarm();
+        if (st != NULL) {
+            assert_int_equal(hit, 0);
+            fx->st = st;
+            break;
+        }
+        assert_true(hit > 0);
+        if (err == NULL || strstr(err, "disk is full") == NULL)
+            fail_msg("round %d: '%s' does not say what sqlite said", round, err);
+        free(err);
+        int v = file_version(fx->path);
+        assert_true(v >= 0 && v < STORE_SCHEMA_VERSION);
+        failed_at_version[v]++;
+        st = open_store(fx->path);
+        assert_int_equal(store_schema_version(st), STORE_SCHEMA_VERSION);
+        assert_int_equal(store_domain_insert(st, "x.example", STORE_MANAGED_ADMIN, true),
+                         STORE_OK);
+        assert_int_equal(store_close(st), 0);
+    }
+    for (int v = 0; v < STORE_SCHEMA_VERSION; v++)
+        if (failed_at_version[v] == 0)
+            fail_msg("no failure left the file at version %d", v);
+    print_message("# %d writes failed in turn\n", round);
+    assert_int_equal(store_schema_version(fx->st), STORE_SCHEMA_VERSION);
 }
 
 int main(void)
@@ -270,11 +487,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_autocommit_write_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reads_fail, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_transaction_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_write_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_list_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_queries_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_cannot_read, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_disk_full_each_step, setup, teardown),
         cmocka_unit_test_setup_teardown(test_close_checkpoint_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_close_rollback_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_settings_write_fails_in_transaction, setup,
-                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
