@@ -7,11 +7,18 @@
 #include <stdio.h>
 #include <string.h>
 
+static sqlite3_vfs *real_vfs; /* the default before ours */
+
+const char *store_fault_passthrough(void)
+{
+    return real_vfs != NULL ? real_vfs->zName : NULL;
+}
+
 int store_fault_sql(const char *path, const char *sql)
 {
     sqlite3 *db = NULL;
     char *err = NULL;
-    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, store_fault_passthrough());
 
     if (rc == SQLITE_OK)
         rc = sqlite3_busy_timeout(db, 10000);
@@ -37,8 +44,6 @@ static struct {
     int skip, times, code, hits;
     int64_t calls;
 } arm;
-
-static sqlite3_vfs *real_vfs; /* the default before ours */
 
 /* Our file: the real one's state follows it in the same allocation (szOsFile). */
 struct ffile {

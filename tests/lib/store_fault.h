@@ -14,8 +14,12 @@
 #include <stdint.h>
 
 /* Runs `sql` on the store file `path` through a connection of its own (a trigger to create or
- * drop, a change behind the store's back). 0, or -1 with the reason printed. */
+ * drop, a change behind the store's back), on the real disk even while a fault is armed. 0, or
+ * -1 with the reason printed. */
 int store_fault_sql(const char *path, const char *sql);
+/* The name of the VFS under the failing one (NULL before store_fault_install): a test's own
+ * connections pass it to sqlite3_open_v2 to read the file whatever is armed. */
+const char *store_fault_passthrough(void);
 
 enum store_fault_op { STORE_FAULT_READ, STORE_FAULT_WRITE, STORE_FAULT_SYNC, STORE_FAULT_TRUNCATE };
 enum store_fault_file { STORE_FAULT_ANY, STORE_FAULT_DB, STORE_FAULT_WAL };
