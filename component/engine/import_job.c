@@ -286,12 +286,14 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
     }
     text[off] = '\0';
     rc = store_begin(st);
+    bool created = false;
     if (rc == STORE_OK && u->id == 0) {
         char *actor = app_actor(call->requester);
         /* One upload at a time: a second would find the first's rows. */
         rc = store_import_create(st, actor, call->lang,
                                  form_bool(call->form, "edit_directory_users", false),
                                  form_bool(call->form, "audit", true), &u->id);
+        created = true;
         free(actor);
     }
     if (rc == STORE_OK)
@@ -301,6 +303,8 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
     free(text);
     if (rc != STORE_OK) {
         store_rollback(st);
+        if (created)
+            u->id = 0; /* the rollback took the upload's row: the part sent again makes it anew */
         store_failed(call, app);
         return;
     }

@@ -197,6 +197,11 @@ static int64_t users_like(struct fx *fx, const char *tag)
     return scalar(fx, sql);
 }
 
+static int64_t uploads(struct fx *fx)
+{
+    return scalar(fx, "SELECT count(*) FROM user_imports WHERE phase = 'upload'");
+}
+
 /* Changes the file behind the store's back, so that its next reads reach the disk. */
 static void change_behind(struct fx *fx)
 {
@@ -285,7 +290,9 @@ static void assert_completed(struct fx *fx, int64_t id, const char *tag, int n, 
 /* ---- tests ---- */
 
 /* The disk is full when the first part is stored: an internal-server-error that says the store
- * failed and why; no upload is left, no job, no user. */
+ * failed and why; no upload is left, no job, no user. The session stays, and the same part sent
+ * again once the disk is back is stored (it was refused for good before: the session kept the
+ * id of the upload the failed transaction had created, and every later part failed on it). */
 static void test_part_store_fails(void **state)
 {
     struct fx *fx = *state;
@@ -303,26 +310,60 @@ static void test_part_store_fails(void **state)
     assert_int_equal(scalar(fx, "SELECT count(*) FROM user_imports"), 0);
     assert_int_equal(scalar(fx, "SELECT count(*) FROM jobs"), 0);
     assert_int_equal(users_like(fx, "p"), 0);
+    r = part(fx, NULL, sid, "p", 0, 50, 0, true);
+    if (strcmp(xmpp_stanza_get_type(r), "error") == 0) {
+        char *t = text_of(r);
+        fail_msg("the part sent again: %s", t);
+    }
+    assert_true(reply_has_note(r, "info", "Part stored: lines 1 to 50"));
+    xmpp_stanza_release(r);
+    r = part(fx, NULL, sid, "p", 50, 80, 0, false);
+    assert_string_equal(reply_status(r), "executing");
+    xmpp_stanza_release(r);
+    run_job(fx);
+    assert_int_equal(users_like(fx, "p"), 80);
 }
 
-/* The last part cannot start the job (the commit fails): the error, no job; the parts stay only
- * until the session ends. */
+/* The last part on a disk that fills up at each write in turn (storing the part, then starting
+ * the job): an internal-server-error in the session's language and no job, the upload gone when
+ * the session is canceled; from the write after the job's commit on, the job. */
 static void test_job_start_fails(void **state)
 {
     struct fx *fx = *state;
+    struct job_runner *jobs = fx->app.jobs;
+    int round = 0;
     char sid[64];
 
-    start(fx, "ko", sid);
-    xmpp_stanza_t *r = part(fx, "ko", sid, "s", 0, 50, 0, true);
-    xmpp_stanza_release(r);
-    store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_WAL, 0, -1, SQLITE_FULL);
-    r = part(fx, "ko", sid, "s", 50, 100, 0, false);
-    store_fault_disarm();
-    assert_true(is_error(r, "internal-server-error"));
-    assert_says(r, "저장소 오류: ");
-    xmpp_stanza_release(r);
-    assert_int_equal(scalar(fx, "SELECT count(*) FROM jobs"), 0);
+    fx->app.jobs = NULL;
+    for (;; round++) {
+        assert_true(round < 100);
+        start(fx, "ko", sid);
+        xmpp_stanza_release(part(fx, "ko", sid, "s", 0, 50, 0, true));
+        store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_WAL, round, -1, SQLITE_FULL);
+        xmpp_stanza_t *r = part(fx, "ko", sid, "s", 50, 100, 0, false);
+        int hit = store_fault_hits();
+        store_fault_disarm();
+        if (strcmp(xmpp_stanza_get_type(r), "error") != 0) {
+            /* The job started (what failed after it, if anything, was its audit record). */
+            assert_string_equal(reply_status(r), "executing");
+            xmpp_stanza_release(r);
+            break;
+        }
+        assert_true(hit > 0);
+        assert_true(is_error(r, "internal-server-error"));
+        assert_says(r, "저장소 오류: ");
+        xmpp_stanza_release(r);
+        assert_int_equal(scalar(fx, "SELECT count(*) FROM jobs"), 0);
+        /* The session stays (the part may be sent again); canceling it discards the upload. */
+        xmpp_stanza_release(send_iq(fx, NULL, sid, "cancel", NULL));
+        assert_int_equal(uploads(fx), 0);
+    }
+    fx->app.jobs = jobs;
+    assert_true(round > 1);
+    print_message("# %d writes failed in turn\n", round);
     assert_int_equal(users_like(fx, "s"), 0);
+    run_job(fx);
+    assert_int_equal(users_like(fx, "s"), 100);
 }
 
 /* A slice's commit fails once: the job fails with the store's error naming the lines it could
@@ -461,6 +502,175 @@ static void test_lines_missing(void **state)
     assert_int_equal(users_like(fx, "m"), 0);
 }
 
+/* ---- the session ---- */
+
+/* Cancel between two parts: the session ends canceled, its upload is discarded (no lines kept,
+ * no job, no user). When the discard itself fails (the disk is full), the upload stays until
+ * the next start discards it, and a start that fails to discard leaves it for the one after. */
+static void test_cancel_during_upload(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    start(fx, NULL, sid);
+    xmpp_stanza_release(part(fx, NULL, sid, "x", 0, 40, 0, true));
+    assert_int_equal(uploads(fx), 1);
+    assert_int_equal(scalar(fx, "SELECT count(*) FROM user_import_parts"), 1);
+    r = send_iq(fx, NULL, sid, "cancel", NULL);
+    assert_string_equal(reply_status(r), "canceled");
+    xmpp_stanza_release(r);
+    assert_int_equal(uploads(fx), 0);
+    assert_int_equal(scalar(fx, "SELECT count(*) FROM user_import_parts"), 0);
+    assert_int_equal(scalar(fx, "SELECT count(*) FROM jobs"), 0);
+
+    start(fx, NULL, sid);
+    xmpp_stanza_release(part(fx, NULL, sid, "x", 0, 40, 0, true));
+    store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_WAL, 0, -1, SQLITE_FULL);
+    r = send_iq(fx, NULL, sid, "cancel", NULL);
+    assert_true(store_fault_hits() > 0);
+    assert_string_equal(reply_status(r), "canceled");
+    xmpp_stanza_release(r);
+    import_job_startup(&fx->app); /* a start on the full disk: still there */
+    store_fault_disarm();
+    assert_int_equal(uploads(fx), 1);
+    import_job_startup(&fx->app);
+    assert_int_equal(uploads(fx), 0);
+    assert_int_equal(scalar(fx, "SELECT count(*) FROM user_import_parts"), 0);
+    assert_int_equal(users_like(fx, "x"), 0);
+}
+
+/* One large import at a time: a second upload is refused while one is sent, and while a job is
+ * in flight; the refusal names what is in the way. */
+static void test_start_refused(void **state)
+{
+    struct fx *fx = *state;
+    char a[64], b[64];
+    xmpp_stanza_t *r;
+
+    start(fx, NULL, a);
+    xmpp_stanza_release(part(fx, NULL, a, "a", 0, 20, 0, true));
+    start(fx, NULL, b);
+    r = part(fx, NULL, b, "b", 0, 20, 0, true);
+    assert_string_equal(reply_status(r), "completed");
+    assert_true(reply_has_note(r, "error", "another large import is being sent"));
+    xmpp_stanza_release(r);
+    r = send_iq(fx, NULL, a, "cancel", NULL);
+    xmpp_stanza_release(r);
+
+    int64_t id = upload(fx, NULL, "j", 60, 0);
+    start(fx, "ko", b);
+    r = part(fx, "ko", b, "b", 0, 20, 0, true);
+    assert_true(reply_has_note(r, "error", "다른 작업이 진행 중입니다"));
+    xmpp_stanza_release(r);
+    assert_int_equal(uploads(fx), 0);
+    run_job(fx);
+    assert_completed(fx, id, "j", 60, 0);
+    assert_int_equal(users_like(fx, "b"), 0);
+}
+
+/* Another job starts while the parts come: the last part says so, nothing is imported, the
+ * upload is discarded. */
+static void test_job_started_meanwhile(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    int64_t other = 0;
+
+    start(fx, NULL, sid);
+    xmpp_stanza_release(part(fx, NULL, sid, "o", 0, 30, 0, true));
+    assert_int_equal(store_job_create(fx->app.store, STORE_JOB_USER_IMPORT, NULL, "other", 1,
+                                      &other),
+                     STORE_OK);
+    xmpp_stanza_t *r = part(fx, NULL, sid, "o", 30, 60, 0, false);
+    assert_true(reply_has_note(r, "error", "another job started while the lines were sent"));
+    xmpp_stanza_release(r);
+    assert_int_equal(uploads(fx), 0);
+    assert_int_equal(scalar(fx, "SELECT count(*) FROM jobs"), 1);
+    assert_int_equal(users_like(fx, "o"), 0);
+}
+
+/* Uploads `n` lines of `tag` in session `sid` (kept open to follow the job) with the runner
+ * detached, so the job has not begun; returns the job's id. */
+static int64_t upload_in(struct fx *fx, const char *lang, char sid[64], const char *tag, int n,
+                         int bad)
+{
+    struct job_runner *jobs = fx->app.jobs;
+    struct store_job j;
+
+    fx->app.jobs = NULL;
+    start(fx, lang, sid);
+    xmpp_stanza_release(part(fx, lang, sid, tag, 0, n / 2, bad, true));
+    xmpp_stanza_t *r = part(fx, lang, sid, tag, n / 2, n, bad, false);
+    assert_string_equal(reply_status(r), "executing");
+    xmpp_stanza_release(r);
+    fx->app.jobs = jobs;
+    assert_int_equal(store_job_get_active(fx->app.store, &j), STORE_OK);
+    int64_t id = j.id;
+    store_job_clear(&j);
+    return id;
+}
+
+/* The progress view: complete while the job runs closes the view and the job goes on; a store
+ * that cannot be read is an internal-server-error; next shows a failed job as failed, and once
+ * it ended the verdicts: the counts (in Korean for a Korean session), the rejected lines, and
+ * for a canceled job that the rest was not applied. */
+static void test_follow_view(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64];
+    xmpp_stanza_t *r;
+
+    int64_t id = upload_in(fx, "ko", sid, "fa", 40, 0);
+    r = send_iq(fx, "ko", sid, "complete", NULL);
+    assert_string_equal(reply_status(r), "completed");
+    assert_true(reply_has_note(r, "info", "작업은 계속됩니다"));
+    assert_true(reply_has_note(r, "info", "40줄 중 0줄 적용 (0%)"));
+    xmpp_stanza_release(r);
+    run_job(fx);
+    assert_completed(fx, id, "fa", 40, 0);
+
+    id = upload_in(fx, NULL, sid, "fb", 40, 0);
+    change_behind(fx);
+    store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, 0, -1, SQLITE_IOERR_READ);
+    r = send_iq(fx, NULL, sid, "next", NULL);
+    store_fault_disarm();
+    assert_true(is_error(r, "internal-server-error"));
+    assert_says(r, "the store failed: ");
+    xmpp_stanza_release(r);
+    run_job(fx);
+    assert_completed(fx, id, "fb", 40, 0);
+
+    id = upload_in(fx, "ko", sid, "fc", 60, 3);
+    run_job(fx);
+    r = send_iq(fx, "ko", sid, "next", NULL);
+    assert_string_equal(reply_status(r), "completed");
+    assert_true(reply_has_note(r, "info", "60줄: 추가 59, 변경 0, 그대로 0, 삭제 0, 거부 1."));
+    assert_true(reply_has_note(r, "warn", "거부된 줄은 아무것도 바꾸지 않았습니다"));
+    xmpp_stanza_release(r);
+
+    id = upload_in(fx, NULL, sid, "fd", 60, 0);
+    store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_WAL, 0, 1, SQLITE_FULL);
+    run_job(fx);
+    store_fault_disarm();
+    r = send_iq(fx, NULL, sid, "next", NULL);
+    assert_string_equal(reply_status(r), "executing");
+    assert_true(reply_has_note(r, "warn", "failed"));
+    assert_true(reply_has_note(r, "warn", "the store failed saving lines 1 to 60"));
+    xmpp_stanza_release(r);
+    assert_int_equal(job_cancel(fx->app.jobs, id), STORE_OK);
+    run_job(fx);
+    r = send_iq(fx, NULL, sid, "next", NULL);
+    assert_string_equal(reply_status(r), "completed");
+    assert_true(reply_has_note(r, "warn", "The job was canceled"));
+    assert_true(reply_has_note(r, "info", "60 lines: 0 added"));
+    xmpp_stanza_release(r);
+    struct store_job j = job_row(fx, id);
+    assert_int_equal(j.state, STORE_JOB_CANCELED);
+    store_job_clear(&j);
+    assert_int_equal(users_like(fx, "fd"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -471,6 +681,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lines_missing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_during_upload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_job_started_meanwhile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_follow_view, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
