@@ -57,7 +57,7 @@ static int setup(void **state)
     if (mkdir(fx->certs, 0700) != 0)
         return -1;
     config_defaults(&fx->cfg);
-    fx->cfg.cert_dir = fx->certs;
+    fx->cfg.cert_dir = strdup(fx->certs); /* config_free frees it */
     uv_loop_init(&fx->loop);
     fx->app.loop = &fx->loop;
     fx->app.cfg = &fx->cfg;
@@ -93,6 +93,7 @@ static int teardown(void **state)
     apply_free(fx->app.apply);
     store_close(fx->app.store);
     xmpp_ctx_free(fx->app.ctx);
+    config_free(&fx->cfg);
     assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(&fx->loop), 0);
     assert_int_equal(remove_certs(fx->certs), 0);
@@ -184,6 +185,7 @@ static void test_no_cert_dir(void **state)
     struct fx *fx = *state;
     const char *nodes[] = {"certs/show", "certs/regenerate"};
 
+    char *dir = fx->cfg.cert_dir;
     fx->cfg.cert_dir = NULL;
     add_domain(fx, "a.example");
     for (size_t i = 0; i < 2; i++) {
@@ -192,7 +194,7 @@ static void test_no_cert_dir(void **state)
         assert_true(reply_has_note(r, "error", "set [certs] dir in imdomaind.conf"));
         xmpp_stanza_release(r);
     }
-    fx->cfg.cert_dir = fx->certs;
+    fx->cfg.cert_dir = dir;
     assert_int_equal(cert_files(fx), 0);
 }
 

@@ -367,8 +367,9 @@ static void test_job_start_fails(void **state)
 }
 
 /* A slice's commit fails once: the job fails with the store's error naming the lines it could
- * not save (it named "line 301" of a 300-line import before: the line after the slice), nothing
- * of the slice is in; Retry applies every line. */
+ * not save (it named the line after the slice before: "line 301" when one slice held a whole
+ * 300-line import), nothing of the slice is in; Retry applies every line. How many lines a
+ * slice holds depends on the machine's speed (IMPORT_SLICE_MS), so only the first is fixed. */
 static void test_slice_commit_fails_then_retry(void **state)
 {
     struct fx *fx = *state;
@@ -378,9 +379,13 @@ static void test_slice_commit_fails_then_retry(void **state)
     run_job(fx);
     assert_int_equal(store_fault_hits(), 1);
     store_fault_disarm();
-    assert_int_equal(assert_failed_consistent(fx, id, "c", 7,
-                                              "the store failed saving lines 1 to 300: commit: "),
-                     0);
+    assert_int_equal(assert_failed_consistent(fx, id, "c", 7, "the store failed saving lines 1 to "), 0);
+    struct store_job j = job_row(fx, id);
+    long last = 0;
+    assert_int_equal(sscanf(j.error, "the store failed saving lines 1 to %ld: commit: ", &last), 1);
+    assert_true(last >= 1 && last <= 300);
+    assert_non_null(strstr(j.error, ": commit: "));
+    store_job_clear(&j);
     assert_int_equal(scalar(fx, "SELECT count(*) FROM audit_log WHERE node = 'job/user-import'"
                                 " AND outcome = 'error'"),
                      1);
@@ -656,7 +661,7 @@ static void test_follow_view(void **state)
     r = send_iq(fx, NULL, sid, "next", NULL);
     assert_string_equal(reply_status(r), "executing");
     assert_true(reply_has_note(r, "warn", "failed"));
-    assert_true(reply_has_note(r, "warn", "the store failed saving lines 1 to 60"));
+    assert_true(reply_has_note(r, "warn", "the store failed saving lines 1 to "));
     xmpp_stanza_release(r);
     assert_int_equal(job_cancel(fx->app.jobs, id), STORE_OK);
     run_job(fx);
