@@ -239,6 +239,9 @@ def test_failed_job_retry_and_cancel():
         check(rc == 1 and "failed" in err and "jobs/status job=%d" % job[0] in err,
               "exit %d %r" % (rc, err[-800:]))
         check(job[1] == "failed" and 0 < job[2] < 30000, "job %r" % (job,))
+        error = _scalar(d, "SELECT error FROM jobs WHERE id = ?", job[0])[0]
+        check(error.startswith("the store failed at line 30000: ") and "injected fault" in error,
+              "the job's error does not name the line and the store's message: %r" % error)
         applied = _scalar(d, "SELECT count(*) FROM users WHERE userid LIKE ?", "f%d%%" % rnd)[0]
         check(applied == job[2], "%d users in, cursor %d" % (applied, job[2]))
         if how == "cancel":
