@@ -460,6 +460,10 @@ enum store_rc store_read_begin(struct store *st)
 
 enum store_rc store_read_end(struct store *st)
 {
+    /* A read that failed with an I/O error made sqlite end the transaction; that read already
+     * reported the failure, so there is nothing left to end. */
+    if (sqlite3_get_autocommit(st->db))
+        return STORE_OK;
     int rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
 
     return rc == SQLITE_OK ? STORE_OK : store_fail(st, rc, "end read");

@@ -64,7 +64,8 @@ enum store_rc store_rollback(struct store *st);
 /*
  * A read-only transaction (BEGIN DEFERRED) around many lookups in a row: one snapshot and one
  * set of WAL read locks instead of one per statement. Only reads may run until
- * store_read_end(); it must not be open when store_begin() is called.
+ * store_read_end(); it must not be open when store_begin() is called. A read that fails with an
+ * I/O error ends the transaction (sqlite does); store_read_end() is then STORE_OK.
  */
 enum store_rc store_read_begin(struct store *st);
 enum store_rc store_read_end(struct store *st);

@@ -286,12 +286,14 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
     }
     text[off] = '\0';
     rc = store_begin(st);
+    bool created = false;
     if (rc == STORE_OK && u->id == 0) {
         char *actor = app_actor(call->requester);
         /* One upload at a time: a second would find the first's rows. */
         rc = store_import_create(st, actor, call->lang,
                                  form_bool(call->form, "edit_directory_users", false),
                                  form_bool(call->form, "audit", true), &u->id);
+        created = true;
         free(actor);
     }
     if (rc == STORE_OK)
@@ -301,6 +303,8 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
     free(text);
     if (rc != STORE_OK) {
         store_rollback(st);
+        if (created)
+            u->id = 0; /* the rollback took the upload's row: the part sent again makes it anew */
         store_failed(call, app);
         return;
     }
@@ -615,6 +619,8 @@ static int apply_slice(struct app *app, struct store_job *j, struct store_import
             why = xasprintf("line %" PRId64 " of %" PRId64 " is missing from the store", line,
                             r->lines);
             rc = STORE_ERR;
+        } else if (rc != STORE_OK) {
+            why = xasprintf("the store failed at line %" PRId64 ": %s", line, store_errmsg(st));
         }
         if (rc != STORE_OK)
             break;
@@ -623,6 +629,7 @@ static int apply_slice(struct app *app, struct store_job *j, struct store_import
         size_t len = nl ? (size_t)(nl - p) : cache.len - cache.off;
         sl.codes[n] = '-';
         if (import_lines_one(il, (size_t)line, p, len) == -1 || sl.rc != STORE_OK) {
+            why = xasprintf("the store failed at line %" PRId64 ": %s", line, store_errmsg(st));
             rc = STORE_ERR;
             break;
         }
@@ -650,8 +657,13 @@ static int apply_slice(struct app *app, struct store_job *j, struct store_import
     import_lines_free(il);
     free(sl.codes);
     if (rc != STORE_OK) {
-        if (why == NULL)
-            why = xasprintf("the store failed at line %" PRId64 ": %s", r->cursor + 1,
+        /* Not inside a line: saving the slice (its verdicts, the cursor, the commit) failed,
+         * after r->cursor moved past every line of it. */
+        if (why == NULL && n > 0)
+            why = xasprintf("the store failed saving lines %" PRId64 " to %" PRId64 ": %s",
+                            before.cursor + 1, r->cursor, store_errmsg(st));
+        else if (why == NULL)
+            why = xasprintf("the store failed at line %" PRId64 ": %s", before.cursor + 1,
                             store_errmsg(st));
         store_rollback(st);
         cache_drop(); /* its position went past what was rolled back */

@@ -13,6 +13,8 @@ os.environ.setdefault("IMD_TEST_TIMEOUT", "900")
 import harness as h  # noqa: E402
 from harness import check  # noqa: E402
 import json  # noqa: E402
+import socket  # noqa: E402
+import struct  # noqa: E402
 import sqlite3  # noqa: E402
 import tempfile  # noqa: E402
 
@@ -237,6 +239,9 @@ def test_failed_job_retry_and_cancel():
         check(rc == 1 and "failed" in err and "jobs/status job=%d" % job[0] in err,
               "exit %d %r" % (rc, err[-800:]))
         check(job[1] == "failed" and 0 < job[2] < 30000, "job %r" % (job,))
+        error = _scalar(d, "SELECT error FROM jobs WHERE id = ?", job[0])[0]
+        check(error.startswith("the store failed at line 30000: ") and "injected fault" in error,
+              "the job's error does not name the line and the store's message: %r" % error)
         applied = _scalar(d, "SELECT count(*) FROM users WHERE userid LIKE ?", "f%d%%" % rnd)[0]
         check(applied == job[2], "%d users in, cursor %d" % (applied, job[2]))
         if how == "cancel":
@@ -263,10 +268,84 @@ def test_failed_job_retry_and_cancel():
                                                    " WHERE id = ?", job[0]),))
 
 
+NS_CMD = "http://jabber.org/protocol/commands"
+
+
+class _RawCtl:
+    """The control socket's framing by hand (4-byte big-endian length, one <iq>): a client that
+    can stop between two parts and cancel, which imdomainctl never does."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(60 * h.SLOW)
+        self.sock.connect(path)
+        h.defer(self.sock.close)
+        self.n = 0
+
+    def _read(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            check(chunk, "EOF from the daemon")
+            buf += chunk
+        return buf
+
+    def command(self, action, sid=None, form=""):
+        """One users/import request; the answer's <command/> (or the <iq/> of an error)."""
+        self.n += 1
+        xml = ("<iq type='set' id='r%d'><command xmlns='%s' node='users/import' action='%s'%s>"
+               "%s</command></iq>" % (self.n, NS_CMD, action,
+                                      " sessionid='%s'" % sid if sid else "", form)).encode()
+        self.sock.sendall(struct.pack(">I", len(xml)) + xml)
+        body = self._read(struct.unpack(">I", self._read(4))[0])
+        iq = h.ET.fromstring(body.decode())
+        cmd = iq.find("{%s}command" % NS_CMD)
+        return iq if iq.get("type") == "error" or cmd is None else cmd
+
+
+def _part_form(lines, more):
+    values = "".join("<value>%s</value>" % "\n".join(lines[i:i + 100])
+                     for i in range(0, len(lines), 100))
+    return ("<x xmlns='jabber:x:data' type='submit'><field var='users'>%s</field>"
+            "<field var='more'><value>%d</value></field></x>" % (values, 1 if more else 0))
+
+
+def test_cancel_during_upload():
+    "an admin cancels users/import between two parts: the session ends canceled, the stored "
+    "part is discarded at once (logged), no job starts and no user is added; a new import then "
+    "goes through"
+    d = _daemon()
+    c = _RawCtl(d.socket)
+    cmd = c.command("execute")
+    check(cmd.get("status") == "executing", "execute: %r" % h.ET.tostring(cmd))
+    sid = cmd.get("sessionid")
+    lines = ["c%04d,c%04d@cancel.example" % (i, i) for i in range(3000)]
+    mark = d.log_size()
+    cmd = c.command("complete", sid, _part_form(lines[:1500], True))
+    check(cmd.get("status") == "executing", "part 1: %r" % h.ET.tostring(cmd))
+    check(_scalar(d, "SELECT count(*), sum(lines) FROM user_import_parts") == (1, 1500),
+          "the part in the store: %r" % (_scalar(d, "SELECT count(*), sum(lines)"
+                                                    " FROM user_import_parts"),))
+    cmd = c.command("cancel", sid)
+    check(cmd.get("status") == "canceled", "cancel: %r" % h.ET.tostring(cmd))
+    check(d.wait_log(r"import: upload \d+ discarded lines=1500 reason=session-ended", 10,
+                     start=mark), "no discard in the log")
+    check(_scalar(d, "SELECT count(*) FROM user_imports") == (0,), "the upload stayed")
+    check(_scalar(d, "SELECT count(*) FROM user_import_parts") == (0,), "the part stayed")
+    check(_job(d) is None, "a job from a canceled upload")
+    check(_scalar(d, "SELECT count(*) FROM users WHERE userid LIKE 'c%'") == (0,), "users")
+    # The same lines again, through imdomainctl: the canceled upload is not in the way.
+    rc, out, err = ctl(d, "run", "users/import", "users=@" + _csv(lines))
+    check(rc == 0, "exit %d %r" % (rc, err[-800:]))
+    check(_scalar(d, "SELECT count(*) FROM users WHERE userid LIKE 'c%'") == (3000,),
+          "users after the second import")
+
+
 h.tap.run([
     test_job_100k_progress_and_effect,
     test_job_resumes_after_kill9,
     test_small_path_and_upload_discarded,
     test_export_import_unchanged_job,
     test_failed_job_retry_and_cancel,
+    test_cancel_during_upload,
 ])

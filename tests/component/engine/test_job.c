@@ -12,9 +12,9 @@
 #include "store/store_audit.h"
 #include "store/store_settings.h"
 #include "store/store_user.h"
+#include "tests/lib/store_fault.h"
 #include "tests/lib/tmpstore.h"
 
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,14 +116,8 @@ static int teardown(void **state)
 
 static void raw_sql(const char *path, const char *sql)
 {
-    sqlite3 *db = NULL;
-    char *err = NULL;
-
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK)
-        fail_msg("%s: %s", sql, err);
-    sqlite3_close(db);
+    if (store_fault_sql(path, sql) != 0)
+        fail_msg("%s failed", sql);
 }
 
 /* A batch that reaches user050 with a new.example address fails, as a full disk would. */
