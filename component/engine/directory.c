@@ -369,13 +369,14 @@ static enum dir_err open_failure(dir_conn_t *c, int rc, bool in_starttls, char *
     return err;
 }
 
-/* "host:port" of the socket in use. */
+/* "host:port" (IPv6: "[address]:port") of the socket in use. */
 static void note_peer(dir_conn_t *c)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     char host[64] = "?";
     int fd = -1, port = 0;
+    bool v6 = false;
 
     snprintf(c->uri, sizeof(c->uri), "%s", c->p->uris);
     if (ldap_get_option(c->ld, LDAP_OPT_DESC, &fd) != LDAP_SUCCESS || fd < 0 ||
@@ -389,8 +390,10 @@ static void note_peer(dir_conn_t *c)
         struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
         port = ntohs(in6->sin6_port);
+        v6 = true;
     }
-    snprintf(c->uri, sizeof(c->uri), "%s:%d", host, port);
+    /* an IPv6 address in brackets, as in a URL: "::1:389" would not say where the port is */
+    snprintf(c->uri, sizeof(c->uri), v6 ? "[%s]:%d" : "%s:%d", host, port);
 }
 
 dir_conn_t *dir_open(const struct dir_params *p, enum dir_err *err, char **why)
@@ -474,11 +477,17 @@ static void read_entries(dir_conn_t *c, LDAPMessage *res, struct dir_page *page)
     }
 }
 
-static enum dir_err search_failure(dir_conn_t *c, int rc, const char *d, char **why)
+/* Maps a failed search; `refs` are the referral URLs of a referral result (NULL: none). */
+static enum dir_err search_failure(dir_conn_t *c, int rc, const char *d, char **refs, char **why)
 {
     const struct dir_params *p = c->p;
 
     switch (rc) {
+    case LDAP_REFERRAL: /* the base lives on another server; referrals are off (setup_handle) */
+        *why = xasprintf("the base %s is a referral to %s: referrals are not followed, so set "
+                         "uri and base to the server that holds these entries",
+                         p->base, refs && refs[0] ? refs[0] : "another server");
+        return DIR_BASE;
     case LDAP_FILTER_ERROR:
     case LDAP_INAPPROPRIATE_MATCHING:
         *why =
@@ -519,7 +528,7 @@ int dir_next_page(dir_conn_t *c, struct dir_page *page, enum dir_err *err, char 
     struct timeval tv = {.tv_sec = p->timeout_s};
     ber_int_t estimate = 0;
     int rc, result = LDAP_SUCCESS;
-    char *d = NULL, *dmsg = NULL;
+    char *d = NULL, *dmsg = NULL, **refs = NULL;
 
     memset(page, 0, sizeof(*page));
     *why = NULL;
@@ -535,20 +544,22 @@ int dir_next_page(dir_conn_t *c, struct dir_page *page, enum dir_err *err, char 
     rc = ldap_search_ext_s(c->ld, p->base, LDAP_SCOPE_SUBTREE, p->filter, attrs, 0, ctrls, NULL,
                            &tv, 0, &res);
     ldap_control_free(pctrl);
-    if (res != NULL && (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED))
-        rc = ldap_parse_result(c->ld, res, &result, NULL, &dmsg, NULL, &sctrls, 0);
+    if (res != NULL && (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED || rc == LDAP_REFERRAL))
+        rc = ldap_parse_result(c->ld, res, &result, NULL, &dmsg, &refs, &sctrls, 0);
     if (rc == LDAP_SUCCESS && result != LDAP_SUCCESS)
         rc = result;
     if (rc != LDAP_SUCCESS) {
         d = dmsg ? xstrdup(dmsg) : diag(c->ld);
-        *err = search_failure(c, rc, d, why);
+        *err = search_failure(c, rc, d, refs, why);
         free(d);
         ldap_memfree(dmsg);
+        ldap_memvfree((void **)refs);
         ldap_controls_free(sctrls);
         ldap_msgfree(res);
         return -1;
     }
     ldap_memfree(dmsg);
+    ldap_memvfree((void **)refs);
     read_entries(c, res, page);
     ber_bvfree(c->cookie);
     c->cookie = NULL;
