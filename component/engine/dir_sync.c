@@ -211,7 +211,13 @@ static void start_fetch(struct app *app, const struct store_job *j, struct store
     struct fetch *f;
     char *filter = NULL;
 
-    if (ds == NULL || ds->fetch != NULL || ds->stopped)
+    if (ds == NULL) {
+        /* No [directory] any more (the daemon restarted without it): nothing will ever read,
+         * and a job left running would hold the one job slot for good. */
+        fail_job(app, j->id, "no directory is configured ([directory] uri)");
+        return;
+    }
+    if (ds->fetch != NULL || ds->stopped)
         return;
     if (r->fetched > 0) {
         r->fetched = 0;

@@ -294,6 +294,31 @@ def test_stop_while_fetching_resumes():
     check(rows == [(10, "done")], "read again from the start: %r" % rows)
 
 
+def test_sync_left_without_directory_fails():
+    "a sync left mid-read by a daemon restarted without [directory] fails naming why, instead of holding the one job slot for ever; Cancel ends it"
+    p = _prosody()
+    s = ldap.Slapd([ldap.person("u%02d" % i, "u%02d@corp.example" % i) for i in range(6)])
+    relay = lf.FaultyLdap(lf.RELAY, s.ldap_port, on_search=(2, "stall"))
+    d = _daemon(s, p, uri=relay.url(), tls=False, page_size=4)
+    c = h.Client(p, "admin", register=False)
+    job = _sync(c)
+    check(h.wait_for(lambda: relay.searches >= 2, WAIT * h.SLOW), "no second page asked for")
+    c.close()
+    d.kill()
+    del d.sections["directory"]
+    d.write_config()
+    d.start()
+    state = _wait_job(d, job, states=("failed", "completed", "canceled"))
+    check(state == ("failed", "no directory is configured ([directory] uri)"), repr(state))
+    c = h.Client(p, "admin", register=False)
+    view = _status(c, job)
+    check(view.status == "executing", repr(view))
+    canceled = c.command(JID, "jobs/status", "cancel", view.sessionid)
+    check(canceled.status == "canceled", repr(canceled))
+    check(_job(d, job)[0] == "canceled" and _staged(d) == 0, repr((_job(d, job), _staged(d))))
+    check(_users(d) == [], repr(_users(d)))
+
+
 h.tap.run([
     test_tls_diagnostics,
     test_starttls_refusals,
@@ -301,4 +326,5 @@ h.tap.run([
     test_search_failures,
     test_directory_goes_away_mid_sync,
     test_stop_while_fetching_resumes,
+    test_sync_left_without_directory_fails,
 ])
