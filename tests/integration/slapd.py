@@ -147,8 +147,8 @@ access to attrs=userPassword by self write by anonymous auth by * none
 access to * by dn.exact="%(reader)s" read by * none
 """ % {"schema": schema, "pid": self.pidfile, "suffix": SUFFIX, "prtotal": prtotal, "conf": conf,
        "tls": ("TLSCACertificateFile %s\nTLSCertificateFile %s\nTLSCertificateKeyFile %s\n"
-               % (self.ca[0], self.leaf[0], self.leaf[1])) if tls else "", "admin": ADMIN_DN, "adminpw": ADMIN_PW,
-       "db": self.db, "reader": READER_DN, "size": sizelimit})
+               % (self.ca[0], self.leaf[0], self.leaf[1])) if tls else "",
+       "admin": ADMIN_DN, "adminpw": ADMIN_PW, "db": self.db, "reader": READER_DN, "size": sizelimit})
         self.base_ldif = """dn: %s
 objectClass: dcObject
 objectClass: organization
