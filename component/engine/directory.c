@@ -314,7 +314,9 @@ static void set_timeouts(LDAP *ld, int seconds)
     ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv);
 }
 
-static int setup_handle(LDAP *ld, const struct dir_params *p)
+/* -1 with *why when the TLS context cannot be made: libldap loads the CA file here, for every
+ * URI (ldap:// too), and says only "Bad parameter to an ldap routine", so name the file. */
+static int setup_handle(LDAP *ld, const struct dir_params *p, char **why)
 {
     int v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
 
@@ -322,9 +324,17 @@ static int setup_handle(LDAP *ld, const struct dir_params *p)
     ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
     set_timeouts(ld, p->timeout_s);
     ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
-    if (p->ca_file && ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, p->ca_file) != LDAP_SUCCESS)
-        return -1;
-    return ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero) == LDAP_SUCCESS ? 0 : -1;
+    if ((p->ca_file == NULL ||
+         ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, p->ca_file) == LDAP_SUCCESS) &&
+        ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero) == LDAP_SUCCESS)
+        return 0;
+    if (p->ca_file && access(p->ca_file, R_OK) != 0)
+        *why = xasprintf("cannot read the CA file %s (ca_file): %s", p->ca_file, strerror(errno));
+    else
+        *why = xasprintf("the TLS library cannot use the CA file %s (ca_file): it needs PEM "
+                         "certificates",
+                         p->ca_file ? p->ca_file : "(system default)");
+    return -1;
 }
 
 /* The diagnostic message libldap holds for the last operation ("" when none), malloc'd. */
@@ -404,10 +414,14 @@ dir_conn_t *dir_open(const struct dir_params *p, enum dir_err *err, char **why)
 
     c->p = p;
     *why = NULL;
-    if ((rc = ldap_initialize(&c->ld, p->uris)) != LDAP_SUCCESS || setup_handle(c->ld, p) < 0) {
+    if ((rc = ldap_initialize(&c->ld, p->uris)) != LDAP_SUCCESS) {
         *err = DIR_OTHER;
-        *why = xasprintf("cannot set up the LDAP client for %s: %s", p->uris,
-                         ldap_err2string(rc != LDAP_SUCCESS ? rc : LDAP_PARAM_ERROR));
+        *why = xasprintf("cannot set up the LDAP client for %s: %s", p->uris, ldap_err2string(rc));
+        dir_close(c);
+        return NULL;
+    }
+    if (setup_handle(c->ld, p, why) < 0) {
+        *err = DIR_TLS;
         dir_close(c);
         return NULL;
     }

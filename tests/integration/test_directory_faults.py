@@ -1,13 +1,14 @@
 # The directory client's failures against real servers, through directory/test and
 # directory/sync (real daemon, Prosody, slapd, slixmpp): TLS diagnostics on a second slapd set-up
-# with its own test CA (a certificate for another name, an expired one, StartTLS refused, ldaps://
-# pointed at the plain port, failover across URIs), binds the server refuses (anonymous
-# disallowed, confidentiality required, a bind DN that is no DN, a server that never answers),
-# searches that fail (a base that is no DN, a referral, the paged-results size limit, a page
-# that never comes, a connection cut between pages), and the sync job when the directory goes
-# away half-way (nothing applied, Cancel empties the staging, Retry reads it all again) or the
-# daemon stops while a page is in flight (the restart reads again from the start). Misbehaving
-# servers are ldap_fault.py's, in this process; slapd is slapd.py's.
+# with its own test CA (a certificate for another name, an expired one, a CA file missing or not
+# PEM, StartTLS refused, ldaps:// pointed at the plain port, failover across URIs), binds the
+# server refuses (anonymous disallowed, confidentiality required, a bind DN that is no DN, a
+# server that never answers), searches that fail (a base that is no DN or not there, a referral,
+# the paged-results size limit, a page that never comes, a connection cut between pages), and the
+# sync job when the directory goes away half-way (nothing applied, Cancel empties the staging,
+# Retry reads it all again), when the daemon stops while a page is in flight (the restart reads
+# again from the start) and when it comes back without [directory]. Misbehaving servers are
+# ldap_fault.py's, in this process; slapd is slapd.py's.
 import os
 import sqlite3
 import sys
@@ -62,7 +63,7 @@ def _prosody():
 
 
 def test_tls_diagnostics():
-    "TLS: a certificate for another name (IP and DNS), an expired one, ldaps:// at the plain port, all named; failover to a working URI"
+    "TLS: a certificate for another name (IP and DNS), a CA file missing or not PEM, an expired certificate, ldaps:// at the plain port, all named; failover to a working URI"
     p = _prosody()
     other = ldap.Slapd(ldap.person("a", "a@corp.example"), names="DNS:ldap.elsewhere.test")
     r, _ = _probe(other, p)
@@ -73,6 +74,15 @@ def test_tls_diagnostics():
     # the same name problem behind StartTLS
     r, _ = _probe(other, p, tls=False, starttls=True)
     _fails(r, "tls", "ldap://127.0.0.1:%d: " % other.ldap_port, "is not valid for the name")
+    # a CA file that is not there: libldap refuses even a plain ldap:// URI; the file is named
+    r, _ = _probe(other, p, tls=False, ca="/nonexistent/test-ca.pem")
+    _fails(r, "tls", "cannot read the CA file /nonexistent/test-ca.pem (ca_file): No such file")
+    # one that holds no certificate: libldap takes it, the handshake fails, OpenSSL says why
+    junk = os.path.join(h.tmpdir("ca"), "junk.pem")
+    with open(junk, "w") as f:
+        f.write("not a certificate\n")
+    r, _ = _probe(other, p, ca=junk)
+    _fails(r, "tls", "TLS failure: cannot load the CA file %s: " % junk)
     expired = ldap.Slapd(ldap.person("a", "a@corp.example"), expired=True)
     r, _ = _probe(expired, p)
     _fails(r, "tls", "is not trusted: certificate has expired",
@@ -138,7 +148,7 @@ def test_bind_refusals():
 
 
 def test_search_failures():
-    "searches: a base that is no DN, a referral, the paged-results size limit, a page that never comes, a connection cut between pages"
+    "searches: a base that is no DN or not there, a referral, the paged-results size limit, a page that never comes, a connection cut between pages"
     p = _prosody()
     people = [ldap.person("u%02d" % i, "u%02d@corp.example" % i) for i in range(12)]
     ref = ("dn: ou=branch,%s\nobjectClass: referral\nobjectClass: extensibleObject\n"
@@ -146,6 +156,8 @@ def test_search_failures():
     s = ldap.Slapd(people + [ref], prtotal="10")
     r, _ = _probe(s, p, base="not a dn")
     _fails(r, "base", "the base not a dn is not a DN: Invalid DN syntax")
+    r, _ = _probe(s, p, base="ou=gone," + ldap.PEOPLE)
+    _fails(r, "base", "the base ou=gone,%s does not exist in the directory" % ldap.PEOPLE)
     r, _ = _probe(s, p, base="ou=branch," + ldap.PEOPLE)
     _fails(r, "base", "the base ou=branch,%s is a referral to "
            "ldap://ldap.branch.test/ou=people,dc=branch,dc=test" % ldap.PEOPLE)
