@@ -112,6 +112,7 @@ static int tcp_connect(const char *host, int port, int timeout_s, char *why, siz
     int fd = -1, gai;
 
     snprintf(service, sizeof(service), "%d", port);
+    snprintf(why, n, "cannot connect to %s:%d: no socket", host, port); /* socket() failing */
     if ((gai = getaddrinfo(host, service, &hints, &res)) != 0) {
         snprintf(why, n, "cannot resolve %s: %s", host, gai_strerror(gai));
         return -1;
@@ -219,7 +220,8 @@ static int judge_peer(SSL *ssl, const char *host, const char *ca_file, char *why
     return rc;
 }
 
-/* 0: TLS to `uri` works; 1: TCP did not connect; 2: TLS failed. *why says what happened. */
+/* 0: TLS to `uri` works (or TCP does, without TLS); 1: TCP did not connect; 2: TLS failed.
+ * *why says what happened, in every case. */
 static int probe_uri(const char *uri, const struct dir_params *p, char *why, size_t n)
 {
     LDAPURLDesc *lud = NULL;
@@ -241,6 +243,11 @@ static int probe_uri(const char *uri, const struct dir_params *p, char *why, siz
         goto out;
     }
     if (!ldaps && !p->starttls) {
+        /* no TLS to judge: TCP works, so the LDAP exchange itself failed */
+        snprintf(why, n,
+                 "%s: a TCP connection works, but the LDAP exchange over it failed (is it "
+                 "an LDAP server?)",
+                 uri);
         rc = 0;
         goto out;
     }

@@ -106,7 +106,7 @@ def test_tls_diagnostics():
 
 
 def test_starttls_refusals():
-    "StartTLS: a server without TLS refuses it, one that hangs up gives no answer, one that is no LDAP server does not parse"
+    "StartTLS: a server without TLS refuses it, one that hangs up gives no answer, one that is no LDAP server does not parse; without StartTLS they are named too"
     p = _prosody()
     plain = ldap.Slapd(ldap.person("a", "a@corp.example"), tls=False)
     r, _ = _probe(plain, p, tls=False, starttls=True)
@@ -121,6 +121,15 @@ def test_starttls_refusals():
     garbage = lf.FaultyLdap(lf.GARBAGE)
     r, _ = _probe(plain, p, uri=garbage.url(), starttls=True)
     _fails(r, "tls", "%s: the answer to StartTLS does not parse" % garbage.url())
+    # without StartTLS there is no TLS to judge: the answer says TCP works and LDAP did not (it
+    # once carried an uninitialised buffer here, which the router refused as not-well-formed
+    # XML, dropping the answer and the component's stream)
+    for server in (garbage, closer):
+        r, log = _probe(plain, p, uri=server.url(), starttls=False)
+        _fails(r, "unreachable", "the directory is unreachable (Can't contact LDAP server): %s: "
+               "a TCP connection works, but the LDAP exchange over it failed (is it an LDAP "
+               "server?)" % server.url())
+        check("router link lost" not in log, "the router dropped the link")
 
 
 def test_bind_refusals():
