@@ -340,6 +340,39 @@ def test_sync_left_without_directory_fails():
     check(_users(d) == [], repr(_users(d)))
 
 
+def _sql(d, sql):
+    db = sqlite3.connect(d.store, timeout=10)
+    try:
+        db.execute("PRAGMA busy_timeout = 10000")
+        db.executescript(sql)
+    finally:
+        db.close()
+
+
+def test_store_refuses_a_page():
+    "the store refusing a page it read fails the job before anything is applied, naming the store's error; Retry once the store takes it again reads everything"
+    p = _prosody()
+    s = ldap.Slapd([ldap.person("u%02d" % i, "u%02d@corp.example" % i) for i in range(10)])
+    d = _daemon(s, p, page_size=4)
+    c = h.Client(p, "admin", register=False)
+    # as a full disk would: the second page's rows cannot be written
+    _sql(d, "CREATE TRIGGER full_disk BEFORE INSERT ON directory_entries WHEN NEW.userid = 'u05'"
+            " BEGIN SELECT RAISE(ABORT, 'injected: database or disk is full'); END;")
+    job = _sync(c)
+    state = _wait_job(d, job)
+    check(state[0] == "failed" and state[1].startswith("storing the entries read failed: ")
+          and "injected: database or disk is full" in state[1], repr(state))
+    check(_users(d) == [] and _staged(d) == 4, repr((_users(d), _staged(d))))
+    _sql(d, "DROP TRIGGER full_disk")
+    view = _status(c, job)
+    retried = c.command(JID, "jobs/status", "next", view.sessionid)
+    check(retried.status in ("executing", "completed"), repr(retried))
+    check(_wait_job(d, job)[0] == "completed", repr(_job(d, job)))
+    check(len(_users(d)) == 10, repr(_users(d)))
+    rows = _query(d, "SELECT fetched FROM directory_runs WHERE job_id = ?", job)
+    check(rows == [(10,)], repr(rows))
+
+
 h.tap.run([
     test_tls_diagnostics,
     test_starttls_refusals,
@@ -348,4 +381,5 @@ h.tap.run([
     test_directory_goes_away_mid_sync,
     test_stop_while_fetching_resumes,
     test_sync_left_without_directory_fails,
+    test_store_refuses_a_page,
 ])
