@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -326,6 +327,7 @@ static void set_timeouts(LDAP *ld, int seconds)
 static int setup_handle(LDAP *ld, const struct dir_params *p, char **why)
 {
     int v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
+    struct stat sb;
 
     ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
     ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
@@ -337,6 +339,10 @@ static int setup_handle(LDAP *ld, const struct dir_params *p, char **why)
         return 0;
     if (p->ca_file && access(p->ca_file, R_OK) != 0)
         *why = xasprintf("cannot read the CA file %s (ca_file): %s", p->ca_file, strerror(errno));
+    else if (p->ca_file && stat(p->ca_file, &sb) == 0 && S_ISDIR(sb.st_mode))
+        *why = xasprintf("the CA file %s (ca_file) is a directory: name a file of PEM "
+                         "certificates in it, such as a bundle",
+                         p->ca_file);
     else
         *why = xasprintf("the TLS library cannot use the CA file %s (ca_file): it needs PEM "
                          "certificates",

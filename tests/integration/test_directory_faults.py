@@ -83,6 +83,18 @@ def test_tls_diagnostics():
         f.write("not a certificate\n")
     r, _ = _probe(other, p, ca=junk)
     _fails(r, "tls", "TLS failure: cannot load the CA file %s: " % junk)
+    # one whose PEM armour holds no certificate: the TLS library refuses it at once
+    broken = os.path.join(h.tmpdir("ca"), "broken.pem")
+    with open(broken, "w") as f:
+        f.write("-----BEGIN CERTIFICATE-----\nAAAA!!!!\n-----END CERTIFICATE-----\n")
+    r, _ = _probe(other, p, ca=broken)
+    _fails(r, "tls", "the TLS library cannot use the CA file %s (ca_file): it needs PEM "
+           "certificates" % broken)
+    # the system's certificate directory instead of a bundle
+    cadir = h.tmpdir("certs")
+    r, _ = _probe(other, p, ca=cadir)
+    _fails(r, "tls", "the CA file %s (ca_file) is a directory: name a file of PEM certificates"
+           % cadir)
     expired = ldap.Slapd(ldap.person("a", "a@corp.example"), expired=True)
     r, _ = _probe(expired, p)
     _fails(r, "tls", "is not trusted: certificate has expired",
@@ -118,6 +130,9 @@ def test_starttls_refusals():
     closer = lf.FaultyLdap(lf.CLOSE)
     r, _ = _probe(plain, p, uri=closer.url(), starttls=True)
     _fails(r, "tls", "%s: no answer to StartTLS" % closer.url())
+    # ldaps:// to it: the handshake ends at once
+    r, _ = _probe(plain, p, uri="ldaps://127.0.0.1:%d" % closer.port, tls=False)
+    _fails(r, "tls", "ldaps://127.0.0.1:%d: TLS handshake failed: " % closer.port)
     garbage = lf.FaultyLdap(lf.GARBAGE)
     r, _ = _probe(plain, p, uri=garbage.url(), starttls=True)
     _fails(r, "tls", "%s: the answer to StartTLS does not parse" % garbage.url())
