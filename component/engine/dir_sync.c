@@ -458,7 +458,9 @@ static void finish_phase(struct app *app, struct store_job *j, struct store_dir_
     if (rc == STORE_OK)
         rc = store_commit(st);
     if (rc != STORE_OK) {
-        char *why = xasprintf("the final sync audit failed: %s", err ? err : store_errmsg(st));
+        /* sync_run's sentence already says "the sync audit failed: ..." */
+        char *why =
+            err ? xstrdup(err) : xasprintf("the final sync audit failed: %s", store_errmsg(st));
         store_rollback(st);
         fail_job(app, j->id, why);
         free(why);

@@ -107,15 +107,16 @@ static void directory_user(struct fixture *f, const char *userid, const char *ur
     }
 
 /* A job as directory/sync creates it, its entries staged and the read done (phase check). */
-static int64_t staged_run(struct fixture *f, enum store_dir_mode mode,
-                          const struct store_dir_entry *v, size_t n, const char *max_mtime)
+static int64_t staged_run_confirmed(struct fixture *f, enum store_dir_mode mode,
+                                    const struct store_dir_entry *v, size_t n,
+                                    const char *max_mtime, bool confirmed)
 {
     struct store_dir_run r;
     enum store_dir_mode used;
     int64_t id = 0;
 
     assert_int_equal(store_begin(f->app.store), STORE_OK);
-    assert_int_equal(dir_sync_create(&f->app, mode, false, &id, &used), STORE_OK);
+    assert_int_equal(dir_sync_create(&f->app, mode, confirmed, &id, &used), STORE_OK);
     assert_int_equal(store_dir_entries_add(f->app.store, v, n), STORE_OK);
     assert_int_equal(store_dir_run_get(f->app.store, id, &r), STORE_OK);
     r.phase = STORE_DIR_CHECK;
@@ -130,6 +131,12 @@ static int64_t staged_run(struct fixture *f, enum store_dir_mode mode,
     assert_int_equal(store_commit(f->app.store), STORE_OK);
     job_runner_kick(f->app.jobs);
     return id;
+}
+
+static int64_t staged_run(struct fixture *f, enum store_dir_mode mode,
+                          const struct store_dir_entry *v, size_t n, const char *max_mtime)
+{
+    return staged_run_confirmed(f, mode, v, n, max_mtime, false);
 }
 
 static void run_loop(struct fixture *f)
@@ -475,12 +482,78 @@ static void test_store_failure_while_applying(void **state)
     assert_user(f, "bob", "bob@corp.example ");
 }
 
+/* directory/sync with "confirm" ticked: the safety stop does not hold the run. */
+static void test_confirmed_at_start(void **state)
+{
+    struct fixture *f = *state;
+    const struct store_dir_entry v[] = {ENTRY("u0", "u0@corp.example", NULL)};
+    struct store_dir_run r;
+    int64_t id;
+
+    directory_user(f, "u0", "u0@corp.example");
+    directory_user(f, "u1", "u1@corp.example");
+    directory_user(f, "u2", "u2@corp.example");
+    id = staged_run_confirmed(f, STORE_DIR_FULL, v, 1, NULL, true);
+    run_loop(f);
+    assert_job(f, id, STORE_JOB_COMPLETED, NULL);
+    r = get_run(f, id);
+    assert_true(r.confirmed);
+    assert_int_equal(r.counts[STORE_DIR_REMOVED], 2);
+    store_dir_run_clear(&r);
+    assert_user(f, "u2", "(none)");
+}
+
+/* The store failing while removing, then in the final audit: each fails the job naming the
+ * phase with nothing of that phase kept; Retry goes on from there and completes. */
+static void test_store_failure_while_removing_and_finishing(void **state)
+{
+    struct fixture *f = *state;
+    const struct store_dir_entry v[] = {ENTRY("alice", "alice@corp.example", NULL)};
+    struct store_dir_run r;
+    int64_t id;
+
+    directory_user(f, "alice", "alice@corp.example");
+    directory_user(f, "bob", "bob@corp.example");
+    f->cfg.dir_max_drop = 100; /* one of two gone is allowed */
+    raw_sql(f->path, "CREATE TRIGGER keep_bob BEFORE DELETE ON users WHEN OLD.userid = 'bob'"
+                     " BEGIN INSERT INTO no_such_table VALUES (1); END;");
+    id = staged_run(f, STORE_DIR_FULL, v, 1, NULL);
+    run_loop(f);
+    assert_job(f, id, STORE_JOB_FAILED, "the store failed in phase remove: ");
+    assert_user(f, "bob", "bob@corp.example ");
+    r = get_run(f, id);
+    assert_int_equal(r.phase, STORE_DIR_REMOVE);
+    store_dir_run_clear(&r);
+    raw_sql(f->path, "DROP TRIGGER keep_bob");
+    /* the audit adds the domain the users are in: make that fail next */
+    raw_sql(f->path, "DELETE FROM domains;"
+                     "CREATE TRIGGER no_domains BEFORE INSERT ON domains"
+                     " BEGIN INSERT INTO no_such_table VALUES (1); END;");
+    assert_int_equal(job_retry(f->app.jobs, id), STORE_OK);
+    run_loop(f);
+    assert_job(f, id, STORE_JOB_FAILED, "the sync audit failed: preparing statement ");
+    assert_user(f, "bob", "(none)"); /* the removal was done */
+    r = get_run(f, id);
+    assert_int_equal(r.phase, STORE_DIR_FINISH);
+    assert_int_equal(r.counts[STORE_DIR_REMOVED], 1);
+    store_dir_run_clear(&r);
+    raw_sql(f->path, "DROP TRIGGER no_domains");
+    assert_int_equal(job_retry(f->app.jobs, id), STORE_OK);
+    run_loop(f);
+    assert_job(f, id, STORE_JOB_COMPLETED, NULL);
+    r = get_run(f, id);
+    assert_int_equal(r.phase, STORE_DIR_DONE);
+    assert_has(r.summary, "removed=1");
+    store_dir_run_clear(&r);
+}
+
 /* A directory-sync job whose run record is gone fails instead of waiting for ever; Retry and
  * Cancel cannot restart it. */
 static void test_missing_run_record(void **state)
 {
     struct fixture *f = *state;
     struct store_job j;
+    form_t *form;
     int64_t id = 0;
 
     assert_int_equal(store_begin(f->app.store), STORE_OK);
@@ -493,6 +566,10 @@ static void test_missing_run_record(void **state)
     j = get_job(f, id);
     assert_false(dir_sync_waits_confirmation(f->app.store, &j));
     assert_int_equal(dir_sync_restart(f->app.store, &j, false), STORE_NOTFOUND);
+    form = form_new(FORM_RESULT);
+    dir_sync_add_fields(f->app.store, &j, form, "en"); /* nothing to show */
+    assert_int_equal(form_field_count(form), 0);
+    form_free(form);
     store_job_clear(&j);
 }
 
@@ -560,6 +637,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_incremental_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_safety_stop_cancel_and_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure_while_applying, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_confirmed_at_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_failure_while_removing_and_finishing, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_missing_run_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scheduled_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schedule_timer_and_no_directory, setup, teardown),
