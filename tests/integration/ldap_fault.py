@@ -1,6 +1,7 @@
 # Misbehaving LDAP servers for the directory fault tests, on a free loopback port, each in a
 # thread of the test process: one that closes every connection at once, one that accepts and
-# never answers, one that answers like a web server and hangs up, and a relay in front of a real
+# never answers, one that answers like a web server and hangs up, one that refuses every bind
+# with a diagnostic message of the test's bytes, and a relay in front of a real
 # slapd that forwards until the client sends its Nth search request and then cuts the
 # connection, stops forwarding (the client's wait runs out), or calls back first (the test stops
 # slapd itself). It reads only the client's message framing (BER: tag, length), never changes a
@@ -10,7 +11,7 @@ import threading
 
 import harness as h
 
-CLOSE, SILENT, GARBAGE, RELAY = "close", "silent", "garbage", "relay"
+CLOSE, SILENT, GARBAGE, RELAY, REFUSE = "close", "silent", "garbage", "relay", "refuse"
 SEARCH_REQUEST = 0x63  # [APPLICATION 3], constructed
 
 
@@ -39,6 +40,10 @@ def _read_message(sock):
     return None if body is None else head + extra + body
 
 
+def _ber_len(n):
+    return bytes([n]) if n < 0x80 else b"\x82" + n.to_bytes(2, "big")
+
+
 def _op_tag(message):
     """The protocolOp tag of an LDAPMessage: after the SEQUENCE header and the message id."""
     i = 2 + (message[1] & 0x7F if message[1] & 0x80 else 0)
@@ -52,8 +57,9 @@ class FaultyLdap:
     forwarding, a callable runs and then the request is forwarded (to whatever is left).
     `searches` counts the search requests seen, over all connections."""
 
-    def __init__(self, mode, upstream_port=None, on_search=None):
+    def __init__(self, mode, upstream_port=None, on_search=None, message=b""):
         self.mode, self.upstream_port, self.on_search = mode, upstream_port, on_search
+        self.message = message
         self.searches = 0
         self.connections = 0
         self._lock = threading.Lock()
@@ -88,6 +94,8 @@ class FaultyLdap:
                 conn.close()
             elif self.mode == GARBAGE:
                 threading.Thread(target=self._garbage, args=(conn,), daemon=True).start()
+            elif self.mode == REFUSE:
+                threading.Thread(target=self._refuse, args=(conn,), daemon=True).start()
             elif self.mode == RELAY:
                 threading.Thread(target=self._relay, args=(conn,), daemon=True).start()
             # SILENT: kept open, never read, closed by stop()
@@ -99,6 +107,24 @@ class FaultyLdap:
             if conn.recv(4096):
                 conn.sendall(b"HTTP/1.0 400 this is not an LDAP server\r\n\r\n")
             conn.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _refuse(self, conn):
+        """Answers every bind with invalidCredentials (49) and `self.message` (bytes) as the
+        diagnostic message, whatever bytes those are."""
+        try:
+            while True:
+                msg = _read_message(conn)
+                if msg is None:
+                    return
+                i = 2 + (msg[1] & 0x7F if msg[1] & 0x80 else 0)
+                msgid = msg[i:i + 2 + msg[i + 1]]
+                diag = self.message
+                result = b"\x0a\x01\x31\x04\x00" + b"\x04" + _ber_len(len(diag)) + diag
+                op = b"\x61" + _ber_len(len(result)) + result
+                body = msgid + op
+                conn.sendall(b"\x30" + _ber_len(len(body)) + body)
         except OSError:
             pass
 

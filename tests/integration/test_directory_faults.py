@@ -3,7 +3,7 @@
 # with its own test CA (a certificate for another name, an expired one, a CA file missing or not
 # PEM, StartTLS refused, ldaps:// pointed at the plain port, failover across URIs), binds the
 # server refuses (anonymous disallowed, confidentiality required, a bind DN that is no DN, a
-# server that never answers), searches that fail (a base that is no DN or not there, a referral,
+# diagnostic message with bytes XML cannot carry, a server that never answers), searches that fail (a base that is no DN or not there, a referral,
 # the paged-results size limit, a page that never comes, a connection cut between pages), and the
 # sync job when the directory goes away half-way (nothing applied, Cancel empties the staging,
 # Retry reads it all again), when the daemon stops while a page is in flight (the restart reads
@@ -148,7 +148,7 @@ def test_starttls_refusals():
 
 
 def test_bind_refusals():
-    "binds: anonymous disallowed, confidentiality required, a bind DN that is no DN, a server that never answers; IPv6 works"
+    "binds: anonymous disallowed, confidentiality required, a bind DN that is no DN, a diagnostic message with bytes XML cannot carry, a server that never answers; IPv6 works"
     p = _prosody()
     strict = ldap.Slapd(ldap.person("a", "a@corp.example"),
                         conf="disallow bind_anon\nsecurity simple_bind=128", ipv6=True,
@@ -166,6 +166,16 @@ def test_bind_refusals():
     r, _ = _probe(strict, p, uri="ldap://[::1]:%d" % strict.ldap_port, starttls=True)
     check(r.value("error_kind") is None, repr(r.value("error")))
     check(r.value("server") == "[::1]:%d" % strict.ldap_port, repr(r.value("server")))
+    # a server's diagnostic message reaches the answer as it came, except bytes XML cannot
+    # carry: a control character or Latin-1 once made the router close the component's stream
+    # as not-well-formed, so the answer never came
+    odd = lf.FaultyLdap(lf.REFUSE, message=b"locked \x01 out \x1b[31m caf\xe9 \xed\x95\x9c")
+    r, log = _probe(strict, p, uri=odd.url(), tls=False)
+    _fails(r, "credentials", "bad credentials: the directory refused the bind as %s (check "
+           "bind_dn and the password in bind_password_file): locked ? out ?[31m caf? \ud55c"
+           % ldap.READER_DN)
+    check("router link lost" not in log, "the router dropped the link")
+    check("router link: replaced bytes XML does not allow" in log, "no warning logged")
     silent = lf.FaultyLdap(lf.SILENT)
     r, _ = _probe(strict, p, uri=silent.url(), timeout=1)
     _fails(r, "timeout", "the directory did not answer within 1 s (timeout)")
