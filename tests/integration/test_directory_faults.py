@@ -10,6 +10,7 @@
 # again from the start) and when it comes back without [directory]. Misbehaving servers are
 # ldap_fault.py's, in this process; slapd is slapd.py's.
 import os
+import socket
 import sqlite3
 import sys
 
@@ -60,6 +61,15 @@ def _prosody():
     p = h.Prosody()
     p.register("admin", "pw-admin")
     return p
+
+
+def _has_ipv6():
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
 
 
 def test_tls_diagnostics():
@@ -151,7 +161,7 @@ def test_bind_refusals():
     "binds: anonymous disallowed, confidentiality required, a bind DN that is no DN, a diagnostic message with bytes XML cannot carry, a server that never answers; IPv6 works"
     p = _prosody()
     strict = ldap.Slapd(ldap.person("a", "a@corp.example"),
-                        conf="disallow bind_anon\nsecurity simple_bind=128", ipv6=True,
+                        conf="disallow bind_anon\nsecurity simple_bind=128", ipv6=_has_ipv6(),
                         names="IP:127.0.0.1,IP:::1")
     r, _ = _probe(strict, p, bind_dn=None, bind_password_file=None)
     _fails(r, "credentials", "the directory refused the bind as (anonymous): "
@@ -163,9 +173,12 @@ def test_bind_refusals():
     _fails(r, "error", "the bind failed: Invalid DN syntax")
     check(ldap.READER_PW not in log, "the password was logged")
     # TLS satisfies the server: StartTLS over IPv6, and the server is named [address]:port
-    r, _ = _probe(strict, p, uri="ldap://[::1]:%d" % strict.ldap_port, starttls=True)
-    check(r.value("error_kind") is None, repr(r.value("error")))
-    check(r.value("server") == "[::1]:%d" % strict.ldap_port, repr(r.value("server")))
+    if strict.ipv6:
+        r, _ = _probe(strict, p, uri="ldap://[::1]:%d" % strict.ldap_port, starttls=True)
+        check(r.value("error_kind") is None, repr(r.value("error")))
+        check(r.value("server") == "[::1]:%d" % strict.ldap_port, repr(r.value("server")))
+    else:
+        h.tap.comment("no IPv6 loopback here: the [::1] case is left out")
     # a server's diagnostic message reaches the answer as it came, except bytes XML cannot
     # carry: a control character or Latin-1 once made the router close the component's stream
     # as not-well-formed, so the answer never came
