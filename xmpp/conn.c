@@ -584,6 +584,8 @@ int conn_send(conn_t *c, xmpp_stanza_t *stanza)
     }
     if (xmpp_stanza_to_text(stanza, &text, &len) != XMPP_EOK)
         return -1;
+    if (stanza_scrub_xml(text, len) > 0) /* else the router drops the stream (stanza.h) */
+        log_warnx("router link: replaced bytes XML does not allow in an outgoing stanza");
     append_out(c, text, len);
     xmpp_free(c->ctx, text);
     update_backpressure(c);

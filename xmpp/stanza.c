@@ -59,3 +59,49 @@ const char *stanza_lang(xmpp_stanza_t *outer, xmpp_stanza_t *inner)
     lang = outer ? xmpp_stanza_get_attribute(outer, "xml:lang") : NULL;
     return lang && *lang ? lang : NULL;
 }
+
+/* The length of the valid UTF-8 character XML allows at `s` (n bytes left), or 0. */
+static size_t xml_char_len(const unsigned char *s, size_t n)
+{
+    unsigned cp;
+    size_t len;
+
+    if (s[0] < 0x80)
+        return s[0] >= 0x20 || s[0] == '\t' || s[0] == '\n' || s[0] == '\r' ? 1 : 0;
+    if (s[0] >= 0xC2 && s[0] <= 0xDF)
+        len = 2, cp = s[0] & 0x1Fu;
+    else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+        len = 3, cp = s[0] & 0x0Fu;
+    else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+        len = 4, cp = s[0] & 0x07u;
+    else
+        return 0; /* a continuation byte, an overlong lead (C0, C1) or past U+10FFFF (F5-FF) */
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3Fu);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF) || cp == 0xFFFE || cp == 0xFFFF)
+        return 0;
+    return len;
+}
+
+size_t stanza_scrub_xml(char *text, size_t len)
+{
+    unsigned char *s = (unsigned char *)text;
+    size_t replaced = 0;
+
+    for (size_t i = 0; i < len;) {
+        size_t k = xml_char_len(s + i, len - i);
+        if (k == 0) {
+            s[i++] = '?';
+            replaced++;
+        } else {
+            i += k;
+        }
+    }
+    return replaced;
+}

@@ -2,6 +2,7 @@
 #ifndef IMD_STANZA_H
 #define IMD_STANZA_H
 
+#include <stddef.h>
 #include <strophe.h>
 
 #define NS_STANZAS "urn:ietf:params:xml:ns:xmpp-stanzas"
@@ -29,5 +30,15 @@ void stanza_add_text_element(xmpp_stanza_t *parent, const char *name, const char
 /* The xml:lang that applies to `inner` (a payload) inside `outer` (its stanza): the payload's
  * own, else the stanza's; may be NULL. libstrophe keeps no parent links, hence two arguments. */
 const char *stanza_lang(xmpp_stanza_t *outer, xmpp_stanza_t *inner);
+
+/*
+ * Makes serialised XML safe to send, in place: every byte that is not part of a character XML
+ * 1.0 allows (controls other than tab, newline and carriage return; bytes that are not valid
+ * UTF-8, including overlong forms, surrogates and U+FFFE/U+FFFF) becomes '?'. libstrophe escapes
+ * markup but passes such bytes through, and one of them makes the router close the whole stream
+ * as not-well-formed; text from outside (a directory's diagnostic message, a peer) can carry them.
+ * Markup is ASCII, so only text and attribute values change. Returns the bytes replaced.
+ */
+size_t stanza_scrub_xml(char *text, size_t len);
 
 #endif

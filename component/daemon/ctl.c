@@ -173,6 +173,8 @@ static void send_frame(struct ctl_client *cl, xmpp_stanza_t *st)
 
     if (xmpp_stanza_to_text(st, &text, &len) != XMPP_EOK)
         return;
+    if (stanza_scrub_xml(text, len) > 0) /* imdomainctl's parser would refuse the frame */
+        log_warnx("control: replaced bytes XML does not allow in an answer");
     if (len > CTL_FRAME_MAX) {
         log_warnx("control: answer of %zu bytes above the frame limit; dropped", len);
         xmpp_free(cl->ctl->ctx, text);

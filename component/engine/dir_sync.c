@@ -211,7 +211,13 @@ static void start_fetch(struct app *app, const struct store_job *j, struct store
     struct fetch *f;
     char *filter = NULL;
 
-    if (ds == NULL || ds->fetch != NULL || ds->stopped)
+    if (ds == NULL) {
+        /* No [directory] any more (the daemon restarted without it): nothing will ever read,
+         * and a job left running would hold the one job slot for good. */
+        fail_job(app, j->id, "no directory is configured ([directory] uri)");
+        return;
+    }
+    if (ds->fetch != NULL || ds->stopped)
         return;
     if (r->fetched > 0) {
         r->fetched = 0;
@@ -452,7 +458,9 @@ static void finish_phase(struct app *app, struct store_job *j, struct store_dir_
     if (rc == STORE_OK)
         rc = store_commit(st);
     if (rc != STORE_OK) {
-        char *why = xasprintf("the final sync audit failed: %s", err ? err : store_errmsg(st));
+        /* sync_run's sentence already says "the sync audit failed: ..." */
+        char *why =
+            err ? xstrdup(err) : xasprintf("the final sync audit failed: %s", store_errmsg(st));
         store_rollback(st);
         fail_job(app, j->id, why);
         free(why);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -112,6 +113,7 @@ static int tcp_connect(const char *host, int port, int timeout_s, char *why, siz
     int fd = -1, gai;
 
     snprintf(service, sizeof(service), "%d", port);
+    snprintf(why, n, "cannot connect to %s:%d: no socket", host, port); /* socket() failing */
     if ((gai = getaddrinfo(host, service, &hints, &res)) != 0) {
         snprintf(why, n, "cannot resolve %s: %s", host, gai_strerror(gai));
         return -1;
@@ -219,7 +221,8 @@ static int judge_peer(SSL *ssl, const char *host, const char *ca_file, char *why
     return rc;
 }
 
-/* 0: TLS to `uri` works; 1: TCP did not connect; 2: TLS failed. *why says what happened. */
+/* 0: TLS to `uri` works (or TCP does, without TLS); 1: TCP did not connect; 2: TLS failed.
+ * *why says what happened, in every case. */
 static int probe_uri(const char *uri, const struct dir_params *p, char *why, size_t n)
 {
     LDAPURLDesc *lud = NULL;
@@ -241,6 +244,11 @@ static int probe_uri(const char *uri, const struct dir_params *p, char *why, siz
         goto out;
     }
     if (!ldaps && !p->starttls) {
+        /* no TLS to judge: TCP works, so the LDAP exchange itself failed */
+        snprintf(why, n,
+                 "%s: a TCP connection works, but the LDAP exchange over it failed (is it "
+                 "an LDAP server?)",
+                 uri);
         rc = 0;
         goto out;
     }
@@ -314,17 +322,32 @@ static void set_timeouts(LDAP *ld, int seconds)
     ldap_set_option(ld, LDAP_OPT_TIMEOUT, &tv);
 }
 
-static int setup_handle(LDAP *ld, const struct dir_params *p)
+/* -1 with *why when the TLS context cannot be made: libldap loads the CA file here, for every
+ * URI (ldap:// too), and says only "Bad parameter to an ldap routine", so name the file. */
+static int setup_handle(LDAP *ld, const struct dir_params *p, char **why)
 {
     int v3 = LDAP_VERSION3, demand = LDAP_OPT_X_TLS_DEMAND, zero = 0;
+    struct stat sb;
 
     ldap_set_option(ld, LDAP_OPT_PROTOCOL_VERSION, &v3);
     ldap_set_option(ld, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
     set_timeouts(ld, p->timeout_s);
     ldap_set_option(ld, LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
-    if (p->ca_file && ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, p->ca_file) != LDAP_SUCCESS)
-        return -1;
-    return ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero) == LDAP_SUCCESS ? 0 : -1;
+    if ((p->ca_file == NULL ||
+         ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTFILE, p->ca_file) == LDAP_SUCCESS) &&
+        ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &zero) == LDAP_SUCCESS)
+        return 0;
+    if (p->ca_file && access(p->ca_file, R_OK) != 0)
+        *why = xasprintf("cannot read the CA file %s (ca_file): %s", p->ca_file, strerror(errno));
+    else if (p->ca_file && stat(p->ca_file, &sb) == 0 && S_ISDIR(sb.st_mode))
+        *why = xasprintf("the CA file %s (ca_file) is a directory: name a file of PEM "
+                         "certificates in it, such as a bundle",
+                         p->ca_file);
+    else
+        *why = xasprintf("the TLS library cannot use the CA file %s (ca_file): it needs PEM "
+                         "certificates",
+                         p->ca_file ? p->ca_file : "(system default)");
+    return -1;
 }
 
 /* The diagnostic message libldap holds for the last operation ("" when none), malloc'd. */
@@ -369,13 +392,14 @@ static enum dir_err open_failure(dir_conn_t *c, int rc, bool in_starttls, char *
     return err;
 }
 
-/* "host:port" of the socket in use. */
+/* "host:port" (IPv6: "[address]:port") of the socket in use. */
 static void note_peer(dir_conn_t *c)
 {
     struct sockaddr_storage ss;
     socklen_t len = sizeof(ss);
     char host[64] = "?";
     int fd = -1, port = 0;
+    bool v6 = false;
 
     snprintf(c->uri, sizeof(c->uri), "%s", c->p->uris);
     if (ldap_get_option(c->ld, LDAP_OPT_DESC, &fd) != LDAP_SUCCESS || fd < 0 ||
@@ -389,8 +413,10 @@ static void note_peer(dir_conn_t *c)
         struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&ss;
         inet_ntop(AF_INET6, &in6->sin6_addr, host, sizeof(host));
         port = ntohs(in6->sin6_port);
+        v6 = true;
     }
-    snprintf(c->uri, sizeof(c->uri), "%s:%d", host, port);
+    /* an IPv6 address in brackets, as in a URL: "::1:389" would not say where the port is */
+    snprintf(c->uri, sizeof(c->uri), v6 ? "[%s]:%d" : "%s:%d", host, port);
 }
 
 dir_conn_t *dir_open(const struct dir_params *p, enum dir_err *err, char **why)
@@ -401,10 +427,14 @@ dir_conn_t *dir_open(const struct dir_params *p, enum dir_err *err, char **why)
 
     c->p = p;
     *why = NULL;
-    if ((rc = ldap_initialize(&c->ld, p->uris)) != LDAP_SUCCESS || setup_handle(c->ld, p) < 0) {
+    if ((rc = ldap_initialize(&c->ld, p->uris)) != LDAP_SUCCESS) {
         *err = DIR_OTHER;
-        *why = xasprintf("cannot set up the LDAP client for %s: %s", p->uris,
-                         ldap_err2string(rc != LDAP_SUCCESS ? rc : LDAP_PARAM_ERROR));
+        *why = xasprintf("cannot set up the LDAP client for %s: %s", p->uris, ldap_err2string(rc));
+        dir_close(c);
+        return NULL;
+    }
+    if (setup_handle(c->ld, p, why) < 0) {
+        *err = DIR_TLS;
         dir_close(c);
         return NULL;
     }
@@ -474,11 +504,17 @@ static void read_entries(dir_conn_t *c, LDAPMessage *res, struct dir_page *page)
     }
 }
 
-static enum dir_err search_failure(dir_conn_t *c, int rc, const char *d, char **why)
+/* Maps a failed search; `refs` are the referral URLs of a referral result (NULL: none). */
+static enum dir_err search_failure(dir_conn_t *c, int rc, const char *d, char **refs, char **why)
 {
     const struct dir_params *p = c->p;
 
     switch (rc) {
+    case LDAP_REFERRAL: /* the base lives on another server; referrals are off (setup_handle) */
+        *why = xasprintf("the base %s is a referral to %s: referrals are not followed, so set "
+                         "uri and base to the server that holds these entries",
+                         p->base, refs && refs[0] ? refs[0] : "another server");
+        return DIR_BASE;
     case LDAP_FILTER_ERROR:
     case LDAP_INAPPROPRIATE_MATCHING:
         *why =
@@ -519,7 +555,7 @@ int dir_next_page(dir_conn_t *c, struct dir_page *page, enum dir_err *err, char 
     struct timeval tv = {.tv_sec = p->timeout_s};
     ber_int_t estimate = 0;
     int rc, result = LDAP_SUCCESS;
-    char *d = NULL, *dmsg = NULL;
+    char *d = NULL, *dmsg = NULL, **refs = NULL;
 
     memset(page, 0, sizeof(*page));
     *why = NULL;
@@ -535,20 +571,22 @@ int dir_next_page(dir_conn_t *c, struct dir_page *page, enum dir_err *err, char 
     rc = ldap_search_ext_s(c->ld, p->base, LDAP_SCOPE_SUBTREE, p->filter, attrs, 0, ctrls, NULL,
                            &tv, 0, &res);
     ldap_control_free(pctrl);
-    if (res != NULL && (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED))
-        rc = ldap_parse_result(c->ld, res, &result, NULL, &dmsg, NULL, &sctrls, 0);
+    if (res != NULL && (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED || rc == LDAP_REFERRAL))
+        rc = ldap_parse_result(c->ld, res, &result, NULL, &dmsg, &refs, &sctrls, 0);
     if (rc == LDAP_SUCCESS && result != LDAP_SUCCESS)
         rc = result;
     if (rc != LDAP_SUCCESS) {
         d = dmsg ? xstrdup(dmsg) : diag(c->ld);
-        *err = search_failure(c, rc, d, why);
+        *err = search_failure(c, rc, d, refs, why);
         free(d);
         ldap_memfree(dmsg);
+        ldap_memvfree((void **)refs);
         ldap_controls_free(sctrls);
         ldap_msgfree(res);
         return -1;
     }
     ldap_memfree(dmsg);
+    ldap_memvfree((void **)refs);
     read_entries(c, res, page);
     ber_bvfree(c->cookie);
     c->cookie = NULL;

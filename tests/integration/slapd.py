@@ -50,16 +50,32 @@ def make_ca(directory, name):
     return crt, key
 
 
-def make_leaf(directory, ca, names="IP:127.0.0.1,DNS:localhost"):
-    """A server certificate signed by ca=(crt, key) for `names`: (crt, key)."""
+def make_leaf(directory, ca, names="IP:127.0.0.1,DNS:localhost", expired=False):
+    """A server certificate signed by ca=(crt, key) for `names`: (crt, key). `expired`: valid
+    for one day in 2020 only (`openssl ca` takes explicit dates; `openssl x509` does not)."""
     crt, key = os.path.join(directory, "server.crt"), os.path.join(directory, "server.key")
     csr, ext = os.path.join(directory, "server.csr"), os.path.join(directory, "server.ext")
     with open(ext, "w") as f:
         f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth\n" % names)
     _run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
           "-keyout", key, "-out", csr, "-subj", "/CN=ldap.example.test"])
-    _run(["openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
-          "-CAcreateserial", "-out", crt, "-days", "3", "-extfile", ext])
+    if not expired:
+        _run(["openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
+              "-CAcreateserial", "-out", crt, "-days", "3", "-extfile", ext])
+        return crt, key
+    cadir = os.path.join(directory, "ca-db")
+    os.makedirs(cadir)
+    open(os.path.join(cadir, "index.txt"), "w").close()
+    with open(os.path.join(cadir, "serial"), "w") as f:
+        f.write("1000\n")
+    conf = os.path.join(cadir, "ca.cnf")
+    with open(conf, "w") as f:
+        f.write("[ca]\ndefault_ca = test\n[test]\ndir = %s\ndatabase = $dir/index.txt\n"
+                "new_certs_dir = $dir\nserial = $dir/serial\ndefault_md = sha256\n"
+                "policy = any\n[any]\ncommonName = supplied\n" % cadir)
+    _run(["openssl", "ca", "-batch", "-notext", "-config", conf, "-cert", ca[0], "-keyfile",
+          ca[1], "-in", csr, "-out", crt, "-startdate", "20200101000000Z", "-enddate",
+          "20200102000000Z", "-extfile", ext])
     return crt, key
 
 
@@ -81,10 +97,14 @@ def person(uid, mail=None, cn=None, extra=None, ad=False, attr_uid="uid", attr_u
 
 class Slapd:
     """slapd on 127.0.0.1 (ldap_port, ldaps_port) with a test CA; entries = LDIF text (the
-    people) loaded before start. The reader DN may read everything; anonymous may not."""
+    people) loaded before start. The reader DN may read everything; anonymous may not.
+    tls=False: no certificate at all (ldap:// only, StartTLS refused); expired: the server's
+    certificate expired in 2020; prtotal: the most entries a paged search may return in all;
+    conf: more global slapd.conf lines (e.g. "disallow bind_anon"); ipv6: listen on [::1] too."""
 
     def __init__(self, entries="", ad_schema=False, start=True, names="IP:127.0.0.1,DNS:localhost",
-                 sizelimit="500"):
+                 sizelimit="500", tls=True, expired=False, prtotal="unlimited", conf="",
+                 ipv6=False):
         if not available():
             raise h.Skip("slapd and ldap-utils are not installed (apt-get install slapd "
                          "ldap-utils)")
@@ -92,9 +112,11 @@ class Slapd:
         self.db = os.path.join(self.dir, "db")
         os.makedirs(self.db)
         self.ca = make_ca(self.dir, "test-ca")
-        self.leaf = make_leaf(self.dir, self.ca, names)
+        self.tls = tls
+        self.leaf = make_leaf(self.dir, self.ca, names, expired) if tls else None
         self.ldap_port = h.free_port()
-        self.ldaps_port = h.free_port()
+        self.ldaps_port = h.free_port() if tls else None
+        self.ipv6 = ipv6
         self.conf = os.path.join(self.dir, "slapd.conf")
         self.log = os.path.join(self.dir, "slapd.log")
         self.pidfile = os.path.join(self.dir, "slapd.pid")
@@ -111,10 +133,8 @@ include /etc/ldap/schema/inetorgperson.schema
 %(schema)spidfile %(pid)s
 modulepath /usr/lib/ldap
 moduleload back_mdb
-TLSCACertificateFile %(ca)s
-TLSCertificateFile %(crt)s
-TLSCertificateKeyFile %(key)s
-sizelimit size.soft=%(size)s size.prtotal=unlimited
+%(tls)ssizelimit size.soft=%(size)s size.prtotal=%(prtotal)s
+%(conf)s
 database mdb
 suffix "%(suffix)s"
 rootdn "%(admin)s"
@@ -125,9 +145,10 @@ index objectClass eq
 index uid eq
 access to attrs=userPassword by self write by anonymous auth by * none
 access to * by dn.exact="%(reader)s" read by * none
-""" % {"schema": schema, "pid": self.pidfile, "ca": self.ca[0], "crt": self.leaf[0],
-       "key": self.leaf[1], "suffix": SUFFIX, "admin": ADMIN_DN, "adminpw": ADMIN_PW,
-       "db": self.db, "reader": READER_DN, "size": sizelimit})
+""" % {"schema": schema, "pid": self.pidfile, "suffix": SUFFIX, "prtotal": prtotal, "conf": conf,
+       "tls": ("TLSCACertificateFile %s\nTLSCertificateFile %s\nTLSCertificateKeyFile %s\n"
+               % (self.ca[0], self.leaf[0], self.leaf[1])) if tls else "",
+       "admin": ADMIN_DN, "adminpw": ADMIN_PW, "db": self.db, "reader": READER_DN, "size": sizelimit})
         self.base_ldif = """dn: %s
 objectClass: dcObject
 objectClass: organization
@@ -167,12 +188,16 @@ userPassword: %s
 
     def start(self, timeout=10):
         self._log_fh = open(self.log, "ab")
-        urls = "ldap://127.0.0.1:%d/ ldaps://127.0.0.1:%d/" % (self.ldap_port, self.ldaps_port)
+        urls = "ldap://127.0.0.1:%d/" % self.ldap_port
+        if self.tls:
+            urls += " ldaps://127.0.0.1:%d/" % self.ldaps_port
+        if self.ipv6:
+            urls += " ldap://[::1]:%d/" % self.ldap_port
         self.proc = subprocess.Popen([SLAPD, "-f", self.conf, "-h", urls, "-d", "0"],
                                      stdin=subprocess.DEVNULL, stdout=self._log_fh,
                                      stderr=subprocess.STDOUT, cwd=self.dir)
         if not (h.wait_port(self.ldap_port, timeout * h.SLOW, proc=self.proc) and
-                h.wait_port(self.ldaps_port, timeout * h.SLOW, proc=self.proc)):
+                (not self.tls or h.wait_port(self.ldaps_port, timeout * h.SLOW, proc=self.proc))):
             raise h.TestFailure("slapd did not listen within %g s" % timeout)
         return self
 
@@ -204,7 +229,7 @@ userPassword: %s
         with open(pwfile, "w") as f:
             f.write(password + "\n")
         os.chmod(pwfile, 0o600)
-        s = {"uri": self.url(tls), "base": PEOPLE, "ca_file": ca or self.ca[0],
+        s = {"uri": self.url(tls and self.tls), "base": PEOPLE, "ca_file": ca or self.ca[0],
              "bind_dn": bind_dn, "bind_password_file": pwfile,
              "starttls": "true" if starttls else "false", "timeout": 10}
         s.update(extra)
