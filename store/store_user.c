@@ -183,8 +183,12 @@ enum store_rc store_user_node_by_im(struct store *st, const char *im_address, ch
     return STORE_OK;
 }
 
-enum store_rc store_user_delete(struct store *st, const char *userid)
+/* Statement `id` on one user by userid (?1; `value`, when not NULL, in ?2), with the user's
+ * count taken out before and, unless it deleted the user, put back after; atomic. */
+static enum store_rc change_counted(struct store *st, const char *userid, enum stmt_id id,
+                                    const char *value, const char *what)
 {
+    bool deletes = id == STMT_USER_DELETE;
     struct existing ex;
     enum store_rc rc = store_atomic_begin(st);
 
@@ -194,12 +198,22 @@ enum store_rc store_user_delete(struct store *st, const char *userid)
     if (rc == STORE_OK)
         rc = store_user_counts_shift(st, ex.id - 1, ex.id, -1);
     if (rc == STORE_OK)
-        rc = store_exec_one(st, store_stmt(st, STMT_USER_DELETE, "t", userid), "deleting user");
-    if (rc == STORE_OK && ex.directory_uri[0] != '\0')
+        rc = store_exec_one(st,
+                            value ? store_stmt(st, id, "tt", userid, value)
+                                  : store_stmt(st, id, "t", userid),
+                            what);
+    if (rc == STORE_OK && !deletes)
+        rc = store_user_counts_shift(st, ex.id - 1, ex.id, 1);
+    if (rc == STORE_OK && deletes && ex.directory_uri[0] != '\0')
         rc = store_user_peers_stale(st);
     free(ex.userid);
     free(ex.directory_uri);
     return store_atomic_end(st, rc);
+}
+
+enum store_rc store_user_delete(struct store *st, const char *userid)
+{
+    return change_counted(st, userid, STMT_USER_DELETE, NULL, "deleting user");
 }
 
 enum store_rc store_user_set_node(struct store *st, const char *userid, const char *node)
@@ -216,22 +230,7 @@ enum store_rc store_user_set_node(struct store *st, const char *userid, const ch
 enum store_rc store_user_set_im_address(struct store *st, const char *userid,
                                         const char *im_address)
 {
-    struct existing ex;
-    enum store_rc rc = store_atomic_begin(st);
-
-    if (rc != STORE_OK)
-        return rc;
-    rc = find(st, userid, &ex);
-    if (rc == STORE_OK)
-        rc = store_user_counts_shift(st, ex.id - 1, ex.id, -1);
-    if (rc == STORE_OK)
-        rc = store_exec_one(st, store_stmt(st, STMT_USER_SET_IM, "tt", userid, im_address),
-                            "setting IM address");
-    if (rc == STORE_OK)
-        rc = store_user_counts_shift(st, ex.id - 1, ex.id, 1);
-    free(ex.userid);
-    free(ex.directory_uri);
-    return store_atomic_end(st, rc);
+    return change_counted(st, userid, STMT_USER_SET_IM, im_address, "setting IM address");
 }
 
 enum store_rc store_user_list(struct store *st, const char *filter, int64_t limit, int64_t offset,

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strophe.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -76,6 +77,13 @@ struct opts {
 
 static xmpp_ctx_t *ctx;
 static int sock = -1;
+/* -t/--timeout: seconds to wait for one answer (0: for ever). A daemon that stopped answering
+ * (stopped with SIGSTOP, a loop stuck in a bug) otherwise hangs a cron job or a script for good.
+ * Long work (a key, a directory probe, a federation check) answers within its own limits, all
+ * shorter than the default. */
+#define DEFAULT_TIMEOUT_S 120
+static long answer_timeout_s = DEFAULT_TIMEOUT_S;
+static int read_timed_out;
 static unsigned next_id = 1;
 /* `status` speaks the monitoring-plugin convention even when it fails: one line on stdout,
  * "IMDOMAIND UNKNOWN - why", and exit status 3. */
@@ -106,10 +114,11 @@ static void die(const char *fmt, ...)
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: imdomainctl [-s socket] [-l lang] [--json] list\n"
-                 "       imdomainctl [-s socket] [-l lang] [--json] [-a action] [-o FILE] run "
-                 "NODE [var=value | var=@FILE | var=@- ...] [action=next|prev|complete|cancel]\n"
-                 "       imdomainctl [-s socket] [-l lang] [--json] status\n");
+    fprintf(out, "usage: imdomainctl [-s socket] [-l lang] [-t seconds] [--json] list\n"
+                 "       imdomainctl [-s socket] [-l lang] [-t seconds] [--json] [-a action] "
+                 "[-o FILE] run NODE [var=value | var=@FILE | var=@- ...] "
+                 "[action=next|prev|complete|cancel]\n"
+                 "       imdomainctl [-s socket] [-l lang] [-t seconds] [--json] status\n");
 }
 
 static void connect_socket(const char *path)
@@ -122,6 +131,11 @@ static void connect_socket(const char *path)
     sock = socket(AF_UNIX, SOCK_STREAM, 0);
     if (sock < 0 || connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0)
         die("cannot connect to %s: %s (is imdomaind running?)", path, strerror(errno));
+    if (answer_timeout_s > 0) {
+        struct timeval tv = {.tv_sec = answer_timeout_s};
+        if (setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+            die("cannot set the answer timeout: %s", strerror(errno));
+    }
 }
 
 static int write_all(const void *buf, size_t len)
@@ -146,6 +160,8 @@ static int read_all(void *buf, size_t len)
         ssize_t n = read(sock, p, len);
         if (n < 0 && errno == EINTR)
             continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            read_timed_out = 1;
         if (n <= 0)
             return -1;
         p += n;
@@ -171,6 +187,8 @@ static xmpp_stanza_t *roundtrip(xmpp_stanza_t *iq)
     /* A refused peer is told why and disconnected, maybe before our request is written: read
      * the answer that is there before giving up on the write. */
     if (read_all(hdr, sizeof(hdr)) < 0) {
+        if (read_timed_out)
+            die("no answer from imdomaind within %ld s (-t to wait longer)", answer_timeout_s);
         if (!sent)
             die("cannot send to imdomaind: %s", strerror(write_errno));
         die("imdomaind closed the control connection");
@@ -179,8 +197,12 @@ static xmpp_stanza_t *roundtrip(xmpp_stanza_t *iq)
     if (alen > CTL_FRAME_MAX)
         die("answer too large (%u bytes)", alen);
     char *answer = malloc(alen + 1);
-    if (answer == NULL || read_all(answer, alen) < 0)
+    if (answer == NULL || read_all(answer, alen) < 0) {
+        if (read_timed_out)
+            die("the answer stopped coming: nothing for %ld s (-t to wait longer)",
+                answer_timeout_s);
         die("cannot read the answer");
+    }
     answer[alen] = '\0';
     xmpp_stanza_t *reply = xmpp_stanza_new_from_string(ctx, answer);
     free(answer);
@@ -1722,6 +1744,7 @@ int main(int argc, char **argv)
         {"lang", required_argument, NULL, 'l'},
         {"action", required_argument, NULL, 'a'},
         {"output", required_argument, NULL, 'o'},
+        {"timeout", required_argument, NULL, 't'},
         {NULL, 0, NULL, 0},
     };
     struct opts o = {.socket = getenv("IMDOMAINCTL_SOCKET")};
@@ -1731,7 +1754,7 @@ int main(int argc, char **argv)
 
     if (o.socket == NULL)
         o.socket = RUNSTATEDIR "/imdomaind/control.sock";
-    while ((ch = getopt_long(argc, argv, "+s:l:a:o:jh", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "+s:l:a:o:t:jh", longopts, NULL)) != -1) {
         switch (ch) {
         case 's':
             o.socket = optarg;
@@ -1748,6 +1771,18 @@ int main(int argc, char **argv)
         case 'j':
             o.json = 1;
             break;
+        case 't': {
+            char *end;
+            errno = 0;
+            answer_timeout_s = strtol(optarg, &end, 10);
+            if (errno != 0 || end == optarg || *end != '\0' || answer_timeout_s < 0 ||
+                answer_timeout_s > 86400) {
+                fprintf(stderr, "imdomainctl: -t wants seconds from 0 (for ever) to 86400: %s\n",
+                        optarg);
+                return 1;
+            }
+            break;
+        }
         case 'h':
             usage(stdout);
             return 0;

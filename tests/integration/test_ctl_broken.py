@@ -34,9 +34,15 @@ class FakeDaemon:
     class RAW(bytes):
         pass
 
+    class STALL(bytes):
+        """Written as they are, then the connection stays open and silent until the test
+        ends."""
+
     def __init__(self, answer):
         self.answer = answer
         self.requests = []
+        self.release = threading.Event()
+        h.defer(self.release.set)
         self.path = os.path.join(h.tmpdir("ctl"), "ctl.sock")
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(self.path)
@@ -76,6 +82,10 @@ class FakeDaemon:
                 self.requests.append(req)
                 out = self.answer(req)
                 if out is None:
+                    return
+                if isinstance(out, FakeDaemon.STALL):
+                    con.sendall(out)
+                    self.release.wait(60)
                     return
                 if isinstance(out, FakeDaemon.RAW):
                     con.sendall(out)
@@ -200,6 +210,30 @@ def test_never_completes():
           "actions sent %r" % actions)
 
 
+def test_answer_timeout():
+    "a daemon that stops answering: exit 1 after -t seconds with the reason; bad -t refused"
+    cases = [
+        (FakeDaemon.STALL(b""), "no answer from imdomaind within 1 s (-t to wait longer)"),
+        (FakeDaemon.STALL(struct.pack(">I", 100) + b"<iq"),
+         "the answer stopped coming: nothing for 1 s (-t to wait longer)"),
+    ]
+    for stall, message in cases:
+        f = FakeDaemon(lambda req, stall=stall: stall)
+        rc, out, err = f.run("-t", "1", "run", "x/y")
+        check(rc == 1 and message in err, "%r: exit %d, stderr %r" % (message, rc, err))
+        check(len(f.requests) == 1, "%r: requests %d" % (message, len(f.requests)))
+    # -t 0 waits for ever: the answer that comes after 2 s is taken
+    def late(req):
+        f.release.wait(2)
+        return iq_result(req, command("completed", "<note type='info'>late</note>"))
+    f = FakeDaemon(late)
+    rc, out, err = f.run("-t", "0", "run", "x/y")
+    check(rc == 0 and "late" in out, "exit %d %r %r" % (rc, out, err))
+    for bad in ("-1", "x", "86401", ""):
+        rc, out, err = f.run("-t", bad, "list")
+        check(rc == 1 and "-t wants seconds" in err, "-t %r: exit %d %r" % (bad, rc, err))
+
+
 def test_refused_value_and_missing_field():
     "an error note at an input stage: exit 2, the session canceled; a required field without value: exit 1"
     def refuse(req):
@@ -305,6 +339,7 @@ h.tap.run([
     test_error_json_escapes,
     test_json_control_characters,
     test_never_completes,
+    test_answer_timeout,
     test_refused_value_and_missing_field,
     test_choice_not_offered,
     test_status_broken,
