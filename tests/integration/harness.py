@@ -844,6 +844,25 @@ def valgrind_reports(log_dir):
     return found
 
 
+def run_tool(argv, **kw):
+    """subprocess.run(argv, **kw) for one of our programs other than the daemon (imdomainctl):
+    under IMD_VALGRIND=1 it runs under the daemon's valgrind options, and a report in its log
+    fails the test case (the exit status alone would not: a test may expect a failing one)."""
+    if not VALGRIND:
+        return subprocess.run(argv, **kw)
+    log_dir = tmpdir("vg")
+    if "timeout" in kw:
+        kw["timeout"] *= SLOW
+    r = subprocess.run(valgrind_argv(log_dir) + list(argv), **kw)
+    reports = valgrind_reports(log_dir)
+    for path in reports:
+        show_log("valgrind", path)
+    if reports:
+        raise TestFailure("valgrind reported errors in %s: %s"
+                          % (os.path.basename(argv[0]), ", ".join(reports)))
+    return r
+
+
 class Daemon:
     """imdomaind with a generated config in its own directory.
 
