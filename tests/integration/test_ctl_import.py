@@ -38,7 +38,7 @@ def ctl(d, *args, stdin=None, timeout=600):
         raise h.Skip("no imdomainctl at %s" % ctl_binary())
     argv = [ctl_binary(), "-s", d.socket] + list(args)
     kw = {"stdin": stdin} if hasattr(stdin, "read") else {"input": stdin}
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout * h.SLOW, **kw)
+    r = h.run_tool(argv, capture_output=True, text=True, timeout=timeout, **kw)
     return r.returncode, r.stdout, r.stderr
 
 

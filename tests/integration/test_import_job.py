@@ -39,8 +39,8 @@ def ctl(d, *args, stdin=None, timeout=600):
     """imdomainctl -s SOCKET ARGS: (exit status, stdout, stderr)."""
     if not os.access(ctl_binary(), os.X_OK):
         raise h.Skip("no imdomainctl at %s" % ctl_binary())
-    r = subprocess.run([ctl_binary(), "-s", d.socket] + list(args), capture_output=True,
-                       text=True, timeout=timeout * h.SLOW, input=stdin)
+    r = h.run_tool([ctl_binary(), "-s", d.socket] + list(args), capture_output=True,
+                   text=True, timeout=timeout, input=stdin)
     return r.returncode, r.stdout, r.stderr
 
 
