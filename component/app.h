@@ -41,6 +41,10 @@ struct app {
      * runs on a timer that writes shared state (jobs, the nightly audit, directory sync, peer
      * refreshes, checkpoints). The daemon clears it when this instance serves. */
     bool standby;
+    /* user_imports.id of the upload a users/import session of this process is sending (parts
+     * still to come), 0 when none (import_job.c): the one upload that is not left over from a
+     * sender that went away. At most one: a second upload is refused while one is sent. */
+    int64_t import_upload;
 };
 
 /* The actor string for the audit log: the bare JID of `requester` ("uid:N" for "uid:N/cK"). Caller

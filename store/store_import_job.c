@@ -73,6 +73,15 @@ enum store_rc store_import_discard_upload(struct store *st, int64_t id)
                "discarding an upload", NULL);
 }
 
+enum store_rc store_import_discard_uploads_but(struct store *st, int64_t keep)
+{
+    return run(st,
+               store_prepare_bound(st, "discarding uploads",
+                                   "DELETE FROM user_imports WHERE phase = 'upload' AND id <> ?1",
+                                   "i", keep),
+               "discarding uploads", NULL);
+}
+
 enum store_rc store_import_uploading(struct store *st, int64_t *n)
 {
     sqlite3_stmt *s = store_prepare_bound(

@@ -52,6 +52,9 @@ enum store_rc store_import_create(struct store *st, const char *actor, const cha
 /* Deletes the imports still uploading (at start-up: their sender is gone), or one of them
  * (`id` > 0). */
 enum store_rc store_import_discard_upload(struct store *st, int64_t id);
+/* Deletes the imports still uploading but `keep` (0: none kept): those whose sender is gone,
+ * when the caller knows that `keep` is the only one a live session of this process sends. */
+enum store_rc store_import_discard_uploads_but(struct store *st, int64_t keep);
 
 /* How many imports are being uploaded (by a live session: the others were discarded). */
 enum store_rc store_import_uploading(struct store *st, int64_t *n);

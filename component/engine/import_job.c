@@ -189,6 +189,8 @@ static void upload_free(void *state)
     struct upload *u = state;
     struct store *st = u->app->store;
 
+    if (u->app->import_upload == u->id)
+        u->app->import_upload = 0;
     if (u->id > 0 && u->job == 0) {
         if (store_in_transaction(st) || store_import_discard_upload(st, u->id) != STORE_OK)
             log_warnx("import: upload %" PRId64 " not discarded now; the next start does it",
@@ -309,6 +311,7 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
         return;
     }
     u->lines += (int64_t)lines;
+    app->import_upload = u->id; /* spared by import_job_startup() while parts come */
     log_info("import: upload %" PRId64 " part lines=%zu total=%" PRId64 " more=%d store_ms=%.1f",
              u->id, lines, u->lines, more, (double)(uv_hrtime() - t0) / 1e6);
     if (more) {
@@ -356,11 +359,13 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
                                         "가져오지 않았습니다. 그 작업이 끝난 뒤 다시 "
                                         "실행하십시오"});
         store_import_discard_upload(st, u->id);
+        app->import_upload = 0;
         u->id = 0;
         u->lines = 0;
         return;
     }
     u->job = job;
+    app->import_upload = 0; /* a job's lines now, no longer an upload */
     {
         char *what = xasprintf("users/import as job %" PRId64 ": %" PRId64 " lines", job, u->lines);
         app_audit(app, call->requester, call->node, STORE_OUTCOME_OK, what);
@@ -785,9 +790,12 @@ enum store_rc import_job_restart(struct store *st, struct store_job *j, bool can
     return rc;
 }
 
+/* Not only at the process's start: the daemon resumes the runner again each time the instance
+ * becomes active, and a session of ours may be sending an upload then (the control socket serves
+ * before the role is settled); that one goes on. */
 void import_job_startup(struct app *app)
 {
-    if (store_import_discard_upload(app->store, 0) != STORE_OK)
+    if (store_import_discard_uploads_but(app->store, app->import_upload) != STORE_OK)
         log_warnx("import: cannot discard interrupted uploads: %s", store_errmsg(app->store));
 }
 

@@ -44,7 +44,9 @@ void import_job_follow(adhoc_call_t *call);
 int import_job_step(struct app *app, struct store_job *j);
 /* In job_retry / job_cancel's transaction, for a failed user-import job (see above). */
 enum store_rc import_job_restart(struct store *st, struct store_job *j, bool cancel);
-/* At start-up: uploads a restart interrupted are discarded. */
+/* When the runner resumes (at start-up, and when the instance becomes active): the uploads whose
+ * sender went away (a restart, another instance that stopped) are discarded; the one a session
+ * of this process still sends (app->import_upload) is kept. */
 void import_job_startup(struct app *app);
 /* Registers the user-import kind with the job runner (job_register_kind): the step, restart,
  * describe and startup above. Call before job_runner_resume(); cmd_users_register() does. */

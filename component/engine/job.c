@@ -306,7 +306,9 @@ void job_runner_resume(struct job_runner *jr)
     struct store_job j;
     enum store_rc rc;
 
-    for (size_t k = 0; k < JOB_KINDS; k++)
+    /* A standby leaves the shared store's leftovers to the active instance: what looks left
+     * over may be the active one's work in progress (an upload it is receiving). */
+    for (size_t k = 0; k < JOB_KINDS && !jr->app->standby; k++)
         if (job_kinds[k] && job_kinds[k]->startup)
             job_kinds[k]->startup(jr->app); /* e.g. uploads a restart interrupted (import_job.h) */
     rc = store_job_get_active(st, &j);

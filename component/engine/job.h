@@ -26,7 +26,9 @@
  * a large users/import): that module registers how its jobs step, restart and read, so that the
  * runner, below it, needs no knowledge of it. `step` returns 1 while more is due on the loop,
  * else 0; `restart` runs in job_retry / job_cancel's transaction; `describe` returns a malloc'd
- * sentence; `startup` (may be NULL) runs once in job_runner_resume(), before a job is picked up. */
+ * sentence; `startup` (may be NULL) runs in job_runner_resume() unless the app stands by, before
+ * a job is picked up: at start-up and each time the instance becomes active, so it must spare
+ * what this process is still doing. */
 struct job_kind {
     int (*step)(struct app *app, struct store_job *j);
     enum store_rc (*restart)(struct store *st, struct store_job *j, bool cancel);
@@ -39,7 +41,8 @@ void job_register_kind(enum store_job_kind kind, const struct job_kind *ops);
 
 /* Returns the runner, or NULL with the reason logged. `app` is borrowed. */
 struct job_runner *job_runner_new(struct app *app);
-/* At start-up: picks up a job the last run left active (resumes it or rolls it back). */
+/* At start-up, and when the instance becomes active: picks up a job the last run (or the former
+ * active instance) left active (resumes it or rolls it back). */
 void job_runner_resume(struct job_runner *jr);
 /* Stops scheduling batches (the job stays active in the store; NULL is allowed). Closes the
  * runner's loop handle; the loop must run once more before job_runner_free(). */

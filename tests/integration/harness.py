@@ -20,6 +20,9 @@ torn down after it, whatever the outcome. Environment:
   IMD_BUILDDIR   where imdomaind was built (default: the current directory)
   PROSODY, PROSODYCTL  router binaries (default /usr/bin/prosody, /usr/bin/prosodyctl)
   IMD_VALGRIND=1 run the daemon under valgrind (timeouts grow accordingly)
+  IMD_TEST_SMALL=1  the tests with large data sets (test_jobs, test_ctl_import, test_import_job)
+                 use smaller ones, see sized(); on by default under IMD_VALGRIND=1, where the full
+                 sizes take hours; IMD_TEST_SMALL=0 keeps the full sizes there too
   IMD_KEEP=1     keep the temporary directories (their path is printed)
   IMD_TEST_TIMEOUT  seconds per test case (default 60)
 """
@@ -43,6 +46,18 @@ import xml.etree.ElementTree as ET
 VALGRIND = os.environ.get("IMD_VALGRIND") == "1"
 # Everything that waits on the daemon waits this much longer under valgrind.
 SLOW = 10 if VALGRIND else 1
+# Smaller data sets for the tests that import or rewrite tens of thousands of users: under
+# valgrind the daemon is 20-50 times slower, and a 100,000-user case alone would take hours.
+SMALL = os.environ.get("IMD_TEST_SMALL", "1" if VALGRIND else "0") == "1"
+
+
+def sized(full, small):
+    """How many rows a large-data test uses: `full` normally, `small` under IMD_TEST_SMALL=1
+    (default with IMD_VALGRIND=1). `small` must still cover what the test is about (above a
+    threshold, several batches or slices, time to stop a job in the middle)."""
+    return small if SMALL else full
+
+
 KEEP = os.environ.get("IMD_KEEP") == "1"
 
 NS_CLIENT = "jabber:client"
@@ -842,6 +857,25 @@ def valgrind_reports(log_dir):
         if name.startswith("valgrind.") and read_text(path).strip():
             found.append(path)
     return found
+
+
+def run_tool(argv, **kw):
+    """subprocess.run(argv, **kw) for one of our programs other than the daemon (imdomainctl):
+    under IMD_VALGRIND=1 it runs under the daemon's valgrind options, and a report in its log
+    fails the test case (the exit status alone would not: a test may expect a failing one)."""
+    if not VALGRIND:
+        return subprocess.run(argv, **kw)
+    log_dir = tmpdir("vg")
+    if "timeout" in kw:
+        kw["timeout"] *= SLOW
+    r = subprocess.run(valgrind_argv(log_dir) + list(argv), **kw)
+    reports = valgrind_reports(log_dir)
+    for path in reports:
+        show_log("valgrind", path)
+    if reports:
+        raise TestFailure("valgrind reported errors in %s: %s"
+                          % (os.path.basename(argv[0]), ", ".join(reports)))
+    return r
 
 
 class Daemon:

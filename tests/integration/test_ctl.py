@@ -48,9 +48,12 @@ def ctl(d, *args, user=None, input_text=None, sock=None):
         raise h.Skip("no imdomainctl at %s" % ctl_binary())
     argv = [ctl_binary(), "-s", sock or d.socket] + list(args)
     if user is not None:
+        # Not under valgrind (h.run_tool): it would check setpriv, not imdomainctl.
         argv = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups"] + argv
-    r = subprocess.run(argv, input=input_text, capture_output=True, text=True,
-                       timeout=30 * h.SLOW)
+        r = subprocess.run(argv, input=input_text, capture_output=True, text=True,
+                           timeout=30 * h.SLOW)
+    else:
+        r = h.run_tool(argv, input=input_text, capture_output=True, text=True, timeout=30)
     return r.returncode, r.stdout, r.stderr
 
 
@@ -570,16 +573,15 @@ def test_no_daemon():
     path = os.path.join(h.tmpdir("nod"), "ctl.sock")
     if not os.access(ctl_binary(), os.X_OK):
         raise h.Skip("no imdomainctl at %s" % ctl_binary())
-    r = subprocess.run([ctl_binary(), "-s", path, "list"], capture_output=True, text=True,
-                       timeout=30)
+    r = h.run_tool([ctl_binary(), "-s", path, "list"], capture_output=True, text=True,
+                   timeout=30)
     check(r.returncode == 1, "exit %d" % r.returncode)
     check("cannot connect to %s" % path in r.stderr and "is imdomaind running?" in r.stderr,
           r.stderr)
     # The environment names the socket too.
     d = _offline_daemon()
     env = dict(os.environ, IMDOMAINCTL_SOCKET=d.socket)
-    r = subprocess.run([ctl_binary(), "list"], capture_output=True, text=True, timeout=30,
-                       env=env)
+    r = h.run_tool([ctl_binary(), "list"], capture_output=True, text=True, timeout=30, env=env)
     check(r.returncode == 0, "IMDOMAINCTL_SOCKET: exit %d %r" % (r.returncode, r.stderr))
 
 

@@ -1,12 +1,12 @@
 # imdomainctl against a control socket that misbehaves: a fake daemon (a Python thread on a UNIX
 # socket) answers each frame as a test scripts it. Nothing here needs Prosody or imdomaind: what
 # is checked is that imdomainctl reports a broken, refusing or endless daemon with a clear message
-# and the documented exit status, never a crash, a hang or a wrong success.
+# and the documented exit status, never a crash, a hang or a wrong success. Under IMD_VALGRIND=1
+# imdomainctl itself runs under valgrind (h.run_tool).
 import json
 import os
 import socket
 import struct
-import subprocess
 import sys
 import threading
 import xml.etree.ElementTree as ET
@@ -96,8 +96,8 @@ class FakeDaemon:
     def run(self, *args, stdin=""):
         if not os.access(ctl_binary(), os.X_OK):
             raise h.Skip("no imdomainctl at %s" % ctl_binary())
-        r = subprocess.run([ctl_binary(), "-s", self.path] + list(args), input=stdin,
-                           capture_output=True, text=True, timeout=30 * h.SLOW)
+        r = h.run_tool([ctl_binary(), "-s", self.path] + list(args), input=stdin,
+                       capture_output=True, text=True, timeout=30)
         return r.returncode, r.stdout, r.stderr
 
 
@@ -327,8 +327,8 @@ def test_socket_path_too_long():
     "a socket path longer than sun_path: exit 1 and the reason"
     if not os.access(ctl_binary(), os.X_OK):
         raise h.Skip("no imdomainctl at %s" % ctl_binary())
-    r = subprocess.run([ctl_binary(), "-s", "/tmp/" + "x" * 200, "list"], capture_output=True,
-                       text=True, timeout=30)
+    r = h.run_tool([ctl_binary(), "-s", "/tmp/" + "x" * 200, "list"], capture_output=True,
+                   text=True, timeout=30)
     check(r.returncode == 1 and "socket path too long" in r.stderr, "%d %r" % (r.returncode,
                                                                             r.stderr))
 

@@ -38,7 +38,7 @@ def ctl(d, *args, stdin=None, timeout=600):
         raise h.Skip("no imdomainctl at %s" % ctl_binary())
     argv = [ctl_binary(), "-s", d.socket] + list(args)
     kw = {"stdin": stdin} if hasattr(stdin, "read") else {"input": stdin}
-    r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout * h.SLOW, **kw)
+    r = h.run_tool(argv, capture_output=True, text=True, timeout=timeout, **kw)
     return r.returncode, r.stdout, r.stderr
 
 
@@ -81,7 +81,7 @@ def test_import_100k_file_then_stdin():
     "100,000 lines through users=@FILE (all added), then the same through users=@- (all "
     "unchanged); above [users] import_job_lines both run as a job: counts, no line listed"
     d = _daemon()
-    n = 100000
+    n = h.sized(100000, 12000)  # above import_job_lines (5000) either way
     lines = ["u%06d,u%06d@Corp.example" % (i, i) for i in range(n)]
     path = _csv(lines)
     rc, doc, err = ctl_json(d, "run", "users/import", "users=@" + path)
@@ -173,7 +173,7 @@ def test_restart_mid_import():
     "import_job_lines each: no job): the store holds a prefix of whole calls, and the same "
     "import run again completes (those lines unchanged, the rest added)"
     d = _daemon(settings={"users": {"import_job_lines": 50000}})
-    n = 40000
+    n = h.sized(40000, 15000)  # calls of 5000 lines: stopped after the first, before the last
     for prefix, stop in (("k", d.kill), ("t", d.stop)):
         path, k = _interrupted_import(d, prefix, n, stop)
         h.tap.comment("%s: %d of %d users in at the stop" % (prefix, k, n))

@@ -6,7 +6,6 @@ import os
 import re
 import socket
 import struct
-import subprocess
 import sys
 import time
 
@@ -73,8 +72,8 @@ def error_of(reply):
 
 
 def ctl_list(d):
-    r = subprocess.run([os.path.join(h.builddir(), "imdomainctl"), "-s", d.socket, "list"],
-                       capture_output=True, text=True, timeout=30 * h.SLOW)
+    r = h.run_tool([os.path.join(h.builddir(), "imdomainctl"), "-s", d.socket, "list"],
+                   capture_output=True, text=True, timeout=30)
     return r.returncode, r.stdout, r.stderr
 
 

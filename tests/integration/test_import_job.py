@@ -41,8 +41,8 @@ def ctl(d, *args, stdin=None, timeout=600):
     """imdomainctl -s SOCKET ARGS: (exit status, stdout, stderr)."""
     if not os.access(ctl_binary(), os.X_OK):
         raise h.Skip("no imdomainctl at %s" % ctl_binary())
-    r = subprocess.run([ctl_binary(), "-s", d.socket] + list(args), capture_output=True,
-                       text=True, timeout=timeout * h.SLOW, input=stdin)
+    r = h.run_tool([ctl_binary(), "-s", d.socket] + list(args), capture_output=True,
+                   text=True, timeout=timeout, input=stdin)
     return r.returncode, r.stdout, r.stderr
 
 
@@ -90,10 +90,10 @@ def test_job_100k_progress_and_effect():
     "100,000 lines (above the threshold) run as a job: progress in slices in the store and in "
     "jobs/status, every user in, the audit once, then the same file again: all unchanged"
     d = _daemon()
-    n = 100000
+    n = h.sized(100000, 12000)  # above import_job_lines (5000) either way
     lines = ["j%06d,j%06d@Jobs.example" % (i, i) for i in range(n)]
     lines[500] = "bad user,x@jobs.example"
-    lines[99998] = "# comment"
+    lines[n - 2] = "# comment"
     path = _csv(lines)
     mark = d.log_size()
     proc = _start_import(d, path)
@@ -142,7 +142,7 @@ def test_job_resumes_after_kill9():
     "kill -9 while the job applies: after the restart it goes on and ends with exactly the "
     "right users, one audit and one router apply"
     d = _daemon()
-    n = 200000
+    n = h.sized(200000, 20000)
     path = _csv(["r%06d,r%06d@Resume.example" % (i, i) for i in range(n)])
     proc = _start_import(d, path)
     got = h.wait_for(lambda: (_job(d) or (0, "", 0, 0))[2] > 0, 120 * h.SLOW, 0.002)
@@ -180,7 +180,7 @@ def test_small_path_and_upload_discarded():
     check(len(rows) == 5000 and all(r["result"] == "added" for r in rows), "%d rows" % len(rows))
     check(_job(d) is None, "a job for a small import")
     # an upload interrupted: imdomainctl killed between parts (SIGSTOP holds it there)
-    big = _csv(["x%06d,x%06d@gone.example" % (i, i) for i in range(300000)])
+    big = _csv(["x%06d,x%06d@gone.example" % (i, i) for i in range(h.sized(300000, 50000))])
     proc = _start_import(d, big)
     check(h.wait_for(lambda: _scalar(d, "SELECT count(*) FROM user_import_parts")[0] > 0,
                      60 * h.SLOW, 0.005), "no part arrived")
@@ -227,20 +227,21 @@ def test_failed_job_retry_and_cancel():
     "exits 1 naming jobs/status; Cancel audits what was applied and ends it canceled; Retry "
     "goes on from the cursor"
     d = _daemon()
-    n = 40000
-    # A verdict row the store refuses: the slice holding line 30000 (a rejected line) fails.
+    n = h.sized(40000, 16000)
+    bad = n * 3 // 4  # 30000 of 40000; above IMPORT_SLICE_LINES (10000): a slice applies first
+    # A verdict row the store refuses: the slice holding line `bad` (a rejected line) fails.
     _inject(d, "CREATE TRIGGER inject BEFORE INSERT ON user_import_verdicts"
-               " WHEN NEW.line = 30000 BEGIN SELECT RAISE(ABORT, 'injected fault'); END;")
+               " WHEN NEW.line = %d BEGIN SELECT RAISE(ABORT, 'injected fault'); END;" % bad)
     for rnd, how in enumerate(("cancel", "retry")):
         lines = ["f%d%05d,f%d%05d@fail%d.example" % (rnd, i, rnd, i, rnd) for i in range(n)]
-        lines[29999] = "bad user %d,x@y.example" % rnd
+        lines[bad - 1] = "bad user %d,x@y.example" % rnd
         rc, out, err = ctl(d, "run", "users/import", "users=@" + _csv(lines))
         job = _job(d)
         check(rc == 1 and "failed" in err and "jobs/status job=%d" % job[0] in err,
               "exit %d %r" % (rc, err[-800:]))
-        check(job[1] == "failed" and 0 < job[2] < 30000, "job %r" % (job,))
+        check(job[1] == "failed" and 0 < job[2] < bad, "job %r" % (job,))
         error = _scalar(d, "SELECT error FROM jobs WHERE id = ?", job[0])[0]
-        check(error.startswith("the store failed at line 30000: ") and "injected fault" in error,
+        check(error.startswith("the store failed at line %d: " % bad) and "injected fault" in error,
               "the job's error does not name the line and the store's message: %r" % error)
         applied = _scalar(d, "SELECT count(*) FROM users WHERE userid LIKE ?", "f%d%%" % rnd)[0]
         check(applied == job[2], "%d users in, cursor %d" % (applied, job[2]))

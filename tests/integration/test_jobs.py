@@ -13,6 +13,7 @@ JID = "domains.example.test"
 NEW = "new.example"
 OLD = "DOMAIN.NOT.SET"
 WAIT = 60  # seconds a job may take to end (grows under valgrind through h.SLOW)
+BATCH = 1000  # JOB_BATCH_ROWS (component/engine/job.h): users per batch, one transaction each
 
 
 # ---------------------------------------------------------------------------------------------
@@ -148,7 +149,8 @@ def test_default_domain_form():
 
 def test_job_with_progress_and_pings():
     "default-domain over 20,000 users: progress in jobs/status, pings answered, all-new at the end"
-    _, d, c = _with_users(20000)
+    n = h.sized(20000, 3000)  # a few batches at least
+    _, d, c = _with_users(n)
     done = _start_default(c, NEW)
     check(done.status == "completed", repr(done))
     check(any(t == "info" and "started job 1" in n for t, n in done.notes), repr(done.notes))
@@ -164,21 +166,21 @@ def test_job_with_progress_and_pings():
     view = _status(c, 1)
     while view.status == "executing":  # refreshed in place with next
         check(view.actions and "next" in view.actions, repr(view))
-        check(any("of 20000 users" in n for _, n in view.notes), repr(view.notes))
+        check(any("of %d users" % n in note for _, note in view.notes), repr(view.notes))
         view = c.command(JID, "jobs/status", "next", view.sessionid)
     _wait_state(d, ("completed",))
     check(view.value("state") == "completed", repr(view))
-    check(view.value("done") == "20000", repr(view))
+    check(view.value("done") == str(n), repr(view))
     check(_count_not_at(d, NEW) == 0, "users left with an old address")
     h.tap.comment("pings answered while the job was running: %d" % answered_while_running)
 
 
 def test_kill_mid_job_resumes():
     "kill -9 in the middle of the job, restart: it resumes from its cursor and ends all-new"
-    total = 200000
+    total = h.sized(200000, 20000)
     _, d, c = _with_users(total)
     _start_default(c, NEW)
-    caught = h.wait_for(lambda: (_job(d)[0] == "running" and _job(d)[1] >= 4000) or
+    caught = h.wait_for(lambda: (_job(d)[0] == "running" and _job(d)[1] >= total // 50) or
                         _job(d)[0] != "running", WAIT * h.SLOW, 0.001)
     check(caught, "no progress")
     d.kill()
@@ -199,11 +201,13 @@ def test_kill_mid_job_resumes():
 
 def test_failure_cancel_then_retry():
     "a failing batch: the job waits in failed; Cancel rolls back (all-old), Retry finishes (all-new)"
-    _, d, c = _with_users(20000)
-    _fault(d, "u010000", NEW)
+    n = h.sized(20000, 3000)
+    _, d, c = _with_users(n)
+    fault = n // 2  # the batch holding this user fails; the batches before it are done
+    _fault(d, "u%06d" % fault, NEW)
     _start_default(c, NEW)
     _wait_state(d, ("failed",))
-    check(_job(d)[1] == 10000, "failed at %r" % (_job(d),))
+    check(_job(d)[1] == fault - fault % BATCH, "failed at %r" % (_job(d),))
     view = _status(c, 1)
     check(view.status == "executing", repr(view))
     check(set(view.actions) >= {"next", "complete"}, repr(view.actions))
@@ -235,7 +239,7 @@ def test_failure_cancel_then_retry():
 
 def test_settings_roundtrip_and_scheme_job():
     "settings: prefilled, saved, shown again; a new scheme re-derives every address; Korean"
-    _, d, c = _with_users(5000, with_uri=True)
+    _, d, c = _with_users(h.sized(5000, 2000), with_uri=True)
     first = c.command(JID, "settings")
     check(first.value("im_address_scheme") == "userid@default", repr(first))
     check(first.value("audit_time") == "02:00", repr(first))

@@ -11,6 +11,7 @@
 #include "component/engine/import_job.h"
 #include "component/engine/sync.h"
 #include "store/store_domain.h"
+#include "store/store_import_job.h"
 #include "store/store_topo.h"
 #include "store/store_user.h"
 #include "util/log.h"
@@ -426,6 +427,79 @@ static void test_import_job(void **state)
     free(lines);
 }
 
+/* One part of an upload in parts: `lines` in users=, more on or off, in session `sid` (NULL:
+ * the first part). */
+static xmpp_stanza_t *import_part(struct fx *fx, const char *sid, const char *const *lines,
+                                  bool more)
+{
+    char *users = form_of("users", lines), *xml = NULL;
+    size_t end = strlen(users) - strlen("</x>");
+
+    users[end] = '\0'; /* the more field goes inside the same <x/> */
+    assert_true(asprintf(&xml,
+                         "<iq type='set' id='q2' from='" ADMIN "' to='imd.example'>" CMD
+                         "node='users/import'%s%s%s>%s<field var='more'><value>%d</value>"
+                         "</field></x></command></iq>",
+                         sid ? " sessionid='" : "", sid ? sid : "", sid ? "'" : "", users,
+                         more) > 0);
+    xmpp_stanza_t *iq = xmpp_stanza_new_from_string(fx->app.ctx, xml);
+    assert_non_null(iq);
+    xmpp_stanza_t *reply = adhoc_handle(fx->app.adhoc, iq, ADMIN, true);
+    assert_non_null(reply);
+    xmpp_stanza_release(iq);
+    free(xml);
+    free(users);
+    return reply;
+}
+
+/* The runner resumes while a session still sends its upload in parts: the daemon resumes it
+ * each time the instance becomes active, and its control socket takes commands before that. The
+ * upload stays and the last part starts the job with every line; before, the resume discarded
+ * it and the next part failed in the store (a foreign key to the deleted upload). An upload no
+ * session sends any more is discarded. */
+static void test_upload_survives_resume(void **state)
+{
+    struct fx *fx = *state;
+    const char *first[] = {"p1,p1@parts.example", "p2,p2@parts.example", NULL};
+    const char *last[] = {"p3,p3@parts.example", NULL};
+    int64_t n = -1, orphan = 0;
+    struct store_import r;
+    struct store_job j;
+
+    xmpp_stanza_t *r1 = import_part(fx, NULL, first, true);
+    assert_string_equal(status_of(r1), "executing");
+    assert_note(r1, "Part stored: lines 1 to 2");
+    char *sid = strdup(xmpp_stanza_get_attribute(command_of(r1), "sessionid"));
+    xmpp_stanza_release(r1);
+
+    import_job_startup(&fx->app); /* what job_runner_resume() runs */
+    assert_int_equal(store_import_uploading(fx->app.store, &n), STORE_OK);
+    assert_int_equal(n, 1);
+
+    xmpp_stanza_t *r2 = import_part(fx, sid, last, false);
+    assert_string_equal(xmpp_stanza_get_type(r2), "result");
+    assert_note(r2, "users/import of 3 lines: running");
+    xmpp_stanza_release(r2);
+    assert_int_equal(store_job_get_active(fx->app.store, &j), STORE_OK);
+    assert_int_equal(j.kind, STORE_JOB_USER_IMPORT);
+    assert_int_equal(j.total, 3);
+    assert_int_equal(store_import_get_by_job(fx->app.store, j.id, &r), STORE_OK);
+    assert_int_equal(r.lines, 3);
+    store_import_clear(&r);
+    store_job_clear(&j);
+    assert_int_equal(fx->app.import_upload, 0);
+    free(sid);
+
+    /* An upload whose sender went away (created here with no session sending it). */
+    assert_int_equal(store_import_create(fx->app.store, "uid:0", NULL, false, true, &orphan),
+                     STORE_OK);
+    assert_int_equal(store_import_uploading(fx->app.store, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    import_job_startup(&fx->app);
+    assert_int_equal(store_import_uploading(fx->app.store, &n), STORE_OK);
+    assert_int_equal(n, 0);
+}
+
 /* More lines than one call takes: refused as a whole, nothing stored. */
 static void test_import_too_many_lines(void **state)
 {
@@ -629,6 +703,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_import_korean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upload_survives_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_too_many_lines, setup, teardown),
         cmocka_unit_test_setup_teardown(test_import_form, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_paging, setup, teardown),

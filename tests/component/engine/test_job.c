@@ -421,6 +421,33 @@ static void test_describe(void **state)
     free(label);
 }
 
+static int startups;
+
+static void count_startup(struct app *app)
+{
+    (void)app;
+    startups++;
+}
+
+/* A kind's startup hook (which discards what looks left over in the shared store, such as an
+ * upload whose sender went away) runs when the runner resumes on an instance that serves, not on
+ * a standby: what looks left over there may be the active instance's work in progress. */
+static void test_startup_not_on_standby(void **state)
+{
+    struct fixture *f = *state;
+    static const struct job_kind kind = {.startup = count_startup};
+
+    job_register_kind(STORE_JOB_DIRECTORY_SYNC, &kind);
+    startups = 0;
+    f->app.standby = true;
+    job_runner_resume(f->app.jobs);
+    assert_int_equal(startups, 0);
+    f->app.standby = false; /* the instance became active: the daemon resumes again */
+    job_runner_resume(f->app.jobs);
+    assert_int_equal(startups, 1);
+    job_register_kind(STORE_JOB_DIRECTORY_SYNC, NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -433,6 +460,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rollback_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scheme_job, setup, teardown),
         cmocka_unit_test(test_describe),
+        cmocka_unit_test_setup_teardown(test_startup_not_on_standby, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
