@@ -298,7 +298,9 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
     }
     if (rc == STORE_OK)
         rc = store_import_add_part(st, u->id, u->lines + 1, (int64_t)lines, text, off);
-    if (rc == STORE_OK)
+    /* The last part commits with the job that applies it: were they two transactions, a failed
+     * job start would leave the part stored, and the part sent again would be stored twice. */
+    if (rc == STORE_OK && more)
         rc = store_commit(st);
     free(text);
     if (rc != STORE_OK) {
@@ -331,9 +333,7 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
     char *actor = app_actor(call->requester);
 
     snprintf(total, sizeof(total), "%" PRId64 " lines", u->lines);
-    rc = store_begin(st);
-    if (rc == STORE_OK)
-        rc = store_job_create(st, STORE_JOB_USER_IMPORT, actor, total, u->lines, &job);
+    rc = store_job_create(st, STORE_JOB_USER_IMPORT, actor, total, u->lines, &job);
     if (rc == STORE_OK && (rc = store_import_get(st, u->id, &r)) == STORE_OK) {
         r.job_id = job;
         r.phase = STORE_IMPORT_APPLY;
@@ -345,6 +345,9 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
     free(actor);
     if (rc != STORE_OK) {
         store_rollback(st);
+        u->lines -= (int64_t)lines; /* the last part went with the rollback */
+        if (created)
+            u->id = 0;
         if (rc != STORE_CONFLICT) {
             store_failed(call, app);
             return;
@@ -355,7 +358,8 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
                                         "줄을 보내는 동안 다른 작업이 시작되었습니다. 아무것도 "
                                         "가져오지 않았습니다. 그 작업이 끝난 뒤 다시 "
                                         "실행하십시오"});
-        store_import_discard_upload(st, u->id);
+        if (u->id != 0)
+            store_import_discard_upload(st, u->id);
         u->id = 0;
         u->lines = 0;
         return;
