@@ -771,6 +771,16 @@ enum store_rc import_job_restart(struct store *st, struct store_job *j, bool can
     struct store_import r;
     enum store_rc rc = store_import_get_by_job(st, j->id, &r);
 
+    if (rc == STORE_NOTFOUND && cancel) {
+        /* Its lines are gone (only a damaged store loses them): there is nothing left to apply
+         * or audit, and a job left failed would keep every other job from starting. */
+        j->state = STORE_JOB_CANCELED;
+        j->attempts++;
+        free(j->error);
+        j->error = xstrdup("canceled with its lines missing from the store: the lines applied "
+                           "before stay; run sync/audit");
+        return store_job_update(st, j);
+    }
     if (rc != STORE_OK)
         return rc;
     if (cancel) {

@@ -540,6 +540,12 @@ static void test_lines_missing(void **state)
     assert_string_equal(j.error, "the import's lines are missing from the store");
     store_job_clear(&j);
     assert_int_equal(job_retry(fx->app.jobs, id), STORE_NOTFOUND);
+    /* Cancel still ends it (a failed job blocks every other), saying what stays */
+    assert_int_equal(job_cancel(fx->app.jobs, id), STORE_OK);
+    j = job_row(fx, id);
+    assert_int_equal(j.state, STORE_JOB_CANCELED);
+    assert_non_null(strstr(j.error, "lines missing from the store"));
+    store_job_clear(&j);
     assert_int_equal(users_like(fx, "m"), 0);
 }
 
