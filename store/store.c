@@ -275,7 +275,8 @@ sqlite3_stmt *store_stmt(struct store *st, enum stmt_id id, const char *fmt, ...
         int rc =
             sqlite3_prepare_v3(st->db, store_sql_text(id), -1, SQLITE_PREPARE_PERSISTENT, &s, NULL);
         if (rc != SQLITE_OK) {
-            snprintf(what, sizeof(what), "preparing statement %d", (int)id);
+            /* Its first words name it for whoever reads the log (a number does not). */
+            snprintf(what, sizeof(what), "preparing \"%.40s...\"", store_sql_text(id));
             store_fail(st, rc, what);
             return NULL;
         }
@@ -286,7 +287,7 @@ sqlite3_stmt *store_stmt(struct store *st, enum stmt_id id, const char *fmt, ...
     int rc = bind_all(s, fmt, ap);
     va_end(ap);
     if (rc != SQLITE_OK) {
-        snprintf(what, sizeof(what), "binding statement %d", (int)id);
+        snprintf(what, sizeof(what), "binding \"%.40s...\"", store_sql_text(id));
         store_fail(st, rc, what);
         return NULL;
     }

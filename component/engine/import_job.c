@@ -300,7 +300,9 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
     }
     if (rc == STORE_OK)
         rc = store_import_add_part(st, u->id, u->lines + 1, (int64_t)lines, text, off);
-    if (rc == STORE_OK)
+    /* The last part commits with the job that applies it: were they two transactions, a failed
+     * job start would leave the part stored, and the part sent again would be stored twice. */
+    if (rc == STORE_OK && more)
         rc = store_commit(st);
     free(text);
     if (rc != STORE_OK) {
@@ -334,9 +336,7 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
     char *actor = app_actor(call->requester);
 
     snprintf(total, sizeof(total), "%" PRId64 " lines", u->lines);
-    rc = store_begin(st);
-    if (rc == STORE_OK)
-        rc = store_job_create(st, STORE_JOB_USER_IMPORT, actor, total, u->lines, &job);
+    rc = store_job_create(st, STORE_JOB_USER_IMPORT, actor, total, u->lines, &job);
     if (rc == STORE_OK && (rc = store_import_get(st, u->id, &r)) == STORE_OK) {
         r.job_id = job;
         r.phase = STORE_IMPORT_APPLY;
@@ -348,6 +348,10 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
     free(actor);
     if (rc != STORE_OK) {
         store_rollback(st);
+        u->lines -= (int64_t)lines; /* the last part went with the rollback */
+        if (created)
+            u->id = 0;
+        app->import_upload = u->id;
         if (rc != STORE_CONFLICT) {
             store_failed(call, app);
             return;
@@ -358,7 +362,8 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
                                         "줄을 보내는 동안 다른 작업이 시작되었습니다. 아무것도 "
                                         "가져오지 않았습니다. 그 작업이 끝난 뒤 다시 "
                                         "실행하십시오"});
-        store_import_discard_upload(st, u->id);
+        if (u->id != 0)
+            store_import_discard_upload(st, u->id);
         app->import_upload = 0;
         u->id = 0;
         u->lines = 0;
@@ -772,6 +777,16 @@ enum store_rc import_job_restart(struct store *st, struct store_job *j, bool can
     struct store_import r;
     enum store_rc rc = store_import_get_by_job(st, j->id, &r);
 
+    if (rc == STORE_NOTFOUND && cancel) {
+        /* Its lines are gone (only a damaged store loses them): there is nothing left to apply
+         * or audit, and a job left failed would keep every other job from starting. */
+        j->state = STORE_JOB_CANCELED;
+        j->attempts++;
+        free(j->error);
+        j->error = xstrdup("canceled with its lines missing from the store: the lines applied "
+                           "before stay; run sync/audit");
+        return store_job_update(st, j);
+    }
     if (rc != STORE_OK)
         return rc;
     if (cancel) {

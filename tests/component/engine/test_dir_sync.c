@@ -531,7 +531,7 @@ static void test_store_failure_while_removing_and_finishing(void **state)
                      " BEGIN INSERT INTO no_such_table VALUES (1); END;");
     assert_int_equal(job_retry(f->app.jobs, id), STORE_OK);
     run_loop(f);
-    assert_job(f, id, STORE_JOB_FAILED, "the sync audit failed: preparing statement ");
+    assert_job(f, id, STORE_JOB_FAILED, "the sync audit failed: preparing \"");
     assert_user(f, "bob", "(none)"); /* the removal was done */
     r = get_run(f, id);
     assert_int_equal(r.phase, STORE_DIR_FINISH);

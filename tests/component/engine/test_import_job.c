@@ -366,6 +366,42 @@ static void test_job_start_fails(void **state)
     assert_int_equal(users_like(fx, "s"), 100);
 }
 
+/* The last part on a disk that fills up at each write in turn, then sent again once the disk is
+ * back: the job has each line once, wherever the failure was. The part and the job commit
+ * together; as two transactions a failed job start left the part stored, and the part sent
+ * again was queued twice (150 lines of 100). */
+static void test_last_part_sent_again(void **state)
+{
+    struct fx *fx = *state;
+    char sid[64], tag[16];
+    int round = 0;
+
+    for (;; round++) {
+        assert_true(round < 100);
+        snprintf(tag, sizeof(tag), "r%dx", round);
+        start(fx, NULL, sid);
+        xmpp_stanza_release(part(fx, NULL, sid, tag, 0, 50, 0, true));
+        store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_WAL, round, -1, SQLITE_FULL);
+        xmpp_stanza_t *r = part(fx, NULL, sid, tag, 50, 100, 0, false);
+        store_fault_disarm();
+        bool failed = strcmp(xmpp_stanza_get_type(r), "error") == 0;
+        xmpp_stanza_release(r);
+        if (failed) {
+            r = part(fx, NULL, sid, tag, 50, 100, 0, false);
+            assert_string_equal(reply_status(r), "executing");
+            xmpp_stanza_release(r);
+        }
+        assert_int_equal(scalar(fx, "SELECT total FROM jobs ORDER BY id DESC LIMIT 1"), 100);
+        assert_int_equal(scalar(fx, "SELECT lines FROM user_imports"), 100);
+        assert_int_equal(scalar(fx, "SELECT sum(lines) FROM user_import_parts"), 100);
+        run_job(fx);
+        assert_int_equal(users_like(fx, tag), 100);
+        if (!failed)
+            break;
+    }
+    assert_true(round > 1);
+}
+
 /* A slice's commit fails once: the job fails with the store's error naming the lines it could
  * not save (it named the line after the slice before: "line 301" when one slice held a whole
  * 300-line import), nothing of the slice is in; Retry applies every line. How many lines a
@@ -504,6 +540,12 @@ static void test_lines_missing(void **state)
     assert_string_equal(j.error, "the import's lines are missing from the store");
     store_job_clear(&j);
     assert_int_equal(job_retry(fx->app.jobs, id), STORE_NOTFOUND);
+    /* Cancel still ends it (a failed job blocks every other), saying what stays */
+    assert_int_equal(job_cancel(fx->app.jobs, id), STORE_OK);
+    j = job_row(fx, id);
+    assert_int_equal(j.state, STORE_JOB_CANCELED);
+    assert_non_null(strstr(j.error, "lines missing from the store"));
+    store_job_clear(&j);
     assert_int_equal(users_like(fx, "m"), 0);
 }
 
@@ -681,6 +723,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_part_store_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_start_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_last_part_sent_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_slice_commit_fails_then_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_failure_not_recorded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_read_sweep, setup, teardown),
