@@ -9,6 +9,10 @@ sys.dont_write_bytecode = True
 import harness as h  # noqa: E402
 from harness import check  # noqa: E402
 import topo_common as tc  # noqa: E402
+from proc_common import at_step as _at_step  # noqa: E402
+from proc_common import fixed as _fixed  # noqa: E402
+from proc_common import resume as _resume  # noqa: E402
+from proc_common import title as _title  # noqa: E402
 
 JID = tc.JID
 NODE = "procedure/domain-change"
@@ -57,39 +61,9 @@ def _setup(users):
     return p, d, admin, clients, certs
 
 
-def _fixed(r):
-    """The fixed lines of the form shown."""
-    if r.form is None:
-        return []
-    return [v.text or "" for f in r.form.findall("{jabber:x:data}field")
-            if f.get("type") == "fixed" for v in f.findall("{jabber:x:data}value")]
-
-
-def _title(r):
-    t = None if r.form is None else r.form.find("{jabber:x:data}title")
-    return "" if t is None else (t.text or "")
-
-
-def _at_step(r, n):
-    check(r.status == "executing" and "step %d of 7" % n in _title(r),
-          "expected step %d, got %r title=%r" % (n, r, _title(r)))
-
-
 def _ha(admin):
     t = admin.execute(JID, "topology")
     return {row["ha"][0] for row in t.items()}
-
-
-def _resume(admin, step):
-    """Starts the command again: it offers to resume at `step`; resumes."""
-    r = admin.execute(JID, NODE)
-    options = [o.findtext("{jabber:x:data}value")
-               for o in r.field("action").findall("{jabber:x:data}option")]
-    check(options == ["resume", "cancel"], "no resume offered: %r %r" % (r, options))
-    check(any("at step %d of 7" % step in line for line in _fixed(r)), "lines %r" % _fixed(r))
-    r = admin.next(JID, NODE, r.sessionid, form={"action": "resume"})
-    _at_step(r, step)
-    return r
 
 
 def _run_step2(admin):
