@@ -506,6 +506,79 @@ def test_action_unused_warning():
     check(rc == 0 and "action=complete was not used" in err, "exit %d %r" % (rc, err))
 
 
+
+def test_submitted_form():
+    "the form sent back: fixed and nameless fields left out, defaults kept, one value for a single field"
+    def answer(req):
+        cmd = command_of(req)
+        if cmd.get("sessionid") is None:
+            return iq_result(req, pretty(command("executing", form(
+                "<field type='fixed'><value>Read me</value></field>"
+                "<field var='head' type='fixed'><value>Head</value></field>"
+                "<field type='text-single'><value>nameless</value></field>"
+                "<field var='one' type='text-single'/>"
+                "<field var='many' type='text-multi'/>"
+                "<field var='dflt' type='text-single'><value>d</value></field>"
+                "<field var='blank' type='text-single'><value/></field>"
+                "<field var='opt' type='text-single'/>"))))
+        return iq_result(req, command("completed", "<note>ok</note>"))
+    f = FakeDaemon(answer)
+    lines = os.path.join(h.tmpdir("form"), "lines")
+    with open(lines, "w") as fh:
+        fh.write("first\nsecond\n")
+    rc, out, err = f.run("run", "x/y", "one=@" + lines, "many=@" + lines)
+    check(rc == 0 and out == "info: ok\n", "exit %d %r %r" % (rc, out, err))
+    check("one takes one value; 2 given, the first is used" in err, "stderr %r" % err)
+    check(len(f.requests) == 2, "%d requests" % len(f.requests))
+    x = command_of(f.requests[1]).find("{%s}x" % NS_DATA)
+    check(x is not None and x.get("type") == "submit", "no submitted form")
+    sent = [(fl.get("var"), [v.text or "" for v in fl.findall("{%s}value" % NS_DATA)])
+            for fl in x.findall("{%s}field" % NS_DATA)]
+    check(sent == [("one", ["first"]), ("many", ["first", "second"]), ("dflt", ["d"]),
+                   ("blank", [""]), ("opt", [])], "fields sent %r" % sent)
+
+
+def test_cancel_at_choice():
+    "action=cancel at a choice: the cancel sent, the session canceled, exit 0"
+    def answer(req):
+        cmd = command_of(req)
+        if cmd.get("action") == "cancel":
+            return iq_result(req, command("canceled", "<note>rolled back</note>"))
+        return iq_result(req, command("executing", "<note type='error'>job failed</note>" + form(""),
+                                      actions="<actions execute='next'><next/><complete/></actions>"))
+    f = FakeDaemon(answer)
+    rc, out, err = f.run("run", "x/y", "action=cancel")
+    check(rc == 0 and "rolled back" in out, "exit %d %r %r" % (rc, out, err))
+    check([command_of(r).get("action") for r in f.requests] == ["execute", "cancel"],
+          "actions %r" % [command_of(r).get("action") for r in f.requests])
+    check(command_of(f.requests[1]).find("{%s}x" % NS_DATA) is None, "a form sent with cancel")
+
+
+def test_error_indented():
+    "an indented stanza error with an unknown element and only a text: undefined-condition, the text"
+    f = FakeDaemon(lambda req: iq_error(req, pretty(
+        "<other xmlns='urn:example'/><text xmlns='%s'>why</text>" % NS_STANZAS)))
+    rc, out, err = f.run("--json", "run", "x/y")
+    check(rc == 2 and json.loads(out) == {"status": "error", "condition": "undefined-condition",
+                                          "text": "why"}, "exit %d %r" % (rc, out))
+    rc, out, err = f.run("list")
+    check(rc == 2 and err == "imdomainctl: error: undefined-condition\nimdomainctl: why\n",
+          "exit %d %r" % (rc, err))
+
+
+def test_output_with_json():
+    "-o FILE with --json: the lines in the file and the whole answer still on stdout"
+    f = FakeDaemon(lambda req: iq_result(req, command("completed", form(
+        "<field var='lines' type='text-multi'><value>l1</value><value>l2</value></field>",
+        "result"))))
+    path = os.path.join(h.tmpdir("outj"), "lines.txt")
+    rc, out, err = f.run("--json", "-o", path, "run", "x/y")
+    check(rc == 0, "exit %d %r" % (rc, err))
+    with open(path) as fh:
+        check(fh.read() == "l1\nl2\n", "file %r" % path)
+    check(json.loads(out)["forms"][0]["fields"] == {"lines": ["l1", "l2"]}, out)
+
+
 h.tap.run([
     test_broken_answers,
     test_executing_without_session,
@@ -526,4 +599,8 @@ h.tap.run([
     test_output_option,
     test_default_action,
     test_action_unused_warning,
+    test_submitted_form,
+    test_cancel_at_choice,
+    test_error_indented,
+    test_output_with_json,
 ])
