@@ -579,6 +579,50 @@ def test_output_with_json():
     check(json.loads(out)["forms"][0]["fields"] == {"lines": ["l1", "l2"]}, out)
 
 
+
+def test_paged_result():
+    "a result in pages: next asked for each; -o writes every page, --json joins the pages shown"
+    def page(n):
+        return pretty(form(
+            "<field var='all' type='text-multi'><value>v%d</value></field>"
+            "<field var='total' type='text-single'><value>2</value></field>"
+            "<reported><field var='u' label='User'/></reported>"
+            "<item><field var='u'><value>u%d</value></field></item>" % (n, n), "result"))
+
+    def answer(req):
+        cmd = command_of(req)
+        if cmd.get("sessionid") is None:
+            seen[:] = []
+            return iq_result(req, command("executing", page(1), actions="<actions><next/></actions>"))
+        seen.append(1)
+        if len(seen) == 1:
+            return iq_result(req, command("executing", page(2), actions="<actions><next/></actions>"))
+        # as users/export does: the last page completes
+        return iq_result(req, command("completed", page(3)))
+    seen = []
+    f = FakeDaemon(answer)
+    rc, out, err = f.run("--json", "run", "x/y", "unused=1")
+    check(rc == 0, "exit %d %r" % (rc, err))
+    check("argument unused was not used" in err, "stderr %r" % err)
+    doc = json.loads(out)
+    check(len(doc["forms"]) == 1, "forms %r" % doc["forms"])
+    fm = doc["forms"][0]
+    # The pages shown with next are joined in the first form. (Whether the completing page's own
+    # rows and values are to be added too is left open here: see the c11e report.)
+    check(fm["rows"][:2] == [{"u": "u1"}, {"u": "u2"}], "rows %r" % fm["rows"])
+    check(fm["fields"]["all"][:2] == ["v1", "v2"] and fm["fields"]["total"] == ["2"],
+          "fields %r" % fm["fields"])
+    check([command_of(r).get("action") for r in f.requests] == ["execute", "next", "next"],
+          "actions %r" % [command_of(r).get("action") for r in f.requests])
+    # -o FILE: each page's lines written as it comes, the completing page's last.
+    path = os.path.join(h.tmpdir("paged"), "all.txt")
+    rc, out, err = f.run("-o", path, "run", "x/y")
+    check(rc == 0, "exit %d %r" % (rc, err))
+    with open(path) as fh:
+        got = fh.read()
+        check(got == "v1\nv2\nv3\n", "file %r: %r" % (path, got))
+
+
 h.tap.run([
     test_broken_answers,
     test_executing_without_session,
@@ -603,4 +647,5 @@ h.tap.run([
     test_cancel_at_choice,
     test_error_indented,
     test_output_with_json,
+    test_paged_result,
 ])
