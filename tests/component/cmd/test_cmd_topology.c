@@ -12,6 +12,7 @@
 
 #include "component/app.h"
 #include "component/cmd/commands.h"
+#include "store/store_domain.h"
 #include "store/store_settings.h"
 #include "store/store_topo.h"
 #include "store/store_user.h"
@@ -487,9 +488,40 @@ static void test_remove_node(void **state)
     r = edit(fx, "ko", "remove-node", F("node", "cucm3.example.com"));
     expect_done(r, "노드 cucm3.example.com를 제거했습니다.");
     assert_false(has_group(fx, "g2"));
+    /* a node that is not offered: the form refuses it */
     r = edit(fx, NULL, "remove-node", F("node", "cucm9.example.com"));
-    expect_refused(r, "cucm9.example.com");
+    expect_rejected(r);
+    assert_has(r, "cucm9.example.com");
+    xmpp_stanza_release(r);
     assert_true(has_node(fx, "cucm1.example.com"));
+}
+
+/* Several IM domains need release 10.0 or later on every node (the guide): an older release is
+ * refused when adding and when updating, and nothing changes. */
+static void test_release_with_several_domains(void **state)
+{
+    struct fx *fx = *state;
+    struct store_node n;
+    xmpp_stanza_t *r;
+
+    node(fx, "cucm1.example.com", STORE_NODE_PUBLISHER, "g1");
+    assert_int_equal(store_domain_insert(fx->app.store, "a.example", STORE_MANAGED_ADMIN, true),
+                     STORE_OK);
+    assert_int_equal(store_domain_insert(fx->app.store, "b.example", STORE_MANAGED_ADMIN, true),
+                     STORE_OK);
+    r = edit(fx, NULL, "update-node", F("node", "cucm1.example.com") F("release", "9.1"));
+    expect_refused(r, "Node cucm1.example.com cannot go to release 9.1: this cluster hosts ");
+    r = edit(fx, "ko", "add-node",
+             F("name", "cucm2.example.com") F("role", "subscriber") F("release", "8.6")
+                 F("group", "g1"));
+    expect_refused(r, "노드 cucm2.example.com을(를) 릴리스 8.6(으)로 바꿀 수 없습니다.");
+    assert_false(has_node(fx, "cucm2.example.com"));
+    assert_int_equal(store_node_get(fx->app.store, "cucm1.example.com", &n), STORE_OK);
+    assert_string_equal(n.release, "15.0");
+    store_node_clear(&n);
+    /* 10.0 is enough */
+    r = edit(fx, NULL, "update-node", F("node", "cucm1.example.com") F("release", "10.0"));
+    expect_done(r, "Node cucm1.example.com updated.");
 }
 
 /* ---- users ---- */
@@ -596,6 +628,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_node, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_refusals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_node, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_release_with_several_domains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_assign_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_balance_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_detail_forms, setup, teardown),
