@@ -255,7 +255,8 @@ static void test_not_configured(void **state)
     fx->cfg.dir_uri = NULL;
     expect_failed(req(fx, NULL, "directory/test", NULL, NULL, NULL),
                   "No directory is configured: set [directory] uri and base");
-    expect_failed(req(fx, "ko", "directory/sync", NULL, NULL, NULL), "디렉터리가 설정되지 않았습니다");
+    expect_failed(req(fx, "ko", "directory/sync", NULL, NULL, NULL),
+                  "디렉터리가 설정되지 않았습니다");
     assert_int_equal(count_jobs(fx), 0);
 }
 

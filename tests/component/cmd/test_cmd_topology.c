@@ -303,10 +303,11 @@ static void test_view_tables_and_warnings(void **state)
                   "<value>publisher</value></field><field var=\"release\"><value>15.0</value>"
                   "</field><field var=\"group\"><value>g1</value></field><field var=\"ha\">"
                   "<value>on</value></field><field var=\"users\"><value>2</value></field>");
-    assert_has(r, "<value>cucm2.b.example</value></field><field var=\"role\"><value>subscriber"
-                  "</value></field><field var=\"release\"><value>15.0</value></field><field "
-                  "var=\"group\"><value></value></field><field var=\"ha\"><value>off</value></field>"
-                  "<field var=\"users\"><value>0</value>");
+    assert_has(r,
+               "<value>cucm2.b.example</value></field><field var=\"role\"><value>subscriber"
+               "</value></field><field var=\"release\"><value>15.0</value></field><field "
+               "var=\"group\"><value></value></field><field var=\"ha\"><value>off</value></field>"
+               "<field var=\"users\"><value>0</value>");
     assert_has(r, "<item><field var=\"group\"><value>g1</value></field><field var=\"nodes\">"
                   "<value>1</value></field><field var=\"ha\"><value>on</value></field>");
     assert_has(r, "Nodes in no redundancy group: cucm2.b.example, cucm3.c.example.");
@@ -537,16 +538,16 @@ static void test_assign_users(void **state)
     user(fx, "bob", NULL);
     user(fx, "carol", NULL);
     r = edit(fx, NULL, "assign-users",
-             "<field var='users'><value>alice</value><value></value><value>bob</value></field>"
-             F("node", "cucm2.example.com"));
+             "<field var='users'><value>alice</value><value></value><value>bob</value></field>" F(
+                 "node", "cucm2.example.com"));
     expect_done(r, "2 users assigned to cucm2.example.com.");
     assert_string_equal(node_of(fx, "alice"), "cucm2.example.com");
     assert_string_equal(node_of(fx, "bob"), "cucm2.example.com");
     assert_string_equal(node_of(fx, "carol"), "");
     /* an unknown user: all or nothing */
     r = edit(fx, "ko", "assign-users",
-             "<field var='users'><value>carol</value><value>nobody</value></field>"
-             F("node", "cucm1.example.com"));
+             "<field var='users'><value>carol</value><value>nobody</value></field>" F(
+                 "node", "cucm1.example.com"));
     expect_refused(r, "사용자 nobody이(가) 없습니다.");
     assert_string_equal(node_of(fx, "carol"), "");
     r = edit(fx, NULL, "assign-users",
@@ -610,7 +611,8 @@ static void test_detail_forms(void **state)
             assert_lacks(r, "var=\"group\"");
         }
         if (i > 0)
-            assert_has(r, "<option label=\"cucm2.example.com\"><value>cucm2.example.com</value></option>");
+            assert_has(
+                r, "<option label=\"cucm2.example.com\"><value>cucm2.example.com</value></option>");
         if (i == 1)
             assert_has(r, "Leave a field empty to keep its value.");
         xmpp_stanza_release(r);

@@ -155,7 +155,6 @@ static void test_summary(void **state)
     status_problems_free(p, n);
 }
 
-
 /* Each reason in its own words, the Korean sentences, the "-" for an unknown time, and the cap on
  * the reasons listed (the level still counts every one). */
 static void test_verdict_reasons(void **state)
@@ -256,7 +255,8 @@ static void test_summary_forms(void **state)
                            "reconnects=1c queued=0B store=4096B cert_days=40");
     free(s);
     s = status_summary(&r, level, p, n, "ko");
-    assert_non_null(strstr(s, "IMDOMAIND OK - 라우터 연결 2d 5h 0m째, 세션 3개, 인증서 만료까지 40일"));
+    assert_non_null(
+        strstr(s, "IMDOMAIND OK - 라우터 연결 2d 5h 0m째, 세션 3개, 인증서 만료까지 40일"));
     free(s);
     cert_expiry_check(NULL, NOW, &r.cert); /* no certificate configured */
     s = status_summary(&r, level, p, n, "ko");
@@ -267,7 +267,7 @@ static void test_summary_forms(void **state)
     assert_string_equal(status_level_name(STATUS_WARNING), "WARNING");
     assert_string_equal(status_level_name((enum status_level)7), "UNKNOWN");
     assert_string_equal(status_level_value(STATUS_CRITICAL), "critical");
-    assert_string_equal(status_level_value((enum status_level)-1), "unknown");
+    assert_string_equal(status_level_value((enum status_level) - 1), "unknown");
 }
 
 /* ---- status_collect on a real store ---- */
@@ -364,8 +364,7 @@ static void test_collect_troubles(void **state)
     assert_int_equal(store_job_set_state(fx->app.store, id, STORE_JOB_FAILED, "disk full"),
                      STORE_OK);
     assert_int_equal(store_audit_append(fx->app.store, NOW - 60, "nightly", SYNC_NODE,
-                                        STORE_OUTCOME_ERROR, "peer b.example did not answer",
-                                        NULL),
+                                        STORE_OUTCOME_ERROR, "peer b.example did not answer", NULL),
                      STORE_OK);
     assert_int_equal(store_peer_add(fx->app.store, "b.example", false), STORE_OK);
     assert_int_equal(store_peer_add(fx->app.store, "c.example", false), STORE_OK);
@@ -505,10 +504,14 @@ static void test_watchdog_env(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_expiry_levels), cmocka_unit_test(test_expiry_sentences),
-        cmocka_unit_test(test_verdict),       cmocka_unit_test(test_summary),
-        cmocka_unit_test(test_duration),      cmocka_unit_test(test_notify_builtin_sender),
-        cmocka_unit_test(test_watchdog_env),  cmocka_unit_test(test_verdict_reasons),
+        cmocka_unit_test(test_expiry_levels),
+        cmocka_unit_test(test_expiry_sentences),
+        cmocka_unit_test(test_verdict),
+        cmocka_unit_test(test_summary),
+        cmocka_unit_test(test_duration),
+        cmocka_unit_test(test_notify_builtin_sender),
+        cmocka_unit_test(test_watchdog_env),
+        cmocka_unit_test(test_verdict_reasons),
         cmocka_unit_test(test_summary_forms),
         cmocka_unit_test_setup_teardown(test_collect_fresh, store_setup, store_teardown),
         cmocka_unit_test_setup_teardown(test_collect_troubles, store_setup, store_teardown),
