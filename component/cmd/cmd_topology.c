@@ -522,6 +522,15 @@ static void do_assign(adhoc_call_t *call, struct app *app)
             continue;
         rc = store_user_set_node(app->store, users[i], node);
         done += rc == STORE_OK;
+        /* the store says nothing when no row matched: name the user (the node is one listed) */
+        if (rc == STORE_NOTFOUND && store_user_get(app->store, users[i], NULL) == STORE_NOTFOUND) {
+            store_rollback(app->store);
+            fail_with(call, xasprintf(i18n_is_korean(call->lang)
+                                          ? "사용자 %s이(가) 없습니다. 아무것도 바뀌지 않았습니다."
+                                          : "No user %s. Nothing was changed.",
+                                      users[i]));
+            return;
+        }
     }
     end_change(call, app, rc,
                i18n_is_korean(call->lang)
