@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -1241,6 +1242,59 @@ static void test_files_repair_nothing_left(void **state)
     drop_dir(dir);
 }
 
+/* Where the directory cannot be used: the lock, the start-up repair and the key-group probe say
+ * which path and why, and a missing directory is left missing. A regular file stands where a
+ * directory is expected, which refuses root as well. */
+static void test_files_unusable_dir(void **state)
+{
+    char *dir = fresh_dir(), *err = NULL, file[PATH_MAX], sub[PATH_MAX + 8], want[PATH_MAX * 2];
+    FILE *f;
+    struct stat st;
+    (void)state;
+
+    snprintf(file, sizeof(file), "%s/plain", dir);
+    snprintf(sub, sizeof(sub), "%s/certs", file);
+    f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+
+    assert_int_equal(cert_files_lock(sub, &err), -1);
+    snprintf(want, sizeof(want), "cannot open the lock file %s/.cup-xmpp-s2s.lock: %s", sub,
+             strerror(ENOTDIR));
+    assert_string_equal(err, want);
+    free(err);
+    err = NULL;
+
+    assert_int_equal(cert_files_repair(sub, &err), -1);
+    snprintf(want, sizeof(want), "cannot read %s: %s", sub, strerror(ENOTDIR));
+    assert_string_equal(err, want);
+    free(err);
+    err = NULL;
+
+    snprintf(sub, sizeof(sub), "%s/none", dir);
+    assert_int_equal(cert_files_repair(sub, &err), 0);
+    assert_null(err);
+    assert_int_equal(stat(sub, &st), -1);
+    assert_int_equal(errno, ENOENT);
+
+    /* an install stops at the lock: nothing is written, the file is untouched */
+    assert_int_equal(cert_files_install(file, three, 3, NULL, 0, "crt", "key", &err), -1);
+    assert_non_null(strstr(err, "cannot open the lock file"));
+    free(err);
+    err = NULL;
+    assert_int_equal(stat(file, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_size, 0);
+
+    cert_files_set_key_group(getegid());
+    assert_int_equal(cert_files_check_key_group(file, &err), -1);
+    snprintf(want, sizeof(want), "cannot create a file in %s: %s", file, strerror(ENOTDIR));
+    assert_string_equal(err, want);
+    free(err);
+    cert_files_set_key_group(CERT_FILES_NO_GROUP);
+    drop_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1274,6 +1328,7 @@ int main(void)
         cmocka_unit_test(test_files_second_installer_refused),
         cmocka_unit_test(test_files_repair_live_to_missing),
         cmocka_unit_test(test_files_repair_nothing_left),
+        cmocka_unit_test(test_files_unusable_dir),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

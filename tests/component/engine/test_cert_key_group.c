@@ -5,6 +5,7 @@
 #include "component/engine/cert_files.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -271,6 +272,150 @@ static void test_start_probe(void **state)
     drop_dir(dir);
 }
 
+/* Runs `fn(dir)` as a user without privileges and returns its result: as root in a child that
+ * became nobody (65534, in no other group), otherwise in this process, which has none. */
+static int as_other(int (*fn)(const char *dir), const char *dir)
+{
+    pid_t pid;
+    int status;
+
+    if (geteuid() != 0)
+        return fn(dir);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        gid_t none[1] = {65534};
+        if (setgroups(1, none) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(100);
+        _exit(fn(dir));
+    }
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* The entries of `dir` other than . and .., space-separated in readdir order (caller frees). */
+static char *entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char *out = calloc(1, 4096);
+
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            strncat(out, e->d_name, 4096 - strlen(out) - 2);
+            strcat(out, " ");
+        }
+    closedir(d);
+    return out;
+}
+
+/* Checked in the other process; 0 when the install was refused with `want` in the reason. */
+static int install_refused(const char *dir, const char *want)
+{
+    char *err = NULL;
+    int ok = cert_files_install(dir, set, N_SET, NULL, 0, CRT, KEY, &err) == -1 && err &&
+             strstr(err, want) != NULL;
+
+    if (!ok)
+        fprintf(stderr, "install: %s\n", err ? err : "(accepted)");
+    free(err);
+    return ok ? 0 : 1;
+}
+
+static int install_group0_refused(const char *dir)
+{
+    cert_files_set_key_group(0);
+    return install_refused(dir, "to group 0: Operation not permitted");
+}
+
+/* A key that cannot be given to the key group is never published: the new generation is
+ * removed again and no name, not even .live, is made. */
+static void test_share_key_refused(void **state)
+{
+    char *dir = fresh_dir(), *left;
+
+    (void)state;
+    if (geteuid() != 0 && process_has_group0())
+        skip();
+    assert_int_equal(chmod(dir, 0777), 0);
+    assert_int_equal(as_other(install_group0_refused, dir), 0);
+    left = entries(dir);
+    assert_string_equal(left, ".cup-xmpp-s2s.lock ");
+    free(left);
+    cert_files_set_key_group(CERT_FILES_NO_GROUP);
+    drop_dir(dir);
+}
+
+static int install_no_gen_dir(const char *dir)
+{
+    return install_refused(dir, "cannot create a directory in");
+}
+
+/* A directory the daemon may lock in but not write to: refused with the directory's name and
+ * the system's reason, nothing written. */
+static void test_generation_dir_refused(void **state)
+{
+    char *dir = fresh_dir(), *left, lock[PATH_MAX];
+    int fd;
+
+    (void)state;
+    cert_files_set_key_group(CERT_FILES_NO_GROUP);
+    snprintf(lock, sizeof(lock), "%s/.cup-xmpp-s2s.lock", dir);
+    fd = open(lock, O_RDWR | O_CREAT, 0666);
+    assert_true(fd >= 0);
+    assert_int_equal(fchmod(fd, 0666), 0);
+    close(fd);
+    assert_int_equal(chmod(dir, 0555), 0);
+    assert_int_equal(as_other(install_no_gen_dir, dir), 0);
+    left = entries(dir);
+    assert_string_equal(left, ".cup-xmpp-s2s.lock ");
+    free(left);
+    assert_int_equal(chmod(dir, 0700), 0);
+    drop_dir(dir);
+}
+
+static int repair_without_rights(const char *dir)
+{
+    char *err = NULL;
+    int n;
+
+    cert_files_set_key_group(65534);
+    n = cert_files_repair(dir, &err);
+    if (n != 0)
+        fprintf(stderr, "repair: %d %s\n", n, err ? err : "");
+    free(err);
+    return n == 0 ? 0 : 1;
+}
+
+/* A repair that may not change the files (they belong to another user) counts nothing and
+ * leaves them as they were: in particular the key keeps its mode when its group cannot change,
+ * so it is never made group-readable in the wrong group. */
+static void test_repair_without_rights(void **state)
+{
+    char *dir = fresh_dir(), lock[PATH_MAX], crt[PATH_MAX];
+    struct stat key_before;
+
+    (void)state;
+    if (geteuid() != 0)
+        skip(); /* needs files owned by another user */
+    cert_files_set_key_group(CERT_FILES_NO_GROUP);
+    install(dir);
+    snprintf(lock, sizeof(lock), "%s/.cup-xmpp-s2s.lock", dir);
+    snprintf(crt, sizeof(crt), "%s/a.example.test.crt", dir);
+    assert_int_equal(chmod(lock, 0666), 0);
+    assert_int_equal(chmod(dir, 0755), 0);
+    assert_int_equal(chmod(crt, 0600), 0); /* through the link: the generation's file */
+    key_before = stat_of(dir, "a.example.test.key");
+    assert_int_equal(as_other(repair_without_rights, dir), 0);
+    assert_mode(dir, "a.example.test.key", 0600);
+    assert_int_equal(stat_of(dir, "a.example.test.key").st_gid, key_before.st_gid);
+    assert_mode(dir, "a.example.test.crt", 0600);
+    assert_mode(dir, "cup-xmpp-s2s.crt", 0600);
+    drop_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -280,6 +425,9 @@ int main(void)
         cmocka_unit_test(test_repair_plain_files),
         cmocka_unit_test(test_resolve),
         cmocka_unit_test(test_start_probe),
+        cmocka_unit_test(test_share_key_refused),
+        cmocka_unit_test(test_generation_dir_refused),
+        cmocka_unit_test(test_repair_without_rights),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
