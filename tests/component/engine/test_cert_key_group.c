@@ -356,6 +356,31 @@ static void test_share_key_refused(void **state)
     drop_dir(dir);
 }
 
+static void put(const char *dir, const char *name, const char *text)
+{
+    char path[PATH_MAX];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+static void assert_contents(const char *dir, const char *name, const char *want)
+{
+    char path[PATH_MAX], buf[256] = {0};
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    f = fopen(path, "r");
+    assert_non_null(f);
+    assert_true(fread(buf, 1, sizeof(buf) - 1, f) > 0);
+    fclose(f);
+    assert_string_equal(buf, want);
+}
+
 static int install_no_gen_dir(const char *dir)
 {
     return install_refused(dir, "cannot create a directory in");
@@ -380,6 +405,20 @@ static void test_generation_dir_refused(void **state)
     left = entries(dir);
     assert_string_equal(left, ".cup-xmpp-s2s.lock ");
     free(left);
+    /* the same with the plain files of the layout before the links: refused while adopting
+     * them, which leaves them as they were and makes no .live */
+    assert_int_equal(chmod(dir, 0700), 0);
+    put(dir, "cup-xmpp-s2s.crt", "old certificate\n");
+    put(dir, "cup-xmpp-s2s.key", "old key\n");
+    assert_int_equal(chmod(dir, 0555), 0);
+    assert_int_equal(as_other(install_no_gen_dir, dir), 0);
+    left = entries(dir);
+    assert_null(strstr(left, ".gen-"));
+    assert_null(strstr(left, ".live"));
+    assert_null(strstr(left, "example.test"));
+    free(left);
+    assert_contents(dir, "cup-xmpp-s2s.crt", "old certificate\n");
+    assert_contents(dir, "cup-xmpp-s2s.key", "old key\n");
     assert_int_equal(chmod(dir, 0700), 0);
     drop_dir(dir);
 }
