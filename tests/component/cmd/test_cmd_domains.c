@@ -19,6 +19,8 @@
 #include "xmpp/stanza.h"
 #include "tests/lib/tmpstore.h"
 
+#include <sqlite3.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -909,10 +911,76 @@ static void test_cert_stale_note(void **state)
                      "The cup-xmpp-s2s certificate is now stale");
 }
 
+/* ---- the store failing ---- */
+
+/* Runs `sql` on the store file through a connection of its own; returns it (still open) when
+ * `keep`, so that a transaction it began holds the write lock. */
+static sqlite3 *other_sql(struct fx *fx, const char *sql, bool keep)
+{
+    sqlite3 *db = NULL;
+
+    assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    if (keep)
+        return db;
+    sqlite3_close(db);
+    return NULL;
+}
+
+/* A write the store cannot do (its trigger names a table that is not there: an error, not a
+ * constraint, which would read as a duplicate): the command says so in the request's language, with the store's
+ * own reason, as an internal-server-error, and nothing is added. */
+static void test_add_store_refused(void **state)
+{
+    struct fx *fx = *state;
+    int64_t before = domain_count(fx);
+    xmpp_stanza_t *r;
+
+    other_sql(fx,
+              "CREATE TRIGGER no_add BEFORE INSERT ON domains "
+              "BEGIN INSERT INTO the_test_says_no VALUES (1); END",
+              false);
+    r = add(fx, NULL, "new.example.test");
+    expect_error(r, "internal-server-error", NULL);
+    assert_has(r, "nothing was changed: the store failed: ");
+    assert_has(r, "the_test_says_no");
+    xmpp_stanza_release(r);
+    r = add(fx, "ko", "new.example.test");
+    expect_error(r, "internal-server-error", NULL);
+    assert_has(r, "저장소 오류로 아무것도 바꾸지 않았습니다: ");
+    xmpp_stanza_release(r);
+    assert_false(exists(fx, "new.example.test"));
+    assert_int_equal(domain_count(fx), before);
+    /* the rollback left the store usable */
+    other_sql(fx, "DROP TRIGGER no_add", false);
+    add_ok(fx, "new.example.test");
+    assert_true(exists(fx, "new.example.test"));
+}
+
+/* Another process holding the write lock past the store's wait: the transaction does not even
+ * begin, and the command says the store failed. */
+static void test_add_store_locked(void **state)
+{
+    struct fx *fx = *state;
+    sqlite3 *other = other_sql(fx, "BEGIN IMMEDIATE", true);
+    xmpp_stanza_t *r = add(fx, NULL, "new.example.test");
+
+    expect_error(r, "internal-server-error", NULL);
+    assert_has(r, "nothing was changed: the store failed: ");
+    xmpp_stanza_release(r);
+    assert_int_equal(sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(other);
+    assert_false(exists(fx, "new.example.test"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_add_two_stages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_store_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_store_locked, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_rule_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_corrected_in_session, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_duplicate_any_case, setup, teardown),

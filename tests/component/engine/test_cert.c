@@ -18,6 +18,7 @@
 #include <openssl/x509v3.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -474,6 +475,221 @@ static void test_serials_differ(void **state)
     cert_info_clear(&ib);
     free(b);
     free(a);
+    free(key);
+}
+
+/* ---- keys the daemon does not make but may be given ---- */
+
+/* A private key of any algorithm OpenSSL knows, as PKCS#8 PEM (caller frees). */
+static char *foreign_key(const char *alg, const char *group)
+{
+    EVP_PKEY *k = group ? EVP_PKEY_Q_keygen(NULL, NULL, alg, group)
+                        : EVP_PKEY_Q_keygen(NULL, NULL, alg);
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL, *pem;
+    long len;
+
+    assert_non_null(k);
+    assert_int_equal(PEM_write_bio_PrivateKey(bio, k, NULL, NULL, 0, NULL, NULL), 1);
+    len = BIO_get_mem_data(bio, &data);
+    pem = strndup(data, (size_t)len);
+    BIO_free(bio);
+    EVP_PKEY_free(k);
+    return pem;
+}
+
+static void test_unknown_key_type(void **state)
+{
+    char *err = NULL;
+    (void)state;
+
+    assert_null(cert_key_generate(CERT_KEY_TYPE_COUNT, &err));
+    assert_string_equal(err, "unknown key type");
+    free(err);
+    assert_string_equal(cert_key_type_name(CERT_KEY_TYPE_COUNT), "unknown");
+}
+
+/* An EC key on a curve other than P-256/P-384 is named by its group; a key of another
+ * algorithm by OpenSSL's type name and size. */
+static void test_describe_other_keys(void **state)
+{
+    char *p521 = foreign_key("EC", "secp521r1"), *ed = foreign_key("ED25519", NULL);
+    char *err = NULL, *d;
+    (void)state;
+
+    d = cert_key_describe(p521, &err);
+    assert_non_null(d);
+    assert_string_equal(d, "EC secp521r1");
+    free(d);
+    d = cert_key_describe(ed, &err);
+    assert_non_null(d);
+    assert_string_equal(d, "ED25519 256");
+    free(d);
+    assert_null(cert_key_describe("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+                                  &err));
+    assert_non_null(strstr(err, "the private key does not parse"));
+    free(err);
+    free(ed);
+    free(p521);
+}
+
+/* A P-521 key signs (SHA-256) with the ECDSA key usage: no keyEncipherment. */
+static void test_self_sign_p521(void **state)
+{
+    char *key = foreign_key("EC", "secp521r1"), *pem = must_cert(key, &names3, 0, 5);
+    char *err = NULL, *text = openssl_text("x509 -noout -text", pem);
+    struct cert_info info;
+    X509 *x = parse_x509(pem);
+    EVP_PKEY *k = parse_key(key);
+    (void)state;
+
+    assert_int_equal(X509_verify(x, k), 1);
+    assert_int_equal(X509_get_signature_nid(x), NID_ecdsa_with_SHA256);
+    assert_true(has_ext(x, NID_key_usage, 1));
+    assert_int_equal(X509_get_key_usage(x), KU_DIGITAL_SIGNATURE);
+    assert_non_null(strstr(text, "NIST CURVE: P-521"));
+    assert_int_equal(cert_inspect(pem, &info, &err), 0);
+    assert_string_equal(info.key, "EC secp521r1");
+    assert_true(info.self_signed);
+    cert_info_clear(&info);
+    cert_info_clear(NULL);
+    EVP_PKEY_free(k);
+    X509_free(x);
+    free(text);
+    free(pem);
+    free(key);
+}
+
+/* Ed25519 takes no separate digest, and the daemon always names one: both the certificate and
+ * the request are refused with OpenSSL's reason, never half made. */
+static void test_ed25519_refused(void **state)
+{
+    char *key = foreign_key("ED25519", NULL), *err = NULL;
+    (void)state;
+
+    assert_null(cert_self_sign(key, &names3, 0, 30, &err));
+    assert_non_null(err);
+    assert_true(strncmp(err, "cannot sign the certificate", 27) == 0);
+    free(err);
+    err = NULL;
+    assert_null(cert_make_csr(key, &names3, &err));
+    assert_non_null(err);
+    assert_true(strncmp(err, "cannot build the request", 24) == 0);
+    free(err);
+    free(key);
+}
+
+/* The common name is checked like every SAN, for certificates and requests alike. */
+static void test_refuses_bad_common_name(void **state)
+{
+    static const char *const bad[] = {"ok.test", "bad name.test"};
+    struct cert_names n = {.common_name = "bad/cn.test", .domains = three, .n_domains = 1};
+    char *key = must_key(CERT_KEY_EC_P256), *err = NULL;
+    (void)state;
+
+    assert_null(cert_self_sign(key, &n, 0, 30, &err));
+    assert_string_equal(err, "'bad/cn.test' is not a domain name a certificate can carry");
+    free(err);
+    err = NULL;
+    assert_null(cert_make_csr(key, &n, &err));
+    assert_string_equal(err, "'bad/cn.test' is not a domain name a certificate can carry");
+    free(err);
+    err = NULL;
+    n.common_name = "ok.test";
+    n.domains = bad;
+    n.n_domains = 2;
+    assert_null(cert_make_csr(key, &n, &err));
+    assert_string_equal(err, "'bad name.test' is not a domain name a certificate can carry");
+    free(err);
+    err = NULL;
+    assert_null(cert_make_csr("not a key", &names3, &err));
+    assert_non_null(strstr(err, "private key does not parse"));
+    free(err);
+    free(key);
+}
+
+/* A certificate made elsewhere with the given SANs (OpenSSL's config syntax). */
+static char *cert_with_sans(EVP_PKEY *k, const char *cn, const char *san)
+{
+    X509 *x = X509_new();
+    X509_NAME *name = X509_get_subject_name(x);
+    X509V3_CTX ctx;
+    X509_EXTENSION *ext;
+    BIO *bio = BIO_new(BIO_s_mem());
+    char *data = NULL, *pem;
+    long len;
+
+    assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+    assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 7), 1);
+    assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
+                                                (const unsigned char *)cn, -1, -1, 0),
+                     1);
+    assert_int_equal(X509_set_issuer_name(x, name), 1);
+    assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), 0));
+    assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 86400));
+    assert_int_equal(X509_set_pubkey(x, k), 1);
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
+    assert_non_null(ext);
+    assert_int_equal(X509_add_ext(x, ext, -1), 1);
+    X509_EXTENSION_free(ext);
+    assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+    assert_int_equal(PEM_write_bio_X509(bio, x), 1);
+    len = BIO_get_mem_data(bio, &data);
+    pem = strndup(data, (size_t)len);
+    BIO_free(bio);
+    X509_free(x);
+    return pem;
+}
+
+/* IP and e-mail SANs show as "other"; without any DNS SAN the CN is what covers a domain, with
+ * one it no longer counts (RFC 6125 §6.4.4). */
+static void test_inspect_other_sans(void **state)
+{
+    char *key = must_key(CERT_KEY_EC_P256), *err = NULL;
+    EVP_PKEY *k = parse_key(key);
+    char *pem = cert_with_sans(k, "cn.example.test", "IP:192.0.2.1,email:a@example.test");
+    char *dns = cert_with_sans(k, "cn.example.test", "DNS:x.example.test,IP:192.0.2.1");
+    struct cert_info info;
+    (void)state;
+
+    assert_int_equal(cert_inspect(pem, &info, &err), 0);
+    assert_int_equal(info.n_sans, 2);
+    assert_string_equal(info.sans[0], "other");
+    assert_string_equal(info.sans[1], "other");
+    assert_string_equal(info.subject, "CN=cn.example.test");
+    assert_true(info.self_signed);
+    assert_true(cert_info_covers(&info, "CN.example.test"));
+    assert_false(cert_info_covers(&info, "x.example.test"));
+    cert_info_clear(&info);
+    assert_int_equal(cert_inspect(dns, &info, &err), 0);
+    assert_int_equal(info.n_sans, 2);
+    assert_string_equal(info.sans[0], "DNS:x.example.test");
+    assert_string_equal(info.sans[1], "other");
+    assert_true(cert_info_covers(&info, "x.example.test"));
+    assert_false(cert_info_covers(&info, "cn.example.test"));
+    cert_info_clear(&info);
+    EVP_PKEY_free(k);
+    free(dns);
+    free(pem);
+    free(key);
+}
+
+/* The pending key itself unreadable (a damaged key file): refused as a key mismatch with the
+ * reason and a way out, and no cleaned chain. */
+static void test_import_unreadable_pending_key(void **state)
+{
+    char *key = must_key(CERT_KEY_EC_P256), *pem = must_cert(key, &names3, 0, 10);
+    char *chain = NULL, *why = NULL;
+    (void)state;
+
+    assert_int_equal(cert_check_import("damaged", pem, three, 3, time(NULL), &chain, &why),
+                     CERT_IMPORT_KEY_MISMATCH);
+    assert_null(chain);
+    assert_non_null(strstr(why, "the pending key cannot be read (the private key does not parse"));
+    assert_non_null(strstr(why, "make a new CSR"));
+    free(why);
+    free(pem);
     free(key);
 }
 
@@ -1026,6 +1242,59 @@ static void test_files_repair_nothing_left(void **state)
     drop_dir(dir);
 }
 
+/* Where the directory cannot be used: the lock, the start-up repair and the key-group probe say
+ * which path and why, and a missing directory is left missing. A regular file stands where a
+ * directory is expected, which refuses root as well. */
+static void test_files_unusable_dir(void **state)
+{
+    char *dir = fresh_dir(), *err = NULL, file[PATH_MAX], sub[PATH_MAX + 8], want[PATH_MAX * 2];
+    FILE *f;
+    struct stat st;
+    (void)state;
+
+    snprintf(file, sizeof(file), "%s/plain", dir);
+    snprintf(sub, sizeof(sub), "%s/certs", file);
+    f = fopen(file, "w");
+    assert_non_null(f);
+    fclose(f);
+
+    assert_int_equal(cert_files_lock(sub, &err), -1);
+    snprintf(want, sizeof(want), "cannot open the lock file %s/.cup-xmpp-s2s.lock: %s", sub,
+             strerror(ENOTDIR));
+    assert_string_equal(err, want);
+    free(err);
+    err = NULL;
+
+    assert_int_equal(cert_files_repair(sub, &err), -1);
+    snprintf(want, sizeof(want), "cannot read %s: %s", sub, strerror(ENOTDIR));
+    assert_string_equal(err, want);
+    free(err);
+    err = NULL;
+
+    snprintf(sub, sizeof(sub), "%s/none", dir);
+    assert_int_equal(cert_files_repair(sub, &err), 0);
+    assert_null(err);
+    assert_int_equal(stat(sub, &st), -1);
+    assert_int_equal(errno, ENOENT);
+
+    /* an install stops at the lock: nothing is written, the file is untouched */
+    assert_int_equal(cert_files_install(file, three, 3, NULL, 0, "crt", "key", &err), -1);
+    assert_non_null(strstr(err, "cannot open the lock file"));
+    free(err);
+    err = NULL;
+    assert_int_equal(stat(file, &st), 0);
+    assert_true(S_ISREG(st.st_mode));
+    assert_int_equal(st.st_size, 0);
+
+    cert_files_set_key_group(getegid());
+    assert_int_equal(cert_files_check_key_group(file, &err), -1);
+    snprintf(want, sizeof(want), "cannot create a file in %s: %s", file, strerror(ENOTDIR));
+    assert_string_equal(err, want);
+    free(err);
+    cert_files_set_key_group(CERT_FILES_NO_GROUP);
+    drop_dir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1040,6 +1309,13 @@ int main(void)
         cmocka_unit_test(test_import_refusals),
         cmocka_unit_test(test_import_chain_limits),
         cmocka_unit_test(test_serials_differ),
+        cmocka_unit_test(test_unknown_key_type),
+        cmocka_unit_test(test_describe_other_keys),
+        cmocka_unit_test(test_self_sign_p521),
+        cmocka_unit_test(test_ed25519_refused),
+        cmocka_unit_test(test_refuses_bad_common_name),
+        cmocka_unit_test(test_inspect_other_sans),
+        cmocka_unit_test(test_import_unreadable_pending_key),
         cmocka_unit_test(test_files_layout),
         cmocka_unit_test(test_files_regenerate_keeps_links),
         cmocka_unit_test(test_files_stale_names_removed),
@@ -1052,6 +1328,7 @@ int main(void)
         cmocka_unit_test(test_files_second_installer_refused),
         cmocka_unit_test(test_files_repair_live_to_missing),
         cmocka_unit_test(test_files_repair_nothing_left),
+        cmocka_unit_test(test_files_unusable_dir),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

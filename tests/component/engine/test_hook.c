@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -266,6 +267,38 @@ static void test_cancel(void **state)
     assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* No file descriptor left for the output pipe (the limit lowered to the lowest free one): the
+ * start is refused with the system's reason, no callback ever comes and every handle closes. */
+static void test_no_free_fd(void **state)
+{
+    const char *argv[] = {"/bin/true", NULL};
+    uv_loop_t loop;
+    struct run r;
+    struct rlimit saved, low;
+    char *err = NULL;
+    int fd;
+
+    (void)state;
+    memset(&r, 0, sizeof(r));
+    assert_int_equal(uv_loop_init(&loop), 0);
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    close(fd);
+    low = saved;
+    low.rlim_cur = (rlim_t)fd;
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+    assert_null(hook_run(&loop, argv, NULL, on_done, &r, &err));
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    assert_non_null(err);
+    assert_string_equal(err, "cannot run /bin/true: too many open files");
+    free(err);
+    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(r.called, 0);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    hook_cancel(NULL); /* nothing to cancel: a caller may pass what hook_run refused */
+}
+
 static void test_describe(void **state)
 {
     struct hook_result res = {0};
@@ -439,6 +472,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_not_executable),
         cmocka_unit_test(test_empty_command),
         cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_no_free_fd),
         cmocka_unit_test(test_describe),
         cmocka_unit_test(test_split_ok),
         cmocka_unit_test(test_split_blank),
