@@ -876,15 +876,26 @@ struct sink {
     void (*page)(struct sink *sk, xmpp_stanza_t *cmd);
 };
 
+/* How the completion of a run relates to the pages before it. */
+enum completion {
+    COMPLETION_ONLY,   /* no pages before: its rows are the whole result */
+    COMPLETION_NEXT,   /* it answers next: a page of new rows (users/export's last page) */
+    COMPLETION_REPEAT, /* it answers complete on the last page: that page again */
+};
+
 /* Prints the outcome of a finished run; returns the exit status. */
 static int finished(xmpp_stanza_t *cmd, const char *status, const struct opts *o,
-                    struct pages *pages, struct arg *args, size_t nargs, struct sink *sk)
+                    struct pages *pages, enum completion how, struct arg *args, size_t nargs,
+                    struct sink *sk)
 {
     int rc;
 
-    /* After pages, the completion repeats the last page, whose rows are carried already. */
-    if (o->output && !sk && pages->n == 0)
+    if (how != COMPLETION_REPEAT && o->output && !sk)
         write_output((struct opts *)o, cmd);
+    else if (how == COMPLETION_NEXT && sk && sk->page)
+        sk->page(sk, cmd);
+    else if (how == COMPLETION_NEXT && !o->output)
+        pages_add(pages, cmd);
     if (sk)
         rc = sk->done(sk, cmd, pages);
     else
@@ -927,6 +938,7 @@ static int run_command(struct opts *o, const char *node, struct arg *args, size_
     struct pages pages = {0};
     char *sid = NULL; /* the session, once the daemon opened one */
     int at_choice = 0;
+    enum completion how = COMPLETION_ONLY;
 
     /* Pages of a result table do not count as stages. */
     for (int round = 0; round < MAX_ROUNDS;) {
@@ -944,7 +956,7 @@ static int run_command(struct opts *o, const char *node, struct arg *args, size_
         if (cmd == NULL || status == NULL)
             die("imdomaind answered without a command status");
         if (strcmp(status, "executing") != 0) {
-            int rc = finished(cmd, status, o, &pages, args, nargs, sk);
+            int rc = finished(cmd, status, o, &pages, how, args, nargs, sk);
             if (strcmp(status, "canceled") == 0 && o->action_used && o->action &&
                 strcmp(o->action, "cancel") == 0)
                 rc = EXIT_OK; /* asked for */
@@ -961,7 +973,10 @@ static int run_command(struct opts *o, const char *node, struct arg *args, size_
         struct offer of;
         offered(cmd, &of);
         if (is_page(cmd)) { /* the run completed; the pages only browse its table */
-            xmpp_stanza_t *iq = command_iq(o, node, sid, "next");
+            /* Next while offered; on the last page complete, which shows that page again
+             * (a page table's), unless the command completes with its last page itself. */
+            how = of.next ? COMPLETION_NEXT : COMPLETION_REPEAT;
+            xmpp_stanza_t *iq = command_iq(o, node, sid, of.next ? "next" : "complete");
             if (o->output)
                 write_output(o, cmd);
             else if (sk && sk->page)

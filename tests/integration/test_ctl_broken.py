@@ -607,13 +607,17 @@ def test_paged_result():
     doc = json.loads(out)
     check(len(doc["forms"]) == 1, "forms %r" % doc["forms"])
     fm = doc["forms"][0]
-    # The pages shown with next are joined in the first form. (Whether the completing page's own
-    # rows and values are to be added too is left open here: see the c11e report.)
-    check(fm["rows"][:2] == [{"u": "u1"}, {"u": "u2"}], "rows %r" % fm["rows"])
-    check(fm["fields"]["all"][:2] == ["v1", "v2"] and fm["fields"]["total"] == ["2"],
+    # Every page is joined in the first form, the completing one too: it answered next, so its
+    # rows are new (they were lost before).
+    check(fm["rows"] == [{"u": "u1"}, {"u": "u2"}, {"u": "u3"}], "rows %r" % fm["rows"])
+    check(fm["fields"]["all"] == ["v1", "v2", "v3"] and fm["fields"]["total"] == ["2"],
           "fields %r" % fm["fields"])
     check([command_of(r).get("action") for r in f.requests] == ["execute", "next", "next"],
           "actions %r" % [command_of(r).get("action") for r in f.requests])
+    del f.requests[:]
+    # The text output shows all three rows too.
+    rc, out, err = f.run("run", "x/y")
+    check(rc == 0 and all(("u%d" % i) in out for i in (1, 2, 3)), "exit %d %r" % (rc, out))
     # -o FILE: each page's lines written as it comes, the completing page's last.
     path = os.path.join(h.tmpdir("paged"), "all.txt")
     rc, out, err = f.run("-o", path, "run", "x/y")
@@ -621,6 +625,33 @@ def test_paged_result():
     with open(path) as fh:
         got = fh.read()
         check(got == "v1\nv2\nv3\n", "file %r: %r" % (path, got))
+
+
+def test_paged_table_last_page_repeated():
+    "a page table: next while offered, complete on the last page, whose repeat is not joined twice"
+    def page(n, last):
+        return command("completed" if last == "done" else "executing", pretty(form(
+            "<reported><field var='u' label='User'/></reported>"
+            "<item><field var='u'><value>u%d</value></field></item>" % n, "result")),
+            actions="" if last == "done" else
+            "<actions execute='complete'><prev/><complete/></actions>" if last else
+            "<actions execute='next'><next/><complete/></actions>")
+
+    def answer(req):
+        cmd = command_of(req)
+        if cmd.get("sessionid") is None:
+            return iq_result(req, page(1, False))
+        if cmd.get("action") == "next":
+            return iq_result(req, page(2, True))
+        return iq_result(req, page(2, "done"))  # complete: the last page again
+    f = FakeDaemon(answer)
+    rc, out, err = f.run("--json", "run", "x/y")
+    check(rc == 0, "exit %d %r" % (rc, err))
+    check(json.loads(out)["forms"][0]["rows"] == [{"u": "u1"}, {"u": "u2"}], out)
+    check([command_of(r).get("action") for r in f.requests] == ["execute", "next", "complete"],
+          "actions %r" % [command_of(r).get("action") for r in f.requests])
+    rc, out, err = f.run("run", "x/y")
+    check(rc == 0 and out.count("u2") == 1 and "u1" in out, "exit %d %r" % (rc, out))
 
 
 h.tap.run([
@@ -648,4 +679,5 @@ h.tap.run([
     test_error_indented,
     test_output_with_json,
     test_paged_result,
+    test_paged_table_last_page_repeated,
 ])
