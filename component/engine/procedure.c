@@ -570,6 +570,26 @@ void procedure_lines_free(char **lines, size_t n)
     free(lines);
 }
 
+/* Drops from `groups` those no longer in the topology (their nodes were removed since step 1,
+ * and the empty group with them): there is no HA left to turn on there. STORE_ERR when the
+ * groups cannot be read. */
+static enum store_rc keep_existing_groups(struct app *app, const char **groups, size_t *n)
+{
+    size_t k = 0;
+
+    for (size_t i = 0; i < *n; i++) {
+        enum store_rc rc = store_group_get(app->store, groups[i], NULL);
+        if (rc == STORE_OK)
+            groups[k++] = groups[i];
+        else if (rc == STORE_NOTFOUND)
+            log_info("procedure: group %s is gone: HA not turned on there", groups[i]);
+        else
+            return STORE_ERR;
+    }
+    *n = k;
+    return STORE_OK;
+}
+
 char *procedure_enable_ha(struct app *app, struct store_procedure *p, const char *lang)
 {
     char *why = guard_ha_on(app, p, lang), *buf;
@@ -579,7 +599,8 @@ char *procedure_enable_ha(struct app *app, struct store_procedure *p, const char
     if (why != NULL)
         return why;
     groups = split_list(p->ha_groups, &buf, &n);
-    if (ha_enable_groups(app, groups, n) != STORE_OK ||
+    if (keep_existing_groups(app, groups, &n) != STORE_OK ||
+        ha_enable_groups(app, groups, n) != STORE_OK ||
         procedure_end(app, p, STORE_PROC_DONE) != STORE_OK)
         why = store_trouble(app, lang);
     else

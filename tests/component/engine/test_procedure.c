@@ -591,6 +591,43 @@ static void test_cancel_leaves_state_and_says_so(void **state)
     store_procedure_clear(&again);
 }
 
+/* A redundancy group whose HA step 1 turned off is removed from the topology before step 7
+ * (its nodes decommissioned; topology/edit drops an empty group): step 7 turns HA back on
+ * where the group still exists and ends the run, instead of failing on the missing group at
+ * every try with a store error. */
+static void test_step7_group_removed_meanwhile(void **state)
+{
+    struct fixture *f = *state;
+    struct proc_changes c = {0};
+    char *why = NULL;
+    int64_t job = 0;
+
+    assert_int_equal(store_group_insert(f->app.store, "dg2", true), STORE_OK);
+    assert_int_equal(
+        store_node_insert(f->app.store, "imp3.example.test", STORE_NODE_SUBSCRIBER, "15.0", "dg2"),
+        STORE_OK);
+    assert_int_equal(services_init_node(&f->app, "imp3.example.test"), 0);
+    assert_int_equal(procedure_disable_ha(&f->app, "admin@example.test", &f->p), STORE_OK);
+    assert_string_equal(f->p.ha_groups, "dg1,dg2");
+    assert_int_equal(store_group_set_ha(f->app.store, "dg1", false, time(NULL) - 600), STORE_OK);
+    assert_int_equal(store_group_set_ha(f->app.store, "dg2", false, time(NULL) - 600), STORE_OK);
+    run_services(f, false);
+    assert_int_equal(procedure_change_domains(&f->app, &f->p, &c, NULL, &why, &job),
+                     DOMAINS_WORK_DONE);
+    assert_int_equal(procedure_advance(&f->app, &f->p, PROC_START, -1), STORE_OK);
+    run_services(f, true);
+    assert_int_equal(procedure_advance(&f->app, &f->p, PROC_HA_ON, -1), STORE_OK);
+    /* node imp3 leaves the cluster, and its group with it */
+    assert_int_equal(store_node_delete(f->app.store, "imp3.example.test"), STORE_OK);
+    assert_int_equal(store_group_delete(f->app.store, "dg2"), STORE_OK);
+    why = procedure_enable_ha(&f->app, &f->p, NULL);
+    if (why != NULL)
+        fail_msg("step 7 refused: %s", why);
+    assert_true(ha_on(f));
+    assert_int_equal(f->p.state, STORE_PROC_DONE);
+    assert_int_equal(store_group_get(f->app.store, "dg2", NULL), STORE_NOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -608,6 +645,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_resume_after_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step7_guards_and_done, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_leaves_state_and_says_so, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step7_group_removed_meanwhile, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
