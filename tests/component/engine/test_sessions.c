@@ -385,6 +385,48 @@ static void test_probe_batches_on_loop(void **state)
     assert_counts(fx, 1, 1, 0, 0, 1, 1);
 }
 
+/* A large cluster: 3,000 users online (the table starts with room for 1,024 and grows twice
+ * while they log in), every third with a second device. Counts per node and per user stay
+ * right across the growth, and every user is still found to log out. */
+static void test_many_users_table_grows(void **state)
+{
+    struct fx *fx = *state;
+    char userid[32], jid[64];
+    const int n = 3000;
+    int64_t sessions = 0, pub = 0;
+
+    assert_int_equal(store_begin(fx->app.store), STORE_OK);
+    for (int i = 0; i < n; i++) {
+        snprintf(userid, sizeof(userid), "u%04d", i);
+        user(fx, userid, i % 2 ? "sub" : "pub");
+    }
+    assert_int_equal(store_commit(fx->app.store), STORE_OK);
+    for (int i = 0; i < n; i++) {
+        snprintf(jid, sizeof(jid), "u%04d@example.test/desk", i);
+        presence(fx, jid, NULL);
+        sessions++;
+        pub += i % 2 == 0;
+        if (i % 3 == 0) {
+            snprintf(jid, sizeof(jid), "u%04d@example.test/phone", i);
+            presence(fx, jid, NULL);
+            sessions++;
+            pub += i % 2 == 0;
+        }
+    }
+    assert_counts(fx, sessions, n, pub, n / 2, sessions - pub, n / 2);
+    assert_int_equal(sessions_of_user(fx->s, "u0000@example.test"), 2);
+    assert_int_equal(sessions_of_user(fx->s, "u2997@example.test"), 2);
+    assert_int_equal(sessions_of_user(fx->s, "u2998@example.test"), 1);
+    for (int i = 0; i < n; i++) {
+        snprintf(jid, sizeof(jid), "u%04d@example.test/desk", i);
+        presence(fx, jid, "unavailable");
+    }
+    /* only the phones are left: users 0, 3, 6, ... */
+    assert_counts(fx, n / 3, n / 3, n / 6, n / 6, n / 6, n / 6);
+    assert_int_equal(sessions_of_user(fx->s, "u0000@example.test"), 1);
+    assert_int_equal(sessions_of_user(fx->s, "u0001@example.test"), 0);
+}
+
 static void test_null_table(void **state)
 {
     (void)state;
@@ -413,6 +455,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_engine_deactivated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resource_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_probe_batches_on_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_users_table_grows, setup, teardown),
         cmocka_unit_test(test_null_table),
     };
 
