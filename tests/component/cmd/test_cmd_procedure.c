@@ -346,12 +346,58 @@ static void test_store_locked_by_another_connection(void **state)
     assert_int_equal(step_of(fx), 0);
 }
 
+static void never_called(void *arg, const struct service_outcome *out, size_t n)
+{
+    (void)arg;
+    (void)out;
+    (void)n;
+    fail_msg("the services run given up must not answer");
+}
+
+/* Step 2 while another services run (the services command, its stop hook still out) holds the
+ * control center: the step is refused with the reason, nothing is stopped and the run stays at
+ * step 2; once that run is over, step 2 goes through. */
+static void test_step2_while_services_busy(void **state)
+{
+    struct fx *fx = *state;
+    const char *nodes[] = {NODE_A}, *sel[] = {SERVICE_SYNC_AGENT}, *why = NULL;
+    struct store_service sv;
+    char sid[64];
+
+    topology(fx);
+    expect(req(fx, NULL, NULL, "execute", NULL), "executing", "step 1 of 7", sid);
+    expect(req(fx, NULL, sid, "next", NULL), "executing", "step 2 of 7", NULL);
+    services_free(fx->app.services);
+    fx->cfg.stop_hook = "/bin/sleep 30";
+    fx->app.services = services_new(&fx->app);
+    assert_int_equal(services_run(fx->app.services, nodes, 1, SERVICE_OP_STOP, sel, 1, NULL,
+                                  never_called, NULL, &why),
+                     0);
+    expect(req(fx, NULL, sid, "next", NULL), "completed",
+           "Step 2 cannot run: another services run is in progress", NULL);
+    assert_int_equal(step_of(fx), 2);
+    assert_int_equal(store_service_get(fx->app.store, NODE_B, SERVICE_XCP_ROUTER, &sv), STORE_OK);
+    assert_string_equal(sv.state, "running");
+    store_service_clear(&sv);
+    /* The daemon restarts without the hook: that run is given up, step 2 resumes. */
+    services_free(fx->app.services);
+    fx->cfg.stop_hook = NULL;
+    fx->app.services = services_new(&fx->app);
+    expect(req(fx, NULL, NULL, "execute", NULL), "executing", "at step 2 of 7", sid);
+    expect(req(fx, NULL, sid, "next", F("action", "resume")), "executing", "step 2 of 7", NULL);
+    expect(req(fx, NULL, sid, "next", NULL), "executing", "step 3 of 7", NULL);
+    assert_int_equal(store_service_get(fx->app.store, NODE_B, SERVICE_XCP_ROUTER, &sv), STORE_OK);
+    assert_string_equal(sv.state, "stopped");
+    store_service_clear(&sv);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_seven_steps_in_korean, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_view_closes_and_resumes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_locked_by_another_connection, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step2_while_services_busy, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -448,6 +448,49 @@ static void test_startup_not_on_standby(void **state)
     job_register_kind(STORE_JOB_DIRECTORY_SYNC, NULL);
 }
 
+/* Job rows whose value is not usable (written by hand, or by another version): the job fails
+ * with that reason, no user and no setting changes, and Cancel ends it with the old value kept;
+ * a row without an old value has nothing to roll back to, so Cancel refuses and it stays
+ * failed. */
+static void test_unusable_value(void **state)
+{
+    struct fixture *f = *state;
+    struct store_settings s;
+    struct store_job j;
+    int64_t id = 0, bare = 0;
+
+    assert_int_equal(store_job_create(f->app.store, STORE_JOB_IM_SCHEME, "userid@default",
+                                      "no-such-scheme", N_USERS, &id),
+                     STORE_OK);
+    job_runner_kick(f->app.jobs);
+    run_loop(f);
+    j = get_job(f->app.store, id);
+    assert_int_equal(j.state, STORE_JOB_FAILED);
+    assert_int_equal(j.done, 0);
+    assert_non_null(j.error);
+    assert_non_null(strstr(j.error, "the job's value 'no-such-scheme' is not usable"));
+    store_job_clear(&j);
+    assert_int_equal(store_settings_get(f->app.store, &s), STORE_OK);
+    assert_int_equal(s.im_address_scheme, STORE_SCHEME_USERID_AT_DEFAULT);
+    store_settings_clear(&s);
+    assert_all_at(f->app.store, "old.example", N_USERS);
+    assert_int_equal(job_cancel(f->app.jobs, id), STORE_OK);
+    if (job_runner_busy(f->app.jobs))
+        run_loop(f);
+    assert_job(f->app.store, id, STORE_JOB_CANCELED, N_USERS);
+    assert_all_at(f->app.store, "old.example", N_USERS);
+
+    assert_int_equal(
+        store_job_create(f->app.store, STORE_JOB_IM_SCHEME, NULL, "no-such-scheme", 0, &bare),
+        STORE_OK);
+    job_runner_kick(f->app.jobs);
+    run_loop(f);
+    assert_job(f->app.store, bare, STORE_JOB_FAILED, 0);
+    assert_int_equal(job_cancel(f->app.jobs, bare), STORE_ERR);
+    assert_job(f->app.store, bare, STORE_JOB_FAILED, 0);
+    assert_all_at(f->app.store, "old.example", N_USERS);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -461,6 +504,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_scheme_job, setup, teardown),
         cmocka_unit_test(test_describe),
         cmocka_unit_test_setup_teardown(test_startup_not_on_standby, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unusable_value, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
