@@ -630,6 +630,91 @@ static void test_schedule_timer_and_no_directory(void **state)
     config_free(&cfg);
 }
 
+static size_t staged_entries(struct fixture *f)
+{
+    struct store_dir_entry *v = NULL;
+    size_t n = 0;
+
+    assert_int_equal(store_dir_entries_batch(f->app.store, 0, 1000, &v, &n), STORE_OK);
+    store_dir_entries_free(v, n);
+    return n;
+}
+
+/* What a kill -9 leaves, then a start on the same store with [directory] `with_directory`. */
+static void crash_and_restart(struct fixture *f, bool with_directory)
+{
+    char *err = NULL;
+
+    dir_sync_stop(f->app.dirsync);
+    job_runner_stop(f->app.jobs);
+    uv_run(&f->loop, UV_RUN_DEFAULT);
+    dir_sync_free(f->app.dirsync);
+    job_runner_free(f->app.jobs);
+    store_close(f->app.store);
+    f->app.store = store_open(f->path, &err);
+    assert_non_null(f->app.store);
+    f->app.jobs = job_runner_new(&f->app);
+    f->app.dirsync = with_directory ? dir_sync_new(&f->app) : NULL;
+    job_runner_resume(f->app.jobs);
+}
+
+/* A crash while the directory was being read, two entries staged: LDAP paging cannot resume,
+ * so the restarted run throws them away and reads again from the start (here the directory
+ * refuses, so the job fails with nothing applied and nothing half-staged). */
+static void test_crash_while_reading_reads_again(void **state)
+{
+    struct fixture *f = *state;
+    const struct store_dir_entry v[] = {ENTRY("ann", "ann@corp.example", NULL),
+                                        ENTRY("bob", "bob@corp.example", NULL)};
+    struct store_dir_run r;
+    int64_t id = 0;
+
+    assert_int_equal(store_begin(f->app.store), STORE_OK);
+    assert_int_equal(dir_sync_create(&f->app, STORE_DIR_FULL, false, &id, NULL), STORE_OK);
+    assert_int_equal(store_dir_entries_add(f->app.store, v, 2), STORE_OK);
+    assert_int_equal(store_dir_run_get(f->app.store, id, &r), STORE_OK);
+    assert_int_equal(r.phase, STORE_DIR_FETCH);
+    r.fetched = 2;
+    assert_int_equal(store_dir_run_update(f->app.store, &r), STORE_OK);
+    store_dir_run_clear(&r);
+    assert_int_equal(store_commit(f->app.store), STORE_OK);
+    crash_and_restart(f, true);
+    run_loop(f);
+    assert_job(f, id, STORE_JOB_FAILED, "the directory is unreachable");
+    assert_int_equal(staged_entries(f), 0);
+    r = get_run(f, id);
+    assert_int_equal(r.fetched, 0);
+    store_dir_run_clear(&r);
+    assert_user(f, "ann", "(none)");
+}
+
+/* The daemon restarts without [directory] while a sync is reading: the job fails and says why
+ * instead of waiting for a read that never comes; Cancel ends it and another job may start. */
+static void test_restart_without_directory(void **state)
+{
+    struct fixture *f = *state;
+    int64_t id = 0, next = 0;
+
+    assert_int_equal(store_begin(f->app.store), STORE_OK);
+    assert_int_equal(dir_sync_create(&f->app, STORE_DIR_FULL, false, &id, NULL), STORE_OK);
+    assert_int_equal(store_commit(f->app.store), STORE_OK);
+    crash_and_restart(f, false);
+    run_loop(f);
+    assert_job(f, id, STORE_JOB_FAILED, "no directory is configured ([directory] uri)");
+    /* Retry fails the same way; Cancel ends it and frees the slot */
+    assert_int_equal(job_retry(f->app.jobs, id), STORE_OK);
+    run_loop(f);
+    assert_job(f, id, STORE_JOB_FAILED, "no directory is configured ([directory] uri)");
+    assert_int_equal(job_cancel(f->app.jobs, id), STORE_OK);
+    if (job_runner_busy(f->app.jobs))
+        run_loop(f);
+    assert_int_equal(store_begin(f->app.store), STORE_OK);
+    assert_int_equal(job_create(f->app.store, STORE_JOB_DEFAULT_DOMAIN, "new.example", &next),
+                     STORE_OK);
+    assert_int_equal(store_commit(f->app.store), STORE_OK);
+    assert_true(next > id);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -643,6 +728,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missing_run_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scheduled_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_schedule_timer_and_no_directory, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_crash_while_reading_reads_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_without_directory, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
