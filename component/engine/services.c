@@ -392,20 +392,20 @@ static void after_failure(struct run *r, const struct run_item *it, char *why)
     char *err = NULL;
 
     r->failed_node = it->node;
+    record(r, it, false, why);
     if (r->sv->status_argv != NULL && !r->checking_status) {
         r->checking_status = true;
-        record(r, it, false, why);
         if (start_hook(r, r->sv->status_argv, it, &err))
             return;
+        /* No status answer is coming: the next hook to end is an action's, not this one's. */
+        r->checking_status = false;
         log_warnx("services: status hook: %s", err);
         free(err);
-    } else {
-        /* Without a status hook a failed start leaves the service down; a failed stop
-         * leaves it as it was. */
-        if (it->step.up)
-            write_state(r->sv->app, it, false, false);
-        record(r, it, false, why);
     }
+    /* Without a status answer a failed start leaves the service down; a failed stop leaves
+     * it as it was. */
+    if (it->step.up)
+        write_state(r->sv->app, it, false, false);
     r->next++;
     step_next(r);
 }

@@ -371,6 +371,39 @@ static void test_hook_config_problem(void **state)
     assert_string_equal(calls(f), "");
 }
 
+/* A status hook that cannot be started (a wrong path): the failed action is reported as is,
+ * a failed start leaves the service recorded down, and the next node's actions are run and
+ * recorded as themselves (the first of them was taken for the status answer: no outcome, and
+ * a stopped service recorded running). */
+static void test_status_hook_cannot_start(void **state)
+{
+    struct fixture *f = *state;
+    char missing[160];
+
+    snprintf(missing, sizeof(missing), "%s/no-such-status {node}", f->dir);
+    use_hooks(f, f->hook_cmd, f->hook_cmd, missing);
+    write_file(f, "fail", "stop " NODE_A " client-profile-agent\n");
+    run(f, SERVICE_OP_STOP_ALL, NULL, 0, true);
+    assert_int_equal(f->n, 10);
+    assert_line(f, 0,
+                "FAIL " NODE_A " client-profile-agent: failed: stop hook exited with status 3");
+    assert_line(f, 1, "FAIL " NODE_A " sync-agent: skipped: an earlier step failed on this node");
+    assert_line(f, 5, "ok " NODE_B " client-profile-agent: stopped");
+    assert_line(f, 9, "ok " NODE_B " presence-engine: deactivated");
+    assert_string_equal(state_of(f, NODE_A, "client-profile-agent"), "running");
+    for (int i = 0; i < SERVICES_N; i++) {
+        const char *sv = services_stop_order[i];
+        assert_string_equal(state_of(f, NODE_B, sv), services_state_word(sv, false));
+        assert_true(marked(f, NODE_B, sv));
+    }
+    /* a failed start, no status answer: recorded down */
+    remove_file(f, "fail");
+    write_file(f, "fail", "start " NODE_B " xcp-router\n");
+    run(f, SERVICE_OP_START_STOPPED, NULL, 0, true);
+    assert_string_equal(state_of(f, NODE_B, "xcp-router"), "stopped");
+    assert_true(marked(f, NODE_B, "xcp-router"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -380,6 +413,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hook_times_out_and_one_run_at_a_time, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_stopped_restarts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_config_problem, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_status_hook_cannot_start, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
