@@ -141,27 +141,16 @@ static void dd_show(adhoc_call_t *call)
     adhoc_show(call, form, ADHOC_ALLOW_COMPLETE, ADHOC_COMPLETE);
 }
 
-/* Why the change may not start (in call->lang, malloc'd), or NULL. Inside the transaction. */
+/* Why the change may not start (in call->lang, malloc'd), or NULL. Inside the transaction.
+ * A job in flight is among the preconditions (precond_domain_change names it). */
 static char *dd_refusal(struct app *app, const char *domain, const char *lang)
 {
     bool ko = i18n_is_korean(lang);
     struct store_settings s;
-    struct store_job j;
-    char *why = precond_domain_change(app, lang), *d;
+    char *why = precond_domain_change(app, lang);
 
     if (why)
         return why;
-    if (store_job_get_active(app->store, &j) == STORE_OK) {
-        d = job_describe(&j, lang);
-        why = xasprintf(ko ? "다른 작업이 진행 중이라 기본 도메인을 바꿀 수 없습니다(%s). 작업이 "
-                             "끝나기를 기다리거나 jobs/status에서 재시도 또는 취소하세요"
-                           : "the default domain cannot change while another job is in flight "
-                             "(%s); wait for it to end, or Retry or Cancel it in jobs/status",
-                        d);
-        free(d);
-        store_job_clear(&j);
-        return why;
-    }
     if (store_settings_get(app->store, &s) == STORE_OK && strcmp(s.default_domain, domain) == 0)
         why = xasprintf(ko ? "%s은(는) 이미 기본 도메인입니다. 바뀐 것은 없습니다"
                            : "%s is already the default domain; nothing changed",
