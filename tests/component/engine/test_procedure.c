@@ -628,6 +628,34 @@ static void test_step7_group_removed_meanwhile(void **state)
     assert_int_equal(store_group_get(f->app.store, "dg2", NULL), STORE_NOTFOUND);
 }
 
+/* What a canceled run leaves, as the services come back and HA is turned on by hand: the
+ * stopped services and the groups, then only the groups (in both languages), then nothing. */
+static void test_leftovers_shrink(void **state)
+{
+    struct fixture *f = *state;
+    char *left;
+
+    through_step2(f);
+    assert_int_equal(procedure_end(&f->app, &f->p, STORE_PROC_CANCELED), STORE_OK);
+    left = procedure_leftovers(&f->app, &f->p, "ko");
+    assert_non_null(strstr(left, "start-stopped로 시작하세요"));
+    assert_contains(left, "HA가 아직 꺼져 있는 그룹: dg1");
+    for (int k = 0; k < SERVICES_N; k++) {
+        char mark[96];
+        snprintf(mark, sizeof(mark), SERVICES_MARK_PREFIX "%s", services_stop_order[k]);
+        assert_int_equal(store_service_delete(f->app.store, NODE_A, mark), STORE_OK);
+        assert_int_equal(store_service_delete(f->app.store, NODE_B, mark), STORE_OK);
+    }
+    left = procedure_leftovers(&f->app, &f->p, NULL);
+    assert_string_equal(left, "HA is still off on group dg1; enable it with ha/enable.");
+    free(left);
+    left = procedure_leftovers(&f->app, &f->p, "ko");
+    assert_string_equal(left, "HA가 아직 꺼져 있는 그룹: dg1. ha/enable로 켜세요.");
+    free(left);
+    assert_int_equal(store_group_set_ha(f->app.store, "dg1", true, 0), STORE_OK);
+    assert_null(procedure_leftovers(&f->app, &f->p, NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -646,6 +674,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_step7_guards_and_done, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_leaves_state_and_says_so, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step7_group_removed_meanwhile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_leftovers_shrink, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
