@@ -19,6 +19,7 @@
 #include "store/store_domain.h"
 #include "store/store_job.h"
 #include "store/store_settings.h"
+#include "store/store_topo.h"
 #include "util/log.h"
 #include "xmpp/stanza.h"
 
@@ -215,6 +216,42 @@ static void test_jobs_status_close_leaves_job(void **state)
     store_job_clear(&j);
 }
 
+/* Each precondition refuses the change on its own, named with its remedy, in the form's status
+ * line and in the refusal; nothing is started until all hold. */
+static void test_refused_for_each_precondition(void **state)
+{
+    struct fx *fx = *state;
+    xmpp_stanza_t *r;
+
+    /* HA on a redundancy group */
+    assert_int_equal(store_group_insert(fx->app.store, "dg1", true), STORE_OK);
+    r = run(fx, "default-domain", "complete", NULL, "domain", "new.example");
+    assert_true(reply_has_note(r, "error", "dg1"));
+    xmpp_stanza_release(r);
+    assert_int_equal(store_group_set_ha(fx->app.store, "dg1", false, 1), STORE_OK);
+    /* a service still running on a node (the form says so too) */
+    assert_int_equal(
+        store_node_insert(fx->app.store, "imp1.example", STORE_NODE_PUBLISHER, "15.0", "dg1"),
+        STORE_OK);
+    assert_int_equal(store_service_set(fx->app.store, "imp1.example", "xcp-router", "running"),
+                     STORE_OK);
+    r = run(fx, "default-domain", "execute", NULL, NULL, NULL);
+    assert_string_equal(reply_status(r), "executing");
+    xmpp_stanza_release(r);
+    r = run(fx, "default-domain", "complete", NULL, "domain", "new.example");
+    assert_true(reply_has_note(r, "error", "Services still running: imp1.example xcp-router"));
+    assert_true(reply_has_note(r, "error", "with the services command"));
+    xmpp_stanza_release(r);
+    assert_int_equal(count_jobs(fx), 0);
+    assert_int_equal(store_service_set(fx->app.store, "imp1.example", "xcp-router", "stopped"),
+                     STORE_OK);
+    /* all hold: the job starts */
+    r = run(fx, "default-domain", "complete", NULL, "domain", "new.example");
+    assert_true(reply_has_note(r, "info", "started job 1"));
+    xmpp_stanza_release(r);
+    assert_int_equal(count_jobs(fx), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +260,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_already_default, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_status_none_and_bad, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs_status_close_leaves_job, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_for_each_precondition, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
