@@ -371,6 +371,85 @@ static void test_refresh_all(void **state)
     store_peer_clear(&p);
 }
 
+/* ---- the refresh timer ---- */
+
+/* The test's own step, due half a second after the timer's first tick (PEER_FIRST_REFRESH_MS):
+ * libuv runs due timers in the order of their due times, so it always runs after that tick. */
+struct after_tick {
+    struct rig *r;
+    uv_timer_t t;
+    int sent;       /* questions sent by then */
+    bool end_trans; /* ends the transaction the test opened, for the next tick */
+};
+
+static void after_first_tick(uv_timer_t *t)
+{
+    struct after_tick *k = t->data;
+
+    k->sent = k->r->n_sent;
+    uv_close((uv_handle_t *)t, NULL);
+    if (k->end_trans)
+        assert_int_equal(store_rollback(k->r->app.store), STORE_OK);
+    else
+        uv_stop(&k->r->loop);
+}
+
+/* Runs the loop over the timer's first tick of a new peers object (refresh period 1 s). */
+static void first_tick(struct rig *r, struct after_tick *k)
+{
+    peers_stop(r->ps);
+    peers_free(r->ps);
+    r->cfg.peer_refresh = 1;
+    r->ps = peers_new(&r->app);
+    r->app.peers = r->ps;
+    k->r = r;
+    uv_timer_init(&r->loop, &k->t);
+    k->t.data = k;
+    uv_timer_start(&k->t, after_first_tick, PEER_FIRST_REFRESH_MS + 500, 0);
+    uv_run(&r->loop, UV_RUN_DEFAULT);
+}
+
+static int stop_on_send(void *ud, xmpp_stanza_t *stanza)
+{
+    struct rig *r = ud;
+    int rc = capture(ud, stanza);
+
+    uv_stop(&r->loop);
+    return rc;
+}
+
+/* A standby instance does not refresh (another instance may own the shared store). */
+static void test_timer_not_on_standby(void **state)
+{
+    struct rig *r = *state;
+    struct after_tick k = {0};
+    struct store_peer p;
+
+    r->app.standby = true;
+    first_tick(r, &k);
+    assert_int_equal(k.sent, 0);
+    assert_int_equal(r->n_sent, 0);
+    p = get_peer(r);
+    assert_int_equal(p.last_attempt, 0);
+    store_peer_clear(&p);
+}
+
+/* A tick that meets a transaction in progress leaves it alone; the next tick refreshes. */
+static void test_timer_waits_for_transaction(void **state)
+{
+    struct rig *r = *state;
+    struct after_tick k = {.end_trans = true};
+
+    dispatch_free(r->d); /* a router that stops the loop at the first question */
+    r->d = dispatch_new(&r->loop, r->ctx, stop_on_send, r);
+    r->app.dispatch = r->d;
+    assert_int_equal(store_begin(r->app.store), STORE_OK);
+    first_tick(r, &k);
+    assert_int_equal(k.sent, 0); /* the first tick asked nothing */
+    assert_int_equal(r->n_sent, 1);
+    assert_string_equal(xmpp_stanza_get_to(r->sent[0]), PEER);
+}
+
 /* ---- answers refused: the earlier data stays, the reason is recorded ---- */
 
 /* The peer's version changes between pages: the refresh starts over from the first page and
@@ -657,6 +736,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_refresh_joins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_uris, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timer_not_on_standby, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_timer_waits_for_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_changes_while_reading, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_keeps_changing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unchanged_out_of_place, setup, teardown),
