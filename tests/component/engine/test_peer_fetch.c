@@ -371,6 +371,70 @@ static void test_refresh_all(void **state)
     store_peer_clear(&p);
 }
 
+/* ---- the answering side through the dispatcher ---- */
+
+/* A question routed to us as the router would; returns our answer (the caller releases). */
+static xmpp_stanza_t *ask_us(struct rig *r, const char *from, const char *attrs)
+{
+    char *xml =
+        xasprintf("<iq type='get' id='q1' from='%s' to='%s'><peer xmlns='" PEER_NS "' %s/></iq>",
+                  from, ME, attrs);
+    xmpp_stanza_t *s = xmpp_stanza_new_from_string(r->ctx, xml), *answer;
+
+    assert_non_null(s);
+    dispatch_stanza(r->d, s);
+    xmpp_stanza_release(s);
+    free(xml);
+    assert_int_equal(r->n_sent, 1);
+    answer = r->sent[0];
+    r->n_sent = 0;
+    assert_string_equal(xmpp_stanza_get_id(answer), "q1");
+    assert_string_equal(xmpp_stanza_get_to(answer), from);
+    return answer;
+}
+
+static void assert_error(xmpp_stanza_t *answer, const char *type, const char *condition)
+{
+    xmpp_stanza_t *e = xmpp_stanza_get_child_by_name(answer, "error");
+
+    assert_string_equal(xmpp_stanza_get_type(answer), "error");
+    assert_non_null(e);
+    assert_string_equal(xmpp_stanza_get_type(e), type);
+    assert_non_null(xmpp_stanza_get_child_by_name(e, condition));
+}
+
+/* Answering: a peer gets the page it asks for; a cursor we never issued is its mistake
+ * (modify/bad-request); anyone else is refused (auth/forbidden), whatever it asks; our own
+ * store failing is ours (wait/internal-server-error). */
+static void test_answering(void **state)
+{
+    struct rig *r = *state;
+    xmpp_stanza_t *a, *p;
+
+    a = ask_us(r, PEER "/x", "");
+    assert_string_equal(xmpp_stanza_get_type(a), "result");
+    p = xmpp_stanza_get_child_by_ns(a, PEER_NS);
+    assert_non_null(p);
+    assert_non_null(xmpp_stanza_get_attribute(p, "version"));
+    assert_string_equal(xmpp_stanza_get_attribute(p, "next"), "u:0:0");
+    xmpp_stanza_release(a);
+    a = ask_us(r, PEER, "after='z:1'");
+    assert_error(a, "modify", "bad-request");
+    xmpp_stanza_release(a);
+    a = ask_us(r, "admin@" PEER, "");
+    assert_error(a, "auth", "forbidden");
+    xmpp_stanza_release(a);
+    a = ask_us(r, "c.example.test", "after='u:0:0'");
+    assert_error(a, "auth", "forbidden");
+    xmpp_stanza_release(a);
+    /* a store that cannot say our version (damaged): the peer is told to wait, not that it
+     * asked wrong */
+    assert_int_equal(store_fault_sql(r->path, "DROP TABLE peer_state;"), 0);
+    a = ask_us(r, PEER, "");
+    assert_error(a, "wait", "internal-server-error");
+    xmpp_stanza_release(a);
+}
+
 /* ---- the refresh timer ---- */
 
 /* The test's own step, due half a second after the timer's first tick (PEER_FIRST_REFRESH_MS):
@@ -736,6 +800,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_second_refresh_joins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_uris, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answering, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timer_not_on_standby, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timer_waits_for_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_version_changes_while_reading, setup, teardown),
