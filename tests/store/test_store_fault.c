@@ -365,7 +365,8 @@ static void test_list_sweep(void **state)
     print_message("# %d reads failed in turn\n", round);
 }
 
-/* The other list readers, each over enough rows to span many pages: the read failing at each
+/* The other list readers (the audit log, nodes, groups, peers, the local directory URIs), each
+ * over enough rows to span many pages: the read failing at each
  * position in turn (after some rows were read, whose strings must be freed) gives STORE_ERR and
  * nothing; once the disk works, the whole list. */
 typedef enum store_rc (*list_fn)(struct store *st, size_t *n);
@@ -410,6 +411,18 @@ static enum store_rc list_peers(struct store *st, size_t *n)
     return rc;
 }
 
+/* The local directory URIs the peer protocol reads (in id order, in batches). */
+static enum store_rc list_uris(struct store *st, size_t *n)
+{
+    char **v = NULL;
+    int64_t last = 0;
+    enum store_rc rc = store_peer_local_uris(st, 0, 1000, &v, n, &last);
+
+    assert_true(rc == STORE_OK || v == NULL);
+    store_peer_strings_free(v, *n);
+    return rc;
+}
+
 static int sweep_list(struct fx *fx, list_fn fn, size_t want)
 {
     int round = 0;
@@ -442,7 +455,8 @@ static void test_other_lists_sweep(void **state)
     } lists[] = {{"audit", list_audit},
                  {"nodes", list_nodes},
                  {"groups", list_groups},
-                 {"peers", list_peers}};
+                 {"peers", list_peers},
+                 {"directory URIs", list_uris}};
 
     memset(details, 'd', sizeof(details) - 1);
     details[sizeof(details) - 1] = '\0';
@@ -458,6 +472,10 @@ static void test_other_lists_sweep(void **state)
                          STORE_OK);
         snprintf(name, sizeof(name), "peer%03d.example.test", i);
         assert_int_equal(store_peer_add(fx->st, name, false), STORE_OK);
+        snprintf(name, sizeof(name), "u%03d", i);
+        snprintf(details, sizeof(details), "user%03d@corp.example", i);
+        assert_int_equal(store_user_upsert(fx->st, name, details, NULL, NULL), STORE_OK);
+        memset(details, 'd', sizeof(details) - 1);
     }
     assert_int_equal(store_commit(fx->st), STORE_OK);
     for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
