@@ -116,6 +116,21 @@ static void test_name_that_does_not_resolve(void **state)
     assert_int_equal(federation_first_failure(&r), FED_RESOLVE);
 }
 
+/* No entry of the resolve map is for this domain: the probe asks DNS for the SRV record of a
+ * name that cannot exist (RFC 6761 .test), finds none (NXDOMAIN, or no DNS server at all),
+ * falls back to the domain on 5269 as RFC 6120 says, and that name does not resolve either. */
+static void test_no_srv_record(void **state)
+{
+    struct fed_report r;
+
+    (void)state;
+    probe("other.example.test=127.0.0.1:5269, peer.example.test.other=127.0.0.1:1", 2000, &r);
+    assert_step(&r, FED_RESOLVE, FED_FAILED,
+                "no SRV record: falling back to peer.example.test:5269; ");
+    assert_int_equal(r.steps[FED_CONNECT].state, FED_NOT_RUN);
+    assert_int_equal(federation_first_failure(&r), FED_RESOLVE);
+}
+
 /* A peer that accepts, reads the header and closes without a word; another that answers with
  * something that is not XMPP and closes. */
 struct peer_script {
@@ -460,6 +475,7 @@ int main(void)
         cmocka_unit_test(test_override_numeric_silent_peer),
         cmocka_unit_test(test_name_through_resolver_thread),
         cmocka_unit_test(test_name_that_does_not_resolve),
+        cmocka_unit_test(test_no_srv_record),
         cmocka_unit_test(test_closed_port),
         cmocka_unit_test(test_peer_closes),
         cmocka_unit_test(test_stream_answers),
