@@ -24,6 +24,7 @@
 #include "util/xmalloc.h"
 #include "xmpp/dispatch.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,7 +64,8 @@ static int setup(void **state)
     struct rig *r = xcalloc(1, sizeof(*r));
     char *err = NULL;
 
-    if (tmpstore_make(r->dir, sizeof(r->dir), r->path, sizeof(r->path), "peerfetch") < 0)
+    if (store_fault_install() < 0 || /* a disk that fails when a test says so */
+        tmpstore_make(r->dir, sizeof(r->dir), r->path, sizeof(r->path), "peerfetch") < 0)
         return -1;
     config_defaults(&r->cfg);
     r->cfg.jid = xstrdup(ME);
@@ -90,6 +92,7 @@ static int teardown(void **state)
 {
     struct rig *r = *state;
 
+    store_fault_disarm();
     peers_stop(r->ps);
     dispatch_free(r->d); /* refreshes still waiting end here, recording nothing */
     peers_free(r->ps);
@@ -642,6 +645,25 @@ static void test_too_many_uri_hashes(void **state)
     assert_peer_domains(r, "conf.example/1/0 used.example/0/3");
 }
 
+/* A peer that always has another page (empty ones: no other limit is reached): the refresh
+ * stops after PEER_MAX_PAGES and takes nothing. */
+static void test_endless_pages(void **state)
+{
+    struct rig *r = *state;
+    char cursor[32];
+
+    take_v1(r);
+    refresh(r);
+    for (int i = 0; i <= PEER_MAX_PAGES; i++) {
+        snprintf(cursor, sizeof(cursor), "d:page%d", i);
+        answer_page(r, "v2", cursor, "");
+    }
+    assert_int_equal(r->done, 1);
+    assert_int_equal(r->n_sent, 0);
+    assert_last_error(r, "the peer sent more than 154 pages");
+    assert_peer_domains(r, "conf.example/1/0 used.example/0/3");
+}
+
 /* An error reply: its condition and text are what the admin reads. */
 static void test_error_reply(void **state)
 {
@@ -754,6 +776,36 @@ static void test_store_refuses_mid_take(void **state)
     assert_int_equal(store_domain_exists(r->app.store, "used.example"), STORE_OK);
 }
 
+/* The disk fills up when the answer's transaction commits: nothing of the answer stays, and
+ * the failure cannot be recorded either (nothing is); the store works again with the disk and
+ * the next refresh takes the answer. */
+static void test_disk_full_at_commit(void **state)
+{
+    struct rig *r = *state;
+    struct store_peer p;
+
+    take_v1(r);
+    refresh(r);
+    store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_ANY, 0, -1, SQLITE_FULL);
+    answer_page(r, "v2", NULL, DOMAIN("new.example", "true", 0));
+    assert_true(store_fault_hits() > 0);
+    store_fault_disarm();
+    assert_int_equal(r->done, 1);
+    assert_false(store_in_transaction(r->app.store));
+    p = get_peer(r);
+    assert_string_equal(p.version, "v1");
+    assert_null(p.last_error);
+    store_peer_clear(&p);
+    assert_peer_domains(r, "conf.example/1/0 used.example/0/3");
+    assert_int_equal(store_domain_exists(r->app.store, "new.example"), STORE_NOTFOUND);
+
+    refresh(r);
+    answer_page(r, "v2", NULL, DOMAIN("new.example", "true", 0));
+    assert_int_equal(r->done, 2);
+    assert_last_error(r, NULL);
+    assert_peer_domains(r, "new.example/1/0");
+}
+
 /* A failed refresh that finds the peer newly expired runs the audit at once: its peer-only
  * domains stop counting now (its data kept), and the audit log says why. The question to an
  * expired peer names no version: its whole answer must be taken again. */
@@ -793,6 +845,36 @@ static void test_expires_on_failure(void **state)
     assert_true(found);
 }
 
+/* The same, but the audit cannot remove the expired peer's domain (the store refuses): the
+ * failure and the audit are one transaction, so neither is recorded and the domain stays. */
+static void test_expiry_audit_refused(void **state)
+{
+    struct rig *r = *state;
+    const struct store_peer_domain said[] = {{"used.example", "used.example", false, 3}};
+    const struct store_peer_data data = {
+        "v1", "DOMAIN.NOT.SET", "userid@default", said, 1, 0, false, 0, NULL};
+    struct sync_report rep;
+    struct store_peer p;
+
+    assert_int_equal(store_peer_replace(r->app.store, PEER, &data, (int64_t)time(NULL) - 1000),
+                     STORE_OK);
+    assert_int_equal(sync_run(r->app.store, 0, &rep, NULL), 0);
+    sync_report_clear(&rep);
+    assert_int_equal(store_fault_sql(r->path, "CREATE TRIGGER keep BEFORE DELETE ON domains"
+                                              " BEGIN SELECT RAISE(ABORT, 'kept'); END;"),
+                     0);
+    r->cfg.peer_forget_after = 500;
+    refresh(r);
+    reply(r, asked(r), "error", "");
+    assert_int_equal(r->done, 1);
+    assert_false(store_in_transaction(r->app.store));
+    p = get_peer(r);
+    assert_null(p.last_error);
+    assert_int_equal(p.last_attempt, p.last_sync); /* the attempt not recorded either */
+    store_peer_clear(&p);
+    assert_int_equal(store_domain_exists(r->app.store, "used.example"), STORE_OK);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -808,12 +890,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unchanged_out_of_place, setup, teardown),
         cmocka_unit_test_setup_teardown(test_domain_twice_across_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_many_uri_hashes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_endless_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_removed_while_asking, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_refuses_mid_take, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expires_on_failure, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_audit_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_disk_full_at_commit, setup, teardown),
     };
     log_set_level(LOG_LEVEL_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);
