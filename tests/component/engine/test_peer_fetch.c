@@ -517,6 +517,33 @@ static void test_timer_waits_for_transaction(void **state)
     assert_string_equal(xmpp_stanza_get_to(r->sent[0]), PEER);
 }
 
+/* The duplicate scan reads the local URIs in batches: a match past the first batch counts. */
+static void test_duplicate_uris_past_first_batch(void **state)
+{
+    struct rig *r = *state;
+    char userid[16], uri[64], h[PEER_HASH_HEX + 1], *body;
+    struct store_peer p;
+
+    assert_int_equal(store_begin(r->app.store), STORE_OK);
+    for (int i = 0; i < 2500; i++) {
+        snprintf(userid, sizeof(userid), "u%04d", i);
+        snprintf(uri, sizeof(uri), "u%04d@corp.example", i);
+        assert_int_equal(store_user_upsert(r->app.store, userid, uri, NULL, NULL), STORE_OK);
+    }
+    assert_int_equal(store_commit(r->app.store), STORE_OK);
+    peer_uri_hash("u2345@corp.example", h); /* in the third batch of 1000 */
+    refresh(r);
+    body = xasprintf("<uri hash='%s'/>", h);
+    answer_page(r, "v1", NULL, body);
+    free(body);
+    assert_int_equal(r->done, 1);
+    p = get_peer(r);
+    assert_null(p.last_error);
+    assert_int_equal(p.dup_uris, 1);
+    assert_string_equal(p.dup_example, "u2345@corp.example");
+    store_peer_clear(&p);
+}
+
 /* ---- answers refused: the earlier data stays, the reason is recorded ---- */
 
 /* The peer's version changes between pages: the refresh starts over from the first page and
@@ -881,6 +908,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pages_merged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_second_refresh_joins, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_uris, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_duplicate_uris_past_first_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh_all, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answering, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timer_not_on_standby, setup, teardown),
