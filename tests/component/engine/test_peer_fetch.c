@@ -374,6 +374,19 @@ static void test_refresh_all(void **state)
     store_peer_clear(&p);
 }
 
+/* Refreshing every peer when the peer list cannot be read (a damaged store): nobody is asked,
+ * and the caller is still told the refresh is over (a command waiting on it is not left
+ * hanging). */
+static void test_refresh_all_unreadable_list(void **state)
+{
+    struct rig *r = *state;
+
+    assert_int_equal(store_fault_sql(r->path, "DROP TABLE peer_domains; DROP TABLE peers;"), 0);
+    peers_refresh(r->ps, NULL, on_done, r);
+    assert_int_equal(r->done, 1);
+    assert_int_equal(r->n_sent, 0);
+}
+
 /* ---- the answering side through the dispatcher ---- */
 
 /* A question routed to us as the router would; returns our answer (the caller releases). */
@@ -910,6 +923,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplicate_uris, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicate_uris_past_first_batch, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refresh_all, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_all_unreadable_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answering, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timer_not_on_standby, setup, teardown),
         cmocka_unit_test_setup_teardown(test_timer_waits_for_transaction, setup, teardown),
