@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tests/lib/store_fault.h"
+#include "tests/lib/tmpstore.h"
 #include "component/app.h"
 #include "component/config.h"
 #include "component/engine/topology.h"
@@ -121,6 +123,7 @@ static void test_release_limits(void **state)
 /* ---- the rules that read the store ---- */
 
 struct fx {
+    char dir[64], path[96];
     struct config cfg;
     struct app app;
 };
@@ -130,9 +133,11 @@ static int setup(void **state)
     struct fx *fx = xcalloc(1, sizeof(*fx));
     char *err = NULL;
 
+    if (tmpstore_make(fx->dir, sizeof(fx->dir), fx->path, sizeof(fx->path), "topology") < 0)
+        return -1;
     config_defaults(&fx->cfg);
     fx->app.cfg = &fx->cfg;
-    fx->app.store = store_open(":memory:", &err);
+    fx->app.store = store_open(fx->path, &err);
     *state = fx;
     return fx->app.store ? 0 : -1;
 }
@@ -143,6 +148,7 @@ static int teardown(void **state)
 
     store_close(fx->app.store);
     config_free(&fx->cfg);
+    assert_int_equal(tmpstore_remove(fx->dir, fx->path), 0);
     free(fx);
     return 0;
 }
@@ -300,6 +306,37 @@ static void test_conflict_cause_unexplained(void **state)
     free(why);
 }
 
+/* The store cannot be read (damaged: its tables gone behind its back): every rule that needs
+ * it refuses, saying so, instead of letting the change through. */
+static void test_unreadable_store_refuses(void **state)
+{
+    struct fx *fx = *state;
+    int64_t assigned = -1;
+    char *why, *adopted = NULL;
+
+    node(fx, "pub.example.com", STORE_NODE_PUBLISHER, "15.0");
+    assert_int_equal(store_fault_sql(fx->path, "DROP TABLE domains;"), 0);
+    why = topology_release_refusal(&fx->app, "pub.example.com", "9.1", NULL);
+    assert_contains(why, "The hosted domains could not be read: ");
+    free(why);
+    why = topology_release_refusal(&fx->app, "pub.example.com", "9.1", "ko");
+    assert_contains(why, "호스트하는 도메인을 읽을 수 없습니다: ");
+    free(why);
+    assert_int_equal(store_fault_sql(fx->path, "DROP TABLE users; DROP TABLE nodes;"), 0);
+    why = topology_multi_domain_refusal(&fx->app, NULL);
+    assert_contains(why, "The node releases could not be read: ");
+    free(why);
+    why =
+        topology_conflict_cause(&fx->app, "a.example.com", true, STORE_NODE_SUBSCRIBER, NULL, "ko");
+    assert_contains(why, "토폴로지를 읽을 수 없습니다: ");
+    free(why);
+    assert_null(topology_sip_proxy_default(&fx->app));
+    assert_int_equal(topology_sip_proxy_adopt(&fx->app, &adopted), STORE_OK);
+    assert_null(adopted);
+    assert_int_equal(topology_balance_users(&fx->app, &assigned), STORE_ERR);
+    assert_int_equal(assigned, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -314,6 +351,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sip_proxy_adopt, setup, teardown),
         cmocka_unit_test_setup_teardown(test_balance_users, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflict_cause_unexplained, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreadable_store_refuses, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
