@@ -1,7 +1,8 @@
 # Misbehaving LDAP servers for the directory fault tests, on a free loopback port, each in a
 # thread of the test process: one that closes every connection at once, one that accepts and
 # never answers, one that answers like a web server and hangs up, one that refuses every bind
-# with a diagnostic message of the test's bytes, and a relay in front of a real
+# with a diagnostic message of the test's bytes, one that accepts binds and refuses every
+# search with a result code the client has no special sentence for, and a relay in front of a real
 # slapd that forwards until the client sends its Nth search request and then cuts the
 # connection, stops forwarding (the client's wait runs out), or calls back first (the test stops
 # slapd itself). It reads only the client's message framing (BER: tag, length), never changes a
@@ -12,6 +13,7 @@ import threading
 import harness as h
 
 CLOSE, SILENT, GARBAGE, RELAY, REFUSE = "close", "silent", "garbage", "relay", "refuse"
+UNWILLING = "unwilling"  # binds accepted, every search answered unwillingToPerform (53)
 SEARCH_REQUEST = 0x63  # [APPLICATION 3], constructed
 
 
@@ -96,6 +98,8 @@ class FaultyLdap:
                 threading.Thread(target=self._garbage, args=(conn,), daemon=True).start()
             elif self.mode == REFUSE:
                 threading.Thread(target=self._refuse, args=(conn,), daemon=True).start()
+            elif self.mode == UNWILLING:
+                threading.Thread(target=self._unwilling, args=(conn,), daemon=True).start()
             elif self.mode == RELAY:
                 threading.Thread(target=self._relay, args=(conn,), daemon=True).start()
             # SILENT: kept open, never read, closed by stop()
@@ -125,6 +129,36 @@ class FaultyLdap:
                 op = b"\x61" + _ber_len(len(result)) + result
                 body = msgid + op
                 conn.sendall(b"\x30" + _ber_len(len(body)) + body)
+        except OSError:
+            pass
+
+    @staticmethod
+    def _result(conn, msg, op, code, diag=b""):
+        """Sends an LDAPResult of protocolOp `op` with resultCode `code` for request `msg`."""
+        i = 2 + (msg[1] & 0x7F if msg[1] & 0x80 else 0)
+        msgid = msg[i:i + 2 + msg[i + 1]]
+        result = b"\x0a\x01" + bytes([code]) + b"\x04\x00" + b"\x04" + _ber_len(len(diag)) + diag
+        body = msgid + bytes([op]) + _ber_len(len(result)) + result
+        conn.sendall(b"\x30" + _ber_len(len(body)) + body)
+
+    def _unwilling(self, conn):
+        """Accepts every bind; answers every search with unwillingToPerform (53) and
+        `self.message` as the diagnostic message; stops at an unbind."""
+        try:
+            while True:
+                msg = _read_message(conn)
+                if msg is None:
+                    return
+                tag = _op_tag(msg)
+                if tag == 0x60:  # BindRequest: BindResponse success
+                    self._result(conn, msg, 0x61, 0)
+                elif tag == SEARCH_REQUEST:  # SearchResultDone
+                    with self._lock:
+                        self.searches += 1
+                    self._result(conn, msg, 0x65, 53, self.message)
+                else:  # an unbind, or anything else: the end
+                    conn.shutdown(socket.SHUT_RDWR)
+                    return
         except OSError:
             pass
 

@@ -4,7 +4,8 @@
 # PEM, StartTLS refused, ldaps:// pointed at the plain port, failover across URIs), binds the
 # server refuses (anonymous disallowed, confidentiality required, a bind DN that is no DN, a
 # diagnostic message with bytes XML cannot carry, a server that never answers), searches that fail (a base that is no DN or not there, a referral,
-# the paged-results size limit, a page that never comes, a connection cut between pages), and the
+# the paged-results size limit, a page that never comes, a connection cut between pages, a
+# server unwilling to search), and the
 # sync job when the directory goes away half-way (nothing applied, Cancel empties the staging,
 # Retry reads it all again), when the daemon stops while a page is in flight (the restart reads
 # again from the start) and when it comes back without [directory]. Misbehaving servers are
@@ -195,7 +196,7 @@ def test_bind_refusals():
 
 
 def test_search_failures():
-    "searches: a base that is no DN or not there, a referral, the paged-results size limit, a page that never comes, a connection cut between pages"
+    "searches: a base that is no DN or not there, a referral, the paged-results size limit, a page that never comes, a connection cut between pages, a server unwilling to search"
     p = _prosody()
     people = [ldap.person("u%02d" % i, "u%02d@corp.example" % i) for i in range(12)]
     ref = ("dn: ou=branch,%s\nobjectClass: referral\nobjectClass: extensibleObject\n"
@@ -222,6 +223,12 @@ def test_search_failures():
     r, _ = _probe(s, p, uri=relay.url(), tls=False, page_size=5, filter="(uid=u0*)")
     _fails(r, "unreachable", "the directory went away during the search")
     check(relay.searches == 2, "searches: %d" % relay.searches)
+    # a result code without a sentence of its own: the server's words reach the admin
+    unwilling = lf.FaultyLdap(lf.UNWILLING, message=b"paged results are off on this replica")
+    r, _ = _probe(s, p, uri=unwilling.url(), tls=False)
+    _fails(r, "error", "the search failed: Server is unwilling to perform: "
+           "paged results are off on this replica")
+    check(unwilling.searches == 1, "searches: %d" % unwilling.searches)
 
 
 # ---------------------------------------------------------------------------------------------

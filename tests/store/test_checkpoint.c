@@ -6,6 +6,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sqlite3.h>
+
+#include "tests/lib/store_fault.h"
 #include "store/store.h"
 #include "store/store_checkpoint.h"
 #include "store/store_user.h"
@@ -113,11 +116,48 @@ static void test_open_fails(void **state)
     store_ckpt_close(NULL);
 }
 
+/* The disk fails under a background checkpoint (it cannot write the database file, then it
+ * cannot sync it): -1, and nothing is lost; the next checkpoint copies the WAL back, and the
+ * store reopened holds every user. */
+static void test_checkpoint_fails(void **state)
+{
+    struct fx *fx = *state;
+    struct store_ckpt *ck;
+    int64_t n = 0;
+
+    store_close(fx->st);
+    assert_int_equal(store_fault_install(), 0);
+    fx->st = store_open(fx->path, NULL);
+    assert_non_null(fx->st);
+    ck = store_ckpt_open(fx->st, fx->path, NULL);
+    assert_non_null(ck);
+    add_users(fx->st, 0, 3000);
+    assert_true(store_ckpt_due(ck, 50));
+    store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_DB, 0, -1, SQLITE_FULL);
+    assert_int_equal(store_ckpt_run(ck), -1);
+    assert_true(store_fault_hits() > 0);
+    store_fault_arm(STORE_FAULT_SYNC, STORE_FAULT_DB, 0, -1, SQLITE_IOERR_FSYNC);
+    assert_int_equal(store_ckpt_run(ck), -1);
+    assert_true(store_fault_hits() > 0);
+    store_fault_disarm();
+    assert_int_equal(store_user_count(fx->st, NULL, &n), STORE_OK);
+    assert_int_equal(n, 3000);
+    add_users(fx->st, 3000, 10); /* the store still takes changes */
+    assert_int_equal(store_ckpt_run(ck), 0);
+    store_ckpt_close(ck);
+    assert_int_equal(store_close(fx->st), 0);
+    fx->st = store_open(fx->path, NULL);
+    assert_non_null(fx->st);
+    assert_int_equal(store_user_count(fx->st, NULL, &n), STORE_OK);
+    assert_int_equal(n, 3010);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_background_checkpoint, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_fails, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_checkpoint_fails, setup, teardown),
     };
     log_set_level(LOG_LEVEL_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,11 +11,17 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "component/engine/federation.h"
 
@@ -106,6 +112,21 @@ static void test_name_that_does_not_resolve(void **state)
     /* Reported under resolve, where it happens, not under connect. */
     assert_step(&r, FED_RESOLVE, FED_FAILED, "no-such-host.invalid:5269");
     assert_step(&r, FED_RESOLVE, FED_FAILED, "cannot resolve no-such-host.invalid");
+    assert_int_equal(r.steps[FED_CONNECT].state, FED_NOT_RUN);
+    assert_int_equal(federation_first_failure(&r), FED_RESOLVE);
+}
+
+/* No entry of the resolve map is for this domain: the probe asks DNS for the SRV record of a
+ * name that cannot exist (RFC 6761 .test), finds none (NXDOMAIN, or no DNS server at all),
+ * falls back to the domain on 5269 as RFC 6120 says, and that name does not resolve either. */
+static void test_no_srv_record(void **state)
+{
+    struct fed_report r;
+
+    (void)state;
+    probe("other.example.test=127.0.0.1:5269, peer.example.test.other=127.0.0.1:1", 2000, &r);
+    assert_step(&r, FED_RESOLVE, FED_FAILED,
+                "no SRV record: falling back to peer.example.test:5269; ");
     assert_int_equal(r.steps[FED_CONNECT].state, FED_NOT_RUN);
     assert_int_equal(federation_first_failure(&r), FED_RESOLVE);
 }
@@ -291,6 +312,143 @@ static void test_starttls_failures(void **state)
     assert_int_equal(federation_first_failure(&r), FED_STARTTLS);
 }
 
+/* ---- the certificate steps: a peer that completes STARTTLS with a certificate of ours ---- */
+
+/* A self-signed certificate with subject CN `cn` and subjectAltName `san` (NULL: none). */
+static X509 *make_cert(EVP_PKEY *key, const char *cn, const char *san)
+{
+    X509 *x = X509_new();
+    X509_NAME *name = X509_get_subject_name(x);
+    X509V3_CTX ctx;
+
+    assert_non_null(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509_set_pubkey(x, key);
+    if (san) {
+        X509_EXTENSION *e;
+        X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+        e = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, san);
+        assert_non_null(e);
+        X509_add_ext(x, e, -1);
+        X509_EXTENSION_free(e);
+    }
+    assert_true(X509_sign(x, key, EVP_sha256()) > 0);
+    return x;
+}
+
+struct tls_peer {
+    int listener;
+    X509 *cert;
+    EVP_PKEY *key;
+};
+
+/* Plays the s2s exchange up to STARTTLS, then the TLS handshake with its certificate. */
+static void *tls_peer_run(void *arg)
+{
+    struct tls_peer *t = arg;
+    static const char *const before[] = {
+        HEADER TLS_FEATURES, "<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>", NULL};
+    char buf[4096];
+    int fd = accept(t->listener, NULL, NULL);
+    SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
+    SSL *ssl = NULL;
+
+    if (fd < 0 || ctx == NULL)
+        goto out;
+    for (const char *const *a = before; *a; a++)
+        if (recv(fd, buf, sizeof(buf), 0) <= 0 || send(fd, *a, strlen(*a), MSG_NOSIGNAL) < 0)
+            goto out;
+    SSL_CTX_use_certificate(ctx, t->cert);
+    SSL_CTX_use_PrivateKey(ctx, t->key);
+    ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    if (SSL_accept(ssl) == 1)
+        while (SSL_read(ssl, buf, sizeof(buf)) > 0)
+            ;
+out:
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    if (fd >= 0)
+        close(fd);
+    return NULL;
+}
+
+static void probe_tls(X509 *cert, EVP_PKEY *key, const char *ca_file, struct fed_report *r)
+{
+    struct tls_peer t = {.cert = cert, .key = key};
+    struct fed_options o = {.domain = "peer.example.test",
+                            .from = "us.example.test",
+                            .ca_file = ca_file,
+                            .timeout_ms = 5000};
+    unsigned port;
+    char map[128];
+    pthread_t th;
+
+    t.listener = silent_listener(&port);
+    snprintf(map, sizeof(map), "peer.example.test=127.0.0.1:%u", port);
+    o.overrides = map;
+    assert_int_equal(pthread_create(&th, NULL, tls_peer_run, &t), 0);
+    federation_probe(&o, r);
+    pthread_join(th, NULL);
+    close(t.listener);
+}
+
+/* What the admin reads about the peer's certificate: a chain not trusted (with the CA file
+ * used), a name only the subject CN carries (tolerated: some servers accept it), the SAN's DNS
+ * names listed (other kinds left out), a certificate with no SAN named by its subject, and a
+ * trusted chain with a wrong name. */
+static void test_certificate_steps(void **state)
+{
+    EVP_PKEY *key = EVP_EC_gen("P-256");
+    X509 *cn_only, *no_san, *good;
+    char ca[] = "/tmp/imd-fed-ca-XXXXXX";
+    struct fed_report r;
+    FILE *f;
+    int fd;
+
+    (void)state;
+    assert_non_null(key);
+    cn_only = make_cert(key, "peer.example.test", "DNS:a.example,IP:127.0.0.1,DNS:b.example");
+    probe_tls(cn_only, key, NULL, &r);
+    assert_step(&r, FED_STARTTLS, FED_OK, "TLS");
+    assert_step(&r, FED_CHAIN, FED_FAILED, "not trusted: ");
+    assert_step(&r, FED_CHAIN, FED_FAILED,
+                "(issuer /CN=peer.example.test; CA file system default)");
+    assert_step(&r, FED_NAME, FED_TOLERATED,
+                "only the subject CN names peer.example.test; the SAN list names: a.example, "
+                "b.example (RFC 6125");
+    assert_int_equal(federation_first_failure(&r), FED_CHAIN);
+
+    /* trusted through the CA file, but for another name, and no SAN at all */
+    no_san = make_cert(key, "wrong.example", NULL);
+    fd = mkstemp(ca);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    assert_int_equal(PEM_write_X509(f, no_san), 1);
+    fclose(f);
+    probe_tls(no_san, key, ca, &r);
+    assert_step(&r, FED_CHAIN, FED_OK, "trusted (issuer /CN=wrong.example)");
+    assert_step(&r, FED_NAME, FED_FAILED,
+                "the certificate is not valid for peer.example.test (it names: /CN=wrong.example)");
+    assert_int_equal(federation_first_failure(&r), FED_NAME);
+    unlink(ca);
+
+    /* the name in the SAN: valid, whatever the chain says */
+    good = make_cert(key, "x", "DNS:peer.example.test");
+    probe_tls(good, key, NULL, &r);
+    assert_step(&r, FED_CHAIN, FED_FAILED, "not trusted");
+    assert_step(&r, FED_NAME, FED_OK, "the certificate is valid for peer.example.test");
+    X509_free(cn_only);
+    X509_free(no_san);
+    X509_free(good);
+    EVP_PKEY_free(key);
+}
+
 static void test_closed_port(void **state)
 {
     struct fed_report r;
@@ -317,12 +475,15 @@ int main(void)
         cmocka_unit_test(test_override_numeric_silent_peer),
         cmocka_unit_test(test_name_through_resolver_thread),
         cmocka_unit_test(test_name_that_does_not_resolve),
+        cmocka_unit_test(test_no_srv_record),
         cmocka_unit_test(test_closed_port),
         cmocka_unit_test(test_peer_closes),
         cmocka_unit_test(test_stream_answers),
         cmocka_unit_test(test_starttls_failures),
+        cmocka_unit_test(test_certificate_steps),
         cmocka_unit_test(test_step_names),
     };
 
+    signal(SIGPIPE, SIG_IGN); /* as the daemon: a peer that hangs up mid-TLS is no signal */
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -100,6 +100,93 @@ static void test_answer_paging(void **state)
     free(err);
 }
 
+/* Follows the URI pages from `cursor`; returns the hashes seen; *partial: the last page said
+ * that more exist than the protocol carries. */
+static size_t follow_uri_pages(struct fx *fx, const char *cursor, char (*seen)[PEER_HASH_HEX + 1],
+                               size_t max, bool *partial)
+{
+    char *after = xstrdup(cursor);
+    size_t n = 0, pages = 0;
+
+    *partial = false;
+    while (after != NULL) {
+        struct peer_page p = answer_page(fx, NULL, after);
+
+        assert_true(++pages < 10);
+        assert_int_equal(p.n_domains, 0);
+        assert_true(p.n_hashes <= PEER_PAGE_URIS);
+        for (size_t i = 0; i < p.n_hashes; i++) {
+            assert_true(n < max);
+            memcpy(seen[n++], p.hashes[i], PEER_HASH_HEX + 1);
+        }
+        free(after);
+        after = p.next ? xstrdup(p.next) : NULL;
+        *partial = p.uris_partial;
+        assert_false(p.uris_partial && p.next); /* partial only on the last page */
+        peer_page_clear(&p);
+    }
+    return n;
+}
+
+/* The URI hashes over several pages: every local URI once; at the protocol's limit of
+ * PEER_MAX_URIS (a cursor that says that many minus a page were sent) the last page says
+ * whether more exist, and only when they do. */
+static void test_answer_uri_pages(void **state)
+{
+    struct fx *fx = *state;
+    enum { USERS = PEER_PAGE_URIS + PEER_PAGE_URIS / 2 };
+    char(*seen)[PEER_HASH_HEX + 1] = xcalloc(USERS + 1, sizeof(*seen));
+    char userid[32], uri[64], h[PEER_HASH_HEX + 1], *cursor;
+    bool partial;
+    size_t n;
+
+    assert_int_equal(store_begin(fx->app.store), STORE_OK);
+    for (int i = 0; i < USERS; i++) {
+        snprintf(userid, sizeof(userid), "u%04d", i);
+        snprintf(uri, sizeof(uri), "U%04d@Corp.Example", i);
+        assert_int_equal(store_user_upsert(fx->app.store, userid, uri, NULL, NULL), STORE_OK);
+    }
+    assert_int_equal(store_commit(fx->app.store), STORE_OK);
+
+    n = follow_uri_pages(fx, "u:0:0", seen, USERS + 1, &partial);
+    assert_int_equal(n, USERS);
+    assert_false(partial);
+    for (int i = 0; i < USERS; i++) { /* each URI once, as its lower-cased hash */
+        size_t found = 0;
+        snprintf(uri, sizeof(uri), "u%04d@corp.example", i);
+        peer_uri_hash(uri, h);
+        for (size_t j = 0; j < n; j++)
+            found += strcmp(seen[j], h) == 0;
+        assert_int_equal(found, 1);
+    }
+
+    /* one page short of the limit: a full page, then nothing more may be sent */
+    cursor = xasprintf("u:0:%d", PEER_MAX_URIS - PEER_PAGE_URIS);
+    n = follow_uri_pages(fx, cursor, seen, USERS + 1, &partial);
+    free(cursor);
+    assert_int_equal(n, PEER_PAGE_URIS);
+    assert_true(partial);
+    /* half a page short: the page is cut to what the limit leaves */
+    cursor = xasprintf("u:0:%d", PEER_MAX_URIS - PEER_PAGE_URIS / 2);
+    n = follow_uri_pages(fx, cursor, seen, USERS + 1, &partial);
+    free(cursor);
+    assert_int_equal(n, PEER_PAGE_URIS / 2);
+    assert_true(partial);
+    /* the limit reached with nothing left over: not partial */
+    cursor = xasprintf("u:%d:%d", PEER_PAGE_URIS / 2, PEER_MAX_URIS - PEER_PAGE_URIS);
+    n = follow_uri_pages(fx, cursor, seen, USERS + 1, &partial);
+    free(cursor);
+    assert_int_equal(n, PEER_PAGE_URIS);
+    assert_false(partial);
+    /* the limit already reached: an empty last page that says more exist */
+    cursor = xasprintf("u:0:%d", PEER_MAX_URIS);
+    n = follow_uri_pages(fx, cursor, seen, USERS + 1, &partial);
+    free(cursor);
+    assert_int_equal(n, 0);
+    assert_true(partial);
+    free(seen);
+}
+
 static void test_is_peer(void **state)
 {
     struct fx *fx = *state;
@@ -121,6 +208,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_answer_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answer_uri_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_is_peer, setup, teardown),
     };
     log_set_level(LOG_LEVEL_ERROR);

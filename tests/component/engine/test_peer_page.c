@@ -117,6 +117,82 @@ static void test_parse_garbage(void **state)
     expect_error(fx, HDR "scheme='userid@default'><script/></peer>", "unexpected element");
 }
 
+/* A pretty-printed answer (text between the elements) is the same answer; 'unchanged' and
+ * 'uris-partial' mean yes only when they say "true". */
+static void test_parse_layout_and_flags(void **state)
+{
+    struct fx *fx = *state;
+    struct peer_page p;
+
+    assert_null(parse(fx,
+                      HDR "scheme='userid@default' unchanged='false' uris-partial='yes'>\n"
+                          "  <domain name='a.example' configured='true' users='0'/>\n"
+                          "  <uri hash='0123456789abcdef'/>\n</peer>",
+                      &p));
+    assert_false(p.unchanged);
+    assert_false(p.uris_partial);
+    assert_int_equal(p.n_domains, 1);
+    assert_int_equal(p.n_hashes, 1);
+    assert_null(p.next);
+    peer_page_clear(&p);
+}
+
+/* What a hostile or broken peer may send in the attributes, each refused with its reason. */
+static void test_parse_hostile_attributes(void **state)
+{
+    struct fx *fx = *state;
+    char *xml, *long_name = malloc(301);
+
+    /* the version marker: a control character, or longer than the protocol allows */
+    expect_error(fx, "<peer xmlns='urn:imdomaind:peer:0' version='a&#9;b'/>", "no version marker");
+    memset(long_name, 'v', 300);
+    long_name[300] = '\0';
+    xml = xasprintf("<peer xmlns='urn:imdomaind:peer:0' version='%s'/>", long_name);
+    expect_error(fx, xml, "no version marker");
+    free(xml);
+    /* the paging cursor: empty, or too long */
+    expect_error(fx, HDR "scheme='userid@default' next=''/>", "the paging cursor is empty");
+    xml = xasprintf(HDR "scheme='userid@default' next='%s'/>", long_name);
+    expect_error(fx, xml, "longer than 255 characters");
+    free(xml);
+    /* no scheme, no default domain */
+    expect_error(fx, HDR "/>", "address scheme");
+    expect_error(fx, "<peer xmlns='urn:imdomaind:peer:0' version='1' scheme='userid@default'/>",
+                 "the default domain is missing");
+    /* a domain without a name, or with a long bad one (quoted cut short) */
+    expect_error(fx, HDR "scheme='userid@default'><domain configured='true' users='0'/></peer>",
+                 "breaks the domain rules ()");
+    memset(long_name, 'x', 300);
+    memcpy(long_name + 100, "..", 2);
+    xml = xasprintf(HDR "scheme='userid@default'><domain name='%s' configured='true' "
+                        "users='0'/></peer>",
+                    long_name);
+    expect_error(fx, xml, "breaks the domain rules (xxxxxxxxxxxxxxxx");
+    expect_error(fx, xml, "...)");
+    free(xml);
+    /* counts: missing, empty, signed */
+    expect_error(fx,
+                 HDR "scheme='userid@default'><domain name='a.example' configured='true'/></peer>",
+                 "'users' a count");
+    expect_error(fx,
+                 HDR "scheme='userid@default'><domain name='a.example' configured='true' "
+                     "users=''/></peer>",
+                 "'users' a count");
+    expect_error(fx,
+                 HDR "scheme='userid@default'><domain name='a.example' configured='true' "
+                     "users='+5'/></peer>",
+                 "'users' a count");
+    expect_error(fx, HDR "scheme='userid@default'><domain name='a.example' users='1'/></peer>",
+                 "'configured' must be");
+    /* hashes: missing, short, not hex */
+    expect_error(fx, HDR "scheme='userid@default'><uri/></peer>", "lower-case hex");
+    expect_error(fx, HDR "scheme='userid@default'><uri hash='0123456789abcde'/></peer>",
+                 "lower-case hex");
+    expect_error(fx, HDR "scheme='userid@default'><uri hash='0123456789abcdeg'/></peer>",
+                 "lower-case hex");
+    free(long_name);
+}
+
 static void test_parse_limits(void **state)
 {
     struct fx *fx = *state;
@@ -146,6 +222,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_parse_good, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_garbage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_parse_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_layout_and_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_parse_hostile_attributes, setup, teardown),
     };
     log_set_level(LOG_LEVEL_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);
