@@ -5,8 +5,11 @@
  * the connection, stream errors that end the link for good (wrong secret, unknown JID) and those
  * that are retried (conflict, anything else), oversized and malformed input, a router that reads
  * nothing (the output high-water mark), the keepalive, stepping down, and closing with and
- * without the router's answer. Nothing is timed: each script waits for bytes or for the
- * component's next connection, and a 60 s alarm fails a test that hangs. */
+ * without the router's answer, and closing from the callback that reports a loss (which, like
+ * every CONN_EV_LOST callback, sees a link that is no longer ready: before, conn_send there
+ * queued a stanza that went out ahead of the next stream header). Nothing is timed: each script
+ * waits for bytes or for the component's next connection, and a 60 s alarm fails a test that hangs.
+ */
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -718,6 +721,37 @@ static void test_close_router_silent(void **state)
     assert_trace(&run, want, 2);
 }
 
+/* ---- closing from the callback that reports the loss ---- */
+
+static int script_hang_up_once(struct router *r)
+{
+    if (authenticate(r) < 0)
+        return -1;
+    hang_up(r);
+    return 0;
+}
+
+static void close_on_lost(struct run *run, enum conn_event ev, xmpp_stanza_t *st)
+{
+    (void)st;
+    if (ev == CONN_EV_LOST)
+        conn_close(run->c);
+}
+
+/* The daemon's shutdown may start while the loss is reported: no reconnect is scheduled after
+ * the close, the close completes, and the router sees one connection only. */
+static void test_close_while_lost(void **state)
+{
+    struct run run;
+    const char *const want[] = {"READY", "LOST the router closed the connection", "CLOSED"};
+
+    (void)state;
+    setup_run(&run, script_hang_up_once, close_on_lost);
+    run_script(&run);
+    assert_trace(&run, want, 3);
+    assert_int_equal(run.r.connections, 1);
+}
+
 /* ---- no router listening at any of the host's addresses ---- */
 
 static int script_nothing(struct router *r)
@@ -754,6 +788,7 @@ int main(void)
         cmocka_unit_test(test_router_not_reading),
         cmocka_unit_test(test_keepalive_and_step_down),
         cmocka_unit_test(test_close_router_silent),
+        cmocka_unit_test(test_close_while_lost),
         cmocka_unit_test(test_nobody_listening),
     };
     log_set_level(LOG_LEVEL_ERROR);
