@@ -4,6 +4,7 @@
 
 #include "component/engine/cert.h"
 #include "component/engine/cert_files.h"
+#include "component/engine/hook.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 #include "xmpp/parser.h"
@@ -564,6 +565,17 @@ int config_finish(struct config *cfg, const char *path, FILE *errs)
         if (cert_files_key_group_resolve(cfg->cert_key_group, &cfg->cert_key_gid, &kerr) < 0)
             FINISH_PROBLEM("certs.key_group: %s", kerr);
         free(kerr);
+    }
+    if (cfg->reload_hook && cfg->reload_hook[0]) {
+        /* The daemon splits it when it starts and refuses to start if it cannot: say so here,
+         * where `imdomaind -n` would otherwise call the file OK. */
+        char **argv = NULL, *herr = NULL;
+        size_t argc = 0;
+        if (hook_split_argv(cfg->reload_hook, &argv, &argc, &herr) < 0)
+            FINISH_PROBLEM("router.reload_hook: %s", herr ? herr : "does not parse");
+        else
+            hook_free_argv(argv);
+        free(herr);
     }
     if (cfg->peer_forget_after > 0 && cfg->peer_forget_after <= cfg->peer_refresh)
         FINISH_PROBLEM("peers.forget_after (%d) must be 0 or longer than peers.refresh (%d): "

@@ -182,6 +182,30 @@ static void test_cert_key_group(void **state)
     config_free(&cfg);
 }
 
+/* [router] reload_hook: split as the daemon will split it; one it cannot split (an unterminated
+ * double quote) is a problem here, not only when the daemon starts (imdomaind -n said OK). */
+static void test_reload_hook_words(void **state)
+{
+    struct config cfg;
+    int n;
+    const char *out;
+
+    (void)state;
+    load(&cfg,
+         "[component]\njid = d.example\nsecret = x\n[router]\n"
+         "reload_hook = /usr/bin/prosodyctl \"reload\"\n",
+         &n);
+    assert_int_equal(n, 0);
+    config_free(&cfg);
+    out = load(&cfg,
+               "[component]\njid = d.example\nsecret = x\n[router]\n"
+               "reload_hook = prosodyctl \"reload\n",
+               &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(out, "router.reload_hook: "));
+    config_free(&cfg);
+}
+
 /* [directory]: defaults, the password file, and every cross-key rule named. */
 static void test_directory(void **state)
 {
@@ -269,6 +293,7 @@ int main(void)
         cmocka_unit_test(test_router_kind),
         cmocka_unit_test(test_directory),
         cmocka_unit_test(test_cert_key_group),
+        cmocka_unit_test(test_reload_hook_words),
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_missing_file),
     };
