@@ -8,7 +8,8 @@
  * without the router's answer, and closing from the callback that reports a loss (which, like
  * every CONN_EV_LOST callback, sees a link that is no longer ready: before, conn_send there
  * queued a stanza that went out ahead of the next stream header). Nothing is timed: each script
- * waits for bytes or for the component's next connection, and a 60 s alarm fails a test that hangs.
+ * waits for bytes or for the component's next connection, and a 120 s alarm fails a test that
+ * hangs.
  */
 
 #include <setjmp.h>
@@ -373,6 +374,10 @@ static int script_exchange(struct router *r)
                "<ping xmlns='urn:xmpp:ping'/></iq>") < 0 ||
         expect(r, "id=\"ping1\"") < 0)
         return -1;
+    /* The answer's control character (text from outside) was replaced, not sent: the router
+     * would have closed the stream as not-well-formed. */
+    if (expect(r, "bell?here</query>") < 0)
+        return -1;
     /* The router ends the stream: the component answers with its end and hangs up. */
     if (say(r, "</stream:stream>") < 0 || expect(r, "</stream:stream>") < 0 || expect_eof(r) < 0)
         return -1;
@@ -386,7 +391,7 @@ static int script_exchange(struct router *r)
 static void hook_exchange(struct run *run, enum conn_event ev, xmpp_stanza_t *st)
 {
     if (ev == CONN_EV_STANZA) {
-        assert_int_equal(send_iq(run, xmpp_stanza_get_id(st), NULL), 0);
+        assert_int_equal(send_iq(run, xmpp_stanza_get_id(st), "bell\x07here"), 0);
     } else if (ev == CONN_EV_LOST) {
         /* The link is down: not ready, and a stanza is refused rather than queued for the
          * next connection (where it would come before the stream header). */
@@ -752,13 +757,59 @@ static void test_close_while_lost(void **state)
     assert_int_equal(run.r.connections, 1);
 }
 
-/* ---- no router listening at any of the host's addresses ---- */
-
 static int script_nothing(struct router *r)
 {
     (void)r;
     return 0;
 }
+
+/* ---- a router host that does not resolve, and closing before the answer ---- */
+
+/* A typo in router_host: every attempt fails with the resolver's reason; reserved .invalid
+ * names never resolve (RFC 6761). */
+static void test_host_does_not_resolve(void **state)
+{
+    struct run run;
+
+    (void)state;
+    setup_run(&run, script_nothing, close_on_retry);
+    run.cfg.host = "imd-router.invalid";
+    run_script(&run);
+    assert_int_equal(run.n_trace, 2);
+    assert_memory_equal(run.trace[0], "RETRY cannot resolve router host imd-router.invalid: ",
+                        strlen("RETRY cannot resolve router host imd-router.invalid: "));
+    assert_string_equal(run.trace[1], "CLOSED");
+    assert_int_equal(run.r.connections, 0);
+}
+
+/* SIGTERM while the router's name is still being resolved: the close waits for the resolver
+ * (cancelled or answered), connects nowhere, and the loop ends with nothing open. */
+static void test_close_while_resolving(void **state)
+{
+    struct run run;
+    pthread_t th;
+
+    (void)state;
+    setup_run(&run, script_nothing, NULL);
+    run.cfg.host = "localhost";
+    run.c = conn_new(&run.loop, run.ctx, &run.cfg, on_event, &run);
+    assert_int_equal(pthread_create(&th, NULL, router_main, &run.r), 0);
+    conn_start(run.c);
+    conn_close(run.c); /* before the loop ever ran: the lookup is out */
+    uv_run(&run.loop, UV_RUN_DEFAULT);
+    assert_int_equal(pthread_join(th, NULL), 0);
+    assert_int_equal(run.n_trace, 1);
+    assert_string_equal(run.trace[0], "CLOSED");
+    assert_int_equal(uv_loop_close(&run.loop), 0);
+    conn_free(run.c);
+    xmpp_ctx_free(run.ctx);
+    close(run.r.lfd);
+    close(run.r.done[0]);
+    close(run.r.done[1]);
+    /* Nobody connected: the listener has nothing waiting. */
+}
+
+/* ---- no router listening at any of the host's addresses ---- */
 
 static void test_nobody_listening(void **state)
 {
@@ -790,6 +841,8 @@ int main(void)
         cmocka_unit_test(test_close_router_silent),
         cmocka_unit_test(test_close_while_lost),
         cmocka_unit_test(test_nobody_listening),
+        cmocka_unit_test(test_host_does_not_resolve),
+        cmocka_unit_test(test_close_while_resolving),
     };
     log_set_level(LOG_LEVEL_ERROR);
     /* A script waiting for bytes that never come would hang: fail instead. */
