@@ -566,15 +566,28 @@ int config_finish(struct config *cfg, const char *path, FILE *errs)
             FINISH_PROBLEM("certs.key_group: %s", kerr);
         free(kerr);
     }
-    if (cfg->reload_hook && cfg->reload_hook[0]) {
-        /* The daemon splits it when it starts and refuses to start if it cannot: say so here,
-         * where `imdomaind -n` would otherwise call the file OK. */
+    /* The daemon splits the hooks into words when it starts and refuses to start if it cannot
+     * (a [services] hook also if it has no word): say so here, where `imdomaind -n` would
+     * otherwise call the file OK. */
+    const struct {
+        const char *name, *value;
+        bool words_needed;
+    } hooks[] = {
+        {"router.reload_hook", cfg->reload_hook, false},
+        {"services.start_hook", cfg->start_hook, true},
+        {"services.stop_hook", cfg->stop_hook, true},
+        {"services.status_hook", cfg->status_hook, true},
+    };
+    for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
         char **argv = NULL, *herr = NULL;
         size_t argc = 0;
-        if (hook_split_argv(cfg->reload_hook, &argv, &argc, &herr) < 0)
-            FINISH_PROBLEM("router.reload_hook: %s", herr ? herr : "does not parse");
-        else
-            hook_free_argv(argv);
+        if (hooks[i].value == NULL || hooks[i].value[0] == '\0')
+            continue;
+        if (hook_split_argv(hooks[i].value, &argv, &argc, &herr) < 0)
+            FINISH_PROBLEM("%s: %s", hooks[i].name, herr ? herr : "does not parse");
+        else if (argc == 0 && hooks[i].words_needed)
+            FINISH_PROBLEM("%s: no command in '%s'", hooks[i].name, hooks[i].value);
+        hook_free_argv(argv);
         free(herr);
     }
     if (cfg->peer_forget_after > 0 && cfg->peer_forget_after <= cfg->peer_refresh)
