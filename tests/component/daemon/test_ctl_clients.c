@@ -5,7 +5,8 @@
  * connected first when several are equally idle; the idle timeout spares a client waiting for
  * a late answer and closes it once answered; a user outside the socket's group is refused even
  * when the socket file lets it connect; an answer with bytes XML does not allow reaches the
- * client scrubbed; a frame that holds no element is answered with bad-request. */
+ * client scrubbed, one above the frame limit is replaced by an error saying so; a frame that
+ * holds no element is answered with bad-request. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -404,6 +405,36 @@ static void test_answer_scrubbed(void **state)
     close(a);
 }
 
+/* An answer above the frame limit cannot be sent: the request is answered with an error that
+ * says so (before, nothing was sent and the client waited for ever); the connection goes on. */
+static void test_answer_too_large(void **state)
+{
+    struct fx *fx = *state;
+    size_t big = CTL_FRAME_MAX + 4096;
+    char *text = malloc(big + 1);
+    int a;
+
+    memset(text, 'a', big);
+    text[big] = '\0';
+    fx->answer_text = text;
+    open_ctl(fx, 0, 0, 0600, NULL);
+    a = connect_to(fx->path);
+    assert_true(a >= 0);
+    send_request(a, "huge");
+    char *xml = read_frame(fx, a);
+    assert_non_null(xml);
+    assert_non_null(strstr(xml, "id=\"huge\""));
+    assert_non_null(strstr(xml, "type=\"error\""));
+    assert_non_null(strstr(xml, "resource-constraint"));
+    assert_non_null(strstr(xml, "is larger than the control socket's frame limit (1048576 bytes)"));
+    free(xml);
+    fx->answer_text = NULL;
+    send_request(a, "small");
+    expect_answer(fx, a, "small");
+    close(a);
+    free(text);
+}
+
 /* A frame of whitespace only holds no request: bad-request, and the connection stays usable. */
 static void test_empty_frame(void **state)
 {
@@ -433,6 +464,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idle_spares_pending, setup, teardown),
         cmocka_unit_test_setup_teardown(test_user_outside_group, setup, teardown),
         cmocka_unit_test_setup_teardown(test_answer_scrubbed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_answer_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_empty_frame, setup, teardown),
     };
     alarm(120);
