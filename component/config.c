@@ -4,6 +4,7 @@
 
 #include "component/engine/cert.h"
 #include "component/engine/cert_files.h"
+#include "component/engine/hook.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 #include "xmpp/parser.h"
@@ -564,6 +565,30 @@ int config_finish(struct config *cfg, const char *path, FILE *errs)
         if (cert_files_key_group_resolve(cfg->cert_key_group, &cfg->cert_key_gid, &kerr) < 0)
             FINISH_PROBLEM("certs.key_group: %s", kerr);
         free(kerr);
+    }
+    /* The daemon splits the hooks into words when it starts and refuses to start if it cannot
+     * (a [services] hook also if it has no word): say so here, where `imdomaind -n` would
+     * otherwise call the file OK. */
+    const struct {
+        const char *name, *value;
+        bool words_needed;
+    } hooks[] = {
+        {"router.reload_hook", cfg->reload_hook, false},
+        {"services.start_hook", cfg->start_hook, true},
+        {"services.stop_hook", cfg->stop_hook, true},
+        {"services.status_hook", cfg->status_hook, true},
+    };
+    for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+        char **argv = NULL, *herr = NULL;
+        size_t argc = 0;
+        if (hooks[i].value == NULL || hooks[i].value[0] == '\0')
+            continue;
+        if (hook_split_argv(hooks[i].value, &argv, &argc, &herr) < 0)
+            FINISH_PROBLEM("%s: %s", hooks[i].name, herr ? herr : "does not parse");
+        else if (argc == 0 && hooks[i].words_needed)
+            FINISH_PROBLEM("%s: no command in '%s'", hooks[i].name, hooks[i].value);
+        hook_free_argv(argv);
+        free(herr);
     }
     if (cfg->peer_forget_after > 0 && cfg->peer_forget_after <= cfg->peer_refresh)
         FINISH_PROBLEM("peers.forget_after (%d) must be 0 or longer than peers.refresh (%d): "

@@ -218,8 +218,14 @@ static void link_lost(conn_t *c, const char *why)
         return;
     }
     uv_timer_stop(&c->deadline_timer);
-    if (was_ready)
+    if (was_ready) {
+        /* Not ready while the callback runs: a stanza it sent would be queued before the next
+         * stream header and make the router drop that stream. */
+        c->state = ST_WAITING;
         raise_event(c, CONN_EV_LOST, NULL, why);
+        if (c->state == ST_CLOSING)
+            return; /* the callback closed the link: no reconnect */
+    }
     schedule_reconnect(c, why);
     if (!was_ready)
         raise_event(c, CONN_EV_RETRY, NULL, why);

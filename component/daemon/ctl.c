@@ -166,6 +166,9 @@ static void on_written(uv_write_t *req, int status)
         resume_client(cl);
 }
 
+static void send_error(struct ctl_client *cl, const char *type, const char *cond, const char *text,
+                       const char *id);
+
 static void send_frame(struct ctl_client *cl, xmpp_stanza_t *st)
 {
     char *text = NULL;
@@ -176,8 +179,17 @@ static void send_frame(struct ctl_client *cl, xmpp_stanza_t *st)
     if (stanza_scrub_xml(text, len) > 0) /* imdomainctl's parser would refuse the frame */
         log_warnx("control: replaced bytes XML does not allow in an answer");
     if (len > CTL_FRAME_MAX) {
-        log_warnx("control: answer of %zu bytes above the frame limit; dropped", len);
+        /* Dropping it silently would leave the client waiting for ever: answer the request
+         * with an error instead (small, so it fits). */
+        char why[128];
+        log_warnx("control: answer of %zu bytes above the frame limit; answering with an error",
+                  len);
         xmpp_free(cl->ctl->ctx, text);
+        snprintf(why, sizeof(why),
+                 "the answer (%zu bytes) is larger than the control socket's "
+                 "frame limit (%u bytes)",
+                 len, CTL_FRAME_MAX);
+        send_error(cl, "cancel", "resource-constraint", why, xmpp_stanza_get_id(st));
         return;
     }
     struct ctl_write *w = xmalloc(sizeof(*w) + CTL_HEADER_LEN + len);
@@ -190,10 +202,12 @@ static void send_frame(struct ctl_client *cl, xmpp_stanza_t *st)
         free(w);
 }
 
-/* An error about the connection or a frame that is not a request (there is no id to echo). */
-static void send_error(struct ctl_client *cl, const char *type, const char *cond, const char *text)
+/* An error about the connection or a frame that is not a request (`id` NULL: there is none to
+ * echo), or the error that replaces an answer too large to send. */
+static void send_error(struct ctl_client *cl, const char *type, const char *cond, const char *text,
+                       const char *id)
 {
-    xmpp_stanza_t *dummy = xmpp_iq_new(cl->ctl->ctx, "get", "0");
+    xmpp_stanza_t *dummy = xmpp_iq_new(cl->ctl->ctx, "get", id ? id : "0");
     xmpp_stanza_t *err;
 
     /* libstrophe makes no reply to a stanza without `from`. */
@@ -218,11 +232,11 @@ static void handle_frame(struct ctl_client *cl, const char *xml, size_t len)
                   cl->requester, parser_error_condition(err), detail);
         snprintf(msg, sizeof(msg), "a control request is one <iq> element: %s", detail);
         send_error(cl, "modify", err == PARSER_NOT_WELL_FORMED ? "bad-request" : "policy-violation",
-                   msg);
+                   msg, NULL);
         return;
     }
     if (strcmp(xmpp_stanza_get_name(iq), "iq") != 0) {
-        send_error(cl, "modify", "bad-request", "a control request is one <iq> element");
+        send_error(cl, "modify", "bad-request", "a control request is one <iq> element", NULL);
         xmpp_stanza_release(iq);
         return;
     }
@@ -253,7 +267,7 @@ static int consume_frames(struct ctl_client *cl)
         if (flen > CTL_FRAME_MAX) {
             log_warnx("control: %s sent a frame of %u bytes (limit %u); disconnecting",
                       cl->requester, flen, CTL_FRAME_MAX);
-            send_error(cl, "modify", "policy-violation", "request too large");
+            send_error(cl, "modify", "policy-violation", "request too large", NULL);
             return -1;
         }
         if (cl->len - off - CTL_HEADER_LEN < flen)
@@ -428,7 +442,8 @@ static void on_connection(uv_stream_t *server, int status)
                   full ? "too many busy clients" : "not allowed");
         send_error(cl, "auth", "forbidden",
                    full ? "too many control clients, all of them busy"
-                        : "this user may not use the imdomaind control socket");
+                        : "this user may not use the imdomaind control socket",
+                   NULL);
         /* Close only once the refusal is written: closing at once would cancel the write. */
         uv_shutdown_t *req = xmalloc(sizeof(*req));
         req->data = cl;

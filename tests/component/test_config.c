@@ -182,6 +182,47 @@ static void test_cert_key_group(void **state)
     config_free(&cfg);
 }
 
+/* [router] reload_hook and the [services] hooks: split as the daemon will split them; one it
+ * cannot split (an unterminated double quote, a trailing backslash) is a problem here, not only
+ * when the daemon starts (imdomaind -n said OK). */
+static void test_hooks_split(void **state)
+{
+    struct config cfg;
+    int n;
+    const char *out;
+
+    (void)state;
+    load(&cfg,
+         "[component]\njid = d.example\nsecret = x\n[router]\n"
+         "reload_hook = /usr/bin/prosodyctl \"reload\"\n",
+         &n);
+    assert_int_equal(n, 0);
+    config_free(&cfg);
+    out = load(&cfg,
+               "[component]\njid = d.example\nsecret = x\n[router]\n"
+               "reload_hook = prosodyctl \"reload\n",
+               &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(out, "router.reload_hook: "));
+    config_free(&cfg);
+    /* The [services] hooks, each named. */
+    out = load(&cfg,
+               "[component]\njid = d.example\nsecret = x\n[services]\n"
+               "start_hook = /bin/systemctl start \"x\nstop_hook = \\\nstatus_hook = a\\\n",
+               &n);
+    assert_int_equal(n, 3);
+    assert_non_null(strstr(out, "services.start_hook: "));
+    assert_non_null(strstr(out, "services.stop_hook: "));
+    assert_non_null(strstr(out, "services.status_hook: "));
+    config_free(&cfg);
+    load(&cfg,
+         "[component]\njid = d.example\nsecret = x\n[services]\n"
+         "start_hook = /bin/systemctl start \"my unit\"\nstatus_hook = /bin/true\n",
+         &n);
+    assert_int_equal(n, 0);
+    config_free(&cfg);
+}
+
 /* [directory]: defaults, the password file, and every cross-key rule named. */
 static void test_directory(void **state)
 {
@@ -269,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_router_kind),
         cmocka_unit_test(test_directory),
         cmocka_unit_test(test_cert_key_group),
+        cmocka_unit_test(test_hooks_split),
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_missing_file),
     };
