@@ -17,43 +17,22 @@
 #include "store/store_topo.h"
 #include "store/store_user.h"
 #include "xmpp/stanza.h"
+#include "tests/lib/cmd_fixture.h"
 #include "tests/lib/store_fault.h"
-#include "tests/lib/tmpstore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define ADMIN "admin@example.com/laptop"
-#define NS_STANZAS_ "urn:ietf:params:xml:ns:xmpp-stanzas"
-#define CMD_OPEN "<command xmlns='http://jabber.org/protocol/commands' node='%s'"
 #define F(var, v) "<field var='" var "'><value>" v "</value></field>"
-
-struct fx {
-    char dir[64];
-    char db[96];
-    xmpp_ctx_t *ctx;
-    uv_loop_t loop;
-    struct app app;
-    xmpp_stanza_t *late;
-};
 
 static int setup(void **state)
 {
-    struct fx *fx = calloc(1, sizeof(*fx));
-    char *err = NULL;
+    struct cmd_fx *fx = cmd_fx_open("cmd-topology", NULL);
 
-    if (tmpstore_make(fx->dir, sizeof(fx->dir), fx->db, sizeof(fx->db), "cmd-topology") != 0)
+    if (fx == NULL)
         return -1;
-    fx->app.store = store_open(fx->db, &err);
-    if (fx->app.store == NULL)
-        return -1;
-    fx->ctx = xmpp_ctx_new(NULL, NULL);
-    uv_loop_init(&fx->loop);
-    fx->app.loop = &fx->loop;
-    fx->app.ctx = fx->ctx;
-    fx->app.adhoc = adhoc_new(fx->ctx, NULL);
     assert_int_equal(cmd_topology_register(&fx->app), 0);
     *state = fx;
     return 0;
@@ -61,150 +40,26 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    struct fx *fx = *state;
-
-    adhoc_free(fx->app.adhoc);
-    uv_run(&fx->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&fx->loop), 0);
-    assert_int_equal(store_close(fx->app.store), 0);
-    xmpp_ctx_free(fx->ctx);
-    assert_int_equal(tmpstore_remove(fx->dir, fx->db), 0);
-    free(fx);
+    cmd_fx_close(*state);
     return 0;
-}
-
-/* ---- talking to the commands ---- */
-
-static void on_late(void *ud, xmpp_stanza_t *reply)
-{
-    struct fx *fx = ud;
-
-    assert_null(fx->late);
-    fx->late = reply;
-}
-
-/* Sends <iq type='set'> holding `command` from `who`; runs the loop until a deferred answer
- * comes. The caller releases the reply. */
-static xmpp_stanza_t *send_iq(struct fx *fx, const char *who, bool admin, const char *lang,
-                              const char *command)
-{
-    char *xml = NULL;
-    xmpp_stanza_t *iq, *reply;
-
-    assert_true(asprintf(&xml, "<iq type='set' id='q1' from='%s' to='imd.example'%s%s%s>%s</iq>",
-                         who, lang ? " xml:lang='" : "", lang ? lang : "", lang ? "'" : "",
-                         command) > 0);
-    iq = xmpp_stanza_new_from_string(fx->ctx, xml);
-    assert_non_null(iq);
-    reply = adhoc_handle_async(fx->app.adhoc, iq, who, admin, on_late, fx);
-    while (reply == NULL && fx->late == NULL)
-        assert_true(uv_run(&fx->loop, UV_RUN_ONCE) >= 0);
-    if (reply == NULL) {
-        reply = fx->late;
-        fx->late = NULL;
-    }
-    xmpp_stanza_release(iq);
-    free(xml);
-    return reply;
-}
-
-/* One request as ADMIN: `node`, `action` (NULL: none), session `sid` (NULL: new), and
- * `fields` (NULL: no form), a run of <field/> elements. */
-static xmpp_stanza_t *req(struct fx *fx, const char *lang, const char *node, const char *sid,
-                          const char *action, const char *fields)
-{
-    char *cmd = NULL;
-    xmpp_stanza_t *reply;
-
-    assert_true(asprintf(&cmd, CMD_OPEN "%s%s%s%s%s%s>%s%s%s</command>", node,
-                         sid ? " sessionid='" : "", sid ? sid : "", sid ? "'" : "",
-                         action ? " action='" : "", action ? action : "", action ? "'" : "",
-                         fields ? "<x xmlns='jabber:x:data' type='submit'>" : "",
-                         fields ? fields : "", fields ? "</x>" : "") > 0);
-    reply = send_iq(fx, ADMIN, true, lang, cmd);
-    free(cmd);
-    return reply;
-}
-
-static char *text_of(xmpp_stanza_t *st)
-{
-    char *buf = NULL, *copy;
-    size_t len = 0;
-
-    assert_int_equal(xmpp_stanza_to_text(st, &buf, &len), XMPP_EOK);
-    copy = strdup(buf);
-    xmpp_free(xmpp_stanza_get_context(st), buf);
-    return copy;
-}
-
-static void assert_has(xmpp_stanza_t *st, const char *needle)
-{
-    char *s = text_of(st);
-    if (strstr(s, needle) == NULL)
-        fail_msg("'%s' not found in: %s", needle, s);
-    free(s);
-}
-
-static void assert_lacks(xmpp_stanza_t *st, const char *needle)
-{
-    char *s = text_of(st);
-    if (strstr(s, needle) != NULL)
-        fail_msg("'%s' found in: %s", needle, s);
-    free(s);
-}
-
-static const char *status_of(xmpp_stanza_t *reply)
-{
-    xmpp_stanza_t *cmd = stanza_child(reply, "command", NS_COMMANDS);
-    return cmd ? xmpp_stanza_get_attribute(cmd, "status") : "(no command)";
-}
-
-/* Asserts status `want` and copies the session id into sid (may be NULL). */
-static void expect_status(xmpp_stanza_t *reply, const char *want, char sid[64])
-{
-    if (strcmp(xmpp_stanza_get_type(reply), "result") != 0 || strcmp(status_of(reply), want)) {
-        char *s = text_of(reply);
-        fail_msg("expected status %s, got: %s", want, s);
-    }
-    if (sid)
-        snprintf(
-            sid, 64, "%s",
-            xmpp_stanza_get_attribute(stanza_child(reply, "command", NS_COMMANDS), "sessionid"));
-}
-
-/* A refused value in a session: the same stage again (executing) with an error note, the form
- * still there to correct. */
-static void expect_rejected(xmpp_stanza_t *reply)
-{
-    xmpp_stanza_t *cmd = stanza_child(reply, "command", NS_COMMANDS);
-    xmpp_stanza_t *note = cmd ? stanza_child(cmd, "note", NULL) : NULL;
-
-    if (cmd == NULL || strcmp(xmpp_stanza_get_type(reply), "result") != 0 ||
-        strcmp(xmpp_stanza_get_attribute(cmd, "status"), "executing") != 0) {
-        char *s = text_of(reply);
-        fail_msg("expected the stage again, got: %s", s);
-    }
-    assert_non_null(note);
-    assert_string_equal(xmpp_stanza_get_attribute(note, "type"), "error");
-    assert_non_null(stanza_child(cmd, "x", "jabber:x:data"));
 }
 
 /* ---- the store, directly ---- */
 
-static void node(struct fx *fx, const char *name, enum store_node_role role, const char *group)
+static void node(struct cmd_fx *fx, const char *name, enum store_node_role role, const char *group)
 {
     if (group != NULL && store_group_get(fx->app.store, group, NULL) == STORE_NOTFOUND)
         assert_int_equal(store_group_insert(fx->app.store, group, false), STORE_OK);
     assert_int_equal(store_node_insert(fx->app.store, name, role, "15.0", group), STORE_OK);
 }
 
-static void user(struct fx *fx, const char *userid, const char *node_name)
+static void user(struct cmd_fx *fx, const char *userid, const char *node_name)
 {
     assert_int_equal(store_user_upsert(fx->app.store, userid, "", node_name, NULL), STORE_OK);
 }
 
 /* The node of `userid`, "" when unassigned (static buffer). */
-static const char *node_of(struct fx *fx, const char *userid)
+static const char *node_of(struct cmd_fx *fx, const char *userid)
 {
     static char buf[128];
     struct store_user u;
@@ -215,18 +70,18 @@ static const char *node_of(struct fx *fx, const char *userid)
     return buf;
 }
 
-static bool has_node(struct fx *fx, const char *name)
+static bool has_node(struct cmd_fx *fx, const char *name)
 {
     return store_node_get(fx->app.store, name, NULL) == STORE_OK;
 }
 
-static bool has_group(struct fx *fx, const char *name)
+static bool has_group(struct cmd_fx *fx, const char *name)
 {
     return store_group_get(fx->app.store, name, NULL) == STORE_OK;
 }
 
 /* topology/edit up to its detail form for `action`; the session id in sid. */
-static void open_edit(struct fx *fx, const char *lang, const char *action, char sid[64])
+static void open_edit(struct cmd_fx *fx, const char *lang, const char *action, char sid[64])
 {
     char fields[128];
     xmpp_stanza_t *r = req(fx, lang, "topology/edit", NULL, NULL, NULL);
@@ -242,7 +97,8 @@ static void open_edit(struct fx *fx, const char *lang, const char *action, char 
 }
 
 /* A whole topology/edit: `action`, then `fields` on its detail form. The caller releases. */
-static xmpp_stanza_t *edit(struct fx *fx, const char *lang, const char *action, const char *fields)
+static xmpp_stanza_t *edit(struct cmd_fx *fx, const char *lang, const char *action,
+                           const char *fields)
 {
     char sid[64];
 
@@ -283,7 +139,7 @@ static bool reply_bad_payload(xmpp_stanza_t *reply, const char *needle)
 
 static void test_view_tables_and_warnings(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r;
 
     node(fx, "cucm1", STORE_NODE_PUBLISHER, "g1");
@@ -323,7 +179,7 @@ static void test_view_tables_and_warnings(void **state)
 
 static void test_view_empty(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r = req(fx, NULL, "topology", NULL, NULL, NULL);
 
     expect_status(r, "completed", NULL);
@@ -335,7 +191,7 @@ static void test_view_empty(void **state)
 
 static void test_view_store_failed(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r;
 
     assert_int_equal(store_fault_sql(fx->db, "ALTER TABLE redundancy_groups RENAME TO gone"), 0);
@@ -347,7 +203,7 @@ static void test_view_store_failed(void **state)
 
 static void test_add_publisher_adopts_sip_proxy(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     struct store_node n;
     struct store_settings s = {0};
     char sid[64];
@@ -379,7 +235,7 @@ static void test_add_publisher_adopts_sip_proxy(void **state)
 
 static void test_add_refusals(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r;
 
     node(fx, "cucm1.example.com", STORE_NODE_PUBLISHER, "g1");
@@ -416,7 +272,7 @@ static void test_add_refusals(void **state)
 
 static void test_update_node(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     struct store_node n;
     char sid[64];
     xmpp_stanza_t *r;
@@ -448,7 +304,7 @@ static void test_update_node(void **state)
 
 static void test_update_refusals(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     struct store_node n;
     xmpp_stanza_t *r;
 
@@ -474,7 +330,7 @@ static void test_update_refusals(void **state)
 
 static void test_remove_node(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r;
 
     node(fx, "cucm1.example.com", STORE_NODE_PUBLISHER, "g1");
@@ -501,7 +357,7 @@ static void test_remove_node(void **state)
  * refused when adding and when updating, and nothing changes. */
 static void test_release_with_several_domains(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     struct store_node n;
     xmpp_stanza_t *r;
 
@@ -529,7 +385,7 @@ static void test_release_with_several_domains(void **state)
 
 static void test_assign_users(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r;
 
     node(fx, "cucm1.example.com", STORE_NODE_PUBLISHER, "g1");
@@ -557,7 +413,7 @@ static void test_assign_users(void **state)
 
 static void test_balance_users(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
     xmpp_stanza_t *r;
     int on1 = 0, on2 = 0;
@@ -589,7 +445,7 @@ static void test_balance_users(void **state)
 /* The detail forms offer what the store holds: the nodes, and the groups with room. */
 static void test_detail_forms(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64], fields[64];
     xmpp_stanza_t *r;
     const char *actions[] = {"add-node", "update-node", "remove-node", "assign-users"};

@@ -1,0 +1,163 @@
+/* For the unit tests of component/cmd: the app on a temporary store, and talking to it. */
+#include "tests/lib/cmd_fixture.h"
+
+#include "tests/lib/tmpstore.h"
+#include "xmpp/stanza.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CMD_OPEN "<command xmlns='http://jabber.org/protocol/commands' node='%s'"
+
+struct cmd_fx *cmd_fx_open(const char *tag, int (*prepare)(struct cmd_fx *fx))
+{
+    struct cmd_fx *fx = calloc(1, sizeof(*fx));
+    char *err = NULL;
+
+    if (fx == NULL || tmpstore_make(fx->dir, sizeof(fx->dir), fx->db, sizeof(fx->db), tag) != 0)
+        return NULL;
+    if (prepare != NULL && prepare(fx) != 0)
+        return NULL;
+    fx->app.store = store_open(fx->db, &err);
+    if (fx->app.store == NULL)
+        return NULL;
+    fx->ctx = xmpp_ctx_new(NULL, NULL);
+    uv_loop_init(&fx->loop);
+    fx->app.loop = &fx->loop;
+    fx->app.ctx = fx->ctx;
+    fx->app.adhoc = adhoc_new(fx->ctx, NULL);
+    return fx;
+}
+
+void cmd_fx_stop(struct cmd_fx *fx)
+{
+    adhoc_free(fx->app.adhoc);
+    if (fx->release != NULL)
+        fx->release(fx);
+    uv_run(&fx->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&fx->loop), 0);
+    assert_int_equal(store_close(fx->app.store), 0);
+    xmpp_ctx_free(fx->ctx);
+    if (fx->free_cfg)
+        config_free(&fx->cfg);
+}
+
+void cmd_fx_close(struct cmd_fx *fx)
+{
+    cmd_fx_stop(fx);
+    assert_int_equal(tmpstore_remove(fx->dir, fx->db), 0);
+    free(fx);
+}
+
+static void on_late(void *ud, xmpp_stanza_t *reply)
+{
+    struct cmd_fx *fx = ud;
+
+    assert_null(fx->late);
+    fx->late = reply;
+}
+
+xmpp_stanza_t *send_iq(struct cmd_fx *fx, const char *who, bool admin, const char *lang,
+                       const char *command)
+{
+    char *xml = NULL;
+    xmpp_stanza_t *iq, *reply;
+
+    assert_true(asprintf(&xml, "<iq type='set' id='q1' from='%s' to='imd.example'%s%s%s>%s</iq>",
+                         who, lang ? " xml:lang='" : "", lang ? lang : "", lang ? "'" : "",
+                         command) > 0);
+    iq = xmpp_stanza_new_from_string(fx->ctx, xml);
+    assert_non_null(iq);
+    reply = adhoc_handle_async(fx->app.adhoc, iq, who, admin, on_late, fx);
+    while (reply == NULL && fx->late == NULL)
+        assert_true(uv_run(&fx->loop, UV_RUN_ONCE) >= 0);
+    if (reply == NULL) {
+        reply = fx->late;
+        fx->late = NULL;
+    }
+    xmpp_stanza_release(iq);
+    free(xml);
+    return reply;
+}
+
+xmpp_stanza_t *req(struct cmd_fx *fx, const char *lang, const char *node, const char *sid,
+                   const char *action, const char *fields)
+{
+    char *cmd = NULL;
+    xmpp_stanza_t *reply;
+
+    assert_true(asprintf(&cmd, CMD_OPEN "%s%s%s%s%s%s>%s%s%s</command>", node,
+                         sid ? " sessionid='" : "", sid ? sid : "", sid ? "'" : "",
+                         action ? " action='" : "", action ? action : "", action ? "'" : "",
+                         fields ? "<x xmlns='jabber:x:data' type='submit'>" : "",
+                         fields ? fields : "", fields ? "</x>" : "") > 0);
+    reply = send_iq(fx, ADMIN, true, lang, cmd);
+    free(cmd);
+    return reply;
+}
+
+char *text_of(xmpp_stanza_t *st)
+{
+    char *buf = NULL, *copy;
+    size_t len = 0;
+
+    assert_int_equal(xmpp_stanza_to_text(st, &buf, &len), XMPP_EOK);
+    copy = strdup(buf);
+    xmpp_free(xmpp_stanza_get_context(st), buf);
+    return copy;
+}
+
+void assert_has(xmpp_stanza_t *st, const char *needle)
+{
+    char *s = text_of(st);
+    if (strstr(s, needle) == NULL)
+        fail_msg("'%s' not found in: %s", needle, s);
+    free(s);
+}
+
+void assert_lacks(xmpp_stanza_t *st, const char *needle)
+{
+    char *s = text_of(st);
+    if (strstr(s, needle) != NULL)
+        fail_msg("'%s' found in: %s", needle, s);
+    free(s);
+}
+
+const char *status_of(xmpp_stanza_t *reply)
+{
+    xmpp_stanza_t *cmd = stanza_child(reply, "command", NS_COMMANDS);
+    return cmd ? xmpp_stanza_get_attribute(cmd, "status") : "(no command)";
+}
+
+void expect_status(xmpp_stanza_t *reply, const char *want, char sid[64])
+{
+    if (strcmp(xmpp_stanza_get_type(reply), "result") != 0 || strcmp(status_of(reply), want)) {
+        char *s = text_of(reply);
+        fail_msg("expected status %s, got: %s", want, s);
+    }
+    if (sid)
+        snprintf(
+            sid, 64, "%s",
+            xmpp_stanza_get_attribute(stanza_child(reply, "command", NS_COMMANDS), "sessionid"));
+}
+
+void expect_rejected(xmpp_stanza_t *reply)
+{
+    xmpp_stanza_t *cmd = stanza_child(reply, "command", NS_COMMANDS);
+    xmpp_stanza_t *note = cmd ? stanza_child(cmd, "note", NULL) : NULL;
+
+    if (cmd == NULL || strcmp(xmpp_stanza_get_type(reply), "result") != 0 ||
+        strcmp(xmpp_stanza_get_attribute(cmd, "status"), "executing") != 0) {
+        char *s = text_of(reply);
+        fail_msg("expected the stage again, got: %s", s);
+    }
+    assert_non_null(note);
+    assert_string_equal(xmpp_stanza_get_attribute(note, "type"), "error");
+    assert_non_null(stanza_child(cmd, "x", "jabber:x:data"));
+}

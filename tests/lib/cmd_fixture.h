@@ -1,0 +1,65 @@
+/* Shared by the unit tests of component/cmd (cmd_fixture.c): an app on a real store in a fresh
+ * temporary directory, with its xmpp context, uv loop and ad-hoc registry (the test registers
+ * its commands), and requests sent through adhoc_handle_async that run the loop until a deferred
+ * answer comes.
+ * Ownership: the replies send_iq and req return are the caller's to release; the asserts and
+ * expect_* borrow the reply and release nothing; text_of returns a string to free(). */
+#ifndef IMD_TEST_CMD_FIXTURE_H
+#define IMD_TEST_CMD_FIXTURE_H
+
+#include <stdbool.h>
+#include <strophe.h>
+#include <uv.h>
+
+#include "component/app.h"
+#include "component/config.h"
+
+#define ADMIN "admin@example.com/laptop"
+
+struct cmd_fx {
+    char dir[64];
+    char db[96];
+    /* Zeroed; a test that needs a config fills it and points app.cfg at it. */
+    struct config cfg;
+    bool free_cfg; /* set when cfg holds allocations (config_defaults): cmd_fx_stop frees them */
+    xmpp_ctx_t *ctx;
+    uv_loop_t loop;
+    struct app app;
+    xmpp_stanza_t *late; /* a deferred reply, once sent */
+    void *data;          /* the test file's own; the file frees it */
+    /* Called by cmd_fx_stop after the registry is freed, before the loop runs dry (NULL: none),
+     * for what the file added to the app (e.g. services_free). */
+    void (*release)(struct cmd_fx *fx);
+};
+
+/* Makes the store "/tmp/imd-<tag>-*" and, once `prepare` (NULL: none) returned 0, opens it and
+ * builds the app around it (no command registered). NULL on failure. */
+struct cmd_fx *cmd_fx_open(const char *tag, int (*prepare)(struct cmd_fx *fx));
+/* Frees the registry, calls fx->release, runs the loop dry, closes the store, frees the context
+ * and the config (free_cfg); the directory and `fx` stay, for a test that removes files of its
+ * own first. */
+void cmd_fx_stop(struct cmd_fx *fx);
+/* cmd_fx_stop, then asserts the directory is removed, and frees `fx`. */
+void cmd_fx_close(struct cmd_fx *fx);
+
+/* Sends <iq type='set'> holding `command` from `who` (lang NULL: no xml:lang); runs the loop
+ * until a deferred answer comes. */
+xmpp_stanza_t *send_iq(struct cmd_fx *fx, const char *who, bool admin, const char *lang,
+                       const char *command);
+/* One request as ADMIN: `node`, `action` (NULL: none), session `sid` (NULL: new), and
+ * `fields` (NULL: no form), a run of <field/> elements. */
+xmpp_stanza_t *req(struct cmd_fx *fx, const char *lang, const char *node, const char *sid,
+                   const char *action, const char *fields);
+
+char *text_of(xmpp_stanza_t *st);
+void assert_has(xmpp_stanza_t *st, const char *needle);
+void assert_lacks(xmpp_stanza_t *st, const char *needle);
+/* The command's status, or "(no command)". */
+const char *status_of(xmpp_stanza_t *reply);
+/* Asserts a result with status `want` and copies the session id into sid (may be NULL). */
+void expect_status(xmpp_stanza_t *reply, const char *want, char sid[64]);
+/* A refused value in a session: the same stage again (executing) with an error note, the form
+ * still there to correct. */
+void expect_rejected(xmpp_stanza_t *reply);
+
+#endif
