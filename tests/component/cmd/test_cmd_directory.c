@@ -16,48 +16,34 @@
 #include "store/store_directory.h"
 #include "store/store_job.h"
 #include "xmpp/stanza.h"
+#include "tests/lib/cmd_fixture.h"
 #include "tests/lib/store_fault.h"
-#include "tests/lib/tmpstore.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define ADMIN "admin@example.com/laptop"
 #define NS_STANZAS_ "urn:ietf:params:xml:ns:xmpp-stanzas"
-#define CMD_OPEN "<command xmlns='http://jabber.org/protocol/commands' node='%s'"
 #define F(var, v) "<field var='" var "'><value>" v "</value></field>"
 
-struct fx {
-    char dir[64];
-    char db[96];
-    struct config cfg;
-    xmpp_ctx_t *ctx;
-    uv_loop_t loop;
-    struct app app;
-    xmpp_stanza_t *late;
-};
-
-static int setup(void **state)
+/* A [directory] where nothing listens (port 1). */
+static int directory_config(struct cmd_fx *fx)
 {
-    struct fx *fx = calloc(1, sizeof(*fx));
-    char *err = NULL;
-
-    if (tmpstore_make(fx->dir, sizeof(fx->dir), fx->db, sizeof(fx->db), "cmd-directory") != 0)
-        return -1;
     config_defaults(&fx->cfg);
     fx->cfg.dir_uri = strdup("ldap://127.0.0.1:1"); /* nothing listens on port 1 */
     fx->cfg.dir_base = strdup("ou=people,dc=example,dc=com");
     fx->app.cfg = &fx->cfg;
-    fx->app.store = store_open(fx->db, &err);
-    if (fx->app.store == NULL)
+    fx->free_cfg = true;
+    return 0;
+}
+
+static int setup(void **state)
+{
+    struct cmd_fx *fx = cmd_fx_open("cmd-directory", directory_config);
+
+    if (fx == NULL)
         return -1;
-    fx->ctx = xmpp_ctx_new(NULL, NULL);
-    uv_loop_init(&fx->loop);
-    fx->app.loop = &fx->loop;
-    fx->app.ctx = fx->ctx;
-    fx->app.adhoc = adhoc_new(fx->ctx, NULL);
     assert_int_equal(cmd_directory_register(&fx->app), 0);
     *state = fx;
     return 0;
@@ -65,117 +51,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    struct fx *fx = *state;
-
-    adhoc_free(fx->app.adhoc);
-    uv_run(&fx->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&fx->loop), 0);
-    assert_int_equal(store_close(fx->app.store), 0);
-    xmpp_ctx_free(fx->ctx);
-    config_free(&fx->cfg);
-    assert_int_equal(tmpstore_remove(fx->dir, fx->db), 0);
-    free(fx);
+    cmd_fx_close(*state);
     return 0;
 }
 
 /* ---- talking to the commands ---- */
-
-static void on_late(void *ud, xmpp_stanza_t *reply)
-{
-    struct fx *fx = ud;
-
-    assert_null(fx->late);
-    fx->late = reply;
-}
-
-/* Sends <iq type='set'> holding `command` from `who`; runs the loop until a deferred answer
- * comes. The caller releases the reply. */
-static xmpp_stanza_t *send_iq(struct fx *fx, const char *who, bool admin, const char *lang,
-                              const char *command)
-{
-    char *xml = NULL;
-    xmpp_stanza_t *iq, *reply;
-
-    assert_true(asprintf(&xml, "<iq type='set' id='q1' from='%s' to='imd.example'%s%s%s>%s</iq>",
-                         who, lang ? " xml:lang='" : "", lang ? lang : "", lang ? "'" : "",
-                         command) > 0);
-    iq = xmpp_stanza_new_from_string(fx->ctx, xml);
-    assert_non_null(iq);
-    reply = adhoc_handle_async(fx->app.adhoc, iq, who, admin, on_late, fx);
-    while (reply == NULL && fx->late == NULL)
-        assert_true(uv_run(&fx->loop, UV_RUN_ONCE) >= 0);
-    if (reply == NULL) {
-        reply = fx->late;
-        fx->late = NULL;
-    }
-    xmpp_stanza_release(iq);
-    free(xml);
-    return reply;
-}
-
-/* One request as ADMIN: `node`, `action` (NULL: none), session `sid` (NULL: new), and
- * `fields` (NULL: no form), a run of <field/> elements. */
-static xmpp_stanza_t *req(struct fx *fx, const char *lang, const char *node, const char *sid,
-                          const char *action, const char *fields)
-{
-    char *cmd = NULL;
-    xmpp_stanza_t *reply;
-
-    assert_true(asprintf(&cmd, CMD_OPEN "%s%s%s%s%s%s>%s%s%s</command>", node,
-                         sid ? " sessionid='" : "", sid ? sid : "", sid ? "'" : "",
-                         action ? " action='" : "", action ? action : "", action ? "'" : "",
-                         fields ? "<x xmlns='jabber:x:data' type='submit'>" : "",
-                         fields ? fields : "", fields ? "</x>" : "") > 0);
-    reply = send_iq(fx, ADMIN, true, lang, cmd);
-    free(cmd);
-    return reply;
-}
-
-static char *text_of(xmpp_stanza_t *st)
-{
-    char *buf = NULL, *copy;
-    size_t len = 0;
-
-    assert_int_equal(xmpp_stanza_to_text(st, &buf, &len), XMPP_EOK);
-    copy = strdup(buf);
-    xmpp_free(xmpp_stanza_get_context(st), buf);
-    return copy;
-}
-
-static void assert_has(xmpp_stanza_t *st, const char *needle)
-{
-    char *s = text_of(st);
-    if (strstr(s, needle) == NULL)
-        fail_msg("'%s' not found in: %s", needle, s);
-    free(s);
-}
-
-static void assert_lacks(xmpp_stanza_t *st, const char *needle)
-{
-    char *s = text_of(st);
-    if (strstr(s, needle) != NULL)
-        fail_msg("'%s' found in: %s", needle, s);
-    free(s);
-}
-
-static const char *status_of(xmpp_stanza_t *reply)
-{
-    xmpp_stanza_t *cmd = stanza_child(reply, "command", NS_COMMANDS);
-    return cmd ? xmpp_stanza_get_attribute(cmd, "status") : "(no command)";
-}
-
-/* Asserts status `want` and copies the session id into sid (may be NULL). */
-static void expect_status(xmpp_stanza_t *reply, const char *want, char sid[64])
-{
-    if (strcmp(xmpp_stanza_get_type(reply), "result") != 0 || strcmp(status_of(reply), want)) {
-        char *s = text_of(reply);
-        fail_msg("expected status %s, got: %s", want, s);
-    }
-    if (sid)
-        snprintf(
-            sid, 64, "%s",
-            xmpp_stanza_get_attribute(stanza_child(reply, "command", NS_COMMANDS), "sessionid"));
-}
 
 static void expect_error(xmpp_stanza_t *reply, const char *cond, const char *app)
 {
@@ -200,12 +80,12 @@ static void expect_failed(xmpp_stanza_t *reply, const char *needle)
 }
 
 /* The one unfinished job (there must be one) in *j. */
-static void active_job(struct fx *fx, struct store_job *j)
+static void active_job(struct cmd_fx *fx, struct store_job *j)
 {
     assert_int_equal(store_job_get_active(fx->app.store, j), STORE_OK);
 }
 
-static size_t count_jobs(struct fx *fx)
+static size_t count_jobs(struct cmd_fx *fx)
 {
     struct store_job *list = NULL;
     size_t n = 0;
@@ -218,7 +98,7 @@ static size_t count_jobs(struct fx *fx)
 }
 
 /* directory/sync's start form; its session id in sid. */
-static void open_sync(struct fx *fx, const char *lang, char sid[64], const char *expect)
+static void open_sync(struct cmd_fx *fx, const char *lang, char sid[64], const char *expect)
 {
     xmpp_stanza_t *r = req(fx, lang, "directory/sync", NULL, NULL, NULL);
 
@@ -230,7 +110,7 @@ static void open_sync(struct fx *fx, const char *lang, char sid[64], const char 
 }
 
 /* Finishes the job `id` as a completed full run of `fetched` entries, 2 added, 1 removed. */
-static void complete_run(struct fx *fx, int64_t id, int64_t fetched, const char *max_mtime)
+static void complete_run(struct cmd_fx *fx, int64_t id, int64_t fetched, const char *max_mtime)
 {
     struct store_dir_run run;
 
@@ -249,7 +129,7 @@ static void complete_run(struct fx *fx, int64_t id, int64_t fetched, const char 
 
 static void test_not_configured(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
 
     free(fx->cfg.dir_uri);
     fx->cfg.dir_uri = NULL;
@@ -263,7 +143,7 @@ static void test_not_configured(void **state)
 /* The test answers late, from the thread pool, with what failed and where it looked. */
 static void test_probe_refused(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r = req(fx, NULL, "directory/test", NULL, NULL, NULL);
 
     expect_status(r, "completed", NULL);
@@ -282,7 +162,7 @@ static void test_probe_refused(void **state)
 
 static void test_sync_full_then_incremental(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     struct store_job j;
     char sid[64];
     xmpp_stanza_t *r;
@@ -328,7 +208,7 @@ static void test_sync_full_then_incremental(void **state)
 /* Another job started between the form and its submission: refused, nothing added. */
 static void test_sync_conflict_at_submit(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     struct store_job j;
     char sid[64];
     int64_t other;
@@ -347,7 +227,7 @@ static void test_sync_conflict_at_submit(void **state)
 
 static void test_sync_store_failed(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
     xmpp_stanza_t *r;
 
@@ -365,7 +245,7 @@ static void test_sync_store_failed(void **state)
  * the answer is a store failure and the job stays held. */
 static void test_sync_held_without_runner(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     struct store_dir_run run;
     struct store_job j;
     char sid[64];
