@@ -17,6 +17,7 @@
 #include "store/store_topo.h"
 #include "store/store_user.h"
 #include "xmpp/stanza.h"
+#include "tests/lib/cmd_fixture.h"
 #include "tests/lib/tmpstore.h"
 
 #include <sqlite3.h>
@@ -27,36 +28,30 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ADMIN "admin@example.com/laptop"
 #define NS_STANZAS_ "urn:ietf:params:xml:ns:xmpp-stanzas"
-#define CMD_OPEN "<command xmlns='http://jabber.org/protocol/commands' node='%s'"
 
-struct fx {
-    char dir[64];
-    char db[96];
-    char vhosts[96];
-    xmpp_ctx_t *ctx;
-    uv_loop_t loop;
-    struct app app;
-    xmpp_stanza_t *late; /* a deferred reply, once sent */
-};
+/* fx->data: the router's vhosts file the apply writes, in the store's directory. */
+static const char *vhosts(struct cmd_fx *fx)
+{
+    return fx->data;
+}
+
+static int vhosts_path(struct cmd_fx *fx)
+{
+    char *path = NULL;
+
+    if (asprintf(&path, "%s/vhosts.cfg.lua", fx->dir) < 0)
+        return -1;
+    fx->data = path;
+    return 0;
+}
 
 static int setup(void **state)
 {
-    struct fx *fx = calloc(1, sizeof(*fx));
-    char *err = NULL;
+    struct cmd_fx *fx = cmd_fx_open("cmd-domains", vhosts_path);
 
-    if (tmpstore_make(fx->dir, sizeof(fx->dir), fx->db, sizeof(fx->db), "cmd-domains") != 0)
+    if (fx == NULL)
         return -1;
-    snprintf(fx->vhosts, sizeof(fx->vhosts), "%s/vhosts.cfg.lua", fx->dir);
-    fx->app.store = store_open(fx->db, &err);
-    if (fx->app.store == NULL)
-        return -1;
-    fx->ctx = xmpp_ctx_new(NULL, NULL);
-    uv_loop_init(&fx->loop);
-    fx->app.loop = &fx->loop;
-    fx->app.ctx = fx->ctx;
-    fx->app.adhoc = adhoc_new(fx->ctx, NULL);
     assert_int_equal(cmd_domains_register(&fx->app), 0);
     *state = fx;
     return 0;
@@ -64,118 +59,18 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
 
     apply_free(fx->app.apply);
-    adhoc_free(fx->app.adhoc);
-    uv_run(&fx->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&fx->loop), 0);
-    assert_int_equal(store_close(fx->app.store), 0);
-    xmpp_ctx_free(fx->ctx);
-    unlink(fx->vhosts);
+    cmd_fx_stop(fx);
+    unlink(vhosts(fx));
     tmpstore_remove(fx->dir, fx->db);
+    free(fx->data);
     free(fx);
     return 0;
 }
 
 /* ---- talking to the commands ---- */
-
-static void on_late(void *ud, xmpp_stanza_t *reply)
-{
-    struct fx *fx = ud;
-
-    assert_null(fx->late);
-    fx->late = reply;
-}
-
-/* Sends <iq type='set'> holding `command` from `who`; runs the loop until a deferred answer
- * comes. The caller releases the reply. */
-static xmpp_stanza_t *send_iq(struct fx *fx, const char *who, bool admin, const char *lang,
-                              const char *command)
-{
-    char *xml = NULL;
-    xmpp_stanza_t *iq, *reply;
-
-    assert_true(asprintf(&xml, "<iq type='set' id='q1' from='%s' to='imd.example'%s%s%s>%s</iq>",
-                         who, lang ? " xml:lang='" : "", lang ? lang : "", lang ? "'" : "",
-                         command) > 0);
-    iq = xmpp_stanza_new_from_string(fx->ctx, xml);
-    assert_non_null(iq);
-    reply = adhoc_handle_async(fx->app.adhoc, iq, who, admin, on_late, fx);
-    while (reply == NULL && fx->late == NULL)
-        assert_true(uv_run(&fx->loop, UV_RUN_ONCE) >= 0);
-    if (reply == NULL) {
-        reply = fx->late;
-        fx->late = NULL;
-    }
-    xmpp_stanza_release(iq);
-    free(xml);
-    return reply;
-}
-
-/* One request as ADMIN: `node`, `action` (NULL: none), session `sid` (NULL: new), and
- * `fields` (NULL: no form), a run of <field/> elements. */
-static xmpp_stanza_t *req(struct fx *fx, const char *lang, const char *node, const char *sid,
-                          const char *action, const char *fields)
-{
-    char *cmd = NULL;
-    xmpp_stanza_t *reply;
-
-    assert_true(asprintf(&cmd, CMD_OPEN "%s%s%s%s%s%s>%s%s%s</command>", node,
-                         sid ? " sessionid='" : "", sid ? sid : "", sid ? "'" : "",
-                         action ? " action='" : "", action ? action : "", action ? "'" : "",
-                         fields ? "<x xmlns='jabber:x:data' type='submit'>" : "",
-                         fields ? fields : "", fields ? "</x>" : "") > 0);
-    reply = send_iq(fx, ADMIN, true, lang, cmd);
-    free(cmd);
-    return reply;
-}
-
-static char *text_of(xmpp_stanza_t *st)
-{
-    char *buf = NULL, *copy;
-    size_t len = 0;
-
-    assert_int_equal(xmpp_stanza_to_text(st, &buf, &len), XMPP_EOK);
-    copy = strdup(buf);
-    xmpp_free(xmpp_stanza_get_context(st), buf);
-    return copy;
-}
-
-static void assert_has(xmpp_stanza_t *st, const char *needle)
-{
-    char *s = text_of(st);
-    if (strstr(s, needle) == NULL)
-        fail_msg("'%s' not found in: %s", needle, s);
-    free(s);
-}
-
-static void assert_lacks(xmpp_stanza_t *st, const char *needle)
-{
-    char *s = text_of(st);
-    if (strstr(s, needle) != NULL)
-        fail_msg("'%s' found in: %s", needle, s);
-    free(s);
-}
-
-static const char *status_of(xmpp_stanza_t *reply)
-{
-    xmpp_stanza_t *cmd = stanza_child(reply, "command", NS_COMMANDS);
-    return cmd ? xmpp_stanza_get_attribute(cmd, "status") : "(no command)";
-}
-
-/* Asserts status `want` and copies the session id into sid (may be NULL). */
-static void expect_status(xmpp_stanza_t *reply, const char *want, char sid[64])
-{
-    if (strcmp(xmpp_stanza_get_type(reply), "result") != 0 || strcmp(status_of(reply), want)) {
-        char *s = text_of(reply);
-        fail_msg("expected status %s, got: %s", want, s);
-    }
-    if (sid)
-        snprintf(
-            sid, 64, "%s",
-            xmpp_stanza_get_attribute(stanza_child(reply, "command", NS_COMMANDS), "sessionid"));
-}
 
 static void expect_error(xmpp_stanza_t *reply, const char *cond, const char *app)
 {
@@ -188,23 +83,6 @@ static void expect_error(xmpp_stanza_t *reply, const char *cond, const char *app
     assert_non_null(stanza_child(err, cond, NS_STANZAS_));
     if (app)
         assert_non_null(stanza_child(err, app, NS_COMMANDS));
-}
-
-/* A refused value in a session: the same stage again (executing) with an error note, the form
- * still there to correct. */
-static void expect_rejected(xmpp_stanza_t *reply)
-{
-    xmpp_stanza_t *cmd = stanza_child(reply, "command", NS_COMMANDS);
-    xmpp_stanza_t *note = cmd ? stanza_child(cmd, "note", NULL) : NULL;
-
-    if (cmd == NULL || strcmp(xmpp_stanza_get_type(reply), "result") != 0 ||
-        strcmp(xmpp_stanza_get_attribute(cmd, "status"), "executing") != 0) {
-        char *s = text_of(reply);
-        fail_msg("expected the stage again, got: %s", s);
-    }
-    assert_non_null(note);
-    assert_string_equal(xmpp_stanza_get_attribute(note, "type"), "error");
-    assert_non_null(stanza_child(cmd, "x", "jabber:x:data"));
 }
 
 /* Asserts a completed reply whose notes hold `needle` (type `type`) and releases it. */
@@ -220,7 +98,7 @@ static void expect_done_note(xmpp_stanza_t *reply, const char *type, const char 
 }
 
 /* Starts `node` and expects its first form; the session id goes to sid. */
-static void begin(struct fx *fx, const char *lang, const char *node, char sid[64])
+static void begin(struct cmd_fx *fx, const char *lang, const char *node, char sid[64])
 {
     xmpp_stanza_t *r = req(fx, lang, node, NULL, "execute", NULL);
 
@@ -231,7 +109,7 @@ static void begin(struct fx *fx, const char *lang, const char *node, char sid[64
 #define FIELD(var, v) "<field var='" var "'><value>" v "</value></field>"
 
 /* domains/add in one request, as slixmpp scripts send it. */
-static xmpp_stanza_t *add(struct fx *fx, const char *lang, const char *name)
+static xmpp_stanza_t *add(struct cmd_fx *fx, const char *lang, const char *name)
 {
     char *f = NULL;
     xmpp_stanza_t *r;
@@ -242,24 +120,24 @@ static xmpp_stanza_t *add(struct fx *fx, const char *lang, const char *name)
     return r;
 }
 
-static void add_ok(struct fx *fx, const char *name)
+static void add_ok(struct cmd_fx *fx, const char *name)
 {
     expect_done_note(add(fx, NULL, name), "info", "Added the domain");
 }
 
-static int64_t domain_count(struct fx *fx)
+static int64_t domain_count(struct cmd_fx *fx)
 {
     int64_t n = -1;
     assert_int_equal(store_domain_count(fx->app.store, NULL, &n), STORE_OK);
     return n;
 }
 
-static bool exists(struct fx *fx, const char *name)
+static bool exists(struct cmd_fx *fx, const char *name)
 {
     return store_domain_exists(fx->app.store, name) == STORE_OK;
 }
 
-static void enable_ha(struct fx *fx)
+static void enable_ha(struct cmd_fx *fx)
 {
     assert_int_equal(store_group_insert(fx->app.store, "dg1", true), STORE_OK);
 }
@@ -268,7 +146,7 @@ static void enable_ha(struct fx *fx)
 
 static void test_add_two_stages(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
     struct store_domain d = {0};
     xmpp_stanza_t *r = req(fx, NULL, "domains/add", NULL, "execute", NULL);
@@ -292,7 +170,7 @@ static void test_add_two_stages(void **state)
 
 static void test_add_rule_refused(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r = add(fx, NULL, "Abc.1om");
 
     expect_error(r, "bad-request", "bad-payload");
@@ -313,7 +191,7 @@ static void test_add_rule_refused(void **state)
 /* A bad name leaves the session at its stage: the admin corrects it and completes. */
 static void test_add_corrected_in_session(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
     xmpp_stanza_t *r;
 
@@ -328,7 +206,7 @@ static void test_add_corrected_in_session(void **state)
 
 static void test_add_duplicate_any_case(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
 
     add_ok(fx, "corp.example");
     expect_done_note(add(fx, NULL, "CORP.Example"), "error",
@@ -340,7 +218,7 @@ static void test_add_duplicate_any_case(void **state)
 /* A domain only a peer had becomes configured here too. */
 static void test_add_peer_only_domain(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     struct store_domain d = {0};
 
     assert_int_equal(
@@ -353,7 +231,7 @@ static void test_add_peer_only_domain(void **state)
 
 static void test_add_refused_precondition_at_start(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
 
     enable_ha(fx);
     expect_done_note(req(fx, NULL, "domains/add", NULL, "execute", NULL), "error",
@@ -366,7 +244,7 @@ static void test_add_refused_precondition_at_start(void **state)
  * an old node; the second is refused, naming the node, and nothing is added. */
 static void test_add_second_domain_needs_release_10(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
 
     assert_int_equal(
         store_node_insert(fx->app.store, "cup1.example.com", STORE_NODE_PUBLISHER, "9.1", NULL),
@@ -384,7 +262,7 @@ static void test_add_second_domain_needs_release_10(void **state)
 /* The form was shown while everything was fine; HA came on before the submission. */
 static void test_add_refused_precondition_at_commit(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
     xmpp_stanza_t *r;
 
@@ -400,7 +278,7 @@ static void test_add_refused_precondition_at_commit(void **state)
 
 static void test_not_admin_forbidden(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r = send_iq(fx, "user@example.com/x", false, NULL,
                                "<command xmlns='http://jabber.org/protocol/commands' "
                                "node='domains/add' action='execute'/>");
@@ -411,7 +289,7 @@ static void test_not_admin_forbidden(void **state)
 
 static void test_cancel_add(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
     xmpp_stanza_t *r;
 
@@ -425,7 +303,7 @@ static void test_cancel_add(void **state)
 /* ---- domains/update ---- */
 
 /* Opens domains/update on `from`: returns the session at the new_name stage. */
-static void rename_open(struct fx *fx, const char *from, char sid[64])
+static void rename_open(struct cmd_fx *fx, const char *from, char sid[64])
 {
     char *f = NULL;
     xmpp_stanza_t *r;
@@ -439,7 +317,7 @@ static void rename_open(struct fx *fx, const char *from, char sid[64])
     xmpp_stanza_release(r);
 }
 
-static xmpp_stanza_t *rename_to(struct fx *fx, const char *sid, const char *to)
+static xmpp_stanza_t *rename_to(struct cmd_fx *fx, const char *sid, const char *to)
 {
     char *f = NULL;
     xmpp_stanza_t *r;
@@ -452,7 +330,7 @@ static xmpp_stanza_t *rename_to(struct fx *fx, const char *sid, const char *to)
 
 static void test_rename(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
     xmpp_stanza_t *r;
 
@@ -488,7 +366,7 @@ static void test_rename(void **state)
 
 static void test_update_nothing_editable(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
 
     assert_int_equal(store_domain_insert(fx->app.store, "sys.example", STORE_MANAGED_SYSTEM, true),
                      STORE_OK);
@@ -501,7 +379,7 @@ static void test_update_nothing_editable(void **state)
 /* Listed while admin-managed; the sync audit made it system-managed before the commit. */
 static void test_rename_refused_system_managed(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
 
     add_ok(fx, "flip.example");
@@ -516,7 +394,7 @@ static void test_rename_refused_system_managed(void **state)
 /* Two admins rename the same domain: the second hears that it is gone; nothing is lost. */
 static void test_rename_race(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char a[64], b[64];
 
     add_ok(fx, "shared.example");
@@ -532,7 +410,7 @@ static void test_rename_race(void **state)
 
 /* ---- domains/delete ---- */
 
-static void delete_open(struct fx *fx, const char *fields, char sid[64], const char *lang,
+static void delete_open(struct cmd_fx *fx, const char *fields, char sid[64], const char *lang,
                         const char *confirmation)
 {
     xmpp_stanza_t *r = req(fx, lang, "domains/delete", NULL, "execute", NULL);
@@ -553,7 +431,7 @@ static void delete_open(struct fx *fx, const char *fields, char sid[64], const c
 
 static void test_delete_chosen(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
     xmpp_stanza_t *r;
 
@@ -575,7 +453,7 @@ static void test_delete_chosen(void **state)
 
 static void test_delete_select_all_korean(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
 
     add_ok(fx, "a.example");
@@ -591,7 +469,7 @@ static void test_delete_select_all_korean(void **state)
 
 static void test_delete_not_confirmed_and_canceled(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
     xmpp_stanza_t *r;
 
@@ -612,7 +490,7 @@ static void test_delete_not_confirmed_and_canceled(void **state)
 
 static void test_delete_nothing_chosen(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
     xmpp_stanza_t *r;
 
@@ -629,7 +507,7 @@ static void test_delete_nothing_chosen(void **state)
  * only it chose survives. */
 static void test_delete_race(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char a[64], b[64];
 
     add_ok(fx, "x.example");
@@ -645,7 +523,7 @@ static void test_delete_race(void **state)
 
 static void test_delete_refused_precondition_at_commit(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
 
     add_ok(fx, "x.example");
@@ -659,7 +537,7 @@ static void test_delete_refused_precondition_at_commit(void **state)
 /* A system-managed domain is never offered, and typing it is refused. */
 static void test_delete_refused_system_managed(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
     xmpp_stanza_t *r;
 
@@ -687,7 +565,7 @@ static void test_delete_refused_system_managed(void **state)
 
 /* ---- the default domain is hosted ---- */
 
-static void set_default(struct fx *fx, const char *name)
+static void set_default(struct cmd_fx *fx, const char *name)
 {
     struct store_settings s = {0};
 
@@ -700,7 +578,7 @@ static void set_default(struct fx *fx, const char *name)
 
 static void test_default_domain_hosted(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
     xmpp_stanza_t *r;
 
@@ -735,7 +613,7 @@ static void test_default_domain_hosted(void **state)
 
 /* ---- domains/list ---- */
 
-static void set_cert_set(struct fx *fx, const char *set)
+static void set_cert_set(struct cmd_fx *fx, const char *set)
 {
     struct store_settings s = {0};
 
@@ -748,7 +626,7 @@ static void set_cert_set(struct fx *fx, const char *set)
 
 static void test_list(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r;
 
     add_ok(fx, "a.example");
@@ -793,7 +671,7 @@ static void test_list(void **state)
 /* 10,000 domains: the table is paged by the framework. */
 static void test_list_many(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char name[32], sid[64];
     xmpp_stanza_t *r, *x;
     int items = 0;
@@ -833,15 +711,15 @@ static void test_list_many(void **state)
 
 /* ---- applying to the router ---- */
 
-static void use_hook(struct fx *fx, const char *hook)
+static void use_hook(struct cmd_fx *fx, const char *hook)
 {
     char *err = NULL;
 
-    fx->app.apply = apply_new(&fx->loop, fx->vhosts, hook, 5000, &err);
+    fx->app.apply = apply_new(&fx->loop, vhosts(fx), hook, 5000, &err);
     assert_non_null(fx->app.apply);
 }
 
-static bool audit_has(struct fx *fx, const char *node, enum store_outcome outcome,
+static bool audit_has(struct cmd_fx *fx, const char *node, enum store_outcome outcome,
                       const char *needle)
 {
     struct store_audit *list = NULL;
@@ -858,7 +736,7 @@ static bool audit_has(struct fx *fx, const char *node, enum store_outcome outcom
 
 static void test_apply_hook_ok(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     struct store_settings s = {0};
     FILE *fp;
     char buf[512] = "";
@@ -866,7 +744,7 @@ static void test_apply_hook_ok(void **state)
     use_hook(fx, "/bin/true");
     expect_done_note(add(fx, NULL, "applied.example"), "info",
                      "The router was updated (router reloaded (/bin/true))");
-    fp = fopen(fx->vhosts, "r");
+    fp = fopen(vhosts(fx), "r");
     assert_non_null(fp);
     assert_true(fread(buf, 1, sizeof(buf) - 1, fp) > 0);
     fclose(fp);
@@ -878,7 +756,7 @@ static void test_apply_hook_ok(void **state)
 
 static void test_apply_hook_fails(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     struct store_settings s = {0};
 
     use_hook(fx, "/bin/false");
@@ -901,7 +779,7 @@ static void test_apply_hook_fails(void **state)
  * domain), stale once the set changes. */
 static void test_cert_stale_note(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
 
     add_ok(fx, "a.example");
     set_cert_set(fx, "a.example,b.example");
@@ -915,7 +793,7 @@ static void test_cert_stale_note(void **state)
 
 /* Runs `sql` on the store file through a connection of its own; returns it (still open) when
  * `keep`, so that a transaction it began holds the write lock. */
-static sqlite3 *other_sql(struct fx *fx, const char *sql, bool keep)
+static sqlite3 *other_sql(struct cmd_fx *fx, const char *sql, bool keep)
 {
     sqlite3 *db = NULL;
 
@@ -934,7 +812,7 @@ static sqlite3 *other_sql(struct fx *fx, const char *sql, bool keep)
  * own reason, as an internal-server-error, and nothing is added. */
 static void test_add_store_refused(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     int64_t before = domain_count(fx);
     xmpp_stanza_t *r;
 
@@ -963,7 +841,7 @@ static void test_add_store_refused(void **state)
  * begin, and the command says the store failed. */
 static void test_add_store_locked(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     sqlite3 *other = other_sql(fx, "BEGIN IMMEDIATE", true);
     xmpp_stanza_t *r = add(fx, NULL, "new.example.test");
 
