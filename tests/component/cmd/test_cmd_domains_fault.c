@@ -12,8 +12,8 @@
 #include "component/app.h"
 #include "component/cmd/commands.h"
 #include "store/store_domain.h"
+#include "tests/lib/cmd_fixture.h"
 #include "tests/lib/store_fault.h"
-#include "tests/lib/tmpstore.h"
 #include "util/log.h"
 #include "xmpp/stanza.h"
 
@@ -22,34 +22,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADMIN "admin@example.com/laptop"
 #define FIELD(var, v) "<field var='" var "'><value>" v "</value></field>"
-
-struct fx {
-    char dir[64], db[96];
-    xmpp_ctx_t *ctx;
-    uv_loop_t loop;
-    struct app app;
-    xmpp_stanza_t *late;
-};
 
 static int setup(void **state)
 {
-    struct fx *fx = calloc(1, sizeof(*fx));
-    char *err = NULL;
+    struct cmd_fx *fx;
 
     log_set_level(LOG_LEVEL_ERROR);
-    if (fx == NULL || store_fault_install() != 0 ||
-        tmpstore_make(fx->dir, sizeof(fx->dir), fx->db, sizeof(fx->db), "domfault") != 0)
+    if (store_fault_install() != 0 || (fx = cmd_fx_open("domfault", NULL)) == NULL)
         return -1;
-    fx->app.store = store_open(fx->db, &err);
-    if (fx->app.store == NULL)
-        return -1;
-    fx->ctx = xmpp_ctx_new(NULL, NULL);
-    uv_loop_init(&fx->loop);
-    fx->app.loop = &fx->loop;
-    fx->app.ctx = fx->ctx;
-    fx->app.adhoc = adhoc_new(fx->ctx, NULL);
     assert_int_equal(cmd_domains_register(&fx->app), 0);
     *state = fx;
     return 0;
@@ -57,62 +38,12 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
 
     store_fault_disarm();
     apply_free(fx->app.apply);
-    adhoc_free(fx->app.adhoc);
-    uv_run(&fx->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&fx->loop), 0);
-    assert_int_equal(store_close(fx->app.store), 0);
-    xmpp_ctx_free(fx->ctx);
-    assert_int_equal(tmpstore_remove(fx->dir, fx->db), 0);
-    free(fx);
+    cmd_fx_close(fx);
     return 0;
-}
-
-static void on_late(void *ud, xmpp_stanza_t *reply)
-{
-    struct fx *fx = ud;
-
-    assert_null(fx->late);
-    fx->late = reply;
-}
-
-/* One request as ADMIN on `node` in session `sid` (NULL: new) with `fields` (NULL: no form);
- * runs the loop until a deferred answer comes. The caller releases the reply. */
-static xmpp_stanza_t *req(struct fx *fx, const char *node, const char *sid, const char *action,
-                          const char *fields)
-{
-    char *xml = NULL;
-    xmpp_stanza_t *iq, *reply;
-
-    assert_true(asprintf(&xml,
-                         "<iq type='set' id='q1' from='" ADMIN "' to='imd.example'>"
-                         "<command xmlns='http://jabber.org/protocol/commands' node='%s'%s%s%s "
-                         "action='%s'>%s%s%s</command></iq>",
-                         node, sid ? " sessionid='" : "", sid ? sid : "", sid ? "'" : "", action,
-                         fields ? "<x xmlns='jabber:x:data' type='submit'>" : "",
-                         fields ? fields : "", fields ? "</x>" : "") > 0);
-    iq = xmpp_stanza_new_from_string(fx->ctx, xml);
-    assert_non_null(iq);
-    reply = adhoc_handle_async(fx->app.adhoc, iq, ADMIN, true, on_late, fx);
-    while (reply == NULL && fx->late == NULL)
-        assert_true(uv_run(&fx->loop, UV_RUN_ONCE) >= 0);
-    if (reply == NULL) {
-        reply = fx->late;
-        fx->late = NULL;
-    }
-    xmpp_stanza_release(iq);
-    free(xml);
-    return reply;
-}
-
-static const char *status_of(xmpp_stanza_t *reply)
-{
-    xmpp_stanza_t *cmd = stanza_child(reply, "command", NS_COMMANDS);
-
-    return cmd ? xmpp_stanza_get_attribute(cmd, "status") : "(no command)";
 }
 
 static bool is_store_error(xmpp_stanza_t *reply)
@@ -132,9 +63,9 @@ static bool is_store_error(xmpp_stanza_t *reply)
 }
 
 /* Starts `node` and returns its session id in sid (the first stage must be a form). */
-static void open_session(struct fx *fx, const char *node, char sid[64])
+static void open_session(struct cmd_fx *fx, const char *node, char sid[64])
 {
-    xmpp_stanza_t *r = req(fx, node, NULL, "execute", NULL);
+    xmpp_stanza_t *r = req(fx, NULL, node, NULL, "execute", NULL);
 
     assert_string_equal(status_of(r), "executing");
     snprintf(sid, 64, "%s",
@@ -156,7 +87,7 @@ static char *dump(xmpp_stanza_t *st)
     return out;
 }
 
-static bool exists(struct fx *fx, const char *name)
+static bool exists(struct cmd_fx *fx, const char *name)
 {
     return store_domain_exists(fx->app.store, name) == STORE_OK;
 }
@@ -164,8 +95,8 @@ static bool exists(struct fx *fx, const char *name)
 /* The last stage of a change, built by `submit`, with the round-th WAL write and every later
  * one failing, for round = 0, 1, ...: each failing round must leave `unchanged` true; returns
  * the number of rounds that failed before the change went through. */
-static int fail_each_write(struct fx *fx, xmpp_stanza_t *(*submit)(struct fx *fx),
-                           bool (*unchanged)(struct fx *fx))
+static int fail_each_write(struct cmd_fx *fx, xmpp_stanza_t *(*submit)(struct cmd_fx *fx),
+                           bool (*unchanged)(struct cmd_fx *fx))
 {
     int round = 0;
 
@@ -189,53 +120,53 @@ static int fail_each_write(struct fx *fx, xmpp_stanza_t *(*submit)(struct fx *fx
     return round;
 }
 
-static xmpp_stanza_t *submit_add(struct fx *fx)
+static xmpp_stanza_t *submit_add(struct cmd_fx *fx)
 {
-    return req(fx, "domains/add", NULL, "execute", FIELD("domain", "new.example"));
+    return req(fx, NULL, "domains/add", NULL, "execute", FIELD("domain", "new.example"));
 }
 
-static bool add_unchanged(struct fx *fx)
+static bool add_unchanged(struct cmd_fx *fx)
 {
     return !exists(fx, "new.example");
 }
 
-static xmpp_stanza_t *submit_rename(struct fx *fx)
+static xmpp_stanza_t *submit_rename(struct cmd_fx *fx)
 {
     char sid[64];
     xmpp_stanza_t *r;
 
     open_session(fx, "domains/update", sid);
-    r = req(fx, "domains/update", sid, "next", FIELD("domain", "old.example"));
+    r = req(fx, NULL, "domains/update", sid, "next", FIELD("domain", "old.example"));
     assert_string_equal(status_of(r), "executing");
     xmpp_stanza_release(r);
-    return req(fx, "domains/update", sid, "complete", FIELD("new_name", "renamed.example"));
+    return req(fx, NULL, "domains/update", sid, "complete", FIELD("new_name", "renamed.example"));
 }
 
-static bool rename_unchanged(struct fx *fx)
+static bool rename_unchanged(struct cmd_fx *fx)
 {
     return exists(fx, "old.example") && !exists(fx, "renamed.example");
 }
 
-static xmpp_stanza_t *submit_delete(struct fx *fx)
+static xmpp_stanza_t *submit_delete(struct cmd_fx *fx)
 {
     char sid[64];
     xmpp_stanza_t *r;
 
     open_session(fx, "domains/delete", sid);
-    r = req(fx, "domains/delete", sid, "next", FIELD("domains", "gone.example"));
+    r = req(fx, NULL, "domains/delete", sid, "next", FIELD("domains", "gone.example"));
     assert_string_equal(status_of(r), "executing");
     xmpp_stanza_release(r);
-    return req(fx, "domains/delete", sid, "complete", FIELD("confirm", "true"));
+    return req(fx, NULL, "domains/delete", sid, "complete", FIELD("confirm", "true"));
 }
 
-static bool delete_unchanged(struct fx *fx)
+static bool delete_unchanged(struct cmd_fx *fx)
 {
     return exists(fx, "gone.example") && exists(fx, "renamed.example");
 }
 
 static void test_disk_full_add_rename_delete(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
 
     print_message("# add: %d writes failed in turn\n",
                   fail_each_write(fx, submit_add, add_unchanged));
@@ -257,7 +188,7 @@ static void test_disk_full_add_rename_delete(void **state)
  * form built on what could not be read; then the form comes. */
 static void test_unreadable_choice_forms(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     const char *nodes[] = {"domains/update", "domains/delete"};
     char sql[96];
     int server_errors = 0;
@@ -272,7 +203,7 @@ static void test_unreadable_choice_forms(void **state)
                      round % 60);
             assert_int_equal(store_fault_sql(fx->db, sql), 0);
             store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, round, 1, SQLITE_IOERR_READ);
-            xmpp_stanza_t *r = req(fx, nodes[i], NULL, "execute", NULL);
+            xmpp_stanza_t *r = req(fx, NULL, nodes[i], NULL, "execute", NULL);
             int hit = store_fault_hits();
             store_fault_disarm();
             if (hit == 0) {
