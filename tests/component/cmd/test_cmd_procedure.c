@@ -19,6 +19,7 @@
 #include "store/store_settings.h"
 #include "store/store_topo.h"
 #include "xmpp/stanza.h"
+#include "tests/lib/cmd_fixture.h"
 #include "tests/lib/tmpstore.h"
 
 #include <sqlite3.h>
@@ -28,65 +29,46 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ADMIN "admin@example.com/laptop"
 #define NODE "procedure/domain-change"
 #define NODE_A "imp1.example.test"
 #define NODE_B "imp2.example.test"
 #define F(var, v) "<field var='" var "'><value>" v "</value></field>"
 
-struct fx {
-    char dir[64];
-    char db[96];
-    xmpp_ctx_t *ctx;
-    uv_loop_t loop;
-    struct config cfg;
-    struct app app;
-    xmpp_stanza_t *late;
-    sqlite3 *other; /* another connection, holding the write lock while set */
-};
+static void free_services(struct cmd_fx *fx)
+{
+    services_free(fx->app.services);
+}
 
 static int setup(void **state)
 {
-    struct fx *fx = calloc(1, sizeof(*fx));
-    char *err = NULL;
+    struct cmd_fx *fx = cmd_fx_open("cmd-proc", NULL);
 
-    if (tmpstore_make(fx->dir, sizeof(fx->dir), fx->db, sizeof(fx->db), "cmd-proc") != 0)
+    if (fx == NULL)
         return -1;
-    fx->app.store = store_open(fx->db, &err);
-    if (fx->app.store == NULL)
-        return -1;
-    fx->ctx = xmpp_ctx_new(NULL, NULL);
-    uv_loop_init(&fx->loop);
     fx->cfg.settle_time = 0;
     fx->app.cfg = &fx->cfg;
-    fx->app.loop = &fx->loop;
-    fx->app.ctx = fx->ctx;
-    fx->app.adhoc = adhoc_new(fx->ctx, NULL);
     fx->app.services = services_new(&fx->app);
+    fx->release = free_services;
     assert_int_equal(cmd_procedure_register(&fx->app), 0);
     *state = fx;
     return 0;
 }
 
+/* fx->data: another connection, holding the write lock while set (lock_store). */
 static int teardown(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
 
-    if (fx->other)
-        sqlite3_close(fx->other);
-    adhoc_free(fx->app.adhoc);
-    services_free(fx->app.services);
-    uv_run(&fx->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&fx->loop), 0);
-    assert_int_equal(store_close(fx->app.store), 0);
-    xmpp_ctx_free(fx->ctx);
+    if (fx->data)
+        sqlite3_close(fx->data);
+    cmd_fx_stop(fx);
     tmpstore_remove(fx->dir, fx->db);
     free(fx);
     return 0;
 }
 
 /* Two nodes in group g1 with HA on, every service up. */
-static void topology(struct fx *fx)
+static void topology(struct cmd_fx *fx)
 {
     assert_int_equal(store_group_insert(fx->app.store, "g1", true), STORE_OK);
     assert_int_equal(store_node_insert(fx->app.store, NODE_A, STORE_NODE_PUBLISHER, "15.0", "g1"),
@@ -99,85 +81,20 @@ static void topology(struct fx *fx)
 
 /* ---- talking to the command ---- */
 
-static void on_late(void *ud, xmpp_stanza_t *reply)
-{
-    struct fx *fx = ud;
-
-    assert_null(fx->late);
-    fx->late = reply;
-}
-
-/* One request as ADMIN: `action` (NULL: none) in session `sid` (NULL: new) with `fields` (NULL:
- * no form); runs the loop until a deferred answer comes. The caller releases the reply. */
-static xmpp_stanza_t *req(struct fx *fx, const char *lang, const char *sid, const char *action,
+/* One request as ADMIN on NODE (lang NULL: "en"); see req. */
+static xmpp_stanza_t *ask(struct cmd_fx *fx, const char *lang, const char *sid, const char *action,
                           const char *fields)
 {
-    char *xml = NULL;
-    xmpp_stanza_t *iq, *reply;
-
-    assert_true(asprintf(&xml,
-                         "<iq type='set' id='q1' from='" ADMIN "' to='imd.example' xml:lang='%s'>"
-                         "<command xmlns='http://jabber.org/protocol/commands' node='" NODE
-                         "'%s%s%s%s%s%s>%s%s%s</command></iq>",
-                         lang ? lang : "en", sid ? " sessionid='" : "", sid ? sid : "",
-                         sid ? "'" : "", action ? " action='" : "", action ? action : "",
-                         action ? "'" : "", fields ? "<x xmlns='jabber:x:data' type='submit'>" : "",
-                         fields ? fields : "", fields ? "</x>" : "") > 0);
-    iq = xmpp_stanza_new_from_string(fx->ctx, xml);
-    assert_non_null(iq);
-    reply = adhoc_handle_async(fx->app.adhoc, iq, ADMIN, true, on_late, fx);
-    while (reply == NULL && fx->late == NULL)
-        assert_true(uv_run(&fx->loop, UV_RUN_ONCE) >= 0);
-    if (reply == NULL) {
-        reply = fx->late;
-        fx->late = NULL;
-    }
-    xmpp_stanza_release(iq);
-    free(xml);
-    return reply;
-}
-
-static char *text_of(xmpp_stanza_t *st)
-{
-    char *buf = NULL, *copy;
-    size_t len = 0;
-
-    assert_int_equal(xmpp_stanza_to_text(st, &buf, &len), XMPP_EOK);
-    copy = strdup(buf);
-    xmpp_free(xmpp_stanza_get_context(st), buf);
-    return copy;
-}
-
-static void assert_has(xmpp_stanza_t *st, const char *needle)
-{
-    char *s = text_of(st);
-
-    if (strstr(s, needle) == NULL)
-        fail_msg("'%s' not found in: %s", needle, s);
-    free(s);
-}
-
-static const char *status_of(xmpp_stanza_t *reply)
-{
-    xmpp_stanza_t *cmd = stanza_child(reply, "command", NS_COMMANDS);
-
-    return cmd ? xmpp_stanza_get_attribute(cmd, "status") : "(no command)";
+    return req(fx, lang ? lang : "en", NODE, sid, action, fields);
 }
 
 /* Asserts status `want` and `needle` in the reply, keeps its session id in sid (may be NULL),
  * and releases it. */
 static void expect(xmpp_stanza_t *reply, const char *want, const char *needle, char sid[64])
 {
-    if (strcmp(xmpp_stanza_get_type(reply), "result") != 0 || strcmp(status_of(reply), want)) {
-        char *s = text_of(reply);
-        fail_msg("expected status %s, got: %s", want, s);
-    }
+    expect_status(reply, want, sid);
     if (needle)
         assert_has(reply, needle);
-    if (sid)
-        snprintf(
-            sid, 64, "%s",
-            xmpp_stanza_get_attribute(stanza_child(reply, "command", NS_COMMANDS), "sessionid"));
     xmpp_stanza_release(reply);
 }
 
@@ -195,7 +112,7 @@ static void expect_error(xmpp_stanza_t *reply, const char *cond, const char *nee
     xmpp_stanza_release(reply);
 }
 
-static int step_of(struct fx *fx)
+static int step_of(struct cmd_fx *fx)
 {
     struct store_procedure p;
     int step = 0;
@@ -207,11 +124,15 @@ static int step_of(struct fx *fx)
 }
 
 /* Another connection takes the store's write lock (or gives it back). */
-static void lock_store(struct fx *fx, bool on)
+static void lock_store(struct cmd_fx *fx, bool on)
 {
-    if (fx->other == NULL)
-        assert_int_equal(sqlite3_open(fx->db, &fx->other), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(fx->other, on ? "BEGIN IMMEDIATE" : "ROLLBACK", NULL, NULL, NULL),
+    sqlite3 *other = fx->data;
+
+    if (other == NULL) {
+        assert_int_equal(sqlite3_open(fx->db, &other), SQLITE_OK);
+        fx->data = other;
+    }
+    assert_int_equal(sqlite3_exec(other, on ? "BEGIN IMMEDIATE" : "ROLLBACK", NULL, NULL, NULL),
                      SQLITE_OK);
 }
 
@@ -220,34 +141,34 @@ static void lock_store(struct fx *fx, bool on)
 /* The whole run in Korean: each step's title, note and refusal in the request's language. */
 static void test_seven_steps_in_korean(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
 
     /* No topology yet: step 1 is refused with the remedy. */
-    expect(req(fx, "ko", NULL, "execute", NULL), "executing", "도메인 변경 1/7단계", sid);
-    expect(req(fx, "ko", sid, "next", NULL), "completed", "1단계를 진행할 수 없습니다", NULL);
+    expect(ask(fx, "ko", NULL, "execute", NULL), "executing", "도메인 변경 1/7단계", sid);
+    expect(ask(fx, "ko", sid, "next", NULL), "completed", "1단계를 진행할 수 없습니다", NULL);
     assert_int_equal(step_of(fx), 0);
 
     topology(fx);
     assert_int_equal(
         store_domain_insert(fx->app.store, "old.example.test", STORE_MANAGED_ADMIN, true),
         STORE_OK);
-    expect(req(fx, "ko", NULL, "execute", NULL), "executing", "진행할 수 있음", sid);
-    expect(req(fx, "ko", sid, "next", NULL), "executing", "HA를 끄고 노드별 활성 세션 수를", NULL);
+    expect(ask(fx, "ko", NULL, "execute", NULL), "executing", "진행할 수 있음", sid);
+    expect(ask(fx, "ko", sid, "next", NULL), "executing", "HA를 끄고 노드별 활성 세션 수를", NULL);
     assert_int_equal(step_of(fx), 2);
-    expect(req(fx, "ko", sid, "next", NULL), "executing", "서비스 작업 10개를 마쳤습니다", NULL);
+    expect(ask(fx, "ko", sid, "next", NULL), "executing", "서비스 작업 10개를 마쳤습니다", NULL);
     assert_int_equal(step_of(fx), 3);
 
     /* Step 3: a blank rename line is skipped; a bad new name and a bad default domain are
      * refused with the stage kept. */
-    expect(req(fx, "ko", sid, "next",
+    expect(ask(fx, "ko", sid, "next",
                "<field var='rename'><value> </value><value>old.example.test "
                "-bad.example.test</value></field>"),
            "executing", "type=\"error\"", NULL);
-    expect(req(fx, "ko", sid, "next", F("default_domain", "bad_name")), "executing",
+    expect(ask(fx, "ko", sid, "next", F("default_domain", "bad_name")), "executing",
            "type=\"error\"", NULL);
     assert_int_equal(step_of(fx), 3);
-    expect(req(fx, "ko", sid, "next",
+    expect(ask(fx, "ko", sid, "next",
                "<field var='rename'><value> </value><value>old.example.test -> "
                "new.example.test</value></field>"),
            "executing", "라우터를 갱신했습니다", NULL);
@@ -255,29 +176,29 @@ static void test_seven_steps_in_korean(void **state)
     assert_int_equal(store_domain_exists(fx->app.store, "old.example.test"), STORE_NOTFOUND);
     assert_int_equal(step_of(fx), 4);
 
-    expect(req(fx, "ko", sid, "next", NULL), "executing", "TLS 페더레이션이 꺼져 있으므로", NULL);
+    expect(ask(fx, "ko", sid, "next", NULL), "executing", "TLS 페더레이션이 꺼져 있으므로", NULL);
     assert_int_equal(step_of(fx), 5);
-    expect(req(fx, "ko", sid, "next", NULL), "executing", "도메인 변경 6/7단계", NULL);
+    expect(ask(fx, "ko", sid, "next", NULL), "executing", "도메인 변경 6/7단계", NULL);
     /* Complete on the sessions view only closes it. */
-    expect(req(fx, "ko", sid, "complete", NULL), "completed", "닫았습니다", NULL);
+    expect(ask(fx, "ko", sid, "complete", NULL), "completed", "닫았습니다", NULL);
     assert_int_equal(step_of(fx), 6);
-    expect(req(fx, "ko", NULL, "execute", NULL), "executing", "6단계에서 이어 가기", sid);
-    expect(req(fx, "ko", sid, "next", F("action", "resume")), "executing", "도메인 변경 6/7단계",
+    expect(ask(fx, "ko", NULL, "execute", NULL), "executing", "6단계에서 이어 가기", sid);
+    expect(ask(fx, "ko", sid, "next", F("action", "resume")), "executing", "도메인 변경 6/7단계",
            NULL);
-    expect(req(fx, "ko", sid, "next", NULL), "executing", "세션이 돌아왔습니다", NULL);
+    expect(ask(fx, "ko", sid, "next", NULL), "executing", "세션이 돌아왔습니다", NULL);
     assert_int_equal(step_of(fx), 7);
 
     /* A service went down again: step 7 refuses, and the run stays. */
     assert_int_equal(store_service_set(fx->app.store, NODE_B, SERVICE_SIP_PROXY, "deactivated"),
                      STORE_OK);
-    expect(req(fx, "ko", sid, "complete", NULL), "completed", "7단계를 진행할 수 없습니다", NULL);
+    expect(ask(fx, "ko", sid, "complete", NULL), "completed", "7단계를 진행할 수 없습니다", NULL);
     assert_int_equal(step_of(fx), 7);
     assert_int_equal(store_service_set(fx->app.store, NODE_B, SERVICE_SIP_PROXY, "activated"),
                      STORE_OK);
-    expect(req(fx, "ko", NULL, "execute", NULL), "executing", "7단계에서 이어 가기", sid);
-    expect(req(fx, "ko", sid, "next", F("action", "resume")), "executing", "도메인 변경 7/7단계",
+    expect(ask(fx, "ko", NULL, "execute", NULL), "executing", "7단계에서 이어 가기", sid);
+    expect(ask(fx, "ko", sid, "next", F("action", "resume")), "executing", "도메인 변경 7/7단계",
            NULL);
-    expect(req(fx, "ko", sid, "complete", NULL), "completed", "HA를 다시 켰습니다", NULL);
+    expect(ask(fx, "ko", sid, "complete", NULL), "completed", "HA를 다시 켰습니다", NULL);
     assert_int_equal(step_of(fx), 0);
 }
 
@@ -285,28 +206,28 @@ static void test_seven_steps_in_korean(void **state)
  * goes on once the job has ended. */
 static void test_job_view_closes_and_resumes(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     struct store_procedure p;
     char sid[64];
 
     topology(fx);
-    expect(req(fx, NULL, NULL, "execute", NULL), "executing", "step 1 of 7", sid);
-    expect(req(fx, NULL, sid, "next", NULL), "executing", "step 2 of 7", NULL);
-    expect(req(fx, NULL, sid, "next", NULL), "executing", "step 3 of 7", NULL);
-    expect(req(fx, NULL, sid, "next", F("default_domain", "Fresh.Example.Test")), "executing",
+    expect(ask(fx, NULL, NULL, "execute", NULL), "executing", "step 1 of 7", sid);
+    expect(ask(fx, NULL, sid, "next", NULL), "executing", "step 2 of 7", NULL);
+    expect(ask(fx, NULL, sid, "next", NULL), "executing", "step 3 of 7", NULL);
+    expect(ask(fx, NULL, sid, "next", F("default_domain", "Fresh.Example.Test")), "executing",
            "the default-domain job", NULL);
-    expect(req(fx, NULL, sid, "next", NULL), "executing", "the default-domain job", NULL);
-    expect(req(fx, NULL, sid, "complete", NULL), "completed", "Closed; the procedure stays", NULL);
+    expect(ask(fx, NULL, sid, "next", NULL), "executing", "the default-domain job", NULL);
+    expect(ask(fx, NULL, sid, "complete", NULL), "completed", "Closed; the procedure stays", NULL);
     assert_int_equal(store_procedure_get_active(fx->app.store, &p), STORE_OK);
     assert_int_equal(p.step, 3);
     assert_true(p.job_id > 0);
     assert_int_equal(store_job_set_state(fx->app.store, p.job_id, STORE_JOB_COMPLETED, NULL),
                      STORE_OK);
     store_procedure_clear(&p);
-    expect(req(fx, NULL, NULL, "execute", NULL), "executing", "at step 3 of 7", sid);
-    expect(req(fx, NULL, sid, "next", F("action", "resume")), "executing", "step 4 of 7", NULL);
+    expect(ask(fx, NULL, NULL, "execute", NULL), "executing", "at step 3 of 7", sid);
+    expect(ask(fx, NULL, sid, "next", F("action", "resume")), "executing", "step 4 of 7", NULL);
     assert_int_equal(step_of(fx), 4);
-    expect(req(fx, NULL, sid, "cancel", NULL), "canceled", NULL, NULL);
+    expect(ask(fx, NULL, sid, "cancel", NULL), "canceled", NULL, NULL);
 }
 
 /* Another connection holds the write lock: the step cannot be recorded, the admin is told the
@@ -314,34 +235,34 @@ static void test_job_view_closes_and_resumes(void **state)
  * refusal waits out the store's busy timeout. */
 static void test_store_locked_by_another_connection(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
 
     topology(fx);
-    expect(req(fx, NULL, NULL, "execute", NULL), "executing", "step 1 of 7", sid);
+    expect(ask(fx, NULL, NULL, "execute", NULL), "executing", "step 1 of 7", sid);
     lock_store(fx, true);
-    expect_error(req(fx, NULL, sid, "next", NULL), "internal-server-error",
+    expect_error(ask(fx, NULL, sid, "next", NULL), "internal-server-error",
                  "the store failed: begin: database is locked");
     lock_store(fx, false);
     assert_int_equal(step_of(fx), 0);
-    expect(req(fx, NULL, sid, "next", NULL), "executing", "step 2 of 7", NULL);
-    expect(req(fx, NULL, sid, "next", NULL), "executing", "step 3 of 7", NULL);
-    expect(req(fx, NULL, sid, "next", ""), "executing", "step 4 of 7", NULL);
-    expect(req(fx, NULL, sid, "next", NULL), "executing", "step 5 of 7", NULL);
-    expect(req(fx, NULL, sid, "next", NULL), "executing", "step 6 of 7", NULL);
+    expect(ask(fx, NULL, sid, "next", NULL), "executing", "step 2 of 7", NULL);
+    expect(ask(fx, NULL, sid, "next", NULL), "executing", "step 3 of 7", NULL);
+    expect(ask(fx, NULL, sid, "next", ""), "executing", "step 4 of 7", NULL);
+    expect(ask(fx, NULL, sid, "next", NULL), "executing", "step 5 of 7", NULL);
+    expect(ask(fx, NULL, sid, "next", NULL), "executing", "step 6 of 7", NULL);
     /* Step 6 would move on: the lock refuses it. */
     lock_store(fx, true);
-    expect_error(req(fx, NULL, sid, "next", NULL), "internal-server-error", "database is locked");
+    expect_error(ask(fx, NULL, sid, "next", NULL), "internal-server-error", "database is locked");
     lock_store(fx, false);
     assert_int_equal(step_of(fx), 6);
     /* Cancel from the resume offer: refused under the lock, done after it. */
-    expect(req(fx, NULL, NULL, "execute", NULL), "executing", "at step 6 of 7", sid);
+    expect(ask(fx, NULL, NULL, "execute", NULL), "executing", "at step 6 of 7", sid);
     lock_store(fx, true);
-    expect_error(req(fx, NULL, sid, "next", F("action", "cancel")), "internal-server-error",
+    expect_error(ask(fx, NULL, sid, "next", F("action", "cancel")), "internal-server-error",
                  "database is locked");
     lock_store(fx, false);
     assert_int_equal(step_of(fx), 6);
-    expect(req(fx, NULL, sid, "next", F("action", "cancel")), "completed",
+    expect(ask(fx, NULL, sid, "next", F("action", "cancel")), "completed",
            "The procedure is canceled", NULL);
     assert_int_equal(step_of(fx), 0);
 }
@@ -359,21 +280,21 @@ static void never_called(void *arg, const struct service_outcome *out, size_t n)
  * step 2; once that run is over, step 2 goes through. */
 static void test_step2_while_services_busy(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     const char *nodes[] = {NODE_A}, *sel[] = {SERVICE_SYNC_AGENT}, *why = NULL;
     struct store_service sv;
     char sid[64];
 
     topology(fx);
-    expect(req(fx, NULL, NULL, "execute", NULL), "executing", "step 1 of 7", sid);
-    expect(req(fx, NULL, sid, "next", NULL), "executing", "step 2 of 7", NULL);
+    expect(ask(fx, NULL, NULL, "execute", NULL), "executing", "step 1 of 7", sid);
+    expect(ask(fx, NULL, sid, "next", NULL), "executing", "step 2 of 7", NULL);
     services_free(fx->app.services);
     fx->cfg.stop_hook = "/bin/sleep 30";
     fx->app.services = services_new(&fx->app);
     assert_int_equal(services_run(fx->app.services, nodes, 1, SERVICE_OP_STOP, sel, 1, NULL,
                                   never_called, NULL, &why),
                      0);
-    expect(req(fx, NULL, sid, "next", NULL), "completed",
+    expect(ask(fx, NULL, sid, "next", NULL), "completed",
            "Step 2 cannot run: another services run is in progress", NULL);
     assert_int_equal(step_of(fx), 2);
     assert_int_equal(store_service_get(fx->app.store, NODE_B, SERVICE_XCP_ROUTER, &sv), STORE_OK);
@@ -383,9 +304,9 @@ static void test_step2_while_services_busy(void **state)
     services_free(fx->app.services);
     fx->cfg.stop_hook = NULL;
     fx->app.services = services_new(&fx->app);
-    expect(req(fx, NULL, NULL, "execute", NULL), "executing", "at step 2 of 7", sid);
-    expect(req(fx, NULL, sid, "next", F("action", "resume")), "executing", "step 2 of 7", NULL);
-    expect(req(fx, NULL, sid, "next", NULL), "executing", "step 3 of 7", NULL);
+    expect(ask(fx, NULL, NULL, "execute", NULL), "executing", "at step 2 of 7", sid);
+    expect(ask(fx, NULL, sid, "next", F("action", "resume")), "executing", "step 2 of 7", NULL);
+    expect(ask(fx, NULL, sid, "next", NULL), "executing", "step 3 of 7", NULL);
     assert_int_equal(store_service_get(fx->app.store, NODE_B, SERVICE_XCP_ROUTER, &sv), STORE_OK);
     assert_string_equal(sv.state, "stopped");
     store_service_clear(&sv);
