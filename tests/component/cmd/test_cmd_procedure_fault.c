@@ -18,8 +18,8 @@
 #include "component/engine/services.h"
 #include "store/store_procedure.h"
 #include "store/store_topo.h"
+#include "tests/lib/cmd_fixture.h"
 #include "tests/lib/store_fault.h"
-#include "tests/lib/tmpstore.h"
 #include "util/log.h"
 #include "xmpp/stanza.h"
 
@@ -29,37 +29,25 @@
 #include <string.h>
 #include <time.h>
 
-#define ADMIN "admin@example.com/laptop"
 #define NODE_A "imp1.example.test"
 #define NODE_B "imp2.example.test"
 
-struct fx {
-    char dir[64], db[96];
-    xmpp_ctx_t *ctx;
-    uv_loop_t loop;
-    struct config cfg;
-    struct app app;
-};
+static void free_services(struct cmd_fx *fx)
+{
+    services_free(fx->app.services);
+}
 
 static int setup(void **state)
 {
-    struct fx *fx = calloc(1, sizeof(*fx));
-    char *err = NULL;
+    struct cmd_fx *fx;
 
     log_set_level(LOG_LEVEL_ERROR);
-    if (fx == NULL || store_fault_install() != 0 ||
-        tmpstore_make(fx->dir, sizeof(fx->dir), fx->db, sizeof(fx->db), "procfx") != 0)
+    if (store_fault_install() != 0 || (fx = cmd_fx_open("procfx", NULL)) == NULL)
         return -1;
-    if ((fx->app.store = store_open(fx->db, &err)) == NULL)
-        return -1;
-    fx->ctx = xmpp_ctx_new(NULL, NULL);
-    uv_loop_init(&fx->loop);
     fx->cfg.settle_time = 0;
     fx->app.cfg = &fx->cfg;
-    fx->app.loop = &fx->loop;
-    fx->app.ctx = fx->ctx;
-    fx->app.adhoc = adhoc_new(fx->ctx, NULL);
     fx->app.services = services_new(&fx->app);
+    fx->release = free_services;
     assert_int_equal(cmd_procedure_register(&fx->app), 0);
     assert_int_equal(store_group_insert(fx->app.store, "g1", true), STORE_OK);
     assert_int_equal(store_node_insert(fx->app.store, NODE_A, STORE_NODE_PUBLISHER, "15.0", "g1"),
@@ -74,22 +62,13 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    struct fx *fx = *state;
-
     store_fault_disarm();
-    adhoc_free(fx->app.adhoc);
-    services_free(fx->app.services);
-    uv_run(&fx->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&fx->loop), 0);
-    assert_int_equal(store_close(fx->app.store), 0);
-    xmpp_ctx_free(fx->ctx);
-    assert_int_equal(tmpstore_remove(fx->dir, fx->db), 0);
-    free(fx);
+    cmd_fx_close(*state);
     return 0;
 }
 
 /* One request (no deferred answers here: no hooks); the reply as text, malloc'd. */
-static char *req(struct fx *fx, const char *sid, const char *action, const char *fields,
+static char *ask(struct cmd_fx *fx, const char *sid, const char *action, const char *fields,
                  char sid_out[64])
 {
     char *xml = NULL, *buf = NULL, *copy;
@@ -120,7 +99,7 @@ static char *req(struct fx *fx, const char *sid, const char *action, const char 
     return copy;
 }
 
-static int step_of(struct fx *fx)
+static int step_of(struct cmd_fx *fx)
 {
     struct store_procedure p;
     int step = 0;
@@ -140,7 +119,7 @@ static void on_services(void *arg, bool ok, const struct service_outcome *out, s
 }
 
 /* The run moved to `step` with the engine's own transitions, as earlier sessions left it. */
-static void run_to(struct fx *fx, int step)
+static void run_to(struct cmd_fx *fx, int step)
 {
     struct store_procedure p = {0};
     struct proc_changes c = {0};
@@ -178,17 +157,17 @@ static void run_to(struct fx *fx, int step)
 }
 
 /* Opens the command at the run's step `step`: the step's form, its session id in sid. */
-static void open_at(struct fx *fx, int step, char sid[64])
+static void open_at(struct cmd_fx *fx, int step, char sid[64])
 {
     char *r;
 
     if (step == PROC_HA_OFF) {
-        r = req(fx, NULL, "execute", NULL, sid);
+        r = ask(fx, NULL, "execute", NULL, sid);
     } else {
-        r = req(fx, NULL, "execute", NULL, sid);
+        r = ask(fx, NULL, "execute", NULL, sid);
         assert_non_null(strstr(r, "Resume at step"));
         free(r);
-        r = req(fx, sid, "next", "<field var='action'><value>resume</value></field>", NULL);
+        r = ask(fx, sid, "next", "<field var='action'><value>resume</value></field>", NULL);
     }
     if (strstr(r, "status=\"executing\"") == NULL)
         fail_msg("step %d: no form: %s", step, r);
@@ -207,7 +186,7 @@ static bool says_done(const char *r, int step)
 }
 
 /* Runs step `step` with each read, then each write failing in turn; see the file's comment. */
-static void sweep(struct fx *fx, int step)
+static void sweep(struct cmd_fx *fx, int step)
 {
     const char *body = step == PROC_DOMAINS ? "" : NULL; /* step 3: no changes submitted */
     int kinds[2] = {STORE_FAULT_READ, STORE_FAULT_WRITE}, failed[2] = {0, 0};
@@ -228,7 +207,7 @@ static void sweep(struct fx *fx, int step)
                 store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, round, 1, SQLITE_IOERR_READ);
             else
                 store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_WAL, round, -1, SQLITE_FULL);
-            char *r = req(fx, sid, step == PROC_HA_ON ? "complete" : "next", body, NULL);
+            char *r = ask(fx, sid, step == PROC_HA_ON ? "complete" : "next", body, NULL);
             int hit = store_fault_hits();
             store_fault_disarm();
             int now = step_of(fx);
