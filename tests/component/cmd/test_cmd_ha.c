@@ -15,8 +15,8 @@
 #include "component/config.h"
 #include "component/engine/services.h"
 #include "store/store_topo.h"
+#include "tests/lib/cmd_fixture.h"
 #include "tests/lib/store_fault.h"
-#include "tests/lib/tmpstore.h"
 #include "util/log.h"
 #include "xmpp/stanza.h"
 
@@ -25,20 +25,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADMIN "admin@example.com/laptop"
 #define NODE_A "imp1.example.test"
 #define NODE_B "imp2.example.test"
 #define NODE_C "imp3.example.test"
 
-struct fx {
-    char dir[64], db[96];
-    xmpp_ctx_t *ctx;
-    uv_loop_t loop;
-    struct config cfg;
-    struct app app;
-};
-
-static void node(struct fx *fx, const char *name, enum store_node_role role, const char *group)
+static void node(struct cmd_fx *fx, const char *name, enum store_node_role role, const char *group)
 {
     assert_int_equal(store_node_insert(fx->app.store, name, role, "15.0", group), STORE_OK);
     assert_int_equal(services_init_node(&fx->app, name), 0);
@@ -47,22 +38,13 @@ static void node(struct fx *fx, const char *name, enum store_node_role role, con
 /* g1 (imp1, imp2) and g2 (imp3), HA on in both, every service up. */
 static int setup(void **state)
 {
-    struct fx *fx = calloc(1, sizeof(*fx));
-    char *err = NULL;
+    struct cmd_fx *fx;
 
     log_set_level(LOG_LEVEL_ERROR);
-    if (fx == NULL || store_fault_install() != 0 ||
-        tmpstore_make(fx->dir, sizeof(fx->dir), fx->db, sizeof(fx->db), "cmdha") != 0)
+    if (store_fault_install() != 0 || (fx = cmd_fx_open("cmdha", NULL)) == NULL)
         return -1;
-    if ((fx->app.store = store_open(fx->db, &err)) == NULL)
-        return -1;
-    fx->ctx = xmpp_ctx_new(NULL, NULL);
-    uv_loop_init(&fx->loop);
     fx->cfg.settle_time = 60;
     fx->app.cfg = &fx->cfg;
-    fx->app.loop = &fx->loop;
-    fx->app.ctx = fx->ctx;
-    fx->app.adhoc = adhoc_new(fx->ctx, NULL);
     assert_int_equal(cmd_ha_register(&fx->app), 0);
     assert_int_equal(store_group_insert(fx->app.store, "g1", true), STORE_OK);
     assert_int_equal(store_group_insert(fx->app.store, "g2", true), STORE_OK);
@@ -75,22 +57,14 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    struct fx *fx = *state;
-
     store_fault_disarm();
-    adhoc_free(fx->app.adhoc);
-    uv_run(&fx->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&fx->loop), 0);
-    assert_int_equal(store_close(fx->app.store), 0);
-    xmpp_ctx_free(fx->ctx);
-    assert_int_equal(tmpstore_remove(fx->dir, fx->db), 0);
-    free(fx);
+    cmd_fx_close(*state);
     return 0;
 }
 
 /* ha/<what> in two stages: the form, then the submitted form with `groups` (NULL: none
  * chosen) and complete. The reply as text (malloc'd). */
-static char *ha(struct fx *fx, const char *what, const char *lang, const char *groups)
+static char *ha(struct cmd_fx *fx, const char *what, const char *lang, const char *groups)
 {
     char *xml = NULL, sid[64], *text = NULL, *copy;
     size_t len = 0;
@@ -128,13 +102,13 @@ static char *ha(struct fx *fx, const char *what, const char *lang, const char *g
     return copy;
 }
 
-static void assert_has(const char *text, const char *needle)
+static void assert_text(const char *text, const char *needle)
 {
     if (strstr(text, needle) == NULL)
         fail_msg("'%s' not in: %s", needle, text);
 }
 
-static bool ha_on(struct fx *fx, const char *group)
+static bool ha_on(struct cmd_fx *fx, const char *group)
 {
     struct store_group g;
     bool on;
@@ -145,7 +119,7 @@ static bool ha_on(struct fx *fx, const char *group)
     return on;
 }
 
-static size_t recorded(struct fx *fx)
+static size_t recorded(struct cmd_fx *fx)
 {
     struct store_recorded *r = NULL;
     size_t n = 0;
@@ -157,23 +131,23 @@ static size_t recorded(struct fx *fx)
 
 static void test_disable_records_and_warns(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char *r = ha(fx, "disable", "en", "<value>g1</value>");
 
-    assert_has(r, "status=\"completed\"");
-    assert_has(r, "HA disabled on 1 group. Wait 60 s for the setting to sync");
-    assert_has(r, "[ha] settle_time is 60 s, shorter than the guide's 2 minutes.");
-    assert_has(r, "<value>" NODE_A "</value>");
-    assert_has(r, "<value>" NODE_B "</value>");
+    assert_text(r, "status=\"completed\"");
+    assert_text(r, "HA disabled on 1 group. Wait 60 s for the setting to sync");
+    assert_text(r, "[ha] settle_time is 60 s, shorter than the guide's 2 minutes.");
+    assert_text(r, "<value>" NODE_A "</value>");
+    assert_text(r, "<value>" NODE_B "</value>");
     free(r);
     assert_false(ha_on(fx, "g1"));
     assert_true(ha_on(fx, "g2"));
     assert_int_equal(recorded(fx), 2);
     /* none chosen: every group; only g2 was still on */
     r = ha(fx, "disable", "ko", NULL);
-    assert_has(r, "그룹 1개에서 HA를 껐습니다");
-    assert_has(r, "[ha] settle_time이 60초로 가이드의 2분보다 짧습니다.");
-    assert_has(r, "<value>" NODE_C "</value>");
+    assert_text(r, "그룹 1개에서 HA를 껐습니다");
+    assert_text(r, "[ha] settle_time이 60초로 가이드의 2분보다 짧습니다.");
+    assert_text(r, "<value>" NODE_C "</value>");
     free(r);
     assert_false(ha_on(fx, "g2"));
     assert_int_equal(recorded(fx), 3);
@@ -181,24 +155,24 @@ static void test_disable_records_and_warns(void **state)
 
 static void test_enable_refused_then_done(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char *r = ha(fx, "disable", "en", NULL);
 
     free(r);
     assert_int_equal(
         store_service_set(fx->app.store, NODE_C, SERVICE_PRESENCE_ENGINE, "deactivated"), STORE_OK);
     r = ha(fx, "enable", "en", NULL);
-    assert_has(r, "status=\"completed\"");
-    assert_has(r, "<note type=\"error\">");
-    assert_has(r, "presence-engine");
-    assert_has(r, "<value>" NODE_C "</value>"); /* the numbers of every node come along */
+    assert_text(r, "status=\"completed\"");
+    assert_text(r, "<note type=\"error\">");
+    assert_text(r, "presence-engine");
+    assert_text(r, "<value>" NODE_C "</value>"); /* the numbers of every node come along */
     free(r);
     assert_false(ha_on(fx, "g1"));
     assert_false(ha_on(fx, "g2"));
     assert_int_equal(store_service_set(fx->app.store, NODE_C, SERVICE_PRESENCE_ENGINE, "activated"),
                      STORE_OK);
     r = ha(fx, "enable", "en", NULL);
-    assert_has(r, "HA enabled on 2 groups.");
+    assert_text(r, "HA enabled on 2 groups.");
     free(r);
     assert_true(ha_on(fx, "g1"));
     assert_true(ha_on(fx, "g2"));
@@ -206,7 +180,7 @@ static void test_enable_refused_then_done(void **state)
 
 static void test_disable_disk_full(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     int round = 0;
 
     for (;; round++) {
@@ -220,8 +194,8 @@ static void test_disable_disk_full(void **state)
             break;
         }
         assert_true(hit > 0);
-        assert_has(r, "The redundancy groups could not be read or written: see the daemon's log. "
-                      "Nothing was changed.");
+        assert_text(r, "The redundancy groups could not be read or written: see the daemon's log. "
+                       "Nothing was changed.");
         free(r);
         assert_true(ha_on(fx, "g1"));
         assert_true(ha_on(fx, "g2"));
