@@ -15,7 +15,7 @@
 #include "component/config.h"
 #include "component/engine/services.h"
 #include "store/store_topo.h"
-#include "tests/lib/tmpstore.h"
+#include "tests/lib/cmd_fixture.h"
 #include "util/log.h"
 #include "xmpp/stanza.h"
 
@@ -23,44 +23,33 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADMIN "admin@example.com/laptop"
 #define NODE_A "imp1.example.test"
 #define NODE_B "imp2.example.test"
 #define NODE_C "imp3.example.test"
 #define F(var, v) "<field var='" var "'><value>" v "</value></field>"
 
-struct fx {
-    char dir[64], db[96];
-    xmpp_ctx_t *ctx;
-    uv_loop_t loop;
-    struct config cfg;
-    struct app app;
-};
-
-static void node(struct fx *fx, const char *name, enum store_node_role role, const char *group)
+static void node(struct cmd_fx *fx, const char *name, enum store_node_role role, const char *group)
 {
     assert_int_equal(store_node_insert(fx->app.store, name, role, "15.0", group), STORE_OK);
     assert_int_equal(services_init_node(&fx->app, name), 0);
 }
 
+static void free_services(struct cmd_fx *fx)
+{
+    services_free(fx->app.services);
+}
+
 /* g1 (imp1, imp2) with HA on, g2 (imp3) with HA off; every service up. */
 static int setup(void **state)
 {
-    struct fx *fx = calloc(1, sizeof(*fx));
-    char *err = NULL;
+    struct cmd_fx *fx;
 
     log_set_level(LOG_LEVEL_ERROR);
-    if (fx == NULL || tmpstore_make(fx->dir, sizeof(fx->dir), fx->db, sizeof(fx->db), "cmdsv") != 0)
+    if ((fx = cmd_fx_open("cmdsv", NULL)) == NULL)
         return -1;
-    if ((fx->app.store = store_open(fx->db, &err)) == NULL)
-        return -1;
-    fx->ctx = xmpp_ctx_new(NULL, NULL);
-    uv_loop_init(&fx->loop);
     fx->app.cfg = &fx->cfg;
-    fx->app.loop = &fx->loop;
-    fx->app.ctx = fx->ctx;
-    fx->app.adhoc = adhoc_new(fx->ctx, NULL);
     fx->app.services = services_new(&fx->app);
+    fx->release = free_services;
     assert_int_equal(cmd_services_register(&fx->app), 0);
     assert_int_equal(store_group_insert(fx->app.store, "g1", true), STORE_OK);
     assert_int_equal(store_group_insert(fx->app.store, "g2", false), STORE_OK);
@@ -73,33 +62,13 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    struct fx *fx = *state;
-
-    adhoc_free(fx->app.adhoc);
-    services_free(fx->app.services);
-    uv_run(&fx->loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&fx->loop), 0);
-    assert_int_equal(store_close(fx->app.store), 0);
-    xmpp_ctx_free(fx->ctx);
-    assert_int_equal(tmpstore_remove(fx->dir, fx->db), 0);
-    free(fx);
+    cmd_fx_close(*state);
     return 0;
-}
-
-static char *text_of(xmpp_stanza_t *st)
-{
-    char *buf = NULL, *copy;
-    size_t len = 0;
-
-    assert_int_equal(xmpp_stanza_to_text(st, &buf, &len), XMPP_EOK);
-    copy = strdup(buf);
-    xmpp_free(xmpp_stanza_get_context(st), buf);
-    return copy;
 }
 
 /* The form (stage 0, its text into *form when asked), then `fields` with complete. The reply as
  * text (malloc'd). */
-static char *services(struct fx *fx, const char *lang, const char *fields, char **form)
+static char *services(struct cmd_fx *fx, const char *lang, const char *fields, char **form)
 {
     char *xml = NULL, sid[64], *text;
     xmpp_stanza_t *iq, *r = NULL;
@@ -133,13 +102,13 @@ static char *services(struct fx *fx, const char *lang, const char *fields, char 
     return text;
 }
 
-static void assert_has(char *text, const char *needle, bool present)
+static void assert_text(char *text, const char *needle, bool present)
 {
     if ((strstr(text, needle) != NULL) != present)
         fail_msg("'%s' %s in: %s", needle, present ? "not" : "unexpectedly", text);
 }
 
-static const char *state_of(struct fx *fx, const char *node, const char *service)
+static const char *state_of(struct cmd_fx *fx, const char *node, const char *service)
 {
     static char buf[32];
     struct store_service s;
@@ -156,35 +125,35 @@ static const char *state_of(struct fx *fx, const char *node, const char *service
 
 static void test_stop_refused_under_ha(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char *form = NULL, *r = services(fx, "en", STOP_ROUTER_A_C, &form);
 
-    assert_has(form, NODE_A " xcp-router: running", true);
-    assert_has(form, "var=\"failover\"", true);
-    assert_has(r, "status=\"completed\"", true);
-    assert_has(r,
-               "HA is on for the redundancy group of " NODE_A " (g1): 'Stop' takes services "
-               "down there, which causes a failover.",
-               true);
-    assert_has(r, NODE_C " (g2)", false); /* HA is off there */
-    assert_has(r, "Nothing was changed.", true);
+    assert_text(form, NODE_A " xcp-router: running", true);
+    assert_text(form, "var=\"failover\"", true);
+    assert_text(r, "status=\"completed\"", true);
+    assert_text(r,
+                "HA is on for the redundancy group of " NODE_A " (g1): 'Stop' takes services "
+                "down there, which causes a failover.",
+                true);
+    assert_text(r, NODE_C " (g2)", false); /* HA is off there */
+    assert_text(r, "Nothing was changed.", true);
     free(form);
     free(r);
     assert_string_equal(state_of(fx, NODE_A, "xcp-router"), "running");
     assert_string_equal(state_of(fx, NODE_C, "xcp-router"), "running");
     /* every node (none chosen) in Korean: both of g1 named */
     r = services(fx, "ko", F("operation", "stop-all"), NULL);
-    assert_has(r, "HA가 켜진 이중화 그룹의 노드입니다: " NODE_A " (g1), " NODE_B " (g1)", true);
+    assert_text(r, "HA가 켜진 이중화 그룹의 노드입니다: " NODE_A " (g1), " NODE_B " (g1)", true);
     free(r);
     assert_string_equal(state_of(fx, NODE_C, "sip-proxy"), "activated");
 }
 
 static void test_failover_on_purpose(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char *form = NULL, *r = services(fx, "en", STOP_ROUTER_A_C F("failover", "true"), NULL);
 
-    assert_has(r, "6 actions done.", true); /* the router and the two services on it, twice */
+    assert_text(r, "6 actions done.", true); /* the router and the two services on it, twice */
     free(r);
     assert_string_equal(state_of(fx, NODE_A, "xcp-router"), "stopped");
     assert_string_equal(state_of(fx, NODE_A, "sync-agent"), "stopped");
@@ -196,10 +165,10 @@ static void test_failover_on_purpose(void **state)
                  "var='services'><value>xcp-router</value><value>sync-agent</value><value>"
                  "client-profile-agent</value></field>" F("operation", "start"),
                  &form);
-    assert_has(form, NODE_A " xcp-router: stopped", true);
-    assert_has(form, SERVICES_MARK_PREFIX, false);
+    assert_text(form, NODE_A " xcp-router: stopped", true);
+    assert_text(form, SERVICES_MARK_PREFIX, false);
     /* starting is never refused, HA or not */
-    assert_has(r, "3 actions done.", true);
+    assert_text(r, "3 actions done.", true);
     free(form);
     free(r);
     assert_string_equal(state_of(fx, NODE_A, "xcp-router"), "running");
@@ -207,16 +176,16 @@ static void test_failover_on_purpose(void **state)
 
 static void test_plan_refused(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char *r = services(fx, "en",
                        "<field var='nodes'><value>" NODE_C
                        "</value></field>" F("services", "xcp-router") F("operation", "activate"),
                        NULL);
 
     /* the form comes back with the reason, to choose again */
-    assert_has(r, "status=\"executing\"", true);
-    assert_has(r, "<note type=\"error\">start, stop and restart apply to the network services",
-               true);
+    assert_text(r, "status=\"executing\"", true);
+    assert_text(r, "<note type=\"error\">start, stop and restart apply to the network services",
+                true);
     free(r);
     assert_string_equal(state_of(fx, NODE_C, "xcp-router"), "running");
 }
