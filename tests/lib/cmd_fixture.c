@@ -1,6 +1,7 @@
 /* For the unit tests of component/cmd: the app on a temporary store, and talking to it. */
 #include "tests/lib/cmd_fixture.h"
 
+#include "component/engine/services.h"
 #include "tests/lib/tmpstore.h"
 #include "xmpp/stanza.h"
 
@@ -38,8 +39,7 @@ struct cmd_fx *cmd_fx_open(const char *tag, int (*prepare)(struct cmd_fx *fx))
 void cmd_fx_stop(struct cmd_fx *fx)
 {
     adhoc_free(fx->app.adhoc);
-    if (fx->release != NULL)
-        fx->release(fx);
+    services_free(fx->app.services);
     uv_run(&fx->loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&fx->loop), 0);
     assert_int_equal(store_close(fx->app.store), 0);
@@ -53,6 +53,24 @@ void cmd_fx_close(struct cmd_fx *fx)
     cmd_fx_stop(fx);
     assert_int_equal(tmpstore_remove(fx->dir, fx->db), 0);
     free(fx);
+}
+
+int cmd_fx_setup(void **state, const char *tag, int (*prepare)(struct cmd_fx *fx),
+                 int (*reg)(struct app *app))
+{
+    struct cmd_fx *fx = cmd_fx_open(tag, prepare);
+
+    if (fx == NULL)
+        return -1;
+    assert_int_equal(reg(&fx->app), 0);
+    *state = fx;
+    return 0;
+}
+
+int cmd_fx_teardown(void **state)
+{
+    cmd_fx_close(*state);
+    return 0;
 }
 
 static void on_late(void *ud, xmpp_stanza_t *reply)

@@ -27,20 +27,23 @@ struct cmd_fx {
     struct app app;
     xmpp_stanza_t *late; /* a deferred reply, once sent */
     void *data;          /* the test file's own; the file frees it */
-    /* Called by cmd_fx_stop after the registry is freed, before the loop runs dry (NULL: none),
-     * for what the file added to the app (e.g. services_free). */
-    void (*release)(struct cmd_fx *fx);
 };
 
 /* Makes the store "/tmp/imd-<tag>-*" and, once `prepare` (NULL: none) returned 0, opens it and
  * builds the app around it (no command registered). NULL on failure. */
 struct cmd_fx *cmd_fx_open(const char *tag, int (*prepare)(struct cmd_fx *fx));
-/* Frees the registry, calls fx->release, runs the loop dry, closes the store, frees the context
- * and the config (free_cfg); the directory and `fx` stay, for a test that removes files of its
- * own first. */
+/* Frees the registry and app.services (when the test made them), runs the loop dry, closes the
+ * store, frees the context and the config (free_cfg); the directory and `fx` stay, for a test
+ * that removes files of its own first. */
 void cmd_fx_stop(struct cmd_fx *fx);
 /* cmd_fx_stop, then asserts the directory is removed, and frees `fx`. */
 void cmd_fx_close(struct cmd_fx *fx);
+/* A cmocka setup: cmd_fx_open, then asserts `reg` (a cmd_*_register) succeeds; *state is the
+ * fixture. -1 when the fixture cannot be made. */
+int cmd_fx_setup(void **state, const char *tag, int (*prepare)(struct cmd_fx *fx),
+                 int (*reg)(struct app *app));
+/* A cmocka teardown: cmd_fx_close(*state). */
+int cmd_fx_teardown(void **state);
 
 /* Sends <iq type='set'> holding `command` from `who` (lang NULL: no xml:lang); runs the loop
  * until a deferred answer comes. */

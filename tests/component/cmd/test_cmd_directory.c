@@ -40,19 +40,7 @@ static int directory_config(struct cmd_fx *fx)
 
 static int setup(void **state)
 {
-    struct cmd_fx *fx = cmd_fx_open("cmd-directory", directory_config);
-
-    if (fx == NULL)
-        return -1;
-    assert_int_equal(cmd_directory_register(&fx->app), 0);
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    cmd_fx_close(*state);
-    return 0;
+    return cmd_fx_setup(state, "cmd-directory", directory_config, cmd_directory_register);
 }
 
 /* ---- talking to the commands ---- */
@@ -282,12 +270,12 @@ static void test_sync_held_without_runner(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_not_configured, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_probe_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sync_full_then_incremental, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sync_conflict_at_submit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sync_store_failed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sync_held_without_runner, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_configured, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_probe_refused, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sync_full_then_incremental, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sync_conflict_at_submit, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sync_store_failed, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sync_held_without_runner, setup, cmd_fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

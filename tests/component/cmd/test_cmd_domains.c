@@ -48,13 +48,7 @@ static int vhosts_path(struct cmd_fx *fx)
 
 static int setup(void **state)
 {
-    struct cmd_fx *fx = cmd_fx_open("cmd-domains", vhosts_path);
-
-    if (fx == NULL)
-        return -1;
-    assert_int_equal(cmd_domains_register(&fx->app), 0);
-    *state = fx;
-    return 0;
+    return cmd_fx_setup(state, "cmd-domains", vhosts_path, cmd_domains_register);
 }
 
 static int teardown(void **state)

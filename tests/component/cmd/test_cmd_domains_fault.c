@@ -26,14 +26,10 @@
 
 static int setup(void **state)
 {
-    struct cmd_fx *fx;
-
     log_set_level(LOG_LEVEL_ERROR);
-    if (store_fault_install() != 0 || (fx = cmd_fx_open("domfault", NULL)) == NULL)
+    if (store_fault_install() != 0)
         return -1;
-    assert_int_equal(cmd_domains_register(&fx->app), 0);
-    *state = fx;
-    return 0;
+    return cmd_fx_setup(state, "domfault", NULL, cmd_domains_register);
 }
 
 static int teardown(void **state)

@@ -34,11 +34,6 @@
 #define NODE_B "imp2.example.test"
 #define F(var, v) "<field var='" var "'><value>" v "</value></field>"
 
-static void free_services(struct cmd_fx *fx)
-{
-    services_free(fx->app.services);
-}
-
 static int setup(void **state)
 {
     struct cmd_fx *fx = cmd_fx_open("cmd-proc", NULL);
@@ -48,7 +43,6 @@ static int setup(void **state)
     fx->cfg.settle_time = 0;
     fx->app.cfg = &fx->cfg;
     fx->app.services = services_new(&fx->app);
-    fx->release = free_services;
     assert_int_equal(cmd_procedure_register(&fx->app), 0);
     *state = fx;
     return 0;

@@ -32,11 +32,6 @@
 #define NODE_A "imp1.example.test"
 #define NODE_B "imp2.example.test"
 
-static void free_services(struct cmd_fx *fx)
-{
-    services_free(fx->app.services);
-}
-
 static int setup(void **state)
 {
     struct cmd_fx *fx;
@@ -47,7 +42,6 @@ static int setup(void **state)
     fx->cfg.settle_time = 0;
     fx->app.cfg = &fx->cfg;
     fx->app.services = services_new(&fx->app);
-    fx->release = free_services;
     assert_int_equal(cmd_procedure_register(&fx->app), 0);
     assert_int_equal(store_group_insert(fx->app.store, "g1", true), STORE_OK);
     assert_int_equal(store_node_insert(fx->app.store, NODE_A, STORE_NODE_PUBLISHER, "15.0", "g1"),

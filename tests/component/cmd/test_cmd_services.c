@@ -34,11 +34,6 @@ static void node(struct cmd_fx *fx, const char *name, enum store_node_role role,
     assert_int_equal(services_init_node(&fx->app, name), 0);
 }
 
-static void free_services(struct cmd_fx *fx)
-{
-    services_free(fx->app.services);
-}
-
 /* g1 (imp1, imp2) with HA on, g2 (imp3) with HA off; every service up. */
 static int setup(void **state)
 {
@@ -49,7 +44,6 @@ static int setup(void **state)
         return -1;
     fx->app.cfg = &fx->cfg;
     fx->app.services = services_new(&fx->app);
-    fx->release = free_services;
     assert_int_equal(cmd_services_register(&fx->app), 0);
     assert_int_equal(store_group_insert(fx->app.store, "g1", true), STORE_OK);
     assert_int_equal(store_group_insert(fx->app.store, "g2", false), STORE_OK);

@@ -29,19 +29,7 @@
 
 static int setup(void **state)
 {
-    struct cmd_fx *fx = cmd_fx_open("cmd-topology", NULL);
-
-    if (fx == NULL)
-        return -1;
-    assert_int_equal(cmd_topology_register(&fx->app), 0);
-    *state = fx;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    cmd_fx_close(*state);
-    return 0;
+    return cmd_fx_setup(state, "cmd-topology", NULL, cmd_topology_register);
 }
 
 /* ---- the store, directly ---- */
@@ -478,18 +466,19 @@ static void test_detail_forms(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_view_tables_and_warnings, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_view_empty, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_view_store_failed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_add_publisher_adopts_sip_proxy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_add_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_update_node, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_update_refusals, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_remove_node, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_release_with_several_domains, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_assign_users, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_balance_users, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_detail_forms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_view_tables_and_warnings, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_view_empty, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_view_store_failed, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_add_publisher_adopts_sip_proxy, setup,
+                                        cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_add_refusals, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_update_node, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_update_refusals, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_remove_node, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_release_with_several_domains, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_assign_users, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_balance_users, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_detail_forms, setup, cmd_fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
