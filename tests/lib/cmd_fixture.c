@@ -120,6 +120,17 @@ xmpp_stanza_t *req(struct cmd_fx *fx, const char *lang, const char *node, const 
     return reply;
 }
 
+xmpp_stanza_t *send_now(struct cmd_fx *fx, const char *xml)
+{
+    xmpp_stanza_t *iq = xmpp_stanza_new_from_string(fx->ctx, xml), *reply;
+
+    assert_non_null(iq);
+    reply = adhoc_handle(fx->app.adhoc, iq, ADMIN, true);
+    xmpp_stanza_release(iq);
+    assert_non_null(reply);
+    return reply;
+}
+
 char *text_of(xmpp_stanza_t *st)
 {
     char *buf = NULL, *copy;
@@ -163,6 +174,19 @@ void expect_status(xmpp_stanza_t *reply, const char *want, char sid[64])
         snprintf(
             sid, 64, "%s",
             xmpp_stanza_get_attribute(stanza_child(reply, "command", NS_COMMANDS), "sessionid"));
+}
+
+void expect_error(xmpp_stanza_t *reply, const char *cond, const char *app)
+{
+    xmpp_stanza_t *err = stanza_child(reply, "error", NULL);
+
+    if (strcmp(xmpp_stanza_get_type(reply), "error") != 0) {
+        char *s = text_of(reply);
+        fail_msg("expected an error %s, got: %s", cond, s);
+    }
+    assert_non_null(stanza_child(err, cond, "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    if (app)
+        assert_non_null(stanza_child(err, app, NS_COMMANDS));
 }
 
 void expect_rejected(xmpp_stanza_t *reply)

@@ -54,6 +54,10 @@ xmpp_stanza_t *send_iq(struct cmd_fx *fx, const char *who, bool admin, const cha
 xmpp_stanza_t *req(struct cmd_fx *fx, const char *lang, const char *node, const char *sid,
                    const char *action, const char *fields);
 
+/* Sends the whole iq `xml` as ADMIN through adhoc_handle (no deferred answer: the command must
+ * answer at once); asserts there is a reply. */
+xmpp_stanza_t *send_now(struct cmd_fx *fx, const char *xml);
+
 char *text_of(xmpp_stanza_t *st);
 void assert_has(xmpp_stanza_t *st, const char *needle);
 void assert_lacks(xmpp_stanza_t *st, const char *needle);
@@ -61,6 +65,9 @@ void assert_lacks(xmpp_stanza_t *st, const char *needle);
 const char *status_of(xmpp_stanza_t *reply);
 /* Asserts a result with status `want` and copies the session id into sid (may be NULL). */
 void expect_status(xmpp_stanza_t *reply, const char *want, char sid[64]);
+/* Asserts an iq error with the stanza condition `cond` and, unless NULL, the XEP-0050 condition
+ * `app`. */
+void expect_error(xmpp_stanza_t *reply, const char *cond, const char *app);
 /* A refused value in a session: the same stage again (executing) with an error note, the form
  * still there to correct. */
 void expect_rejected(xmpp_stanza_t *reply);

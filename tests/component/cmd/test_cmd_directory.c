@@ -24,7 +24,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define NS_STANZAS_ "urn:ietf:params:xml:ns:xmpp-stanzas"
 #define F(var, v) "<field var='" var "'><value>" v "</value></field>"
 
 /* A [directory] where nothing listens (port 1). */
@@ -44,19 +43,6 @@ static int setup(void **state)
 }
 
 /* ---- talking to the commands ---- */
-
-static void expect_error(xmpp_stanza_t *reply, const char *cond, const char *app)
-{
-    xmpp_stanza_t *err = stanza_child(reply, "error", NULL);
-
-    if (strcmp(xmpp_stanza_get_type(reply), "error") != 0) {
-        char *s = text_of(reply);
-        fail_msg("expected an error %s, got: %s", cond, s);
-    }
-    assert_non_null(stanza_child(err, cond, NS_STANZAS_));
-    if (app)
-        assert_non_null(stanza_child(err, app, NS_COMMANDS));
-}
 
 /* The command ended with an error note holding `needle`; releases the reply. */
 static void expect_failed(xmpp_stanza_t *reply, const char *needle)

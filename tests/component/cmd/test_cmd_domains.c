@@ -28,7 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NS_STANZAS_ "urn:ietf:params:xml:ns:xmpp-stanzas"
 
 /* fx->data: the router's vhosts file the apply writes, in the store's directory. */
 static const char *vhosts(struct cmd_fx *fx)
@@ -65,19 +64,6 @@ static int teardown(void **state)
 }
 
 /* ---- talking to the commands ---- */
-
-static void expect_error(xmpp_stanza_t *reply, const char *cond, const char *app)
-{
-    xmpp_stanza_t *err = stanza_child(reply, "error", NULL);
-
-    if (strcmp(xmpp_stanza_get_type(reply), "error") != 0) {
-        char *s = text_of(reply);
-        fail_msg("expected an error %s, got: %s", cond, s);
-    }
-    assert_non_null(stanza_child(err, cond, NS_STANZAS_));
-    if (app)
-        assert_non_null(stanza_child(err, app, NS_COMMANDS));
-}
 
 /* Asserts a completed reply whose notes hold `needle` (type `type`) and releases it. */
 static void expect_done_note(xmpp_stanza_t *reply, const char *type, const char *needle)

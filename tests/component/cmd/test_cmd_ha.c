@@ -68,7 +68,7 @@ static char *ha(struct cmd_fx *fx, const char *what, const char *lang, const cha
 {
     char *xml = NULL, sid[64], *text = NULL, *copy;
     size_t len = 0;
-    xmpp_stanza_t *iq, *r;
+    xmpp_stanza_t *r;
 
     for (int stage = 0; stage < 2; stage++) {
         assert_true(
@@ -81,12 +81,8 @@ static char *ha(struct cmd_fx *fx, const char *what, const char *lang, const cha
                      stage ? "<x xmlns='jabber:x:data' type='submit'>" : "",
                      stage && groups ? "<field var='groups'>" : "", stage && groups ? groups : "",
                      stage && groups ? "</field>" : "", stage ? "</x>" : "") > 0);
-        iq = xmpp_stanza_new_from_string(fx->ctx, xml);
+        r = send_now(fx, xml);
         free(xml);
-        assert_non_null(iq);
-        r = adhoc_handle(fx->app.adhoc, iq, ADMIN, true);
-        xmpp_stanza_release(iq);
-        assert_non_null(r);
         if (stage == 0) {
             xmpp_stanza_t *cmd = stanza_child(r, "command", NS_COMMANDS);
             assert_non_null(cmd);

@@ -93,15 +93,9 @@ static void expect(xmpp_stanza_t *reply, const char *want, const char *needle, c
 }
 
 /* An iq error `cond` whose text holds `needle`; released. */
-static void expect_error(xmpp_stanza_t *reply, const char *cond, const char *needle)
+static void expect_error_text(xmpp_stanza_t *reply, const char *cond, const char *needle)
 {
-    xmpp_stanza_t *err = stanza_child(reply, "error", NULL);
-
-    if (strcmp(xmpp_stanza_get_type(reply), "error") != 0) {
-        char *s = text_of(reply);
-        fail_msg("expected an error %s, got: %s", cond, s);
-    }
-    assert_non_null(stanza_child(err, cond, "urn:ietf:params:xml:ns:xmpp-stanzas"));
+    expect_error(reply, cond, NULL);
     assert_has(reply, needle);
     xmpp_stanza_release(reply);
 }
@@ -235,8 +229,8 @@ static void test_store_locked_by_another_connection(void **state)
     topology(fx);
     expect(ask(fx, NULL, NULL, "execute", NULL), "executing", "step 1 of 7", sid);
     lock_store(fx, true);
-    expect_error(ask(fx, NULL, sid, "next", NULL), "internal-server-error",
-                 "the store failed: begin: database is locked");
+    expect_error_text(ask(fx, NULL, sid, "next", NULL), "internal-server-error",
+                      "the store failed: begin: database is locked");
     lock_store(fx, false);
     assert_int_equal(step_of(fx), 0);
     expect(ask(fx, NULL, sid, "next", NULL), "executing", "step 2 of 7", NULL);
@@ -246,14 +240,15 @@ static void test_store_locked_by_another_connection(void **state)
     expect(ask(fx, NULL, sid, "next", NULL), "executing", "step 6 of 7", NULL);
     /* Step 6 would move on: the lock refuses it. */
     lock_store(fx, true);
-    expect_error(ask(fx, NULL, sid, "next", NULL), "internal-server-error", "database is locked");
+    expect_error_text(ask(fx, NULL, sid, "next", NULL), "internal-server-error",
+                      "database is locked");
     lock_store(fx, false);
     assert_int_equal(step_of(fx), 6);
     /* Cancel from the resume offer: refused under the lock, done after it. */
     expect(ask(fx, NULL, NULL, "execute", NULL), "executing", "at step 6 of 7", sid);
     lock_store(fx, true);
-    expect_error(ask(fx, NULL, sid, "next", F("action", "cancel")), "internal-server-error",
-                 "database is locked");
+    expect_error_text(ask(fx, NULL, sid, "next", F("action", "cancel")), "internal-server-error",
+                      "database is locked");
     lock_store(fx, false);
     assert_int_equal(step_of(fx), 6);
     expect(ask(fx, NULL, sid, "next", F("action", "cancel")), "completed",

@@ -67,7 +67,7 @@ static char *ask(struct cmd_fx *fx, const char *sid, const char *action, const c
 {
     char *xml = NULL, *buf = NULL, *copy;
     size_t len = 0;
-    xmpp_stanza_t *iq, *r;
+    xmpp_stanza_t *r;
 
     assert_true(asprintf(&xml,
                          "<iq type='set' id='q1' from='" ADMIN "' to='imd.example'>"
@@ -76,12 +76,8 @@ static char *ask(struct cmd_fx *fx, const char *sid, const char *action, const c
                          sid ? " sessionid='" : "", sid ? sid : "", sid ? "'" : "", action,
                          fields ? "<x xmlns='jabber:x:data' type='submit'>" : "",
                          fields ? fields : "", fields ? "</x>" : "") > 0);
-    iq = xmpp_stanza_new_from_string(fx->ctx, xml);
+    r = send_now(fx, xml);
     free(xml);
-    assert_non_null(iq);
-    r = adhoc_handle(fx->app.adhoc, iq, ADMIN, true);
-    xmpp_stanza_release(iq);
-    assert_non_null(r);
     if (sid_out != NULL) {
         xmpp_stanza_t *cmd = stanza_child(r, "command", NS_COMMANDS);
         snprintf(sid_out, 64, "%s", cmd ? xmpp_stanza_get_attribute(cmd, "sessionid") : "");

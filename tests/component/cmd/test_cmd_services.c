@@ -65,7 +65,7 @@ static int teardown(void **state)
 static char *services(struct cmd_fx *fx, const char *lang, const char *fields, char **form)
 {
     char *xml = NULL, sid[64], *text;
-    xmpp_stanza_t *iq, *r = NULL;
+    xmpp_stanza_t *r = NULL;
 
     for (int stage = 0; stage < 2; stage++) {
         assert_true(asprintf(&xml,
@@ -76,12 +76,8 @@ static char *services(struct cmd_fx *fx, const char *lang, const char *fields, c
                              stage ? "complete" : "execute",
                              stage ? "<x xmlns='jabber:x:data' type='submit'>" : "",
                              stage ? fields : "", stage ? "</x>" : "") > 0);
-        iq = xmpp_stanza_new_from_string(fx->ctx, xml);
+        r = send_now(fx, xml);
         free(xml);
-        assert_non_null(iq);
-        r = adhoc_handle(fx->app.adhoc, iq, ADMIN, true);
-        xmpp_stanza_release(iq);
-        assert_non_null(r);
         if (stage == 0) {
             xmpp_stanza_t *cmd = stanza_child(r, "command", NS_COMMANDS);
             assert_non_null(cmd);
