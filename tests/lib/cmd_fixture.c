@@ -73,6 +73,12 @@ int cmd_fx_teardown(void **state)
     return 0;
 }
 
+void add_node(struct cmd_fx *fx, const char *name, enum store_node_role role, const char *group)
+{
+    assert_int_equal(store_node_insert(fx->app.store, name, role, "15.0", group), STORE_OK);
+    assert_int_equal(services_init_node(&fx->app, name), 0);
+}
+
 static void on_late(void *ud, xmpp_stanza_t *reply)
 {
     struct cmd_fx *fx = ud;

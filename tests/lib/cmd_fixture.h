@@ -13,6 +13,7 @@
 
 #include "component/app.h"
 #include "component/config.h"
+#include "store/store_topo.h"
 
 #define ADMIN "admin@example.com/laptop"
 
@@ -44,6 +45,10 @@ int cmd_fx_setup(void **state, const char *tag, int (*prepare)(struct cmd_fx *fx
                  int (*reg)(struct app *app));
 /* A cmocka teardown: cmd_fx_close(*state). */
 int cmd_fx_teardown(void **state);
+
+/* Adds node `name` of `role` in `group` to the store with its services in their first state
+ * (services_init_node). */
+void add_node(struct cmd_fx *fx, const char *name, enum store_node_role role, const char *group);
 
 /* Sends <iq type='set'> holding `command` from `who` (lang NULL: no xml:lang); runs the loop
  * until a deferred answer comes. */

@@ -29,12 +29,6 @@
 #define NODE_B "imp2.example.test"
 #define NODE_C "imp3.example.test"
 
-static void node(struct cmd_fx *fx, const char *name, enum store_node_role role, const char *group)
-{
-    assert_int_equal(store_node_insert(fx->app.store, name, role, "15.0", group), STORE_OK);
-    assert_int_equal(services_init_node(&fx->app, name), 0);
-}
-
 /* g1 (imp1, imp2) and g2 (imp3), HA on in both, every service up. */
 static int setup(void **state)
 {
@@ -48,9 +42,9 @@ static int setup(void **state)
     assert_int_equal(cmd_ha_register(&fx->app), 0);
     assert_int_equal(store_group_insert(fx->app.store, "g1", true), STORE_OK);
     assert_int_equal(store_group_insert(fx->app.store, "g2", true), STORE_OK);
-    node(fx, NODE_A, STORE_NODE_PUBLISHER, "g1");
-    node(fx, NODE_B, STORE_NODE_SUBSCRIBER, "g1");
-    node(fx, NODE_C, STORE_NODE_SUBSCRIBER, "g2");
+    add_node(fx, NODE_A, STORE_NODE_PUBLISHER, "g1");
+    add_node(fx, NODE_B, STORE_NODE_SUBSCRIBER, "g1");
+    add_node(fx, NODE_C, STORE_NODE_SUBSCRIBER, "g2");
     *state = fx;
     return 0;
 }

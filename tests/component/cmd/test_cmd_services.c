@@ -28,12 +28,6 @@
 #define NODE_C "imp3.example.test"
 #define F(var, v) "<field var='" var "'><value>" v "</value></field>"
 
-static void node(struct cmd_fx *fx, const char *name, enum store_node_role role, const char *group)
-{
-    assert_int_equal(store_node_insert(fx->app.store, name, role, "15.0", group), STORE_OK);
-    assert_int_equal(services_init_node(&fx->app, name), 0);
-}
-
 /* g1 (imp1, imp2) with HA on, g2 (imp3) with HA off; every service up. */
 static int setup(void **state)
 {
@@ -47,9 +41,9 @@ static int setup(void **state)
     assert_int_equal(cmd_services_register(&fx->app), 0);
     assert_int_equal(store_group_insert(fx->app.store, "g1", true), STORE_OK);
     assert_int_equal(store_group_insert(fx->app.store, "g2", false), STORE_OK);
-    node(fx, NODE_A, STORE_NODE_PUBLISHER, "g1");
-    node(fx, NODE_B, STORE_NODE_SUBSCRIBER, "g1");
-    node(fx, NODE_C, STORE_NODE_SUBSCRIBER, "g2");
+    add_node(fx, NODE_A, STORE_NODE_PUBLISHER, "g1");
+    add_node(fx, NODE_B, STORE_NODE_SUBSCRIBER, "g1");
+    add_node(fx, NODE_C, STORE_NODE_SUBSCRIBER, "g2");
     *state = fx;
     return 0;
 }
