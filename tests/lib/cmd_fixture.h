@@ -2,8 +2,8 @@
  * temporary directory, with its xmpp context, uv loop and ad-hoc registry (the test registers
  * its commands), and requests sent through adhoc_handle_async that run the loop until a deferred
  * answer comes.
- * Ownership: the replies send_iq and req return are the caller's to release; the asserts and
- * expect_* borrow the reply and release nothing; text_of returns a string to free(). */
+ * Ownership: the replies send_iq, req and send_now return are the caller's to release; the asserts
+ * and expect_* borrow the reply and release nothing; text_of returns a string to free(). */
 #ifndef IMD_TEST_CMD_FIXTURE_H
 #define IMD_TEST_CMD_FIXTURE_H
 
