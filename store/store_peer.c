@@ -377,6 +377,7 @@ enum store_rc store_peer_local_uris(struct store *st, int64_t after_id, int64_t 
     int rc = SQLITE_ERROR;
     char **v = NULL;
     size_t k = 0;
+    int64_t last = 0;
 
     *out = NULL;
     *n = 0;
@@ -385,13 +386,17 @@ enum store_rc store_peer_local_uris(struct store *st, int64_t after_id, int64_t 
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         v = xrealloc(v, (k + 1) * sizeof(*v));
         v[k++] = store_col_str(s, 1);
-        *last_id = sqlite3_column_int64(s, 0);
+        last = sqlite3_column_int64(s, 0);
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE) {
+        /* The rows read so far are dropped, so the cursor stays: a caller that tries again
+         * from *last_id must not resume after rows it never received. */
         store_peer_strings_free(v, k);
         return store_fail(st, rc, "reading directory URIs");
     }
+    if (k > 0)
+        *last_id = last;
     *out = v;
     *n = k;
     return STORE_OK;

@@ -104,7 +104,9 @@ enum store_rc store_peer_authoritative(struct store *st, bool *out);
 enum store_rc store_peer_own_version(struct store *st, char **out);
 
 /* Local directory URIs (lower case) of users with id > after_id, in id order, at most limit;
- * *last_id gets the id of the last one. Free with store_peer_strings_free(). */
+ * *last_id gets the id of the last one; it is left as it was when there is none and on any
+ * failure (nothing returned then), so a cursor passed as after_id and last_id never moves past
+ * rows the caller did not get. Free with store_peer_strings_free(). */
 enum store_rc store_peer_local_uris(struct store *st, int64_t after_id, int64_t limit, char ***out,
                                     size_t *n, int64_t *last_id);
 

@@ -1,4 +1,5 @@
-/* XEP-0030: the component's identity, features and items; nodes go to a provider. */
+/* XEP-0030: the component's identity and features; nodes go to a provider. The JID itself lists
+ * no items: the commands are items of the commands node (XEP-0050), which the provider answers. */
 #include "xmpp/disco.h"
 
 #include "util/xmalloc.h"
@@ -8,11 +9,6 @@
 #include <string.h>
 
 #define DISCO_MAX_FEATURES 32
-#define DISCO_MAX_ITEMS 16
-
-struct disco_item {
-    char *jid, *node, *name;
-};
 
 struct disco {
     dispatch_t *d;
@@ -20,8 +16,6 @@ struct disco {
     char *category, *type, *name;
     char *features[DISCO_MAX_FEATURES];
     size_t n_features;
-    struct disco_item items[DISCO_MAX_ITEMS];
-    size_t n_items;
     disco_node_fn node_fn;
     void *node_ud;
 };
@@ -44,17 +38,8 @@ static void add_feature(xmpp_stanza_t *query, const char *ns)
 
 static void fill_root(disco_t *disco, xmpp_stanza_t *query, int items)
 {
-    if (items) {
-        for (size_t i = 0; i < disco->n_items; i++) {
-            xmpp_stanza_t *it = stanza_add_element(query, "item", NULL);
-            xmpp_stanza_set_attribute(it, "jid", disco->items[i].jid);
-            if (disco->items[i].node)
-                xmpp_stanza_set_attribute(it, "node", disco->items[i].node);
-            if (disco->items[i].name)
-                xmpp_stanza_set_attribute(it, "name", disco->items[i].name);
-        }
-        return;
-    }
+    if (items)
+        return; /* no items on the JID itself: an empty list */
     add_identity(disco, query);
     add_feature(query, NS_DISCO_INFO);
     add_feature(query, NS_DISCO_ITEMS);
@@ -117,16 +102,6 @@ void disco_add_feature(disco_t *disco, const char *ns)
         disco->features[disco->n_features++] = xstrdup(ns);
 }
 
-void disco_add_item(disco_t *disco, const char *jid, const char *node, const char *name)
-{
-    if (disco->n_items == DISCO_MAX_ITEMS)
-        return;
-    struct disco_item *it = &disco->items[disco->n_items++];
-    it->jid = xstrdup(jid);
-    it->node = node ? xstrdup(node) : NULL;
-    it->name = name ? xstrdup(name) : NULL;
-}
-
 void disco_set_node_provider(disco_t *disco, disco_node_fn fn, void *ud)
 {
     disco->node_fn = fn;
@@ -139,11 +114,6 @@ void disco_free(disco_t *disco)
         return;
     for (size_t i = 0; i < disco->n_features; i++)
         free(disco->features[i]);
-    for (size_t i = 0; i < disco->n_items; i++) {
-        free(disco->items[i].jid);
-        free(disco->items[i].node);
-        free(disco->items[i].name);
-    }
     free(disco->category);
     free(disco->type);
     free(disco->name);

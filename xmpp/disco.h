@@ -1,5 +1,6 @@
 /* XEP-0030 service discovery for the component JID: identity and features, and per-node
- * answers delegated to a provider (the ad-hoc command list is one). */
+ * answers delegated to a provider (the ad-hoc command list is one). disco#items on the JID
+ * itself is an empty list: it has no sub-entities. */
 #ifndef IMD_DISCO_H
 #define IMD_DISCO_H
 
@@ -24,7 +25,5 @@ void disco_free(disco_t *disco);
 void disco_add_feature(disco_t *disco, const char *ns);
 /* Installs the provider for node queries. */
 void disco_set_node_provider(disco_t *disco, disco_node_fn fn, void *ud);
-/* Adds an item listed by disco#items on the component JID itself (jid, node, name copied). */
-void disco_add_item(disco_t *disco, const char *jid, const char *node, const char *name);
 
 #endif

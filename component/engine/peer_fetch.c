@@ -411,6 +411,16 @@ void peer_fetch_start(struct peers *ps, const char *jid, peers_done_fn fn, void 
             return;
         }
     }
+    if (ps->stopped || ps->app->stopping) {
+        /* Not the peer's failure: recording one would show the admin an error for a peer that
+         * is fine (and might expire its data). Nothing is asked, nothing recorded, as for an
+         * answer arriving while the daemon stops (on_reply); the caller is told it ended. */
+        log_info("peers: refresh not started peer=%s reason=stopping", jid);
+        free(w);
+        if (fn)
+            fn(arg);
+        return;
+    }
     f = xcalloc(1, sizeof(*f));
     f->ps = ps;
     f->jid = xstrdup(jid);
@@ -423,7 +433,7 @@ void peer_fetch_start(struct peers *ps, const char *jid, peers_done_fn fn, void 
         !peers_expired(sp.last_sync, peers_counted_now(ps->app)))
         f->known = xstrdup(sp.version);
     store_peer_clear(&sp);
-    if (ps->stopped || ps->app->dispatch == NULL)
+    if (ps->app->dispatch == NULL)
         fetch_fail(f, "no router link to ask through");
     else
         fetch_send(f);

@@ -30,7 +30,9 @@ typedef void (*peers_done_fn)(void *arg);
  */
 void peers_refresh(struct peers *ps, const char *jid, peers_done_fn done, void *arg);
 
-/* Stops the timer; refreshes still waiting end as the dispatcher cancels them. NULL allowed. */
+/* Stops the timer; refreshes still waiting end as the dispatcher cancels them. A refresh asked
+ * for from then on (or once app->stopping is set) ends at once, asking and recording nothing:
+ * stopping is no failure of the peer's. NULL allowed. */
 void peers_stop(struct peers *ps);
 /* Frees; as sync_sched_free (the loop must run again if the timer is not closed yet). */
 void peers_free(struct peers *ps);

@@ -69,9 +69,18 @@ static const char **split_list(const char *list, char **buf, size_t *n)
     return out;
 }
 
-static char *store_trouble(struct app *app, const char *lang)
+/* What the admin reads when the store failed: whether reading it (a guard) or recording a
+ * change (step 7 turning HA on and ending the run) failed, and what sqlite said. */
+static char *store_trouble(struct app *app, const char *lang, bool writing)
 {
-    log_warnx("procedure: store: %s", store_errmsg(app->store));
+    log_warnx("procedure: store: %s failed: %s", writing ? "recording" : "reading",
+              store_errmsg(app->store));
+    if (writing)
+        return say(lang,
+                   "The change could not be recorded in the store (%s): see the daemon's log "
+                   "and try again.",
+                   "변경을 저장소에 기록할 수 없습니다(%s). 데몬 로그를 보고 다시 시도하세요.",
+                   store_errmsg(app->store));
     return say(lang, "The store could not be read (%s): see the daemon's log and try again.",
                "저장소를 읽을 수 없습니다(%s). 데몬 로그를 보고 다시 시도하세요.",
                store_errmsg(app->store));
@@ -85,7 +94,7 @@ static char *guard_topology(struct app *app, const char *lang)
     size_t n = 0;
 
     if (store_node_list(app->store, &nodes, &n) != STORE_OK)
-        return store_trouble(app, lang);
+        return store_trouble(app, lang, false);
     store_node_list_free(nodes, n);
     if (n > 0)
         return NULL;
@@ -105,7 +114,7 @@ static char *guard_ha_off(struct app *app, const char *lang)
     char *why = NULL;
 
     if (store_group_list(app->store, &g, &n) != STORE_OK)
-        return store_trouble(app, lang);
+        return store_trouble(app, lang, false);
     for (size_t i = 0; i < n && why == NULL; i++)
         if (g[i].ha_enabled)
             why = say(lang,
@@ -135,7 +144,7 @@ static char *guard_no_job(struct app *app, const char *lang)
     if (rc == STORE_NOTFOUND)
         return NULL;
     if (rc != STORE_OK)
-        return store_trouble(app, lang);
+        return store_trouble(app, lang, false);
     why = say(lang,
               "Job %lld (%s) has not ended (state %s): the services start once it has. Follow it "
               "with jobs/status (retry or cancel it there if it failed).",
@@ -155,7 +164,7 @@ static char *guard_ha_on(struct app *app, const struct store_procedure *p, const
     const char **groups = split_list(p ? p->ha_groups : "", &buf, &n);
 
     if (ha_view_load(app, &v) != STORE_OK) {
-        why = store_trouble(app, lang);
+        why = store_trouble(app, lang, false);
     } else {
         why = ha_enable_refusal(&v, groups, n, (int64_t)time(NULL), lang);
         ha_view_clear(&v);
@@ -599,10 +608,11 @@ char *procedure_enable_ha(struct app *app, struct store_procedure *p, const char
     if (why != NULL)
         return why;
     groups = split_list(p->ha_groups, &buf, &n);
-    if (keep_existing_groups(app, groups, &n) != STORE_OK ||
-        ha_enable_groups(app, groups, n) != STORE_OK ||
-        procedure_end(app, p, STORE_PROC_DONE) != STORE_OK)
-        why = store_trouble(app, lang);
+    if (keep_existing_groups(app, groups, &n) != STORE_OK)
+        why = store_trouble(app, lang, false);
+    else if (ha_enable_groups(app, groups, n) != STORE_OK ||
+             procedure_end(app, p, STORE_PROC_DONE) != STORE_OK)
+        why = store_trouble(app, lang, true);
     else
         log_info("procedure: step=7 done id=%lld ha_enabled=%zu", (long long)p->id, n);
     free(groups);

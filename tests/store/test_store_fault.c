@@ -485,6 +485,62 @@ static void test_other_lists_sweep(void **state)
     }
 }
 
+/* The peer protocol pages through the local directory URIs with a cursor (store_peer_local_uris:
+ * after_id in, *last_id out). A read failing at each position in turn, also after some rows of
+ * the page were read: STORE_ERR, nothing returned, and the cursor where it was, so that the
+ * caller's retry asks for the same rows again (before, the cursor had moved to the last row read
+ * before the failure, and a retry skipped the rows between). Once the disk works, the whole page
+ * and the cursor on its last row; a page past the end leaves the cursor too. */
+static void test_uri_cursor_kept_on_failure(void **state)
+{
+    struct fx *fx = *state;
+    char name[32], uri[96];
+    int round = 0;
+    int64_t cursor = 0;
+    char **v = NULL;
+    size_t n = 0;
+
+    assert_int_equal(store_begin(fx->st), STORE_OK);
+    for (int i = 0; i < 600; i++) {
+        snprintf(name, sizeof(name), "c%03d", i);
+        snprintf(uri, sizeof(uri), "someone-with-a-long-name-%03d@directory.corp.example", i);
+        assert_int_equal(store_user_upsert(fx->st, name, uri, NULL, NULL), STORE_OK);
+    }
+    assert_int_equal(store_commit(fx->st), STORE_OK);
+    for (;; round++) {
+        assert_true(round < 500);
+        n = 99;
+        change_behind(fx);
+        store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, round, 1, SQLITE_IOERR_READ);
+        enum store_rc rc = store_peer_local_uris(fx->st, cursor, 1000, &v, &n, &cursor);
+        int hit = store_fault_hits();
+        store_fault_disarm();
+        if (hit == 0) {
+            assert_int_equal(rc, STORE_OK);
+            break;
+        }
+        assert_int_equal(rc, STORE_ERR);
+        assert_null(v);
+        assert_int_equal(n, 0);
+        if (cursor != 0)
+            fail_msg("read %d failing: the cursor moved to %lld past rows never returned", round,
+                     (long long)cursor);
+    }
+    assert_true(round > 2); /* several reads failed, some after rows of the page were read */
+    assert_int_equal(n, 600);
+    assert_string_equal(v[0], "someone-with-a-long-name-000@directory.corp.example");
+    assert_string_equal(v[599], "someone-with-a-long-name-599@directory.corp.example");
+    store_peer_strings_free(v, n);
+    assert_true(cursor > 0);
+    /* the next page is empty: the cursor stays on the last row */
+    int64_t last = cursor;
+    assert_int_equal(store_peer_local_uris(fx->st, cursor, 1000, &v, &n, &cursor), STORE_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(cursor, last);
+    store_peer_strings_free(v, n);
+    print_message("# %d reads failed in turn, the cursor kept each time\n", round);
+}
+
 /* Queries a connection runs for the first time (their statements not prepared yet), a read
  * failing at each position in turn, also while preparing: every call is right or STORE_ERR,
  * never a wrong answer, and all are right once the disk is. Returns the failures seen. */
@@ -612,6 +668,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_write_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_lists_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_uri_cursor_kept_on_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_queries_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_cannot_read, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_disk_full_each_step, setup, teardown),

@@ -3,8 +3,9 @@
  * step is sent with the first, second, ... read failing (once), and again with the first,
  * second, ... write failing (a full disk from then on). Whatever fails, the answer and the
  * store agree: a step reported done has moved the run on, a step not reported done has left
- * it where it was; then the step goes through on a working disk. Services have no hooks and
- * presence is not tracked (every count is 0). */
+ * it where it was, and a write failing is never reported as a read; then the step goes
+ * through on a working disk. Services have no hooks and presence is not tracked (every count
+ * is 0). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -175,6 +176,21 @@ static bool says_done(const char *r, int step)
     return strstr(r, "status=\"executing\"") != NULL && strstr(r, next) != NULL;
 }
 
+/* A write failed and the step did not go through: the answer never says the store could not
+ * be read (step 7 built one text for reads and writes; it had read the store fine). At step 7
+ * it says the change was not recorded, with sqlite's reason. */
+static void assert_write_failure_said(const char *r, int step, int round)
+{
+    const char *want = "The change could not be recorded in the store (";
+
+    if (strstr(r, "could not be read") != NULL)
+        fail_msg("step %d, write %d failing: the answer blames a read: %s", step, round, r);
+    if (step == PROC_HA_ON && (strstr(r, want) == NULL || strstr(r, "disk is full") == NULL))
+        fail_msg("step 7, write %d failing: the answer does not say '%s' with sqlite's "
+                 "reason: %s",
+                 round, want, r);
+}
+
 /* Runs step `step` with each read, then each write failing in turn; see the file's comment. */
 static void sweep(struct cmd_fx *fx, int step)
 {
@@ -205,6 +221,8 @@ static void sweep(struct cmd_fx *fx, int step)
             if (done != moved)
                 fail_msg("step %d, %s %d failing: the run is at %d, the answer: %s", step,
                          kind ? "write" : "read", round, now, r);
+            if (hit > 0 && !moved && kinds[kind] == STORE_FAULT_WRITE)
+                assert_write_failure_said(r, step, round);
             free(r);
             if (hit == 0) {
                 assert_true(done); /* nothing failed: the step went through */

@@ -737,6 +737,55 @@ static void test_link_down(void **state)
     assert_peer_domains(r, "conf.example/1/0 used.example/0/3");
 }
 
+/* What a refresh asked for while the daemon stops must leave: nothing asked, the peer's
+ * record as it was (no error for a peer that is fine, the attempt not counted, its data kept),
+ * and the callers told it ended. */
+static void assert_untouched(struct rig *r, const struct store_peer *before, int done)
+{
+    struct store_peer p = get_peer(r);
+
+    assert_int_equal(r->done, done);
+    assert_int_equal(r->n_sent, 0);
+    if (p.last_error != NULL)
+        fail_msg("a refresh while stopping recorded \"%s\"", p.last_error);
+    assert_int_equal(p.last_attempt, before->last_attempt);
+    assert_int_equal(p.last_sync, before->last_sync);
+    assert_string_equal(p.version, "v1");
+    store_peer_clear(&p);
+    assert_peer_domains(r, "conf.example/1/0 used.example/0/3");
+}
+
+/* After peers_stop (the daemon's stop, or the router link closed for good): one peer, and
+ * every peer as the timer and peers refresh ask. */
+static void test_refresh_after_stop(void **state)
+{
+    struct rig *r = *state;
+    struct store_peer before;
+
+    take_v1(r);
+    before = get_peer(r);
+    peers_stop(r->ps);
+    refresh(r);
+    peers_refresh(r->ps, NULL, on_done, r);
+    assert_untouched(r, &before, 2);
+    store_peer_clear(&before);
+}
+
+/* The daemon's stop has begun (app->stopping) but has not reached the peers yet. */
+static void test_refresh_while_app_stopping(void **state)
+{
+    struct rig *r = *state;
+    struct store_peer before;
+
+    take_v1(r);
+    before = get_peer(r);
+    r->app.stopping = true;
+    refresh(r);
+    assert_untouched(r, &before, 1);
+    r->app.stopping = false;
+    store_peer_clear(&before);
+}
+
 /* The peer was removed (peers remove) while its answer was on the way: nothing comes back. */
 static void test_peer_removed_while_asking(void **state)
 {
@@ -935,6 +984,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_endless_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_reply, setup, teardown),
         cmocka_unit_test_setup_teardown(test_link_down, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_after_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_while_app_stopping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_removed_while_asking, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_busy, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_refuses_mid_take, setup, teardown),
