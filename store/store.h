@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SCHEMA_VERSION 9     /* the newest schema this build knows */
+#define STORE_SCHEMA_VERSION 10    /* the newest schema this build knows */
 #define STORE_BUSY_TIMEOUT_MS 5000 /* how long a statement waits for another connection's lock */
 
 /* Every call that can fail returns one of these. */

@@ -98,12 +98,23 @@ enum store_rc store_import_uploading(struct store *st, int64_t *n)
 enum store_rc store_import_add_part(struct store *st, int64_t id, int64_t first_line, int64_t lines,
                                     const char *text, size_t len)
 {
+    int64_t changed = 0;
+    /* The count first: it finds the upload, and no part is stored without one to hold it. */
+    enum store_rc rc = run(st,
+                           store_prepare_bound(st, "counting lines",
+                                               "UPDATE user_imports SET lines = max(lines, ?2 + ?3"
+                                               " - 1) WHERE id = ?1 AND phase = 'upload'",
+                                               "iii", id, first_line, lines),
+                           "counting lines", &changed);
+
+    if (rc != STORE_OK)
+        return rc;
+    if (changed == 0)
+        return STORE_NOTFOUND;
     sqlite3_stmt *s = store_prepare_bound(st, "storing a part",
                                           "INSERT INTO user_import_parts (import_id, first_line,"
                                           " lines, text) VALUES (?1, ?2, ?3, ?4)",
                                           "iii", id, first_line, lines);
-    enum store_rc rc;
-
     if (s == NULL)
         return STORE_ERR;
     int prc = sqlite3_bind_text(s, 4, text, (int)len, SQLITE_STATIC);
@@ -111,15 +122,7 @@ enum store_rc store_import_add_part(struct store *st, int64_t id, int64_t first_
         sqlite3_finalize(s);
         return store_fail(st, prc, "storing a part");
     }
-    rc = run(st, s, "storing a part", NULL);
-    if (rc == STORE_OK)
-        rc = run(st,
-                 store_prepare_bound(st, "counting lines",
-                                     "UPDATE user_imports SET lines = max(lines, ?2 + ?3 - 1)"
-                                     " WHERE id = ?1",
-                                     "iii", id, first_line, lines),
-                 "counting lines", NULL);
-    return rc;
+    return run(st, s, "storing a part", NULL);
 }
 
 #define IMPORT_COLS                                                                                \

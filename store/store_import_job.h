@@ -46,7 +46,9 @@ struct store_import_verdict {
 };
 
 /* Deletes every import that is not of an unfinished job (an upload a restart or a closed
- * connection left, the rows of finished imports), then creates an upload. `lang` may be NULL. */
+ * connection left, the rows of finished imports), then creates an upload. `lang` may be NULL.
+ * Its id (user_imports.id, AUTOINCREMENT) is larger than any before: a session that kept the id
+ * of a deleted import never reaches this one. */
 enum store_rc store_import_create(struct store *st, const char *actor, const char *lang,
                                   bool edit_directory, bool audit, int64_t *id);
 /* Deletes the imports still uploading (at start-up: their sender is gone), or one of them
@@ -60,7 +62,8 @@ enum store_rc store_import_discard_uploads_but(struct store *st, int64_t keep);
 enum store_rc store_import_uploading(struct store *st, int64_t *n);
 
 /* Appends a part: `text` (`len` bytes, lines separated by '\n'), holding `lines` lines numbered
- * from `first_line`. */
+ * from `first_line`. STORE_NOTFOUND (nothing stored) when `id` is no upload: discarded, or its
+ * job started. Ids are never handed out again (schema 10), so a stale id finds nothing. */
 enum store_rc store_import_add_part(struct store *st, int64_t id, int64_t first_line, int64_t lines,
                                     const char *text, size_t len);
 

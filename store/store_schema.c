@@ -393,6 +393,52 @@ static const char schema_user_counts_by_writers[] =
     "  length(rtrim(im_address, replace(im_address, '@', ''))) + 1)), count(*)"
     " FROM users WHERE instr(im_address, '@') > 0 GROUP BY 1;";
 
+/*
+ * Version 10: user_imports.id AUTOINCREMENT, so an import's id is never handed out again. A
+ * users/import session keeps its import's id for its life (component/engine/import_job.c: the
+ * parts it appends, the verdicts it answers with once its job ended), and a new upload deletes
+ * every import before it, which left the table empty: every import got id 1, and a session that
+ * outlived its import (a job that ended, an upload another instance discarded) read or appended
+ * to the newer import of another session under the same id. AUTOINCREMENT keeps the largest id
+ * ever used (sqlite_sequence), so a stale id now finds no row.
+ *
+ * sqlite cannot add AUTOINCREMENT to a table: it is rebuilt (a new table, the rows copied with
+ * their ids, the old one dropped, the new one renamed), with foreign keys off (see
+ * store_schema_migrate(): the drop would otherwise delete every part, slice and verdict by
+ * ON DELETE CASCADE). The children's REFERENCES name the table, so they point at the new one
+ * once renamed. Children whose import is missing (only a damaged store has them: cascades
+ * delete them otherwise) are deleted, and the step checks the children's foreign keys before it
+ * commits (fk_checks[]).
+ */
+static const char schema_user_import_ids[] =
+    "CREATE TABLE user_imports_v10 ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " job_id INTEGER UNIQUE,"
+    " phase TEXT NOT NULL DEFAULT 'upload' CHECK (phase IN ('upload', 'apply', 'audit', 'done')),"
+    " lines INTEGER NOT NULL DEFAULT 0,"
+    " lang TEXT,"
+    " actor TEXT NOT NULL DEFAULT '',"
+    " edit_directory INTEGER NOT NULL DEFAULT 0 CHECK (edit_directory IN (0, 1)),"
+    " audit INTEGER NOT NULL DEFAULT 1 CHECK (audit IN (0, 1)),"
+    " canceled INTEGER NOT NULL DEFAULT 0 CHECK (canceled IN (0, 1)),"
+    " cursor INTEGER NOT NULL DEFAULT 0,"
+    " added INTEGER NOT NULL DEFAULT 0,"
+    " updated INTEGER NOT NULL DEFAULT 0,"
+    " unchanged INTEGER NOT NULL DEFAULT 0,"
+    " removed INTEGER NOT NULL DEFAULT 0,"
+    " rejected INTEGER NOT NULL DEFAULT 0,"
+    " summary TEXT,"
+    " created_at INTEGER NOT NULL);"
+    "INSERT INTO user_imports_v10 (id, job_id, phase, lines, lang, actor, edit_directory, audit,"
+    " canceled, cursor, added, updated, unchanged, removed, rejected, summary, created_at)"
+    " SELECT id, job_id, phase, lines, lang, actor, edit_directory, audit, canceled, cursor,"
+    " added, updated, unchanged, removed, rejected, summary, created_at FROM user_imports;"
+    "DROP TABLE user_imports;"
+    "ALTER TABLE user_imports_v10 RENAME TO user_imports;"
+    "DELETE FROM user_import_parts WHERE import_id NOT IN (SELECT id FROM user_imports);"
+    "DELETE FROM user_import_slices WHERE import_id NOT IN (SELECT id FROM user_imports);"
+    "DELETE FROM user_import_verdicts WHERE import_id NOT IN (SELECT id FROM user_imports);";
+
 static const char *const migrations[] = {schema_v1,
                                          schema_v2,
                                          schema_v3,
@@ -401,10 +447,19 @@ static const char *const migrations[] = {schema_v1,
                                          schema_ha_changed_ms,
                                          schema_im_domain_users,
                                          schema_user_import_job,
-                                         schema_user_counts_by_writers};
+                                         schema_user_counts_by_writers,
+                                         schema_user_import_ids};
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == STORE_SCHEMA_VERSION,
                "one migration per schema version");
+
+/* After migrations[v] (before its commit), for a step that rebuilt a table that others refer
+ * to: a query counting the foreign key violations in those tables, which must be 0. */
+static const char *const fk_checks[STORE_SCHEMA_VERSION] = {
+    [9] = "SELECT (SELECT count(*) FROM pragma_foreign_key_check('user_import_parts'))"
+          " + (SELECT count(*) FROM pragma_foreign_key_check('user_import_slices'))"
+          " + (SELECT count(*) FROM pragma_foreign_key_check('user_import_verdicts'))",
+};
 
 static int exec(sqlite3 *db, const char *sql, const char *what, char **err)
 {
@@ -451,6 +506,20 @@ static int check_owner(sqlite3 *db, int version, char **err)
     return 0;
 }
 
+static int check_foreign_keys(sqlite3 *db, const char *sql, const char *what, char **err)
+{
+    int violations = 0;
+
+    if (sql == NULL)
+        return 0;
+    if (read_int(db, sql, &violations, err) == -1)
+        return -1;
+    if (violations == 0)
+        return 0;
+    *err = xasprintf("%s: %d foreign key violation(s) after the step", what, violations);
+    return -1;
+}
+
 /* One step: v -> v + 1, or nothing when the database is already current. *version gets the
  * version found; returns 1 after a step, 0 when current, -1 on failure. */
 static int migrate_step(sqlite3 *db, int *version, char **err)
@@ -467,8 +536,9 @@ static int migrate_step(sqlite3 *db, int *version, char **err)
     snprintf(what, sizeof(what), "schema migration %d to %d", *version, *version + 1);
     /* PRAGMA takes no bound parameters; the value is our own integer. */
     snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", *version + 1);
-    if (exec(db, migrations[*version], what, err) == -1 || exec(db, bump, what, err) == -1 ||
-        exec(db, "COMMIT", what, err) == -1)
+    if (exec(db, migrations[*version], what, err) == -1 ||
+        check_foreign_keys(db, fk_checks[*version], what, err) == -1 ||
+        exec(db, bump, what, err) == -1 || exec(db, "COMMIT", what, err) == -1)
         goto fail;
     log_info("store: migrated schema from=%d to=%d", *version, *version + 1);
     return 1;
@@ -478,13 +548,28 @@ fail:
     return -1;
 }
 
+/* Every step runs with foreign keys off (PRAGMA foreign_keys does nothing inside a transaction,
+ * so they are turned off around them all): rebuilding a table (version 10) drops the old one,
+ * which with foreign keys on deletes the rows that refer to it (ON DELETE CASCADE). A step
+ * therefore cannot rely on a cascade; one that rebuilds a table checks the tables that refer to
+ * it (fk_checks[]). They are on again before the store is used, whatever happened. */
 int store_schema_migrate(sqlite3 *db, char **err)
 {
     char *msg = NULL;
-    int version = 0, rc;
+    int version = 0, rc = -1, on = 0;
 
-    while ((rc = migrate_step(db, &version, &msg)) == 1)
-        ;
+    if (exec(db, "PRAGMA foreign_keys = OFF", "starting schema migration", &msg) == 0)
+        while ((rc = migrate_step(db, &version, &msg)) == 1)
+            ;
+    /* On again, whatever happened (the store is closed after a failure anyway). */
+    int fk = sqlite3_exec(db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL);
+    if (rc == 0 &&
+        (fk != SQLITE_OK || read_int(db, "PRAGMA foreign_keys", &on, &msg) == -1 || on != 1)) {
+        if (msg == NULL)
+            msg =
+                xasprintf("ending schema migration: foreign keys are off: %s", sqlite3_errmsg(db));
+        rc = -1;
+    }
     if (rc == -1) {
         if (err != NULL)
             *err = msg;

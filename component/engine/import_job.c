@@ -254,6 +254,30 @@ static char *start_refusal(adhoc_call_t *call, struct app *app)
 /* The progress view (or, once the job ended, the verdicts). */
 static void follow_view(adhoc_call_t *call, struct upload *u);
 
+/* The session's upload is no longer in the store (in a transaction, rolled back here): another
+ * instance's start-up discarded it, taking this session for gone. Its parts never reach another
+ * upload (ids are not handed out again: store_import_create()); the session ends, and the lines
+ * must be sent again, all of them. */
+static void upload_gone(adhoc_call_t *call, struct upload *u)
+{
+    struct app *app = call->ctx;
+
+    store_rollback(app->store);
+    log_warnx("import: upload %" PRId64 " is gone (discarded elsewhere) lines=%" PRId64
+              "; its session ends",
+              u->id, u->lines);
+    if (app->import_upload == u->id)
+        app->import_upload = 0;
+    u->id = 0; /* nothing of it left to discard */
+    u->lines = 0;
+    adhoc_fail(call, &(struct text){"this upload was discarded while its parts came (the instance "
+                                    "that serves now took it for abandoned): nothing of it is "
+                                    "imported; run users/import again with all the lines",
+                                    "부분을 보내는 동안 이 업로드가 버려졌습니다(지금 서비스하는 "
+                                    "인스턴스가 버려진 것으로 보았습니다). 아무것도 가져오지 "
+                                    "않았습니다. 모든 줄로 users/import를 다시 실행하십시오"});
+}
+
 void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, size_t lines,
                        bool more, form_t *(*again)(adhoc_call_t *call))
 {
@@ -300,6 +324,11 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
     }
     if (rc == STORE_OK)
         rc = store_import_add_part(st, u->id, u->lines + 1, (int64_t)lines, text, off);
+    if (rc == STORE_NOTFOUND && !created) {
+        free(text);
+        upload_gone(call, u);
+        return;
+    }
     /* The last part commits with the job that applies it: were they two transactions, a failed
      * job start would leave the part stored, and the part sent again would be stored twice. */
     if (rc == STORE_OK && more)
@@ -385,8 +414,26 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
     follow_view(call, u);
 }
 
+/* The job ended, but a newer large import has replaced its verdicts since: the session says so
+ * and how the job ended (jobs/status keeps that). */
+static void verdicts_gone(adhoc_call_t *call, const struct store_job *j)
+{
+    char *d = import_job_describe(j, call->lang);
+    char *en = xasprintf("The verdicts of job %" PRId64 " are no longer kept: a newer large "
+                         "import replaced them (only the last one's are kept). The job: %s",
+                         j->id, d);
+    char *ko = xasprintf("작업 %" PRId64 "의 결과는 더 이상 남아 있지 않습니다. 더 새로운 큰 "
+                         "가져오기가 그것을 대신했습니다(마지막 것만 남습니다). 작업: %s",
+                         j->id, d);
+
+    adhoc_fail(call, &(struct text){en, ko});
+    free(d);
+    free(en);
+    free(ko);
+}
+
 /* The verdicts, once the job ended: counts, the lines worth reading as a table, the audit. */
-static void answer_done(adhoc_call_t *call, struct upload *u, const struct store_job *j)
+static void answer_done(adhoc_call_t *call, const struct store_job *j)
 {
     struct app *app = call->ctx;
     struct store_import r;
@@ -395,8 +442,15 @@ static void answer_done(adhoc_call_t *call, struct upload *u, const struct store
     form_t *table, *counts;
     char *line;
 
-    if (store_import_get(app->store, u->id, &r) != STORE_OK ||
-        store_import_verdicts(app->store, u->id, 0, ANSWER_MAX, &v, &n) != STORE_OK) {
+    /* By the job, whose id the client sees and which is never handed out again: the import's
+     * rows go when the next large import starts (only the last one's are kept). */
+    enum store_rc rc = store_import_get_by_job(app->store, j->id, &r);
+    if (rc == STORE_NOTFOUND) {
+        verdicts_gone(call, j);
+        return;
+    }
+    if (rc != STORE_OK ||
+        store_import_verdicts(app->store, r.id, 0, ANSWER_MAX, &v, &n) != STORE_OK) {
         store_import_clear(&r);
         store_failed(call, app);
         return;
@@ -466,7 +520,7 @@ static void follow_view(adhoc_call_t *call, struct upload *u)
         return;
     }
     if (!store_job_state_active(j.state)) {
-        answer_done(call, u, &j);
+        answer_done(call, &j);
         store_job_clear(&j);
         return;
     }
@@ -500,7 +554,7 @@ void import_job_follow(adhoc_call_t *call)
             return;
         }
         if (!store_job_state_active(j.state)) {
-            answer_done(call, u, &j);
+            answer_done(call, &j);
         } else {
             char *d = import_job_describe(&j, call->lang);
             adhoc_complete(call, NULL);

@@ -1,5 +1,6 @@
-/* Unit tests for store/: migrations and version refusal, domains, users and per-domain counts,
- * jobs, the IM address rewrite batch, transactions, the audit log, settings and topology. */
+/* Unit tests for store/: migrations (10: user_imports' ids) and version refusal, domains, users and
+ * per-domain counts, jobs, the IM address rewrite batch, transactions, the audit log, settings and
+ * topology. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include "store/store.h"
 #include "store/store_audit.h"
 #include "store/store_domain.h"
+#include "store/store_import_job.h"
 #include "store/store_job.h"
 #include "store/store_peer.h"
 #include "store/store_procedure.h"
@@ -1380,6 +1382,135 @@ static void test_migration_v4_peers(void **state)
     assert_int_equal(store_peer_add(f->st, "b.example.test", true), STORE_OK);
 }
 
+/* One number a query reads from the file through a connection of its own. */
+static int64_t raw_int(const char *path, const char *sql)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *s = NULL;
+    int64_t v = -1;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    if (sqlite3_step(s) == SQLITE_ROW)
+        v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    return v;
+}
+
+/* user_imports as schema 8 made it and 9 kept it: ids handed out again once deleted. */
+static const char user_imports_v9[] =
+    "PRAGMA foreign_keys = OFF; DROP TABLE user_imports;"
+    " DELETE FROM sqlite_sequence WHERE name = 'user_imports';"
+    " CREATE TABLE user_imports ("
+    " id INTEGER PRIMARY KEY,"
+    " job_id INTEGER UNIQUE,"
+    " phase TEXT NOT NULL DEFAULT 'upload' CHECK (phase IN ('upload', 'apply', 'audit', 'done')),"
+    " lines INTEGER NOT NULL DEFAULT 0,"
+    " lang TEXT,"
+    " actor TEXT NOT NULL DEFAULT '',"
+    " edit_directory INTEGER NOT NULL DEFAULT 0 CHECK (edit_directory IN (0, 1)),"
+    " audit INTEGER NOT NULL DEFAULT 1 CHECK (audit IN (0, 1)),"
+    " canceled INTEGER NOT NULL DEFAULT 0 CHECK (canceled IN (0, 1)),"
+    " cursor INTEGER NOT NULL DEFAULT 0,"
+    " added INTEGER NOT NULL DEFAULT 0,"
+    " updated INTEGER NOT NULL DEFAULT 0,"
+    " unchanged INTEGER NOT NULL DEFAULT 0,"
+    " removed INTEGER NOT NULL DEFAULT 0,"
+    " rejected INTEGER NOT NULL DEFAULT 0,"
+    " summary TEXT,"
+    " created_at INTEGER NOT NULL);"
+    /* a finished import (3) and one a job applies (7), each with parts, slices, verdicts */
+    " INSERT INTO user_imports (id, job_id, phase, lines, lang, actor, cursor, added, rejected,"
+    "  summary, created_at) VALUES"
+    "  (3, 1, 'done', 2, NULL, 'a@example.test', 2, 1, 1, 'lines=2 applied=2', 100),"
+    "  (7, 2, 'apply', 4, 'ko', 'b@example.test', 2, 2, 0, NULL, 200);"
+    " INSERT INTO user_import_parts (import_id, first_line, lines, text) VALUES"
+    "  (3, 1, 2, 'a,a@x' || char(10) || 'bad'),"
+    "  (7, 1, 2, 'c,c@x' || char(10) || 'd,d@x'), (7, 3, 2, 'e,e@x' || char(10) || 'f,f@x');"
+    " INSERT INTO user_import_slices (import_id, first_line, codes) VALUES"
+    "  (3, 1, 'ax'), (7, 1, 'aa');"
+    " INSERT INTO user_import_verdicts (import_id, line, userid, verdict, reason) VALUES"
+    "  (3, 2, 'bad', 'rejected', 'no URI'), (7, 2, 'd', 'updated', ''),"
+    /* left by a damaged store: its import is gone (a cascade deletes such rows otherwise) */
+    "  (99, 1, 'z', 'removed', '');"
+    " PRAGMA user_version = 9;";
+
+/* Version 9 -> 10 rebuilds user_imports with AUTOINCREMENT: every row stays with its id and
+ * values, and so do the parts, slices and verdicts that refer to them (dropping the old table
+ * with foreign keys on would have deleted them all); only the orphan goes. Foreign keys are on
+ * again afterwards (a new upload's clean-up deletes the children too), and the ids go on from
+ * the largest, never below it. */
+static void test_migration_v10_import_ids(void **state)
+{
+    struct fixture *f = *state;
+    struct store_import r;
+    struct store_import_verdict *v = NULL;
+    size_t n = 0;
+    int64_t id = 0, first = 0, lines = 0;
+    char *text = NULL;
+    size_t len = 0;
+
+    assert_int_equal(store_close(f->st), 0);
+    raw_sql(f->path, user_imports_v9);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM user_import_verdicts"), 3);
+
+    f->st = open_ok(f->path);
+    assert_int_equal(store_schema_version(f->st), STORE_SCHEMA_VERSION);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name ="
+                                      " 'user_imports' AND sql LIKE '%id INTEGER PRIMARY KEY"
+                                      " AUTOINCREMENT,%'"),
+                     1);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM sqlite_master WHERE name LIKE"
+                                      " 'user_imports_%'"),
+                     0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM user_imports"), 2);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM user_import_parts"), 3);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM user_import_slices"), 2);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM user_import_verdicts"), 2);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+
+    assert_int_equal(store_import_get_by_job(f->st, 2, &r), STORE_OK);
+    assert_int_equal(r.id, 7);
+    assert_int_equal(r.phase, STORE_IMPORT_APPLY);
+    assert_int_equal(r.lines, 4);
+    assert_int_equal(r.cursor, 2);
+    assert_int_equal(r.counts[0], 2);
+    assert_string_equal(r.lang, "ko");
+    assert_string_equal(r.actor, "b@example.test");
+    assert_null(r.summary);
+    store_import_clear(&r);
+    assert_int_equal(store_import_part_at(f->st, 7, 4, &first, &lines, &text, &len), STORE_OK);
+    assert_int_equal(first, 3);
+    assert_string_equal(text, "e,e@x\nf,f@x");
+    free(text);
+    assert_int_equal(store_import_get(f->st, 3, &r), STORE_OK);
+    assert_int_equal(r.job_id, 1);
+    assert_int_equal(r.phase, STORE_IMPORT_DONE);
+    assert_int_equal(r.counts[4], 1);
+    assert_string_equal(r.summary, "lines=2 applied=2");
+    store_import_clear(&r);
+    assert_int_equal(store_import_verdicts(f->st, 3, 0, 10, &v, &n), STORE_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].userid, "bad");
+    assert_string_equal(v[0].reason, "no URI");
+    store_import_verdicts_free(v, n);
+
+    /* no job is active: a new upload deletes both, their rows with them, and gets id 8 */
+    assert_int_equal(store_import_create(f->st, "c@example.test", NULL, false, true, &id),
+                     STORE_OK);
+    assert_int_equal(id, 8);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM user_import_parts"), 0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM user_import_slices"), 0);
+    assert_int_equal(raw_int(f->path, "SELECT count(*) FROM user_import_verdicts"), 0);
+    assert_int_equal(store_import_discard_upload(f->st, id), STORE_OK);
+    reopen(f);
+    assert_int_equal(store_import_create(f->st, "c@example.test", NULL, false, true, &id),
+                     STORE_OK);
+    assert_int_equal(id, 9);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1409,6 +1540,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_peer_cutoff, setup, teardown),
         cmocka_unit_test_setup_teardown(test_peer_version, setup, teardown),
         cmocka_unit_test_setup_teardown(test_migration_v4_peers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migration_v10_import_ids, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,6 @@
 /* Unit tests for store/store_import_job: finding the stored part that holds a line (parts of
  * any size, gaps a lost part would leave, an empty part), the lines worth reading paged in line
- * order, and what a new upload clears. */
+ * order, what a new upload clears, and that an import's id is never handed out again. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -129,9 +129,8 @@ static void test_verdicts_paged(void **state)
     store_import_verdicts_free(v, n);
 }
 
-/* A new upload clears what an earlier one left (its parts with it: a new upload may get the
- * same id and must not find them); uploads can be discarded all but the one a live session
- * sends. */
+/* A new upload clears what an earlier one left (its parts with it); uploads can be discarded all
+ * but the one a live session sends. */
 static void test_new_upload_clears(void **state)
 {
     struct fx *fx = *state;
@@ -150,8 +149,9 @@ static void test_new_upload_clears(void **state)
     assert_true(r.edit_directory);
     assert_false(r.audit);
     store_import_clear(&r);
-    /* its parts went with it: the new upload holds none (sqlite may give it the same id) */
+    /* its parts went with it: the new upload holds none */
     assert_part_at_id(fx, second, 1);
+    assert_part_at_id(fx, fx->id, 1);
     /* the next upload replaces this one too */
     assert_int_equal(store_import_create(fx->st, "", NULL, false, true, &third), STORE_OK);
     assert_int_equal(store_import_uploading(fx->st, &n), STORE_OK);
@@ -169,12 +169,53 @@ static void test_new_upload_clears(void **state)
     assert_int_equal(n, 0);
 }
 
+/* An import's id is never handed out again, though a new upload deletes every import before it
+ * (the table is then empty) and a session discards its own: a session keeps its import's id to
+ * append parts and read the verdicts, and an id that came back would reach a newer import (of
+ * another session). The old id then addresses nothing: no part is appended to it, and none to
+ * an import whose upload is over. */
+static void test_ids_never_come_back(void **state)
+{
+    struct fx *fx = *state;
+    struct store_import r;
+    int64_t second = 0, third = 0, fourth = 0;
+
+    part(fx, 1, 2, "a,a@x\nb,b@x");
+    assert_int_equal(store_import_create(fx->st, "other@example.test", NULL, false, true, &second),
+                     STORE_OK);
+    assert_true(second > fx->id);
+    assert_int_equal(store_import_get(fx->st, fx->id, &r), STORE_NOTFOUND);
+    assert_int_equal(store_import_add_part(fx->st, fx->id, 3, 1, "c,c@x", 5), STORE_NOTFOUND);
+    assert_part_at_id(fx, fx->id, 3);
+    assert_part_at_id(fx, second, 3);
+    assert_int_equal(store_import_get(fx->st, second, &r), STORE_OK);
+    assert_int_equal(r.lines, 0); /* the stale part counted nowhere */
+    store_import_clear(&r);
+
+    /* the session's own discard (a closed connection), then the next upload */
+    assert_int_equal(store_import_discard_upload(fx->st, second), STORE_OK);
+    assert_int_equal(store_import_create(fx->st, "", NULL, false, true, &third), STORE_OK);
+    assert_true(third > second);
+
+    /* a finished import's rows go when the next upload starts; its id stays unused */
+    assert_int_equal(store_import_get(fx->st, third, &r), STORE_OK);
+    r.phase = STORE_IMPORT_DONE;
+    assert_int_equal(store_import_update(fx->st, &r), STORE_OK);
+    store_import_clear(&r);
+    assert_int_equal(store_import_add_part(fx->st, third, 1, 1, "d,d@x", 5), STORE_NOTFOUND);
+    assert_part_at_id(fx, third, 1);
+    assert_int_equal(store_import_create(fx->st, "", NULL, false, true, &fourth), STORE_OK);
+    assert_true(fourth > third);
+    assert_int_equal(store_import_get(fx->st, third, &r), STORE_NOTFOUND);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_part_at, setup, teardown),
         cmocka_unit_test_setup_teardown(test_verdicts_paged, setup, teardown),
         cmocka_unit_test_setup_teardown(test_new_upload_clears, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ids_never_come_back, setup, teardown),
     };
 
     log_set_level(LOG_LEVEL_ERROR);

@@ -1,7 +1,8 @@
 /* Unit tests for component/engine/import_job.c when things go wrong: the store failing (the
  * failing VFS of tests/lib/store_fault.c, and SQL-level damage through a second connection)
  * while a part is stored, while a slice applies and at the final audit; an upload canceled or
- * refused; another job started meanwhile; the progress view and its answers. users/import runs
+ * refused; another job started meanwhile; the progress view and its answers; a session whose
+ * import a newer one replaced (it must not reach the newer one). users/import runs
  * through the XEP-0050 framework on a file store, the job on a real job runner stepped by hand.
  * The invariant checked after every failure: the job is failed with the store's error and a
  * slice is all or nothing (the users in the store are exactly the lines before the cursor);
@@ -24,6 +25,7 @@
 #include "util/log.h"
 #include "xmpp/stanza.h"
 
+#include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -718,6 +720,85 @@ static void test_follow_view(void **state)
     assert_int_equal(users_like(fx, "fd"), 0);
 }
 
+/* A session follows its job to the end, but asks for the verdicts only after a newer large import
+ * (another session's: another admin's, or imdomainctl's next run) replaced the finished one's
+ * rows. The session must not read the newer import's counts and lines as its own (an import id
+ * that sqlite handed out again did that); it hears that its verdicts are gone and where the job
+ * is. The newer session reads its own. */
+static void test_follow_after_newer_import(void **state)
+{
+    struct fx *fx = *state;
+    char a[64], b[64], job[32];
+    xmpp_stanza_t *r;
+
+    int64_t first = upload_in(fx, NULL, a, "sa", 40, 3);
+    run_job(fx);
+    assert_completed(fx, first, "sa", 40, 3);
+    int64_t second = upload_in(fx, NULL, b, "sb", 60, 5);
+    run_job(fx);
+    assert_completed(fx, second, "sb", 60, 5);
+
+    r = send_iq(fx, NULL, a, "next", NULL);
+    assert_string_equal(reply_status(r), "completed");
+    snprintf(job, sizeof(job), "job %" PRId64 " ", first);
+    assert_true(reply_has_note(r, "error", job));
+    assert_true(reply_has_note(r, "error", "a newer large import replaced them"));
+    assert_false(reply_has_note(r, "info", "60 lines"));
+    char *t = text_of(r);
+    assert_null(strstr(t, "sb0"));
+    xmpp_free(fx->app.ctx, t);
+    xmpp_stanza_release(r);
+
+    r = send_iq(fx, "ko", b, "complete", NULL);
+    assert_string_equal(reply_status(r), "completed");
+    assert_true(reply_has_note(r, "info", "60줄: 추가 59, 변경 0, 그대로 0, 삭제 0, 거부 1."));
+    xmpp_stanza_release(r);
+}
+
+/* A session sends parts of an upload that was discarded behind its back (another instance's
+ * start-up discards the uploads whose sender it does not know), and a newer upload started
+ * since. The next part is refused, saying the upload is gone and nothing of it is imported; it
+ * never joins the newer upload (an id handed out again made it do that: its lines then
+ * replaced the newer import's). The newer upload goes on and imports exactly its own lines. */
+static void test_part_after_upload_discarded(void **state)
+{
+    struct fx *fx = *state;
+    char a[64], b[64];
+    xmpp_stanza_t *r;
+    struct job_runner *jobs = fx->app.jobs;
+
+    start(fx, NULL, a);
+    r = part(fx, NULL, a, "pa", 0, 20, 0, true);
+    assert_true(reply_has_note(r, "info", "Part stored"));
+    xmpp_stanza_release(r);
+    assert_int_equal(store_import_discard_uploads_but(fx->app.store, 0), STORE_OK);
+    start(fx, NULL, b);
+    r = part(fx, NULL, b, "pb", 0, 30, 0, true);
+    assert_true(reply_has_note(r, "info", "Part stored"));
+    xmpp_stanza_release(r);
+
+    r = part(fx, NULL, a, "pa", 20, 40, 0, true);
+    assert_string_equal(reply_status(r), "completed");
+    assert_true(reply_has_note(r, "error", "this upload was discarded"));
+    xmpp_stanza_release(r);
+    assert_int_equal(uploads(fx), 1);
+    assert_int_equal(scalar(fx, "SELECT count(*) FROM user_import_parts"), 1);
+    assert_int_equal(scalar(fx, "SELECT lines FROM user_imports"), 30);
+
+    fx->app.jobs = NULL; /* the first slice stays for run_job */
+    r = part(fx, NULL, b, "pb", 30, 60, 0, false);
+    fx->app.jobs = jobs;
+    assert_string_equal(reply_status(r), "executing");
+    xmpp_stanza_release(r);
+    struct store_job j;
+    assert_int_equal(store_job_get_active(fx->app.store, &j), STORE_OK);
+    int64_t id = j.id;
+    store_job_clear(&j);
+    run_job(fx);
+    assert_completed(fx, id, "pb", 60, 0);
+    assert_int_equal(users_like(fx, "pa"), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -733,6 +814,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_start_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_started_meanwhile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_follow_view, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_follow_after_newer_import, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_part_after_upload_discarded, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
