@@ -1,6 +1,9 @@
 /* For the unit tests of component/cmd: the app on a temporary store, and talking to it. */
 #include "tests/lib/cmd_fixture.h"
 
+#include "component/engine/apply.h"
+#include "component/engine/job.h"
+#include "component/engine/peers.h"
 #include "component/engine/services.h"
 #include "tests/lib/tmpstore.h"
 #include "xmpp/stanza.h"
@@ -13,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define CMD_OPEN "<command xmlns='http://jabber.org/protocol/commands' node='%s'"
 
@@ -23,6 +27,7 @@ struct cmd_fx *cmd_fx_open(const char *tag, int (*prepare)(struct cmd_fx *fx))
 
     if (fx == NULL || tmpstore_make(fx->dir, sizeof(fx->dir), fx->db, sizeof(fx->db), tag) != 0)
         return NULL;
+    snprintf(fx->vhosts, sizeof(fx->vhosts), "%s/vhosts.cfg.lua", fx->dir);
     if (prepare != NULL && prepare(fx) != 0)
         return NULL;
     fx->app.store = store_open(fx->db, &err);
@@ -38,9 +43,16 @@ struct cmd_fx *cmd_fx_open(const char *tag, int (*prepare)(struct cmd_fx *fx))
 
 void cmd_fx_stop(struct cmd_fx *fx)
 {
+    /* Their handles are closed before the loop runs dry; the runner's is inside it, so it is
+     * freed after. */
+    peers_stop(fx->app.peers);
+    peers_free(fx->app.peers);
+    job_runner_stop(fx->app.jobs);
+    apply_free(fx->app.apply);
     adhoc_free(fx->app.adhoc);
     services_free(fx->app.services);
     uv_run(&fx->loop, UV_RUN_DEFAULT);
+    job_runner_free(fx->app.jobs);
     assert_int_equal(uv_loop_close(&fx->loop), 0);
     assert_int_equal(store_close(fx->app.store), 0);
     xmpp_ctx_free(fx->ctx);
@@ -51,6 +63,7 @@ void cmd_fx_stop(struct cmd_fx *fx)
 void cmd_fx_close(struct cmd_fx *fx)
 {
     cmd_fx_stop(fx);
+    unlink(fx->vhosts); /* when an apply wrote it */
     assert_int_equal(tmpstore_remove(fx->dir, fx->db), 0);
     free(fx);
 }
@@ -71,6 +84,15 @@ int cmd_fx_teardown(void **state)
 {
     cmd_fx_close(*state);
     return 0;
+}
+
+void cmd_fx_apply(struct cmd_fx *fx, const char *hook, unsigned timeout_ms)
+{
+    char *err = NULL;
+
+    fx->app.apply = apply_new(&fx->loop, fx->vhosts, hook, timeout_ms, &err);
+    if (fx->app.apply == NULL)
+        fail_msg("apply_new: %s", err ? err : "?");
 }
 
 void add_node(struct cmd_fx *fx, const char *name, enum store_node_role role, const char *group)
@@ -99,6 +121,7 @@ xmpp_stanza_t *send_iq(struct cmd_fx *fx, const char *who, bool admin, const cha
     iq = xmpp_stanza_new_from_string(fx->ctx, xml);
     assert_non_null(iq);
     reply = adhoc_handle_async(fx->app.adhoc, iq, who, admin, on_late, fx);
+    fx->deferred = reply == NULL;
     while (reply == NULL && fx->late == NULL)
         assert_true(uv_run(&fx->loop, UV_RUN_ONCE) >= 0);
     if (reply == NULL) {
@@ -195,7 +218,7 @@ void expect_error(xmpp_stanza_t *reply, const char *cond, const char *app)
         assert_non_null(stanza_child(err, app, NS_COMMANDS));
 }
 
-void expect_rejected(xmpp_stanza_t *reply)
+const char *expect_rejected(xmpp_stanza_t *reply)
 {
     xmpp_stanza_t *cmd = stanza_child(reply, "command", NS_COMMANDS);
     xmpp_stanza_t *note = cmd ? stanza_child(cmd, "note", NULL) : NULL;
@@ -208,4 +231,5 @@ void expect_rejected(xmpp_stanza_t *reply)
     assert_non_null(note);
     assert_string_equal(xmpp_stanza_get_attribute(note, "type"), "error");
     assert_non_null(stanza_child(cmd, "x", "jabber:x:data"));
+    return xmpp_stanza_get_text_ptr(xmpp_stanza_get_children(note));
 }

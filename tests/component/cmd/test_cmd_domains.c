@@ -54,7 +54,6 @@ static int teardown(void **state)
 {
     struct cmd_fx *fx = *state;
 
-    apply_free(fx->app.apply);
     cmd_fx_stop(fx);
     unlink(vhosts(fx));
     tmpstore_remove(fx->dir, fx->db);
