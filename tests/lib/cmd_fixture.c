@@ -149,6 +149,19 @@ xmpp_stanza_t *req(struct cmd_fx *fx, const char *lang, const char *node, const 
     return reply;
 }
 
+xmpp_stanza_t *req_field(struct cmd_fx *fx, const char *lang, const char *node, const char *sid,
+                         const char *action, const char *var, const char *value)
+{
+    char *field = NULL;
+    xmpp_stanza_t *reply;
+
+    if (var)
+        assert_true(asprintf(&field, "<field var='%s'><value>%s</value></field>", var, value) > 0);
+    reply = req(fx, lang, node, sid, action, field);
+    free(field);
+    return reply;
+}
+
 xmpp_stanza_t *send_now(struct cmd_fx *fx, const char *xml)
 {
     xmpp_stanza_t *iq = xmpp_stanza_new_from_string(fx->ctx, xml), *reply;

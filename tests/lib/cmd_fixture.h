@@ -67,6 +67,9 @@ xmpp_stanza_t *send_iq(struct cmd_fx *fx, const char *who, bool admin, const cha
  * `fields` (NULL: no form), a run of <field/> elements. */
 xmpp_stanza_t *req(struct cmd_fx *fx, const char *lang, const char *node, const char *sid,
                    const char *action, const char *fields);
+/* req with one field, `var` holding `value` (var NULL: no form). */
+xmpp_stanza_t *req_field(struct cmd_fx *fx, const char *lang, const char *node, const char *sid,
+                         const char *action, const char *var, const char *value);
 
 /* Sends the whole iq `xml` as ADMIN through adhoc_handle (no deferred answer: the command must
  * answer at once); asserts there is a reply. */
