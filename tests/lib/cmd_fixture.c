@@ -120,7 +120,8 @@ xmpp_stanza_t *send_iq(struct cmd_fx *fx, const char *who, bool admin, const cha
                          command) > 0);
     iq = xmpp_stanza_new_from_string(fx->ctx, xml);
     assert_non_null(iq);
-    reply = adhoc_handle_async(fx->app.adhoc, iq, who, admin, on_late, fx);
+    reply = fx->at_once ? adhoc_handle(fx->app.adhoc, iq, who, admin)
+                        : adhoc_handle_async(fx->app.adhoc, iq, who, admin, on_late, fx);
     fx->deferred = reply == NULL;
     while (reply == NULL && fx->late == NULL)
         assert_true(uv_run(&fx->loop, UV_RUN_ONCE) >= 0);

@@ -31,6 +31,9 @@ struct cmd_fx {
     xmpp_stanza_t *late; /* a deferred reply, once sent */
     bool deferred;       /* the last send_iq's answer came later, through the loop */
     void *data;          /* the test file's own; the file frees it */
+    /* Set by a test: requests go through adhoc_handle, as from a caller that cannot wait, so no
+     * step may defer (a command may answer otherwise then: cmd_peers' refresh). */
+    bool at_once;
 };
 
 /* Makes the store "/tmp/imd-<tag>-*" and, once `prepare` (NULL: none) returned 0, opens it and
@@ -60,7 +63,8 @@ void cmd_fx_apply(struct cmd_fx *fx, const char *hook, unsigned timeout_ms);
 void add_node(struct cmd_fx *fx, const char *name, enum store_node_role role, const char *group);
 
 /* Sends <iq type='set'> holding `command` from `who` (lang NULL: no xml:lang); runs the loop
- * until a deferred answer comes (then fx->deferred is true). */
+ * until a deferred answer comes (then fx->deferred is true); with fx->at_once, through
+ * adhoc_handle. */
 xmpp_stanza_t *send_iq(struct cmd_fx *fx, const char *who, bool admin, const char *lang,
                        const char *command);
 /* One request as ADMIN: `node`, `action` (NULL: none), session `sid` (NULL: new), and
