@@ -13,9 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define CMD_OPEN "<command xmlns='http://jabber.org/protocol/commands' node='%s'"
@@ -60,10 +62,21 @@ void cmd_fx_stop(struct cmd_fx *fx)
         config_free(&fx->cfg);
 }
 
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
 void cmd_fx_close(struct cmd_fx *fx)
 {
     cmd_fx_stop(fx);
     unlink(fx->vhosts); /* when an apply wrote it */
+
+    if (fx->subdir[0] != '\0') /* the files first, then the directories */
+        assert_int_equal(nftw(fx->subdir, remove_one, 8, FTW_DEPTH | FTW_PHYS), 0);
     assert_int_equal(tmpstore_remove(fx->dir, fx->db), 0);
     free(fx);
 }
@@ -84,6 +97,16 @@ int cmd_fx_teardown(void **state)
 {
     cmd_fx_close(*state);
     return 0;
+}
+
+const char *cmd_fx_subdir(struct cmd_fx *fx, const char *name)
+{
+    snprintf(fx->subdir, sizeof(fx->subdir), "%s/%s", fx->dir, name);
+    if (mkdir(fx->subdir, 0700) != 0) {
+        fx->subdir[0] = '\0';
+        return NULL;
+    }
+    return fx->subdir;
 }
 
 void cmd_fx_apply(struct cmd_fx *fx, const char *hook, unsigned timeout_ms)

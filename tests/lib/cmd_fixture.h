@@ -28,6 +28,7 @@ struct cmd_fx {
     uv_loop_t loop;
     struct app app;
     char vhosts[112];    /* "<dir>/vhosts.cfg.lua": the file cmd_fx_apply's apply writes */
+    char subdir[112];    /* cmd_fx_subdir's, or "" */
     xmpp_stanza_t *late; /* a deferred reply, once sent */
     bool deferred;       /* the last send_iq's answer came later, through the loop */
     void *data;          /* the test file's own; the file frees it */
@@ -43,8 +44,8 @@ struct cmd_fx *cmd_fx_open(const char *tag, int (*prepare)(struct cmd_fx *fx));
  * made), runs the loop dry, closes the store, frees the context and the config (free_cfg); the
  * directory and `fx` stay, for a test that removes files of its own first. */
 void cmd_fx_stop(struct cmd_fx *fx);
-/* cmd_fx_stop, removes fx->vhosts when written, then asserts the directory is removed, and
- * frees `fx`. */
+/* cmd_fx_stop, removes fx->vhosts when written and the subdirectory (asserted), then asserts
+ * the directory is removed, and frees `fx`. */
 void cmd_fx_close(struct cmd_fx *fx);
 /* A cmocka setup: cmd_fx_open, then asserts `reg` (a cmd_*_register) succeeds; *state is the
  * fixture. -1 when the fixture cannot be made. */
@@ -52,6 +53,11 @@ int cmd_fx_setup(void **state, const char *tag, int (*prepare)(struct cmd_fx *fx
                  int (*reg)(struct app *app));
 /* A cmocka teardown: cmd_fx_close(*state). */
 int cmd_fx_teardown(void **state);
+
+/* Makes the directory "<dir>/<name>" for files the commands write (certificates, say), which
+ * cmd_fx_close removes with everything in it. One a fixture; a prepare hook may make it.
+ * Returns its path (fx->subdir), or NULL. */
+const char *cmd_fx_subdir(struct cmd_fx *fx, const char *name);
 
 /* Gives the app a router apply that writes fx->vhosts and runs `hook` (a program) to reload,
  * killed after `timeout_ms`: commands that change the hosted domains then answer once the hook
