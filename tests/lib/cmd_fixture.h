@@ -1,6 +1,7 @@
-/* Shared by the unit tests of component/cmd (cmd_fixture.c): an app on a real store in a fresh
- * temporary directory, with its xmpp context, uv loop and ad-hoc registry (the test registers
- * its commands), and requests sent through adhoc_handle_async that run the loop until a deferred
+/* Shared by the unit tests of component/cmd, and of the engine where they drive it through
+ * commands (engine/test_import_job) (cmd_fixture.c): an app on a real store in a fresh temporary
+ * directory, with its xmpp context, uv loop and ad-hoc registry (the test registers its
+ * commands), and requests sent through adhoc_handle_async that run the loop until a deferred
  * answer comes. What the commands or the test hang on the app (services, peers, the job runner,
  * the router apply) the fixture stops and frees, as the daemon does.
  * Ownership: the replies send_iq, req and send_now return are the caller's to release; the asserts
