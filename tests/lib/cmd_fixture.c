@@ -186,17 +186,6 @@ xmpp_stanza_t *req_field(struct cmd_fx *fx, const char *lang, const char *node, 
     return reply;
 }
 
-xmpp_stanza_t *send_now(struct cmd_fx *fx, const char *xml)
-{
-    xmpp_stanza_t *iq = xmpp_stanza_new_from_string(fx->ctx, xml), *reply;
-
-    assert_non_null(iq);
-    reply = adhoc_handle(fx->app.adhoc, iq, ADMIN, true);
-    xmpp_stanza_release(iq);
-    assert_non_null(reply);
-    return reply;
-}
-
 char *text_of(xmpp_stanza_t *st)
 {
     char *buf = NULL, *copy;

@@ -4,7 +4,7 @@
  * commands), and requests sent through adhoc_handle_async that run the loop until a deferred
  * answer comes. What the commands or the test hang on the app (services, peers, the job runner,
  * the router apply) the fixture stops and frees, as the daemon does.
- * Ownership: the replies send_iq, req and send_now return are the caller's to release; the asserts
+ * Ownership: the replies send_iq, req and req_field return are the caller's to release; the asserts
  * and expect_* borrow the reply and release nothing; text_of returns a string to free(). */
 #ifndef IMD_TEST_CMD_FIXTURE_H
 #define IMD_TEST_CMD_FIXTURE_H
@@ -81,10 +81,6 @@ xmpp_stanza_t *req(struct cmd_fx *fx, const char *lang, const char *node, const 
 /* req with one field, `var` holding `value` (var NULL: no form). */
 xmpp_stanza_t *req_field(struct cmd_fx *fx, const char *lang, const char *node, const char *sid,
                          const char *action, const char *var, const char *value);
-
-/* Sends the whole iq `xml` as ADMIN through adhoc_handle (no deferred answer: the command must
- * answer at once); asserts there is a reply. */
-xmpp_stanza_t *send_now(struct cmd_fx *fx, const char *xml);
 
 char *text_of(xmpp_stanza_t *st);
 void assert_has(xmpp_stanza_t *st, const char *needle);
