@@ -1,6 +1,9 @@
 /* For the unit tests of component/cmd: the app on a temporary store, and talking to it. */
 #include "tests/lib/cmd_fixture.h"
 
+#include "component/engine/apply.h"
+#include "component/engine/job.h"
+#include "component/engine/peers.h"
 #include "component/engine/services.h"
 #include "tests/lib/tmpstore.h"
 #include "xmpp/stanza.h"
@@ -10,9 +13,12 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define CMD_OPEN "<command xmlns='http://jabber.org/protocol/commands' node='%s'"
 
@@ -23,6 +29,7 @@ struct cmd_fx *cmd_fx_open(const char *tag, int (*prepare)(struct cmd_fx *fx))
 
     if (fx == NULL || tmpstore_make(fx->dir, sizeof(fx->dir), fx->db, sizeof(fx->db), tag) != 0)
         return NULL;
+    snprintf(fx->vhosts, sizeof(fx->vhosts), "%s/vhosts.cfg.lua", fx->dir);
     if (prepare != NULL && prepare(fx) != 0)
         return NULL;
     fx->app.store = store_open(fx->db, &err);
@@ -38,9 +45,16 @@ struct cmd_fx *cmd_fx_open(const char *tag, int (*prepare)(struct cmd_fx *fx))
 
 void cmd_fx_stop(struct cmd_fx *fx)
 {
+    /* Their handles are closed before the loop runs dry; the runner's is inside it, so it is
+     * freed after. */
+    peers_stop(fx->app.peers);
+    peers_free(fx->app.peers);
+    job_runner_stop(fx->app.jobs);
+    apply_free(fx->app.apply);
     adhoc_free(fx->app.adhoc);
     services_free(fx->app.services);
     uv_run(&fx->loop, UV_RUN_DEFAULT);
+    job_runner_free(fx->app.jobs);
     assert_int_equal(uv_loop_close(&fx->loop), 0);
     assert_int_equal(store_close(fx->app.store), 0);
     xmpp_ctx_free(fx->ctx);
@@ -48,9 +62,21 @@ void cmd_fx_stop(struct cmd_fx *fx)
         config_free(&fx->cfg);
 }
 
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
 void cmd_fx_close(struct cmd_fx *fx)
 {
     cmd_fx_stop(fx);
+    unlink(fx->vhosts); /* when an apply wrote it */
+
+    if (fx->subdir[0] != '\0') /* the files first, then the directories */
+        assert_int_equal(nftw(fx->subdir, remove_one, 8, FTW_DEPTH | FTW_PHYS), 0);
     assert_int_equal(tmpstore_remove(fx->dir, fx->db), 0);
     free(fx);
 }
@@ -71,6 +97,25 @@ int cmd_fx_teardown(void **state)
 {
     cmd_fx_close(*state);
     return 0;
+}
+
+const char *cmd_fx_subdir(struct cmd_fx *fx, const char *name)
+{
+    snprintf(fx->subdir, sizeof(fx->subdir), "%s/%s", fx->dir, name);
+    if (mkdir(fx->subdir, 0700) != 0) {
+        fx->subdir[0] = '\0';
+        return NULL;
+    }
+    return fx->subdir;
+}
+
+void cmd_fx_apply(struct cmd_fx *fx, const char *hook, unsigned timeout_ms)
+{
+    char *err = NULL;
+
+    fx->app.apply = apply_new(&fx->loop, fx->vhosts, hook, timeout_ms, &err);
+    if (fx->app.apply == NULL)
+        fail_msg("apply_new: %s", err ? err : "?");
 }
 
 void add_node(struct cmd_fx *fx, const char *name, enum store_node_role role, const char *group)
@@ -98,7 +143,9 @@ xmpp_stanza_t *send_iq(struct cmd_fx *fx, const char *who, bool admin, const cha
                          command) > 0);
     iq = xmpp_stanza_new_from_string(fx->ctx, xml);
     assert_non_null(iq);
-    reply = adhoc_handle_async(fx->app.adhoc, iq, who, admin, on_late, fx);
+    reply = fx->at_once ? adhoc_handle(fx->app.adhoc, iq, who, admin)
+                        : adhoc_handle_async(fx->app.adhoc, iq, who, admin, on_late, fx);
+    fx->deferred = reply == NULL;
     while (reply == NULL && fx->late == NULL)
         assert_true(uv_run(&fx->loop, UV_RUN_ONCE) >= 0);
     if (reply == NULL) {
@@ -126,14 +173,16 @@ xmpp_stanza_t *req(struct cmd_fx *fx, const char *lang, const char *node, const 
     return reply;
 }
 
-xmpp_stanza_t *send_now(struct cmd_fx *fx, const char *xml)
+xmpp_stanza_t *req_field(struct cmd_fx *fx, const char *lang, const char *node, const char *sid,
+                         const char *action, const char *var, const char *value)
 {
-    xmpp_stanza_t *iq = xmpp_stanza_new_from_string(fx->ctx, xml), *reply;
+    char *field = NULL;
+    xmpp_stanza_t *reply;
 
-    assert_non_null(iq);
-    reply = adhoc_handle(fx->app.adhoc, iq, ADMIN, true);
-    xmpp_stanza_release(iq);
-    assert_non_null(reply);
+    if (var)
+        assert_true(asprintf(&field, "<field var='%s'><value>%s</value></field>", var, value) > 0);
+    reply = req(fx, lang, node, sid, action, field);
+    free(field);
     return reply;
 }
 
@@ -195,7 +244,7 @@ void expect_error(xmpp_stanza_t *reply, const char *cond, const char *app)
         assert_non_null(stanza_child(err, app, NS_COMMANDS));
 }
 
-void expect_rejected(xmpp_stanza_t *reply)
+const char *expect_rejected(xmpp_stanza_t *reply)
 {
     xmpp_stanza_t *cmd = stanza_child(reply, "command", NS_COMMANDS);
     xmpp_stanza_t *note = cmd ? stanza_child(cmd, "note", NULL) : NULL;
@@ -208,4 +257,5 @@ void expect_rejected(xmpp_stanza_t *reply)
     assert_non_null(note);
     assert_string_equal(xmpp_stanza_get_attribute(note, "type"), "error");
     assert_non_null(stanza_child(cmd, "x", "jabber:x:data"));
+    return xmpp_stanza_get_text_ptr(xmpp_stanza_get_children(note));
 }

@@ -1,9 +1,9 @@
 /* Unit tests for default-domain and jobs/status (component/cmd/cmd_default.c) through the XEP-0050
- * framework on an in-memory store: the form offers the local domains; a change starts a job
- * (recorded in the store) unless the domain is already the default or another job is in
- * flight (then a completed command with an error note and nothing changed); jobs/status says
- * when there are no jobs, refuses a job value that is not a number or no job, and closing its
- * view leaves the job running. */
+ * framework on a store in a temporary directory (tests/lib/cmd_fixture): the form offers the local
+ * domains; a change starts a job (recorded in the store) unless the domain is already the default
+ * or another job is in flight (then a completed command with an error note and nothing changed);
+ * jobs/status says when there are no jobs, refuses a job value that is not a number or no job, and
+ * closing its view leaves the job running. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "component/cmd/commands.h"
+#include "tests/lib/cmd_fixture.h"
 #include "tests/lib/reply.h"
 #include "store/store_domain.h"
 #include "store/store_job.h"
@@ -23,71 +24,32 @@
 #include "util/log.h"
 #include "xmpp/stanza.h"
 
-#define ADMIN "admin@example.com/laptop"
-
-struct fx {
-    uv_loop_t loop;
-    struct app app;
-};
-
 static int setup(void **state)
 {
-    struct fx *fx = calloc(1, sizeof(*fx));
-    char *err = NULL;
+    struct cmd_fx *fx;
 
-    log_set_level(LOG_LEVEL_ERROR);
-    uv_loop_init(&fx->loop);
-    fx->app.loop = &fx->loop;
-    fx->app.ctx = xmpp_ctx_new(NULL, NULL);
-    fx->app.store = store_open(":memory:", &err);
-    fx->app.adhoc = adhoc_new(fx->app.ctx, NULL);
-    if (fx->app.store == NULL || cmd_default_register(&fx->app) < 0)
+    if (cmd_fx_setup(state, "cmddefault", NULL, cmd_default_register) != 0)
         return -1;
+    fx = *state;
     assert_int_equal(store_domain_insert(fx->app.store, "a.example", STORE_MANAGED_ADMIN, true),
                      STORE_OK);
     assert_int_equal(
         store_domain_insert(fx->app.store, "peer.example", STORE_MANAGED_SYSTEM, false), STORE_OK);
-    *state = fx;
     return 0;
 }
 
-static int teardown(void **state)
+/* One request, answered at once: `action` on `node`, with a session and a one-field submission
+ * when given. */
+static xmpp_stanza_t *run(struct cmd_fx *fx, const char *node, const char *action,
+                          const char *session, const char *var, const char *value)
 {
-    struct fx *fx = *state;
+    xmpp_stanza_t *reply = req_field(fx, NULL, node, session, action, var, value);
 
-    adhoc_free(fx->app.adhoc);
-    store_close(fx->app.store);
-    xmpp_ctx_free(fx->app.ctx);
-    assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
-    assert_int_equal(uv_loop_close(&fx->loop), 0);
-    free(fx);
-    return 0;
-}
-
-/* One request: `action` on `node`, with a session and a one-field submission when given. */
-static xmpp_stanza_t *run(struct fx *fx, const char *node, const char *action, const char *session,
-                          const char *var, const char *value)
-{
-    char xml[1024];
-    xmpp_stanza_t *iq, *reply;
-
-    snprintf(xml, sizeof(xml),
-             "<iq type='set' id='q1' from='" ADMIN "' to='imd.example'>"
-             "<command xmlns='http://jabber.org/protocol/commands' node='%s' action='%s'%s%s%s>"
-             "%s%s%s%s%s</command></iq>",
-             node, action, session ? " sessionid='" : "", session ? session : "",
-             session ? "'" : "", var ? "<x xmlns='jabber:x:data' type='submit'><field var='" : "",
-             var ? var : "", var ? "'><value>" : "", var ? value : "",
-             var ? "</value></field></x>" : "");
-    iq = xmpp_stanza_new_from_string(fx->app.ctx, xml);
-    assert_non_null(iq);
-    reply = adhoc_handle(fx->app.adhoc, iq, ADMIN, true);
-    xmpp_stanza_release(iq);
-    assert_non_null(reply);
+    assert_false(fx->deferred);
     return reply;
 }
 
-static int64_t count_jobs(struct fx *fx)
+static int64_t count_jobs(struct cmd_fx *fx)
 {
     struct store_job *list = NULL;
     size_t n = 0;
@@ -101,7 +63,7 @@ static int64_t count_jobs(struct fx *fx)
 
 static void test_form_offers_local_domains(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r = run(fx, "default-domain", "execute", NULL, NULL, NULL);
     xmpp_stanza_t *x = stanza_child(reply_command(r), "x", NULL), *field = NULL;
     int options = 0;
@@ -126,7 +88,7 @@ static void test_form_offers_local_domains(void **state)
 
 static void test_change_starts_a_job(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r = run(fx, "default-domain", "complete", NULL, "domain", "New.Example");
     struct store_job j;
 
@@ -153,7 +115,7 @@ static void test_change_starts_a_job(void **state)
 
 static void test_already_default(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     struct store_settings s;
     xmpp_stanza_t *r;
 
@@ -171,7 +133,7 @@ static void test_already_default(void **state)
 
 static void test_jobs_status_none_and_bad(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r = run(fx, "jobs/status", "execute", NULL, NULL, NULL);
 
     assert_string_equal(reply_status(r), "completed");
@@ -190,7 +152,7 @@ static void test_jobs_status_none_and_bad(void **state)
 
 static void test_jobs_status_close_leaves_job(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     int64_t id = 0;
     xmpp_stanza_t *r;
     char session[128], num[24];
@@ -220,7 +182,7 @@ static void test_jobs_status_close_leaves_job(void **state)
  * line and in the refusal; nothing is started until all hold. */
 static void test_refused_for_each_precondition(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r;
 
     /* HA on a redundancy group */
@@ -255,12 +217,13 @@ static void test_refused_for_each_precondition(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_form_offers_local_domains, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_change_starts_a_job, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_already_default, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_jobs_status_none_and_bad, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_jobs_status_close_leaves_job, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refused_for_each_precondition, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_form_offers_local_domains, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_change_starts_a_job, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_already_default, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_jobs_status_none_and_bad, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_jobs_status_close_leaves_job, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_refused_for_each_precondition, setup, cmd_fx_teardown),
     };
+    log_set_level(LOG_LEVEL_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

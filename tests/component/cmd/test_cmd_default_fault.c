@@ -18,74 +18,33 @@
 #include "store/store_job.h"
 #include "store/store_settings.h"
 #include "store/store_topo.h"
+#include "tests/lib/cmd_fixture.h"
 #include "tests/lib/reply.h"
 #include "tests/lib/store_fault.h"
-#include "tests/lib/tmpstore.h"
 #include "util/log.h"
 #include "xmpp/stanza.h"
 
-#define ADMIN "admin@example.com/laptop"
-
-struct fx {
-    char dir[64], path[96];
-    uv_loop_t loop;
-    struct app app;
-};
-
 static int setup(void **state)
 {
-    struct fx *fx = calloc(1, sizeof(*fx));
-    char *err = NULL;
-
-    log_set_level(LOG_LEVEL_ERROR);
-    if (fx == NULL || store_fault_install() != 0 ||
-        tmpstore_make(fx->dir, sizeof(fx->dir), fx->path, sizeof(fx->path), "ddfault") < 0)
+    if (store_fault_install() != 0)
         return -1;
-    uv_loop_init(&fx->loop);
-    fx->app.loop = &fx->loop;
-    fx->app.ctx = xmpp_ctx_new(NULL, NULL);
-    fx->app.store = store_open(fx->path, &err);
-    fx->app.adhoc = adhoc_new(fx->app.ctx, NULL);
-    if (fx->app.store == NULL || cmd_default_register(&fx->app) < 0)
-        return -1;
-    *state = fx;
-    return 0;
+    return cmd_fx_setup(state, "ddfault", NULL, cmd_default_register);
 }
 
 static int teardown(void **state)
 {
-    struct fx *fx = *state;
-
     store_fault_disarm();
-    adhoc_free(fx->app.adhoc);
-    assert_int_equal(store_close(fx->app.store), 0);
-    xmpp_ctx_free(fx->app.ctx);
-    assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
-    assert_int_equal(uv_loop_close(&fx->loop), 0);
-    assert_int_equal(tmpstore_remove(fx->dir, fx->path), 0);
-    free(fx);
-    return 0;
+    return cmd_fx_teardown(state);
 }
 
-/* One request: `action` on `node`, with a one-field submission when `var` is given. */
-static xmpp_stanza_t *run(struct fx *fx, const char *node, const char *action, const char *var,
+/* One request, answered at once: `action` on `node`, with a one-field submission when `var` is
+ * given. */
+static xmpp_stanza_t *run(struct cmd_fx *fx, const char *node, const char *action, const char *var,
                           const char *value)
 {
-    char xml[1024];
-    xmpp_stanza_t *iq, *reply;
+    xmpp_stanza_t *reply = req_field(fx, NULL, node, NULL, action, var, value);
 
-    snprintf(xml, sizeof(xml),
-             "<iq type='set' id='q1' from='" ADMIN "' to='imd.example'>"
-             "<command xmlns='http://jabber.org/protocol/commands' node='%s' action='%s'>"
-             "%s%s%s%s%s</command></iq>",
-             node, action, var ? "<x xmlns='jabber:x:data' type='submit'><field var='" : "",
-             var ? var : "", var ? "'><value>" : "", var ? value : "",
-             var ? "</value></field></x>" : "");
-    iq = xmpp_stanza_new_from_string(fx->app.ctx, xml);
-    assert_non_null(iq);
-    reply = adhoc_handle(fx->app.adhoc, iq, ADMIN, true);
-    xmpp_stanza_release(iq);
-    assert_non_null(reply);
+    assert_false(fx->deferred);
     return reply;
 }
 
@@ -96,7 +55,7 @@ static bool is_error(xmpp_stanza_t *reply, const char *cond)
     return strcmp(xmpp_stanza_get_type(reply), "error") == 0 && e && stanza_child(e, cond, NULL);
 }
 
-static size_t count_jobs(struct fx *fx)
+static size_t count_jobs(struct cmd_fx *fx)
 {
     struct store_job *list = NULL;
     size_t n = 0;
@@ -111,7 +70,7 @@ static size_t count_jobs(struct fx *fx)
  * exactly one job, for the new domain, is recorded. */
 static void test_disk_full_while_starting(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r;
     struct store_job j;
     int round = 0;
@@ -146,14 +105,14 @@ static void test_disk_full_while_starting(void **state)
  * internal-server-error (not an empty or made-up view), and both work once it reads. */
 static void test_store_unreadable(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r;
 
     assert_int_equal(
         store_job_create(fx->app.store, STORE_JOB_DEFAULT_DOMAIN, NULL, "b.example", 10, NULL),
         STORE_OK);
     /* a change behind the store's back, so that its page cache is stale and it must read */
-    assert_int_equal(store_fault_sql(fx->path, "UPDATE settings SET audit_time = '03:00'"), 0);
+    assert_int_equal(store_fault_sql(fx->db, "UPDATE settings SET audit_time = '03:00'"), 0);
     store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, 0, -1, SQLITE_IOERR_READ);
     r = run(fx, "default-domain", "execute", NULL, NULL);
     assert_true(store_fault_hits() > 0);
@@ -161,7 +120,7 @@ static void test_store_unreadable(void **state)
     assert_true(is_error(r, "internal-server-error"));
     xmpp_stanza_release(r);
 
-    assert_int_equal(store_fault_sql(fx->path, "UPDATE settings SET audit_time = '04:00'"), 0);
+    assert_int_equal(store_fault_sql(fx->db, "UPDATE settings SET audit_time = '04:00'"), 0);
     store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, 0, -1, SQLITE_IOERR_READ);
     r = run(fx, "jobs/status", "execute", NULL, NULL);
     assert_true(store_fault_hits() > 0);
@@ -169,7 +128,7 @@ static void test_store_unreadable(void **state)
     assert_true(is_error(r, "internal-server-error"));
     xmpp_stanza_release(r);
 
-    assert_int_equal(store_fault_sql(fx->path, "UPDATE settings SET audit_time = '05:00'"), 0);
+    assert_int_equal(store_fault_sql(fx->db, "UPDATE settings SET audit_time = '05:00'"), 0);
     store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, 0, -1, SQLITE_IOERR_READ);
     r = run(fx, "jobs/status", "complete", "job", "1");
     assert_true(store_fault_hits() > 0);
@@ -189,7 +148,7 @@ static void test_store_unreadable(void **state)
  * refused with the guide's rule; no job. */
 static void test_refused_with_ha_on(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r;
 
     assert_int_equal(store_group_insert(fx->app.store, "dg1", true), STORE_OK);
@@ -210,5 +169,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_store_unreadable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_refused_with_ha_on, setup, teardown),
     };
+    log_set_level(LOG_LEVEL_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -18,7 +18,6 @@
 #include "store/store_user.h"
 #include "xmpp/stanza.h"
 #include "tests/lib/cmd_fixture.h"
-#include "tests/lib/tmpstore.h"
 
 #include <sqlite3.h>
 #include <stdbool.h>
@@ -26,41 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-
-
-/* fx->data: the router's vhosts file the apply writes, in the store's directory. */
-static const char *vhosts(struct cmd_fx *fx)
-{
-    return fx->data;
-}
-
-static int vhosts_path(struct cmd_fx *fx)
-{
-    char *path = NULL;
-
-    if (asprintf(&path, "%s/vhosts.cfg.lua", fx->dir) < 0)
-        return -1;
-    fx->data = path;
-    return 0;
-}
 
 static int setup(void **state)
 {
-    return cmd_fx_setup(state, "cmd-domains", vhosts_path, cmd_domains_register);
-}
-
-static int teardown(void **state)
-{
-    struct cmd_fx *fx = *state;
-
-    apply_free(fx->app.apply);
-    cmd_fx_stop(fx);
-    unlink(vhosts(fx));
-    tmpstore_remove(fx->dir, fx->db);
-    free(fx->data);
-    free(fx);
-    return 0;
+    return cmd_fx_setup(state, "cmd-domains", NULL, cmd_domains_register);
 }
 
 /* ---- talking to the commands ---- */
@@ -691,14 +659,6 @@ static void test_list_many(void **state)
 
 /* ---- applying to the router ---- */
 
-static void use_hook(struct cmd_fx *fx, const char *hook)
-{
-    char *err = NULL;
-
-    fx->app.apply = apply_new(&fx->loop, vhosts(fx), hook, 5000, &err);
-    assert_non_null(fx->app.apply);
-}
-
 static bool audit_has(struct cmd_fx *fx, const char *node, enum store_outcome outcome,
                       const char *needle)
 {
@@ -721,10 +681,10 @@ static void test_apply_hook_ok(void **state)
     FILE *fp;
     char buf[512] = "";
 
-    use_hook(fx, "/bin/true");
+    cmd_fx_apply(fx, "/bin/true", 5000);
     expect_done_note(add(fx, NULL, "applied.example"), "info",
                      "The router was updated (router reloaded (/bin/true))");
-    fp = fopen(vhosts(fx), "r");
+    fp = fopen(fx->vhosts, "r");
     assert_non_null(fp);
     assert_true(fread(buf, 1, sizeof(buf) - 1, fp) > 0);
     fclose(fp);
@@ -739,7 +699,7 @@ static void test_apply_hook_fails(void **state)
     struct cmd_fx *fx = *state;
     struct store_settings s = {0};
 
-    use_hook(fx, "/bin/false");
+    cmd_fx_apply(fx, "/bin/false", 5000);
     expect_done_note(add(fx, NULL, "unapplied.example"), "info",
                      "The router was NOT updated: the reload hook /bin/false exited with status "
                      "1. The change is not applied until a retry succeeds");
@@ -836,36 +796,40 @@ static void test_add_store_locked(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_add_two_stages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_add_store_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_add_store_locked, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_add_rule_refused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_add_corrected_in_session, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_add_duplicate_any_case, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_add_peer_only_domain, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_add_refused_precondition_at_start, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_add_second_domain_needs_release_10, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_add_refused_precondition_at_commit, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_admin_forbidden, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_add, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_update_nothing_editable, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rename_refused_system_managed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rename_race, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_chosen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_select_all_korean, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_not_confirmed_and_canceled, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_nothing_chosen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delete_race, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_two_stages, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_add_store_refused, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_add_store_locked, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_add_rule_refused, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_add_corrected_in_session, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_add_duplicate_any_case, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_add_peer_only_domain, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_add_refused_precondition_at_start, setup,
+                                        cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_add_second_domain_needs_release_10, setup,
+                                        cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_add_refused_precondition_at_commit, setup,
+                                        cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_not_admin_forbidden, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_add, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rename, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_update_nothing_editable, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rename_refused_system_managed, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_rename_race, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_chosen, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_select_all_korean, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_not_confirmed_and_canceled, setup,
+                                        cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_nothing_chosen, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_race, setup, cmd_fx_teardown),
         cmocka_unit_test_setup_teardown(test_delete_refused_precondition_at_commit, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_delete_refused_system_managed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_default_domain_hosted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_many, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_apply_hook_ok, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_apply_hook_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cert_stale_note, setup, teardown),
+                                        cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_delete_refused_system_managed, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_list, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_default_domain_hosted, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_list_many, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_apply_hook_ok, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_apply_hook_fails, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cert_stale_note, setup, cmd_fx_teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

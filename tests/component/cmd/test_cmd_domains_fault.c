@@ -34,12 +34,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    struct cmd_fx *fx = *state;
-
     store_fault_disarm();
-    apply_free(fx->app.apply);
-    cmd_fx_close(fx);
-    return 0;
+    return cmd_fx_teardown(state);
 }
 
 static bool is_store_error(xmpp_stanza_t *reply)

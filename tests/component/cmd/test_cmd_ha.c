@@ -39,6 +39,7 @@ static int setup(void **state)
         return -1;
     fx->cfg.settle_time = 60;
     fx->app.cfg = &fx->cfg;
+    fx->at_once = true; /* as from a caller that cannot wait */
     assert_int_equal(cmd_ha_register(&fx->app), 0);
     assert_int_equal(store_group_insert(fx->app.store, "g1", true), STORE_OK);
     assert_int_equal(store_group_insert(fx->app.store, "g2", true), STORE_OK);
@@ -60,36 +61,20 @@ static int teardown(void **state)
  * chosen) and complete. The reply as text (malloc'd). */
 static char *ha(struct cmd_fx *fx, const char *what, const char *lang, const char *groups)
 {
-    char *xml = NULL, sid[64], *text = NULL, *copy;
-    size_t len = 0;
+    char node[32], sid[64], *fields = NULL, *text;
     xmpp_stanza_t *r;
 
-    for (int stage = 0; stage < 2; stage++) {
-        assert_true(
-            asprintf(&xml,
-                     "<iq type='set' id='q1' from='" ADMIN "' to='imd.example' xml:lang='%s'>"
-                     "<command xmlns='http://jabber.org/protocol/commands' node='ha/%s'%s%s%s "
-                     "action='%s'>%s%s%s%s%s</command></iq>",
-                     lang, what, stage ? " sessionid='" : "", stage ? sid : "", stage ? "'" : "",
-                     stage ? "complete" : "execute",
-                     stage ? "<x xmlns='jabber:x:data' type='submit'>" : "",
-                     stage && groups ? "<field var='groups'>" : "", stage && groups ? groups : "",
-                     stage && groups ? "</field>" : "", stage ? "</x>" : "") > 0);
-        r = send_now(fx, xml);
-        free(xml);
-        if (stage == 0) {
-            xmpp_stanza_t *cmd = stanza_child(r, "command", NS_COMMANDS);
-            assert_non_null(cmd);
-            assert_string_equal(xmpp_stanza_get_attribute(cmd, "status"), "executing");
-            snprintf(sid, sizeof(sid), "%s", xmpp_stanza_get_attribute(cmd, "sessionid"));
-            xmpp_stanza_release(r);
-        }
-    }
-    assert_int_equal(xmpp_stanza_to_text(r, &text, &len), XMPP_EOK);
-    copy = strdup(text);
-    xmpp_free(fx->ctx, text);
+    snprintf(node, sizeof(node), "ha/%s", what);
+    r = req(fx, lang, node, NULL, "execute", NULL);
+    expect_status(r, "executing", sid);
     xmpp_stanza_release(r);
-    return copy;
+    if (groups)
+        assert_true(asprintf(&fields, "<field var='groups'>%s</field>", groups) > 0);
+    r = req(fx, lang, node, sid, "complete", fields ? fields : "");
+    free(fields);
+    text = text_of(r);
+    xmpp_stanza_release(r);
+    return text;
 }
 
 static void assert_text(const char *text, const char *needle)

@@ -1,9 +1,9 @@
-/* Unit tests for the peers command (component/cmd/cmd_peers.c) through the XEP-0050 framework on an
- * in-memory store, without a router link: add records a peer (and its refresh fails at once,
- * which the list shows), adding it again or adding ourselves is refused with a note, remove and
- * refresh of a JID that is no peer say so, a missing or malformed JID is bad-payload, refresh of
- * every peer starts and lists, and without a peers scheduler refresh says peers are not
- * refreshed here. Nothing is changed by a refusal. */
+/* Unit tests for the peers command (component/cmd/cmd_peers.c) through the XEP-0050 framework on a
+ * store in a temporary directory (tests/lib/cmd_fixture), without a router link: add records a peer
+ * (and its refresh fails at once, which the list shows), adding it again or adding ourselves is
+ * refused with a note, remove and refresh of a JID that is no peer say so, a missing or malformed
+ * JID is bad-payload, refresh of every peer starts and lists, and without a peers scheduler refresh
+ * says peers are not refreshed here. Nothing is changed by a refusal. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,79 +16,51 @@
 
 #include "component/cmd/commands.h"
 #include "component/engine/peers.h"
+#include "tests/lib/cmd_fixture.h"
 #include "tests/lib/reply.h"
 #include "store/store_peer.h"
 #include "util/log.h"
 #include "util/xmalloc.h"
 #include "xmpp/stanza.h"
 
-#define ADMIN "admin@example.com/laptop"
-#define SELF "imd.example"
+#define SELF "imd.example" /* the to= of the fixture's requests */
 
-struct fx {
-    uv_loop_t loop;
-    struct config cfg;
-    struct app app;
-};
-
-static int setup(void **state)
+/* A config naming the component, SELF. */
+static int self_config(struct cmd_fx *fx)
 {
-    struct fx *fx = calloc(1, sizeof(*fx));
-    char *err = NULL;
-
-    log_set_level(LOG_LEVEL_ERROR);
-    uv_loop_init(&fx->loop);
     config_defaults(&fx->cfg);
     fx->cfg.jid = xstrdup(SELF);
     fx->app.cfg = &fx->cfg;
-    fx->app.loop = &fx->loop;
-    fx->app.ctx = xmpp_ctx_new(NULL, NULL);
-    fx->app.store = store_open(":memory:", &err);
-    fx->app.adhoc = adhoc_new(fx->app.ctx, NULL);
-    if (fx->app.store == NULL || cmd_peers_register(&fx->app) < 0 || fx->app.peers == NULL)
-        return -1;
-    *state = fx;
+    fx->free_cfg = true;
     return 0;
 }
 
-static int teardown(void **state)
+/* The command starts the peers scheduler (fx->app.peers), which the fixture frees. Requests
+ * cannot wait (at_once): a refresh answers that it has started. */
+static int setup(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx;
 
-    peers_stop(fx->app.peers);
-    peers_free(fx->app.peers);
-    adhoc_free(fx->app.adhoc);
-    store_close(fx->app.store);
-    xmpp_ctx_free(fx->app.ctx);
-    config_free(&fx->cfg);
-    assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
-    assert_int_equal(uv_loop_close(&fx->loop), 0);
-    free(fx);
-    return 0;
+    if (cmd_fx_setup(state, "cmdpeers", self_config, cmd_peers_register) != 0)
+        return -1;
+    fx = *state;
+    fx->at_once = true;
+    return fx->app.peers == NULL ? -1 : 0;
 }
 
 /* peers with action and jid submitted at once. */
-static xmpp_stanza_t *peers(struct fx *fx, const char *action, const char *jid)
+static xmpp_stanza_t *peers(struct cmd_fx *fx, const char *action, const char *jid)
 {
-    char xml[1024];
-    xmpp_stanza_t *iq, *reply;
+    char fields[512];
 
-    snprintf(xml, sizeof(xml),
-             "<iq type='set' id='q1' from='" ADMIN "' to='" SELF "'>"
-             "<command xmlns='http://jabber.org/protocol/commands' node='peers' "
-             "action='complete'><x xmlns='jabber:x:data' type='submit'>"
+    snprintf(fields, sizeof(fields),
              "<field var='action'><value>%s</value></field>"
-             "<field var='jid'><value>%s</value></field></x></command></iq>",
+             "<field var='jid'><value>%s</value></field>",
              action, jid);
-    iq = xmpp_stanza_new_from_string(fx->app.ctx, xml);
-    assert_non_null(iq);
-    reply = adhoc_handle(fx->app.adhoc, iq, ADMIN, true);
-    xmpp_stanza_release(iq);
-    assert_non_null(reply);
-    return reply;
+    return req(fx, NULL, "peers", NULL, "complete", fields);
 }
 
-static bool is_peer(struct fx *fx, const char *jid)
+static bool is_peer(struct cmd_fx *fx, const char *jid)
 {
     struct store_peer p;
     enum store_rc rc = store_peer_get(fx->app.store, jid, &p);
@@ -99,7 +71,7 @@ static bool is_peer(struct fx *fx, const char *jid)
 
 static void test_add_again_self(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r = peers(fx, "add", "B.Example");
 
     assert_string_equal(reply_status(r), "completed");
@@ -117,7 +89,7 @@ static void test_add_again_self(void **state)
 
 static void test_bad_jids(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     const char *actions[] = {"add", "remove"};
 
     for (int i = 0; i < 2; i++) {
@@ -135,7 +107,7 @@ static void test_bad_jids(void **state)
 
 static void test_not_a_peer(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r = peers(fx, "remove", "c.example");
 
     assert_true(reply_has_note(r, "error", "c.example is not a peer; list shows the peers"));
@@ -147,7 +119,7 @@ static void test_not_a_peer(void **state)
 
 static void test_refresh_all_and_remove(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r = peers(fx, "add", "b.example");
 
     xmpp_stanza_release(r);
@@ -166,7 +138,7 @@ static void test_refresh_all_and_remove(void **state)
 
 static void test_no_scheduler(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     struct peers *ps = fx->app.peers;
     xmpp_stanza_t *r;
 
@@ -180,11 +152,12 @@ static void test_no_scheduler(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_add_again_self, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bad_jids, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_a_peer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_refresh_all_and_remove, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_no_scheduler, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_again_self, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_bad_jids, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_not_a_peer, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_refresh_all_and_remove, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_no_scheduler, setup, cmd_fx_teardown),
     };
+    log_set_level(LOG_LEVEL_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

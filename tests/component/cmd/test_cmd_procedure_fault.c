@@ -42,6 +42,7 @@ static int setup(void **state)
         return -1;
     fx->cfg.settle_time = 0;
     fx->app.cfg = &fx->cfg;
+    fx->at_once = true; /* as from a caller that cannot wait */
     fx->app.services = services_new(&fx->app);
     assert_int_equal(cmd_procedure_register(&fx->app), 0);
     assert_int_equal(store_group_insert(fx->app.store, "g1", true), STORE_OK);
@@ -66,28 +67,16 @@ static int teardown(void **state)
 static char *ask(struct cmd_fx *fx, const char *sid, const char *action, const char *fields,
                  char sid_out[64])
 {
-    char *xml = NULL, *buf = NULL, *copy;
-    size_t len = 0;
-    xmpp_stanza_t *r;
+    xmpp_stanza_t *r = req(fx, NULL, "procedure/domain-change", sid, action, fields);
+    char *text;
 
-    assert_true(asprintf(&xml,
-                         "<iq type='set' id='q1' from='" ADMIN "' to='imd.example'>"
-                         "<command xmlns='http://jabber.org/protocol/commands' "
-                         "node='procedure/domain-change'%s%s%s action='%s'>%s%s%s</command></iq>",
-                         sid ? " sessionid='" : "", sid ? sid : "", sid ? "'" : "", action,
-                         fields ? "<x xmlns='jabber:x:data' type='submit'>" : "",
-                         fields ? fields : "", fields ? "</x>" : "") > 0);
-    r = send_now(fx, xml);
-    free(xml);
     if (sid_out != NULL) {
         xmpp_stanza_t *cmd = stanza_child(r, "command", NS_COMMANDS);
         snprintf(sid_out, 64, "%s", cmd ? xmpp_stanza_get_attribute(cmd, "sessionid") : "");
     }
-    assert_int_equal(xmpp_stanza_to_text(r, &buf, &len), XMPP_EOK);
-    copy = strdup(buf);
-    xmpp_free(fx->ctx, buf);
+    text = text_of(r);
     xmpp_stanza_release(r);
-    return copy;
+    return text;
 }
 
 static int step_of(struct cmd_fx *fx)

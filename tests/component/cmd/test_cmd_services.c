@@ -37,6 +37,7 @@ static int setup(void **state)
     if ((fx = cmd_fx_open("cmdsv", NULL)) == NULL)
         return -1;
     fx->app.cfg = &fx->cfg;
+    fx->at_once = true; /* as from a caller that cannot wait */
     fx->app.services = services_new(&fx->app);
     assert_int_equal(cmd_services_register(&fx->app), 0);
     assert_int_equal(store_group_insert(fx->app.store, "g1", true), STORE_OK);
@@ -58,29 +59,16 @@ static int teardown(void **state)
  * text (malloc'd). */
 static char *services(struct cmd_fx *fx, const char *lang, const char *fields, char **form)
 {
-    char *xml = NULL, sid[64], *text;
-    xmpp_stanza_t *r = NULL;
+    char sid[64], *text;
+    xmpp_stanza_t *r = req(fx, lang, "services", NULL, "execute", NULL);
+    xmpp_stanza_t *cmd = stanza_child(r, "command", NS_COMMANDS);
 
-    for (int stage = 0; stage < 2; stage++) {
-        assert_true(asprintf(&xml,
-                             "<iq type='set' id='q1' from='" ADMIN "' to='imd.example' "
-                             "xml:lang='%s'><command xmlns='http://jabber.org/protocol/commands' "
-                             "node='services'%s%s%s action='%s'>%s%s%s</command></iq>",
-                             lang, stage ? " sessionid='" : "", stage ? sid : "", stage ? "'" : "",
-                             stage ? "complete" : "execute",
-                             stage ? "<x xmlns='jabber:x:data' type='submit'>" : "",
-                             stage ? fields : "", stage ? "</x>" : "") > 0);
-        r = send_now(fx, xml);
-        free(xml);
-        if (stage == 0) {
-            xmpp_stanza_t *cmd = stanza_child(r, "command", NS_COMMANDS);
-            assert_non_null(cmd);
-            snprintf(sid, sizeof(sid), "%s", xmpp_stanza_get_attribute(cmd, "sessionid"));
-            if (form != NULL)
-                *form = text_of(r);
-            xmpp_stanza_release(r);
-        }
-    }
+    assert_non_null(cmd);
+    snprintf(sid, sizeof(sid), "%s", xmpp_stanza_get_attribute(cmd, "sessionid"));
+    if (form != NULL)
+        *form = text_of(r);
+    xmpp_stanza_release(r);
+    r = req(fx, lang, "services", sid, "complete", fields);
     text = text_of(r);
     xmpp_stanza_release(r);
     return text;

@@ -7,7 +7,6 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "component/app.h"
 #include "component/cmd/commands.h"
 #include "component/engine/job.h"
 #include "store/store_audit.h"
@@ -15,79 +14,34 @@
 #include "store/store_topo.h"
 #include "store/store_user.h"
 #include "xmpp/stanza.h"
-#include "tests/lib/tmpstore.h"
+#include "tests/lib/cmd_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
-#define ADMIN "admin@example.com/laptop"
-
-struct fixture {
-    char dir[64];
-    char path[96];
-    uv_loop_t loop;
-    struct app app;
-};
-
+/* With a job runner: a new scheme starts a job. */
 static int setup(void **state)
 {
-    struct fixture *f = calloc(1, sizeof(*f));
-    char *err = NULL;
+    struct cmd_fx *fx;
 
-    if (tmpstore_make(f->dir, sizeof(f->dir), f->path, sizeof(f->path), "cmdset") != 0 ||
-        uv_loop_init(&f->loop) != 0)
+    if (cmd_fx_setup(state, "cmdset", NULL, cmd_settings_register) != 0)
         return -1;
-    xmpp_initialize();
-    f->app.ctx = xmpp_ctx_new(NULL, NULL);
-    f->app.loop = &f->loop;
-    f->app.store = store_open(f->path, &err);
-    assert_non_null(f->app.store);
-    f->app.adhoc = adhoc_new(f->app.ctx, NULL);
-    assert_int_equal(cmd_settings_register(&f->app), 0);
-    f->app.jobs = job_runner_new(&f->app);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-
-    job_runner_stop(f->app.jobs);
-    uv_run(&f->loop, UV_RUN_DEFAULT);
-    job_runner_free(f->app.jobs);
-    adhoc_free(f->app.adhoc);
-    store_close(f->app.store);
-    xmpp_ctx_free(f->app.ctx);
-    xmpp_shutdown();
-    assert_int_equal(uv_loop_close(&f->loop), 0);
-    tmpstore_remove(f->dir, f->path);
-    free(f);
-    return 0;
+    fx = *state;
+    fx->app.jobs = job_runner_new(&fx->app);
+    return fx->app.jobs == NULL ? -1 : 0;
 }
 
 /* ---- talking to the framework ---- */
 
-/* Runs one request; `form` is the inner XML of a submitted <x/> (NULL: none). */
-static xmpp_stanza_t *request(struct fixture *f, const char *node, const char *action,
+/* Runs one request; `form` is the inner XML of a submitted <x/> (NULL: none); answered at once. */
+static xmpp_stanza_t *request(struct cmd_fx *fx, const char *node, const char *action,
                               const char *sid, const char *lang, const char *form)
 {
-    char xml[4096];
-    xmpp_stanza_t *iq, *reply;
+    xmpp_stanza_t *reply = req(fx, lang ? lang : "en", node, sid, action, form);
 
-    snprintf(xml, sizeof(xml),
-             "<iq type='set' id='t1' from='" ADMIN "' to='c.example.com' xml:lang='%s'>"
-             "<command xmlns='" NS_COMMANDS "' node='%s' action='%s'%s%s%s>%s%s%s</command></iq>",
-             lang ? lang : "en", node, action, sid ? " sessionid='" : "", sid ? sid : "",
-             sid ? "'" : "", form ? "<x xmlns='jabber:x:data' type='submit'>" : "",
-             form ? form : "", form ? "</x>" : "");
-    iq = xmpp_stanza_new_from_string(f->app.ctx, xml);
-    assert_non_null(iq);
-    reply = adhoc_handle(f->app.adhoc, iq, ADMIN, true);
-    xmpp_stanza_release(iq);
+    assert_false(fx->deferred);
     return reply;
 }
 
@@ -96,11 +50,6 @@ static xmpp_stanza_t *command_of(xmpp_stanza_t *reply)
     xmpp_stanza_t *cmd = stanza_child(reply, "command", NS_COMMANDS);
     assert_non_null(cmd);
     return cmd;
-}
-
-static const char *status_of(xmpp_stanza_t *reply)
-{
-    return xmpp_stanza_get_attribute(command_of(reply), "status");
 }
 
 /* The concatenated texts of every note, "type:text|..." (static buffer). */
@@ -153,30 +102,6 @@ static void assert_field(xmpp_stanza_t *reply, const char *var, const char *want
     free(got);
 }
 
-static void assert_error(xmpp_stanza_t *reply, const char *cond, const char *app_cond)
-{
-    xmpp_stanza_t *err = xmpp_stanza_get_child_by_name(reply, "error");
-
-    assert_string_equal(xmpp_stanza_get_type(reply), "error");
-    assert_non_null(err);
-    assert_non_null(xmpp_stanza_get_child_by_name(err, cond));
-    assert_non_null(xmpp_stanza_get_child_by_name(err, app_cond));
-}
-
-/* A refused value in a session: the stage again with an error note; returns the note's text. */
-static const char *assert_rejected(xmpp_stanza_t *reply)
-{
-    xmpp_stanza_t *cmd = command_of(reply);
-    xmpp_stanza_t *note = xmpp_stanza_get_child_by_name(cmd, "note");
-
-    assert_string_equal(xmpp_stanza_get_type(reply), "result");
-    assert_string_equal(xmpp_stanza_get_attribute(cmd, "status"), "executing");
-    assert_non_null(note);
-    assert_string_equal(xmpp_stanza_get_attribute(note, "type"), "error");
-    assert_non_null(stanza_child(cmd, "x", NS_DATA));
-    return xmpp_stanza_get_text_ptr(xmpp_stanza_get_children(note));
-}
-
 static void assert_contains(const char *hay, const char *needle)
 {
     if (strstr(hay, needle) == NULL)
@@ -184,13 +109,12 @@ static void assert_contains(const char *hay, const char *needle)
 }
 
 /* Starts `node` and submits `form` in the session: the reply to the submission. */
-static xmpp_stanza_t *run(struct fixture *f, const char *node, const char *lang, const char *form)
+static xmpp_stanza_t *run(struct cmd_fx *f, const char *node, const char *lang, const char *form)
 {
     xmpp_stanza_t *first = request(f, node, "execute", NULL, lang, NULL), *reply;
-    char sid[128];
+    char sid[64];
 
-    assert_string_equal(status_of(first), "executing");
-    snprintf(sid, sizeof(sid), "%s", xmpp_stanza_get_attribute(command_of(first), "sessionid"));
+    expect_status(first, "executing", sid);
     xmpp_stanza_release(first);
     reply = request(f, node, "complete", sid, lang, form);
     return reply;
@@ -203,7 +127,7 @@ static xmpp_stanza_t *run(struct fixture *f, const char *node, const char *lang,
     "<field var='cucm_domain_sip_proxy'><value>" proxy "</value></field>"                          \
     "<field var='audit_time'><value>" audit "</value></field>"
 
-static struct store_settings get_settings(struct fixture *f)
+static struct store_settings get_settings(struct cmd_fx *f)
 {
     struct store_settings s;
 
@@ -215,7 +139,7 @@ static struct store_settings get_settings(struct fixture *f)
 
 static void test_settings_prefilled(void **state)
 {
-    struct fixture *f = *state;
+    struct cmd_fx *f = *state;
     xmpp_stanza_t *r;
 
     assert_int_equal(
@@ -239,7 +163,7 @@ static void test_settings_prefilled(void **state)
 
 static void test_settings_save(void **state)
 {
-    struct fixture *f = *state;
+    struct cmd_fx *f = *state;
     xmpp_stanza_t *r = run(f, "settings", "en",
                            SETTINGS_FORM("userid@default", "1", "0", "SIP.Example.com", "7:30"));
     struct store_settings s;
@@ -266,7 +190,7 @@ static void test_settings_save(void **state)
 
 static void test_settings_bad_input(void **state)
 {
-    struct fixture *f = *state;
+    struct cmd_fx *f = *state;
     static const char *const bad[] = {
         SETTINGS_FORM("userid@default", "1", "1", "", "24:00"),
         SETTINGS_FORM("userid@default", "1", "1", "", "7:3"),
@@ -281,14 +205,14 @@ static void test_settings_bad_input(void **state)
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         xmpp_stanza_t *r = run(f, "settings", "en", bad[i]);
         /* The field is named by its label (and var), the session kept for a correction. */
-        const char *why = assert_rejected(r);
+        const char *why = expect_rejected(r);
         assert_true(strstr(why, "Nightly sync audit time [audit_time]: ") == why ||
                     strstr(why, "[cucm_domain_sip_proxy]: ") != NULL ||
                     strstr(why, "[im_address_scheme]: ") != NULL);
         xmpp_stanza_release(r);
         /* With the form in the first request (a script): an error, no stage to return to. */
         r = request(f, "settings", "execute", NULL, "en", bad[i]);
-        assert_error(r, "bad-request", "bad-payload");
+        expect_error(r, "bad-request", "bad-payload");
         xmpp_stanza_release(r);
     }
     s = get_settings(f);
@@ -300,7 +224,7 @@ static void test_settings_bad_input(void **state)
 
 static void test_settings_scheme_job(void **state)
 {
-    struct fixture *f = *state;
+    struct cmd_fx *f = *state;
     xmpp_stanza_t *r;
     struct store_user u;
     struct store_settings s;
@@ -336,7 +260,7 @@ static void test_settings_scheme_job(void **state)
 
 /* ---- audit-log ---- */
 
-static void add_audit(struct fixture *f, int64_t t, const char *actor, const char *node)
+static void add_audit(struct cmd_fx *f, int64_t t, const char *actor, const char *node)
 {
     assert_int_equal(store_audit_append(f->app.store, t, actor, node, STORE_OUTCOME_OK, "d", NULL),
                      STORE_OK);
@@ -359,7 +283,7 @@ static size_t table_rows(xmpp_stanza_t *reply, size_t row, const char *var, char
     return n;
 }
 
-static void assert_rows(struct fixture *f, const char *form, size_t want, const char *first_node)
+static void assert_rows(struct cmd_fx *f, const char *form, size_t want, const char *first_node)
 {
     xmpp_stanza_t *r = run(f, "audit-log", "en", form);
     char *cell;
@@ -374,7 +298,7 @@ static void assert_rows(struct fixture *f, const char *form, size_t want, const 
 
 static void test_audit_log(void **state)
 {
-    struct fixture *f = *state;
+    struct cmd_fx *f = *state;
     int64_t now = (int64_t)time(NULL);
     xmpp_stanza_t *r;
     char *cell;
@@ -408,7 +332,7 @@ static void test_audit_log(void **state)
         char form[128];
         snprintf(form, sizeof(form), "<field var='since'><value>%s</value></field>", bad[i]);
         r = run(f, "audit-log", "ko", form);
-        assert_rejected(r);
+        expect_rejected(r);
         xmpp_stanza_release(r);
     }
 
@@ -424,11 +348,16 @@ static void test_audit_log(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_settings_prefilled, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_settings_save, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_settings_bad_input, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_settings_scheme_job, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_audit_log, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_settings_prefilled, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_settings_save, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_settings_bad_input, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_settings_scheme_job, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_audit_log, setup, cmd_fx_teardown),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    int rc;
+
+    xmpp_initialize();
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    xmpp_shutdown();
+    return rc;
 }

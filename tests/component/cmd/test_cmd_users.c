@@ -16,35 +16,18 @@
 #include "store/store_user.h"
 #include "util/log.h"
 #include "xmpp/stanza.h"
+#include "tests/lib/cmd_fixture.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#define ADMIN "admin@example.com/laptop"
-#define CMD "<command xmlns='http://jabber.org/protocol/commands' action='complete' "
-
-struct fx {
-    uv_loop_t loop;
-    struct app app;
-    char dir[64];
-    char vhosts[96];
-    xmpp_stanza_t *late; /* a deferred reply */
-};
-
+/* With a publisher, pub.example, for the lines that name a node. */
 static int setup(void **state)
 {
-    struct fx *fx = calloc(1, sizeof(*fx));
-    char *err = NULL;
+    struct cmd_fx *fx = cmd_fx_open("cmdusers", NULL);
 
-    uv_loop_init(&fx->loop);
-    fx->app.loop = &fx->loop;
-    fx->app.ctx = xmpp_ctx_new(NULL, NULL);
-    fx->app.store = store_open(":memory:", &err);
-    fx->app.adhoc = adhoc_new(fx->app.ctx, NULL);
-    if (fx->app.store == NULL || cmd_users_register(&fx->app) < 0 ||
-        cmd_sync_register(&fx->app) < 0)
+    if (fx == NULL || cmd_users_register(&fx->app) < 0 || cmd_sync_register(&fx->app) < 0)
         return -1;
     assert_int_equal(
         store_node_insert(fx->app.store, "pub.example", STORE_NODE_PUBLISHER, "15.0", NULL),
@@ -53,81 +36,50 @@ static int setup(void **state)
     return 0;
 }
 
-static int teardown(void **state)
-{
-    struct fx *fx = *state;
-
-    apply_free(fx->app.apply);
-    adhoc_free(fx->app.adhoc);
-    store_close(fx->app.store);
-    xmpp_ctx_free(fx->app.ctx);
-    assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
-    assert_int_equal(uv_loop_close(&fx->loop), 0);
-    if (fx->vhosts[0] != '\0') {
-        unlink(fx->vhosts);
-        rmdir(fx->dir);
-    }
-    free(fx);
-    return 0;
-}
-
 /* ---- requests ---- */
 
-static char *iq_text(const char *lang, const char *node, const char *form)
+/* `node` with `fields` (NULL: no form) submitted at once (complete); answered at once unless
+ * `late` (the command waits for the router's reload hook). */
+static xmpp_stanza_t *submit(struct cmd_fx *fx, const char *lang, const char *node,
+                             const char *fields, bool late)
 {
-    char *xml = NULL;
+    xmpp_stanza_t *reply = req(fx, lang, node, NULL, "complete", fields);
 
-    assert_true(asprintf(&xml,
-                         "<iq type='set' id='q1' from='" ADMIN "' to='imd.example'%s%s%s>" CMD
-                         "node='%s'>%s</command></iq>",
-                         lang ? " xml:lang='" : "", lang ? lang : "", lang ? "'" : "", node,
-                         form) > 0);
-    return xml;
-}
-
-static xmpp_stanza_t *run(struct fx *fx, const char *lang, const char *node, const char *form)
-{
-    char *xml = iq_text(lang, node, form);
-    xmpp_stanza_t *iq = xmpp_stanza_new_from_string(fx->app.ctx, xml);
-    assert_non_null(iq);
-    xmpp_stanza_t *reply = adhoc_handle(fx->app.adhoc, iq, ADMIN, true);
-    xmpp_stanza_release(iq);
-    free(xml);
-    assert_non_null(reply);
+    assert_int_equal(fx->deferred, late);
     return reply;
 }
 
-/* A submission with one field `var` holding `values` (NULL-terminated). */
-static char *form_of(const char *var, const char *const *values)
+/* One field `var` holding `values` (NULL-terminated). */
+static char *field_of(const char *var, const char *const *values)
 {
-    size_t len = 256;
+    size_t len = 64;
     for (size_t i = 0; values[i] != NULL; i++)
         len += strlen(values[i]) + 16;
     char *x = malloc(len), *p = x;
-    p += sprintf(p, "<x xmlns='jabber:x:data' type='submit'><field var='%s'>", var);
+    p += sprintf(p, "<field var='%s'>", var);
     for (size_t i = 0; values[i] != NULL; i++)
         p += sprintf(p, "<value>%s</value>", values[i]);
-    strcpy(p, "</field></x>");
+    strcpy(p, "</field>");
     return x;
 }
 
-static xmpp_stanza_t *import(struct fx *fx, const char *lang, const char *const *lines)
+static xmpp_stanza_t *import(struct cmd_fx *fx, const char *lang, const char *const *lines)
 {
-    char *form = form_of("users", lines);
-    xmpp_stanza_t *r = run(fx, lang, "users/import", form);
-    free(form);
+    char *field = field_of("users", lines);
+    xmpp_stanza_t *r = submit(fx, lang, "users/import", field, false);
+    free(field);
     return r;
 }
 
-static xmpp_stanza_t *list(struct fx *fx, const char *lang, const char *filter, int page)
+static xmpp_stanza_t *list(struct cmd_fx *fx, const char *lang, const char *filter, int page)
 {
-    char form[256];
+    char fields[256];
 
-    snprintf(form, sizeof(form),
-             "<x xmlns='jabber:x:data' type='submit'><field var='filter'><value>%s</value>"
-             "</field><field var='page'><value>%d</value></field></x>",
+    snprintf(fields, sizeof(fields),
+             "<field var='filter'><value>%s</value></field>"
+             "<field var='page'><value>%d</value></field>",
              filter, page);
-    return run(fx, lang, "users/list", form);
+    return submit(fx, lang, "users/list", fields, false);
 }
 
 /* ---- reading replies ---- */
@@ -226,12 +178,7 @@ static void assert_note(xmpp_stanza_t *reply, const char *needle)
     }
 }
 
-static const char *status_of(xmpp_stanza_t *reply)
-{
-    return xmpp_stanza_get_attribute(command_of(reply), "status");
-}
-
-static void assert_domain(struct fx *fx, const char *name, enum store_managed_by by)
+static void assert_domain(struct cmd_fx *fx, const char *name, enum store_managed_by by)
 {
     struct store_domain d;
 
@@ -244,7 +191,7 @@ static void assert_domain(struct fx *fx, const char *name, enum store_managed_by
 
 static void test_import_verdicts(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     static const char *const lines[] = {
         "alice,alice@sales.example.com",               /* 1 added */
         "bob,bob@sales.example.com,nonode",            /* 2 unknown node */
@@ -299,7 +246,7 @@ static void test_import_verdicts(void **state)
 
 static void test_import_update_remove(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r;
 
     r = import(fx, NULL, (const char *const[]){"alice,alice@a.example", NULL});
@@ -329,7 +276,7 @@ static void test_import_update_remove(void **state)
 /* A client that sends the whole text as one value with newlines (and CRLF). */
 static void test_import_one_value(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r =
         import(fx, NULL, (const char *const[]){"a,a@x.example\r\n\r\nb,b@x.example\r\nc", NULL});
     xmpp_stanza_t *t = nth_x(r, 0);
@@ -345,7 +292,7 @@ static void test_import_one_value(void **state)
 
 static void test_import_korean(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     xmpp_stanza_t *r =
         import(fx, "ko", (const char *const[]){"kim,kim@abc.1om", "lee,lee@ko.example", NULL});
     xmpp_stanza_t *t = nth_x(r, 0);
@@ -363,7 +310,7 @@ static void test_import_korean(void **state)
 /* The largest import that runs at once under the default [users] import_job_lines. */
 static void test_import_large(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     enum { N = 5000 };
     char **lines = calloc(N + 1, sizeof(*lines));
     int64_t count = 0;
@@ -388,7 +335,7 @@ static void test_import_large(void **state)
  * here by hand: the fixture has no job runner), the audit once at the end. */
 static void test_import_job(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     enum { N = 12000 };
     char **lines = calloc(N + 1, sizeof(*lines));
     int64_t count = 0;
@@ -429,25 +376,17 @@ static void test_import_job(void **state)
 
 /* One part of an upload in parts: `lines` in users=, more on or off, in session `sid` (NULL:
  * the first part). */
-static xmpp_stanza_t *import_part(struct fx *fx, const char *sid, const char *const *lines,
+static xmpp_stanza_t *import_part(struct cmd_fx *fx, const char *sid, const char *const *lines,
                                   bool more)
 {
-    char *users = form_of("users", lines), *xml = NULL;
-    size_t end = strlen(users) - strlen("</x>");
+    char *users = field_of("users", lines), *fields = NULL;
+    xmpp_stanza_t *reply;
 
-    users[end] = '\0'; /* the more field goes inside the same <x/> */
-    assert_true(asprintf(&xml,
-                         "<iq type='set' id='q2' from='" ADMIN "' to='imd.example'>" CMD
-                         "node='users/import'%s%s%s>%s<field var='more'><value>%d</value>"
-                         "</field></x></command></iq>",
-                         sid ? " sessionid='" : "", sid ? sid : "", sid ? "'" : "", users,
-                         more) > 0);
-    xmpp_stanza_t *iq = xmpp_stanza_new_from_string(fx->app.ctx, xml);
-    assert_non_null(iq);
-    xmpp_stanza_t *reply = adhoc_handle(fx->app.adhoc, iq, ADMIN, true);
-    assert_non_null(reply);
-    xmpp_stanza_release(iq);
-    free(xml);
+    assert_true(asprintf(&fields, "%s<field var='more'><value>%d</value></field>", users, more) >
+                0);
+    reply = req(fx, NULL, "users/import", sid, "complete", fields);
+    assert_false(fx->deferred);
+    free(fields);
     free(users);
     return reply;
 }
@@ -459,7 +398,7 @@ static xmpp_stanza_t *import_part(struct fx *fx, const char *sid, const char *co
  * session sends any more is discarded. */
 static void test_upload_survives_resume(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     const char *first[] = {"p1,p1@parts.example", "p2,p2@parts.example", NULL};
     const char *last[] = {"p3,p3@parts.example", NULL};
     int64_t n = -1, orphan = 0;
@@ -503,7 +442,7 @@ static void test_upload_survives_resume(void **state)
 /* More lines than one call takes: refused as a whole, nothing stored. */
 static void test_import_too_many_lines(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     enum { PER_VALUE = 8000, VALUES = 7 }; /* 56,000 lines, each value under 8 KiB */
     char *v = malloc(PER_VALUE + 32);
     const char *values[VALUES + 1];
@@ -527,17 +466,11 @@ static void test_import_too_many_lines(void **state)
 
 static void test_import_form(void **state)
 {
-    struct fx *fx = *state;
-    char *xml = NULL;
-
-    assert_true(asprintf(&xml,
-                         "<iq type='set' id='q1' from='" ADMIN "' to='imd.example' xml:lang='ko'>"
-                         "<command xmlns='http://jabber.org/protocol/commands' "
-                         "node='users/import' action='execute'/></iq>") > 0);
-    xmpp_stanza_t *iq = xmpp_stanza_new_from_string(fx->app.ctx, xml);
-    xmpp_stanza_t *r = adhoc_handle(fx->app.adhoc, iq, ADMIN, true);
+    struct cmd_fx *fx = *state;
+    xmpp_stanza_t *r = req(fx, "ko", "users/import", NULL, "execute", NULL);
     xmpp_stanza_t *x = nth_x(r, 0);
 
+    assert_false(fx->deferred);
     assert_string_equal(status_of(r), "executing");
     assert_string_equal(xmpp_stanza_get_attribute(field_in(x, "users"), "type"), "text-multi");
     assert_non_null(xmpp_stanza_get_child_by_name(field_in(x, "users"), "required"));
@@ -545,15 +478,13 @@ static void test_import_form(void **state)
     assert_non_null(strstr(instr, "-userid 줄은 그 사용자를 삭제합니다"));
     xmpp_free(fx->app.ctx, instr);
     xmpp_stanza_release(r);
-    xmpp_stanza_release(iq);
-    free(xml);
 }
 
 /* ---- users/list ---- */
 
 static void test_list_paging(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char uid[16], uri[48];
     xmpp_stanza_t *r;
 
@@ -598,8 +529,8 @@ static void test_list_paging(void **state)
 
 static void test_sync_audit_command(void **state)
 {
-    struct fx *fx = *state;
-    xmpp_stanza_t *r = run(fx, NULL, "sync/audit", "");
+    struct cmd_fx *fx = *state;
+    xmpp_stanza_t *r = submit(fx, NULL, "sync/audit", NULL, false);
 
     assert_string_equal(status_of(r), "completed");
     assert_note(r, "Nothing to do");
@@ -611,7 +542,7 @@ static void test_sync_audit_command(void **state)
                      STORE_OK);
     assert_int_equal(store_user_upsert(fx->app.store, "u1", "u1@new.example", NULL, NULL),
                      STORE_OK);
-    r = run(fx, "ko", "sync/audit", "");
+    r = submit(fx, "ko", "sync/audit", NULL, false);
     assert_note(r, "동기화 감사: 도메인 1개 추가");
     xmpp_stanza_t *t = nth_x(r, 1);
     assert_int_equal(row_count(t), 2);
@@ -626,49 +557,16 @@ static void test_sync_audit_command(void **state)
 
 /* ---- answers that wait for the router ---- */
 
-static void on_late(void *ud, xmpp_stanza_t *reply)
-{
-    struct fx *fx = ud;
-    fx->late = reply;
-}
-
-static void with_hook(struct fx *fx, const char *hook)
-{
-    char *err = NULL;
-
-    snprintf(fx->dir, sizeof(fx->dir), "/tmp/imd-cmdusers-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->vhosts, sizeof(fx->vhosts), "%s/vhosts.cfg.lua", fx->dir);
-    fx->app.apply = apply_new(&fx->loop, fx->vhosts, hook, 10000, &err);
-    assert_non_null(fx->app.apply);
-}
-
-static xmpp_stanza_t *run_late(struct fx *fx, const char *node, const char *form)
-{
-    char *xml = iq_text(NULL, node, form);
-    xmpp_stanza_t *iq = xmpp_stanza_new_from_string(fx->app.ctx, xml);
-    xmpp_stanza_t *now = adhoc_handle_async(fx->app.adhoc, iq, ADMIN, true, on_late, fx);
-
-    assert_null(now); /* deferred until the hook ends */
-    while (fx->late == NULL)
-        assert_int_equal(uv_run(&fx->loop, UV_RUN_ONCE) >= 0, 1);
-    xmpp_stanza_release(iq);
-    free(xml);
-    xmpp_stanza_t *r = fx->late;
-    fx->late = NULL;
-    return r;
-}
-
 static void test_waits_for_router(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char buf[512] = "";
     FILE *fp;
 
-    with_hook(fx, "/bin/true");
-    char *form = form_of("users", (const char *const[]){"a,a@applied.example", NULL});
-    xmpp_stanza_t *r = run_late(fx, "users/import", form);
-    free(form);
+    cmd_fx_apply(fx, "/bin/true", 10000);
+    char *field = field_of("users", (const char *const[]){"a,a@applied.example", NULL});
+    xmpp_stanza_t *r = submit(fx, NULL, "users/import", field, true);
+    free(field);
     assert_string_equal(status_of(r), "completed");
     assert_note(r, "Applied to the router: router reloaded");
     assert_note(r, "1 added");
@@ -682,12 +580,12 @@ static void test_waits_for_router(void **state)
 
 static void test_router_refuses(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
 
-    with_hook(fx, "/bin/false");
+    cmd_fx_apply(fx, "/bin/false", 10000);
     assert_int_equal(store_user_upsert(fx->app.store, "u1", "u1@new.example", NULL, NULL),
                      STORE_OK);
-    xmpp_stanza_t *r = run_late(fx, "sync/audit", "");
+    xmpp_stanza_t *r = submit(fx, NULL, "sync/audit", NULL, true);
     assert_note(r, "Saved, but not applied to the router");
     assert_note(r, "1 domain(s) added");
     xmpp_stanza_release(r);
@@ -697,19 +595,19 @@ static void test_router_refuses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_import_verdicts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_update_remove, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_one_value, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_korean, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_large, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_job, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_upload_survives_resume, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_too_many_lines, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_import_form, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_paging, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sync_audit_command, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_waits_for_router, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_router_refuses, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_import_verdicts, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_import_update_remove, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_import_one_value, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_import_korean, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_import_large, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_import_job, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_upload_survives_resume, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_import_too_many_lines, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_import_form, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_list_paging, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_sync_audit_command, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_waits_for_router, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_router_refuses, setup, cmd_fx_teardown),
     };
     log_set_level(LOG_LEVEL_ERROR);
     xmpp_initialize();

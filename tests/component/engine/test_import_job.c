@@ -2,11 +2,11 @@
  * failing VFS of tests/lib/store_fault.c, and SQL-level damage through a second connection)
  * while a part is stored, while a slice applies and at the final audit; an upload canceled or
  * refused; another job started meanwhile; the progress view and its answers; a session whose
- * import a newer one replaced (it must not reach the newer one). users/import runs
- * through the XEP-0050 framework on a file store, the job on a real job runner stepped by hand.
- * The invariant checked after every failure: the job is failed with the store's error and a
- * slice is all or nothing (the users in the store are exactly the lines before the cursor);
- * Retry then finishes with exactly the users of the file. */
+ * import a newer one replaced (it must not reach the newer one). users/import runs through the
+ * XEP-0050 framework on a file store (tests/lib/cmd_fixture), the job on a real job runner
+ * stepped by hand. The invariant checked after every failure: the job is failed with the store's
+ * error and a slice is all or nothing (the users in the store are exactly the lines before the
+ * cursor); Retry then finishes with exactly the users of the file. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,9 +19,9 @@
 #include "store/store_import_job.h"
 #include "store/store_job.h"
 #include "store/store_user.h"
+#include "tests/lib/cmd_fixture.h"
 #include "tests/lib/reply.h"
 #include "tests/lib/store_fault.h"
-#include "tests/lib/tmpstore.h"
 #include "util/log.h"
 #include "xmpp/stanza.h"
 
@@ -31,119 +31,43 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ADMIN "admin@example.com/laptop"
-#define NS_CMD "http://jabber.org/protocol/commands"
-
-struct fx {
-    char dir[64];
-    char path[128];
-    uv_loop_t loop;
-    struct app app;
-};
-
-static struct store *open_store(const char *path)
-{
-    char *err = NULL;
-    struct store *st = store_open(path, &err);
-
-    if (st == NULL)
-        fail_msg("store_open: %s", err ? err : "(no message)");
-    return st;
-}
-
+/* users/import and default-domain on a real job runner, stepped by hand. Requests cannot wait
+ * (at_once), as before: adhoc_handle. */
 static int setup(void **state)
 {
-    struct fx *fx = calloc(1, sizeof(*fx));
+    struct cmd_fx *fx;
 
-    log_set_level(LOG_LEVEL_ERROR);
-    if (fx == NULL || store_fault_install() != 0 ||
-        tmpstore_make(fx->dir, sizeof(fx->dir), fx->path, sizeof(fx->path), "impjob") < 0)
+    if (store_fault_install() != 0 || (fx = cmd_fx_open("impjob", NULL)) == NULL)
         return -1;
-    uv_loop_init(&fx->loop);
-    fx->app.loop = &fx->loop;
-    fx->app.ctx = xmpp_ctx_new(NULL, NULL);
-    fx->app.store = open_store(fx->path);
-    fx->app.adhoc = adhoc_new(fx->app.ctx, NULL);
     if (cmd_users_register(&fx->app) < 0 || cmd_default_register(&fx->app) < 0)
         return -1;
     fx->app.jobs = job_runner_new(&fx->app);
     if (fx->app.jobs == NULL)
         return -1;
+    fx->at_once = true;
     *state = fx;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    struct fx *fx = *state;
-
     store_fault_disarm();
-    job_runner_stop(fx->app.jobs);
-    uv_run(&fx->loop, UV_RUN_DEFAULT);
-    job_runner_free(fx->app.jobs);
-    adhoc_free(fx->app.adhoc);
-    apply_free(fx->app.apply);
-    store_close(fx->app.store);
-    xmpp_ctx_free(fx->app.ctx);
-    assert_int_equal(uv_loop_close(&fx->loop), 0);
-    assert_int_equal(tmpstore_remove(fx->dir, fx->path), 0);
-    free(fx);
-    return 0;
+    return cmd_fx_teardown(state);
 }
 
 /* ---- requests and replies ---- */
 
-static xmpp_stanza_t *send_iq(struct fx *fx, const char *lang, const char *sid,
-                              const char *action, const char *form)
+/* users/import: `action` in session `sid` (NULL: new) with the form `fields` (NULL: none). */
+static xmpp_stanza_t *ask(struct cmd_fx *fx, const char *lang, const char *sid, const char *action,
+                          const char *fields)
 {
-    char *xml = NULL;
-
-    assert_true(asprintf(&xml,
-                         "<iq type='set' id='q' from='" ADMIN "' to='imd.example'%s%s%s>"
-                         "<command xmlns='" NS_CMD "' node='users/import' action='%s'%s%s%s>%s"
-                         "</command></iq>",
-                         lang ? " xml:lang='" : "", lang ? lang : "", lang ? "'" : "", action,
-                         sid ? " sessionid='" : "", sid ? sid : "", sid ? "'" : "",
-                         form ? form : "") > 0);
-    xmpp_stanza_t *iq = xmpp_stanza_new_from_string(fx->app.ctx, xml);
-    assert_non_null(iq);
-    xmpp_stanza_t *reply = adhoc_handle(fx->app.adhoc, iq, ADMIN, true);
-    xmpp_stanza_release(iq);
-    free(xml);
-    assert_non_null(reply);
-    return reply;
-}
-
-static char *text_of(xmpp_stanza_t *st)
-{
-    char *buf = NULL;
-    size_t len = 0;
-
-    xmpp_stanza_to_text(st, &buf, &len);
-    return buf;
-}
-
-/* Fails unless the reply's text contains `needle`. */
-static void assert_says(xmpp_stanza_t *reply, const char *needle)
-{
-    char *t = text_of(reply);
-
-    if (strstr(t, needle) == NULL)
-        fail_msg("no '%s' in %s", needle, t);
-    xmpp_free(xmpp_stanza_get_context(reply), t);
-}
-
-static bool is_error(xmpp_stanza_t *reply, const char *cond)
-{
-    xmpp_stanza_t *e = stanza_child(reply, "error", NULL);
-
-    return strcmp(xmpp_stanza_get_type(reply), "error") == 0 && e && stanza_child(e, cond, NULL);
+    return req(fx, lang, "users/import", sid, action, fields);
 }
 
 /* A new users/import session: its id in `sid`. */
-static void start(struct fx *fx, const char *lang, char sid[64])
+static void start(struct cmd_fx *fx, const char *lang, char sid[64])
 {
-    xmpp_stanza_t *r = send_iq(fx, lang, NULL, "execute", NULL);
+    xmpp_stanza_t *r = ask(fx, lang, NULL, "execute", NULL);
 
     assert_string_equal(reply_status(r), "executing");
     snprintf(sid, 64, "%s", xmpp_stanza_get_attribute(reply_command(r), "sessionid"));
@@ -152,34 +76,34 @@ static void start(struct fx *fx, const char *lang, char sid[64])
 
 /* Lines [from, to) of import `tag`: "<tag>NNNN,<tag>NNNN@imp.example"; line `bad` (1-based, 0:
  * none) is rejected by the rules. */
-static xmpp_stanza_t *part(struct fx *fx, const char *lang, const char *sid, const char *tag,
+static xmpp_stanza_t *part(struct cmd_fx *fx, const char *lang, const char *sid, const char *tag,
                            int from, int to, int bad, bool more)
 {
     size_t cap = 256 + (size_t)(to - from) * 64;
     char *form = malloc(cap), *p = form;
 
-    p += sprintf(p, "<x xmlns='jabber:x:data' type='submit'><field var='users'><value>");
+    p += sprintf(p, "<field var='users'><value>");
     for (int i = from; i < to; i++) {
         if (i + 1 == bad)
             p += sprintf(p, "bad user%s", i + 1 < to ? "\n" : "");
         else
             p += sprintf(p, "%s%04d,%s%04d@imp.example%s", tag, i, tag, i, i + 1 < to ? "\n" : "");
     }
-    sprintf(p, "</value></field><field var='more'><value>%d</value></field></x>", more);
-    xmpp_stanza_t *r = send_iq(fx, lang, sid, "complete", form);
+    sprintf(p, "</value></field><field var='more'><value>%d</value></field>", more);
+    xmpp_stanza_t *r = ask(fx, lang, sid, "complete", form);
     free(form);
     return r;
 }
 
 /* ---- the store ---- */
 
-static int64_t scalar(struct fx *fx, const char *sql)
+static int64_t scalar(struct cmd_fx *fx, const char *sql)
 {
     sqlite3 *db = NULL;
     sqlite3_stmt *s = NULL;
     int64_t v = -1;
 
-    assert_int_equal(sqlite3_open_v2(fx->path, &db, SQLITE_OPEN_READONLY, store_fault_passthrough()),
+    assert_int_equal(sqlite3_open_v2(fx->db, &db, SQLITE_OPEN_READONLY, store_fault_passthrough()),
                      SQLITE_OK);
     sqlite3_busy_timeout(db, 10000);
     if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
@@ -191,7 +115,7 @@ static int64_t scalar(struct fx *fx, const char *sql)
     return v;
 }
 
-static int64_t users_like(struct fx *fx, const char *tag)
+static int64_t users_like(struct cmd_fx *fx, const char *tag)
 {
     char sql[128];
 
@@ -199,20 +123,20 @@ static int64_t users_like(struct fx *fx, const char *tag)
     return scalar(fx, sql);
 }
 
-static int64_t uploads(struct fx *fx)
+static int64_t uploads(struct cmd_fx *fx)
 {
     return scalar(fx, "SELECT count(*) FROM user_imports WHERE phase = 'upload'");
 }
 
 /* Changes the file behind the store's back, so that its next reads reach the disk. */
-static void change_behind(struct fx *fx)
+static void change_behind(struct cmd_fx *fx)
 {
-    assert_int_equal(store_fault_sql(fx->path, "UPDATE settings SET wildcard_sans ="
-                                               " 1 - wildcard_sans"),
+    assert_int_equal(store_fault_sql(fx->db, "UPDATE settings SET wildcard_sans ="
+                                             " 1 - wildcard_sans"),
                      0);
 }
 
-static struct store_job job_row(struct fx *fx, int64_t id)
+static struct store_job job_row(struct cmd_fx *fx, int64_t id)
 {
     struct store_job j;
 
@@ -221,7 +145,7 @@ static struct store_job job_row(struct fx *fx, int64_t id)
 }
 
 /* Steps the runner until it has nothing to do (bounded). */
-static void run_job(struct fx *fx)
+static void run_job(struct cmd_fx *fx)
 {
     for (int i = 0; i < 100 && job_runner_step(fx->app.jobs) == 1; i++)
         ;
@@ -230,7 +154,7 @@ static void run_job(struct fx *fx)
 /* Sends `n` lines of `tag` in two parts (so the job path whatever n), line `bad` rejected;
  * returns the job's id. The runner is detached meanwhile: the last part would run the first
  * slice at once, and these tests arm their faults for the slices after the upload. */
-static int64_t upload(struct fx *fx, const char *lang, const char *tag, int n, int bad)
+static int64_t upload(struct cmd_fx *fx, const char *lang, const char *tag, int n, int bad)
 {
     struct job_runner *jobs = fx->app.jobs;
     char sid[64];
@@ -256,7 +180,7 @@ static int64_t upload(struct fx *fx, const char *lang, const char *tag, int n, i
 
 /* After a failure: the job failed with `why` in its error, and the users of `tag` are exactly
  * the lines before the import's cursor (a slice is all or nothing). Returns the cursor. */
-static int64_t assert_failed_consistent(struct fx *fx, int64_t id, const char *tag, int bad,
+static int64_t assert_failed_consistent(struct cmd_fx *fx, int64_t id, const char *tag, int bad,
                                         const char *why)
 {
     struct store_job j = job_row(fx, id);
@@ -278,7 +202,7 @@ static int64_t assert_failed_consistent(struct fx *fx, int64_t id, const char *t
     return cursor;
 }
 
-static void assert_completed(struct fx *fx, int64_t id, const char *tag, int n, int bad)
+static void assert_completed(struct cmd_fx *fx, int64_t id, const char *tag, int n, int bad)
 {
     struct store_job j = job_row(fx, id);
 
@@ -297,7 +221,7 @@ static void assert_completed(struct fx *fx, int64_t id, const char *tag, int n, 
  * id of the upload the failed transaction had created, and every later part failed on it). */
 static void test_part_store_fails(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
 
     start(fx, NULL, sid);
@@ -305,9 +229,9 @@ static void test_part_store_fails(void **state)
     xmpp_stanza_t *r = part(fx, NULL, sid, "p", 0, 50, 0, true);
     assert_true(store_fault_hits() > 0);
     store_fault_disarm();
-    assert_true(is_error(r, "internal-server-error"));
-    assert_says(r, "the store failed: ");
-    assert_says(r, "full");
+    expect_error(r, "internal-server-error", NULL);
+    assert_has(r, "the store failed: ");
+    assert_has(r, "full");
     xmpp_stanza_release(r);
     assert_int_equal(scalar(fx, "SELECT count(*) FROM user_imports"), 0);
     assert_int_equal(scalar(fx, "SELECT count(*) FROM jobs"), 0);
@@ -331,7 +255,7 @@ static void test_part_store_fails(void **state)
  * the session is canceled; from the write after the job's commit on, the job. */
 static void test_job_start_fails(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     struct job_runner *jobs = fx->app.jobs;
     int round = 0;
     char sid[64];
@@ -352,12 +276,12 @@ static void test_job_start_fails(void **state)
             break;
         }
         assert_true(hit > 0);
-        assert_true(is_error(r, "internal-server-error"));
-        assert_says(r, "저장소 오류: ");
+        expect_error(r, "internal-server-error", NULL);
+        assert_has(r, "저장소 오류: ");
         xmpp_stanza_release(r);
         assert_int_equal(scalar(fx, "SELECT count(*) FROM jobs"), 0);
         /* The session stays (the part may be sent again); canceling it discards the upload. */
-        xmpp_stanza_release(send_iq(fx, NULL, sid, "cancel", NULL));
+        xmpp_stanza_release(ask(fx, NULL, sid, "cancel", NULL));
         assert_int_equal(uploads(fx), 0);
     }
     fx->app.jobs = jobs;
@@ -374,7 +298,7 @@ static void test_job_start_fails(void **state)
  * again was queued twice (150 lines of 100). */
 static void test_last_part_sent_again(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64], tag[16];
     int round = 0;
 
@@ -410,7 +334,7 @@ static void test_last_part_sent_again(void **state)
  * slice holds depends on the machine's speed (IMPORT_SLICE_MS), so only the first is fixed. */
 static void test_slice_commit_fails_then_retry(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     int64_t id = upload(fx, NULL, "c", 300, 7);
 
     store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_WAL, 0, 1, SQLITE_FULL);
@@ -437,7 +361,7 @@ static void test_slice_commit_fails_then_retry(void **state)
  * runner finishes it. */
 static void test_failure_not_recorded(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     int64_t id = upload(fx, NULL, "n", 200, 0);
 
     store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_WAL, 0, -1, SQLITE_FULL);
@@ -456,7 +380,7 @@ static void test_failure_not_recorded(void **state)
 /* One round of a sweep: a fresh import of `n` lines; the fault armed by `arm_fault` at position
  * `round`; the job run (reads reach the disk: the file is changed behind before each step).
  * Returns whether the fault happened; checks the invariants either way. */
-static bool sweep_round(struct fx *fx, int round, enum store_fault_op op)
+static bool sweep_round(struct cmd_fx *fx, int round, enum store_fault_op op)
 {
     char tag[16];
     int n = 120, bad = 5;
@@ -493,7 +417,7 @@ static bool sweep_round(struct fx *fx, int round, enum store_fault_op op)
 
 static void sweep(void **state, enum store_fault_op op)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     int round = 0;
 
     while (sweep_round(fx, round, op)) {
@@ -521,19 +445,19 @@ static void test_write_sweep(void **state)
  * restart); Retry of a job whose import is gone finds nothing to retry. */
 static void test_lines_missing(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     int64_t id = upload(fx, NULL, "m", 100, 0);
     struct store_job j;
 
-    assert_int_equal(store_fault_sql(fx->path, "DELETE FROM user_import_parts"), 0);
+    assert_int_equal(store_fault_sql(fx->db, "DELETE FROM user_import_parts"), 0);
     run_job(fx);
     assert_failed_consistent(fx, id, "m", 0, "line 1 of 100 is missing from the store");
-    assert_int_equal(store_fault_sql(fx->path, "UPDATE user_imports SET phase = 'upload'"), 0);
+    assert_int_equal(store_fault_sql(fx->db, "UPDATE user_imports SET phase = 'upload'"), 0);
     j = job_row(fx, id);
     assert_int_equal(import_job_step(&fx->app, &j), 0);
     store_job_clear(&j);
     assert_failed_consistent(fx, id, "m", 0, "the import's upload never finished");
-    assert_int_equal(store_fault_sql(fx->path, "DELETE FROM user_imports"), 0);
+    assert_int_equal(store_fault_sql(fx->db, "DELETE FROM user_imports"), 0);
     j = job_row(fx, id);
     assert_int_equal(import_job_step(&fx->app, &j), 0);
     store_job_clear(&j);
@@ -558,7 +482,7 @@ static void test_lines_missing(void **state)
  * the next start discards it, and a start that fails to discard leaves it for the one after. */
 static void test_cancel_during_upload(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
     xmpp_stanza_t *r;
 
@@ -566,7 +490,7 @@ static void test_cancel_during_upload(void **state)
     xmpp_stanza_release(part(fx, NULL, sid, "x", 0, 40, 0, true));
     assert_int_equal(uploads(fx), 1);
     assert_int_equal(scalar(fx, "SELECT count(*) FROM user_import_parts"), 1);
-    r = send_iq(fx, NULL, sid, "cancel", NULL);
+    r = ask(fx, NULL, sid, "cancel", NULL);
     assert_string_equal(reply_status(r), "canceled");
     xmpp_stanza_release(r);
     assert_int_equal(uploads(fx), 0);
@@ -576,7 +500,7 @@ static void test_cancel_during_upload(void **state)
     start(fx, NULL, sid);
     xmpp_stanza_release(part(fx, NULL, sid, "x", 0, 40, 0, true));
     store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_WAL, 0, -1, SQLITE_FULL);
-    r = send_iq(fx, NULL, sid, "cancel", NULL);
+    r = ask(fx, NULL, sid, "cancel", NULL);
     assert_true(store_fault_hits() > 0);
     assert_string_equal(reply_status(r), "canceled");
     xmpp_stanza_release(r);
@@ -593,7 +517,7 @@ static void test_cancel_during_upload(void **state)
  * in flight; the refusal names what is in the way. */
 static void test_start_refused(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char a[64], b[64];
     xmpp_stanza_t *r;
 
@@ -604,7 +528,7 @@ static void test_start_refused(void **state)
     assert_string_equal(reply_status(r), "completed");
     assert_true(reply_has_note(r, "error", "another large import is being sent"));
     xmpp_stanza_release(r);
-    r = send_iq(fx, NULL, a, "cancel", NULL);
+    r = ask(fx, NULL, a, "cancel", NULL);
     xmpp_stanza_release(r);
 
     int64_t id = upload(fx, NULL, "j", 60, 0);
@@ -622,7 +546,7 @@ static void test_start_refused(void **state)
  * upload is discarded. */
 static void test_job_started_meanwhile(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
     int64_t other = 0;
 
@@ -641,7 +565,7 @@ static void test_job_started_meanwhile(void **state)
 
 /* Uploads `n` lines of `tag` in session `sid` (kept open to follow the job) with the runner
  * detached, so the job has not begun; returns the job's id. */
-static int64_t upload_in(struct fx *fx, const char *lang, char sid[64], const char *tag, int n,
+static int64_t upload_in(struct cmd_fx *fx, const char *lang, char sid[64], const char *tag, int n,
                          int bad)
 {
     struct job_runner *jobs = fx->app.jobs;
@@ -666,12 +590,12 @@ static int64_t upload_in(struct fx *fx, const char *lang, char sid[64], const ch
  * for a canceled job that the rest was not applied. */
 static void test_follow_view(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char sid[64];
     xmpp_stanza_t *r;
 
     int64_t id = upload_in(fx, "ko", sid, "fa", 40, 0);
-    r = send_iq(fx, "ko", sid, "complete", NULL);
+    r = ask(fx, "ko", sid, "complete", NULL);
     assert_string_equal(reply_status(r), "completed");
     assert_true(reply_has_note(r, "info", "작업은 계속됩니다"));
     assert_true(reply_has_note(r, "info", "40줄 중 0줄 적용 (0%)"));
@@ -682,17 +606,17 @@ static void test_follow_view(void **state)
     id = upload_in(fx, NULL, sid, "fb", 40, 0);
     change_behind(fx);
     store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, 0, -1, SQLITE_IOERR_READ);
-    r = send_iq(fx, NULL, sid, "next", NULL);
+    r = ask(fx, NULL, sid, "next", NULL);
     store_fault_disarm();
-    assert_true(is_error(r, "internal-server-error"));
-    assert_says(r, "the store failed: ");
+    expect_error(r, "internal-server-error", NULL);
+    assert_has(r, "the store failed: ");
     xmpp_stanza_release(r);
     run_job(fx);
     assert_completed(fx, id, "fb", 40, 0);
 
     id = upload_in(fx, "ko", sid, "fc", 60, 3);
     run_job(fx);
-    r = send_iq(fx, "ko", sid, "next", NULL);
+    r = ask(fx, "ko", sid, "next", NULL);
     assert_string_equal(reply_status(r), "completed");
     assert_true(reply_has_note(r, "info", "60줄: 추가 59, 변경 0, 그대로 0, 삭제 0, 거부 1."));
     assert_true(reply_has_note(r, "warn", "거부된 줄은 아무것도 바꾸지 않았습니다"));
@@ -702,14 +626,14 @@ static void test_follow_view(void **state)
     store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_WAL, 0, 1, SQLITE_FULL);
     run_job(fx);
     store_fault_disarm();
-    r = send_iq(fx, NULL, sid, "next", NULL);
+    r = ask(fx, NULL, sid, "next", NULL);
     assert_string_equal(reply_status(r), "executing");
     assert_true(reply_has_note(r, "warn", "failed"));
     assert_true(reply_has_note(r, "warn", "the store failed saving lines 1 to "));
     xmpp_stanza_release(r);
     assert_int_equal(job_cancel(fx->app.jobs, id), STORE_OK);
     run_job(fx);
-    r = send_iq(fx, NULL, sid, "next", NULL);
+    r = ask(fx, NULL, sid, "next", NULL);
     assert_string_equal(reply_status(r), "completed");
     assert_true(reply_has_note(r, "warn", "The job was canceled"));
     assert_true(reply_has_note(r, "info", "60 lines: 0 added"));
@@ -727,7 +651,7 @@ static void test_follow_view(void **state)
  * is. The newer session reads its own. */
 static void test_follow_after_newer_import(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char a[64], b[64], job[32];
     xmpp_stanza_t *r;
 
@@ -738,7 +662,7 @@ static void test_follow_after_newer_import(void **state)
     run_job(fx);
     assert_completed(fx, second, "sb", 60, 5);
 
-    r = send_iq(fx, NULL, a, "next", NULL);
+    r = ask(fx, NULL, a, "next", NULL);
     assert_string_equal(reply_status(r), "completed");
     snprintf(job, sizeof(job), "job %" PRId64 " ", first);
     assert_true(reply_has_note(r, "error", job));
@@ -749,7 +673,7 @@ static void test_follow_after_newer_import(void **state)
     xmpp_free(fx->app.ctx, t);
     xmpp_stanza_release(r);
 
-    r = send_iq(fx, "ko", b, "complete", NULL);
+    r = ask(fx, "ko", b, "complete", NULL);
     assert_string_equal(reply_status(r), "completed");
     assert_true(reply_has_note(r, "info", "60줄: 추가 59, 변경 0, 그대로 0, 삭제 0, 거부 1."));
     xmpp_stanza_release(r);
@@ -762,7 +686,7 @@ static void test_follow_after_newer_import(void **state)
  * replaced the newer import's). The newer upload goes on and imports exactly its own lines. */
 static void test_part_after_upload_discarded(void **state)
 {
-    struct fx *fx = *state;
+    struct cmd_fx *fx = *state;
     char a[64], b[64];
     xmpp_stanza_t *r;
     struct job_runner *jobs = fx->app.jobs;
@@ -817,5 +741,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_follow_after_newer_import, setup, teardown),
         cmocka_unit_test_setup_teardown(test_part_after_upload_discarded, setup, teardown),
     };
+    log_set_level(LOG_LEVEL_ERROR);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
