@@ -84,7 +84,7 @@ static void assert_domains(struct store *st, const char *want)
     size_t n = 0;
     char got[256] = "";
 
-    assert_int_equal(store_domain_list(st, NULL, 0, 0, &list, &n), STORE_OK);
+    assert_int_equal(store_domain_list(st, NULL, NULL, 0, &list, &n), STORE_OK);
     for (size_t i = 0; i < n; i++) {
         strcat(got, list[i].name);
         strcat(got, ",");
@@ -160,7 +160,7 @@ static void test_reads_fail(void **state)
     assert_errmsg(fx->st, "", "disk I/O error");
     assert_int_equal(store_domain_count(fx->st, NULL, &count), STORE_ERR);
     assert_int_equal(count, 0);
-    assert_int_equal(store_domain_list(fx->st, NULL, 0, 0, &list, &n), STORE_ERR);
+    assert_int_equal(store_domain_list(fx->st, NULL, NULL, 0, &list, &n), STORE_ERR);
     assert_null(list);
     assert_int_equal(n, 0);
     assert_int_equal(store_schema_version(fx->st), -1);
@@ -348,7 +348,7 @@ static void test_list_sweep(void **state)
         assert_true(round < 500);
         change_behind(fx);
         store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, round, 1, SQLITE_IOERR_READ);
-        enum store_rc rc = store_domain_list(fx->st, NULL, 0, 0, &list, &n);
+        enum store_rc rc = store_domain_list(fx->st, NULL, NULL, 0, &list, &n);
         int hit = store_fault_hits();
         store_fault_disarm();
         if (hit == 0) {
@@ -507,7 +507,7 @@ static int first_queries(struct store *st, bool must_pass)
     rc = store_user_count(st, NULL, &count);
     failed += rc != STORE_OK;
     assert_true((rc == STORE_OK && count == 0) || (!must_pass && rc == STORE_ERR));
-    rc = store_domain_list(st, "kept", 0, 0, &list, &n);
+    rc = store_domain_list(st, "kept", NULL, 0, &list, &n);
     failed += rc != STORE_OK;
     assert_true((rc == STORE_OK && n == 1) || (!must_pass && rc == STORE_ERR && n == 0));
     store_domain_list_free(list, n);
