@@ -336,19 +336,21 @@ static void bench_users_list(const char *dir, long users, long walk)
         for (int round = 0; round < 5; round++) {
             /* a change to users between requests: nothing learned before it may be used */
             if (store_user_set_im_address(app.store, "u0000000",
-                                          round % 2 ? "a@corp.example.com" : "b@corp.example.com") !=
-                STORE_OK)
+                                          round % 2 ? "a@corp.example.com"
+                                                    : "b@corp.example.com") != STORE_OK)
                 fatalx("write: %s", store_errmsg(app.store));
             t = users_page(&app, which[k], users);
             cold = t < cold ? t : cold;
             t = users_page(&app, which[k], users);
             warm = t < warm ? t : warm;
         }
-        snprintf(what, sizeof(what), "users/list, %ld users, %s (page %ld), after a write (best of 5)",
-                 users, names[k], which[k]);
+        snprintf(what, sizeof(what),
+                 "users/list, %ld users, %s (page %ld), after a write (best of 5)", users, names[k],
+                 which[k]);
         report(what, cold, "interactive");
-        snprintf(what, sizeof(what), "users/list, %ld users, %s (page %ld), asked again (best of 5)",
-                 users, names[k], which[k]);
+        snprintf(what, sizeof(what),
+                 "users/list, %ld users, %s (page %ld), asked again (best of 5)", users, names[k],
+                 which[k]);
         report(what, warm, "interactive");
     }
     if (walk > pages)

@@ -257,8 +257,8 @@ enum store_rc store_user_list_after(struct store *st, int64_t after_id, int64_t 
 enum store_rc store_user_count(struct store *st, const char *filter, int64_t *count)
 {
     char *like = store_like_pattern(filter);
-    sqlite3_stmt *s = like ? store_stmt(st, STMT_USER_COUNT, "t", like)
-                           : store_stmt(st, STMT_USER_COUNT_ALL, "");
+    sqlite3_stmt *s =
+        like ? store_stmt(st, STMT_USER_COUNT, "t", like) : store_stmt(st, STMT_USER_COUNT_ALL, "");
 
     free(like); /* bound as a copy */
     return store_scalar(st, s, "counting users", count);

@@ -12,8 +12,10 @@
  *
  * Marks and the count hold for one state of the data: they are dropped as soon as anything was
  * written to the database, by this connection (sqlite3_total_changes) or by another one (PRAGMA
- * data_version), and every page is read in one snapshot. So each page is exactly the users
- * LIMIT/OFFSET would give at that moment, whatever was added or removed between two pages.
+ * data_version); none are kept from a page read inside a caller's transaction (a rollback
+ * would restore the data without moving either), and every page is read in one snapshot. So
+ * each page is exactly the users LIMIT/OFFSET would give at that moment, whatever was added or
+ * removed between two pages.
  *
  * Bounded: WALKS_MAX filters (the least recently used one is forgotten), MARKS_MAX marks per
  * filter (likewise), and userids longer than MARK_KEY_MAX bytes are not kept.
@@ -148,7 +150,7 @@ static enum store_rc key_at(struct store *st, struct walk *w, int64_t place, cha
 {
     struct user_pages *p = st->pages;
     const struct mark *from = NULL;
-    int64_t cost = place, steps;        /* from the start: over `place` users */
+    int64_t cost = place, steps; /* from the start: over `place` users */
     bool back = false, end = false;
     sqlite3_stmt *s;
     enum store_rc rc;
@@ -188,9 +190,10 @@ static enum store_rc key_at(struct store *st, struct walk *w, int64_t place, cha
     return STORE_OK;
 }
 
-/* The page inside the caller's snapshot (store_user_page()). */
+/* The page inside the caller's snapshot (store_user_page()); `keep`: what is learnt holds
+ * after it. */
 static enum store_rc page_in_snapshot(struct store *st, const char *like, const char *filter,
-                                      int64_t page, int64_t per, struct store_user **out,
+                                      int64_t page, int64_t per, bool keep, struct store_user **out,
                                       size_t *n, int64_t *total)
 {
     struct walk *w = walk_of(st->pages, like);
@@ -206,17 +209,25 @@ static enum store_rc page_in_snapshot(struct store *st, const char *like, const 
         w->data = data;
     }
     if (w->total < 0 && (rc = store_user_count(st, filter, &w->total)) != STORE_OK)
-        return rc;
+        goto out;
     *total = w->total;
     if (page - 1 >= (w->total + per - 1) / per) /* past the end (no product to overflow) */
-        return STORE_OK;
+        goto out;
     first = (page - 1) * per;
-    if (first > 0 && (rc = key_at(st, w, first - 1, &after)) != STORE_OK)
-        return rc == STORE_NOTFOUND ? store_fail_arg(st, "users changed while paging") : rc;
+    if (first > 0 && (rc = key_at(st, w, first - 1, &after)) != STORE_OK) {
+        if (rc == STORE_NOTFOUND)
+            rc = store_fail_arg(st, "users changed while paging");
+        goto out;
+    }
     rc = store_user_list(st, filter, after, per, out, n);
     free(after);
     if (rc == STORE_OK && *n > 0)
         remember(st->pages, w, first + (int64_t)*n - 1, (*out)[*n - 1].userid);
+out:
+    if (!keep || rc != STORE_OK) {
+        walk_forget(w);
+        w->changes = w->data = -1;
+    }
     return rc;
 }
 
@@ -235,10 +246,14 @@ enum store_rc store_user_page(struct store *st, const char *filter, int64_t page
     }
     if (st->pages == NULL)
         st->pages = xcalloc(1, sizeof(*st->pages));
+    /* Inside the caller's transaction the data may still be rolled back, and a rollback does
+     * not move sqlite3_total_changes: what is learnt there is not kept. */
+    bool keep = sqlite3_get_autocommit(st->db);
     /* One snapshot: another connection's commit cannot fall between the count, the search for
      * the page's start and the read. */
     if ((rc = store_atomic_begin(st)) == STORE_OK)
-        rc = store_atomic_end(st, page_in_snapshot(st, like, filter, page, per, out, n, total));
+        rc = store_atomic_end(st,
+                              page_in_snapshot(st, like, filter, page, per, keep, out, n, total));
     free(like);
     if (rc != STORE_OK) {
         store_user_list_free(*out, *n);
