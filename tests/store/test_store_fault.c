@@ -365,6 +365,53 @@ static void test_list_sweep(void **state)
     print_message("# %d reads failed in turn\n", round);
 }
 
+/* users/list's numbered pages (store_user_page: the count, the search for the page's start,
+ * the read), each read failing in turn: STORE_ERR and nothing, or the right page; and a page
+ * read after a failure is right (nothing half-learnt is used). */
+static void test_page_sweep(void **state)
+{
+    struct fx *fx = *state;
+    char uid[32];
+    int round = 0;
+
+    assert_int_equal(store_begin(fx->st), STORE_OK);
+    for (int i = 0; i < 400; i++) {
+        snprintf(uid, sizeof(uid), "p%03d", i);
+        assert_int_equal(store_user_upsert(fx->st, uid, "", NULL, NULL), STORE_OK);
+    }
+    assert_int_equal(store_commit(fx->st), STORE_OK);
+    for (;; round++) {
+        struct store_user *u = NULL;
+        size_t n = 99;
+        int64_t total = -1, page = 3 + round % 2;
+        assert_true(round < 500);
+        change_behind(fx); /* the next reads reach the disk, and nothing learnt holds */
+        store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, round, 1, SQLITE_IOERR_READ);
+        enum store_rc rc = store_user_page(fx->st, NULL, page, 100, &u, &n, &total);
+        int hit = store_fault_hits();
+        store_fault_disarm();
+        if (hit == 0) {
+            assert_int_equal(rc, STORE_OK);
+            assert_int_equal(n, 100);
+            assert_int_equal(total, 400);
+            snprintf(uid, sizeof(uid), "p%03d", (int)(page - 1) * 100);
+            assert_string_equal(u[0].userid, uid);
+            store_user_list_free(u, n);
+            break;
+        }
+        assert_int_equal(rc, STORE_ERR);
+        assert_null(u);
+        assert_int_equal(n, 0);
+        assert_int_equal(store_user_page(fx->st, NULL, 2, 100, &u, &n, &total), STORE_OK);
+        assert_int_equal(n, 100);
+        assert_string_equal(u[0].userid, "p100");
+        assert_string_equal(u[99].userid, "p199");
+        store_user_list_free(u, n);
+    }
+    assert_true(round > 2);
+    print_message("# %d reads failed in turn\n", round);
+}
+
 /* The other list readers (the audit log, nodes, groups, peers, the local directory URIs), each
  * over enough rows to span many pages: the read failing at each
  * position in turn (after some rows were read, whose strings must be freed) gives STORE_ERR and
@@ -611,6 +658,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_page_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_lists_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_queries_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_cannot_read, setup, teardown),
