@@ -211,7 +211,7 @@ static enum store_rc page_in_snapshot(struct store *st, const char *like, const 
     if (w->total < 0 && (rc = store_user_count(st, filter, &w->total)) != STORE_OK)
         goto out;
     *total = w->total;
-    if (page - 1 >= (w->total + per - 1) / per) /* past the end (no product to overflow) */
+    if (page - 1 >= w->total / per + (w->total % per != 0)) /* past the end: nothing to read */
         goto out;
     first = (page - 1) * per;
     if (first > 0 && (rc = key_at(st, w, first - 1, &after)) != STORE_OK) {

@@ -399,6 +399,11 @@ static void test_page_bounds(void **state)
     assert_int_equal(total, N_MIXED + 2);
     assert_int_equal(store_user_page(f->st, NULL, INT64_MAX, 100, &u, &n, &total), STORE_OK);
     assert_int_equal(n, 0);
+    assert_int_equal(store_user_page(f->st, NULL, 2, INT64_MAX, &u, &n, &total), STORE_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(store_user_page(f->st, NULL, 1, INT64_MAX, &u, &n, &total), STORE_OK);
+    assert_int_equal(n, N_MIXED + 2);
+    store_user_list_free(u, n);
     /* no page 0 */
     assert_int_equal(store_user_page(f->st, NULL, 0, 100, &u, &n, &total), STORE_ERR);
     assert_int_equal(n, 0);
