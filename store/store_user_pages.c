@@ -18,7 +18,9 @@
  * removed between two pages.
  *
  * Bounded: WALKS_MAX filters (the least recently used one is forgotten), MARKS_MAX marks per
- * filter (likewise), and userids longer than MARK_KEY_MAX bytes are not kept.
+ * filter (likewise), and neither userids nor filters longer than MARK_KEY_MAX bytes are kept:
+ * at most WALKS_MAX * (MARKS_MAX + 1) strings of MARK_KEY_MAX bytes (about 0.5 MiB; userids of
+ * 20 bytes: about 10 KiB).
  */
 #include "store/store_impl.h"
 #include "store/store_user.h"
@@ -228,6 +230,11 @@ out:
         walk_forget(w);
         w->changes = w->data = -1;
     }
+    if (!keep) { /* nothing of it stays, not even the filter */
+        free(w->like);
+        w->like = NULL;
+        w->live = false;
+    }
     return rc;
 }
 
@@ -248,7 +255,7 @@ enum store_rc store_user_page(struct store *st, const char *filter, int64_t page
         st->pages = xcalloc(1, sizeof(*st->pages));
     /* Inside the caller's transaction the data may still be rolled back, and a rollback does
      * not move sqlite3_total_changes: what is learnt there is not kept. */
-    bool keep = sqlite3_get_autocommit(st->db);
+    bool keep = sqlite3_get_autocommit(st->db) && (like == NULL || strlen(like) <= MARK_KEY_MAX);
     /* One snapshot: another connection's commit cannot fall between the count, the search for
      * the page's start and the read. */
     if ((rc = store_atomic_begin(st)) == STORE_OK)

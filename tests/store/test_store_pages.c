@@ -393,6 +393,10 @@ static void test_page_bounds(void **state)
         same_page(f, NULL, p, 2);
     for (int64_t p = 12; p >= 1; p--)
         same_page(f, NULL, p, 2);
+    /* and so does a filter too long to be remembered (it matches the long userids) */
+    long_id[1200] = '\0';
+    for (int64_t p = 1; p <= 3; p++)
+        same_page(f, long_id, p, 1);
     /* far past the end: empty, nothing read, no overflow */
     assert_int_equal(store_user_page(f->st, NULL, 1000000000LL, 100, &u, &n, &total), STORE_OK);
     assert_int_equal(n, 0);
