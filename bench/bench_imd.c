@@ -265,6 +265,124 @@ static void bench_default_list(const char *dir, long users)
     store_close(app.store);
 }
 
+/* users/list through the command registry: one request per page (`filter`, `page`: the form's
+ * fields), the reply checked to hold the page's first and last users. */
+static double users_page(struct app *app, long page, long users)
+{
+    char xml[512], want[2][32];
+    size_t len;
+    char *text = NULL;
+    long first = (page - 1) * 100, last = first + 99 < users - 1 ? first + 99 : users - 1;
+
+    snprintf(xml, sizeof(xml),
+             "<iq type='set' id='b'><command xmlns='http://jabber.org/protocol/commands' "
+             "node='users/list' action='execute'><x xmlns='jabber:x:data' type='submit'>"
+             "<field var='filter'><value></value></field><field var='page'><value>%ld</value>"
+             "</field></x></command></iq>",
+             page);
+    double t0 = now_ms();
+    xmpp_stanza_t *r = run_command(app, xml);
+    double t = now_ms() - t0;
+    if (strcmp(xmpp_stanza_get_type(r), "result") != 0 || xmpp_stanza_to_text(r, &text, &len) != 0)
+        fatalx("users/list page %ld did not answer with a result", page);
+    snprintf(want[0], sizeof(want[0]), ">u%07ld<", first);
+    snprintf(want[1], sizeof(want[1]), ">u%07ld<", last);
+    if (strstr(text, want[0]) == NULL || strstr(text, want[1]) == NULL)
+        fatalx("users/list page %ld: users %s...%s missing", page, want[0], want[1]);
+    xmpp_free(app->ctx, text);
+    xmpp_stanza_release(r);
+    return t;
+}
+
+/*
+ * users/list over `users` users (u0000000 ...): the first page, the middle one and the last, best
+ * of 5 each, every request after a write to users (what an admin finds after any change), then
+ * the same page asked again without a write between; and a script's walk through pages 1 to
+ * `walk` in order, one request each (the total time).
+ */
+static void bench_users_list(const char *dir, long users, long walk)
+{
+    struct app app = {0};
+    struct store_settings set;
+    char uid[32], uri[96], what[160];
+    long pages = (users + 99) / 100, which[3] = {1, pages / 2, pages};
+    const char *names[3] = {"first page", "middle page", "last page"};
+    double t0, c0;
+
+    app.store = fresh_store(dir, "users_list");
+    app.ctx = xmpp_ctx_new(NULL, NULL);
+    app.adhoc = adhoc_new(app.ctx, NULL);
+    if (commands_register(&app) < 0)
+        fatalx("commands_register");
+    if (store_settings_get(app.store, &set) != STORE_OK)
+        fatalx("settings: %s", store_errmsg(app.store));
+    t0 = now_ms(), c0 = cpu_ms();
+    for (long i = 0; i < users; i++) {
+        if (i % 10000 == 0 && store_begin_bulk(app.store) != STORE_OK)
+            fatalx("begin: %s", store_errmsg(app.store));
+        snprintf(uid, sizeof(uid), "u%07ld", i);
+        snprintf(uri, sizeof(uri), "u%07ld@dept%02ld.example.com", i, i % 50);
+        if (store_user_import_row(app.store, &set, uid, uri, 0, true, NULL) != STORE_OK)
+            fatalx("import: %s", store_errmsg(app.store));
+        if (((i + 1) % 10000 == 0 || i + 1 == users) && store_commit(app.store) != STORE_OK)
+            fatalx("commit: %s", store_errmsg(app.store));
+    }
+    store_settings_clear(&set);
+    snprintf(what, sizeof(what), "set-up: %ld users for users/list (CPU %.0f ms)", users,
+             cpu_ms() - c0);
+    report(what, now_ms() - t0, "");
+    for (int k = 0; k < 3; k++) {
+        double cold = 1e12, warm = 1e12, t;
+        for (int round = 0; round < 5; round++) {
+            /* a change to users between requests: nothing learned before it may be used */
+            if (store_user_set_im_address(app.store, "u0000000",
+                                          round % 2 ? "a@corp.example.com"
+                                                    : "b@corp.example.com") != STORE_OK)
+                fatalx("write: %s", store_errmsg(app.store));
+            t = users_page(&app, which[k], users);
+            cold = t < cold ? t : cold;
+            t = users_page(&app, which[k], users);
+            warm = t < warm ? t : warm;
+        }
+        snprintf(what, sizeof(what),
+                 "users/list, %ld users, %s (page %ld), after a write (best of 5)", users, names[k],
+                 which[k]);
+        report(what, cold, "interactive");
+        snprintf(what, sizeof(what),
+                 "users/list, %ld users, %s (page %ld), asked again (best of 5)", users, names[k],
+                 which[k]);
+        report(what, warm, "interactive");
+    }
+    if (walk > pages)
+        walk = pages;
+    int64_t stepped = store_user_pages_stepped(app.store);
+    t0 = now_ms(), c0 = cpu_ms();
+    for (long p = 1; p <= walk; p++)
+        users_page(&app, p, users);
+    snprintf(what, sizeof(what),
+             "users/list, %ld users, a walk through pages 1-%ld (CPU %.0f ms; users stepped over "
+             "to find where pages start: %lld)",
+             users, walk, cpu_ms() - c0,
+             (long long)(store_user_pages_stepped(app.store) - stepped));
+    report(what, now_ms() - t0, "linear in the pages walked");
+    /* the same walk in the store alone: what the command adds is the reply's rendering */
+    t0 = now_ms(), c0 = cpu_ms();
+    for (long p = 1; p <= walk; p++) {
+        struct store_user *u;
+        size_t n;
+        int64_t total;
+        if (store_user_page(app.store, NULL, p, 100, &u, &n, &total) != STORE_OK || n == 0)
+            fatalx("store_user_page %ld: %s", p, store_errmsg(app.store));
+        store_user_list_free(u, n);
+    }
+    snprintf(what, sizeof(what), "store_user_page alone, %ld users, pages 1-%ld (CPU %.0f ms)",
+             users, walk, cpu_ms() - c0);
+    report(what, now_ms() - t0, "");
+    adhoc_free(app.adhoc);
+    xmpp_ctx_free(app.ctx);
+    store_close(app.store);
+}
+
 /* certs/regenerate's work per key type with 50 domains: the key, the self-signed certificate
  * and the files of Prosody's layout, as the command does it, in a directory that already holds
  * the set (a regeneration with an unchanged domain set); then the files of a first install (50
@@ -673,10 +791,11 @@ int main(int argc, char **argv)
 {
     const char *only = NULL;
     long users = 1000000, domains = 50, list_domains = 10000, job_users = 100000, job_batch = 0;
+    long walk = 1000;
     const char *dir;
     int c;
 
-    while ((c = getopt(argc, argv, "u:d:l:j:b:s:")) != -1) {
+    while ((c = getopt(argc, argv, "u:d:l:j:b:s:w:")) != -1) {
         switch (c) {
         case 'u':
             users = atol(optarg);
@@ -696,10 +815,13 @@ int main(int argc, char **argv)
         case 's':
             only = optarg;
             break;
+        case 'w':
+            walk = atol(optarg);
+            break;
         default:
             fprintf(stderr, "usage: bench_imd [-u users] [-d domains] [-l list_domains] [-j "
-                            "job_users] [-b job_batch] [-s "
-                            "list,default,certs,chain,sync,job,import,directory] [dir]\n");
+                            "job_users] [-b job_batch] [-w walk_pages] [-s "
+                            "list,default,users,certs,chain,sync,job,import,directory] [dir]\n");
             return 2;
         }
     }
@@ -715,6 +837,8 @@ int main(int argc, char **argv)
             bench_default_list(dir, 100000);
         bench_default_list(dir, users);
     }
+    if (wants(only, "users"))
+        bench_users_list(dir, users, walk);
     if (wants(only, "certs"))
         bench_certs(dir);
     if (wants(only, "chain"))

@@ -154,6 +154,7 @@ int store_close(struct store *st)
             status = -1;
         }
     }
+    store_user_pages_free(st);
     for (int i = 0; i < STMT_COUNT; i++)
         sqlite3_finalize(st->stmts[i]); /* returns the last step's error, already handled */
     int rc = sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);

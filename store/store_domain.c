@@ -102,12 +102,12 @@ enum store_rc store_domain_set_local(struct store *st, const char *name, bool co
     return store_exec_one(st, s, "setting configured_local");
 }
 
-enum store_rc store_domain_list(struct store *st, const char *filter, int64_t limit, int64_t offset,
-                                struct store_domain **out, size_t *n)
+enum store_rc store_domain_list(struct store *st, const char *filter, const char *after,
+                                int64_t limit, struct store_domain **out, size_t *n)
 {
     char *like = store_like_pattern(filter);
     sqlite3_stmt *s =
-        store_stmt(st, STMT_DOMAIN_LIST, "tii", like, store_limit(limit), offset > 0 ? offset : 0);
+        store_stmt(st, STMT_DOMAIN_LIST, "tit", like, store_limit(limit), after ? after : "");
 
     free(like); /* bound as a copy */
     return store_collect(st, s, "listing domains", sizeof(**out), read_domain, destroy_domain,

@@ -49,14 +49,15 @@ enum store_rc store_domain_set_managed_by(struct store *st, const char *name,
 enum store_rc store_domain_set_local(struct store *st, const char *name, bool configured_local);
 
 /*
- * Domains in name order whose name contains `filter` (borrowed, any case; NULL or "" for all),
- * skipping `offset`, at most `limit` (<= 0: no limit). *out is a malloc'd array of *n entries
- * (NULL when none) that the caller frees with store_domain_list_free().
+ * Domains in name order whose name contains `filter` (borrowed, any case; NULL or "" for all):
+ * at most `limit` (<= 0: no limit) of those after the name `after` (NULL: from the first), a
+ * keyset page (names are unique). *out is a malloc'd array of *n entries (NULL when none) that
+ * the caller frees with store_domain_list_free().
  */
-enum store_rc store_domain_list(struct store *st, const char *filter, int64_t limit, int64_t offset,
-                                struct store_domain **out, size_t *n);
+enum store_rc store_domain_list(struct store *st, const char *filter, const char *after,
+                                int64_t limit, struct store_domain **out, size_t *n);
 
-/* How many domains store_domain_list() would return without limit and offset. */
+/* How many domains store_domain_list() would return without `after` and `limit`. */
 enum store_rc store_domain_count(struct store *st, const char *filter, int64_t *count);
 
 /*

@@ -43,6 +43,11 @@ enum stmt_id {
     STMT_USER_SET_NODE,
     STMT_USER_LIST,
     STMT_USER_LIST_AFTER,
+    STMT_USER_KEY_AFTER,
+    STMT_USER_KEY_BEFORE,
+    STMT_USER_KEY_LAST,
+    STMT_USER_COUNT_ALL,
+    STMT_DATA_VERSION,
     STMT_USER_COUNT,
     STMT_USER_COUNT_PER_NODE,
     STMT_USER_BATCH_END,
@@ -112,6 +117,7 @@ struct store {
         bool peers_stale; /* a directory URI changed: peer_state's version moves once */
         int64_t first;    /* the highest user id when it began */
     } batch;
+    struct user_pages *pages; /* store_user_pages.c: where users/list's pages start */
 };
 
 /* store_user_counts.c: the users per IM address domain (im_domain_users) and the data version
@@ -136,6 +142,9 @@ enum store_rc store_user_batch_start(struct store *st);
 enum store_rc store_user_batch_finish(struct store *st);
 /* Forgets an open batch whose transaction was rolled back. */
 void store_user_batch_discard(struct store *st);
+
+/* store_user_pages.c: forgets what store_user_page() learnt (store_close()). */
+void store_user_pages_free(struct store *st);
 
 /* store_sql.c: the SQL text of statement `id` (static). */
 const char *store_sql_text(enum stmt_id id);

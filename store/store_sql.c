@@ -66,8 +66,10 @@ static const char *const sql[STMT_COUNT] = {
         "UPDATE domains SET managed_by = ?2, updated_at = " NOW " WHERE name = ?1",
     [STMT_DOMAIN_SET_LOCAL] =
         "UPDATE domains SET configured_local = ?2, updated_at = " NOW " WHERE name = ?1",
+    /* A keyset page: the domains after the name ?3 ('' for the first: no name is empty), so a
+     * page costs the same wherever it starts (names are unique, lower-case: the key is whole). */
     [STMT_DOMAIN_LIST] = "SELECT " DOMAIN_COLS " FROM domains d WHERE " DOMAIN_FILTER
-                         " ORDER BY d.name LIMIT ?2 OFFSET ?3",
+                         " AND d.name > ?3 ORDER BY d.name LIMIT ?2",
     [STMT_DOMAIN_COUNT] = "SELECT count(*) FROM domains d WHERE " DOMAIN_FILTER,
     /* Walks the users_uri_domain index in order: no table rows are read and no sort. */
     [STMT_DOMAIN_USER_COUNTS] = "SELECT uri_domain, count(*) FROM users WHERE uri_domain > ''"
@@ -92,8 +94,24 @@ static const char *const sql[STMT_COUNT] = {
     [STMT_USER_DELETE] = "DELETE FROM users WHERE userid = ?1",
     [STMT_USER_SET_IM] = "UPDATE users SET im_address = ?2 WHERE userid = ?1",
     [STMT_USER_SET_NODE] = "UPDATE users SET node_id = ?2 WHERE userid = ?1",
+    /* users/list's order is the userid column's (NOCASE, unique: the key is whole), read by
+     * keyset through the UNIQUE index on userid: the users after ?3 ('' for the first: no userid
+     * is empty), so a page deep in a million users costs what the first does. */
     [STMT_USER_LIST] = "SELECT " USER_COLS " FROM " USER_FROM " WHERE " USER_FILTER
-                       " ORDER BY u.userid LIMIT ?2 OFFSET ?3",
+                       " AND u.userid > ?3 ORDER BY u.userid LIMIT ?2",
+    /* The userid ?3 places after the userid ?2 ('' for the first), before ?2, or before the end
+     * (KEY_LAST, ?2 the places): how a page asked for by its number finds where it starts from
+     * the nearest place known (store_user_pages.c). Without a filter only the index is read. */
+    [STMT_USER_KEY_AFTER] = "SELECT u.userid FROM users u WHERE " USER_FILTER
+                            " AND u.userid > ?2 ORDER BY u.userid LIMIT 1 OFFSET ?3",
+    [STMT_USER_KEY_BEFORE] = "SELECT u.userid FROM users u WHERE " USER_FILTER
+                             " AND u.userid < ?2 ORDER BY u.userid DESC LIMIT 1 OFFSET ?3",
+    [STMT_USER_KEY_LAST] = "SELECT u.userid FROM users u WHERE " USER_FILTER
+                           " ORDER BY u.userid DESC LIMIT 1 OFFSET ?2",
+    /* Without a WHERE sqlite counts the smallest index's entries instead of testing each row. */
+    [STMT_USER_COUNT_ALL] = "SELECT count(*) FROM users",
+    /* Moves when another connection commits (this one's writes: sqlite3_total_changes). */
+    [STMT_DATA_VERSION] = "PRAGMA data_version",
     [STMT_USER_LIST_AFTER] =
         "SELECT " USER_COLS " FROM " USER_FROM " WHERE u.id > ?1 ORDER BY u.id LIMIT ?2",
     [STMT_USER_COUNT] = "SELECT count(*) FROM users u WHERE " USER_FILTER,

@@ -233,12 +233,12 @@ enum store_rc store_user_set_im_address(struct store *st, const char *userid,
     return change_counted(st, userid, STMT_USER_SET_IM, im_address, "setting IM address");
 }
 
-enum store_rc store_user_list(struct store *st, const char *filter, int64_t limit, int64_t offset,
-                              struct store_user **out, size_t *n)
+enum store_rc store_user_list(struct store *st, const char *filter, const char *after,
+                              int64_t limit, struct store_user **out, size_t *n)
 {
     char *like = store_like_pattern(filter);
     sqlite3_stmt *s =
-        store_stmt(st, STMT_USER_LIST, "tii", like, store_limit(limit), offset > 0 ? offset : 0);
+        store_stmt(st, STMT_USER_LIST, "tit", like, store_limit(limit), after ? after : "");
 
     free(like); /* bound as a copy */
     return store_collect(st, s, "listing users", sizeof(**out), read_user, destroy_user,
@@ -257,7 +257,8 @@ enum store_rc store_user_list_after(struct store *st, int64_t after_id, int64_t 
 enum store_rc store_user_count(struct store *st, const char *filter, int64_t *count)
 {
     char *like = store_like_pattern(filter);
-    sqlite3_stmt *s = store_stmt(st, STMT_USER_COUNT, "t", like);
+    sqlite3_stmt *s =
+        like ? store_stmt(st, STMT_USER_COUNT, "t", like) : store_stmt(st, STMT_USER_COUNT_ALL, "");
 
     free(like); /* bound as a copy */
     return store_scalar(st, s, "counting users", count);

@@ -80,13 +80,32 @@ enum store_rc store_user_set_im_address(struct store *st, const char *userid,
                                         const char *im_address);
 
 /*
- * Users in userid order whose userid or directory URI contains `filter` (borrowed, any case;
- * NULL or "" for all), skipping `offset`, at most `limit` (<= 0: no limit; mind the size).
- * *out is a malloc'd array of *n entries (NULL when none): store_user_list_free().
+ * Users in userid order (the column's: ASCII case folded; userids are unique in that order)
+ * whose userid or directory URI contains `filter` (borrowed, any case; NULL or "" for all): at
+ * most `limit` (<= 0: no limit; mind the size) of those after the userid `after` (NULL: from the
+ * first). A keyset page: the next one starts after this one's last userid, and a page costs the
+ * same wherever it starts. *out is a malloc'd array of *n entries (NULL when none):
+ * store_user_list_free().
  */
-enum store_rc store_user_list(struct store *st, const char *filter, int64_t limit, int64_t offset,
-                              struct store_user **out, size_t *n);
+enum store_rc store_user_list(struct store *st, const char *filter, const char *after,
+                              int64_t limit, struct store_user **out, size_t *n);
+/* How many users store_user_list() would return without `after` and `limit`. */
 enum store_rc store_user_count(struct store *st, const char *filter, int64_t *count);
+
+/*
+ * Page `page` (from 1) of `per` users in store_user_list()'s order and filter: exactly the users
+ * at places (page - 1) * per ... page * per - 1, as LIMIT/OFFSET would give them (none past the
+ * end), and in *total how many users the filter matches. Without OFFSET's walk over the places
+ * before: the store remembers, per filter, the userids it found at some places since the data
+ * last changed, so the next page of a walk (forward or back) costs what the first does, and a
+ * page asked for out of order is found from the nearest place known, the start or the end
+ * (store_user_pages.c). Anything written to the database forgets them.
+ */
+enum store_rc store_user_page(struct store *st, const char *filter, int64_t page, int64_t per,
+                              struct store_user **out, size_t *n, int64_t *total);
+/* For tests and the bench: the users store_user_page() has stepped over so far to find where
+ * its pages start (0 when every page started at a place it knew). */
+int64_t store_user_pages_stepped(const struct store *st);
 
 /* At most `limit` users with id > after_id in id order: a keyset page, as cheap at the end of
  * a million users as at the start. Same output as store_user_list. */

@@ -137,7 +137,7 @@ static enum store_rc domain_set_load(struct app *app, struct domain_set *ds)
     memset(ds, 0, sizeof(*ds));
     if ((rc = store_settings_get(app->store, &s)) != STORE_OK)
         return rc;
-    if ((rc = store_domain_list(app->store, NULL, 0, 0, &list, &n)) != STORE_OK) {
+    if ((rc = store_domain_list(app->store, NULL, NULL, 0, &list, &n)) != STORE_OK) {
         store_settings_clear(&s);
         return rc;
     }

@@ -111,7 +111,7 @@ static void dd_domain_field(form_t *form, struct app *app)
     form_field_set_desc(f, &T_DD_DESC);
     form_field_set_required(f, true);
     form_field_set_open(f, true);
-    if (store_domain_list(app->store, NULL, 0, 0, &list, &n) != STORE_OK)
+    if (store_domain_list(app->store, NULL, NULL, 0, &list, &n) != STORE_OK)
         log_warnx("default-domain: cannot list domains: %s", store_errmsg(app->store));
     for (size_t i = 0; i < n && shown < DD_MAX_OPTIONS; i++) {
         if (list[i].configured_local) {

@@ -241,7 +241,7 @@ static void list_run(adhoc_call_t *call)
     struct list_acc a;
 
     if (rc != STORE_OK || (dflt && hosted_default_users(app, dflt, &im_users) != STORE_OK) ||
-        store_domain_list(app->store, filter, 0, 0, &list, &n) != STORE_OK ||
+        store_domain_list(app->store, filter, NULL, 0, &list, &n) != STORE_OK ||
         store_peer_totals(app->store, peers_counted_now(app), &peer, &np) != STORE_OK ||
         cert_set_load(app, &cs) != STORE_OK) {
         store_domain_list_free(list, n);

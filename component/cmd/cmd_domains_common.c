@@ -77,7 +77,7 @@ enum store_rc domains_list_editable(struct app *app, struct store_domain **out, 
 {
     struct store_domain *all = NULL;
     size_t total = 0, k = 0;
-    enum store_rc rc = store_domain_list(app->store, NULL, 0, 0, &all, &total);
+    enum store_rc rc = store_domain_list(app->store, NULL, NULL, 0, &all, &total);
 
     *out = NULL;
     *n = 0;
@@ -279,7 +279,7 @@ static enum cert_state cert_state_now(struct app *app)
     if (cert_set_load(app, &cs) != STORE_OK)
         return CERT_UNKNOWN;
     if (store_settings_get(app->store, &s) == STORE_OK &&
-        store_domain_list(app->store, NULL, 0, 0, &list, &n) == STORE_OK) {
+        store_domain_list(app->store, NULL, NULL, 0, &list, &n) == STORE_OK) {
         for (size_t i = 0; i < n; i++) {
             if (!list[i].configured_local)
                 continue;

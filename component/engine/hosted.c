@@ -63,7 +63,7 @@ enum store_rc hosted_names(struct app *app, char ***names, size_t *n)
     *names = NULL;
     *n = 0;
     if (rc != STORE_OK ||
-        (rc = store_domain_list(app->store, NULL, 0, 0, &list, &nl)) != STORE_OK) {
+        (rc = store_domain_list(app->store, NULL, NULL, 0, &list, &nl)) != STORE_OK) {
         free(dflt);
         return rc;
     }

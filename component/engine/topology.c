@@ -397,7 +397,7 @@ enum store_rc topology_balance_users(struct app *app, int64_t *assigned)
         store_node_users_free(load, nn);
         return STORE_NOTFOUND;
     }
-    if ((rc = store_user_list(app->store, NULL, 0, 0, &users, &nu)) != STORE_OK)
+    if ((rc = store_user_list(app->store, NULL, NULL, 0, &users, &nu)) != STORE_OK)
         goto done;
     for (size_t i = 0; i < nu && rc == STORE_OK; i++) {
         size_t k;

@@ -96,7 +96,7 @@ static void check_store(struct store *st)
     struct store_user *u = NULL;
     size_t n = 0;
 
-    if (store_user_list(st, NULL, 100000, 0, &u, &n) != STORE_OK)
+    if (store_user_list(st, NULL, NULL, 100000, &u, &n) != STORE_OK)
         abort();
     for (size_t i = 0; i < n; i++)
         if (!localpart_ok(u[i].userid) || strlen(u[i].userid) > 255)

@@ -227,13 +227,13 @@ static void test_domain_list_filter(void **state)
 
     for (size_t i = 0; i < 4; i++)
         assert_int_equal(store_domain_insert(f->st, names[i], STORE_MANAGED_ADMIN, true), STORE_OK);
-    assert_int_equal(store_domain_list(f->st, NULL, 0, 0, &list, &n), STORE_OK);
+    assert_int_equal(store_domain_list(f->st, NULL, NULL, 0, &list, &n), STORE_OK);
     assert_int_equal(n, 4);
     assert_string_equal(list[0].name, "alpha.test");
     assert_string_equal(list[3].name, "gamma.example");
     store_domain_list_free(list, n);
 
-    assert_int_equal(store_domain_list(f->st, "TEST", 2, 1, &list, &n), STORE_OK);
+    assert_int_equal(store_domain_list(f->st, "TEST", "alpha.test", 2, &list, &n), STORE_OK);
     assert_int_equal(n, 2);
     assert_string_equal(list[0].name, "beta.test");
     assert_string_equal(list[1].name, "delta.test");
@@ -243,7 +243,7 @@ static void test_domain_list_filter(void **state)
     assert_int_equal(store_domain_count(f->st, "", &count), STORE_OK);
     assert_int_equal(count, 4);
 
-    assert_int_equal(store_domain_list(f->st, "nothing", 0, 0, &list, &n), STORE_OK);
+    assert_int_equal(store_domain_list(f->st, "nothing", NULL, 0, &list, &n), STORE_OK);
     assert_int_equal(n, 0);
     assert_null(list);
     store_domain_list_free(list, n);
@@ -251,7 +251,7 @@ static void test_domain_list_filter(void **state)
     assert_int_equal(store_domain_set_managed_by(f->st, "beta.test", STORE_MANAGED_SYSTEM),
                      STORE_OK);
     assert_int_equal(store_domain_set_local(f->st, "beta.test", false), STORE_OK);
-    assert_int_equal(store_domain_list(f->st, "beta", 0, 0, &list, &n), STORE_OK);
+    assert_int_equal(store_domain_list(f->st, "beta", NULL, 0, &list, &n), STORE_OK);
     assert_int_equal(n, 1);
     assert_int_equal(list[0].managed_by, STORE_MANAGED_SYSTEM);
     assert_false(list[0].configured_local);
@@ -358,7 +358,7 @@ static void test_user_upsert_and_counts(void **state)
     assert_int_equal(count, 2);
 
     struct store_user *list;
-    assert_int_equal(store_user_list(f->st, NULL, 2, 1, &list, &n), STORE_OK);
+    assert_int_equal(store_user_list(f->st, NULL, "ALICE", 2, &list, &n), STORE_OK);
     assert_int_equal(n, 2);
     assert_string_equal(list[0].userid, "bob");
     assert_string_equal(list[1].userid, "carol");
@@ -579,7 +579,7 @@ static void test_rewrite_batch_resume(void **state)
     assert_int_equal(job_step(f->st, job, "new.example", 10, true), 1);
     assert_int_equal(job_step(f->st, job, "new.example", 10, true), 0);
 
-    assert_int_equal(store_user_list(f->st, NULL, 0, 0, &list, &nl), STORE_OK);
+    assert_int_equal(store_user_list(f->st, NULL, NULL, 0, &list, &nl), STORE_OK);
     assert_int_equal(nl, 25);
     for (size_t i = 0; i < nl; i++) {
         char want[64];

@@ -84,7 +84,7 @@ static void assert_domains(struct store *st, const char *want)
     size_t n = 0;
     char got[256] = "";
 
-    assert_int_equal(store_domain_list(st, NULL, 0, 0, &list, &n), STORE_OK);
+    assert_int_equal(store_domain_list(st, NULL, NULL, 0, &list, &n), STORE_OK);
     for (size_t i = 0; i < n; i++) {
         strcat(got, list[i].name);
         strcat(got, ",");
@@ -160,7 +160,7 @@ static void test_reads_fail(void **state)
     assert_errmsg(fx->st, "", "disk I/O error");
     assert_int_equal(store_domain_count(fx->st, NULL, &count), STORE_ERR);
     assert_int_equal(count, 0);
-    assert_int_equal(store_domain_list(fx->st, NULL, 0, 0, &list, &n), STORE_ERR);
+    assert_int_equal(store_domain_list(fx->st, NULL, NULL, 0, &list, &n), STORE_ERR);
     assert_null(list);
     assert_int_equal(n, 0);
     assert_int_equal(store_schema_version(fx->st), -1);
@@ -348,7 +348,7 @@ static void test_list_sweep(void **state)
         assert_true(round < 500);
         change_behind(fx);
         store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, round, 1, SQLITE_IOERR_READ);
-        enum store_rc rc = store_domain_list(fx->st, NULL, 0, 0, &list, &n);
+        enum store_rc rc = store_domain_list(fx->st, NULL, NULL, 0, &list, &n);
         int hit = store_fault_hits();
         store_fault_disarm();
         if (hit == 0) {
@@ -360,6 +360,53 @@ static void test_list_sweep(void **state)
         assert_int_equal(rc, STORE_ERR);
         assert_null(list);
         assert_int_equal(n, 0);
+    }
+    assert_true(round > 2);
+    print_message("# %d reads failed in turn\n", round);
+}
+
+/* users/list's numbered pages (store_user_page: the count, the search for the page's start,
+ * the read), each read failing in turn: STORE_ERR and nothing, or the right page; and a page
+ * read after a failure is right (nothing half-learnt is used). */
+static void test_page_sweep(void **state)
+{
+    struct fx *fx = *state;
+    char uid[32];
+    int round = 0;
+
+    assert_int_equal(store_begin(fx->st), STORE_OK);
+    for (int i = 0; i < 400; i++) {
+        snprintf(uid, sizeof(uid), "p%03d", i);
+        assert_int_equal(store_user_upsert(fx->st, uid, "", NULL, NULL), STORE_OK);
+    }
+    assert_int_equal(store_commit(fx->st), STORE_OK);
+    for (;; round++) {
+        struct store_user *u = NULL;
+        size_t n = 99;
+        int64_t total = -1, page = 3 + round % 2;
+        assert_true(round < 500);
+        change_behind(fx); /* the next reads reach the disk, and nothing learnt holds */
+        store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, round, 1, SQLITE_IOERR_READ);
+        enum store_rc rc = store_user_page(fx->st, NULL, page, 100, &u, &n, &total);
+        int hit = store_fault_hits();
+        store_fault_disarm();
+        if (hit == 0) {
+            assert_int_equal(rc, STORE_OK);
+            assert_int_equal(n, 100);
+            assert_int_equal(total, 400);
+            snprintf(uid, sizeof(uid), "p%03d", (int)(page - 1) * 100);
+            assert_string_equal(u[0].userid, uid);
+            store_user_list_free(u, n);
+            break;
+        }
+        assert_int_equal(rc, STORE_ERR);
+        assert_null(u);
+        assert_int_equal(n, 0);
+        assert_int_equal(store_user_page(fx->st, NULL, 2, 100, &u, &n, &total), STORE_OK);
+        assert_int_equal(n, 100);
+        assert_string_equal(u[0].userid, "p100");
+        assert_string_equal(u[99].userid, "p199");
+        store_user_list_free(u, n);
     }
     assert_true(round > 2);
     print_message("# %d reads failed in turn\n", round);
@@ -563,7 +610,7 @@ static int first_queries(struct store *st, bool must_pass)
     rc = store_user_count(st, NULL, &count);
     failed += rc != STORE_OK;
     assert_true((rc == STORE_OK && count == 0) || (!must_pass && rc == STORE_ERR));
-    rc = store_domain_list(st, "kept", 0, 0, &list, &n);
+    rc = store_domain_list(st, "kept", NULL, 0, &list, &n);
     failed += rc != STORE_OK;
     assert_true((rc == STORE_OK && n == 1) || (!must_pass && rc == STORE_ERR && n == 0));
     store_domain_list_free(list, n);
@@ -667,6 +714,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_list_sweep, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_page_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_lists_sweep, setup, teardown),
         cmocka_unit_test_setup_teardown(test_uri_cursor_kept_on_failure, setup, teardown),
         cmocka_unit_test_setup_teardown(test_first_queries_sweep, setup, teardown),

@@ -518,6 +518,28 @@ static void test_list_paging(void **state)
     assert_note(r, "Page 4 of 3 (250 users): no users on this page.");
     xmpp_stanza_release(r);
 
+    /* a walk forward and back (the store starts each page where it found the last one) */
+    for (int p = 1; p <= 6; p++) {
+        int page = p <= 3 ? p : 7 - p;
+        r = list(fx, NULL, "", page);
+        snprintf(uid, sizeof(uid), "u%03d", (page - 1) * 100);
+        assert_string_equal(cell(nth_x(r, 0), 0, "userid"), uid);
+        snprintf(uid, sizeof(uid), "u%03d", page == 3 ? 249 : page * 100 - 1);
+        assert_string_equal(cell(nth_x(r, 0), row_count(nth_x(r, 0)) - 1, "userid"), uid);
+        xmpp_stanza_release(r);
+    }
+    /* a user added before the pages between two of them: every later page moves by one, as
+     * numbered pages always did */
+    assert_int_equal(store_user_upsert(fx->app.store, "t000", "", NULL, NULL), STORE_OK);
+    r = list(fx, NULL, "", 2);
+    assert_string_equal(cell(nth_x(r, 0), 0, "userid"), "u099");
+    assert_note(r, "Page 2 of 3 (251 users).");
+    xmpp_stanza_release(r);
+    r = list(fx, NULL, "", 1);
+    assert_string_equal(cell(nth_x(r, 0), 0, "userid"), "t000");
+    xmpp_stanza_release(r);
+    assert_int_equal(store_user_delete(fx->app.store, "t000"), STORE_OK);
+
     r = list(fx, "ko", "U01", 1);
     assert_int_equal(row_count(nth_x(r, 0)), 10);
     assert_note(r, "1 / 1 페이지(사용자 10명).");

@@ -155,7 +155,7 @@ static int count_users_at(struct store *st, const char *domain, const char *othe
     int hits = 0;
     char want[128];
 
-    assert_int_equal(store_user_list(st, NULL, 0, 0, &list, &n), STORE_OK);
+    assert_int_equal(store_user_list(st, NULL, NULL, 0, &list, &n), STORE_OK);
     for (size_t i = 0; i < n; i++) {
         if (domain == NULL && list[i].directory_uri[0] != '\0')
             snprintf(want, sizeof(want), "%s", list[i].directory_uri);
