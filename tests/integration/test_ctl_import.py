@@ -150,6 +150,42 @@ def test_import_options_and_no_users():
     check(_scalar(d, "SELECT count(*) FROM users")[0] == 2000, "users changed")
 
 
+def test_export_commas_round_trip():
+    "users with a comma in the userid or the URI's name (as the directory makes them): "
+    "users/export -o quotes those fields, and users/import of the file into an empty store "
+    "gives back the same users"
+    d = _daemon()
+    db = _db(d)
+    db.execute("INSERT INTO nodes (name, role) VALUES ('cup-a', 'publisher')")
+    db.commit()
+    db.close()
+    lines = ['"smith,j","j,smith@Corp.example",cup-a', '"doe,a",', 'plain,p@corp.example']
+    rc, out, err = ctl(d, "run", "users/import", "users=@" + _csv(lines))
+    check(rc == 0, "exit %d %r %r" % (rc, out, err))
+
+    def users():
+        db = _db(d)
+        try:
+            return sorted(db.execute("SELECT u.userid, u.directory_uri, n.name FROM users u"
+                                     " LEFT JOIN nodes n ON n.id = u.node_id").fetchall())
+        finally:
+            db.close()
+    before = users()
+    check(before == [("doe,a", "", None), ("plain", "p@corp.example", None),
+                     ("smith,j", "j,smith@Corp.example", "cup-a")], repr(before))
+    path = _csv([])
+    rc, out, err = ctl(d, "-o", path, "run", "users/export")
+    check(rc == 0 and "left out" not in out + err, "export: exit %d %r %r" % (rc, out, err))
+    exported = h.read_text(path).splitlines()
+    check(sorted(exported[1:]) == sorted(lines), "exported %r" % exported)
+    rc, out, err = ctl(d, "run", "users/import", *["users=-" + u[0].join('""') for u in before])
+    check(rc == 0 and _scalar(d, "SELECT count(*) FROM users")[0] == 0,
+          "removal: exit %d %r %r" % (rc, out, err))
+    rc, out, err = ctl(d, "run", "users/import", "users=@" + path)
+    check(rc == 0 and "3 added" in out, "re-import: exit %d %r %r" % (rc, out, err))
+    check(users() == before, "after the round trip %r, before %r" % (users(), before))
+
+
 def test_export_to_full_disk():
     "users/export -o /dev/full: exit status non-zero and 'cannot write /dev/full', whether "
     "the error comes while writing (a large export) or at the close (a small one)"
@@ -389,6 +425,7 @@ h.tap.run([
     test_import_options_and_no_users,
     test_many_arguments,
     test_export_then_import_unchanged,
+    test_export_commas_round_trip,
     test_export_to_full_disk,
     test_restart_mid_import,
     test_failed_job_not_touched_unless_asked,
