@@ -32,6 +32,7 @@ struct load_ctx {
     FILE *fp;
     int line;
     int problems;
+    int read_errno; /* set when reading the file failed (a directory, an I/O error) */
 };
 
 enum key_kind { K_STR, K_INT, K_SIZE, K_BOOL, K_MODE, K_LEVEL, K_ADMINS, K_PEERS, K_ROUTER };
@@ -361,14 +362,30 @@ static int on_key(void *user, const char *section, const char *name, const char 
     return 1; /* keep going: report every problem, not only the first */
 }
 
-/* inih calls the reader once per line, which gives us the line number for messages. */
+/* inih calls the reader once per line, which gives us the line number for messages. inih reads
+ * into a buffer of `num` bytes (INI_MAX_LINE, 200 in Debian's build): a longer line would come
+ * in pieces, each parsed as a line of its own (a value cut short, then a syntax error). Such a
+ * line is refused as a whole instead and given to inih as an empty line. */
 static char *count_lines(char *str, int num, void *stream)
 {
     struct load_ctx *lc = stream;
     char *r = fgets(str, num, lc->fp);
+    size_t len;
+    int c;
 
-    if (r != NULL)
-        lc->line++;
+    if (r == NULL) {
+        if (ferror(lc->fp))
+            lc->read_errno = errno; /* inih takes NULL for the end: say why it came early */
+        return NULL;
+    }
+    lc->line++;
+    len = strlen(str);
+    if (len > 0 && str[len - 1] != '\n' && (c = fgetc(lc->fp)) != EOF) {
+        while (c != '\n' && c != EOF)
+            c = fgetc(lc->fp);
+        problem(lc, "the line is longer than %d bytes (not read): %.40s...", num - 2, str);
+        snprintf(str, (size_t)num, "\n");
+    }
     return r;
 }
 
@@ -401,6 +418,8 @@ int config_load(struct config *cfg, const char *path, FILE *errs)
         problem(&lc, "syntax error (expected 'key = value' or '[section]')");
     } else if (rc < 0) {
         problem(&lc, "cannot read the file");
+    } else if (lc.read_errno != 0) {
+        problem(&lc, "cannot read the file: %s", strerror(lc.read_errno));
     }
     return lc.problems;
 }
@@ -441,7 +460,7 @@ static bool attr_name_ok(const char *a)
 }
 
 /* Every word of `uris` is an ldap:// or ldaps:// URL; NULL when fine, else the first bad one
- * (malloc'd). */
+ * (malloc'd), or all of `uris` when it has no word. */
 static char *dir_bad_uri(const char *uris)
 {
     char *copy = xstrdup(uris), *save = NULL, *bad = NULL;
@@ -453,7 +472,7 @@ static char *dir_bad_uri(const char *uris)
             bad = xstrdup(w);
     }
     if (n == 0 && bad == NULL)
-        bad = xstrdup("(none)");
+        bad = xstrdup(uris);
     free(copy);
     return bad;
 }
@@ -587,6 +606,9 @@ int config_finish(struct config *cfg, const char *path, FILE *errs)
             FINISH_PROBLEM("%s: %s", hooks[i].name, herr ? herr : "does not parse");
         else if (argc == 0 && hooks[i].words_needed)
             FINISH_PROBLEM("%s: no command in '%s'", hooks[i].name, hooks[i].value);
+        else if (argc > 0 && argv[0][0] == '\0') /* "" x: nothing to run */
+            FINISH_PROBLEM("%s: the command word is empty in '%s'", hooks[i].name,
+                           hooks[i].value);
         hook_free_argv(argv);
         free(herr);
     }

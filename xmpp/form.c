@@ -271,11 +271,6 @@ void form_field_add_int(form_field_t *field, long long value)
     form_strv_push(&field->values, xasprintf("%lld", value));
 }
 
-void form_field_clear_values(form_field_t *field)
-{
-    form_strv_clear(&field->values);
-}
-
 void form_field_add_option(form_field_t *field, const char *value, const struct text *label)
 {
     struct form_option *o;

@@ -98,7 +98,6 @@ void form_field_add_value(form_field_t *field, const char *value);
 void form_field_add_bool(form_field_t *field, bool value);
 /* Adds the decimal value. */
 void form_field_add_int(form_field_t *field, long long value);
-void form_field_clear_values(form_field_t *field);
 /* An option of a list field; `label` may be NULL: the value is then sent as the label too,
  * since some clients show only labels (poezio) or "(null)" (profanity). */
 void form_field_add_option(form_field_t *field, const char *value, const struct text *label);

@@ -184,12 +184,6 @@ static void reason_field(struct sb *b, const struct form_error *e, bool ko)
         else
             sb_printf(b, "'%s' is not one of the offered choices", v);
         break;
-    case FORM_ERR_LENGTH:
-        if (ko)
-            sb_printf(b, "값이 %d바이트보다 깁니다", FORM_MAX_VALUE_LEN);
-        else
-            sb_printf(b, "a value is longer than %d bytes", FORM_MAX_VALUE_LEN);
-        break;
     default:
         reason_form(b, e, ko);
         break;

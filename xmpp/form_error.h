@@ -24,7 +24,6 @@ enum form_err {
     FORM_ERR_DATETIME,
     FORM_ERR_JID,
     FORM_ERR_OPTION, /* not among the options of a list field */
-    FORM_ERR_LENGTH, /* a value longer than FORM_MAX_VALUE_LEN */
 };
 
 struct form_error {

@@ -202,9 +202,11 @@ static void send_ping(struct check *c)
 
     clock_gettime(CLOCK_MONOTONIC, &c->ping_started);
     if (app->dispatch == NULL || c->later == NULL) {
+        /* The daemon answers every request, from the router or the control socket, late;
+         * only a direct adhoc_handle call (unit tests) cannot wait for the pong. */
         ping_result(c, false,
-                    app->dispatch ? "cannot wait for an answer here (control socket "
-                                    "without late answers)"
+                    app->dispatch ? "not sent: this request must be answered at once and cannot "
+                                    "wait for the ping's answer"
                                   : "no router link to send the ping through");
         answer(c);
         return;

@@ -69,13 +69,15 @@ static const struct text T_AUDIT = {
 
 static const struct text I_IMPORT = {
     "One user a line: userid,directory_uri[,node]. New users get their IM address by the "
-    "current address scheme. An empty directory URI means the user has none; without a node the "
+    "current address scheme. A field holding a comma goes in double quotes (\"a,b\"). An empty "
+    "directory URI means the user has none; without a node the "
     "current assignment is kept (the node must exist: see topology). A line -userid removes "
     "that user. Blank lines and lines starting with # are skipped. Every line gets a verdict; "
     "good lines are kept even when others are rejected. Afterwards the sync audit runs, so new "
     "domains appear system-managed and domains nobody uses any more become admin-managed.",
     "한 줄에 한 명씩 userid,directory_uri[,node] 형식으로 입력합니다. 새 사용자는 현재 주소 "
-    "체계에 따라 IM 주소를 받습니다. 디렉터리 URI를 비워 두면 URI가 없는 사용자가 됩니다. "
+    "체계에 따라 IM 주소를 받습니다. 쉼표가 있는 필드는 큰따옴표로 묶습니다(\"a,b\"). "
+    "디렉터리 URI를 비워 두면 URI가 없는 사용자가 됩니다. "
     "노드를 생략하면 현재 할당이 유지됩니다(노드는 이미 있어야 합니다. topology 참조). "
     "-userid 줄은 그 사용자를 삭제합니다. 빈 줄과 #으로 시작하는 줄은 건너뜁니다. 줄마다 결과가 "
     "표시되며, 일부 줄이 거부되어도 올바른 줄은 저장됩니다. 이어서 동기화 감사가 실행되어 새 "

@@ -20,7 +20,7 @@ struct export_state {
     int64_t after;   /* the id of the last user exported */
     int64_t total;   /* users when the export started */
     int64_t written; /* lines so far */
-    int64_t skipped; /* users whose userid or URI holds a comma: no line can say them */
+    int64_t skipped; /* users with a double quote in a field: no line can say them */
     int page;
 };
 
@@ -29,20 +29,27 @@ static const struct text T_CSV = {"Users, one a line (userid,directory_uri[,node
                                   "사용자(한 줄에 한 명, userid,directory_uri[,node])"};
 static const struct text T_INSTR = {
     "These lines are what users/import takes: import them here or in another cluster and every "
-    "line comes back unchanged (a user without a node keeps the node it has there). Next shows "
-    "the next page; complete stops.",
+    "line comes back unchanged (a user without a node keeps the node it has there; a field "
+    "holding a comma is in double quotes). Next shows the next page; complete stops.",
     "이 줄들은 users/import가 받는 형식입니다. 여기나 다른 클러스터에서 가져오면 모든 줄이 "
-    "그대로(unchanged)입니다(노드가 없는 사용자는 그곳의 노드를 유지합니다). 다음(next)은 다음 "
-    "페이지를, 완료(complete)는 멈춥니다."};
+    "그대로(unchanged)입니다(노드가 없는 사용자는 그곳의 노드를 유지합니다. 쉼표가 있는 필드는 "
+    "큰따옴표로 묶입니다). 다음(next)은 다음 페이지를, 완료(complete)는 멈춥니다."};
 
 static void export_free(void *p)
 {
     free(p);
 }
 
-static bool has_comma(const char *s)
+static bool has(const char *s, char c)
 {
-    return s != NULL && strchr(s, ',') != NULL;
+    return s != NULL && strchr(s, c) != NULL;
+}
+
+/* The quote a field needs in a line: a comma would split it, so it goes in double quotes, as
+ * users/import reads it back. */
+static const char *q(const char *s)
+{
+    return has(s, ',') ? "\"" : "";
 }
 
 /* The next page after s->after as a result form; *more says whether users remain. */
@@ -71,12 +78,15 @@ static form_t *export_page(adhoc_call_t *call, struct export_state *s, bool *mor
     }
     for (i = 0; i < n && bytes < EXPORT_PAGE_BYTES; i++) {
         s->after = u[i].id;
-        if (has_comma(u[i].userid) || has_comma(u[i].directory_uri) || has_comma(u[i].node)) {
+        const char *id = u[i].userid, *uri = u[i].directory_uri, *node = u[i].node;
+        /* The userid and URI rules refuse a double quote; a node name is a host name. */
+        if (has(id, '"') || has(uri, '"') || has(node, '"')) {
             s->skipped++;
             continue;
         }
-        line = u[i].node ? xasprintf("%s,%s,%s", u[i].userid, u[i].directory_uri, u[i].node)
-                         : xasprintf("%s,%s", u[i].userid, u[i].directory_uri);
+        line = node ? xasprintf("%s%s%s,%s%s%s,%s%s%s", q(id), id, q(id), q(uri), uri, q(uri),
+                                q(node), node, q(node))
+                    : xasprintf("%s%s%s,%s%s%s", q(id), id, q(id), q(uri), uri, q(uri));
         bytes += strlen(line) + 16;
         form_field_add_value(csv, line);
         free(line);
@@ -126,10 +136,10 @@ static void export_step(adhoc_call_t *call)
     }
     if (s->skipped > 0 && !more) {
         char *t = xasprintf(i18n_is_korean(call->lang)
-                                ? "사용자 %" PRId64 "명은 사용자 ID, URI 또는 노드에 쉼표가 있어 "
-                                  "한 줄로 쓸 수 없으므로 내보내지 않았습니다."
-                                : "%" PRId64 " users were left out: a comma in the userid, "
-                                  "URI or node cannot be written in a line.",
+                                ? "사용자 %" PRId64 "명은 사용자 ID, URI 또는 노드에 큰따옴표가 "
+                                  "있어 한 줄로 쓸 수 없으므로 내보내지 않았습니다."
+                                : "%" PRId64 " users were left out: a double quote in the "
+                                  "userid, URI or node cannot be written in a line.",
                             s->skipped);
         adhoc_note_str(call, ADHOC_NOTE_WARN, t);
         free(t);

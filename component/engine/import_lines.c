@@ -49,6 +49,9 @@ static const struct text R_FORMAT = {"expected userid,directory_uri[,node]",
 static const struct text R_FIELDS = {"too many fields: expected userid,directory_uri[,node]",
                                      "필드가 너무 많습니다. userid,directory_uri[,node] 형식이어야 "
                                      "합니다"};
+static const struct text R_QUOTE = {
+    "a field that opens with \" must close with \" before the next comma or the end of the line",
+    "\"로 시작한 필드는 다음 쉼표나 줄 끝 앞에서 \"로 닫혀야 합니다"};
 static const struct text R_FROM_DIRECTORY = {
     "this user comes from the directory: change it there, or tick 'Also edit users that come "
     "from the directory'",
@@ -99,22 +102,49 @@ static void trim(char **s)
     *s = p;
 }
 
-/* Splits at commas into at most LINE_FIELDS_MAX + 1 trimmed fields; returns how many. */
-static size_t split(char *line, char *fields[LINE_FIELDS_MAX + 1])
+/* Splits at commas into at most LINE_FIELDS_MAX + 1 trimmed fields (the last one takes the
+ * rest of the line); returns how many. A field in double quotes may hold commas: a userid or
+ * a URI's name may (the directory gives such users), and users/export writes them so. Nothing
+ * inside can be a double quote (the userid and URI rules refuse it), so there is no escape.
+ * *bad_quote is set when a quoted field does not close before the next comma or the end. */
+static size_t split(char *line, char *fields[LINE_FIELDS_MAX + 1], bool *bad_quote)
 {
     size_t n = 0;
     char *p = line;
+    bool comma = true;
 
-    while (n < LINE_FIELDS_MAX + 1) {
-        char *comma = strchr(p, ',');
-        if (comma != NULL && n < LINE_FIELDS_MAX)
-            *comma = '\0';
-        fields[n] = p;
-        trim(&fields[n]);
+    *bad_quote = false;
+    while (comma && n < LINE_FIELDS_MAX + 1) {
+        char *end;
+
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (*p == '"' && n < LINE_FIELDS_MAX) {
+            char *close = strchr(p + 1, '"');
+            if (close == NULL) {
+                *bad_quote = true;
+                return n;
+            }
+            for (end = close + 1; *end == ' ' || *end == '\t' || *end == '\r'; end++)
+                ;
+            if (*end != ',' && *end != '\0') {
+                *bad_quote = true;
+                return n;
+            }
+            *close = '\0';
+            fields[n] = p + 1;
+        } else {
+            end = n < LINE_FIELDS_MAX ? strchr(p, ',') : NULL;
+            if (end == NULL)
+                end = p + strlen(p);
+            fields[n] = p;
+        }
+        comma = *end == ',';
+        *end = '\0';
+        if (fields[n] == p)
+            trim(&fields[n]);
         n++;
-        if (comma == NULL || n == LINE_FIELDS_MAX + 1)
-            break;
-        p = comma + 1;
+        p = end + 1;
     }
     return n;
 }
@@ -149,6 +179,11 @@ static int remove_line(struct import_lines *im, size_t lineno, char *userid)
     bool failed = false;
 
     trim(&userid);
+    size_t len = strlen(userid);
+    if (len >= 2 && userid[0] == '"' && userid[len - 1] == '"') { /* -"a,b": as in user lines */
+        userid[len - 1] = '\0';
+        userid++;
+    }
     if ((reason = user_check_userid(userid, im->lang)) != NULL) {
         reject(im, lineno, userid, reason);
         return 0;
@@ -191,8 +226,13 @@ static int upsert_line(struct import_lines *im, size_t lineno, const char *useri
 static int user_line(struct import_lines *im, size_t lineno, char *line)
 {
     char *f[LINE_FIELDS_MAX + 1], *reason = NULL;
-    size_t n = split(line, f);
+    bool bad_quote;
+    size_t n = split(line, f, &bad_quote);
 
+    if (bad_quote) {
+        reject(im, lineno, n > 0 ? f[0] : "", xstrdup(text_get(&R_QUOTE, im->lang)));
+        return 0;
+    }
     if (n < 2 || n > LINE_FIELDS_MAX)
         reason = xstrdup(text_get(n < 2 ? &R_FORMAT : &R_FIELDS, im->lang));
     if (reason == NULL)

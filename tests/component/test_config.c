@@ -300,6 +300,119 @@ static void test_missing_file(void **state)
     config_free(&cfg);
 }
 
+/* A file that opens but cannot be read (a directory) is a problem of its own, not an empty
+ * file whose keys are then missing. */
+static void test_unreadable_file(void **state)
+{
+    struct config cfg;
+    char out[512] = "";
+    FILE *errs = fmemopen(out, sizeof(out), "w");
+
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, "/tmp", errs), 1);
+    fclose(errs);
+    assert_non_null(strstr(out, "/tmp:0: cannot read the file: Is a directory"));
+    config_free(&cfg);
+}
+
+/* The input checks beside the ones above, each naming the value it refuses. */
+static void test_input_checks(void **state)
+{
+    struct config cfg;
+    int n;
+    const char *out;
+    char text[8192], *p = text;
+
+    /* A line longer than inih's buffer is refused as a whole, not read in pieces (a JID cut
+     * short, then the rest as a line of its own); the lines after it are read. */
+    p += sprintf(p, "[component]\njid = d.example\nsecret = s\n[admins]\njids = ");
+    for (int i = 0; i < 20; i++)
+        p += sprintf(p, "%sadmin%d@example.test", i ? ", " : "", i);
+    sprintf(p, "\n[log]\nlevel = loud\n");
+    out = load(&cfg, text, &n);
+    assert_int_equal(n, 2);
+    assert_non_null(strstr(out, ":5: the line is longer than 198 bytes (not read): jids = "
+                                "admin0@example.test, admin1@"));
+    assert_non_null(strstr(out, ":7: log.level: 'loud'"));
+    assert_null(strstr(out, "not a bare JID"));
+    assert_null(strstr(out, "syntax error"));
+    assert_int_equal(cfg.n_admins, 0);
+    config_free(&cfg);
+
+    /* kind = prosody spelled out (after another kind: the last one counts). */
+    load(&cfg, "[component]\njid = d.example\nsecret = s\n[router]\nkind = ejabberd\n"
+               "kind = prosody\n", &n);
+    assert_int_equal(n, 0);
+    assert_int_equal(cfg.router_kind, CONFIG_ROUTER_PROSODY);
+    config_free(&cfg);
+
+    /* secret and secret_file both; a secret file that is empty or whose first line is. */
+    out = load(&cfg, "[component]\njid = d.example\nsecret = s\nsecret_file = /dev/null\n", &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(out, "component.secret and component.secret_file are both set"));
+    config_free(&cfg);
+    out = load(&cfg, "[component]\njid = d.example\nsecret_file = /dev/null\n", &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(out, "component.secret_file /dev/null: the file is empty"));
+    config_free(&cfg);
+    char *blank = write_temp("\nsecond line\n");
+    snprintf(text, sizeof(text), "[component]\njid = d.example\nsecret_file = %s\n", blank);
+    out = load(&cfg, text, &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(out, ": the first line is empty"));
+    assert_null(cfg.secret);
+    config_free(&cfg);
+    unlink(blank);
+    free(blank);
+
+    /* [directory]: a uri of separators only, bad attribute names, no bind password file. */
+    out = load(&cfg,
+               "[component]\njid = d.example\nsecret = s\n[directory]\nuri = , ,\n"
+               "base = dc=example\nuserid_attr = -uid\nuri_attr = mail$\nnode_attr = n x\n"
+               "bind_dn = cn=reader\nbind_password_file = /nonexistent/pw\n",
+               &n);
+    assert_int_equal(n, 5);
+    assert_non_null(strstr(out, "directory.uri ', ,' is not an ldap:// or ldaps:// URL"));
+    assert_non_null(strstr(out, "directory.userid_attr '-uid' is not an attribute name"));
+    assert_non_null(strstr(out, "directory.uri_attr 'mail$' is not an attribute name"));
+    assert_non_null(strstr(out, "directory.node_attr 'n x' is not an attribute name"));
+    assert_non_null(strstr(out, "directory.bind_password_file /nonexistent/pw: No such file"));
+    config_free(&cfg);
+    p = text + sprintf(text, "[component]\njid = d.example\nsecret = s\n[directory]\n"
+                             "uri = ldap://x.example\nbase = dc=example\nuserid_attr = ");
+    memset(p, 'a', 129);
+    strcpy(p + 129, "\n");
+    out = load(&cfg, text, &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(out, "directory.userid_attr 'aaaa"));
+    config_free(&cfg);
+
+    /* A hook whose command word is empty: nothing to run. */
+    out = load(&cfg,
+               "[component]\njid = d.example\nsecret = s\n[services]\nstart_hook = \"\" x\n"
+               "[router]\nreload_hook = \"\"\n",
+               &n);
+    assert_int_equal(n, 2);
+    assert_non_null(strstr(out, "services.start_hook: the command word is empty in '\"\" x'"));
+    assert_non_null(strstr(out, "router.reload_hook: the command word is empty in '\"\"'"));
+    config_free(&cfg);
+}
+
+/* Without an error stream the problems are counted all the same. */
+static void test_problems_without_stream(void **state)
+{
+    struct config cfg;
+    char *path = write_temp("[component]\njid = d.example\nsecret = s\ncolour = red\n"
+                            "[log]\nlevel = loud\n");
+
+    config_defaults(&cfg);
+    assert_int_equal(config_load(&cfg, path, NULL), 2);
+    assert_int_equal(config_finish(&cfg, path, NULL), 0);
+    config_free(&cfg);
+    unlink(path);
+    free(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +426,9 @@ int main(void)
         cmocka_unit_test(test_hooks_split),
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_unreadable_file),
+        cmocka_unit_test(test_input_checks),
+        cmocka_unit_test(test_problems_without_stream),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

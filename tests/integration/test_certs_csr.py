@@ -3,7 +3,9 @@
 # can sign for exactly the current domain set (its signature verifies, every domain is a dNSName
 # SAN, the key type is the one asked for), its key is the pending key on disk (0600) and nothing
 # the router serves changes. A second request replaces the pending key. (certs/import of the
-# signed request, its other half, is proven with the rest of issue 11's defects.)
+# signed request, its other half, is proven with the rest of issue 11's defects.) A certificate
+# signed for the pending key but leaving a domain out is refused, naming the domain, unless
+# accept_gaps: then it is installed with a warning.
 import os
 import stat
 import subprocess
@@ -85,6 +87,59 @@ def test_csr_for_the_domain_set():
     check(pub2 == _pending(certs) and pub2 != csr_pub, "the pending key was not replaced")
 
 
+def _import(c, lines, accept_gaps=None):
+    first = c.execute(JID, "certs/import")
+    check(first.status == "executing", repr(first))
+    form = {"certificate": lines}
+    if accept_gaps is not None:
+        form["accept_gaps"] = accept_gaps
+    r = c.complete(JID, "certs/import", first.sessionid, form=form,
+                   form_type=ft("certs/import"), timeout=60)
+    check(r.status == "completed", "certs/import: %r" % r)
+    return r
+
+
+def test_import_with_gaps():
+    "certs/import of a certificate for the pending key that leaves a domain out: refused with "
+    "the domain named and nothing installed; with accept_gaps installed, with a warning"
+    d, c, certs = _setup()
+    pem = _csr(c, "ec-p256")
+    work = h.tmpdir("ca")
+    ca_crt, ca_key = os.path.join(work, "ca.crt"), os.path.join(work, "ca.key")
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", ca_key, "-out", ca_crt, "-days", "30", "-subj", "/CN=imdomaind test CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign")
+    csr, ext, crt = (os.path.join(work, n) for n in ("gap.csr", "gap.ext", "gap.crt"))
+    with open(csr, "w") as f:
+        f.write(pem)
+    with open(ext, "w") as f:  # the CA leaves the second domain out (the set has the JID too)
+        f.write("subjectAltName = DNS:%s, DNS:%s\n" % (JID, DOMAINS[0]))
+    openssl("x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+            "-days", "30", "-extfile", ext, "-out", crt)
+    lines = h.read_text(crt).splitlines()
+
+    r = _import(c, lines)
+    errors = [t for k, t in r.notes if k == "error"]
+    check(len(errors) == 1 and "does not cover: %s." % DOMAINS[1] in errors[0]
+          and "accept_gaps" in errors[0], "certs/import without accept_gaps: %r" % r.notes)
+    check(not [f for f in os.listdir(certs) if f.endswith(".crt")],
+          "something was installed: %r" % os.listdir(certs))
+    check(os.path.exists(os.path.join(certs, "cup-xmpp-s2s.pending.key")), "pending key gone")
+
+    r = _import(c, lines, accept_gaps=True)
+    warns = [t for k, t in r.notes if k == "warn"]
+    check(any("Installed although the certificate does not cover: %s" % DOMAINS[1] in t
+              for t in warns), "certs/import with accept_gaps: %r" % r.notes)
+    check(not [t for k, t in r.notes if k == "error"], "errors: %r" % r.notes)
+    served = os.path.join(certs, "cup-xmpp-s2s.crt")
+    check(os.path.exists(served), "nothing installed: %r" % os.listdir(certs))
+    check(h.read_text(served).strip() == h.read_text(crt).strip(),
+          "the installed certificate is not the imported one")
+    check(d.running(), "imdomaind died")
+
+
 h.tap.run([
     test_csr_for_the_domain_set,
+    test_import_with_gaps,
 ])

@@ -89,7 +89,7 @@ def test_disco_items_non_admin():
 
 
 def test_unknown_node():
-    "an unknown node: item-not-found (cancel), for execute and for a made-up session"
+    "an unknown node: item-not-found (cancel), for execute, a made-up session and disco"
     p, _, c = _setup()
     e = expect_error(lambda: c.execute(JID, "no/such-command"), "item-not-found",
                      etype="cancel")
@@ -99,6 +99,10 @@ def test_unknown_node():
     expect_error(lambda: bob.execute(JID, "no/such-command"), "item-not-found")
     # disco#info on an unknown command node as well
     expect_error(lambda: c.disco_info(JID, "no/such-command"), "item-not-found")
+    # and disco#items on a node other than the commands node (XEP-0030: a node the entity does
+    # not know is item-not-found), for the admin and for anyone
+    expect_error(lambda: c.disco_items(JID, "no/such-node"), "item-not-found", etype="cancel")
+    expect_error(lambda: bob.disco_items(JID, "no/such-node"), "item-not-found", etype="cancel")
 
 
 def test_no_node():

@@ -122,6 +122,92 @@ def test_import_rejected_lines_numbered():
     check("1\tv00001\tremoved" in out and "3\tnobody\trejected" in out, "stdout %r" % out)
 
 
+def test_import_options_and_no_users():
+    "users/import in parts with audit= and edit_directory_users= beside users=: audit=0 skips "
+    "the sync audit (no system-managed domain), then audit=1 on the last part adds it; no "
+    "argument reported unused; without users= the missing field is named"
+    d = _daemon()
+    # ~60 KiB: more than one call (32 KiB each) but fewer lines than a job (5000)
+    path = _csv(["p%04d,p%04d@Parts.example" % (i, i) for i in range(2000)])
+    rc, out, err = ctl(d, "run", "users/import", "users=@" + path, "audit=0",
+                       "edit_directory_users=0")
+    check(rc == 0, "exit %d %r %r" % (rc, out[-500:], err[-1000:]))
+    check("summary: 2000 lines: 2000 added" in out, "summary %r" % out[-300:])
+    check("was not used" not in err, "stderr %r" % err[-500:])
+    check(_scalar(d, "SELECT count(*) FROM users")[0] == 2000, "users in the store")
+    check(_scalar(d, "SELECT count(*) FROM domains WHERE name = 'parts.example'")[0] == 0,
+          "audit=0, yet the sync audit added parts.example")
+    rc, out, err = ctl(d, "run", "users/import", "users=@" + path, "audit=1")
+    check(rc == 0, "exit %d %r" % (rc, err[-1000:]))
+    check("summary: 2000 lines: 0 added, 0 updated, 2000 unchanged" in out,
+          "summary %r" % out[-300:])
+    check(_scalar(d, "SELECT count(*) FROM domains WHERE name = 'parts.example'")[0] == 1,
+          "audit=1 on the last part did not add parts.example")
+    # users= missing: not the import path; the daemon refuses the required field, by name
+    rc, out, err = ctl(d, "run", "users/import", "audit=0")
+    check(rc != 0, "exit %d without users=: %r %r" % (rc, out, err))
+    check("missing value for required field 'users' (pass users=VALUE)" in err, "stderr %r" % err)
+    check(_scalar(d, "SELECT count(*) FROM users")[0] == 2000, "users changed")
+
+
+def test_export_commas_round_trip():
+    "users with a comma in the userid or the URI's name (as the directory makes them): "
+    "users/export -o quotes those fields, and users/import of the file into an empty store "
+    "gives back the same users"
+    d = _daemon()
+    db = _db(d)
+    db.execute("INSERT INTO nodes (name, role) VALUES ('cup-a', 'publisher')")
+    db.commit()
+    db.close()
+    lines = ['"smith,j","j,smith@Corp.example",cup-a', '"doe,a",', 'plain,p@corp.example']
+    rc, out, err = ctl(d, "run", "users/import", "users=@" + _csv(lines))
+    check(rc == 0, "exit %d %r %r" % (rc, out, err))
+
+    def users():
+        db = _db(d)
+        try:
+            return sorted(db.execute("SELECT u.userid, u.directory_uri, n.name FROM users u"
+                                     " LEFT JOIN nodes n ON n.id = u.node_id").fetchall())
+        finally:
+            db.close()
+    before = users()
+    check(before == [("doe,a", "", None), ("plain", "p@corp.example", None),
+                     ("smith,j", "j,smith@Corp.example", "cup-a")], repr(before))
+    path = _csv([])
+    rc, out, err = ctl(d, "-o", path, "run", "users/export")
+    check(rc == 0 and "left out" not in out + err, "export: exit %d %r %r" % (rc, out, err))
+    exported = h.read_text(path).splitlines()
+    check(sorted(exported[1:]) == sorted(lines), "exported %r" % exported)
+    rc, out, err = ctl(d, "run", "users/import", *["users=-" + u[0].join('""') for u in before])
+    check(rc == 0 and _scalar(d, "SELECT count(*) FROM users")[0] == 0,
+          "removal: exit %d %r %r" % (rc, out, err))
+    rc, out, err = ctl(d, "run", "users/import", "users=@" + path)
+    check(rc == 0 and "3 added" in out, "re-import: exit %d %r %r" % (rc, out, err))
+    check(users() == before, "after the round trip %r, before %r" % (users(), before))
+
+
+def test_export_to_full_disk():
+    "users/export -o /dev/full: exit status non-zero and 'cannot write /dev/full', whether "
+    "the error comes while writing (a large export) or at the close (a small one)"
+    if not os.path.exists("/dev/full"):
+        raise h.Skip("no /dev/full")
+    d = _daemon()
+    _insert_users(d, 3)
+    rc, out, err = ctl(d, "-o", "/dev/full", "run", "users/export")
+    check(rc != 0, "small export to /dev/full: exit %d %r" % (rc, err))
+    check("cannot write /dev/full: No space left on device" in err, "stderr %r" % err)
+    db = _db(d)
+    db.executemany("INSERT INTO users (userid, directory_uri, uri_domain, im_address)"
+                   " VALUES (?, '', '', ?)", (("w%06d" % i, "w%06d@%s" % (i, OLD))
+                                              for i in range(3000)))
+    db.commit()
+    h.recount_im_domains(db)
+    db.close()
+    rc, out, err = ctl(d, "-o", "/dev/full", "run", "users/export")
+    check(rc != 0, "large export to /dev/full: exit %d %r" % (rc, err))
+    check("cannot write /dev/full: No space left on device" in err, "stderr %r" % err)
+
+
 def test_many_arguments():
     "no fixed argument limit: 600 users=LINE arguments in one run"
     d = _daemon()
@@ -336,8 +422,11 @@ def test_refusal_cancels_session():
 h.tap.run([
     test_import_100k_file_then_stdin,
     test_import_rejected_lines_numbered,
+    test_import_options_and_no_users,
     test_many_arguments,
     test_export_then_import_unchanged,
+    test_export_commas_round_trip,
+    test_export_to_full_disk,
     test_restart_mid_import,
     test_failed_job_not_touched_unless_asked,
     test_refusal_cancels_session,

@@ -27,7 +27,8 @@ static int setup(void **state)
 {
     struct cmd_fx *fx = cmd_fx_open("cmdusers", NULL);
 
-    if (fx == NULL || cmd_users_register(&fx->app) < 0 || cmd_sync_register(&fx->app) < 0)
+    if (fx == NULL || cmd_users_register(&fx->app) < 0 ||
+        cmd_users_export_register(&fx->app) < 0 || cmd_sync_register(&fx->app) < 0)
         return -1;
     assert_int_equal(
         store_node_insert(fx->app.store, "pub.example", STORE_NODE_PUBLISHER, "15.0", NULL),
@@ -271,6 +272,67 @@ static void test_import_update_remove(void **state)
     xmpp_stanza_release(r);
     assert_domain(fx, "b.example", STORE_MANAGED_ADMIN);
     assert_int_equal(store_user_get(fx->app.store, "alice", NULL), STORE_NOTFOUND);
+}
+
+/* A userid or a URI's name may hold a comma (the directory gives such users): in a line such a
+ * field is in double quotes. users/export writes them so, and users/import reads them back
+ * unchanged; a quote that does not close before the next comma is refused. */
+static void test_commas_round_trip(void **state)
+{
+    struct cmd_fx *fx = *state;
+    xmpp_stanza_t *r, *t, *users;
+    struct store_user u;
+    const char *out[8] = {0};
+    size_t n = 0;
+
+    r = import(fx, NULL,
+               (const char *const[]){"\"a,b\",\"x,y@corp.example\",pub.example",
+                                     " \"c,d\" , c@corp.example", "\"e,f,e@corp.example",
+                                     "\"g\"h,g@corp.example", "plain,p@corp.example", NULL});
+    t = nth_x(r, 0);
+    assert_int_equal(row_count(t), 5);
+    assert_string_equal(cell(t, 0, "userid"), "a,b");
+    assert_string_equal(cell(t, 0, "result"), "added");
+    assert_string_equal(cell(t, 1, "userid"), "c,d");
+    assert_string_equal(cell(t, 1, "result"), "added");
+    for (size_t i = 2; i < 4; i++) {
+        assert_string_equal(cell(t, i, "result"), "rejected");
+        assert_non_null(strstr(cell(t, i, "reason"), "must close with"));
+    }
+    assert_string_equal(cell(t, 4, "result"), "added");
+    xmpp_stanza_release(r);
+    assert_int_equal(store_user_get(fx->app.store, "a,b", &u), STORE_OK);
+    assert_string_equal(u.directory_uri, "x,y@corp.example");
+    assert_string_equal(u.node, "pub.example");
+    store_user_clear(&u);
+
+    r = req(fx, NULL, "users/export", NULL, "complete", "");
+    assert_string_equal(status_of(r), "completed");
+    assert_false(has_note(r, "left out"));
+    users = field_in(nth_x(r, 0), "users");
+    assert_non_null(users);
+    for (xmpp_stanza_t *v = xmpp_stanza_get_children(users); v && n < 7;
+         v = xmpp_stanza_get_next(v)) {
+        xmpp_stanza_t *text = xmpp_stanza_get_children(v);
+        out[n++] = text ? xmpp_stanza_get_text_ptr(text) : "";
+    }
+    assert_int_equal(n, 4); /* the header and the three users */
+    assert_string_equal(out[1], "\"a,b\",\"x,y@corp.example\",pub.example");
+    assert_string_equal(out[2], "\"c,d\",c@corp.example");
+    assert_string_equal(out[3], "plain,p@corp.example");
+
+    xmpp_stanza_t *again = import(fx, NULL, out);
+    assert_note(again, "0 added, 0 updated, 3 unchanged, 0 removed, 0 rejected.");
+    xmpp_stanza_release(again);
+    xmpp_stanza_release(r);
+
+    r = import(fx, NULL, (const char *const[]){"-\"a,b\"", "-c,d", NULL});
+    t = nth_x(r, 0);
+    assert_string_equal(cell(t, 0, "result"), "removed");
+    assert_string_equal(cell(t, 1, "result"), "removed");
+    xmpp_stanza_release(r);
+    assert_int_equal(store_user_get(fx->app.store, "a,b", NULL), STORE_NOTFOUND);
+    assert_int_equal(store_user_get(fx->app.store, "c,d", NULL), STORE_NOTFOUND);
 }
 
 /* A client that sends the whole text as one value with newlines (and CRLF). */
@@ -620,6 +682,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_import_verdicts, setup, cmd_fx_teardown),
         cmocka_unit_test_setup_teardown(test_import_update_remove, setup, cmd_fx_teardown),
         cmocka_unit_test_setup_teardown(test_import_one_value, setup, cmd_fx_teardown),
+        cmocka_unit_test_setup_teardown(test_commas_round_trip, setup, cmd_fx_teardown),
         cmocka_unit_test_setup_teardown(test_import_korean, setup, cmd_fx_teardown),
         cmocka_unit_test_setup_teardown(test_import_large, setup, cmd_fx_teardown),
         cmocka_unit_test_setup_teardown(test_import_job, setup, cmd_fx_teardown),
