@@ -212,12 +212,9 @@ static void test_answered_at_once(void **state)
     xmpp_stanza_t *r;
 
     fx->app.dispatch = dispatch_new(&fx->loop, fx->ctx, no_send, NULL);
-    r = send_now(fx, "<iq type='set' id='n1' from='" ADMIN "' to='imd.example'>"
-                     "<command xmlns='http://jabber.org/protocol/commands' "
-                     "node='federation/check' action='complete'>"
-                     "<x xmlns='jabber:x:data' type='submit'>"
-                     "<field var='domain'><value>other.example</value></field></x>"
-                     "</command></iq>");
+    fx->at_once = true; /* through adhoc_handle, as a caller that cannot wait */
+    r = req(fx, NULL, "federation/check", NULL, "complete",
+            "<field var='domain'><value>other.example</value></field>");
     expect_status(r, "completed", NULL);
     assert_has(r, "Federation with other.example fails at step connect");
     assert_has(r, "not sent: this request must be answered at once and cannot wait");
