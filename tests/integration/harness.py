@@ -140,11 +140,22 @@ def show_log(label, path):
     scope().logs.append((label, path))
 
 
+_ports_given = set()
+
+
 def free_port():
-    """A loopback TCP port nobody listens on right now (bind to port 0, close, reuse)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A loopback TCP port nobody listens on right now (bind to port 0, close, reuse), and not
+    one this process handed out before: once closed, the kernel may give the same port to the
+    next bind, and two picks in a row (a router's c2s and component ports) then collided (the
+    router served c2s where the daemon looked for its component port)."""
+    for _ in range(1000):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
+    raise RuntimeError("no loopback port left that this test has not used")
 
 
 def wait_port(port, timeout, host="127.0.0.1", proc=None):
