@@ -383,7 +383,13 @@ static char *count_lines(char *str, int num, void *stream)
     if (len > 0 && str[len - 1] != '\n' && (c = fgetc(lc->fp)) != EOF) {
         while (c != '\n' && c != EOF)
             c = fgetc(lc->fp);
-        problem(lc, "the line is longer than %d bytes (not read): %.40s...", num - 2, str);
+        /* Names the key only: the value may be a secret. */
+        size_t key = strcspn(str, "=");
+        if (str[key] == '=' && key <= 40)
+            problem(lc, "the line is longer than %d bytes (not read): %.*s= ...", num - 2,
+                    (int)key, str);
+        else
+            problem(lc, "the line is longer than %d bytes (not read)", num - 2);
         snprintf(str, (size_t)num, "\n");
     }
     return r;
