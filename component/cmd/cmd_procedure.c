@@ -422,7 +422,8 @@ static void answer_with_lines(adhoc_call_t *call, struct late *l)
 
 /* ---- steps 2 and 5 ---- */
 
-static void services_ran(void *arg, bool ok, const struct service_outcome *out, size_t n)
+static void services_ran(void *arg, bool ok, const char *unrecorded,
+                         const struct service_outcome *out, size_t n)
 {
     struct late *l = arg;
     size_t failed = 0;
@@ -433,11 +434,13 @@ static void services_ran(void *arg, bool ok, const struct service_outcome *out, 
         if (!out[i].ok)
             late_add(l, xasprintf("%s %s: %s", out[i].node, out[i].service, out[i].detail));
     }
-    if (ok)
+    if (ok || unrecorded != NULL)
         late_add(
             l,
             xasprintf(l->ko ? "서비스 작업 %zu개를 마쳤습니다." : "%zu services actions done.", n));
-    else
+    if (unrecorded != NULL)
+        late_add(l, xstrdup(unrecorded));
+    else if (!ok)
         late_add(l, xasprintf(l->ko ? "서비스 작업 %zu개 중 %zu개가 실패했거나 건너뛰었습니다. "
                                       "다음을 누르면 이 단계를 다시 시도합니다."
                                     : "%zu of %zu services actions failed or were skipped; next "

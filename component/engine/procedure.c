@@ -483,6 +483,7 @@ struct services_run {
     struct app *app;
     int64_t id;
     int from; /* the step that runs */
+    bool ko;  /* the run's language is Korean */
     procedure_services_cb cb;
     void *arg;
     void (*arg_free)(void *arg);
@@ -502,16 +503,26 @@ static void services_done(void *arg, const struct service_outcome *out, size_t n
 {
     struct services_run *r = arg;
     struct store_procedure p = {0}; /* read only when every action succeeded; cleared always */
+    const char *lang = r->ko ? "ko" : NULL;
+    char *unrecorded = NULL;
+    enum store_rc rc = STORE_OK;
     bool ok = true;
 
     for (size_t i = 0; i < n; i++)
         ok &= out[i].ok;
-    /* Only the run that asked, still at that step, moves on. */
-    if (ok && procedure_load(r->app, &p) == STORE_OK && p.id == r->id && p.step == r->from)
-        procedure_advance(r->app, &p, r->from + 1, -1);
+    /* Only the run that asked, still at that step, moves on; a run another admin ended or
+     * moved meanwhile is left as it is. The actions' success is not the step's when the store
+     * cannot record it: the admin would read "done" and get the same step again. */
+    if (ok && (rc = procedure_load(r->app, &p)) != STORE_OK && rc != STORE_NOTFOUND)
+        unrecorded = store_trouble(r->app, lang, false);
+    else if (ok && rc == STORE_OK && p.id == r->id && p.step == r->from &&
+             procedure_advance(r->app, &p, r->from + 1, -1) != STORE_OK)
+        unrecorded = store_trouble(r->app, lang, true);
     store_procedure_clear(&p);
+    ok = ok && unrecorded == NULL;
     log_info("procedure: step=%d services ok=%d actions=%zu", r->from, ok, n);
-    r->cb(r->arg, ok, out, n);
+    r->cb(r->arg, ok, unrecorded, out, n);
+    free(unrecorded);
     free(r);
 }
 
@@ -536,7 +547,13 @@ int procedure_run_services(struct app *app, const struct store_procedure *p, boo
     for (size_t i = 0; i < n; i++)
         names[i] = nodes[i].name;
     r = xcalloc(1, sizeof(*r));
-    *r = (struct services_run){app, p->id, up ? PROC_START : PROC_STOP, cb, arg, arg_free};
+    *r = (struct services_run){.app = app,
+                               .id = p->id,
+                               .from = up ? PROC_START : PROC_STOP,
+                               .ko = i18n_is_korean(lang),
+                               .cb = cb,
+                               .arg = arg,
+                               .arg_free = arg_free};
     rc = services_run_owned(app->services, names, n,
                             up ? SERVICE_OP_START_STOPPED : SERVICE_OP_STOP_ALL, NULL, 0, lang,
                             services_done, r, services_given_up, why);

@@ -93,9 +93,12 @@ int procedure_job_wait(struct app *app, struct store_procedure *p, struct store_
 /* ---- steps 2 and 5 ---- */
 
 /* Called once when a services run of the procedure ends: the run moved on when `ok` (every
- * action succeeded). Outcomes are borrowed for the call. */
-typedef void (*procedure_services_cb)(void *arg, bool ok, const struct service_outcome *out,
-                                      size_t n);
+ * action succeeded and the store recorded the next step). `unrecorded` is NULL, or when every
+ * action succeeded but the store could not read the run or record the move, what the admin
+ * reads of that (in the run's language; `ok` is then false). Both it and the outcomes are
+ * borrowed for the call. */
+typedef void (*procedure_services_cb)(void *arg, bool ok, const char *unrecorded,
+                                      const struct service_outcome *out, size_t n);
 
 /* Step 2 (`up` false: stop everything on every node) or 5 (`up`: start what we stopped). `cb`
  * may be called before this returns. -1 with *why (static, in `lang`) when nothing started.

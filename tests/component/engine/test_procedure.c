@@ -98,11 +98,13 @@ static void assert_guard_ok(struct fixture *f, int step)
         fail_msg("step %d refused: %s", step, why);
 }
 
-static void on_services(void *arg, bool ok, const struct service_outcome *out, size_t n)
+static void on_services(void *arg, bool ok, const char *unrecorded,
+                        const struct service_outcome *out, size_t n)
 {
     struct fixture *f = arg;
 
     (void)out;
+    assert_null(unrecorded); /* this file's store never fails */
     f->ran = true;
     f->ok = ok;
     f->actions = n;
@@ -320,9 +322,10 @@ static void count_given_up(void *arg)
     (*(int *)arg)++;
 }
 
-static void never_called(void *arg, bool ok, const struct service_outcome *out, size_t n)
+static void never_called(void *arg, bool ok, const char *unrecorded,
+                         const struct service_outcome *out, size_t n)
 {
-    (void)arg, (void)ok, (void)out, (void)n;
+    (void)arg, (void)ok, (void)unrecorded, (void)out, (void)n;
     fail_msg("the services run ended after it was given up");
 }
 

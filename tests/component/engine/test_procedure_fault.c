@@ -1,5 +1,5 @@
 /* Unit tests for component/procedure on a store whose disk fails (tests/lib/store_fault): the
- * transitions of steps 1, 3 and 7 with the first, second, ... write failing in turn. Each
+ * transitions of steps 1, 2, 3, 5 and 7 with the first, second, ... write failing in turn. Each
  * failure leaves the run where it was (no run at all for step 1, no domain changed and no job
  * for step 3) with the store's failure named, and the same step succeeds once the disk works;
  * step 7 that failed half-way (HA on, the run not yet ended) finishes on the retry. The guards
@@ -97,11 +97,32 @@ static int step_now(struct fixture *f)
     return step;
 }
 
-static void on_services(void *arg, bool ok, const struct service_outcome *out, size_t n)
+static void on_services(void *arg, bool ok, const char *unrecorded,
+                        const struct service_outcome *out, size_t n)
 {
     (void)out;
     (void)n;
+    assert_null(unrecorded);
     *(bool *)arg = ok;
+}
+
+/* What a services run of steps 2 and 5 reported. */
+struct services_end {
+    bool ran, ok, actions_ok;
+    char *unrecorded; /* malloc'd copy */
+};
+
+static void on_services_end(void *arg, bool ok, const char *unrecorded,
+                            const struct service_outcome *out, size_t n)
+{
+    struct services_end *e = arg;
+
+    e->ran = true;
+    e->ok = ok;
+    e->actions_ok = true;
+    for (size_t i = 0; i < n; i++)
+        e->actions_ok &= out[i].ok;
+    e->unrecorded = unrecorded ? strdup(unrecorded) : NULL;
 }
 
 /* Runs step 2 or 5 (no hooks: it ends before the call returns) and reloads the run. */
@@ -207,6 +228,67 @@ static void test_step3_disk_full(void **state)
     print_message("# step 3: %d writes failed in turn\n", round);
 }
 
+/* Step 2 or 5 with each write failing in turn. The run moved on exactly when the callback
+ * says ok. When every action went through but the store could not record the next step, the
+ * callback says so in the admin's words (a full disk was reported as "done" before, and the
+ * admin got the same step again with no word of the store); then a retry moves on. */
+static void services_disk_full(struct fixture *f, bool up)
+{
+    int step = up ? PROC_START : PROC_STOP, round = 0, unrecorded = 0;
+    const char *why = NULL;
+
+    for (;; round++) {
+        struct services_end e = {0};
+        assert_true(round < 80);
+        disk_full_from(round);
+        assert_int_equal(
+            procedure_run_services(&f->app, &f->p, up, NULL, on_services_end, &e, NULL, &why), 0);
+        int hit = store_fault_hits();
+        store_fault_disarm();
+        assert_true(e.ran);
+        assert_int_equal(step_now(f), e.ok ? step + 1 : step);
+        if (e.ok) {
+            assert_null(e.unrecorded);
+            break;
+        }
+        assert_true(hit > 0);
+        if (e.actions_ok) {
+            if (e.unrecorded == NULL || strstr(e.unrecorded, "could not be recorded") == NULL ||
+                strstr(e.unrecorded, "disk is full") == NULL)
+                fail_msg("step %d, write %d failing: every action went through, the step was "
+                         "not recorded, and the callback says: %s",
+                         step, round, e.unrecorded ? e.unrecorded : "(nothing)");
+            unrecorded++;
+        } else {
+            assert_null(e.unrecorded);
+        }
+        free(e.unrecorded);
+    }
+    assert_true(unrecorded > 0); /* the case this is for did happen */
+    store_procedure_clear(&f->p);
+    assert_int_equal(procedure_load(&f->app, &f->p), STORE_OK);
+    print_message("# step %d: %d writes failed in turn, %d of them after every action\n", step,
+                  round, unrecorded);
+}
+
+static void test_step2_step5_disk_full(void **state)
+{
+    struct fixture *f = *state;
+    struct proc_changes c = {0};
+    char *why = NULL;
+    int64_t job = 0;
+
+    assert_int_equal(procedure_disable_ha(&f->app, "admin@example.test", &f->p), STORE_OK);
+    assert_int_equal(store_group_set_ha(f->app.store, "dg1", false, time(NULL) - 600), STORE_OK);
+    services_disk_full(f, false);
+    assert_int_equal(f->p.step, PROC_DOMAINS);
+    assert_int_equal(procedure_change_domains(&f->app, &f->p, &c, NULL, &why, &job),
+                     DOMAINS_WORK_DONE);
+    assert_int_equal(procedure_advance(&f->app, &f->p, PROC_START, -1), STORE_OK);
+    services_disk_full(f, true);
+    assert_int_equal(f->p.step, PROC_SESSIONS);
+}
+
 /* Steps 1 to 6 done, the run at step 7. */
 static void at_step7(struct fixture *f)
 {
@@ -295,6 +377,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_step1_disk_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step2_step5_disk_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step3_disk_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step7_disk_full_then_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guards_unreadable, setup, teardown),
