@@ -224,31 +224,40 @@ static void store_failed(adhoc_call_t *call, struct app *app)
     free(s);
 }
 
-/* Why a new large import cannot start now (malloc'd, in call->lang), or NULL. */
-static char *start_refusal(adhoc_call_t *call, struct app *app)
+/* Whether a new large import may start now: 0, or 1 with *why (malloc'd, in call->lang), or
+ * -1 when the store cannot tell (the start must be refused too: starting discards every
+ * unfinished upload, another admin's included). */
+static int start_refusal(adhoc_call_t *call, struct app *app, char **why)
 {
     bool ko = i18n_is_korean(call->lang);
     struct store_job j;
-    char *why = NULL;
-
     int64_t uploading = 0;
+    enum store_rc rc;
 
-    if (store_import_uploading(app->store, &uploading) == STORE_OK && uploading > 0)
-        return xstrdup(ko ? "다른 큰 가져오기를 보내는 중입니다(한 번에 하나). 그것이 끝난 뒤 "
+    *why = NULL;
+    if (store_import_uploading(app->store, &uploading) != STORE_OK)
+        return -1;
+    if (uploading > 0) {
+        *why = xstrdup(ko ? "다른 큰 가져오기를 보내는 중입니다(한 번에 하나). 그것이 끝난 뒤 "
                             "다시 실행하십시오"
                           : "another large import is being sent (one at a time): run this one "
                             "again when it is done");
-    if (store_job_get_active(app->store, &j) == STORE_OK) {
+        return 1;
+    }
+    if ((rc = store_job_get_active(app->store, &j)) == STORE_ERR)
+        return -1;
+    if (rc == STORE_OK) {
         char *d = job_describe(&j, call->lang);
-        why = xasprintf(ko ? "다른 작업이 진행 중입니다(%s). 큰 가져오기는 작업으로 실행되므로 그 "
-                             "작업이 끝난 뒤에 다시 실행하십시오"
-                           : "another job is in flight (%s); a large import runs as a job: run "
-                             "it again when that job ended",
-                        d);
+        *why = xasprintf(ko ? "다른 작업이 진행 중입니다(%s). 큰 가져오기는 작업으로 실행되므로 "
+                              "그 작업이 끝난 뒤에 다시 실행하십시오"
+                            : "another job is in flight (%s); a large import runs as a job: run "
+                              "it again when that job ended",
+                         d);
         free(d);
         store_job_clear(&j);
+        return 1;
     }
-    return why;
+    return 0;
 }
 
 /* The progress view (or, once the job ended, the verdicts). */
@@ -290,7 +299,11 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
     uint64_t t0 = uv_hrtime();
 
     if (u == NULL) {
-        if ((why = start_refusal(call, app)) != NULL) {
+        switch (start_refusal(call, app, &why)) {
+        case -1:
+            store_failed(call, app);
+            return;
+        case 1:
             adhoc_fail(call, &(struct text){why, NULL});
             free(why);
             return;

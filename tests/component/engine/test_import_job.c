@@ -341,7 +341,8 @@ static void test_slice_commit_fails_then_retry(void **state)
     run_job(fx);
     assert_int_equal(store_fault_hits(), 1);
     store_fault_disarm();
-    assert_int_equal(assert_failed_consistent(fx, id, "c", 7, "the store failed saving lines 1 to "), 0);
+    assert_int_equal(
+        assert_failed_consistent(fx, id, "c", 7, "the store failed saving lines 1 to "), 0);
     struct store_job j = job_row(fx, id);
     long last = 0;
     assert_int_equal(sscanf(j.error, "the store failed saving lines 1 to %ld: commit: ", &last), 1);
@@ -542,6 +543,49 @@ static void test_start_refused(void **state)
     assert_int_equal(users_like(fx, "b"), 0);
 }
 
+/* A second upload's first part while the store cannot be read (each read failing once in
+ * turn): the start is refused, as the store's failure or as the upload in the way, and never
+ * goes ahead blind (starting discards every unfinished upload: the first admin's was lost
+ * when counting the uploads in progress failed). The first upload then completes. */
+static void test_start_store_unreadable(void **state)
+{
+    struct cmd_fx *fx = *state;
+    char a[64], b[64];
+    int round = 0;
+
+    start(fx, NULL, a);
+    xmpp_stanza_release(part(fx, NULL, a, "a", 0, 20, 0, true));
+    int64_t first = scalar(fx, "SELECT id FROM user_imports WHERE phase = 'upload'");
+    assert_true(first > 0);
+    for (;; round++) {
+        assert_true(round < 50);
+        start(fx, NULL, b);
+        change_behind(fx);
+        store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, round, 1, SQLITE_IOERR_READ);
+        xmpp_stanza_t *r = part(fx, NULL, b, "b", 0, 20, 0, true);
+        int hit = store_fault_hits();
+        store_fault_disarm();
+        if (strcmp(xmpp_stanza_get_type(r), "error") == 0) {
+            expect_error(r, "internal-server-error", NULL);
+            assert_has(r, "the store failed: ");
+        } else {
+            assert_string_equal(reply_status(r), "completed");
+            assert_true(reply_has_note(r, "error", "another large import is being sent"));
+        }
+        xmpp_stanza_release(r);
+        assert_int_equal(scalar(fx, "SELECT id FROM user_imports WHERE phase = 'upload'"), first);
+        if (hit == 0)
+            break;
+    }
+    assert_true(round > 0);
+    xmpp_stanza_t *r = part(fx, NULL, a, "a", 20, 40, 0, false);
+    assert_string_equal(reply_status(r), "executing");
+    xmpp_stanza_release(r);
+    run_job(fx);
+    assert_int_equal(users_like(fx, "a"), 40);
+    assert_int_equal(users_like(fx, "b"), 0);
+}
+
 /* Another job starts while the parts come: the last part says so, nothing is imported, the
  * upload is discarded. */
 static void test_job_started_meanwhile(void **state)
@@ -552,9 +596,8 @@ static void test_job_started_meanwhile(void **state)
 
     start(fx, NULL, sid);
     xmpp_stanza_release(part(fx, NULL, sid, "o", 0, 30, 0, true));
-    assert_int_equal(store_job_create(fx->app.store, STORE_JOB_USER_IMPORT, NULL, "other", 1,
-                                      &other),
-                     STORE_OK);
+    assert_int_equal(
+        store_job_create(fx->app.store, STORE_JOB_USER_IMPORT, NULL, "other", 1, &other), STORE_OK);
     xmpp_stanza_t *r = part(fx, NULL, sid, "o", 30, 60, 0, false);
     assert_true(reply_has_note(r, "error", "another job started while the lines were sent"));
     xmpp_stanza_release(r);
@@ -736,6 +779,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_lines_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_during_upload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_start_store_unreadable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_job_started_meanwhile, setup, teardown),
         cmocka_unit_test_setup_teardown(test_follow_view, setup, teardown),
         cmocka_unit_test_setup_teardown(test_follow_after_newer_import, setup, teardown),
