@@ -11,9 +11,15 @@ static const struct text T_LIST = {"Commands", "명령"};
 
 /* ---- disco ---- */
 
-void adhoc_disco_items(adhoc_t *a, xmpp_stanza_t *query, const char *self_jid, bool is_admin,
-                       const char *lang)
+int adhoc_disco_items(adhoc_t *a, const char *node, xmpp_stanza_t *query, const char *self_jid,
+                      bool is_admin, const char *lang)
 {
+    const struct reg *r;
+
+    if (node == NULL || strcmp(node, NS_COMMANDS) != 0) {
+        r = node ? adhoc_find_cmd(a, node) : NULL;
+        return r != NULL && adhoc_may_run(r, is_admin) ? 0 : -1;
+    }
     for (size_t i = 0; i < a->n_cmds; i++) {
         if (!adhoc_may_run(&a->cmds[i], is_admin))
             continue;
@@ -23,6 +29,7 @@ void adhoc_disco_items(adhoc_t *a, xmpp_stanza_t *query, const char *self_jid, b
         xmpp_stanza_set_attribute(item, "node", a->cmds[i].def->node);
         xmpp_stanza_set_attribute(item, "name", text_get(&a->cmds[i].def->name, lang));
     }
+    return 0;
 }
 
 static void add_identity(xmpp_stanza_t *query, const char *type, const char *name)

@@ -369,12 +369,8 @@ static int disco_commands(void *ud, const char *node, int items, xmpp_stanza_t *
     struct daemon *dm = ud;
     bool admin = from && config_is_admin(dm->cfg, from);
 
-    if (items) {
-        if (strcmp(node, NS_COMMANDS) != 0)
-            return -1;
-        adhoc_disco_items(dm->app.adhoc, query, dm->cfg->jid, admin, lang);
-        return 0;
-    }
+    if (items)
+        return adhoc_disco_items(dm->app.adhoc, node, query, dm->cfg->jid, admin, lang);
     return adhoc_disco_info(dm->app.adhoc, node, query, admin, lang);
 }
 
@@ -394,9 +390,7 @@ static xmpp_stanza_t *ctl_disco(struct daemon *dm, xmpp_stanza_t *iq, xmpp_stanz
     if (node)
         xmpp_stanza_set_attribute(q, "node", node);
     if (items)
-        rc = node && strcmp(node, NS_COMMANDS) == 0
-                 ? (adhoc_disco_items(dm->app.adhoc, q, dm->cfg->jid, true, lang), 0)
-                 : -1;
+        rc = adhoc_disco_items(dm->app.adhoc, node, q, dm->cfg->jid, true, lang);
     else
         rc = node ? adhoc_disco_info(dm->app.adhoc, node, q, true, lang) : -1;
     if (rc < 0) {

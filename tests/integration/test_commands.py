@@ -103,6 +103,10 @@ def test_unknown_node():
     # not know is item-not-found), for the admin and for anyone
     expect_error(lambda: c.disco_items(JID, "no/such-node"), "item-not-found", etype="cancel")
     expect_error(lambda: bob.disco_items(JID, "no/such-node"), "item-not-found", etype="cancel")
+    # a command node is known (disco#info answers for it) and has no items: an empty result for
+    # the admin; for bob, who may not see it, it does not exist
+    check(c.disco_items(JID, "domains/list") == [], "items of a command node")
+    expect_error(lambda: bob.disco_items(JID, "domains/list"), "item-not-found", etype="cancel")
 
 
 def test_no_node():

@@ -21,14 +21,24 @@ static void test_disco(void **state)
     xmpp_stanza_t *q = xmpp_stanza_new_from_string(fx->ctx, "<query/>");
 
     assert_int_equal(adhoc_register(fx->a, &cmd_one, fx), -1); /* a node is registered once */
-    adhoc_disco_items(fx->a, q, "imd.example", true, "ko");
+    assert_int_equal(adhoc_disco_items(fx->a, NS_COMMANDS, q, "imd.example", true, "ko"), 0);
     assert_contains(q, "<item jid=\"imd.example\" name=\"하나\" node=\"test/one\"/>");
     assert_contains(q, "<item jid=\"imd.example\" name=\"Refuse\" node=\"test/refuse\"/>");
     xmpp_stanza_release(q);
     q = xmpp_stanza_new_from_string(fx->ctx, "<query/>");
-    adhoc_disco_items(fx->a, q, "imd.example", false, NULL);
+    assert_int_equal(adhoc_disco_items(fx->a, NS_COMMANDS, q, "imd.example", false, NULL), 0);
     assert_contains(q, "<query><item jid=\"imd.example\" name=\"Open\" node=\"test/open\"/>"
                        "</query>");
+    xmpp_stanza_release(q);
+    /* a command node: known (no items) to whoever may see it, unknown to anyone else */
+    q = xmpp_stanza_new_from_string(fx->ctx, "<query/>");
+    assert_int_equal(adhoc_disco_items(fx->a, "test/multi", q, "imd.example", true, NULL), 0);
+    assert_contains(q, "<query/>");
+    assert_int_equal(adhoc_disco_items(fx->a, "test/open", q, "imd.example", false, NULL), 0);
+    assert_int_equal(adhoc_disco_items(fx->a, "test/multi", q, "imd.example", false, NULL), -1);
+    assert_int_equal(adhoc_disco_items(fx->a, "nope", q, "imd.example", true, NULL), -1);
+    assert_int_equal(adhoc_disco_items(fx->a, NULL, q, "imd.example", true, NULL), -1);
+    assert_contains(q, "<query/>");
     xmpp_stanza_release(q);
 
     q = xmpp_stanza_new_from_string(fx->ctx, "<query/>");
