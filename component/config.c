@@ -25,6 +25,13 @@
 #define DEFAULT_STORE LOCALSTATEDIR "/lib/imdomaind/imdomaind.db"
 #define DEFAULT_SOCKET RUNSTATEDIR "/imdomaind/control.sock"
 
+/* A list key in the file being read: the first line replaces the list, later ones add to it. */
+enum list_seen {
+    LIST_UNSEEN,
+    LIST_READ,
+    LIST_FULL, /* above its limit (said once) */
+};
+
 struct load_ctx {
     struct config *cfg;
     const char *path;
@@ -33,6 +40,7 @@ struct load_ctx {
     int line;
     int problems;
     int read_errno; /* set when reading the file failed (a directory, an I/O error) */
+    enum list_seen admins_seen, peers_seen;
 };
 
 enum key_kind { K_STR, K_INT, K_SIZE, K_BOOL, K_MODE, K_LEVEL, K_ADMINS, K_PEERS, K_ROUTER };
@@ -242,17 +250,23 @@ static int admin_jid_valid(const char *jid)
     return 1;
 }
 
-/* A comma list of JIDs into `list` (lower-cased, at most `max`); `what` names the key. A peer
- * is a component: a domain JID without a local part. */
+/* A comma list of JIDs into `list` (lower-cased, each once, at most `max`); `what` names the
+ * key. The first line of the key in a file replaces the list; later ones (the key again, or
+ * inih's continuation lines, which come as the key again) add to it, so that a list longer
+ * than inih's 200-byte line can be written. A peer is a component: a domain JID without a
+ * local part. */
 static void set_jids(struct load_ctx *lc, const char *value, char **list, size_t *n, size_t max,
-                     const char *what, bool domain_only)
+                     enum list_seen *seen, const char *what, bool domain_only)
 {
     char *copy = xstrdup(value);
     char *save = NULL;
 
-    for (size_t i = 0; i < *n; i++)
-        free(list[i]);
-    *n = 0;
+    if (*seen == LIST_UNSEEN) {
+        for (size_t i = 0; i < *n; i++)
+            free(list[i]);
+        *n = 0;
+        *seen = LIST_READ;
+    }
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *jid = trim(tok);
         if (*jid == '\0')
@@ -263,13 +277,23 @@ static void set_jids(struct load_ctx *lc, const char *value, char **list, size_t
                                 : "bare JID (user@domain, no resource)");
             continue;
         }
-        if (*n == max) {
-            problem(lc, "%s: more than %zu JIDs", what, max);
-            break;
-        }
         char *lower = xstrdup(jid);
         for (char *p = lower; *p; p++)
             *p = (char)tolower((unsigned char)*p);
+        bool again = false;
+        for (size_t i = 0; i < *n && !again; i++)
+            again = strcmp(list[i], lower) == 0;
+        if (again) {
+            free(lower);
+            continue;
+        }
+        if (*n == max) {
+            free(lower);
+            if (*seen != LIST_FULL)
+                problem(lc, "%s: more than %zu JIDs", what, max);
+            *seen = LIST_FULL;
+            break;
+        }
         list[(*n)++] = lower;
     }
     free(copy);
@@ -331,12 +355,12 @@ static void set_value(struct load_ctx *lc, const struct key_def *k, const char *
             problem(lc, "router.kind: '%s' is not one of prosody, ejabberd", value);
         return;
     case K_ADMINS:
-        set_jids(lc, value, lc->cfg->admins, &lc->cfg->n_admins, CONFIG_MAX_ADMINS, "admins",
-                 false);
+        set_jids(lc, value, lc->cfg->admins, &lc->cfg->n_admins, CONFIG_MAX_ADMINS,
+                 &lc->admins_seen, "admins", false);
         return;
     case K_PEERS:
-        set_jids(lc, value, lc->cfg->peers, &lc->cfg->n_peers, CONFIG_MAX_PEERS, "peers.jids",
-                 true);
+        set_jids(lc, value, lc->cfg->peers, &lc->cfg->n_peers, CONFIG_MAX_PEERS, &lc->peers_seen,
+                 "peers.jids", true);
         return;
     }
 }
@@ -386,8 +410,10 @@ static char *count_lines(char *str, int num, void *stream)
         /* Names the key only: the value may be a secret. */
         size_t key = strcspn(str, "=");
         if (str[key] == '=' && key <= 40)
-            problem(lc, "the line is longer than %d bytes (not read): %.*s= ...", num - 2,
-                    (int)key, str);
+            problem(lc,
+                    "the line is longer than %d bytes (not read): %.*s= ... (a list goes on "
+                    "indented lines below its key)",
+                    num - 2, (int)key, str);
         else
             problem(lc, "the line is longer than %d bytes (not read)", num - 2);
         snprintf(str, (size_t)num, "\n");

@@ -315,6 +315,48 @@ static void test_unreadable_file(void **state)
     config_free(&cfg);
 }
 
+/* A list longer than inih's 200-byte line goes on indented lines (inih gives each as the key
+ * again), and the key again adds to the list: all of it is read, each JID once, in one file;
+ * above the limit the list is refused by name. Before, each line replaced the list: only the
+ * last line's JIDs were admins. */
+static void test_long_lists(void **state)
+{
+    struct config cfg;
+    int n;
+    const char *out;
+    char text[8192], *p = text;
+
+    (void)state;
+    p += sprintf(p, "[component]\njid = d.example\nsecret = s\n[admins]\njids = ");
+    for (int i = 0; i < 30; i++)
+        p += sprintf(p, "%sadmin%d@example.test,%s", i % 6 ? " " : "", i, i % 6 == 5 ? "\n  " : "");
+    p += sprintf(p, "\njids = Admin3@example.test, late@example.test\n");
+    sprintf(p, "[peers]\njids = peer1.example.test,\n  peer2.example.test\n");
+    out = load(&cfg, text, &n);
+    if (n != 0)
+        fail_msg("%s", out);
+    assert_true(strlen(text) > 500);
+    assert_int_equal(cfg.n_admins, 31);
+    for (int i = 0; i < 30; i++) {
+        char jid[64];
+        snprintf(jid, sizeof(jid), "admin%d@example.test/res", i);
+        assert_true(config_is_admin(&cfg, jid));
+    }
+    assert_true(config_is_admin(&cfg, "late@example.test"));
+    assert_int_equal(cfg.n_peers, 2);
+    assert_string_equal(cfg.peers[1], "peer2.example.test");
+    config_free(&cfg);
+
+    p = text + sprintf(text, "[component]\njid = d.example\nsecret = s\n[admins]\njids = ");
+    for (int i = 0; i < CONFIG_MAX_ADMINS + 2; i++)
+        p += sprintf(p, "a%d@example.test,\n  ", i);
+    sprintf(p, "\n");
+    out = load(&cfg, text, &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(out, "admins: more than 64 JIDs"));
+    config_free(&cfg);
+}
+
 /* The input checks beside the ones above, each naming the value it refuses. */
 static void test_input_checks(void **state)
 {
@@ -331,7 +373,8 @@ static void test_input_checks(void **state)
     sprintf(p, "\n[log]\nlevel = loud\n");
     out = load(&cfg, text, &n);
     assert_int_equal(n, 2);
-    assert_non_null(strstr(out, ":5: the line is longer than 198 bytes (not read): jids = ..."));
+    assert_non_null(strstr(out, ":5: the line is longer than 198 bytes (not read): jids = ... (a "
+                                "list goes on indented lines below its key)"));
     assert_null(strstr(out, "admin0@")); /* the value is not quoted: it may be a secret */
     assert_non_null(strstr(out, ":7: log.level: 'loud'"));
     assert_null(strstr(out, "not a bare JID"));
@@ -349,8 +392,10 @@ static void test_input_checks(void **state)
     config_free(&cfg);
 
     /* kind = prosody spelled out (after another kind: the last one counts). */
-    load(&cfg, "[component]\njid = d.example\nsecret = s\n[router]\nkind = ejabberd\n"
-               "kind = prosody\n", &n);
+    load(&cfg,
+         "[component]\njid = d.example\nsecret = s\n[router]\nkind = ejabberd\n"
+         "kind = prosody\n",
+         &n);
     assert_int_equal(n, 0);
     assert_int_equal(cfg.router_kind, CONFIG_ROUTER_PROSODY);
     config_free(&cfg);
@@ -436,6 +481,7 @@ int main(void)
         cmocka_unit_test(test_syntax_error),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_unreadable_file),
+        cmocka_unit_test(test_long_lists),
         cmocka_unit_test(test_input_checks),
         cmocka_unit_test(test_problems_without_stream),
     };
