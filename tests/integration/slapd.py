@@ -5,6 +5,7 @@
 import os
 import shutil
 import subprocess
+import threading
 
 import harness as h
 
@@ -167,6 +168,10 @@ userPassword: %s
 
 """ % (SUFFIX, PEOPLE, READER_DN, READER_PW)
         self.proc = None
+        # start() and stop() one at a time: a test may stop slapd from a fault relay's thread
+        # and start it again from its own; a start in the middle of that stop had its log file
+        # closed under it ("I/O operation on closed file")
+        self._lock = threading.Lock()
         self.load(self.base_ldif + "\n" + self._join(entries))
         h.show_log("slapd log", self.log)
         h.defer(self.stop)
@@ -187,6 +192,10 @@ userPassword: %s
         _run([SLAPADD, "-q", "-f", self.conf, "-l", path])
 
     def start(self, timeout=10):
+        with self._lock:
+            return self._start(timeout)
+
+    def _start(self, timeout):
         self._log_fh = open(self.log, "ab")
         urls = "ldap://127.0.0.1:%d/" % self.ldap_port
         if self.tls:
@@ -202,6 +211,10 @@ userPassword: %s
         return self
 
     def stop(self):
+        with self._lock:
+            self._stop()
+
+    def _stop(self):
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
