@@ -306,19 +306,47 @@ static const char *action_word(const struct service_step *st)
     return st->up ? "start" : "stop";
 }
 
-/* Writes the state (and the mark: set when we bring a running service down, cleared when we
- * bring it up). Store failures are logged: the outcome says what really happened. */
-static void write_state(struct app *app, const struct run_item *it, bool up, bool was_up)
+/* Writes the state and the mark (set when we bring a running service down, cleared when we
+ * bring it up) in one transaction: a state without its mark would keep step 5 of a domain
+ * change from starting a service it stopped. False (logged, nothing written) when the store
+ * failed. */
+static bool write_state(struct app *app, const struct run_item *it, bool up, bool was_up)
 {
+    struct store *st = app->store;
+    bool own = !store_in_transaction(st), ok;
     char mark[96];
 
     snprintf(mark, sizeof(mark), SERVICES_MARK_PREFIX "%s", it->step.service);
-    if (store_service_set(app->store, it->node, it->step.service,
-                          services_state_word(it->step.service, up)) != STORE_OK ||
-        (up ? store_service_delete(app->store, it->node, mark) == STORE_ERR
-            : was_up && store_service_set(app->store, it->node, mark, "1") != STORE_OK))
+    ok = (!own || store_begin(st) == STORE_OK) &&
+         store_service_set(st, it->node, it->step.service,
+                           services_state_word(it->step.service, up)) == STORE_OK &&
+         (up ? store_service_delete(st, it->node, mark) != STORE_ERR
+             : !was_up || store_service_set(st, it->node, mark, "1") == STORE_OK) &&
+         (!own || store_commit(st) == STORE_OK);
+    if (!ok) {
         log_warnx("services: cannot record %s on %s: %s", it->step.service, it->node,
-                  store_errmsg(app->store));
+                  store_errmsg(st));
+        if (own)
+            store_rollback(st);
+    }
+    return ok;
+}
+
+/* An action went through (or, without hooks, is only to be recorded) and the store could not
+ * record it: a failure, so that the run's caller does not take the store for right; the rest
+ * of that node's plan is skipped as after any failure. Running it again records it. */
+static void record_done(struct run *r, const struct run_item *it, bool was_up)
+{
+    const char *word = services_state_word(it->step.service, it->step.up);
+
+    if (write_state(r->sv->app, it, it->step.up, was_up)) {
+        record(r, it, true, xstrdup(word));
+        return;
+    }
+    r->failed_node = it->node;
+    record(r, it, false,
+           xasprintf("%s but not recorded: the store failed (%s)", word,
+                     store_errmsg(r->sv->app->store)));
 }
 
 static bool currently_up(struct app *app, const struct run_item *it, bool *known)
@@ -405,7 +433,7 @@ static void after_failure(struct run *r, const struct run_item *it, char *why)
     /* Without a status answer a failed start leaves the service down; a failed stop leaves
      * it as it was. */
     if (it->step.up)
-        write_state(r->sv->app, it, false, false);
+        (void)write_state(r->sv->app, it, false, false);
     r->next++;
     step_next(r);
 }
@@ -419,15 +447,14 @@ static void on_hook_done(const struct hook_result *res, void *arg)
 
     r->hook = NULL;
     if (r->checking_status) {
-        write_state(r->sv->app, it, ok, false);
+        (void)write_state(r->sv->app, it, ok, false);
         r->checking_status = false;
         r->next++;
         step_next(r);
         return;
     }
     if (ok) {
-        write_state(r->sv->app, it, it->step.up, !it->step.up);
-        record(r, it, true, xstrdup(services_state_word(it->step.service, it->step.up)));
+        record_done(r, it, !it->step.up);
         r->next++;
         step_next(r);
         return;
@@ -458,8 +485,7 @@ static void step_next(struct run *r)
             continue;
         }
         if (tmpl == NULL) {
-            write_state(r->sv->app, it, it->step.up, up);
-            record(r, it, true, xstrdup(services_state_word(it->step.service, it->step.up)));
+            record_done(r, it, up);
             continue;
         }
         if (start_hook(r, tmpl, it, &err))

@@ -228,18 +228,67 @@ static void test_step3_disk_full(void **state)
     print_message("# step 3: %d writes failed in turn\n", round);
 }
 
-/* Step 2 or 5 with each write failing in turn. The run moved on exactly when the callback
- * says ok. When every action went through but the store could not record the next step, the
+/* Every service on both nodes as step 2 finds them (`up`: running, no mark) or as step 5 does
+ * (stopped by us: the mark set). */
+static void services_as_before(struct fixture *f, bool up)
+{
+    const char *nodes[] = {NODE_A, NODE_B};
+    char mark[96];
+
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < SERVICES_N; k++) {
+            const char *s = services_stop_order[k];
+            snprintf(mark, sizeof(mark), SERVICES_MARK_PREFIX "%s", s);
+            assert_int_equal(
+                store_service_set(f->app.store, nodes[i], s, services_state_word(s, up)), STORE_OK);
+            if (up)
+                assert_int_not_equal(store_service_delete(f->app.store, nodes[i], mark), STORE_ERR);
+            else
+                assert_int_equal(store_service_set(f->app.store, nodes[i], mark, "1"), STORE_OK);
+        }
+    }
+}
+
+/* Each service is marked as stopped by us exactly when it is recorded down: a state written
+ * without its mark (two statements, the second failing) kept step 5 from starting a service
+ * step 2 had stopped. */
+static void assert_marks_agree(struct fixture *f)
+{
+    const char *nodes[] = {NODE_A, NODE_B};
+    struct store_service v;
+    char mark[96];
+
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < SERVICES_N; k++) {
+            const char *s = services_stop_order[k];
+            snprintf(mark, sizeof(mark), SERVICES_MARK_PREFIX "%s", s);
+            assert_int_equal(store_service_get(f->app.store, nodes[i], s, &v), STORE_OK);
+            bool up = services_state_is_up(v.state);
+            store_service_clear(&v);
+            enum store_rc rc = store_service_get(f->app.store, nodes[i], mark, &v);
+            store_service_clear(&v);
+            if (up == (rc == STORE_OK))
+                fail_msg("%s %s: %s, %s", nodes[i], s, up ? "up" : "down",
+                         rc == STORE_OK ? "marked" : "not marked");
+        }
+    }
+}
+
+/* Step 2 or 5 with each write failing in turn, the services as the step finds them each time.
+ * The run moved on exactly when the callback says ok; a service's state and its mark are
+ * written together or not at all, and an action whose state could not be written is a failed
+ * action. When every action went through but the store could not record the next step, the
  * callback says so in the admin's words (a full disk was reported as "done" before, and the
  * admin got the same step again with no word of the store); then a retry moves on. */
 static void services_disk_full(struct fixture *f, bool up)
 {
-    int step = up ? PROC_START : PROC_STOP, round = 0, unrecorded = 0;
+    int step = up ? PROC_START : PROC_STOP, round = 0, unrecorded = 0, failed = 0;
     const char *why = NULL;
 
     for (;; round++) {
         struct services_end e = {0};
         assert_true(round < 80);
+        services_as_before(f, !up);
         disk_full_from(round);
         assert_int_equal(
             procedure_run_services(&f->app, &f->p, up, NULL, on_services_end, &e, NULL, &why), 0);
@@ -247,6 +296,7 @@ static void services_disk_full(struct fixture *f, bool up)
         store_fault_disarm();
         assert_true(e.ran);
         assert_int_equal(step_now(f), e.ok ? step + 1 : step);
+        assert_marks_agree(f);
         if (e.ok) {
             assert_null(e.unrecorded);
             break;
@@ -261,14 +311,16 @@ static void services_disk_full(struct fixture *f, bool up)
             unrecorded++;
         } else {
             assert_null(e.unrecorded);
+            failed++;
         }
         free(e.unrecorded);
     }
-    assert_true(unrecorded > 0); /* the case this is for did happen */
+    assert_true(unrecorded > 0 && failed > 0); /* the cases this is for did happen */
     store_procedure_clear(&f->p);
     assert_int_equal(procedure_load(&f->app, &f->p), STORE_OK);
-    print_message("# step %d: %d writes failed in turn, %d of them after every action\n", step,
-                  round, unrecorded);
+    print_message("# step %d: %d writes failed in turn: %d failed an action, %d only the step's "
+                  "record\n",
+                  step, round, failed, unrecorded);
 }
 
 static void test_step2_step5_disk_full(void **state)

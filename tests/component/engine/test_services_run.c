@@ -4,7 +4,8 @@
  * "stopped by us" mark, the rest of that node skipped, the other node goes on), a failed start
  * the status hook says is down, a hook that cannot be started, a hook that times out, a second
  * run while one waits for a hook, start-stopped restarting a network service someone started
- * by hand, the presence-engine listener, and hook settings that do not parse. */
+ * by hand, the presence-engine listener, hook settings that do not parse, and a stop the store
+ * cannot record. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,9 +16,11 @@
 #include "component/config.h"
 #include "component/engine/services.h"
 #include "store/store_topo.h"
+#include "tests/lib/store_fault.h"
 #include "tests/lib/tmpstore.h"
 #include "util/log.h"
 
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,7 +104,8 @@ static int setup(void **state)
     char *err = NULL;
 
     log_set_level(LOG_LEVEL_ERROR);
-    if (tmpstore_make(f->dir, sizeof(f->dir), f->path, sizeof(f->path), "svrun") != 0)
+    if (store_fault_install() != 0 ||
+        tmpstore_make(f->dir, sizeof(f->dir), f->path, sizeof(f->path), "svrun") != 0)
         return -1;
     snprintf(f->hook, sizeof(f->hook), "%s/hook.sh", f->dir);
     write_file(f, "hook.sh", script);
@@ -133,6 +137,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
 
+    store_fault_disarm();
     services_free(f->app.services);
     assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(uv_loop_close(&f->loop), 0);
@@ -253,6 +258,41 @@ static void test_stop_fails_status_running(void **state)
     assert_false(services_up_everywhere(&f->app, "presence-engine"));
     assert_true(services_up_everywhere(&f->app, "no-such-service"));
     assert_int_equal(f->engine_calls, 1); /* presence-engine was touched */
+}
+
+/* The hook stops the service and the store cannot record it (a full disk): a failed action
+ * that says so, nothing of it written (neither the state nor the "stopped by us" mark: one
+ * without the other kept step 5 of a domain change from starting the service again), the rest
+ * of the node skipped. Before, the outcome said "stopped" and the store still said running.
+ * Run again on a working disk, the service is stopped again and recorded with its mark. */
+static void test_stopped_not_recorded(void **state)
+{
+    struct fixture *f = *state;
+
+    store_fault_arm(STORE_FAULT_WRITE, STORE_FAULT_WAL, 0, -1, SQLITE_FULL);
+    run(f, SERVICE_OP_STOP_ALL, NULL, 0, false);
+    assert_true(store_fault_hits() > 0);
+    store_fault_disarm();
+    assert_int_equal(f->n, 5);
+    assert_prefix(f, 0,
+                  "FAIL " NODE_A " client-profile-agent: stopped but not recorded: the "
+                  "store failed (");
+    if (strstr(f->lines[0], "full") == NULL)
+        fail_msg("outcome 0 does not give sqlite's reason: %s", f->lines[0]);
+    assert_line(f, 1, "FAIL " NODE_A " sync-agent: skipped: an earlier step failed on this node");
+    assert_string_equal(calls(f), "stop " NODE_A " client-profile-agent\n");
+    assert_string_equal(state_of(f, NODE_A, "client-profile-agent"), "running");
+    assert_false(marked(f, NODE_A, "client-profile-agent"));
+
+    remove_file(f, "calls");
+    run(f, SERVICE_OP_STOP_ALL, NULL, 0, false);
+    assert_line(f, 0, "ok " NODE_A " client-profile-agent: stopped");
+    assert_line(f, 4, "ok " NODE_A " presence-engine: deactivated");
+    for (int i = 0; i < SERVICES_N; i++) {
+        const char *s = services_stop_order[i];
+        assert_string_equal(state_of(f, NODE_A, s), services_state_word(s, false));
+        assert_true(marked(f, NODE_A, s));
+    }
 }
 
 /* A start that fails, and the status hook (failing too) says the service is down: recorded
@@ -408,6 +448,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_stop_fails_status_running, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stopped_not_recorded, setup, teardown),
         cmocka_unit_test_setup_teardown(test_start_fails_status_down, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_cannot_start, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hook_times_out_and_one_run_at_a_time, setup, teardown),
