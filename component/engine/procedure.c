@@ -274,8 +274,9 @@ enum store_rc procedure_disable_ha(struct app *app, const char *actor, struct st
     return rc;
 }
 
-enum store_rc procedure_advance(struct app *app, struct store_procedure *p, int step,
-                                int64_t job_id)
+/* Writes the run's next step (p itself is not re-read). */
+static enum store_rc record_step(struct app *app, const struct store_procedure *p, int step,
+                                 int64_t job_id)
 {
     enum store_rc rc = store_procedure_set_step(app->store, p->id, step,
                                                 job_id >= 0 ? job_id : p->job_id, p->ha_groups);
@@ -286,7 +287,15 @@ enum store_rc procedure_advance(struct app *app, struct store_procedure *p, int 
         return rc;
     }
     log_info("procedure: id=%lld step=%d", (long long)p->id, step);
-    return reload(app, p);
+    return STORE_OK;
+}
+
+enum store_rc procedure_advance(struct app *app, struct store_procedure *p, int step,
+                                int64_t job_id)
+{
+    enum store_rc rc = record_step(app, p, step, job_id);
+
+    return rc == STORE_OK ? reload(app, p) : rc;
 }
 
 enum store_rc procedure_end(struct app *app, struct store_procedure *p, enum store_proc_state how)
@@ -516,7 +525,7 @@ static void services_done(void *arg, const struct service_outcome *out, size_t n
     if (ok && (rc = procedure_load(r->app, &p)) != STORE_OK && rc != STORE_NOTFOUND)
         unrecorded = store_trouble(r->app, lang, false);
     else if (ok && rc == STORE_OK && p.id == r->id && p.step == r->from &&
-             procedure_advance(r->app, &p, r->from + 1, -1) != STORE_OK)
+             record_step(r->app, &p, r->from + 1, -1) != STORE_OK)
         unrecorded = store_trouble(r->app, lang, true);
     store_procedure_clear(&p);
     ok = ok && unrecorded == NULL;

@@ -307,14 +307,16 @@ static const char *action_word(const struct service_step *st)
 }
 
 /* Writes the state and the mark (set when we bring a running service down, cleared when we
- * bring it up) in one transaction: a state without its mark would keep step 5 of a domain
- * change from starting a service it stopped. False (logged, nothing written) when the store
- * failed. */
-static bool write_state(struct app *app, const struct run_item *it, bool up, bool was_up)
+ * bring it up) together: a state without its mark would keep step 5 of a domain change from
+ * starting a service it stopped. In a transaction of its own, or in the caller's (whose
+ * commit or rollback then decides). False when the store failed: nothing is written, and
+ * `why` (may be NULL) gets sqlite's reason. */
+static bool write_state(struct app *app, const struct run_item *it, bool up, bool was_up,
+                        char why[256])
 {
     struct store *st = app->store;
     bool own = !store_in_transaction(st), ok;
-    char mark[96];
+    char mark[96], reason[256];
 
     snprintf(mark, sizeof(mark), SERVICES_MARK_PREFIX "%s", it->step.service);
     ok = (!own || store_begin(st) == STORE_OK) &&
@@ -323,41 +325,46 @@ static bool write_state(struct app *app, const struct run_item *it, bool up, boo
          (up ? store_service_delete(st, it->node, mark) != STORE_ERR
              : !was_up || store_service_set(st, it->node, mark, "1") == STORE_OK) &&
          (!own || store_commit(st) == STORE_OK);
-    if (!ok) {
-        log_warnx("services: cannot record %s on %s: %s", it->step.service, it->node,
-                  store_errmsg(st));
-        if (own)
-            store_rollback(st);
-    }
-    return ok;
+    if (ok)
+        return true;
+    /* the reason before a rollback can replace it */
+    snprintf(reason, sizeof(reason), "%s", store_errmsg(st));
+    log_warnx("services: cannot record %s on %s: %s", it->step.service, it->node, reason);
+    if (own && store_rollback(st) != STORE_OK)
+        log_warnx("services: rollback failed: %s", store_errmsg(st));
+    if (why != NULL)
+        snprintf(why, 256, "%s", reason);
+    return false;
 }
 
-/* An action went through (or, without hooks, is only to be recorded) and the store could not
- * record it: a failure, so that the run's caller does not take the store for right; the rest
- * of that node's plan is skipped as after any failure. Running it again records it. */
-static void record_done(struct run *r, const struct run_item *it, bool was_up)
+/* An action went through (or, without hooks, is only to be recorded): its outcome, failed
+ * when the store could not record it, so that the run's caller does not take the store for
+ * right. The rest of the node's plan goes on (the action itself happened: the start half of a
+ * restart must not be skipped); running it again records it. */
+static void record_done(struct run *r, const struct run_item *it, bool was_up, bool hooked)
 {
     const char *word = services_state_word(it->step.service, it->step.up);
+    char why[256];
 
-    if (write_state(r->sv->app, it, it->step.up, was_up)) {
+    if (write_state(r->sv->app, it, it->step.up, was_up, why)) {
         record(r, it, true, xstrdup(word));
         return;
     }
-    r->failed_node = it->node;
     record(r, it, false,
-           xasprintf("%s but not recorded: the store failed (%s)", word,
-                     store_errmsg(r->sv->app->store)));
+           hooked ? xasprintf("%s, but the store could not record it (%s)", word, why)
+                  : xasprintf("not recorded as %s: the store failed (%s)", word, why));
 }
 
-static bool currently_up(struct app *app, const struct run_item *it, bool *known)
+/* The recorded state of the item's service: 1 up, 0 down, -1 none recorded, -2 the store could
+ * not be read. */
+static int recorded_state(struct app *app, const struct run_item *it)
 {
     struct store_service cur = {0};
     enum store_rc rc = store_service_get(app->store, it->node, it->step.service, &cur);
-    bool up = rc == STORE_OK && services_state_is_up(cur.state);
+    int state = rc == STORE_OK ? services_state_is_up(cur.state) : rc == STORE_NOTFOUND ? -1 : -2;
 
-    *known = rc == STORE_OK;
     store_service_clear(&cur);
-    return up;
+    return state;
 }
 
 /* Replaces {node}, {service} and {operation} in each word of `tmpl`. Caller frees. */
@@ -433,7 +440,7 @@ static void after_failure(struct run *r, const struct run_item *it, char *why)
     /* Without a status answer a failed start leaves the service down; a failed stop leaves
      * it as it was. */
     if (it->step.up)
-        (void)write_state(r->sv->app, it, false, false);
+        (void)write_state(r->sv->app, it, false, false, NULL);
     r->next++;
     step_next(r);
 }
@@ -447,14 +454,14 @@ static void on_hook_done(const struct hook_result *res, void *arg)
 
     r->hook = NULL;
     if (r->checking_status) {
-        (void)write_state(r->sv->app, it, ok, false);
+        (void)write_state(r->sv->app, it, ok, false, NULL);
         r->checking_status = false;
         r->next++;
         step_next(r);
         return;
     }
     if (ok) {
-        record_done(r, it, !it->step.up);
+        record_done(r, it, !it->step.up, true);
         r->next++;
         step_next(r);
         return;
@@ -471,12 +478,24 @@ static void step_next(struct run *r)
         const struct run_item *it = &r->items[r->next];
         char **tmpl = r->sv->argv[it->step.up ? 1 : 0], *err = NULL;
         bool known, up;
+        int state;
 
         if (r->failed_node != NULL && strcmp(r->failed_node, it->node) == 0) {
             record(r, it, false, xstrdup("skipped: an earlier step failed on this node"));
             continue;
         }
-        up = currently_up(r->sv->app, it, &known);
+        state = recorded_state(r->sv->app, it);
+        if (state == -2 && tmpl == NULL) {
+            /* Without a hook the action is the record, and whether to mark the service as
+             * stopped by us depends on the state it had. */
+            r->failed_node = it->node;
+            record(r, it, false,
+                   xasprintf("not done: the store could not be read (%s)",
+                             store_errmsg(r->sv->app->store)));
+            continue;
+        }
+        known = state >= 0;
+        up = state == 1;
         if (known && up == it->step.up && it->step.restart)
             continue; /* the stop half of a restart of a service that is down: a start */
         if (known && up == it->step.up) {
@@ -485,7 +504,7 @@ static void step_next(struct run *r)
             continue;
         }
         if (tmpl == NULL) {
-            record_done(r, it, up);
+            record_done(r, it, up, false);
             continue;
         }
         if (start_hook(r, tmpl, it, &err))
@@ -573,8 +592,17 @@ int services_run_owned(struct services *sv, const char *const *nodes, size_t nn,
     r->items = xcalloc(1, sizeof(*r->items));
     for (size_t i = 0; i < nn; i++) {
         r->nodes[r->nn++] = xstrdup(nodes[i]);
-        if (op == SERVICE_OP_START_STOPPED && (k = plan_stopped(sv->app, nodes[i], steps)) < 0)
-            k = 0;
+        if (op == SERVICE_OP_START_STOPPED && (k = plan_stopped(sv->app, nodes[i], steps)) < 0) {
+            /* Nothing to start is not the same as not knowing what we stopped: the run would
+             * end "done" with services left down. */
+            log_warnx("services: cannot read what was stopped on %s: %s", nodes[i],
+                      store_errmsg(sv->app->store));
+            run_free(r);
+            return *why = i18n_is_korean(lang) ? "저장소에서 멈춘 서비스를 읽을 수 없습니다"
+                                               : "the store cannot be read for the services "
+                                                 "that were stopped",
+                   -1;
+        }
         add_items(r, r->nodes[i], steps, k);
     }
     sv->run = r;

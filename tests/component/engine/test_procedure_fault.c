@@ -341,6 +341,99 @@ static void test_step2_step5_disk_full(void **state)
     assert_int_equal(f->p.step, PROC_SESSIONS);
 }
 
+/* Every service on both nodes is recorded `up` (running or activated) or not. */
+static void assert_all_recorded(struct fixture *f, bool up)
+{
+    const char *nodes[] = {NODE_A, NODE_B};
+    struct store_service v;
+
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < SERVICES_N; k++) {
+            assert_int_equal(store_service_get(f->app.store, nodes[i], services_stop_order[k], &v),
+                             STORE_OK);
+            if (services_state_is_up(v.state) != up)
+                fail_msg("%s %s is %s after the step went through", nodes[i],
+                         services_stop_order[k], v.state);
+            store_service_clear(&v);
+        }
+    }
+}
+
+/* Step 2 or 5 (hooks: none, so every action is a record) with each read failing once in turn,
+ * the services as the step finds them each time. Whatever the read, the run moves on only
+ * when every service is recorded as the step wants it, with the marks that say so: step 5
+ * that could not read what step 2 had stopped planned nothing for that node and moved on
+ * with its services down; step 2 that could not read a service's state recorded it stopped
+ * without the mark. A run that cannot begin is refused with the reason and the step stays. */
+static void services_unreadable(struct fixture *f, bool up)
+{
+    int step = up ? PROC_START : PROC_STOP, refused = 0, failed = 0, survived = 0;
+    const char *why;
+    char sql[80];
+
+    for (int round = 0;; round++) {
+        struct services_end e = {0};
+        assert_true(round < 200);
+        services_as_before(f, !up);
+        /* a change behind the store's back: its page cache is stale and it must read */
+        snprintf(sql, sizeof(sql), "UPDATE settings SET audit_time = '%02d:%02d'", round / 60 % 24,
+                 round % 60);
+        assert_int_equal(store_fault_sql(f->path, sql), 0);
+        why = NULL;
+        store_fault_arm(STORE_FAULT_READ, STORE_FAULT_ANY, round, 1, SQLITE_IOERR_READ);
+        int rc = procedure_run_services(&f->app, &f->p, up, NULL, on_services_end, &e, NULL, &why);
+        int hit = store_fault_hits();
+        store_fault_disarm();
+        assert_marks_agree(f);
+        if (rc < 0) {
+            assert_non_null(why);
+            assert_false(e.ran);
+            assert_int_equal(step_now(f), step);
+            refused++;
+            continue;
+        }
+        assert_true(e.ran);
+        free(e.unrecorded);
+        if (!e.ok) {
+            assert_int_equal(step_now(f), step);
+            failed++;
+            continue;
+        }
+        assert_int_equal(step_now(f), step + 1);
+        assert_all_recorded(f, up);
+        if (hit == 0)
+            break;
+        survived++; /* a read it does without: back to the step for the next round */
+        store_procedure_clear(&f->p);
+        assert_int_equal(procedure_load(&f->app, &f->p), STORE_OK);
+        assert_int_equal(procedure_advance(&f->app, &f->p, step, -1), STORE_OK);
+    }
+    assert_true(refused + failed > 0);
+    store_procedure_clear(&f->p);
+    assert_int_equal(procedure_load(&f->app, &f->p), STORE_OK);
+    print_message("# step %d: reads failing in turn: %d runs refused, %d failed, %d went through "
+                  "regardless\n",
+                  step, refused, failed, survived);
+}
+
+static void test_step2_step5_unreadable(void **state)
+{
+    struct fixture *f = *state;
+    struct proc_changes c = {0};
+    char *why = NULL;
+    int64_t job = 0;
+
+    assert_int_equal(procedure_disable_ha(&f->app, "admin@example.test", &f->p), STORE_OK);
+    assert_int_equal(store_group_set_ha(f->app.store, "dg1", false, time(NULL) - 600), STORE_OK);
+    services_unreadable(f, false);
+    assert_int_equal(f->p.step, PROC_DOMAINS);
+    assert_int_equal(procedure_change_domains(&f->app, &f->p, &c, NULL, &why, &job),
+                     DOMAINS_WORK_DONE);
+    assert_int_equal(procedure_advance(&f->app, &f->p, PROC_START, -1), STORE_OK);
+    services_unreadable(f, true);
+    assert_int_equal(f->p.step, PROC_SESSIONS);
+}
+
 /* Steps 1 to 6 done, the run at step 7. */
 static void at_step7(struct fixture *f)
 {
@@ -430,6 +523,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_step1_disk_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step2_step5_disk_full, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_step2_step5_unreadable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step3_disk_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_step7_disk_full_then_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_guards_unreadable, setup, teardown),

@@ -260,11 +260,12 @@ static void test_stop_fails_status_running(void **state)
     assert_int_equal(f->engine_calls, 1); /* presence-engine was touched */
 }
 
-/* The hook stops the service and the store cannot record it (a full disk): a failed action
- * that says so, nothing of it written (neither the state nor the "stopped by us" mark: one
- * without the other kept step 5 of a domain change from starting the service again), the rest
- * of the node skipped. Before, the outcome said "stopped" and the store still said running.
- * Run again on a working disk, the service is stopped again and recorded with its mark. */
+/* The hooks stop the services and the store cannot record it (a full disk): each action is a
+ * failure that says so, and nothing of it is written (neither the state nor the "stopped by
+ * us" mark: one without the other kept step 5 of a domain change from starting the service
+ * again). The node's plan goes on, as the actions themselves went through. Before, the
+ * outcome said "stopped" and the store still said running. Run again on a working disk, the
+ * services are stopped again and recorded with their marks. */
 static void test_stopped_not_recorded(void **state)
 {
     struct fixture *f = *state;
@@ -274,15 +275,25 @@ static void test_stopped_not_recorded(void **state)
     assert_true(store_fault_hits() > 0);
     store_fault_disarm();
     assert_int_equal(f->n, 5);
-    assert_prefix(f, 0,
-                  "FAIL " NODE_A " client-profile-agent: stopped but not recorded: the "
-                  "store failed (");
-    if (strstr(f->lines[0], "full") == NULL)
-        fail_msg("outcome 0 does not give sqlite's reason: %s", f->lines[0]);
-    assert_line(f, 1, "FAIL " NODE_A " sync-agent: skipped: an earlier step failed on this node");
-    assert_string_equal(calls(f), "stop " NODE_A " client-profile-agent\n");
-    assert_string_equal(state_of(f, NODE_A, "client-profile-agent"), "running");
-    assert_false(marked(f, NODE_A, "client-profile-agent"));
+    for (size_t i = 0; i < 5; i++) {
+        const char *s = services_stop_order[i];
+        char want[160];
+        snprintf(want, sizeof(want), "FAIL " NODE_A " %s: %s, but the store could not record it (",
+                 s, services_state_word(s, false));
+        assert_prefix(f, i, want);
+        if (strstr(f->lines[i], "disk is full") == NULL)
+            fail_msg("outcome %zu does not give sqlite's reason: %s", i, f->lines[i]);
+    }
+    assert_string_equal(calls(f), "stop " NODE_A " client-profile-agent\n"
+                                  "stop " NODE_A " sync-agent\n"
+                                  "stop " NODE_A " xcp-router\n"
+                                  "deactivate " NODE_A " sip-proxy\n"
+                                  "deactivate " NODE_A " presence-engine\n");
+    for (int i = 0; i < SERVICES_N; i++) {
+        const char *s = services_stop_order[i];
+        assert_string_equal(state_of(f, NODE_A, s), services_state_word(s, true));
+        assert_false(marked(f, NODE_A, s));
+    }
 
     remove_file(f, "calls");
     run(f, SERVICE_OP_STOP_ALL, NULL, 0, false);
