@@ -25,7 +25,8 @@
 #define DEFAULT_STORE LOCALSTATEDIR "/lib/imdomaind/imdomaind.db"
 #define DEFAULT_SOCKET RUNSTATEDIR "/imdomaind/control.sock"
 
-/* A list key in the file being read: the first line replaces the list, later ones add to it. */
+/* A list key in the file being read: its line replaces the list (the defaults), continuation
+ * lines add to it, the key again is an error. */
 enum list_seen {
     LIST_UNSEEN,
     LIST_READ,
@@ -40,6 +41,8 @@ struct load_ctx {
     int line;
     int problems;
     int read_errno; /* set when reading the file failed (a directory, an I/O error) */
+    bool indented;  /* the line being parsed starts with a blank: for a list, a continuation */
+    bool refused;   /* the list line continued by indented lines was refused: so are they */
     enum list_seen admins_seen, peers_seen;
 };
 
@@ -251,16 +254,25 @@ static int admin_jid_valid(const char *jid)
 }
 
 /* A comma list of JIDs into `list` (lower-cased, each once, at most `max`); `what` names the
- * key. The first line of the key in a file replaces the list; later ones (the key again, or
- * inih's continuation lines, which come as the key again) add to it, so that a list longer
- * than inih's 200-byte line can be written. A peer is a component: a domain JID without a
- * local part. */
+ * key. The key's line replaces the list; its continuation lines (indented: inih gives each as
+ * the key again) add to it, so that a list longer than inih's 200-byte line can be written.
+ * The key again, unindented, is an error: it used to replace the list, and adding to it
+ * instead would silently give rights back to whoever an earlier line named. A peer is a
+ * component: a domain JID without a local part. */
 static void set_jids(struct load_ctx *lc, const char *value, char **list, size_t *n, size_t max,
                      enum list_seen *seen, const char *what, bool domain_only)
 {
-    char *copy = xstrdup(value);
-    char *save = NULL;
+    char *copy, *save = NULL;
 
+    if (lc->indented && lc->refused)
+        return;
+    if (*seen != LIST_UNSEEN && !lc->indented) {
+        problem(lc, "%s: the key is given twice (a long list goes on indented lines below it)",
+                what);
+        lc->refused = true;
+        return;
+    }
+    copy = xstrdup(value);
     if (*seen == LIST_UNSEEN) {
         for (size_t i = 0; i < *n; i++)
             free(list[i]);
@@ -403,6 +415,9 @@ static char *count_lines(char *str, int num, void *stream)
         return NULL;
     }
     lc->line++;
+    lc->indented = str[0] == ' ' || str[0] == '\t';
+    if (!lc->indented)
+        lc->refused = false;
     len = strlen(str);
     if (len > 0 && str[len - 1] != '\n' && (c = fgetc(lc->fp)) != EOF) {
         while (c != '\n' && c != EOF)

@@ -315,10 +315,12 @@ static void test_unreadable_file(void **state)
     config_free(&cfg);
 }
 
-/* A list longer than inih's 200-byte line goes on indented lines (inih gives each as the key
- * again), and the key again adds to the list: all of it is read, each JID once, in one file;
- * above the limit the list is refused by name. Before, each line replaced the list: only the
- * last line's JIDs were admins. */
+/* A list longer than inih's 200-byte line goes on indented lines (blanks or a tab; inih gives
+ * each as the key again): all of it is read, each JID once; above the limit the list is
+ * refused by name, once. Before, each line replaced the list: only the last line's JIDs were
+ * admins. The key again, unindented (here in a second [admins] section), is an error and
+ * changes nothing: adding to the list would give rights back to JIDs an earlier line named,
+ * in a file written when a later line replaced them. */
 static void test_long_lists(void **state)
 {
     struct config cfg;
@@ -330,7 +332,7 @@ static void test_long_lists(void **state)
     p += sprintf(p, "[component]\njid = d.example\nsecret = s\n[admins]\njids = ");
     for (int i = 0; i < 30; i++)
         p += sprintf(p, "%sadmin%d@example.test,%s", i % 6 ? " " : "", i, i % 6 == 5 ? "\n  " : "");
-    p += sprintf(p, "\njids = Admin3@example.test, late@example.test\n");
+    p += sprintf(p, "\n\tAdmin3@example.test, late@example.test\n");
     sprintf(p, "[peers]\njids = peer1.example.test,\n  peer2.example.test\n");
     out = load(&cfg, text, &n);
     if (n != 0)
@@ -345,6 +347,18 @@ static void test_long_lists(void **state)
     assert_true(config_is_admin(&cfg, "late@example.test"));
     assert_int_equal(cfg.n_peers, 2);
     assert_string_equal(cfg.peers[1], "peer2.example.test");
+    config_free(&cfg);
+
+    out = load(&cfg,
+               "[component]\njid = d.example\nsecret = s\n[admins]\njids = new@example.test\n"
+               "[log]\nlevel = info\n[admins]\njids = old@example.test,\n  older@example.test\n",
+               &n);
+    assert_int_equal(n, 1);
+    assert_non_null(strstr(out, ":9: admins: the key is given twice (a long list goes on "
+                                "indented lines below it)"));
+    assert_true(config_is_admin(&cfg, "new@example.test"));
+    assert_false(config_is_admin(&cfg, "old@example.test"));
+    assert_false(config_is_admin(&cfg, "older@example.test"));
     config_free(&cfg);
 
     p = text + sprintf(text, "[component]\njid = d.example\nsecret = s\n[admins]\njids = ");
