@@ -298,16 +298,8 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
     enum store_rc rc;
     uint64_t t0 = uv_hrtime();
 
-    if (u == NULL) {
-        switch (start_refusal(call, app, &why)) {
-        case -1:
-            store_failed(call, app);
-            return;
-        case 1:
-            adhoc_fail(call, &(struct text){why, NULL});
-            free(why);
-            return;
-        }
+    bool fresh = u == NULL;
+    if (fresh) {
         u = xcalloc(1, sizeof(*u));
         u->app = app;
         call->state = u;
@@ -326,6 +318,25 @@ void import_job_submit(adhoc_call_t *call, const char *const *values, size_t n, 
     text[off] = '\0';
     rc = store_begin(st);
     bool created = false;
+    int refusal = 0;
+    /* Checked in the write transaction that creates the upload (BEGIN IMMEDIATE): another
+     * process on the store cannot start an upload in between, which this one would discard. */
+    if (rc == STORE_OK && u->id == 0 && (refusal = start_refusal(call, app, &why)) != 0) {
+        store_rollback(st);
+        free(text);
+        if (fresh) { /* the session stays as it was: not uploading */
+            call->state = NULL;
+            call->state_free = NULL;
+            free(u);
+        }
+        if (refusal < 0) {
+            store_failed(call, app);
+        } else {
+            adhoc_fail(call, &(struct text){why, NULL});
+            free(why);
+        }
+        return;
+    }
     if (rc == STORE_OK && u->id == 0) {
         char *actor = app_actor(call->requester);
         /* One upload at a time: a second would find the first's rows. */
