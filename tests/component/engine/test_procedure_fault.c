@@ -323,22 +323,27 @@ static void services_disk_full(struct fixture *f, bool up)
                   step, round, failed, unrecorded);
 }
 
-static void test_step2_step5_disk_full(void **state)
+/* Steps 1 to 6, with `sweep` running step 2 and step 5 (each leaves the run at the next). */
+static void through_steps(struct fixture *f, void (*sweep)(struct fixture *f, bool up))
 {
-    struct fixture *f = *state;
     struct proc_changes c = {0};
     char *why = NULL;
     int64_t job = 0;
 
     assert_int_equal(procedure_disable_ha(&f->app, "admin@example.test", &f->p), STORE_OK);
     assert_int_equal(store_group_set_ha(f->app.store, "dg1", false, time(NULL) - 600), STORE_OK);
-    services_disk_full(f, false);
+    sweep(f, false);
     assert_int_equal(f->p.step, PROC_DOMAINS);
     assert_int_equal(procedure_change_domains(&f->app, &f->p, &c, NULL, &why, &job),
                      DOMAINS_WORK_DONE);
     assert_int_equal(procedure_advance(&f->app, &f->p, PROC_START, -1), STORE_OK);
-    services_disk_full(f, true);
+    sweep(f, true);
     assert_int_equal(f->p.step, PROC_SESSIONS);
+}
+
+static void test_step2_step5_disk_full(void **state)
+{
+    through_steps(*state, services_disk_full);
 }
 
 /* Every service on both nodes is recorded `up` (running or activated) or not. */
@@ -418,20 +423,7 @@ static void services_unreadable(struct fixture *f, bool up)
 
 static void test_step2_step5_unreadable(void **state)
 {
-    struct fixture *f = *state;
-    struct proc_changes c = {0};
-    char *why = NULL;
-    int64_t job = 0;
-
-    assert_int_equal(procedure_disable_ha(&f->app, "admin@example.test", &f->p), STORE_OK);
-    assert_int_equal(store_group_set_ha(f->app.store, "dg1", false, time(NULL) - 600), STORE_OK);
-    services_unreadable(f, false);
-    assert_int_equal(f->p.step, PROC_DOMAINS);
-    assert_int_equal(procedure_change_domains(&f->app, &f->p, &c, NULL, &why, &job),
-                     DOMAINS_WORK_DONE);
-    assert_int_equal(procedure_advance(&f->app, &f->p, PROC_START, -1), STORE_OK);
-    services_unreadable(f, true);
-    assert_int_equal(f->p.step, PROC_SESSIONS);
+    through_steps(*state, services_unreadable);
 }
 
 /* Steps 1 to 6 done, the run at step 7. */

@@ -205,6 +205,16 @@ static bool marked(struct fixture *f, const char *node, const char *service)
     return strcmp(state_of(f, node, mark), "(none)") != 0;
 }
 
+/* Every service of `node` is recorded up or down, with the "stopped by us" mark or without. */
+static void assert_node_recorded(struct fixture *f, const char *node, bool up, bool mark)
+{
+    for (int i = 0; i < SERVICES_N; i++) {
+        const char *s = services_stop_order[i];
+        assert_string_equal(state_of(f, node, s), services_state_word(s, up));
+        assert_int_equal(marked(f, node, s), mark);
+    }
+}
+
 static void assert_prefix(struct fixture *f, size_t i, const char *want)
 {
     assert_true(i < f->n);
@@ -289,21 +299,13 @@ static void test_stopped_not_recorded(void **state)
                                   "stop " NODE_A " xcp-router\n"
                                   "deactivate " NODE_A " sip-proxy\n"
                                   "deactivate " NODE_A " presence-engine\n");
-    for (int i = 0; i < SERVICES_N; i++) {
-        const char *s = services_stop_order[i];
-        assert_string_equal(state_of(f, NODE_A, s), services_state_word(s, true));
-        assert_false(marked(f, NODE_A, s));
-    }
+    assert_node_recorded(f, NODE_A, true, false);
 
     remove_file(f, "calls");
     run(f, SERVICE_OP_STOP_ALL, NULL, 0, false);
     assert_line(f, 0, "ok " NODE_A " client-profile-agent: stopped");
     assert_line(f, 4, "ok " NODE_A " presence-engine: deactivated");
-    for (int i = 0; i < SERVICES_N; i++) {
-        const char *s = services_stop_order[i];
-        assert_string_equal(state_of(f, NODE_A, s), services_state_word(s, false));
-        assert_true(marked(f, NODE_A, s));
-    }
+    assert_node_recorded(f, NODE_A, false, true);
 }
 
 /* A start that fails, and the status hook (failing too) says the service is down: recorded
@@ -397,11 +399,7 @@ static void test_start_stopped_restarts(void **state)
     assert_int_equal(f->n, 6);
     assert_line(f, 0, "ok " NODE_A " client-profile-agent: stopped");
     assert_line(f, 5, "ok " NODE_A " presence-engine: activated");
-    for (int i = 0; i < SERVICES_N; i++) {
-        const char *s = services_stop_order[i];
-        assert_string_equal(state_of(f, NODE_A, s), services_state_word(s, true));
-        assert_false(marked(f, NODE_A, s));
-    }
+    assert_node_recorded(f, NODE_A, true, false);
     assert_true(services_up_everywhere(&f->app, "xcp-router"));
 }
 
