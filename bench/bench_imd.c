@@ -132,17 +132,49 @@ static xmpp_stanza_t *run_command(struct app *app, const char *xml)
     return reply;
 }
 
+/* An app with a fresh store `name` and every command registered, as the daemon has them. */
+static void commands_app(struct app *app, const char *dir, const char *name)
+{
+    app->store = fresh_store(dir, name);
+    app->ctx = xmpp_ctx_new(NULL, NULL);
+    app->adhoc = adhoc_new(app->ctx, NULL);
+    if (commands_register(app) < 0)
+        fatalx("commands_register");
+}
+
+static void commands_app_free(struct app *app)
+{
+    adhoc_free(app->adhoc);
+    xmpp_ctx_free(app->ctx);
+    store_close(app->store);
+}
+
+/* `users` users "uNNNNNNN" with addresses in 50 domains, through the import's row writer,
+ * 10,000 per transaction (`bulk`: without per-statement foreign key checks, as the import
+ * job's slices). */
+static void import_rows(struct store *st, const struct store_settings *set, long users, bool bulk)
+{
+    char uid[32], uri[96];
+
+    for (long i = 0; i < users; i++) {
+        if (i % 10000 == 0 && (bulk ? store_begin_bulk(st) : store_begin(st)) != STORE_OK)
+            fatalx("begin: %s", store_errmsg(st));
+        snprintf(uid, sizeof(uid), "u%07ld", i);
+        snprintf(uri, sizeof(uri), "u%07ld@dept%02ld.example.com", i, i % 50);
+        if (store_user_import_row(st, set, uid, uri, 0, true, NULL) != STORE_OK)
+            fatalx("import: %s", store_errmsg(st));
+        if (((i + 1) % 10000 == 0 || i + 1 == users) && store_commit(st) != STORE_OK)
+            fatalx("commit: %s", store_errmsg(st));
+    }
+}
+
 static void bench_list(const char *dir, long n)
 {
     struct app app = {0};
     char name[64];
     double best = 1e12;
 
-    app.store = fresh_store(dir, "list");
-    app.ctx = xmpp_ctx_new(NULL, NULL);
-    app.adhoc = adhoc_new(app.ctx, NULL);
-    if (commands_register(&app) < 0)
-        fatalx("commands_register");
+    commands_app(&app, dir, "list");
     store_begin(app.store);
     for (long i = 0; i < n; i++) {
         snprintf(name, sizeof(name), "d%05ld.example.org", i);
@@ -165,9 +197,7 @@ static void bench_list(const char *dir, long n)
     char what[96];
     snprintf(what, sizeof(what), "domains/list over %ld domains (first page, best of 5)", n);
     report(what, best, "interactive (< 100 ms)");
-    adhoc_free(app.adhoc);
-    xmpp_ctx_free(app.ctx);
-    store_close(app.store);
+    commands_app_free(&app);
 }
 
 /*
@@ -181,18 +211,14 @@ static void bench_default_list(const char *dir, long users)
 {
     struct app app = {0};
     struct store_settings set;
-    char uid[32], uri[96], what[160];
+    char what[160];
     double best[3] = {1e12, 1e12, 1e12}, t0, c0;
     int64_t count = 0, old_count = 0;
     char *path = xasprintf("%s/default.db", dir);
     sqlite3 *db = NULL;
     sqlite3_stmt *like = NULL;
 
-    app.store = fresh_store(dir, "default");
-    app.ctx = xmpp_ctx_new(NULL, NULL);
-    app.adhoc = adhoc_new(app.ctx, NULL);
-    if (commands_register(&app) < 0)
-        fatalx("commands_register");
+    commands_app(&app, dir, "default");
     if (store_settings_get(app.store, &set) != STORE_OK)
         fatalx("settings: %s", store_errmsg(app.store));
     free(set.default_domain);
@@ -200,16 +226,7 @@ static void bench_default_list(const char *dir, long users)
     if (store_settings_set(app.store, &set) != STORE_OK)
         fatalx("settings: %s", store_errmsg(app.store));
     t0 = now_ms(), c0 = cpu_ms();
-    for (long i = 0; i < users; i++) {
-        if (i % 10000 == 0 && store_begin(app.store) != STORE_OK)
-            fatalx("begin: %s", store_errmsg(app.store));
-        snprintf(uid, sizeof(uid), "u%07ld", i);
-        snprintf(uri, sizeof(uri), "u%07ld@dept%02ld.example.com", i, i % 50);
-        if (store_user_import_row(app.store, &set, uid, uri, 0, true, NULL) != STORE_OK)
-            fatalx("import: %s", store_errmsg(app.store));
-        if (((i + 1) % 10000 == 0 || i + 1 == users) && store_commit(app.store) != STORE_OK)
-            fatalx("commit: %s", store_errmsg(app.store));
-    }
+    import_rows(app.store, &set, users, false);
     snprintf(what, sizeof(what), "set-up: %ld new users, store_user_import_row (CPU %.0f ms)",
              users, cpu_ms() - c0);
     report(what, now_ms() - t0, "");
@@ -260,9 +277,7 @@ static void bench_default_list(const char *dir, long users)
     sqlite3_finalize(like);
     sqlite3_close(db);
     free(path);
-    adhoc_free(app.adhoc);
-    xmpp_ctx_free(app.ctx);
-    store_close(app.store);
+    commands_app_free(&app);
 }
 
 /* users/list through the command registry: one request per page (`filter`, `page`: the form's
@@ -304,29 +319,16 @@ static void bench_users_list(const char *dir, long users, long walk)
 {
     struct app app = {0};
     struct store_settings set;
-    char uid[32], uri[96], what[160];
+    char what[160];
     long pages = (users + 99) / 100, which[3] = {1, pages / 2, pages};
     const char *names[3] = {"first page", "middle page", "last page"};
     double t0, c0;
 
-    app.store = fresh_store(dir, "users_list");
-    app.ctx = xmpp_ctx_new(NULL, NULL);
-    app.adhoc = adhoc_new(app.ctx, NULL);
-    if (commands_register(&app) < 0)
-        fatalx("commands_register");
+    commands_app(&app, dir, "users_list");
     if (store_settings_get(app.store, &set) != STORE_OK)
         fatalx("settings: %s", store_errmsg(app.store));
     t0 = now_ms(), c0 = cpu_ms();
-    for (long i = 0; i < users; i++) {
-        if (i % 10000 == 0 && store_begin_bulk(app.store) != STORE_OK)
-            fatalx("begin: %s", store_errmsg(app.store));
-        snprintf(uid, sizeof(uid), "u%07ld", i);
-        snprintf(uri, sizeof(uri), "u%07ld@dept%02ld.example.com", i, i % 50);
-        if (store_user_import_row(app.store, &set, uid, uri, 0, true, NULL) != STORE_OK)
-            fatalx("import: %s", store_errmsg(app.store));
-        if (((i + 1) % 10000 == 0 || i + 1 == users) && store_commit(app.store) != STORE_OK)
-            fatalx("commit: %s", store_errmsg(app.store));
-    }
+    import_rows(app.store, &set, users, true);
     store_settings_clear(&set);
     snprintf(what, sizeof(what), "set-up: %ld users for users/list (CPU %.0f ms)", users,
              cpu_ms() - c0);
@@ -378,9 +380,7 @@ static void bench_users_list(const char *dir, long users, long walk)
     snprintf(what, sizeof(what), "store_user_page alone, %ld users, pages 1-%ld (CPU %.0f ms)",
              users, walk, cpu_ms() - c0);
     report(what, now_ms() - t0, "");
-    adhoc_free(app.adhoc);
-    xmpp_ctx_free(app.ctx);
-    store_close(app.store);
+    commands_app_free(&app);
 }
 
 /* certs/regenerate's work per key type with 50 domains: the key, the self-signed certificate
